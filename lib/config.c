@@ -1,0 +1,378 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+#ifndef HAVEN_LIBEXECDIR
+#define HAVEN_LIBEXECDIR "/usr/local/libexec/haven"
+#endif
+#ifndef HAVEN_SYSCONFDIR
+#define HAVEN_SYSCONFDIR "/usr/local/etc/haven"
+#endif
+#ifndef HAVEN_LOCALSTATEDIR
+#define HAVEN_LOCALSTATEDIR "/usr/local/var"
+#endif
+
+#define CONFIG_MAX_SIZE (1024 * 1024)
+
+enum ctype { C_STR, C_INT, C_BOOL };
+
+struct ckey {
+	const char *name;
+	enum ctype type;
+	size_t off;
+	const char *def;
+	long min, max;
+	const char *doc;
+};
+
+#define S(f, d, doc) { #f, C_STR, offsetof(struct config, f), d, 0, 0, doc }
+#define I(f, d, lo, hi, doc) { #f, C_INT, offsetof(struct config, f), d, lo, hi, doc }
+#define B(f, d, doc) { #f, C_BOOL, offsetof(struct config, f), d, 0, 1, doc }
+
+static const struct ckey keys[] = {
+	S(listen, "127.0.0.1:143", "plain IMAP listeners (STARTTLS offered when TLS is configured), comma-separated host:port; empty disables"),
+	S(listen_tls, "", "implicit-TLS IMAP listeners, comma-separated host:port"),
+	S(tls_cert, "", "PEM certificate chain; empty disables TLS"),
+	S(tls_key, "", "PEM private key, readable by root only"),
+	S(plaintext_auth, "loopback", "allow LOGIN/PLAIN without TLS: no, loopback (only from 127.0.0.0/8 and ::1) or yes"),
+	S(login_user, "haven", "unprivileged user the pre-auth login workers run as; owns no files"),
+	S(login_chroot, HAVEN_LOCALSTATEDIR "/lib/haven/empty", "empty root-owned directory the login workers chroot to"),
+	S(libexec_dir, HAVEN_LIBEXECDIR, "where haven-login, haven-auth and haven-worker are installed"),
+	S(passdb, "file:" HAVEN_SYSCONFDIR "/passwd", "password database: file:PATH (passwd-like: user:password:uid:gid:gecos:home:shell)"),
+	B(allow_plain_passwords, "no", "accept {PLAIN} passwords in the file passdb (tests and demos only)"),
+	S(mail_user, "", "system user whose uid/gid serve passdb entries that have none (virtual users)"),
+	S(mail_home, HAVEN_LOCALSTATEDIR "/lib/haven/users/%u", "home directory template for passdb entries without one (%u user, %h home)"),
+	S(mail_backend, "mbox", "storage backend: mbox"),
+	S(mbox_inbox, "/var/mail/%u", "mbox INBOX location template"),
+	S(mbox_dir, "%h/mail", "directory holding the user's other mbox mailboxes"),
+	S(pid_file, "", "write the master's pid here when set"),
+	S(log_level, "info", "error, warning, info or debug"),
+	I(auth_failure_delay_ms, "2000", 0, 60000, "delay before answering a failed login"),
+	I(auth_max_attempts, "3", 1, 100, "failed logins allowed per connection before BYE"),
+	I(max_line_length, "65536", 1024, 16777216, "longest command line after login, in bytes"),
+	I(max_preauth_line, "8192", 256, 65536, "longest command line before login"),
+	I(max_literal_preauth, "8192", 0, 65536, "largest literal accepted before login"),
+	I(max_literal, "52428800", 1024, 2147483647L, "largest literal (APPEND message) after login"),
+	I(max_bad_commands, "10", 1, 1000, "consecutive bad commands before BYE"),
+	I(preauth_timeout, "60", 1, 3600, "seconds a client may stay unauthenticated"),
+	I(idle_timeout, "1800", 60, 86400, "seconds of client silence before an authenticated session is closed"),
+	I(worker_idle_timeout, "30", 0, 86400, "seconds a user worker lingers after its last session"),
+	I(max_connections, "1000", 1, 1000000, "concurrent pre-auth connections"),
+	I(lock_timeout, "10", 1, 300, "seconds to wait for a mailbox lock"),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static char **str_field(struct config *c, const struct ckey *k)
+{
+	return (char **)((char *)c + k->off);
+}
+
+static long *int_field(struct config *c, const struct ckey *k)
+{
+	return (long *)((char *)c + k->off);
+}
+
+static int *bool_field(struct config *c, const struct ckey *k)
+{
+	return (int *)((char *)c + k->off);
+}
+
+static int parse_bool(const char *v, int *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+		*out = 1;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "off"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int set_key(struct config *c, const struct ckey *k, const char *v, const char *where,
+		   struct error *err)
+{
+	char *end;
+	long n;
+
+	switch (k->type) {
+	case C_STR:
+		free(*str_field(c, k));
+		*str_field(c, k) = xstrdup(v);
+		return 0;
+	case C_INT:
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno || end == v || *end != '\0') {
+			error_set(err, ERR_PARSE, "%s: %s: not a number: \"%s\"", where, k->name, v);
+			return -1;
+		}
+		if (n < k->min || n > k->max) {
+			error_set(err, ERR_PARSE, "%s: %s: %ld out of range %ld..%ld", where, k->name,
+				  n, k->min, k->max);
+			return -1;
+		}
+		*int_field(c, k) = n;
+		return 0;
+	case C_BOOL:
+		if (parse_bool(v, bool_field(c, k)) < 0) {
+			error_set(err, ERR_PARSE, "%s: %s: expected yes or no, got \"%s\"", where,
+				  k->name, v);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}
+
+void config_init(struct config *c)
+{
+	struct error err;
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NKEYS; i++)
+		if (set_key(c, &keys[i], keys[i].def, "default", &err) < 0)
+			fatal("bad built-in default: %s", err.msg);
+}
+
+void config_free(struct config *c)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].type == C_STR)
+			free(*str_field(c, &keys[i]));
+	memset(c, 0, sizeof(*c));
+}
+
+static char *trim(char *s)
+{
+	char *e;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int config_parse(struct config *c, const char *text, size_t len, const char *name,
+		 struct error *err)
+{
+	size_t pos = 0;
+	unsigned lineno = 0;
+	char where[PATH_MAX + 32];
+
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char *line, *key, *val, *eq;
+		const struct ckey *k = NULL;
+
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%u", name, lineno);
+		if (memchr(text + pos, '\0', llen)) {
+			error_set(err, ERR_PARSE, "%s: NUL byte in line", where);
+			return -1;
+		}
+		line = xstrndup(text + pos, llen);
+		pos += llen + (nl ? 1 : 0);
+		key = trim(line);
+		if (*key == '\0' || *key == '#') {
+			free(line);
+			continue;
+		}
+		eq = strchr(key, '=');
+		if (eq == NULL) {
+			error_set(err, ERR_PARSE, "%s: expected \"key = value\"", where);
+			free(line);
+			return -1;
+		}
+		*eq = '\0';
+		key = trim(key);
+		val = trim(eq + 1);
+		/* Values may be quoted to keep leading/trailing blanks or '#'. */
+		size_t vl = strlen(val);
+		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		for (size_t i = 0; i < NKEYS; i++)
+			if (strcmp(keys[i].name, key) == 0)
+				k = &keys[i];
+		if (k == NULL) {
+			error_set(err, ERR_PARSE, "%s: unknown key \"%s\"", where, key);
+			free(line);
+			return -1;
+		}
+		if (set_key(c, k, val, where, err) < 0) {
+			free(line);
+			return -1;
+		}
+		free(line);
+	}
+	return 0;
+}
+
+int config_read_file(const char *path, struct buf *out, struct error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char tmp[8192];
+	ssize_t n;
+
+	if (fd < 0) {
+		error_set(err, ERR_NONEXISTENT, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		error_set(err, ERR_PARSE, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, tmp, sizeof(tmp))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			error_set(err, ERR_INTERNAL, "%s: read: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (out->len + (size_t)n > CONFIG_MAX_SIZE) {
+			error_set(err, ERR_LIMIT, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
+			close(fd);
+			return -1;
+		}
+		buf_append(out, tmp, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+static int listen_list_ok(const char *v, const char *key, struct error *err)
+{
+	char *copy = xstrdup(v), *save = NULL, *tok;
+	int rc = 0;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *t = trim(tok);
+		char *colon = strrchr(t, ':');
+		char *end;
+		long port;
+		if (colon == NULL || colon == t) {
+			error_set(err, ERR_PARSE, "%s: \"%s\" is not host:port", key, t);
+			rc = -1;
+			break;
+		}
+		port = strtol(colon + 1, &end, 10);
+		if (*end != '\0' || port < 0 || port > 65535 || end == colon + 1) {
+			error_set(err, ERR_PARSE, "%s: bad port in \"%s\"", key, t);
+			rc = -1;
+			break;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+int config_validate(const struct config *c, struct error *err)
+{
+	enum log_level lvl;
+	if (strcmp(c->plaintext_auth, "no") && strcmp(c->plaintext_auth, "loopback") &&
+	    strcmp(c->plaintext_auth, "yes")) {
+		error_set(err, ERR_PARSE, "plaintext_auth: expected no, loopback or yes");
+		return -1;
+	}
+	if (log_level_parse(c->log_level, &lvl) < 0) {
+		error_set(err, ERR_PARSE, "log_level: expected error, warning, info or debug");
+		return -1;
+	}
+	if (listen_list_ok(c->listen, "listen", err) < 0 ||
+	    listen_list_ok(c->listen_tls, "listen_tls", err) < 0)
+		return -1;
+	if (c->listen[0] == '\0' && c->listen_tls[0] == '\0') {
+		error_set(err, ERR_PARSE, "listen and listen_tls are both empty");
+		return -1;
+	}
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
+		error_set(err, ERR_PARSE, "tls_cert and tls_key must be set together");
+		return -1;
+	}
+	if (c->listen_tls[0] && c->tls_cert[0] == '\0') {
+		error_set(err, ERR_PARSE, "listen_tls needs tls_cert and tls_key");
+		return -1;
+	}
+	if (strncmp(c->passdb, "file:", 5) != 0 || c->passdb[5] == '\0') {
+		error_set(err, ERR_PARSE, "passdb: expected file:PATH");
+		return -1;
+	}
+	if (strcmp(c->mail_backend, "mbox") != 0) {
+		error_set(err, ERR_PARSE, "mail_backend: unknown backend \"%s\" (known: mbox)",
+			  c->mail_backend);
+		return -1;
+	}
+	if (c->login_chroot[0] != '/') {
+		error_set(err, ERR_PARSE, "login_chroot must be an absolute path");
+		return -1;
+	}
+	return 0;
+}
+
+void config_dump(const struct config *c, struct buf *out)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct ckey *k = &keys[i];
+		buf_printf(out, "# %s\n", k->doc);
+		switch (k->type) {
+		case C_STR:
+			buf_printf(out, "%s = %s\n", k->name, *str_field((struct config *)c, k));
+			break;
+		case C_INT:
+			buf_printf(out, "%s = %ld\n", k->name, *int_field((struct config *)c, k));
+			break;
+		case C_BOOL:
+			buf_printf(out, "%s = %s\n", k->name,
+				   *bool_field((struct config *)c, k) ? "yes" : "no");
+			break;
+		}
+	}
+}
+
+enum plaintext_auth config_plaintext_auth(const struct config *c)
+{
+	if (strcmp(c->plaintext_auth, "yes") == 0)
+		return PLAINTEXT_YES;
+	if (strcmp(c->plaintext_auth, "no") == 0)
+		return PLAINTEXT_NO;
+	return PLAINTEXT_LOOPBACK;
+}
+
+char *config_expand(const char *tmpl, const char *user, const char *home)
+{
+	struct buf b = BUF_INIT;
+	for (const char *p = tmpl; *p; p++) {
+		if (*p != '%' || p[1] == '\0') {
+			buf_append_byte(&b, *p);
+			continue;
+		}
+		p++;
+		if (*p == 'u')
+			buf_append_str(&b, user);
+		else if (*p == 'h')
+			buf_append_str(&b, home);
+		else if (*p == '%')
+			buf_append_byte(&b, '%');
+		else {
+			buf_append_byte(&b, '%');
+			buf_append_byte(&b, *p);
+		}
+	}
+	return buf_steal(&b);
+}

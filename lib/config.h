@@ -1,0 +1,62 @@
+/* haven.conf: "key = value" lines, '#' comments, one key per line.
+ * Every key is declared once in config.c's table with its type, default and
+ * one-line description; `havend -n` prints the table, haven.conf(5)
+ * documents it. The master reads the file; children get the very same
+ * text through an inherited memfd so every process agrees on it. */
+#ifndef HAVEN_CONFIG_H
+#define HAVEN_CONFIG_H
+#include <stddef.h>
+#include "buf.h"
+#include "error.h"
+
+enum plaintext_auth { PLAINTEXT_NO, PLAINTEXT_LOOPBACK, PLAINTEXT_YES };
+
+struct config {
+	char *listen;           /* comma-separated host:port, STARTTLS capable */
+	char *listen_tls;       /* implicit TLS listeners */
+	char *tls_cert;
+	char *tls_key;
+	char *plaintext_auth;   /* no | loopback | yes */
+	char *login_user;
+	char *login_chroot;
+	char *libexec_dir;
+	char *passdb;           /* file:/path */
+	int allow_plain_passwords;
+	char *mail_user;        /* uid/gid for passdb entries without them */
+	char *mail_home;        /* home template for entries without one */
+	char *mail_backend;
+	char *mbox_inbox;
+	char *mbox_dir;
+	char *pid_file;
+	char *log_level;
+	long auth_failure_delay_ms;
+	long auth_max_attempts;
+	long max_line_length;
+	long max_preauth_line;
+	long max_literal_preauth;
+	long max_literal;
+	long max_bad_commands;
+	long preauth_timeout;
+	long idle_timeout;
+	long worker_idle_timeout;
+	long max_connections;
+	long lock_timeout;
+};
+
+/* Fill with defaults. */
+void config_init(struct config *c);
+void config_free(struct config *c);
+/* Parse text; name is used in error messages ("name:line: ..."). */
+int config_parse(struct config *c, const char *text, size_t len, const char *name,
+		 struct error *err);
+/* Read a file into buf (bounded size). */
+int config_read_file(const char *path, struct buf *out, struct error *err);
+/* Cross-key checks after parsing. */
+int config_validate(const struct config *c, struct error *err);
+/* Print the effective configuration as a valid haven.conf. */
+void config_dump(const struct config *c, struct buf *out);
+enum plaintext_auth config_plaintext_auth(const struct config *c);
+/* Expand %u (user), %h (home), %% in a location template. */
+char *config_expand(const char *tmpl, const char *user, const char *home);
+
+#endif

@@ -1,0 +1,108 @@
+/* IMAP command input: framing and tokenizing.
+ *
+ * Two stages. The reader (imap_reader_*) consumes raw client bytes and
+ * finds command boundaries: a line, and if the line ends in a literal
+ * announcement ({n}, {n+}, {n-}, ~{n}, ~{n+}) exactly n more bytes and then
+ * another line, and so on. It enforces the line and literal limits before
+ * buffering anything, tells the caller when to send a "+" continuation for
+ * a synchronizing literal, and after an error discards the rest of the
+ * offending command without storing it (memory stays bounded).
+ *
+ * The parser (imap_parse_command) turns one complete command into a tag, an
+ * upper-cased command name and an argument tree (atoms, strings, NIL,
+ * parenthesized lists), with no recursion and a depth cap. Atoms may carry
+ * a bracketed section, so BODY.PEEK[HEADER.FIELDS (From To)]<0.100> is one
+ * atom, as a FETCH handler wants it. */
+#ifndef HAVEN_PARSER_H
+#define HAVEN_PARSER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/arena.h"
+#include "../lib/buf.h"
+
+#define IMAP_MAX_TAG 64
+#define IMAP_MAX_DEPTH 16      /* nested parenthesized lists */
+#define IMAP_MAX_ARGS 100000   /* total argument nodes in one command */
+
+enum imap_read_status {
+	IMAP_READ_MORE = 0,     /* need more input */
+	IMAP_READ_COMMAND,      /* a complete command: imap_reader_command() */
+	IMAP_READ_CONTINUE,     /* send "+ OK\r\n" now, then keep feeding */
+	IMAP_READ_LINE_TOO_LONG,/* line over max_line; command discarded */
+	IMAP_READ_LITERAL_TOO_BIG, /* literal over max_literal; command discarded.
+				 * For a synchronizing literal nothing more is
+				 * read; a non-synchronizing one is skipped. */
+	IMAP_READ_BAD_LITERAL,  /* malformed literal announcement (e.g. {99999999999}) */
+};
+
+struct imap_reader {
+	size_t max_line;        /* per line, excluding literal data */
+	size_t max_literal;     /* per literal */
+	size_t max_command;     /* total bytes of one command incl. literals */
+	/* private */
+	struct buf cmd;         /* command assembled so far */
+	size_t line_start;      /* offset in cmd where the current line began */
+	uint64_t literal_left;  /* literal bytes still to read */
+	int state;
+	uint64_t skip_left;     /* discarding: literal bytes to drop */
+	char tag[IMAP_MAX_TAG + 1];
+};
+
+void imap_reader_init(struct imap_reader *r, size_t max_line, size_t max_literal,
+		      size_t max_command);
+void imap_reader_free(struct imap_reader *r);
+/* Consume bytes from data[0..len). Stops as soon as a status other than
+ * IMAP_READ_MORE is reached; *used says how many bytes were taken (the
+ * caller keeps the rest and calls again). */
+enum imap_read_status imap_reader_feed(struct imap_reader *r, const char *data, size_t len,
+				       size_t *used);
+/* The complete command after IMAP_READ_COMMAND (raw bytes, literals
+ * included, final CRLF stripped). Valid until imap_reader_next(). */
+const char *imap_reader_command(struct imap_reader *r, size_t *len);
+/* Tag of the command in progress or just finished/failed, "*" if none
+ * could be read: used for BAD answers after an error status. */
+const char *imap_reader_tag(const struct imap_reader *r);
+/* Forget the current command; ready for the next one. */
+void imap_reader_next(struct imap_reader *r);
+/* Bytes of the command in progress buffered so far (0 between commands). */
+size_t imap_reader_pending(const struct imap_reader *r);
+
+enum imap_arg_type {
+	IMAP_ARG_ATOM,     /* includes NIL, numbers, sequence sets, BODY[...]<..> */
+	IMAP_ARG_QUOTED,
+	IMAP_ARG_LITERAL,  /* {n} */
+	IMAP_ARG_LITERAL8, /* ~{n} */
+	IMAP_ARG_LIST,
+};
+
+struct imap_arg {
+	enum imap_arg_type type;
+	const char *str;        /* NUL-terminated (unescaped for QUOTED); NULL for LIST */
+	size_t len;             /* bytes in str (literals may contain NUL) */
+	struct imap_arg *list;  /* children of a LIST */
+	size_t count;
+};
+
+struct imap_cmd {
+	const char *tag;
+	const char *name;       /* upper-cased */
+	struct imap_arg *args;  /* top-level arguments after the name */
+	size_t nargs;
+};
+
+/* Parse one complete command (from the reader). Everything is allocated in
+ * a. On error returns -1, *errmsg says why (for a tagged BAD), and
+ * cmd->tag is set if a valid tag was read (else NULL). */
+int imap_parse_command(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
+		       const char **errmsg);
+
+/* Helpers for handlers. */
+int imap_arg_is_string(const struct imap_arg *a);   /* quoted or literal */
+int imap_arg_is_astring(const struct imap_arg *a);  /* atom, quoted or literal */
+int imap_arg_is_nil(const struct imap_arg *a);
+int imap_arg_is_atom(const struct imap_arg *a, const char *upper); /* case-insensitive */
+/* Valid IMAP tag characters (astring chars except '+'). */
+int imap_tag_valid(const char *tag, size_t len);
+
+#endif
