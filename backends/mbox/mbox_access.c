@@ -1,0 +1,172 @@
+/* Getting at a mailbox file safely: open without following symlinks, lock,
+ * and make sure the file we locked is still the one with that name (a
+ * rewrite by someone else may have renamed a new file over it while we
+ * waited). Also the scan-and-persist step every reader goes through. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../lib/log.h"
+#include "mbox_private.h"
+
+static int open_file(const struct mbox_loc *loc, int write, int *writable, struct error *err)
+{
+	const int common = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+	int fd = openat(loc->dirfd, loc->base, O_RDWR | common);
+
+	*writable = fd >= 0;
+	if (fd < 0 && errno == ENOENT && loc->is_inbox) {
+		/* INBOX always exists; an MDA that has not delivered yet has
+		 * just not created it. */
+		fd = openat(loc->dirfd, loc->base, O_RDWR | O_CREAT | O_EXCL | common, 0600);
+		if (fd < 0 && errno == EEXIST)
+			fd = openat(loc->dirfd, loc->base, O_RDWR | common);
+		*writable = fd >= 0;
+		if (fd < 0 && !write && (errno == EACCES || errno == EPERM || errno == EROFS)) {
+			errno = ENOENT;
+			return -2;   /* missing and cannot be made: an empty INBOX */
+		}
+	}
+	if (fd < 0 && !write && (errno == EACCES || errno == EROFS))
+		fd = openat(loc->dirfd, loc->base, O_RDONLY | common);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT)
+		error_set(err, ERR_NONEXISTENT, "Mailbox does not exist");
+	else if (errno == EISDIR)
+		error_set(err, ERR_CANNOT, "Mailbox is not selectable (it holds other mailboxes)");
+	else if (errno == ELOOP)
+		error_set(err, ERR_NONEXISTENT, "Mailbox does not exist (symbolic link refused)");
+	else
+		mbox_errno_error(err, errno, "open", loc->path);
+	return -1;
+}
+
+int mbox_handle_open(struct store *st, const struct mbox_loc *loc, int write,
+		     struct mbox_handle *h, struct error *err)
+{
+	memset(h, 0, sizeof(*h));
+	h->loc = loc;
+	h->fd = -1;
+	h->timeout = st->lock_timeout;
+	for (int tries = 0; tries < 10; tries++) {
+		struct stat byname;
+		int fd = open_file(loc, write, &h->writable, err);
+		if (fd == -2)
+			return 0;
+		if (fd < 0)
+			return -1;
+		if (fstat(fd, &h->st) < 0 || !S_ISREG(h->st.st_mode)) {
+			close(fd);
+			if (S_ISDIR(h->st.st_mode))
+				error_set(err, ERR_CANNOT,
+					  "Mailbox is not selectable (it holds other mailboxes)");
+			else
+				error_set(err, ERR_CANNOT, "Not a mailbox file");
+			return -1;
+		}
+		if (write && !h->writable) {
+			close(fd);
+			error_set(err, ERR_NOPERM, "Mailbox is read-only");
+			return -1;
+		}
+		if (mbox_lock_acquire(&h->lock, loc->dirfd, loc->base, fd, write, st->lock_timeout,
+				      err) < 0) {
+			close(fd);
+			return -1;
+		}
+		if (fstatat(loc->dirfd, loc->base, &byname, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    byname.st_dev == h->st.st_dev && byname.st_ino == h->st.st_ino &&
+		    fstat(fd, &h->st) == 0) {
+			h->fd = fd;
+			h->write_locked = write;
+			return 0;
+		}
+		/* Replaced (or removed) while we were waiting: try the new one. */
+		mbox_lock_release(&h->lock);
+		close(fd);
+	}
+	error_set(err, ERR_INUSE, "Mailbox keeps changing, try again");
+	return -1;
+}
+
+void mbox_handle_close(struct mbox_handle *h)
+{
+	if (h->fd >= 0) {
+		mbox_lock_release(&h->lock);
+		close(h->fd);
+	}
+	h->fd = -1;
+}
+
+int mbox_handle_scan(struct mbox_handle *h, uint32_t carry_uidvalidity, struct mbox_scan *s,
+		     struct error *err)
+{
+	struct error perr;
+
+	if (h->fd < 0) {
+		memset(s, 0, sizeof(*s));
+		s->uidvalidity = carry_uidvalidity ? carry_uidvalidity : 1;
+		s->uidnext = 1;
+		s->highestmodseq = 1;
+		s->ends_nl = 1;
+		return 0;
+	}
+	if (mbox_scan_fd(h->fd, &h->st, carry_uidvalidity, s, err) < 0)
+		return -1;
+	if (!s->needs_persist || !h->writable)
+		return 0;   /* read-only: the UIDs stay computed, the same for every reader */
+	if (!h->write_locked) {
+		if (mbox_lock_upgrade(&h->lock, h->timeout, &perr) < 0) {
+			log_info("mbox: not persisting UIDs of %s now: %s", h->loc->path, perr.msg);
+			return 0;
+		}
+		h->write_locked = 1;
+		/* Between the locks a writer using fcntl alone may have got in. */
+		mbox_scan_free(s);
+		if (fstat(h->fd, &h->st) < 0)
+			return mbox_errno_error(err, errno, "stat", h->loc->path);
+		if (mbox_scan_fd(h->fd, &h->st, carry_uidvalidity, s, err) < 0)
+			return -1;
+		if (!s->needs_persist)
+			return 0;
+	}
+	if (mbox_rewrite(h, s, &perr) < 0) {
+		log_warn("mbox: cannot persist UIDs of %s: %s", h->loc->path, perr.msg);
+		return 0;
+	}
+	mbox_scan_free(s);
+	return mbox_scan_fd(h->fd, &h->st, carry_uidvalidity, s, err);
+}
+
+int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size, uint64_t max,
+		      struct buf *out, uint32_t *uid_seen, struct error *err)
+{
+	struct mbox_reader r;
+	struct mbox_xform x;
+	const char *p;
+	size_t n;
+	uint64_t off;
+	int ls, rc;
+
+	if (size > max || size > SIZE_MAX / 2) {
+		error_set(err, ERR_LIMIT, "Message too large to fetch (%llu bytes)",
+			  (unsigned long long)size);
+		return -1;
+	}
+	buf_reserve(out, (size_t)size);
+	mbox_xform_init(&x);
+	mbox_reader_init(&r, fd, hdr_off, end_off);
+	while ((rc = mbox_reader_next(&r, &p, &n, &off, &ls)) == 1) {
+		mbox_xform_piece(&x, p, n, ls, out);
+		if (out->len > size)
+			break;   /* not the message we expected */
+	}
+	mbox_reader_free(&r);
+	if (rc < 0)
+		return mbox_errno_error(err, errno, "read", "message");
+	*uid_seen = x.uid;
+	return out->len == size ? 0 : 1;
+}

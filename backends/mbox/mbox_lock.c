@@ -1,0 +1,183 @@
+/* Locking compatible with Debian's MDAs (Debian policy 22.6): first a
+ * "<mbox>.lock" dotlock made with O_EXCL, then an fcntl lock on the file.
+ * Waits are bounded by lock_timeout; a dotlock older than five minutes is
+ * stale (its owner died) and removed.
+ *
+ * We use open-file-description locks where the kernel has them: they
+ * conflict with the classic POSIX locks MDAs take, but belong to our open
+ * file rather than to the whole process, so closing some other descriptor
+ * of the same file (another session of this user in the same worker) does
+ * not silently drop our lock.
+ *
+ * Waiting polls (the fcntl blocking wait has no timeout) and blocks the
+ * calling worker; locks are held only inside one backend call, so waits
+ * are short unless another program misbehaves.
+ *
+ * Where the directory does not let us create a dotlock (Debian's /var/mail
+ * is root:mail 2775 and the worker runs as the user), we go on with the
+ * fcntl lock alone, as MDAs that deliver there also take it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+#include "mbox_private.h"
+
+#define LOCK_POLL_NS (50 * 1000 * 1000)
+
+static void nap(void)
+{
+	struct timespec ts = { 0, LOCK_POLL_NS };
+	nanosleep(&ts, NULL);
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int fcntl_try(int fd, int type)
+{
+	struct flock fl;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = (short)type;
+	fl.l_whence = SEEK_SET;
+#ifdef F_OFD_SETLK
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+#endif
+	return fcntl(fd, F_SETLK, &fl);
+}
+
+int mbox_lock_fd(int fd, int write)
+{
+	return fcntl_try(fd, write ? F_WRLCK : F_RDLCK);
+}
+
+static int dotlock_take(struct mbox_lock *lk, double deadline, struct error *err)
+{
+	for (;;) {
+		struct stat sb;
+		int fd = openat(lk->dirfd, lk->dotname,
+				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			char pid[32];
+			int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+			/* The pid is for humans; failing to write it changes nothing. */
+			if (n > 0 && write(fd, pid, (size_t)n) < 0)
+				log_debug("mbox: writing %s: %s", lk->dotname, strerror(errno));
+			if (fstat(fd, &sb) == 0) {
+				lk->dot_dev = sb.st_dev;
+				lk->dot_ino = sb.st_ino;
+			}
+			close(fd);
+			lk->have_dot = 1;
+			return 0;
+		}
+		if (errno == EACCES || errno == EPERM || errno == EROFS) {
+			log_debug("mbox: no dotlock for %s (%s), using fcntl only", lk->dotname,
+				  strerror(errno));
+			return 0;
+		}
+		if (errno != EEXIST)
+			return mbox_errno_error(err, errno, "create lock", lk->dotname);
+		if (fstatat(lk->dirfd, lk->dotname, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    time(NULL) - sb.st_mtime > MBOX_STALE_DOTLOCK) {
+			log_warn("mbox: removing stale lock %s", lk->dotname);
+			if (unlinkat(lk->dirfd, lk->dotname, 0) < 0 && errno != ENOENT)
+				return mbox_errno_error(err, errno, "remove stale lock", lk->dotname);
+			continue;
+		}
+		if (now_mono() >= deadline) {
+			error_set(err, ERR_INUSE, "Mailbox is locked by another program (%s)",
+				  lk->dotname);
+			return -1;
+		}
+		nap();
+	}
+}
+
+static void dotlock_drop(struct mbox_lock *lk)
+{
+	struct stat sb;
+	if (!lk->have_dot)
+		return;
+	lk->have_dot = 0;
+	/* Remove it only if it is still ours: had we been slow enough for
+	 * someone to break it as stale, the lock there now is theirs. */
+	if (fstatat(lk->dirfd, lk->dotname, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    sb.st_dev == lk->dot_dev && sb.st_ino == lk->dot_ino)
+		unlinkat(lk->dirfd, lk->dotname, 0);
+}
+
+int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd, int write,
+		      long timeout, struct error *err)
+{
+	double deadline = now_mono() + (double)timeout;
+
+	memset(lk, 0, sizeof(*lk));
+	lk->fd = fd;
+	lk->dirfd = dirfd;
+	lk->dotname = xasprintf("%s.lock", base);
+	if (dotlock_take(lk, deadline, err) < 0) {
+		free(lk->dotname);
+		lk->dotname = NULL;
+		return -1;
+	}
+	for (;;) {
+		if (fcntl_try(fd, write ? F_WRLCK : F_RDLCK) == 0) {
+			lk->have_fcntl = 1;
+			return 0;
+		}
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
+			mbox_errno_error(err, errno, "lock", base);
+			break;
+		}
+		if (now_mono() >= deadline) {
+			error_set(err, ERR_INUSE, "Mailbox is locked by another program");
+			break;
+		}
+		nap();
+	}
+	dotlock_drop(lk);
+	free(lk->dotname);
+	lk->dotname = NULL;
+	return -1;
+}
+
+int mbox_lock_upgrade(struct mbox_lock *lk, long timeout, struct error *err)
+{
+	double deadline = now_mono() + (double)timeout;
+	for (;;) {
+		if (fcntl_try(lk->fd, F_WRLCK) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+			return mbox_errno_error(err, errno, "lock", lk->dotname);
+		if (now_mono() >= deadline) {
+			error_set(err, ERR_INUSE, "Mailbox is locked by another program");
+			return -1;
+		}
+		nap();
+	}
+}
+
+void mbox_lock_release(struct mbox_lock *lk)
+{
+	if (lk->have_fcntl) {
+		fcntl_try(lk->fd, F_UNLCK);
+		lk->have_fcntl = 0;
+	}
+	dotlock_drop(lk);
+	free(lk->dotname);
+	lk->dotname = NULL;
+}

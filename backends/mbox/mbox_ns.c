@@ -1,0 +1,528 @@
+/* The namespace: LIST, CREATE, DELETE, RENAME, SUBSCRIBE.
+ *
+ * A mailbox is a file under mbox_dir, a directory is a hierarchy level
+ * (\Noselect); in mbox a name cannot be both. Subscriptions live in
+ * <mbox_dir>/.subscriptions, one name per line, replaced atomically. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+#include "mbox_private.h"
+
+/* ---- subscriptions ------------------------------------------------------ */
+
+struct names {
+	char **v;
+	size_t n;
+};
+
+static void names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+	ns->v = NULL;
+	ns->n = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Read the subscriptions (sorted, valid names only); missing file: none. */
+static int subs_load(struct store *st, struct names *out, struct error *err)
+{
+	struct error e2;
+	struct buf b = BUF_INIT;
+	char chunk[4096];
+	ssize_t got;
+	int fd, root = mbox_root_fd(st, 0, &e2);
+
+	memset(out, 0, sizeof(*out));
+	if (root < 0)
+		return 0;
+	fd = openat(root, MBOX_SUBS_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : mbox_errno_error(err, errno, "open", MBOX_SUBS_FILE);
+	while ((got = read(fd, chunk, sizeof(chunk))) > 0 && b.len < MBOX_SUBS_MAX)
+		buf_append(&b, chunk, (size_t)got);
+	close(fd);
+	for (char *p = b.data, *nl; p && *p; p = nl + 1) {
+		struct error e3;
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;   /* a torn last line (never from us): ignore */
+		*nl = '\0';
+		if (mbox_name_is_inbox(p) || mbox_name_check(p, &e3) == 0) {
+			out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+			out->v[out->n++] = xstrdup(mbox_name_is_inbox(p) ? "INBOX" : p);
+		}
+	}
+	buf_free(&b);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
+	return 0;
+}
+
+static int subs_save(int root, const struct names *ns, struct error *err)
+{
+	char tmp[96];
+	struct buf b = BUF_INIT;
+	int fd, e = 0;
+	size_t off = 0;
+
+	for (size_t i = 0; i < ns->n; i++) {
+		buf_append_str(&b, ns->v[i]);
+		buf_append_byte(&b, '\n');
+	}
+	mbox_tmp_name(tmp, sizeof(tmp));
+	fd = openat(root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		buf_free(&b);
+		return mbox_errno_error(err, errno, "create", MBOX_SUBS_FILE);
+	}
+	while (off < b.len) {
+		ssize_t got = write(fd, b.data + off, b.len - off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			e = got < 0 ? errno : ENOSPC;
+			break;
+		}
+		off += (size_t)got;
+	}
+	buf_free(&b);
+	if (!e && fsync(fd) < 0)
+		e = errno;
+	close(fd);
+	if (!e && renameat(root, tmp, root, MBOX_SUBS_FILE) < 0)
+		e = errno;
+	if (e) {
+		unlinkat(root, tmp, 0);
+		return mbox_errno_error(err, e, "write", MBOX_SUBS_FILE);
+	}
+	mbox_fsync_dir(root);
+	return 0;
+}
+
+int mbox_subscribe(struct store *st, const char *name, int on, struct error *err)
+{
+	struct names ns;
+	struct mbox_lock lk;
+	const char *canon = mbox_name_is_inbox(name) ? "INBOX" : name;
+	int root, rc = -1;
+	size_t i;
+
+	if (!mbox_name_is_inbox(name) && mbox_name_check(name, err) < 0)
+		return -1;
+	if ((root = mbox_root_fd(st, 1, err)) < 0)
+		return -1;
+	/* The dotlock serialises sessions editing the list; the fcntl part
+	 * of the lock is a read lock on the directory, which cannot conflict. */
+	if (mbox_lock_acquire(&lk, root, MBOX_SUBS_FILE, root, 0, st->lock_timeout, err) < 0)
+		return -1;
+	if (subs_load(st, &ns, err) < 0)
+		goto out;
+	for (i = 0; i < ns.n && strcmp(ns.v[i], canon) != 0; i++)
+		;
+	if (on && i == ns.n) {
+		ns.v = xreallocarray(ns.v, ns.n + 1, sizeof(*ns.v));
+		ns.v[ns.n++] = xstrdup(canon);
+	} else if (!on && i < ns.n) {
+		free(ns.v[i]);
+		ns.v[i] = ns.v[--ns.n];
+	} else {
+		rc = 0;   /* already so */
+		goto out_names;
+	}
+	rc = subs_save(root, &ns, err);
+out_names:
+	names_free(&ns);
+out:
+	mbox_lock_release(&lk);
+	return rc;
+}
+
+/* ---- LIST ----------------------------------------------------------------- */
+
+/* A directory entry LIST may show: what mbox_name_check accepts. */
+static int entry_listable(const char *d_name, int top)
+{
+	struct error e;
+	if (top && mbox_name_is_inbox(d_name))
+		return 0;   /* INBOX is the one in mbox_inbox, whatever is here */
+	return strchr(d_name, '/') == NULL && mbox_name_check(d_name, &e) == 0;
+}
+
+static int open_rel_dir(int root, const char *rel)
+{
+	int fd = fcntl(root, F_DUPFD_CLOEXEC, 0);
+	const char *p = rel;
+	while (fd >= 0 && *p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		char comp[256];
+		int nfd;
+		if (n >= sizeof(comp)) {
+			close(fd);
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		fd = nfd;
+		p += n + (slash ? 1 : 0);
+	}
+	return fd;
+}
+
+struct list_ctx {
+	backend_list_cb cb;
+	void *ctx;
+	struct names *subs;
+	unsigned char *seen;   /* subs reported */
+};
+
+static void report(struct list_ctx *lc, const char *name, unsigned attrs, int top)
+{
+	char *const *hit;
+	if (top)
+		attrs |= mbox_special_use(name);
+	hit = lc->subs->n ? bsearch(&name, lc->subs->v, lc->subs->n, sizeof(char *), cmp_str)
+			  : NULL;
+	if (hit) {
+		attrs |= MA_SUBSCRIBED;
+		lc->seen[hit - lc->subs->v] = 1;
+	}
+	lc->cb(lc->ctx, name, attrs);
+}
+
+/* Walk mbox_dir depth-first with an explicit stack: the depth of a tree
+ * a user controls is never our recursion depth. */
+static void list_tree(struct list_ctx *lc, int root)
+{
+	struct names stack = { NULL, 0 };
+	size_t budget = MBOX_LIST_MAX;
+
+	stack.v = xreallocarray(NULL, 1, sizeof(char *));
+	stack.v[stack.n++] = xstrdup("");
+	while (stack.n > 0) {
+		char *rel = stack.v[--stack.n];
+		int fd = open_rel_dir(root, rel), children = 0;
+		size_t depth = 0;
+		DIR *d;
+		struct dirent *de;
+
+		for (const char *c = rel; *c; c++)
+			depth += *c == '/';
+		depth += *rel != '\0';
+		d = fd >= 0 ? fdopendir(fd) : NULL;
+		if (d == NULL && fd >= 0)
+			close(fd);
+		if (d)
+			rewinddir(d);   /* a dup of root_fd shares its offset */
+		while (d && budget > 0 && (de = readdir(d)) != NULL) {
+			struct stat sb;
+			char *full;
+			budget--;
+			if (!entry_listable(de->d_name, *rel == '\0') ||
+			    fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+				continue;   /* symlinks and the rest are not mailboxes */
+			full = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+			if (strlen(full) > MBOX_NAME_MAX) {
+				free(full);
+				continue;
+			}
+			children = 1;
+			if (S_ISREG(sb.st_mode)) {
+				report(lc, full, MA_HASNOCHILDREN, *rel == '\0');
+				free(full);
+			} else if (depth + 1 < MBOX_DEPTH_MAX) {
+				stack.v = xreallocarray(stack.v, stack.n + 1, sizeof(char *));
+				stack.v[stack.n++] = full;
+			} else {
+				free(full);
+			}
+		}
+		if (d)
+			closedir(d);
+		if (*rel) {
+			/* Reported after its entries so we know if it has any. */
+			report(lc, rel, MA_NOSELECT | (children ? MA_HASCHILDREN : MA_HASNOCHILDREN),
+			       0);
+		}
+		free(rel);
+	}
+	names_free(&stack);
+}
+
+int mbox_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err)
+{
+	struct names subs;
+	struct list_ctx lc;
+	struct error e2;
+	int root;
+
+	if (subs_load(st, &subs, err) < 0)
+		return -1;
+	lc.cb = cb;
+	lc.ctx = ctx;
+	lc.subs = &subs;
+	lc.seen = xcalloc(subs.n + 1, 1);
+	report(&lc, "INBOX", MA_NOINFERIORS | MA_HASNOCHILDREN, 0);
+	root = mbox_root_fd(st, 0, &e2);
+	if (root >= 0)
+		list_tree(&lc, root);
+	/* Subscribed names that do not exist (LIST (SUBSCRIBED) shows them). */
+	for (size_t i = 0; i < subs.n; i++)
+		if (!lc.seen[i])
+			cb(ctx, subs.v[i], MA_SUBSCRIBED | MA_NONEXISTENT | MA_NOSELECT);
+	free(lc.seen);
+	names_free(&subs);
+	return 0;
+}
+
+/* ---- CREATE / DELETE / RENAME -------------------------------------------- */
+
+int mbox_create(struct store *st, const char *name, unsigned special_use, struct error *err)
+{
+	struct mbox_loc loc;
+	size_t len = strlen(name);
+	char *n;
+	int dir_only = len > 1 && name[len - 1] == '/', rc = 0, fd;
+	unsigned implied;
+
+	n = dir_only ? xstrndup(name, len - 1) : xstrdup(name);
+	if (mbox_name_is_inbox(n)) {
+		error_set(err, ERR_ALREADYEXISTS, "INBOX already exists");
+		free(n);
+		return -1;
+	}
+	implied = mbox_special_use(n);
+	special_use &= MA_DRAFTS | MA_SENT | MA_TRASH | MA_JUNK | MA_ARCHIVE | MA_ALL | MA_FLAGGED;
+	if (special_use & ~implied) {
+		error_set(err, ERR_NOTSUPPORTED,
+			  "mbox cannot store special-use attributes; only the names Sent, Drafts, "
+			  "Trash, Junk and Archive have them");
+		free(n);
+		return -1;
+	}
+	if (mbox_resolve(st, n, 1, &loc, err) < 0) {
+		free(n);
+		return -1;
+	}
+	if (dir_only) {
+		if (mkdirat(loc.dirfd, loc.base, 0700) < 0)
+			rc = -1;
+	} else {
+		fd = openat(loc.dirfd, loc.base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd < 0)
+			rc = -1;
+		else
+			close(fd);
+	}
+	if (rc < 0) {
+		if (errno == EEXIST)
+			error_set(err, ERR_ALREADYEXISTS, "Mailbox already exists");
+		else
+			mbox_errno_error(err, errno, "create", loc.path);
+	} else {
+		mbox_fsync_dir(loc.dirfd);
+	}
+	mbox_loc_free(&loc);
+	free(n);
+	return rc;
+}
+
+int mbox_delete(struct store *st, const char *name, struct error *err)
+{
+	struct mbox_loc loc;
+	struct stat sb;
+	int rc = -1;
+
+	if (mbox_name_is_inbox(name)) {
+		error_set(err, ERR_CANNOT, "INBOX cannot be deleted");
+		return -1;
+	}
+	if (mbox_resolve(st, name, 0, &loc, err) < 0)
+		return -1;
+	if (fstatat(loc.dirfd, loc.base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !(S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) {
+		error_set(err, ERR_NONEXISTENT, "Mailbox does not exist");
+	} else if (S_ISREG(sb.st_mode)) {
+		struct mbox_handle h;
+		/* Under the lock, so no MDA is half-way through a delivery. */
+		if (mbox_handle_open(st, &loc, MBOX_OPEN_WRITE, &h, err) == 0) {
+			if (unlinkat(loc.dirfd, loc.base, 0) < 0)
+				mbox_errno_error(err, errno, "delete", loc.path);
+			else
+				rc = 0;
+			mbox_handle_close(&h);
+		}
+	} else if (unlinkat(loc.dirfd, loc.base, AT_REMOVEDIR) < 0) {
+		if (errno == ENOTEMPTY || errno == EEXIST)
+			error_set(err, ERR_CANNOT, "Mailbox has inferior mailboxes; delete them first");
+		else
+			mbox_errno_error(err, errno, "delete", loc.path);
+	} else {
+		rc = 0;
+	}
+	if (rc == 0)
+		mbox_fsync_dir(loc.dirfd);
+	mbox_loc_free(&loc);
+	return rc;
+}
+
+static int rename_noreplace(int odir, const char *obase, int ndir, const char *nbase,
+			    struct error *err)
+{
+	struct stat sb;
+	if (renameat2(odir, obase, ndir, nbase, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EINVAL || errno == ENOSYS) {
+		/* File system without RENAME_NOREPLACE: check, then rename. */
+		if (fstatat(ndir, nbase, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			errno = EEXIST;
+		else if (renameat(odir, obase, ndir, nbase) == 0)
+			return 0;
+	}
+	if (errno == EEXIST)
+		error_set(err, ERR_ALREADYEXISTS, "Mailbox already exists");
+	else
+		mbox_errno_error(err, errno, "rename", nbase);
+	return -1;
+}
+
+/* RENAME INBOX x: x gets every message, INBOX stays, empty. x is written
+ * in full (temp file, fsync, no-replace rename) before INBOX is emptied,
+ * so a crash in between duplicates mail, never loses it. */
+static int rename_inbox(struct store *st, const char *newname, struct error *err)
+{
+	struct mbox_loc iloc, nloc;
+	struct mbox_handle h;
+	struct mbox_scan s;
+	struct stat sb;
+	char tmp[96];
+	size_t kept;
+	int fd, rc = -1;
+
+	if (mbox_resolve(st, "INBOX", 0, &iloc, err) < 0)
+		return -1;
+	if (mbox_resolve(st, newname, 1, &nloc, err) < 0) {
+		mbox_loc_free(&iloc);
+		return -1;
+	}
+	if (fstatat(nloc.dirfd, nloc.base, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		error_set(err, ERR_ALREADYEXISTS, "Mailbox already exists");
+		goto out_loc;
+	}
+	if (mbox_handle_open(st, &iloc, MBOX_OPEN_WRITE, &h, err) < 0)
+		goto out_loc;
+	if (mbox_handle_scan(&h, 0, &s, err) < 0)
+		goto out_h;
+	mbox_tmp_name(tmp, sizeof(tmp));
+	fd = openat(nloc.dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		mbox_errno_error(err, errno, "create", nloc.path);
+		goto out_s;
+	}
+	if (mbox_write_messages(fd, h.fd, &s, &kept) < 0) {
+		mbox_errno_error(err, errno, "write", nloc.path);
+		unlinkat(nloc.dirfd, tmp, 0);
+		close(fd);
+		goto out_s;
+	}
+	close(fd);
+	if (rename_noreplace(nloc.dirfd, tmp, nloc.dirfd, nloc.base, err) < 0) {
+		unlinkat(nloc.dirfd, tmp, 0);
+		goto out_s;
+	}
+	mbox_fsync_dir(nloc.dirfd);
+	/* Emptied in place (the INBOX directory may not let us create files),
+	 * its mtime pushed past the old UIDVALIDITY: see mbox_private.h. */
+	{
+		struct timespec ts[2];
+		time_t want = (time_t)s.uidvalidity + 1, now = time(NULL);
+		ts[0].tv_sec = ts[1].tv_sec = now > want ? now : want;
+		ts[0].tv_nsec = ts[1].tv_nsec = 0;
+		if (ftruncate(h.fd, 0) < 0 || fsync(h.fd) < 0) {
+			mbox_errno_error(err, errno, "empty", iloc.path);
+			goto out_s;
+		}
+		if (futimens(h.fd, ts) < 0)
+			log_warn("mbox: futimens %s: %s", iloc.path, strerror(errno));
+	}
+	rc = 0;
+out_s:
+	mbox_scan_free(&s);
+out_h:
+	mbox_handle_close(&h);
+out_loc:
+	mbox_loc_free(&iloc);
+	mbox_loc_free(&nloc);
+	return rc;
+}
+
+int mbox_rename(struct store *st, const char *oldname, const char *newname,
+		struct error *err)
+{
+	struct mbox_loc oloc, nloc;
+	struct stat sb;
+	size_t ol = strlen(oldname);
+	int rc;
+
+	if (mbox_name_is_inbox(newname)) {
+		error_set(err, ERR_ALREADYEXISTS, "INBOX already exists");
+		return -1;
+	}
+	if (mbox_name_check(newname, err) < 0)
+		return -1;
+	if (mbox_name_is_inbox(oldname))
+		return rename_inbox(st, newname, err);
+	if (mbox_name_check(oldname, err) < 0)
+		return -1;
+	if (strcmp(oldname, newname) == 0) {
+		error_set(err, ERR_ALREADYEXISTS, "Mailbox already exists");
+		return -1;
+	}
+	if (strncmp(newname, oldname, ol) == 0 && newname[ol] == '/') {
+		error_set(err, ERR_CANNOT, "Cannot move a mailbox into itself");
+		return -1;
+	}
+	if (mbox_resolve(st, oldname, 0, &oloc, err) < 0)
+		return -1;
+	if (fstatat(oloc.dirfd, oloc.base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !(S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) {
+		error_set(err, ERR_NONEXISTENT, "Mailbox does not exist");
+		mbox_loc_free(&oloc);
+		return -1;
+	}
+	if (mbox_resolve(st, newname, 1, &nloc, err) < 0) {
+		mbox_loc_free(&oloc);
+		return -1;
+	}
+	/* A whole hierarchy moves with its directory. Sessions that have
+	 * the old name selected see their messages vanish at next sync. */
+	rc = rename_noreplace(oloc.dirfd, oloc.base, nloc.dirfd, nloc.base, err);
+	if (rc == 0) {
+		mbox_fsync_dir(nloc.dirfd);
+		mbox_fsync_dir(oloc.dirfd);
+	}
+	mbox_loc_free(&oloc);
+	mbox_loc_free(&nloc);
+	return rc;
+}

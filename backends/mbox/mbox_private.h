@@ -1,0 +1,341 @@
+/* mbox backend internals. Nothing outside backends/mbox/ includes this,
+ * except the mbox unit test and fuzz target.
+ *
+ * On-disk format (mboxrd, LF line endings):
+ *
+ *   From SENDER Www Mmm dd hh:mm:ss yyyy\n      separator (asctime, UTC)
+ *   X-IMAPbase: UIDVALIDITY UIDNEXT kw1 kw2\n   first message only
+ *   X-Haven-Highestmodseq: N\n                  first message only
+ *   Status: RO\n  X-Status: AFDT\n  X-Keywords: kw1 kw2\n
+ *   X-UID: n\n  X-Haven-Modseq: n\n
+ *   ...the message, CRLF stored as LF, ^>*From  lines given one more '>'
+ *   \n                                           framing
+ *
+ * The headers in the file are the truth (nothing else persists state), so
+ * Dovecot, UW-IMAP, mutt and procmail can share the file with us. Our own
+ * headers are written at the start of the header block (not at its end):
+ * that is the one place where inserting whole lines can never change the
+ * bytes of a message that has no header/body separator or no final newline.
+ *
+ * The one '\n' before each From_ line (and before EOF) is framing, not
+ * message content (Dovecot and mboxrd agree), which lets a message without
+ * a final newline survive: "abc" is stored as "abc\n".
+ *
+ * HIGHESTMODSEQ: the first message carries X-Haven-Highestmodseq (the
+ * mailbox-wide counter, bumped by expunges) and every message carries its
+ * own X-Haven-Modseq. Appends cannot rewrite the first message, so the
+ * effective value is max(first message's counter, every message's modseq).
+ *
+ * An empty file has nowhere to keep state: its UIDVALIDITY is its mtime,
+ * and whoever empties a mailbox sets that mtime past the old UIDVALIDITY so
+ * a UID is never reused under one UIDVALIDITY. */
+#ifndef HAVEN_MBOX_PRIVATE_H
+#define HAVEN_MBOX_PRIVATE_H
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "../backend.h"
+
+#define MBOX_BUFSZ 65536              /* reader/writer buffer; also longest line prefix examined */
+#define MBOX_NAME_MAX 1000            /* bytes in a mailbox name */
+#define MBOX_DEPTH_MAX 32             /* hierarchy levels (names and LIST walk) */
+#define MBOX_MAX_KEYWORDS 1000        /* distinct keywords per mailbox */
+#define MBOX_KEYWORD_MAX 100          /* bytes in one keyword */
+#define MBOX_STALE_DOTLOCK 300        /* seconds after which a dotlock is stale */
+#define MBOX_LIST_MAX 100000          /* directory entries LIST looks at */
+#define MBOX_SUBS_MAX (1024 * 1024)   /* size of the subscriptions file */
+#define MBOX_SUBS_FILE ".subscriptions"
+#define MBOX_FROM_SENDER "MAILER-DAEMON"
+
+struct store {
+	char *user;
+	char *inbox_path;      /* expanded mbox_inbox */
+	char *inbox_base;      /* its last component */
+	int inbox_dirfd;       /* its directory, -1 if that could not be opened */
+	char *root_path;       /* expanded mbox_dir */
+	int root_fd;           /* -1 until the directory exists */
+	long lock_timeout;
+	uint64_t max_message;  /* largest message open_message reads into memory */
+};
+
+/* Where a mailbox lives: a directory fd we reached without following
+ * symlinks, and the last component. */
+struct mbox_loc {
+	int dirfd;             /* owned */
+	char *base;
+	char *path;            /* full path: inotify and messages */
+	char *name;            /* canonical name ("INBOX" normalised) */
+	int is_inbox;
+};
+
+struct mbox_lock {
+	int fd;                /* locked file (not owned) */
+	int have_fcntl;
+	int dirfd;             /* not owned */
+	char *dotname;
+	int have_dot;
+	dev_t dot_dev;
+	ino_t dot_ino;
+};
+
+/* Identity of a file's contents: any write by anyone changes one of these
+ * (a rewrite changes the inode, an append the size and times). */
+struct mbox_fid {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+/* One message found by a scan. Offsets are in the scanned file. */
+struct mbox_smsg {
+	uint64_t from_off;     /* From_ line */
+	uint64_t hdr_off;      /* first byte after the From_ line */
+	uint64_t end_off;      /* end of content (the framing '\n' excluded) */
+	uint64_t size;         /* RFC822.SIZE */
+	uint64_t modseq;
+	time_t idate;
+	int tz;
+	uint32_t uid;
+	uint32_t flags;
+	uint32_t *kw;          /* sorted indexes into the scan's keyword table */
+	uint32_t nkw;
+	unsigned drop : 1;     /* left out by the next rewrite */
+	unsigned virt : 1;     /* UID assigned by the scan, not yet on disk */
+};
+
+struct mbox_scan {
+	struct mbox_smsg *m;
+	size_t n, cap;
+	char **kw;             /* keyword table */
+	size_t nkw;
+	uint32_t *kwhash;      /* open addressing: index + 1, 0 empty */
+	size_t hashcap;
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	int have_base;         /* first message had X-IMAPbase */
+	int needs_persist;     /* UIDs or UIDVALIDITY exist only in memory */
+	int has_pseudo;        /* UW-IMAP pseudo message present (dropped on rewrite) */
+	struct mbox_fid id;
+	int ends_nl;           /* file empty or ending in '\n' */
+};
+
+/* An open, locked mailbox file. */
+struct mbox_handle {
+	const struct mbox_loc *loc;
+	int fd;
+	int writable;          /* opened read-write */
+	long timeout;          /* lock_timeout, for upgrades */
+	int write_locked;
+	struct mbox_lock lock;
+	struct stat st;
+};
+
+/* The per-session view. */
+struct mbox_vmsg {
+	struct msg_meta meta;
+	uint64_t hdr_off, end_off;
+	uint32_t *kw;
+};
+
+struct mailbox {
+	struct store *st;
+	struct mbox_loc loc;
+	int readonly;
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+	struct mbox_vmsg *msgs;
+	size_t count;
+	char **kwnames;        /* append-only: indexes stay valid */
+	size_t nkw;
+	struct mbox_fid id;    /* file the view was last built from */
+	int have_file;         /* id is valid (the file existed) */
+	int dirty;             /* this view changed the file since */
+	uint64_t *own;         /* modseqs of this view's own flag changes */
+	size_t nown;
+	int notify;            /* inotify fd or -1 */
+	int notify_file_wd;
+	struct mbox_scan *cache; /* latest scan for open_message, or NULL */
+};
+
+/* mbox_store.c: names, paths */
+int mbox_name_is_inbox(const char *name);
+int mbox_name_check(const char *name, struct error *err);
+int mbox_root_fd(struct store *st, int create, struct error *err);
+/* create: make missing parent directories (0700). */
+int mbox_resolve(struct store *st, const char *name, int create, struct mbox_loc *out,
+		 struct error *err);
+void mbox_loc_free(struct mbox_loc *loc);
+int mbox_keyword_valid(const char *kw, size_t len);
+unsigned mbox_special_use(const char *name);
+int mbox_fsync_dir(int dirfd);
+
+/* mbox_lock.c */
+int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd, int write,
+		      long timeout, struct error *err);
+/* Read lock -> write lock on the same file (the dotlock is already ours). */
+int mbox_lock_upgrade(struct mbox_lock *lk, long timeout, struct error *err);
+void mbox_lock_release(struct mbox_lock *lk);
+/* fcntl-only lock on another fd (a temp file about to replace the mailbox). */
+int mbox_lock_fd(int fd, int write);
+
+/* mbox_date.c */
+int mbox_date_from_line(const char *line, size_t len, time_t *t, int *tz);
+int mbox_date_rfc5322(const char *s, size_t len, time_t *t, int *tz);
+/* Into buf (>= 32 bytes): "Www Mmm dd hh:mm:ss yyyy" in UTC; returns length. */
+size_t mbox_date_format(time_t t, char *buf, size_t size);
+
+/* mbox_scan.c */
+struct mbox_reader {
+	int fd;
+	uint64_t pos;          /* file offset of buf[0] */
+	uint64_t end;          /* stop here */
+	char *buf;
+	size_t start, len;     /* unread bytes are buf[start..len) */
+	int midline;           /* the last piece did not end a line */
+};
+void mbox_reader_init(struct mbox_reader *r, int fd, uint64_t from, uint64_t end);
+void mbox_reader_free(struct mbox_reader *r);
+/* Next piece of a line: the whole line, or (for lines longer than
+ * MBOX_BUFSZ) chunks of it, the first always min(line, MBOX_BUFSZ) bytes so
+ * every line is classified on the same prefix. 1 piece, 0 end, -1 error. */
+int mbox_reader_next(struct mbox_reader *r, const char **p, size_t *n, uint64_t *off,
+		     int *line_start);
+
+enum mbox_hdr {
+	MH_NONE = 0, MH_XIMAPBASE, MH_XIMAP, MH_XUID, MH_STATUS, MH_XSTATUS, MH_XKEYWORDS,
+	MH_MODSEQ, MH_HIGHESTMODSEQ,
+};
+/* Which of our headers a header line is (MH_NONE: not ours). */
+enum mbox_hdr mbox_hdr_classify(const char *p, size_t n);
+int mbox_line_is_blank(const char *p, size_t n);
+
+/* Turns the stored form of a message into what IMAP sees: our headers
+ * dropped, one '>' removed from ^>+From , LF -> CRLF. Fed line pieces. */
+struct mbox_xform {
+	int in_header;
+	int mode;              /* current line: 0 copy, 1 strip, 2 unescape */
+	unsigned char prev;    /* previous stored byte */
+	uint64_t out;          /* bytes produced */
+	int last_nl;           /* last stored byte was '\n' */
+	int last_lf_out;       /* bytes that '\n' produced */
+	uint32_t uid;          /* first X-UID seen (region mode check), 0 none */
+};
+void mbox_xform_init(struct mbox_xform *x);
+/* dst NULL: count only. Returns the header class of the line (first piece). */
+enum mbox_hdr mbox_xform_piece(struct mbox_xform *x, const char *p, size_t n, int line_start,
+			       struct buf *dst);
+
+int mbox_scan_fd(int fd, const struct stat *st, uint32_t carry_uidvalidity,
+		 struct mbox_scan *out, struct error *err);
+void mbox_scan_free(struct mbox_scan *s);
+struct mbox_scan *mbox_scan_new(void);
+void mbox_scan_destroy(struct mbox_scan *s);
+/* Keyword table: index of name, adding it if add; -1 if absent or full. */
+long mbox_scan_kw(struct mbox_scan *s, const char *name, size_t len, int add);
+struct mbox_smsg *mbox_scan_find(struct mbox_scan *s, uint32_t uid);
+void mbox_fid_from_stat(struct mbox_fid *f, const struct stat *st);
+int mbox_fid_equal(const struct mbox_fid *a, const struct mbox_fid *b);
+
+/* mbox_write.c */
+struct mbox_writer {
+	int fd;
+	uint64_t off;
+	char *buf;
+	size_t len;
+	int err;               /* errno of the first failure */
+};
+void mbox_writer_init(struct mbox_writer *w, int fd, uint64_t off);
+void mbox_writer_put(struct mbox_writer *w, const void *p, size_t n);
+int mbox_writer_flush(struct mbox_writer *w);
+void mbox_writer_free(struct mbox_writer *w);
+/* State headers of one message; base != NULL adds the first-message ones. */
+void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32_t uid,
+		     uint32_t flags, const char *const *kw, size_t nkw, uint64_t modseq);
+/* Copy a stored message (From_ line, fresh state headers, content, framing). */
+int mbox_emit_stored(struct mbox_writer *w, int srcfd, const struct mbox_smsg *m,
+		     const struct mbox_scan *base, uint32_t uid, uint32_t flags,
+		     const char *const *kw, size_t nkw, uint64_t modseq);
+/* A new message in IMAP form (CRLF): converted, escaped, our headers
+ * stripped from it. */
+void mbox_emit_new(struct mbox_writer *w, const char *msg, size_t len, time_t idate,
+		   const struct mbox_scan *base, uint32_t uid, uint32_t flags,
+		   const char *const *kw, size_t nkw, uint64_t modseq);
+/* Write the scan's messages (not dropped) from srcfd to dstfd at 0, fsync.
+ * -1 with errno. */
+int mbox_write_messages(int dstfd, int srcfd, const struct mbox_scan *s, size_t *kept);
+/* A fresh name for a temp file (starts with '.': LIST never shows it). */
+void mbox_tmp_name(char *buf, size_t size);
+/* Replace the file with the scan's messages (those not dropped) through a
+ * temp file + rename; h then refers to the new file, still locked. */
+int mbox_rewrite(struct mbox_handle *h, struct mbox_scan *s, struct error *err);
+int mbox_errno_error(struct error *err, int e, const char *what, const char *path);
+
+/* mbox_access.c */
+enum { MBOX_OPEN_WRITE = 1, MBOX_OPEN_READ = 0 };
+/* Open and lock; ERR_NONEXISTENT if missing (INBOX is created). */
+int mbox_handle_open(struct store *st, const struct mbox_loc *loc, int write,
+		     struct mbox_handle *h, struct error *err);
+void mbox_handle_close(struct mbox_handle *h);
+/* Scan under the handle's lock; if UIDs exist only in memory, persist them
+ * (upgrading to a write lock) and scan again. */
+int mbox_handle_scan(struct mbox_handle *h, uint32_t carry_uidvalidity, struct mbox_scan *s,
+		     struct error *err);
+/* Read one message in IMAP form into memory: 0, -1 error, 1 if the bytes
+ * there are not the message expected (size or X-UID differ). */
+int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size,
+		      uint64_t max, struct buf *out, uint32_t *uid_seen, struct error *err);
+
+/* mbox_view.c */
+int mbox_select(struct store *st, const char *name, int readonly, struct mailbox **out,
+		struct mailbox_status *status, struct error *err);
+void mbox_mailbox_close(struct mailbox *mb);
+uint32_t mbox_count(struct mailbox *mb);
+const struct msg_meta *mbox_meta(struct mailbox *mb, uint32_t seq);
+size_t mbox_keywords(struct mailbox *mb, const char *const **names);
+int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err);
+int mbox_notify_fd(struct mailbox *mb);
+struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid);
+void mbox_view_own_modseq(struct mailbox *mb, uint64_t modseq);
+
+/* mbox_mailbox.c */
+int mbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
+		      struct error *err);
+int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum store_op op,
+		     uint32_t flags, const char *const *keywords, size_t nkeywords,
+		     uint64_t unchangedsince, uint32_t *failed, size_t *nfailed,
+		     struct error *err);
+int mbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, struct error *err);
+int mbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest, int move,
+	      uint32_t *dst_uidvalidity, uint32_t *dst_uids, struct error *err);
+
+/* mbox_append.c */
+int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
+		uint32_t flags, const char *const *keywords, size_t nkeywords,
+		time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,
+		struct error *err);
+int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
+		struct error *err);
+/* Append messages to a locked, scanned destination at its end; dst_uids
+ * receives the new UIDs. Used by append and copy. */
+int mbox_append_begin(struct mbox_handle *h, struct mbox_scan *s, struct mbox_writer *w,
+		      uint64_t *orig_size, struct error *err);
+int mbox_append_commit(struct mbox_handle *h, struct mbox_writer *w, uint64_t orig_size,
+		       struct error *err);
+
+/* mbox_ns.c */
+int mbox_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err);
+int mbox_create(struct store *st, const char *name, unsigned special_use, struct error *err);
+int mbox_delete(struct store *st, const char *name, struct error *err);
+int mbox_rename(struct store *st, const char *oldname, const char *newname,
+		struct error *err);
+int mbox_subscribe(struct store *st, const char *name, int on, struct error *err);
+
+/* mbox_store.c */
+int mbox_store_open(const struct backend_user *u, const struct config *cfg, struct store **out,
+		    struct error *err);
+void mbox_store_close(struct store *st);
+
+#endif

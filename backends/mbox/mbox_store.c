@@ -1,0 +1,308 @@
+/* mbox store: where a user's mailboxes live, and the one place that turns
+ * a client-supplied mailbox name into a file. Every path below mbox_dir is
+ * walked one component at a time with O_NOFOLLOW, so neither a symlink
+ * planted in the tree nor a crafted name can reach a file outside it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+#include "mbox_private.h"
+
+int mbox_name_is_inbox(const char *name)
+{
+	return strcasecmp(name, "INBOX") == 0;
+}
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = s[i];
+		size_t need;
+		unsigned cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			need = 1; cp = c & 0x1f; min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2; cp = c & 0x0f; min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			need = 3; cp = c & 0x07; min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (n - i - 1 < need)
+			return 0;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+/* A name is a '/'-separated list of components; each must be usable as a
+ * file name that LIST would report back, and must not collide with the
+ * files we keep beside mailboxes (dotlocks, temp files, subscriptions). */
+int mbox_name_check(const char *name, struct error *err)
+{
+	size_t len = strlen(name), depth = 0;
+	const char *p = name;
+
+	if (len == 0 || len > MBOX_NAME_MAX) {
+		error_set(err, ERR_CANNOT, "Invalid mailbox name length");
+		return -1;
+	}
+	if (!utf8_valid((const unsigned char *)name, len)) {
+		error_set(err, ERR_CANNOT, "Mailbox name is not valid UTF-8");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c == 0x7f) {
+			error_set(err, ERR_CANNOT, "Mailbox name contains control characters");
+			return -1;
+		}
+	}
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0) {
+			error_set(err, ERR_CANNOT, "Mailbox name has an empty component");
+			return -1;
+		}
+		if (p[0] == '.') {
+			error_set(err, ERR_CANNOT, "Mailbox name components may not start with '.'");
+			return -1;
+		}
+		if (n > 255) {
+			error_set(err, ERR_CANNOT, "Mailbox name component too long");
+			return -1;
+		}
+		if (n >= 5 && memcmp(p + n - 5, ".lock", 5) == 0) {
+			error_set(err, ERR_CANNOT, "Mailbox names may not end in .lock");
+			return -1;
+		}
+		if (++depth > MBOX_DEPTH_MAX) {
+			error_set(err, ERR_CANNOT, "Mailbox hierarchy too deep");
+			return -1;
+		}
+		if (depth == 1 && slash && n == 5 && strncasecmp(p, "INBOX", 5) == 0) {
+			error_set(err, ERR_CANNOT, "INBOX cannot have children in mbox format");
+			return -1;
+		}
+		if (!slash)
+			break;
+		p = slash + 1;
+		if (*p == '\0') {
+			error_set(err, ERR_CANNOT, "Mailbox name has an empty component");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int mbox_keyword_valid(const char *kw, size_t len)
+{
+	if (len == 0 || len > MBOX_KEYWORD_MAX || kw[0] == '\\')
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)kw[i];
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
+			return 0;
+	}
+	return 1;
+}
+
+unsigned mbox_special_use(const char *name)
+{
+	static const struct { const char *n; unsigned a; } su[] = {
+		{ "Sent", MA_SENT }, { "Drafts", MA_DRAFTS }, { "Trash", MA_TRASH },
+		{ "Junk", MA_JUNK }, { "Archive", MA_ARCHIVE },
+	};
+	for (size_t i = 0; i < sizeof(su) / sizeof(su[0]); i++)
+		if (strcmp(name, su[i].n) == 0)
+			return su[i].a;
+	return 0;
+}
+
+int mbox_fsync_dir(int dirfd)
+{
+	/* EINVAL: some file systems cannot fsync directories; nothing to do. */
+	if (fsync(dirfd) < 0 && errno != EINVAL)
+		return -1;
+	return 0;
+}
+
+int mbox_root_fd(struct store *st, int create, struct error *err)
+{
+	if (st->root_fd >= 0)
+		return st->root_fd;
+	st->root_fd = open(st->root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->root_fd < 0 && errno == ENOENT && create) {
+		if (mkdir(st->root_path, 0700) < 0 && errno != EEXIST)
+			return mbox_errno_error(err, errno, "create", st->root_path);
+		st->root_fd = open(st->root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (st->root_fd < 0) {
+		if (errno == ENOENT)
+			error_set(err, ERR_NONEXISTENT, "Mailbox does not exist");
+		else
+			mbox_errno_error(err, errno, "open", st->root_path);
+		return -1;
+	}
+	return st->root_fd;
+}
+
+void mbox_loc_free(struct mbox_loc *loc)
+{
+	if (loc->dirfd >= 0)
+		close(loc->dirfd);
+	free(loc->base);
+	free(loc->path);
+	free(loc->name);
+	memset(loc, 0, sizeof(*loc));
+	loc->dirfd = -1;
+}
+
+int mbox_resolve(struct store *st, const char *name, int create, struct mbox_loc *out,
+		 struct error *err)
+{
+	int fd;
+	const char *p;
+
+	memset(out, 0, sizeof(*out));
+	out->dirfd = -1;
+	if (mbox_name_is_inbox(name)) {
+		if (st->inbox_dirfd < 0) {
+			error_set(err, ERR_UNAVAILABLE, "INBOX directory is not accessible");
+			return -1;
+		}
+		out->dirfd = fcntl(st->inbox_dirfd, F_DUPFD_CLOEXEC, 0);
+		if (out->dirfd < 0)
+			return mbox_errno_error(err, errno, "dup", st->inbox_path);
+		out->base = xstrdup(st->inbox_base);
+		out->path = xstrdup(st->inbox_path);
+		out->name = xstrdup("INBOX");
+		out->is_inbox = 1;
+		return 0;
+	}
+	if (mbox_name_check(name, err) < 0)
+		return -1;
+	if (mbox_root_fd(st, create, err) < 0)
+		return -1;
+	fd = fcntl(st->root_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return mbox_errno_error(err, errno, "dup", st->root_path);
+	p = name;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		char comp[256];
+		size_t n;
+		int nfd;
+		if (!slash)
+			break;
+		n = (size_t)(slash - p);
+		memcpy(comp, p, n);    /* n <= 255: mbox_name_check */
+		comp[n] = '\0';
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, comp, 0700) < 0 && errno != EEXIST) {
+				mbox_errno_error(err, errno, "create directory", comp);
+				close(fd);
+				return -1;
+			}
+			nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (nfd < 0) {
+			int e = errno;
+			close(fd);
+			if (e == ENOENT)
+				error_set(err, ERR_NONEXISTENT, "Mailbox does not exist");
+			else if (e == ENOTDIR || e == ELOOP)
+				error_set(err, ERR_CANNOT,
+					  "%s is a mailbox or a link, it cannot have children", comp);
+			else
+				mbox_errno_error(err, e, "open", comp);
+			return -1;
+		}
+		close(fd);
+		fd = nfd;
+		p = slash + 1;
+	}
+	out->dirfd = fd;
+	out->base = xstrdup(p);
+	out->path = xasprintf("%s/%s", st->root_path, name);
+	out->name = xstrdup(name);
+	return 0;
+}
+
+int mbox_store_open(const struct backend_user *u, const struct config *cfg, struct store **out,
+		    struct error *err)
+{
+	struct store *st;
+	char *slash, *dir;
+
+	if (u == NULL || u->name == NULL || cfg == NULL || cfg->mbox_inbox == NULL ||
+	    cfg->mbox_dir == NULL) {
+		error_set(err, ERR_INTERNAL, "mbox: missing user or configuration");
+		return -1;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->user = xstrdup(u->name);
+	st->inbox_path = config_expand(cfg->mbox_inbox, u->name, u->home ? u->home : "");
+	st->root_path = config_expand(cfg->mbox_dir, u->name, u->home ? u->home : "");
+	st->lock_timeout = cfg->lock_timeout > 0 ? cfg->lock_timeout : 10;
+	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
+	st->root_fd = -1;
+	st->inbox_dirfd = -1;
+
+	slash = strrchr(st->inbox_path, '/');
+	if (st->inbox_path[0] != '/' || slash == NULL || slash[1] == '\0' ||
+	    st->root_path[0] != '/') {
+		error_set(err, ERR_INTERNAL, "mbox: mbox_inbox and mbox_dir must be absolute paths");
+		mbox_store_close(st);
+		return -1;
+	}
+	st->inbox_base = xstrdup(slash + 1);
+	dir = slash == st->inbox_path ? xstrdup("/")
+				       : xstrndup(st->inbox_path, (size_t)(slash - st->inbox_path));
+	/* The INBOX directory is the administrator's (/var/mail): following
+	 * symlinks up to it is fine; the file itself is opened O_NOFOLLOW. */
+	st->inbox_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->inbox_dirfd < 0)
+		log_warn("mbox: cannot open INBOX directory %s: %s", dir, strerror(errno));
+	free(dir);
+	/* ~/mail is created on demand (first CREATE or APPEND), not here:
+	 * a user who never makes folders gets no directory. */
+	*out = st;
+	return 0;
+}
+
+void mbox_store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->root_fd >= 0)
+		close(st->root_fd);
+	if (st->inbox_dirfd >= 0)
+		close(st->inbox_dirfd);
+	free(st->user);
+	free(st->inbox_path);
+	free(st->inbox_base);
+	free(st->root_path);
+	free(st);
+}

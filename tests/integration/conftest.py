@@ -1,0 +1,211 @@
+"""Integration test harness: starts a real havend (the ASan+UBSan build
+under `make check`) on a free loopback port with a throwaway config, users
+and TLS certificate, and fails any test whose daemon log shows a sanitizer
+report."""
+import grp
+import imaplib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("HAVEN_BUILD", os.path.join(ROOT, "build"))
+CORPUS = os.path.join(ROOT, "tests", "data", "corpus")
+IS_ROOT = os.geteuid() == 0
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "ERROR: UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL")
+
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root for privilege separation")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mail_identity():
+    """The uid/gid virtual users run as: havenmail if install-deps made it."""
+    for name in ("havenmail", "nobody"):
+        try:
+            pw = pwd.getpwnam(name)
+            return name, pw.pw_uid, pw.pw_gid
+        except KeyError:
+            continue
+    raise RuntimeError("no havenmail or nobody user")
+
+
+def make_cert(directory):
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+class Haven:
+    """One running havend with its own directory, users and ports."""
+
+    def __init__(self, users=("alice", "bob"), extra_conf="", tls=True):
+        self.dir = tempfile.mkdtemp(prefix="haven-test-")
+        os.chmod(self.dir, 0o755)  # mail users must traverse it
+        self.port = free_port()
+        self.tls_port = free_port() if tls else None
+        self.users = {u: "pw-" + u for u in users}
+        self.empty = os.path.join(self.dir, "empty")
+        os.mkdir(self.empty, 0o755)
+        self.home_root = os.path.join(self.dir, "users")
+        os.mkdir(self.home_root, 0o755)
+        self.mail_user = None
+        if IS_ROOT:
+            self.mail_user, uid, gid = mail_identity()
+            os.chown(self.home_root, uid, gid)
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            for u, p in self.users.items():
+                f.write("%s:{PLAIN}%s::::%s/%s::\n" % (u, p, self.home_root, u))
+        conf = [
+            "listen = 127.0.0.1:%d" % self.port,
+            "login_chroot = %s" % self.empty,
+            "libexec_dir = %s" % BUILD,
+            "passdb = file:%s/passwd" % self.dir,
+            "allow_plain_passwords = yes",
+            "mail_home = %s/%%u" % self.home_root,
+            "mbox_inbox = %h/INBOX",
+            "mbox_dir = %h/mail",
+            "auth_failure_delay_ms = 100",
+            "worker_idle_timeout = 2",
+            "log_level = debug",
+        ]
+        if self.mail_user:
+            conf.append("mail_user = %s" % self.mail_user)
+        if tls:
+            self.cert, self.key = make_cert(self.dir)
+            conf += ["listen_tls = 127.0.0.1:%d" % self.tls_port,
+                     "tls_cert = %s" % self.cert, "tls_key = %s" % self.key]
+        conf.append(extra_conf)
+        self.conf = os.path.join(self.dir, "haven.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self.log = os.path.join(self.dir, "havend.log")
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen([os.path.join(BUILD, "havend"), "-F", "-c", self.conf],
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("havend exited early:\n" + self.log_text())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("havend did not start listening:\n" + self.log_text())
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.logf.close()
+        return self.log_text()
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- clients -----------------------------------------------------
+    def imap(self):
+        return imaplib.IMAP4("127.0.0.1", self.port, timeout=20)
+
+    def login(self, user="alice"):
+        m = self.imap()
+        m.login(user, self.users[user])
+        return m
+
+    def imap_tls(self):
+        ctx = ssl.create_default_context(cafile=self.cert)
+        return imaplib.IMAP4_SSL("127.0.0.1", self.tls_port, ssl_context=ctx, timeout=20)
+
+    def ssl_context(self):
+        return ssl.create_default_context(cafile=self.cert)
+
+    def raw(self):
+        """A plain socket that has read the greeting."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=20)
+        f = s.makefile("rb")
+        greeting = f.readline()
+        assert greeting.startswith(b"* OK"), greeting
+        return s, f
+
+
+def check_sanitizers(text):
+    bad = [l for l in text.splitlines() if any(m in l for m in SANITIZER_MARKS)]
+    assert not bad, "sanitizer report in havend log:\n" + text[-20000:]
+
+
+@pytest.fixture
+def haven():
+    h = Haven().start()
+    yield h
+    text = h.stop()
+    check_sanitizers(text)
+    h.cleanup()
+
+
+@pytest.fixture
+def haven_factory():
+    made = []
+
+    def make(**kw):
+        h = Haven(**kw).start()
+        made.append(h)
+        return h
+    yield make
+    for h in made:
+        check_sanitizers(h.stop())
+        h.cleanup()
+
+
+def corpus_messages():
+    out = []
+    for name in sorted(os.listdir(CORPUS)):
+        if name.endswith((".eml", ".txt")):
+            with open(os.path.join(CORPUS, name), "rb") as f:
+                out.append((name, f.read()))
+    return out
+
+
+def read_until_tagged(f, tag):
+    """Lines up to and including the tagged response for tag."""
+    lines = []
+    while True:
+        line = f.readline()
+        if not line:
+            raise EOFError("connection closed; got %r" % lines)
+        lines.append(line)
+        if line.startswith(tag + b" "):
+            return lines

@@ -1,0 +1,70 @@
+"""`make demo`'s script, run for real: a server on a free port with the demo
+user, whose seeded INBOX hands back exactly the bytes of the corpus files;
+Ctrl-C (SIGINT) stops it cleanly."""
+import imaplib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+from conftest import BUILD, ROOT, check_sanitizers, corpus_messages, free_port
+
+
+def test_demo_end_to_end():
+    d = tempfile.mkdtemp(prefix="haven-demo-")
+    os.chmod(d, 0o755)
+    port = free_port()
+    env = dict(os.environ, HAVEN_BUILD=BUILD, HAVEN_DEMO_DIR=d, HAVEN_DEMO_PORT=str(port))
+    log = open(os.path.join(d, "demo.log"), "w+")
+    p = subprocess.Popen(["sh", os.path.join(ROOT, "scripts", "demo")], env=env,
+                         stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while True:
+            assert p.poll() is None, open(log.name).read()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, open(log.name).read()
+                time.sleep(0.1)
+        m = imaplib.IMAP4("127.0.0.1", port)
+        # STARTTLS with the certificate the demo made on first run.
+        ctx = ssl.create_default_context(cafile=os.path.join(d, "tls", "cert.pem"))
+        m.starttls(ssl_context=ctx)
+        assert m.login("demo", "demo")[0] == "OK"
+        typ, data = m.select("INBOX")
+        corpus = {body: name for name, body in corpus_messages()}
+        assert int(data[0]) == len(corpus)
+        seen = set()
+        for i in range(1, len(corpus) + 1):
+            typ, data = m.fetch(str(i), "(BODY.PEEK[])")
+            body = data[0][1]
+            assert body in corpus, "message %d differs from every corpus file" % i
+            seen.add(corpus[body])
+        assert seen == set(corpus.values())
+        m.logout()
+        if shutil.which("curl"):
+            out = subprocess.run(["curl", "-s", "--ssl-reqd", "--cacert",
+                                  os.path.join(d, "tls", "cert.pem"), "-u", "demo:demo",
+                                  "imap://127.0.0.1:%d/INBOX;MAILINDEX=1" % port],
+                                 capture_output=True, timeout=30)
+            assert out.returncode == 0, out.stderr
+            assert out.stdout in corpus
+        # Ctrl-C stops it cleanly.
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=20) == 0
+        text = open(log.name).read()
+        check_sanitizers(text)
+        assert "stopped" in text
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+        if os.path.isdir("/var/lib/haven-demo") and os.geteuid() == 0:
+            pass

@@ -1,0 +1,1139 @@
+/* mbox backend: namespace and name safety, byte-exact append/fetch, state
+ * kept in the file's headers across reopen, sync against other stores and
+ * against an MDA writing the file directly, copy/move, locking, and the
+ * mimekit sample mailboxes. Every test works in its own temp directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../backends/backend.h"
+#include "../../backends/mbox/mbox_private.h"
+#include "../../lib/buf.h"
+#include "../../lib/xmalloc.h"
+
+struct fx {
+	char dir[64];
+	char *inbox;      /* path of INBOX */
+	char *maildir;    /* mbox_dir */
+	struct config cfg;
+	const struct backend_ops *ops;
+	struct store *st;
+};
+
+static struct store *open_store(struct fx *f)
+{
+	struct backend_user u = { "alice", f->dir, getuid(), getgid() };
+	struct store *st = NULL;
+	struct error err;
+	if (f->ops->store_open(&u, &f->cfg, &st, &err) < 0)
+		fail_msg("store_open: %s", err.msg);
+	return st;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+	char *p;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/haven-mbox-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	p = xasprintf("%s/spool", f->dir);
+	mkdir(p, 0700);
+	free(p);
+	config_init(&f->cfg);
+	free(f->cfg.mbox_inbox);
+	free(f->cfg.mbox_dir);
+	f->cfg.mbox_inbox = xasprintf("%s/spool/%%u", f->dir);
+	f->cfg.mbox_dir = xstrdup("%h/mail");
+	f->cfg.lock_timeout = 2;
+	f->inbox = xasprintf("%s/spool/alice", f->dir);
+	f->maildir = xasprintf("%s/mail", f->dir);
+	f->ops = backend_find("mbox");
+	assert_non_null(f->ops);
+	f->st = open_store(f);
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb; (void)flag; (void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	f->ops->store_close(f->st);
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	config_free(&f->cfg);
+	free(f->inbox);
+	free(f->maildir);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static uint32_t append_msg(struct fx *f, struct store *st, const char *box, const char *msg,
+			   size_t len, uint32_t flags)
+{
+	uint32_t uv = 0, uid = 0;
+	struct error err;
+	if (f->ops->append(st, box, msg, len, flags, NULL, 0, 1000000000, 0, &uv, &uid, &err) < 0)
+		fail_msg("append to %s: %s", box, err.msg);
+	assert_true(uv != 0);
+	return uid;
+}
+
+static uint32_t append_str(struct fx *f, const char *box, const char *msg)
+{
+	return append_msg(f, f->st, box, msg, strlen(msg), 0);
+}
+
+static struct mailbox *select_box(struct fx *f, struct store *st, const char *box,
+				  struct mailbox_status *stt)
+{
+	struct mailbox *mb = NULL;
+	struct mailbox_status tmp;
+	struct error err;
+	if (f->ops->select(st, box, 0, &mb, stt ? stt : &tmp, &err) < 0)
+		fail_msg("select %s: %s", box, err.msg);
+	return mb;
+}
+
+static char *fetch(struct fx *f, struct mailbox *mb, uint32_t uid, size_t *len)
+{
+	struct msg_stream *s;
+	struct error err;
+	char *buf;
+	size_t got = 0;
+	if (f->ops->open_message(mb, uid, &s, &err) < 0)
+		fail_msg("open_message %u: %s", uid, err.msg);
+	buf = xmalloc((size_t)s->size + 1);
+	for (;;) {
+		ssize_t n = s->ops->pread(s, buf + got, 7, got);   /* odd chunks on purpose */
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	assert_int_equal(got, s->size);
+	s->ops->close(s);
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	struct buf b = BUF_INIT;
+	char chunk[8192];
+	size_t n;
+	if (fp == NULL)
+		fail_msg("cannot read %s", path);
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		buf_append(&b, chunk, n);
+	fclose(fp);
+	if (len)
+		*len = b.len;
+	return buf_steal(&b);
+}
+
+static void spit(const char *path, const char *data, size_t len, int append)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+struct rec {
+	uint32_t exp_seq[64], exp_uid[64];
+	size_t nexp;
+	uint32_t changed[64];
+	size_t nchanged;
+	int64_t exists;
+};
+
+static void rec_expunged(void *ctx, uint32_t seq, uint32_t uid)
+{
+	struct rec *r = ctx;
+	r->exp_seq[r->nexp] = seq;
+	r->exp_uid[r->nexp++] = uid;
+}
+
+static void rec_changed(void *ctx, uint32_t seq)
+{
+	struct rec *r = ctx;
+	r->changed[r->nchanged++] = seq;
+}
+
+static void rec_exists(void *ctx, uint32_t count)
+{
+	struct rec *r = ctx;
+	r->exists = count;
+}
+
+static const struct sync_cb rec_cb = { rec_expunged, rec_changed, rec_exists };
+
+static void do_sync(struct fx *f, struct mailbox *mb, struct rec *r)
+{
+	struct error err;
+	memset(r, 0, sizeof(*r));
+	r->exists = -1;
+	if (f->ops->sync(mb, &rec_cb, r, &err) < 0)
+		fail_msg("sync: %s", err.msg);
+}
+
+struct listed {
+	char names[32][128];
+	unsigned attrs[32];
+	size_t n;
+};
+
+static void list_cb(void *ctx, const char *name, unsigned attrs)
+{
+	struct listed *l = ctx;
+	assert_true(l->n < 32);
+	snprintf(l->names[l->n], sizeof(l->names[0]), "%s", name);
+	l->attrs[l->n++] = attrs;
+}
+
+/* attrs of name, or -1 if LIST did not report it */
+static long attrs_of(struct fx *f, const char *name)
+{
+	struct listed l;
+	struct error err;
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(f->ops->list(f->st, list_cb, &l, &err), 0);
+	for (size_t i = 0; i < l.n; i++)
+		if (strcmp(l.names[i], name) == 0)
+			return (long)l.attrs[i];
+	return -1;
+}
+
+static const char *data_dir(void)
+{
+	struct stat sb;
+	if (stat("tests/data/mbox/simple.mbox", &sb) == 0)
+		return "tests/data/mbox";
+	return "../../tests/data/mbox";   /* run from build/tests */
+}
+
+#define MSG1 "From: a@example.org\r\nTo: b@example.org\r\nSubject: one\r\n\r\nHello\r\n"
+
+/* ---- namespace -------------------------------------------------------------- */
+
+static void test_names_refused(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	static const char *const bad[] = {
+		"..", "a/../b", ".hidden", "a/.b", "/abs", "a//b", "", "x\001y", "tab\tname",
+		"foo.lock", "INBOX/sub", "a/", "del\177",
+	};
+	struct mailbox *mb;
+	struct mailbox_status stt;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (strcmp(bad[i], "a/") == 0)
+			continue;   /* valid for CREATE (a hierarchy), checked below */
+		error_clear(&err);
+		assert_int_equal(f->ops->create(f->st, bad[i], 0, &err), -1);
+		assert_true(err.code == ERR_CANNOT || err.code == ERR_ALREADYEXISTS);
+		assert_int_equal(f->ops->select(f->st, bad[i], 0, &mb, &stt, &err), -1);
+	}
+	/* invalid UTF-8 */
+	assert_int_equal(f->ops->create(f->st, "bad\xff", 0, &err), -1);
+	/* "a/" declares a hierarchy: a directory, \Noselect */
+	assert_int_equal(f->ops->create(f->st, "a/", 0, &err), 0);
+	assert_true(attrs_of(f, "a") & MA_NOSELECT);
+	assert_int_equal(f->ops->select(f->st, "a", 0, &mb, &stt, &err), -1);
+	assert_int_equal(err.code, ERR_CANNOT);
+	/* nothing escaped the tree */
+	{
+		char *p = xasprintf("%s/b", f->dir);
+		struct stat sb;
+		assert_int_equal(stat(p, &sb), -1);
+		free(p);
+	}
+}
+
+static void test_symlink_out_of_tree(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct mailbox *mb;
+	struct mailbox_status stt;
+	uint32_t uv, uid;
+	char *outside = xasprintf("%s/outside", f->dir);
+	char *secret = xasprintf("%s/outside/secret", f->dir);
+	char *l1 = xasprintf("%s/mail/evil", f->dir);
+	char *l2 = xasprintf("%s/mail/evilfile", f->dir);
+	char *made = xasprintf("%s/outside/new", f->dir);
+	struct stat sb;
+	size_t len;
+	char *before;
+
+	assert_int_equal(f->ops->create(f->st, "real", 0, &err), 0);
+	mkdir(outside, 0700);
+	spit(secret, "From x Thu Jan  1 00:00:00 1970\nSubject: secret\n\nx\n", 48, 0);
+	before = slurp(secret, &len);
+	assert_int_equal(symlink(outside, l1), 0);
+	assert_int_equal(symlink(secret, l2), 0);
+
+	assert_int_equal(f->ops->select(f->st, "evil/secret", 0, &mb, &stt, &err), -1);
+	assert_int_equal(f->ops->select(f->st, "evilfile", 0, &mb, &stt, &err), -1);
+	assert_int_equal(f->ops->status(f->st, "evilfile", &stt, &err), -1);
+	assert_int_equal(f->ops->append(f->st, "evilfile", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0,
+					&uv, &uid, &err), -1);
+	assert_int_equal(f->ops->append(f->st, "evil/secret", MSG1, strlen(MSG1), 0, NULL, 0, 0,
+					0, &uv, &uid, &err), -1);
+	assert_int_equal(f->ops->create(f->st, "evil/new", 0, &err), -1);
+	assert_int_equal(stat(made, &sb), -1);
+	assert_int_equal(f->ops->delete(f->st, "evilfile", &err), -1);
+	assert_int_equal(f->ops->rename(f->st, "evil/secret", "stolen", &err), -1);
+	assert_int_equal(attrs_of(f, "evil"), -1);
+	assert_int_equal(attrs_of(f, "evilfile"), -1);
+	assert_true(attrs_of(f, "real") >= 0);
+	{
+		size_t len2;
+		char *after = slurp(secret, &len2);
+		assert_int_equal(len, len2);
+		assert_memory_equal(before, after, len);
+		free(after);
+	}
+	free(before);
+	free(outside); free(secret); free(l1); free(l2); free(made);
+}
+
+static void test_hierarchy(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	long a;
+
+	assert_int_equal(f->ops->create(f->st, "Sent", MA_SENT, &err), 0);
+	assert_int_equal(f->ops->create(f->st, "Trash", 0, &err), 0);
+	assert_int_equal(f->ops->create(f->st, "work/projects/x", 0, &err), 0);
+	assert_int_equal(f->ops->create(f->st, "work/y", 0, &err), 0);
+	assert_int_equal(f->ops->create(f->st, "work/y", 0, &err), -1);
+	assert_int_equal(err.code, ERR_ALREADYEXISTS);
+	assert_int_equal(f->ops->create(f->st, "inbox", 0, &err), -1);
+	assert_int_equal(err.code, ERR_ALREADYEXISTS);
+	assert_int_equal(f->ops->create(f->st, "Sent/child", 0, &err), -1);
+	assert_int_equal(f->ops->create(f->st, "Other", MA_SENT, &err), -1);
+	assert_int_equal(err.code, ERR_NOTSUPPORTED);
+
+	a = attrs_of(f, "INBOX");
+	assert_true(a >= 0 && (a & MA_HASNOCHILDREN));
+	a = attrs_of(f, "Sent");
+	assert_true(a >= 0 && (a & MA_SENT) && (a & MA_HASNOCHILDREN) && !(a & MA_NOSELECT));
+	assert_true(attrs_of(f, "Trash") & MA_TRASH);
+	a = attrs_of(f, "work");
+	assert_true(a >= 0 && (a & MA_NOSELECT) && (a & MA_HASCHILDREN));
+	a = attrs_of(f, "work/projects");
+	assert_true(a >= 0 && (a & MA_NOSELECT) && (a & MA_HASCHILDREN));
+	a = attrs_of(f, "work/projects/x");
+	assert_true(a >= 0 && !(a & MA_NOSELECT) && (a & MA_HASNOCHILDREN));
+
+	/* DELETE: INBOX never, \Noselect with children no, a mailbox yes */
+	assert_int_equal(f->ops->delete(f->st, "INBOX", &err), -1);
+	assert_int_equal(err.code, ERR_CANNOT);
+	assert_int_equal(f->ops->delete(f->st, "work", &err), -1);
+	assert_int_equal(f->ops->delete(f->st, "nothere", &err), -1);
+	assert_int_equal(err.code, ERR_NONEXISTENT);
+
+	/* RENAME moves the hierarchy */
+	append_str(f, "work/projects/x", MSG1);
+	assert_int_equal(f->ops->rename(f->st, "work", "play/old", &err), 0);
+	assert_int_equal(attrs_of(f, "work"), -1);
+	assert_true(attrs_of(f, "play/old/projects/x") >= 0);
+	assert_true(attrs_of(f, "play") & MA_HASCHILDREN);
+	assert_int_equal(f->ops->rename(f->st, "Sent", "Trash", &err), -1);
+	assert_int_equal(err.code, ERR_ALREADYEXISTS);
+	assert_int_equal(f->ops->rename(f->st, "nothere", "x", &err), -1);
+	assert_int_equal(err.code, ERR_NONEXISTENT);
+	assert_int_equal(f->ops->rename(f->st, "play", "play/sub", &err), -1);
+	{
+		struct mailbox_status stt;
+		assert_int_equal(f->ops->status(f->st, "play/old/projects/x", &stt, &err), 0);
+		assert_int_equal(stt.messages, 1);
+	}
+	assert_int_equal(f->ops->delete(f->st, "play/old/projects/x", &err), 0);
+	assert_int_equal(f->ops->delete(f->st, "play/old/projects", &err), 0);
+	assert_int_equal(attrs_of(f, "play/old/projects"), -1);
+	assert_true(attrs_of(f, "play/old") & MA_HASCHILDREN);   /* y is still there */
+}
+
+static void test_subscribe(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct stat sb;
+	char *p = xasprintf("%s/mail/.subscriptions", f->dir);
+
+	assert_int_equal(f->ops->create(f->st, "Sent", 0, &err), 0);
+	assert_int_equal(f->ops->subscribe(f->st, "Sent", 1, &err), 0);
+	assert_int_equal(f->ops->subscribe(f->st, "inbox", 1, &err), 0);
+	assert_int_equal(f->ops->subscribe(f->st, "Gone", 1, &err), 0);
+	assert_int_equal(f->ops->subscribe(f->st, "Gone", 1, &err), 0);
+	assert_int_equal(f->ops->subscribe(f->st, "../x", 1, &err), -1);
+	assert_true(attrs_of(f, "Sent") & MA_SUBSCRIBED);
+	assert_true(attrs_of(f, "INBOX") & MA_SUBSCRIBED);
+	assert_int_equal(attrs_of(f, "Gone"), MA_SUBSCRIBED | MA_NONEXISTENT | MA_NOSELECT);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(f->ops->subscribe(f->st, "Sent", 0, &err), 0);
+	assert_false(attrs_of(f, "Sent") & MA_SUBSCRIBED);
+	/* survives a new store */
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	assert_true(attrs_of(f, "INBOX") & MA_SUBSCRIBED);
+	assert_true(attrs_of(f, "Gone") & MA_SUBSCRIBED);
+	free(p);
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+static void test_append_fetch_identity(void **state)
+{
+	struct fx *f = *state;
+	static const char *const msgs[] = {
+		MSG1,
+		"Subject: escapes\r\n\r\nFrom me to you\r\n>From quoted\r\n>>From deeper\r\n"
+		"From\r\nFrom \r\n",
+		"Subject: no final newline\r\n\r\nlast line",
+		"Subject: only headers\r\n",
+		"Subject: header without newline",
+		"\r\nbody without headers\r\n",
+		"Subject: blank lines at end\r\n\r\nx\r\n\r\n\r\n",
+		"X-Folded: a\r\n b\r\nSubject: folded\r\n\r\nbody\r\n",
+		"",
+	};
+	struct mailbox *mb;
+	uint32_t uids[16];
+	size_t n = sizeof(msgs) / sizeof(msgs[0]);
+	char *disk;
+
+	for (size_t i = 0; i < n; i++)
+		uids[i] = append_str(f, "INBOX", msgs[i]);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	assert_int_equal(f->ops->count(mb), n);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		char *got = fetch(f, mb, uids[i], &len);
+		const struct msg_meta *m = f->ops->meta(mb, (uint32_t)(i + 1));
+		assert_int_equal(m->uid, uids[i]);
+		assert_int_equal(m->size, strlen(msgs[i]));
+		assert_int_equal(len, strlen(msgs[i]));
+		assert_memory_equal(got, msgs[i], len);
+		assert_int_equal(m->internaldate, 1000000000);
+		free(got);
+	}
+	f->ops->mailbox_close(mb);
+
+	disk = slurp(f->inbox, NULL);
+	assert_non_null(strstr(disk, "\n>From me to you\n"));
+	assert_non_null(strstr(disk, "\n>>From quoted\n"));
+	assert_non_null(strstr(disk, "\n>>>From deeper\n"));
+	assert_null(strstr(disk, "\r\n"));
+	assert_non_null(strstr(disk, "From " MBOX_FROM_SENDER " Sun Sep  9 01:46:40 2001\n"));
+	assert_non_null(strstr(disk, "X-IMAPbase: "));
+	free(disk);
+}
+
+static void test_append_strips_state_headers(void **state)
+{
+	struct fx *f = *state;
+	const char *msg = "Status: RO\r\nX-UID: 99\r\nX-Keywords: evil\r\n  continued\r\n"
+			  "Subject: s\r\nX-Status: D\r\n\r\nStatus: body stays\r\n";
+	const char *want = "Subject: s\r\n\r\nStatus: body stays\r\n";
+	struct mailbox *mb;
+	const struct msg_meta *m;
+	size_t len;
+	char *got;
+	uint32_t uid = append_str(f, "INBOX", msg);
+
+	assert_int_equal(uid, 1);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	m = f->ops->meta(mb, 1);
+	assert_int_equal(m->uid, 1);
+	assert_int_equal(m->flags, 0);
+	assert_int_equal(m->nkw, 0);
+	got = fetch(f, mb, 1, &len);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	free(got);
+	f->ops->mailbox_close(mb);
+}
+
+static void test_long_line(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 300000;
+	struct buf b = BUF_INIT;
+	struct mailbox *mb;
+	char *got;
+	size_t len;
+
+	buf_append_str(&b, "Subject: long\r\n\r\n");
+	for (size_t i = 0; i < n; i++)
+		buf_append_byte(&b, i % 1000 == 999 ? ' ' : 'x');
+	buf_append_str(&b, "\r\nFrom start\r\n");
+	for (size_t i = 0; i < 70000; i++)
+		buf_append_byte(&b, '>');
+	buf_append_str(&b, "From many\r\nend");
+	append_msg(f, f->st, "INBOX", b.data, b.len, MF_SEEN);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	assert_int_equal(f->ops->meta(mb, 1)->size, b.len);
+	got = fetch(f, mb, 1, &len);
+	assert_int_equal(len, b.len);
+	assert_memory_equal(got, b.data, len);
+	free(got);
+	f->ops->mailbox_close(mb);
+	buf_free(&b);
+}
+
+static void test_uids_persist(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox_status st1, st2;
+	struct mailbox *mb;
+
+	assert_int_equal(append_str(f, "INBOX", MSG1), 1);
+	assert_int_equal(append_str(f, "INBOX", MSG1), 2);
+	assert_int_equal(append_str(f, "INBOX", MSG1), 3);
+	mb = select_box(f, f->st, "INBOX", &st1);
+	assert_int_equal(st1.messages, 3);
+	assert_int_equal(st1.uidnext, 4);
+	f->ops->mailbox_close(mb);
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	mb = select_box(f, f->st, "INBOX", &st2);
+	assert_int_equal(st2.uidvalidity, st1.uidvalidity);
+	assert_int_equal(st2.uidnext, 4);
+	for (uint32_t i = 1; i <= 3; i++)
+		assert_int_equal(f->ops->meta(mb, i)->uid, i);
+	f->ops->mailbox_close(mb);
+}
+
+static void test_flags_persist(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct mailbox *mb;
+	struct rec r;
+	const char *kw[] = { "$Label1", "Work" };
+	const char *const *names;
+	uint32_t uid2 = 2, failed[4];
+	size_t nfailed, nk;
+	uint64_t ms;
+	char *disk;
+	const struct msg_meta *m;
+
+	append_str(f, "INBOX", MSG1);
+	append_str(f, "INBOX", MSG1);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	ms = f->ops->meta(mb, 2)->modseq;
+	assert_int_equal(f->ops->store_flags(mb, &uid2, 1, STORE_ADD,
+					     MF_SEEN | MF_FLAGGED | MF_ANSWERED | MF_DRAFT, kw, 2,
+					     0, failed, &nfailed, &err), 0);
+	assert_int_equal(nfailed, 0);
+	/* the view has not changed yet */
+	assert_int_equal(f->ops->meta(mb, 2)->flags, 0);
+	do_sync(f, mb, &r);
+	assert_int_equal(r.nchanged, 0);   /* our own change is not news */
+	assert_int_equal(r.nexp, 0);
+	m = f->ops->meta(mb, 2);
+	assert_int_equal(m->flags, MF_SEEN | MF_FLAGGED | MF_ANSWERED | MF_DRAFT);
+	assert_int_equal(m->nkw, 2);
+	assert_true(m->modseq > ms);
+	nk = f->ops->keywords(mb, &names);
+	assert_true(nk >= 2);
+
+	/* UNCHANGEDSINCE older than the message's modseq fails */
+	assert_int_equal(f->ops->store_flags(mb, &uid2, 1, STORE_REMOVE, MF_SEEN, NULL, 0, ms,
+					     failed, &nfailed, &err), 0);
+	assert_int_equal(nfailed, 1);
+	assert_int_equal(failed[0], 2);
+	/* removing one keyword */
+	assert_int_equal(f->ops->store_flags(mb, &uid2, 1, STORE_REMOVE, MF_DRAFT, kw, 1, 0,
+					     failed, &nfailed, &err), 0);
+	f->ops->mailbox_close(mb);
+
+	disk = slurp(f->inbox, NULL);
+	assert_non_null(strstr(disk, "\nStatus: RO\nX-Status: AF\nX-Keywords: Work\nX-UID: 2\n"));
+	assert_non_null(strstr(disk, "X-IMAPbase: "));
+	assert_non_null(strstr(disk, " $Label1 Work\n"));   /* keyword list in X-IMAPbase */
+	free(disk);
+
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	m = f->ops->meta(mb, 2);
+	assert_int_equal(m->flags, MF_SEEN | MF_FLAGGED | MF_ANSWERED);
+	assert_int_equal(m->nkw, 1);
+	nk = f->ops->keywords(mb, &names);
+	assert_string_equal(names[m->kw[0]], "Work");
+	assert_int_equal(f->ops->meta(mb, 1)->flags, 0);
+	/* messages are unchanged by all this */
+	{
+		size_t len;
+		char *got = fetch(f, mb, 2, &len);
+		assert_int_equal(len, strlen(MSG1));
+		assert_memory_equal(got, MSG1, len);
+		free(got);
+	}
+	/* bad keywords are refused before anything is written */
+	{
+		const char *bad[] = { "a b" };
+		assert_int_equal(f->ops->store_flags(mb, &uid2, 1, STORE_ADD, 0, bad, 1, 0, NULL,
+						     NULL, &err), -1);
+	}
+	f->ops->mailbox_close(mb);
+}
+
+static void test_expunge(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct mailbox *mb;
+	struct mailbox_status stt;
+	struct rec r;
+	uint32_t del[] = { 1, 3 }, four = 4;
+
+	for (int i = 0; i < 4; i++)
+		append_str(f, "INBOX", MSG1);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	assert_int_equal(f->ops->store_flags(mb, del, 2, STORE_ADD, MF_DELETED, NULL, 0, 0, NULL,
+					     NULL, &err), 0);
+	/* UID EXPUNGE of a message without \Deleted does nothing */
+	assert_int_equal(f->ops->expunge(mb, &four, 1, &err), 0);
+	assert_int_equal(f->ops->expunge(mb, NULL, 0, &err), 0);
+	assert_int_equal(f->ops->count(mb), 4);   /* until sync */
+	do_sync(f, mb, &r);
+	assert_int_equal(r.nexp, 2);
+	assert_int_equal(r.exp_seq[0], 3);
+	assert_int_equal(r.exp_uid[0], 3);
+	assert_int_equal(r.exp_seq[1], 1);
+	assert_int_equal(r.exp_uid[1], 1);
+	assert_int_equal(f->ops->count(mb), 2);
+	assert_int_equal(f->ops->meta(mb, 1)->uid, 2);
+	assert_int_equal(f->ops->meta(mb, 2)->uid, 4);
+	f->ops->mailbox_close(mb);
+
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	assert_int_equal(f->ops->status(f->st, "INBOX", &stt, &err), 0);
+	assert_int_equal(stt.messages, 2);
+	assert_int_equal(stt.uidnext, 5);
+	assert_int_equal(append_str(f, "INBOX", MSG1), 5);
+}
+
+static void test_expunge_all_keeps_uids_unique(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct mailbox *mb;
+	struct mailbox_status s1, s2;
+	struct rec r;
+	uint32_t one = 1, uv, uid;
+	struct stat sb;
+
+	append_str(f, "INBOX", MSG1);
+	mb = select_box(f, f->st, "INBOX", &s1);
+	assert_int_equal(f->ops->store_flags(mb, &one, 1, STORE_ADD, MF_DELETED, NULL, 0, 0, NULL,
+					     NULL, &err), 0);
+	assert_int_equal(f->ops->expunge(mb, NULL, 0, &err), 0);
+	do_sync(f, mb, &r);
+	assert_int_equal(f->ops->count(mb), 0);
+	f->ops->mailbox_close(mb);
+	assert_int_equal(stat(f->inbox, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	assert_int_equal(f->ops->status(f->st, "INBOX", &s2, &err), 0);
+	assert_true(s2.uidvalidity != s1.uidvalidity);
+	assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+					&uid, &err), 0);
+	assert_int_equal(uv, s2.uidvalidity);   /* what STATUS said stays true */
+}
+
+static void test_sync_other_store(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct store *other = open_store(f);
+	struct mailbox *mb;
+	struct rec r;
+	uint32_t one = 1;
+
+	append_str(f, "INBOX", MSG1);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	do_sync(f, mb, &r);
+	assert_int_equal(r.exists, -1);   /* nothing happened */
+	assert_int_equal(append_msg(f, other, "INBOX", MSG1, strlen(MSG1), MF_FLAGGED), 2);
+	do_sync(f, mb, &r);
+	assert_int_equal(r.exists, 2);
+	assert_int_equal(f->ops->meta(mb, 2)->uid, 2);
+	assert_int_equal(f->ops->meta(mb, 2)->flags, MF_FLAGGED);
+
+	/* a flag change by the other store is reported */
+	{
+		struct mailbox *omb = select_box(f, other, "INBOX", NULL);
+		assert_int_equal(f->ops->store_flags(omb, &one, 1, STORE_SET, MF_SEEN, NULL, 0, 0,
+						     NULL, NULL, &err), 0);
+		f->ops->mailbox_close(omb);
+	}
+	do_sync(f, mb, &r);
+	assert_int_equal(r.nchanged, 1);
+	assert_int_equal(r.changed[0], 1);
+	assert_int_equal(f->ops->meta(mb, 1)->flags, MF_SEEN);
+	f->ops->mailbox_close(mb);
+	f->ops->store_close(other);
+}
+
+static void test_sync_external_mda(void **state)
+{
+	struct fx *f = *state;
+	const char *mda = "From sender@example.org Mon Jun  3 12:50:27 1996\n"
+			  "Subject: from the MDA\n\nHi there\n>From escaped\n\n";
+	const char *want = "Subject: from the MDA\r\n\r\nHi there\r\nFrom escaped\r\n";
+	struct mailbox *mb;
+	struct mailbox_status s1, s2;
+	struct rec r;
+	int nfd;
+	struct pollfd pfd;
+	char *got;
+	size_t len;
+
+	append_str(f, "INBOX", MSG1);
+	mb = select_box(f, f->st, "INBOX", &s1);
+	nfd = f->ops->notify_fd(mb);
+	assert_true(nfd >= 0);
+	spit(f->inbox, mda, strlen(mda), 1);
+	pfd.fd = nfd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 2000), 1);
+	do_sync(f, mb, &r);
+	assert_int_equal(r.exists, 2);
+	assert_int_equal(f->ops->meta(mb, 2)->uid, 2);
+	assert_int_equal(f->ops->meta(mb, 2)->internaldate, 833806227);
+	got = fetch(f, mb, 2, &len);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	free(got);
+	/* sync drained the notification fd; our own persisting of the UID
+	 * may have made new events, which one more sync absorbs */
+	do_sync(f, mb, &r);
+	assert_int_equal(r.exists, -1);
+	pfd.revents = 0;
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	f->ops->mailbox_close(mb);
+
+	/* the UID was written into the file */
+	got = slurp(f->inbox, NULL);
+	assert_non_null(strstr(got, "Subject: from the MDA"));
+	assert_non_null(strstr(got, "X-UID: 2\n"));
+	free(got);
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	mb = select_box(f, f->st, "INBOX", &s2);
+	assert_int_equal(s2.uidvalidity, s1.uidvalidity);
+	assert_int_equal(f->ops->meta(mb, 2)->uid, 2);
+	f->ops->mailbox_close(mb);
+}
+
+static void test_plain_mbox(void **state)
+{
+	struct fx *f = *state;
+	const char *plain = "From a Thu Jan  1 00:00:00 1970\nSubject: 1\n\none\n\n"
+			    "From b Thu Jan  1 00:00:01 1970\nSubject: 2\n\ntwo\n";
+	struct mailbox *mb;
+	struct mailbox_status s1, s2;
+	char *got;
+	size_t len;
+
+	spit(f->inbox, plain, strlen(plain), 0);
+	mb = select_box(f, f->st, "INBOX", &s1);
+	assert_int_equal(s1.messages, 2);
+	assert_int_equal(s1.uidnext, 3);
+	assert_true(s1.uidvalidity != 0);
+	assert_int_equal(f->ops->meta(mb, 2)->internaldate, 1);
+	got = fetch(f, mb, 2, &len);
+	assert_string_equal(got, "Subject: 2\r\n\r\ntwo");   /* the final '\n' was framing */
+	free(got);
+	f->ops->mailbox_close(mb);
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	mb = select_box(f, f->st, "INBOX", &s2);
+	assert_int_equal(s2.uidvalidity, s1.uidvalidity);
+	assert_int_equal(f->ops->meta(mb, 1)->uid, 1);
+	assert_int_equal(f->ops->meta(mb, 2)->uid, 2);
+	f->ops->mailbox_close(mb);
+}
+
+static void test_not_mbox(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb;
+	struct mailbox_status stt;
+	struct error err;
+	char *p = xasprintf("%s/mail/notes", f->dir);
+	mkdir(f->maildir, 0700);
+	spit(p, "just text\n", 10, 0);
+	assert_int_equal(f->ops->select(f->st, "notes", 0, &mb, &stt, &err), -1);
+	assert_int_equal(err.code, ERR_PARSE);
+	free(p);
+}
+
+static void test_copy_move(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct mailbox *mb, *db;
+	struct rec r;
+	uint32_t uids[] = { 3, 1 }, dst[2], uv, two = 2;
+	const char *kw[] = { "Important" };
+
+	append_str(f, "INBOX", "Subject: 1\r\n\r\n1\r\n");
+	append_str(f, "INBOX", "Subject: 2\r\n\r\n2\r\n");
+	append_str(f, "INBOX", "Subject: 3\r\n\r\n3\r\n");
+	assert_int_equal(f->ops->create(f->st, "Archive", 0, &err), 0);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	assert_int_equal(f->ops->store_flags(mb, uids, 1, STORE_ADD, MF_FLAGGED, kw, 1, 0, NULL,
+					     NULL, &err), 0);
+	assert_int_equal(f->ops->copy(mb, uids, 2, "Nope", 0, &uv, dst, &err), -1);
+	assert_int_equal(err.code, ERR_TRYCREATE);
+	assert_int_equal(f->ops->copy(mb, uids, 2, "Archive", 0, &uv, dst, &err), 0);
+	assert_int_equal(dst[0], 1);
+	assert_int_equal(dst[1], 2);
+	db = select_box(f, f->st, "Archive", NULL);
+	assert_int_equal(f->ops->count(db), 2);
+	{
+		size_t len;
+		const char *const *names;
+		char *got = fetch(f, db, 1, &len);
+		assert_string_equal(got, "Subject: 3\r\n\r\n3\r\n");
+		free(got);
+		assert_int_equal(f->ops->meta(db, 1)->flags, MF_FLAGGED);
+		assert_int_equal(f->ops->meta(db, 1)->nkw, 1);
+		f->ops->keywords(db, &names);
+		assert_string_equal(names[f->ops->meta(db, 1)->kw[0]], "Important");
+	}
+	/* MOVE: the copy appears in Archive, the source goes */
+	assert_int_equal(f->ops->copy(mb, &two, 1, "Archive", 1, &uv, dst, &err), 0);
+	assert_int_equal(dst[0], 3);
+	do_sync(f, mb, &r);
+	assert_int_equal(r.nexp, 1);
+	assert_int_equal(r.exp_seq[0], 2);
+	assert_int_equal(f->ops->count(mb), 2);
+	do_sync(f, db, &r);
+	assert_int_equal(r.exists, 3);
+	/* copy into the same mailbox */
+	assert_int_equal(f->ops->copy(mb, uids, 1, "INBOX", 0, &uv, dst, &err), 0);
+	assert_int_equal(dst[0], 4);
+	do_sync(f, mb, &r);
+	assert_int_equal(f->ops->count(mb), 3);
+	{
+		size_t len;
+		char *got = fetch(f, mb, 4, &len);
+		assert_string_equal(got, "Subject: 3\r\n\r\n3\r\n");
+		free(got);
+	}
+	f->ops->mailbox_close(db);
+	f->ops->mailbox_close(mb);
+}
+
+static void test_rename_inbox(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct mailbox_status s1, s2, s3;
+	uint32_t uv, uid;
+	struct mailbox *mb;
+
+	append_str(f, "INBOX", "Subject: 1\r\n\r\n1\r\n");
+	append_str(f, "INBOX", "Subject: 2\r\n\r\n2\r\n");
+	assert_int_equal(f->ops->status(f->st, "INBOX", &s1, &err), 0);
+	assert_int_equal(f->ops->rename(f->st, "INBOX", "Old", &err), 0);
+	assert_int_equal(f->ops->status(f->st, "INBOX", &s2, &err), 0);
+	assert_int_equal(s2.messages, 0);
+	assert_true(s2.uidvalidity != s1.uidvalidity);
+	assert_int_equal(f->ops->status(f->st, "Old", &s3, &err), 0);
+	assert_int_equal(s3.messages, 2);
+	assert_int_equal(s3.uidnext, 3);
+	mb = select_box(f, f->st, "Old", NULL);
+	{
+		size_t len;
+		char *got = fetch(f, mb, 2, &len);
+		assert_string_equal(got, "Subject: 2\r\n\r\n2\r\n");
+		free(got);
+	}
+	f->ops->mailbox_close(mb);
+	assert_int_equal(f->ops->rename(f->st, "INBOX", "Old", &err), -1);
+	assert_int_equal(err.code, ERR_ALREADYEXISTS);
+	assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+					&uid, &err), 0);
+	assert_int_equal(uv, s2.uidvalidity);
+	assert_int_equal(uid, 1);
+}
+
+static void test_status_and_errors(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct mailbox_status stt;
+	struct mailbox *mb;
+	uint32_t uv, uid;
+
+	append_msg(f, f->st, "INBOX", MSG1, strlen(MSG1), MF_SEEN);
+	append_str(f, "INBOX", MSG1);
+	assert_int_equal(f->ops->status(f->st, "INBOX", &stt, &err), 0);
+	assert_int_equal(stt.messages, 2);
+	assert_int_equal(stt.unseen, 1);
+	assert_int_equal(stt.uidnext, 3);
+	assert_int_equal(stt.size, 2 * strlen(MSG1));
+	assert_true(stt.highestmodseq >= 2);
+
+	assert_int_equal(f->ops->append(f->st, "Missing", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+					&uid, &err), -1);
+	assert_int_equal(err.code, ERR_TRYCREATE);
+	assert_int_equal(f->ops->select(f->st, "Missing", 0, &mb, &stt, &err), -1);
+	assert_int_equal(err.code, ERR_NONEXISTENT);
+	assert_int_equal(f->ops->status(f->st, "Missing", &stt, &err), -1);
+	assert_int_equal(err.code, ERR_NONEXISTENT);
+
+	/* read-only views refuse changes */
+	assert_int_equal(f->ops->select(f->st, "INBOX", 1, &mb, &stt, &err), 0);
+	assert_int_equal(stt.first_unseen, 2);
+	uid = 1;
+	assert_int_equal(f->ops->store_flags(mb, &uid, 1, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
+					     NULL, &err), -1);
+	assert_int_equal(f->ops->expunge(mb, NULL, 0, &err), -1);
+	f->ops->mailbox_close(mb);
+}
+
+static void test_locking(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	uint32_t uv, uid;
+	char *lock = xasprintf("%s.lock", f->inbox);
+	struct timespec old[2] = { { time(NULL) - 600, 0 }, { time(NULL) - 600, 0 } };
+	struct stat sb;
+
+	append_str(f, "INBOX", MSG1);
+	f->cfg.lock_timeout = 1;
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	spit(lock, "1\n", 2, 0);
+	assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+					&uid, &err), -1);
+	assert_int_equal(err.code, ERR_INUSE);
+	/* a dotlock older than five minutes belongs to a dead process */
+	assert_int_equal(utimensat(AT_FDCWD, lock, old, 0), 0);
+	assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+					&uid, &err), 0);
+	assert_int_equal(uid, 2);
+	assert_int_equal(stat(lock, &sb), -1);   /* and ours is gone again */
+	/* an fcntl lock held elsewhere makes us wait, then give up */
+	{
+		pid_t pid;
+		int p[2];
+		char c;
+		assert_int_equal(pipe(p), 0);
+		pid = fork();
+		if (pid == 0) {
+			int fd = open(f->inbox, O_RDWR);
+			struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+			fcntl(fd, F_SETLK, &fl);
+			if (write(p[1], "x", 1) < 0)
+				_exit(1);
+			sleep(3);
+			_exit(0);
+		}
+		assert_int_equal(read(p[0], &c, 1), 1);
+		assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0,
+						0, &uv, &uid, &err), -1);
+		assert_int_equal(err.code, ERR_INUSE);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(p[0]);
+		close(p[1]);
+	}
+	assert_int_equal(stat(lock, &sb), -1);
+	free(lock);
+}
+
+static void test_file_modes(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct stat sb;
+	struct mailbox *mb;
+	uint32_t one = 1;
+	char *p = xasprintf("%s/mail/dir/box", f->dir);
+	char *d = xasprintf("%s/mail/dir", f->dir);
+
+	assert_int_equal(f->ops->create(f->st, "dir/box", 0, &err), 0);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(stat(d, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0700);
+	append_str(f, "dir/box", MSG1);
+	chmod(p, 0640);
+	mb = select_box(f, f->st, "dir/box", NULL);
+	assert_int_equal(f->ops->store_flags(mb, &one, 1, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
+					     NULL, &err), 0);
+	f->ops->mailbox_close(mb);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0640);   /* kept across the rewrite */
+	free(p);
+	free(d);
+}
+
+/* ---- sample mailboxes ------------------------------------------------------ */
+
+static void check_all_messages(struct fx *f, struct mailbox *mb)
+{
+	for (uint32_t seq = 1; seq <= f->ops->count(mb); seq++) {
+		const struct msg_meta *m = f->ops->meta(mb, seq);
+		size_t len;
+		char *got = fetch(f, mb, m->uid, &len);
+		assert_int_equal(len, m->size);
+		/* every line ends in CRLF now, never a bare LF */
+		for (size_t i = 0; i < len; i++)
+			if (got[i] == '\n')
+				assert_true(i > 0 && got[i - 1] == '\r');
+		free(got);
+	}
+}
+
+static void test_corpus_simple(void **state)
+{
+	struct fx *f = *state;
+	char *path = xasprintf("%s/simple.mbox", data_dir());
+	size_t len, glen;
+	char *data = slurp(path, &len), *got, *again;
+	struct mailbox *mb;
+	struct mailbox_status stt;
+	struct error err;
+	uint32_t one = 1;
+
+	spit(f->inbox, data, len, 0);
+	mb = select_box(f, f->st, "INBOX", &stt);
+	assert_int_equal(stt.messages, 3);
+	check_all_messages(f, mb);
+	got = fetch(f, mb, 1, &glen);
+	assert_true(strncmp(got, "From: fejj@gnome.org\r\nTo: fejj@gnome.org\r\n", 42) == 0);
+	/* "From - " has no date: the Date: header gives INTERNALDATE */
+	assert_int_equal(f->ops->meta(mb, 1)->internaldate, 1030084373);
+	assert_int_equal(f->ops->meta(mb, 1)->tz_minutes, -240);
+	/* rewriting the file (a flag change) does not change a byte */
+	assert_int_equal(f->ops->store_flags(mb, &one, 1, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
+					     NULL, &err), 0);
+	{
+		struct rec r;
+		do_sync(f, mb, &r);
+	}
+	again = fetch(f, mb, 1, &len);
+	assert_int_equal(len, glen);
+	assert_memory_equal(got, again, len);
+	free(again);
+	free(got);
+	f->ops->mailbox_close(mb);
+	free(data);
+	free(path);
+}
+
+static void test_corpus_content_length(void **state)
+{
+	struct fx *f = *state;
+	char *path = xasprintf("%s/content-length.mbox", data_dir());
+	size_t len;
+	char *data = slurp(path, &len);
+	struct mailbox *mb;
+	struct mailbox_status stt;
+
+	struct error err;
+	assert_int_equal(f->ops->create(f->st, "cl", 0, &err), 0);
+	free(path);
+	path = xasprintf("%s/cl", f->maildir);
+	spit(path, data, len, 0);
+	mb = select_box(f, f->st, "cl", &stt);
+	assert_int_equal(stt.messages, 29);
+	/* "From - Mon Jun  3 12:50:27 1996" */
+	assert_int_equal(f->ops->meta(mb, 4)->internaldate, 833806227);
+	check_all_messages(f, mb);
+	f->ops->mailbox_close(mb);
+	free(data);
+	free(path);
+}
+
+static void test_uw_pseudo_message(void **state)
+{
+	struct fx *f = *state;
+	const char *uw =
+		"From MAILER-DAEMON Wed Oct 10 10:00:00 2001\n"
+		"Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n"
+		"X-IMAP: 1002700000 0000000012 $Junk\nStatus: RO\n\nThis text is part of the "
+		"internal format of your mail folder.\n\n"
+		"From a Thu Jan  1 00:00:00 1970\nSubject: real\nX-UID: 11\nStatus: RO\n\nbody\n\n";
+	struct mailbox *mb;
+	struct mailbox_status stt;
+
+	spit(f->inbox, uw, strlen(uw), 0);
+	mb = select_box(f, f->st, "INBOX", &stt);
+	assert_int_equal(stt.messages, 1);
+	assert_int_equal(stt.uidvalidity, 1002700000);
+	assert_int_equal(stt.uidnext, 12);
+	assert_int_equal(f->ops->meta(mb, 1)->uid, 11);
+	assert_int_equal(f->ops->meta(mb, 1)->flags, MF_SEEN);
+	f->ops->mailbox_close(mb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_names_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_out_of_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hierarchy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_subscribe, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_fetch_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_strips_state_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uids_persist, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flags_persist, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expunge_all_keeps_uids_unique, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_other_store, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_external_mda, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plain_mbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_mbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_inbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corpus_simple, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corpus_content_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uw_pseudo_message, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
