@@ -1,0 +1,72 @@
+/* Password verification: crypt(3) hashes through libxcrypt (yescrypt,
+ * sha512-crypt, bcrypt, ...) and {PLAIN} for tests. Comparisons are
+ * constant-time. */
+#include <crypt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
+#include "passdb.h"
+
+static int ct_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = (unsigned char)(la != lb);
+	size_t n = la < lb ? la : lb;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+int passdb_user_name_valid(const char *user)
+{
+	size_t n = strlen(user);
+	if (n == 0 || n > 255)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+		if (*p < 0x21 || *p == 0x7f || *p == ':' || *p == '/' || *p == '\\')
+			return 0;
+	return strcmp(user, ".") != 0 && strcmp(user, "..") != 0;
+}
+
+int password_verify(const char *plain, const char *stored, int allow_plain)
+{
+	static struct crypt_data *cd;
+	const char *h = stored;
+	char *out;
+
+	if (strncmp(h, "{PLAIN}", 7) == 0) {
+		if (!allow_plain) {
+			log_warn("{PLAIN} password refused (allow_plain_passwords = no)");
+			return -1;
+		}
+		return ct_equal(plain, h + 7);
+	}
+	if (strncmp(h, "{CRYPT}", 7) == 0)
+		h += 7;
+	if (h[0] == '{') {
+		log_warn("unsupported password scheme in passdb");
+		return -1;
+	}
+	if (h[0] == '\0' || h[0] == '!' || h[0] == '*')
+		return 0;  /* locked or empty: never matches */
+	if (cd == NULL)
+		cd = xcalloc(1, sizeof(*cd));
+	out = crypt_r(plain, h, cd);
+	if (out == NULL || out[0] == '*') {
+		log_warn("password hash in passdb is not usable by crypt(3)");
+		return -1;
+	}
+	return ct_equal(out, h);
+}
+
+char *password_dummy_hash(void)
+{
+	struct crypt_data *cd = xcalloc(1, sizeof(*cd));
+	const char *salt = crypt_gensalt_rn("$y$", 0, NULL, 0, cd->setting, sizeof(cd->setting));
+	char *out = salt ? crypt_r("haven-dummy", salt, cd) : NULL;
+	char *h = xstrdup(out && out[0] != '*' ? out : "*");
+	free(cd);
+	return h;
+}

@@ -1,0 +1,170 @@
+/* User workers: one per logged-in user, serving all that user's sessions.
+ * The master starts a worker already dropped to the user's uid, passes each
+ * new session (socket + state) to it, and lets it exit when idle through a
+ * quit handshake so that no session is ever sent to a worker on its way
+ * out. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../lib/log.h"
+#include "../lib/msg_worker.h"
+#include "../lib/privdrop.h"
+#include "../lib/xmalloc.h"
+#include "master.h"
+
+static void worker_free(struct user_worker *w)
+{
+	struct user_worker **pp;
+	for (pp = &M->workers; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	if (w->ev)
+		event_free(w->ev);
+	if (w->chan >= 0)
+		close(w->chan);
+	free(w->user);
+	free(w->home);
+	free(w);
+}
+
+static void worker_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct user_worker *w = arg;
+	struct ipc_msg m;
+	int r = ipc_recv(fd, &m, 0);
+	if (r == -2)
+		return;
+	if (r <= 0) {
+		if (r < 0)
+			log_warn("worker for %s: bad message framing; killing it", w->user);
+		if (r < 0 && w->pid > 0)
+			kill(w->pid, SIGKILL);
+		w->quitting = 1;
+		event_free(w->ev);
+		w->ev = NULL;
+		close(w->chan);
+		w->chan = -1;
+		return;
+	}
+	if (m.type == MSG_WORKER_QUIT_REQ && ipc_get_end(&m) == 0) {
+		/* From now on this user gets a fresh worker. */
+		w->quitting = 1;
+		ipc_send_empty(w->chan, MSG_WORKER_QUIT_OK, 0, -1);
+	} else {
+		log_warn("worker for %s sent unexpected message %u; killing it", w->user, m.type);
+		if (w->pid > 0)
+			kill(w->pid, SIGKILL);
+		w->quitting = 1;
+	}
+	ipc_msg_free(&m);
+}
+
+static struct user_worker *worker_spawn(const char *user, uid_t uid, gid_t gid, const char *home)
+{
+	struct user_worker *w;
+	struct privdrop pd;
+	struct stat st;
+	int sv[2];
+
+	if (ipc_socketpair(sv) < 0) {
+		log_err("worker socketpair: %s", strerror(errno));
+		return NULL;
+	}
+	memset(&pd, 0, sizeof(pd));
+	pd.user = user;
+	pd.uid = uid;
+	pd.gid = gid;
+	/* A missing home is created by the worker itself, as the user. */
+	pd.chdir_dir = stat(home, &st) == 0 && S_ISDIR(st.st_mode) ? home : "/";
+	const char *extra[] = { "-a", user, "-b", home, NULL };
+	pid_t pid = spawn_child("haven-worker", extra, sv[1], -1, privdrop_is_root() ? &pd : NULL);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return NULL;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->user = xstrdup(user);
+	w->home = xstrdup(home);
+	w->uid = uid;
+	w->gid = gid;
+	w->pid = pid;
+	w->chan = sv[0];
+	w->ev = event_new(M->base, w->chan, EV_READ | EV_PERSIST, worker_read, w);
+	event_add(w->ev, NULL);
+	w->next = M->workers;
+	M->workers = w;
+	log_debug("worker for %s started, pid %ld uid %ld", user, (long)pid, (long)uid);
+	return w;
+}
+
+int workers_hand_off(const char *user, uid_t uid, gid_t gid, const char *home,
+		     struct login_conn *lc, int fd)
+{
+	struct user_worker *w;
+	struct ipc_out o;
+	int r;
+
+	for (w = M->workers; w; w = w->next)
+		if (!w->quitting && strcmp(w->user, user) == 0)
+			break;
+	/* A changed uid/home in the passdb means a new worker, not a reused one. */
+	if (w && (w->uid != uid || w->gid != gid || strcmp(w->home, home) != 0))
+		w->quitting = 1, w = NULL;
+	if (w == NULL)
+		w = worker_spawn(user, uid, gid, home);
+	if (w == NULL) {
+		close(fd);
+		return -1;
+	}
+	ipc_out_init(&o, MSG_WORKER_SESSION, 0);
+	ipc_put_str(&o, lc->sid);
+	ipc_put_str(&o, lc->tag ? lc->tag : "*");
+	ipc_put_str(&o, lc->remote);
+	ipc_put_u32(&o, lc->tls);
+	ipc_put_str(&o, lc->enabled ? lc->enabled : "");
+	ipc_put_bytes(&o, lc->leftover, lc->leftover_len);
+	r = ipc_send(w->chan, &o, fd);
+	ipc_out_free(&o);
+	close(fd);
+	if (r < 0) {
+		log_err("handing session to worker for %s: %s", user, strerror(errno));
+		return -1;
+	}
+	w->sessions_sent++;
+	return 0;
+}
+
+int workers_child_exited(pid_t pid)
+{
+	for (struct user_worker *w = M->workers; w; w = w->next) {
+		if (w->pid == pid) {
+			log_debug("worker for %s (pid %ld) exited", w->user, (long)pid);
+			worker_free(w);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void workers_stop_all(void)
+{
+	for (struct user_worker *w = M->workers; w; w = w->next)
+		if (w->pid > 0)
+			kill(w->pid, SIGTERM);
+}
+
+unsigned workers_count(void)
+{
+	unsigned n = 0;
+	for (struct user_worker *w = M->workers; w; w = w->next)
+		n++;
+	return n;
+}

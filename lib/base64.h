@@ -1,0 +1,12 @@
+/* Base64 (RFC 4648) for SASL exchanges. */
+#ifndef HAVEN_BASE64_H
+#define HAVEN_BASE64_H
+#include <stddef.h>
+#include "buf.h"
+
+/* Strict decode: only the alphabet, correct '=' padding, no whitespace.
+ * Returns 0 and appends the bytes to out, or -1. */
+int base64_decode(const char *in, size_t len, struct buf *out);
+void base64_encode(const void *in, size_t len, struct buf *out);
+
+#endif

@@ -1,0 +1,18 @@
+/* Sockets: listeners from "host:port" lists and peer address text. */
+#ifndef HAVEN_NET_H
+#define HAVEN_NET_H
+#include <sys/socket.h>
+#include "error.h"
+
+#define NET_MAX_LISTENERS 16
+
+/* Bind every host:port of a comma-separated list; returns the number of
+ * fds stored in fds (up to max) or -1. */
+int net_listen_list(const char *list, int *fds, int max, struct error *err);
+/* "ip" of a socket address into out. */
+void net_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
+/* 1 for 127.0.0.0/8, ::1 and v4-mapped loopback. */
+int net_addr_is_loopback(const char *ip);
+int net_set_nonblock(int fd);
+
+#endif

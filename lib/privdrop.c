@@ -1,0 +1,89 @@
+#include "privdrop.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "log.h"
+
+int privdrop_is_root(void)
+{
+	return geteuid() == 0;
+}
+
+int privdrop_lookup(const char *user, uid_t *uid, gid_t *gid, struct error *err)
+{
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		error_set(err, ERR_NONEXISTENT, "no such system user: %s", user);
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+static void set_limit(int res, rlim_t v)
+{
+	struct rlimit rl = { v, v };
+	setrlimit(res, &rl);
+}
+
+int privdrop_apply(const struct privdrop *p, struct error *err)
+{
+	if (!privdrop_is_root()) {
+		if (p->chdir_dir && chdir(p->chdir_dir) < 0) {
+			error_set(err, ERR_INTERNAL, "chdir %s: %s", p->chdir_dir, strerror(errno));
+			return -1;
+		}
+		log_debug("not root: keeping uid %ld, no chroot", (long)getuid());
+		goto common;
+	}
+	if (p->uid == 0) {
+		error_set(err, ERR_NOPERM, "refusing to run a child as root (%s)",
+			  p->user ? p->user : "?");
+		return -1;
+	}
+	if (p->chroot_dir) {
+		if (chroot(p->chroot_dir) < 0) {
+			error_set(err, ERR_INTERNAL, "chroot %s: %s", p->chroot_dir, strerror(errno));
+			return -1;
+		}
+		if (chdir("/") < 0) {
+			error_set(err, ERR_INTERNAL, "chdir / in chroot: %s", strerror(errno));
+			return -1;
+		}
+	} else if (chdir(p->chdir_dir ? p->chdir_dir : "/") < 0) {
+		error_set(err, ERR_INTERNAL, "chdir %s: %s", p->chdir_dir, strerror(errno));
+		return -1;
+	}
+	if (setgroups(1, &p->gid) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
+	    setresuid(p->uid, p->uid, p->uid) < 0) {
+		error_set(err, ERR_INTERNAL, "dropping to %s (%ld:%ld): %s",
+			  p->user ? p->user : "?", (long)p->uid, (long)p->gid, strerror(errno));
+		return -1;
+	}
+	/* A drop that can be undone is no drop. */
+	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0)
+		fatal("privilege drop to %s could be reverted", p->user ? p->user : "?");
+common:
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		error_set(err, ERR_INTERNAL, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		return -1;
+	}
+	/* Non-dumpable: another process of the same uid cannot ptrace us. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (p->login_limits) {
+		set_limit(RLIMIT_NOFILE, 16);
+		/* No RLIMIT_FSIZE: stderr may be a log file in foreground
+		 * mode, and the chroot has nothing writable anyway. */
+		set_limit(RLIMIT_NPROC, 0);
+		set_limit(RLIMIT_CORE, 0);
+	}
+	return 0;
+}

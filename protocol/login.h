@@ -1,0 +1,35 @@
+/* The pre-auth login worker: one client, chrooted, unprivileged. */
+#ifndef HAVEN_LOGIN_H
+#define HAVEN_LOGIN_H
+#include <openssl/ssl.h>
+
+#include "../lib/config.h"
+#include "session.h"
+
+struct login {
+	struct session s;
+	struct config cfg;
+	SSL_CTX *ctx;
+	int client_fd;
+	int tls;                 /* TLS is active on the client connection */
+	int loopback;
+	unsigned failures;
+	int auth_pending;
+	size_t handed_bytes;     /* pipelined input already sent with the auth request */
+	char tag[IMAP_MAX_TAG + 1];
+	struct ipc_out *pending; /* auth request waiting for output to drain */
+};
+
+extern struct login *L;
+
+/* login_cmds.c */
+extern const struct command login_commands[];
+extern const size_t login_ncommands;
+const char *login_capability(struct session *s);
+void login_auth_failed(int tempfail, const char *reason);
+
+/* login_main.c */
+void login_start_tls(void);
+void login_start_proxy(int fd);
+
+#endif

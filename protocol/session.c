@@ -1,0 +1,345 @@
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
+
+/* Stop reading commands while this much output is queued: a client that
+ * pipelines FETCHes but never reads cannot make us buffer without bound. */
+#define OUTPUT_HIGH_WATER (512 * 1024)
+
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+static void session_free(struct session *s)
+{
+	if (s->timeout_ev)
+		event_free(s->timeout_ev);
+	s->timeout_ev = NULL;
+	if (s->bev)
+		bufferevent_free(s->bev);
+	s->bev = NULL;
+	imap_reader_free(&s->reader);
+	arena_free(s->arena);
+	s->arena = NULL;
+	/* Last: the owner may free the memory s lives in. */
+	if (s->on_free)
+		s->on_free(s);
+}
+
+struct bufferevent *session_detach_bev(struct session *s)
+{
+	struct bufferevent *bev = s->bev;
+	if (bev)
+		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	s->bev = NULL;
+	return bev;
+}
+
+void session_release(struct session *s)
+{
+	session_free(s);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	log_info("session timed out");
+	session_bye(s, "Autologout; idle for too long");
+}
+
+static void touch_timeout(struct session *s)
+{
+	if (s->timeout_ev && s->lim.timeout_sec > 0) {
+		struct timeval tv = { s->lim.timeout_sec, 0 };
+		evtimer_add(s->timeout_ev, &tv);
+	}
+}
+
+static void setup_bev(struct session *s, struct bufferevent *bev)
+{
+	s->bev = bev;
+	bufferevent_setcb(bev, on_read, on_write, on_event, s);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void session_init(struct session *s, struct event_base *base, struct bufferevent *bev,
+		  const struct session_limits *lim, const struct command *cmds, size_t ncmds)
+{
+	s->base = base;
+	s->lim = *lim;
+	s->cmds = cmds;
+	s->ncmds = ncmds;
+	s->arena = arena_new();
+	s->state = ST_NOTAUTH;
+	imap_reader_init(&s->reader, lim->max_line, lim->max_literal, lim->max_command);
+	s->timeout_ev = evtimer_new(base, on_timeout, s);
+	touch_timeout(s);
+	setup_bev(s, bev);
+}
+
+void session_set_bev(struct session *s, struct bufferevent *bev)
+{
+	if (s->bev)
+		bufferevent_free(s->bev);
+	setup_bev(s, bev);
+}
+
+size_t session_output_pending(struct session *s)
+{
+	return s->bev ? evbuffer_get_length(bufferevent_get_output(s->bev)) : 0;
+}
+
+void session_write(struct session *s, const void *p, size_t n)
+{
+	if (s->bev && n)
+		bufferevent_write(s->bev, p, n);
+}
+
+void session_printf(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	if (s->bev == NULL)
+		return;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+	va_end(ap);
+}
+
+void session_tagged(struct session *s, const char *tag, const char *result, const char *code,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	struct evbuffer *out;
+	if (s->bev == NULL)
+		return;
+	out = bufferevent_get_output(s->bev);
+	evbuffer_add_printf(out, "%s %s ", tag ? tag : "*", result);
+	if (code)
+		evbuffer_add_printf(out, "[%s] ", code);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+void session_tagged_error(struct session *s, const char *tag, const struct error *err)
+{
+	const char *code = error_resp_code(err->code);
+	if (err->code == ERR_INTERNAL) {
+		/* Details stay in the log; the client gets an id to quote. */
+		log_err("%s", err->msg);
+		session_tagged(s, tag, "NO", "SERVERBUG", "Internal error, see server log (%s)",
+			       s->sid);
+		return;
+	}
+	session_tagged(s, tag, "NO", code, "%s", err->msg[0] ? err->msg : "Failed");
+}
+
+void session_write_literal(struct session *s, const void *p, size_t n)
+{
+	session_printf(s, "{%zu}\r\n", n);
+	session_write(s, p, n);
+}
+
+void session_write_astring(struct session *s, const char *str)
+{
+	size_t n = strlen(str);
+	int quotable = n < 1024;
+	for (size_t i = 0; quotable && i < n; i++) {
+		unsigned char c = (unsigned char)str[i];
+		if (c == '\r' || c == '\n' || c == 0 || c >= 0x80)
+			quotable = 0;
+	}
+	if (!quotable) {
+		session_write_literal(s, str, n);
+		return;
+	}
+	session_write(s, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (str[i] == '"' || str[i] == '\\')
+			session_write(s, "\\", 1);
+		session_write(s, &str[i], 1);
+	}
+	session_write(s, "\"", 1);
+}
+
+static void finish_close(struct session *s)
+{
+	session_free(s);
+}
+
+void session_close(struct session *s)
+{
+	s->closing = 1;
+	s->state = ST_LOGOUT;
+	if (s->bev == NULL || session_output_pending(s) == 0) {
+		if (!s->in_input)
+			finish_close(s);
+		return;
+	}
+	bufferevent_disable(s->bev, EV_READ);
+}
+
+void session_bye(struct session *s, const char *text)
+{
+	if (s->closing)
+		return;
+	session_printf(s, "* BYE %s\r\n", text);
+	session_close(s);
+}
+
+void session_suspend(struct session *s)
+{
+	s->suspended = 1;
+}
+
+void session_resume(struct session *s)
+{
+	s->suspended = 0;
+	if (!s->closing)
+		session_input(s);
+}
+
+static const struct command *find_command(struct session *s, const char *name)
+{
+	for (size_t i = 0; i < s->ncmds; i++)
+		if (strcmp(s->cmds[i].name, name) == 0)
+			return &s->cmds[i];
+	return NULL;
+}
+
+static void bad_command(struct session *s, const char *tag, const char *code, const char *msg)
+{
+	session_tagged(s, tag, "BAD", code, "%s", msg);
+	if (++s->bad_streak >= s->lim.max_bad) {
+		log_info("too many bad commands; disconnecting");
+		session_bye(s, "Too many invalid commands");
+	}
+}
+
+static void run_command(struct session *s, const char *raw, size_t len)
+{
+	struct imap_cmd cmd;
+	const char *errmsg = NULL;
+	const struct command *c;
+
+	memset(&cmd, 0, sizeof(cmd));
+	if (imap_parse_command(s->arena, raw, len, &cmd, &errmsg) < 0) {
+		bad_command(s, cmd.tag, NULL, errmsg ? errmsg : "Syntax error");
+		return;
+	}
+	c = find_command(s, cmd.name);
+	if (c == NULL) {
+		bad_command(s, cmd.tag, NULL, "Unknown command");
+		return;
+	}
+	if (!(c->states & s->state)) {
+		bad_command(s, cmd.tag, NULL,
+			    s->state == ST_NOTAUTH ? "Log in first" : "Command not valid in this state");
+		return;
+	}
+	s->bad_streak = 0;
+	c->fn(s, &cmd);
+}
+
+void session_input(struct session *s)
+{
+	struct evbuffer *in;
+
+	if (s->in_input || s->bev == NULL)
+		return;
+	s->in_input = 1;
+	in = bufferevent_get_input(s->bev);
+	while (!s->suspended && !s->closing) {
+		struct evbuffer_iovec v;
+		size_t used = 0, len;
+		const char *raw;
+		enum imap_read_status st;
+
+		if (session_output_pending(s) > OUTPUT_HIGH_WATER)
+			break;  /* on_write resumes us */
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			break;
+		st = imap_reader_feed(&s->reader, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		switch (st) {
+		case IMAP_READ_MORE:
+			break;
+		case IMAP_READ_CONTINUE:
+			session_write(s, "+ OK\r\n", 6);
+			break;
+		case IMAP_READ_COMMAND:
+			raw = imap_reader_command(&s->reader, &len);
+			if (s->line_fn) {
+				void (*fn)(struct session *, const char *, size_t) = s->line_fn;
+				s->line_fn = NULL;
+				fn(s, raw, len);
+			} else {
+				run_command(s, raw, len);
+			}
+			imap_reader_next(&s->reader);
+			arena_reset(s->arena);
+			break;
+		case IMAP_READ_LINE_TOO_LONG:
+			s->line_fn = NULL;
+			bad_command(s, imap_reader_tag(&s->reader), "TOOBIG", "Command line too long");
+			break;
+		case IMAP_READ_LITERAL_TOO_BIG:
+			s->line_fn = NULL;
+			bad_command(s, imap_reader_tag(&s->reader), "TOOBIG", "Literal too large");
+			break;
+		case IMAP_READ_BAD_LITERAL:
+			s->line_fn = NULL;
+			bad_command(s, imap_reader_tag(&s->reader), NULL, "Invalid literal");
+			break;
+		}
+	}
+	s->in_input = 0;
+	if (s->closing && session_output_pending(s) == 0)
+		finish_close(s);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	touch_timeout(s);
+	session_input(s);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+	if (s->closing) {
+		if (session_output_pending(s) == 0)
+			finish_close(s);
+		return;
+	}
+	if (s->drained && session_output_pending(s) == 0) {
+		s->drained(s);
+		return;
+	}
+	/* Output drained below the mark: continue with queued commands. */
+	if (!s->suspended && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		session_input(s);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct session *s = arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		log_debug("connection %s", (what & BEV_EVENT_EOF) ? "closed by client" : "error");
+		/* Nothing more can be written: drop queued output. */
+		evbuffer_drain(bufferevent_get_output(bev), (size_t)-1);
+		s->closing = 1;
+		if (!s->in_input)
+			finish_close(s);
+	}
+}

@@ -1,0 +1,121 @@
+/* One IMAP connection's input/output, shared by the login worker (pre-auth)
+ * and the user worker (authenticated + selected). It reads bytes through
+ * the command reader, parses complete commands, checks them against a
+ * command table and the session state, and runs handlers one at a time so
+ * responses come out in order however much the client pipelines. A handler
+ * may suspend the session (e.g. while the auth helper decides); input then
+ * waits in the buffer until session_resume(). */
+#ifndef HAVEN_SESSION_H
+#define HAVEN_SESSION_H
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "../lib/arena.h"
+#include "../lib/error.h"
+#include "parser.h"
+
+enum session_state {
+	ST_NOTAUTH = 1 << 0,
+	ST_AUTH = 1 << 1,
+	ST_SELECTED = 1 << 2,
+	ST_LOGOUT = 1 << 3,
+};
+#define ST_ANY (ST_NOTAUTH | ST_AUTH | ST_SELECTED)
+#define ST_AUTHED (ST_AUTH | ST_SELECTED)
+
+/* Capabilities a client turned on with ENABLE (or carried over from the
+ * login worker). */
+enum session_enabled {
+	EN_IMAP4REV2 = 1 << 0,
+	EN_UTF8 = 1 << 1,
+};
+
+struct session;
+typedef void (*command_fn)(struct session *s, const struct imap_cmd *cmd);
+
+struct command {
+	const char *name;
+	unsigned states;       /* enum session_state bits it is valid in */
+	command_fn fn;
+};
+
+struct session_limits {
+	size_t max_line;
+	size_t max_literal;
+	size_t max_command;
+	unsigned max_bad;
+	long timeout_sec;      /* close after this much client silence */
+};
+
+struct session {
+	struct event_base *base;
+	struct bufferevent *bev;
+	struct imap_reader reader;
+	struct arena *arena;          /* per command */
+	struct session_limits lim;
+	enum session_state state;
+	const struct command *cmds;
+	size_t ncmds;
+	unsigned bad_streak;
+	unsigned enabled;
+	int suspended;
+	int closing;                  /* flush output, then free */
+	int in_input;                 /* re-entrancy guard */
+	char sid[32];
+	char remote[64];
+	int tls;
+	struct event *timeout_ev;
+	/* The next complete line goes here instead of to the parser (SASL
+	 * continuation responses). */
+	void (*line_fn)(struct session *s, const char *line, size_t len);
+	/* Extra capability words for CAPABILITY in the current state. */
+	const char *(*capability)(struct session *s);
+	/* Called when queued output has been fully written (if set). */
+	void (*drained)(struct session *s);
+	/* Called once when the session ends, before it is freed. */
+	void (*on_free)(struct session *s);
+	void *owner;
+};
+
+/* Take over bev (already set up, e.g. socket or TLS). */
+void session_init(struct session *s, struct event_base *base, struct bufferevent *bev,
+		  const struct session_limits *lim, const struct command *cmds, size_t ncmds);
+/* Swap the transport (STARTTLS): old bev freed without closing the fd. */
+void session_set_bev(struct session *s, struct bufferevent *bev);
+/* Take the transport away (login worker turning into a TLS proxy): the
+ * session stops using it and will not free it. */
+struct bufferevent *session_detach_bev(struct session *s);
+/* Release everything the session holds except the memory of s itself. */
+void session_release(struct session *s);
+/* Process whatever input is buffered. Called from the read callback and
+ * after resume. */
+void session_input(struct session *s);
+void session_suspend(struct session *s);
+void session_resume(struct session *s);
+
+void session_write(struct session *s, const void *p, size_t n);
+void session_printf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "tag OK|NO|BAD [code] text\r\n". code may be NULL. */
+void session_tagged(struct session *s, const char *tag, const char *result, const char *code,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Tagged NO carrying err's RFC 5530 code and message. */
+void session_tagged_error(struct session *s, const char *tag, const struct error *err);
+/* A string as a quoted string when safe, else as a literal. */
+void session_write_astring(struct session *s, const char *str);
+void session_write_literal(struct session *s, const void *p, size_t n);
+/* Send BYE and close once the output is flushed. */
+void session_bye(struct session *s, const char *text);
+/* Close now (after flushing what is queued). */
+void session_close(struct session *s);
+size_t session_output_pending(struct session *s);
+
+/* cmd_any.c: commands valid in every state and in both workers. */
+void cmd_capability(struct session *s, const struct imap_cmd *cmd);
+void cmd_noop(struct session *s, const struct imap_cmd *cmd);
+void cmd_logout(struct session *s, const struct imap_cmd *cmd);
+void cmd_id(struct session *s, const struct imap_cmd *cmd);
+
+#endif

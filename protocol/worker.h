@@ -1,0 +1,80 @@
+/* The user worker: serves every session of one user through the backend
+ * vtable. */
+#ifndef HAVEN_WORKER_H
+#define HAVEN_WORKER_H
+#include "../backends/backend.h"
+#include "../lib/config.h"
+#include "seqset.h"
+#include "session.h"
+
+struct worker {
+	struct config cfg;
+	const struct backend_ops *be;
+	struct store *store;
+	struct backend_user user;
+	unsigned nsessions;
+	int quit_requested;   /* asked the master; waiting for QUIT_OK */
+	int quitting;         /* master agreed: exit when the last session ends */
+};
+
+extern struct worker *W;
+
+struct wsession {
+	struct session s;
+	struct mailbox *mb;
+	int readonly;
+	char *mbname;
+	struct wsession *next;
+};
+
+static inline struct wsession *wsession_of(struct session *s)
+{
+	return (struct wsession *)s;
+}
+
+/* worker_sync.c: send pending EXISTS/EXPUNGE/FETCH FLAGS for the selected
+ * mailbox. Call only where RFC 9051 allows expunge responses. */
+void wsession_sync(struct wsession *ws);
+void wsession_unselect(struct wsession *ws);
+const char *worker_capability(struct session *s);
+
+/* worker_util.c */
+/* Flags list "(\Seen $Label)" -> system flag bits + keyword names. */
+int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
+		const char ***keywords, size_t *nkeywords, const char **err);
+void flags_write(struct session *s, struct mailbox *mb, const struct msg_meta *m);
+/* Resolve a sequence set (by seq or uid) against the view into an array
+ * of UIDs in ascending order (arena-allocated). */
+int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int by_uid,
+		   uint32_t **uids, size_t *n);
+uint32_t uid_to_seq(struct mailbox *mb, uint32_t uid);
+/* Mailbox-name argument (astring) -> UTF-8 name; NULL if invalid. */
+const char *mailbox_arg(struct session *s, const struct imap_arg *a);
+
+/* Command tables and handlers (cmd_*.c). */
+extern const struct command worker_commands[];
+extern const size_t worker_ncommands;
+void cmd_select(struct session *s, const struct imap_cmd *cmd);
+void cmd_create(struct session *s, const struct imap_cmd *cmd);
+void cmd_delete(struct session *s, const struct imap_cmd *cmd);
+void cmd_rename(struct session *s, const struct imap_cmd *cmd);
+void cmd_subscribe(struct session *s, const struct imap_cmd *cmd);
+void cmd_list(struct session *s, const struct imap_cmd *cmd);
+void cmd_status(struct session *s, const struct imap_cmd *cmd);
+void cmd_append(struct session *s, const struct imap_cmd *cmd);
+void cmd_fetch(struct session *s, const struct imap_cmd *cmd);
+void cmd_store(struct session *s, const struct imap_cmd *cmd);
+void cmd_expunge(struct session *s, const struct imap_cmd *cmd);
+void cmd_close(struct session *s, const struct imap_cmd *cmd);
+void cmd_uid(struct session *s, const struct imap_cmd *cmd);
+void cmd_check(struct session *s, const struct imap_cmd *cmd);
+void cmd_enable(struct session *s, const struct imap_cmd *cmd);
+/* FETCH/STORE with a flag saying whether the set is UIDs. */
+void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
+void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
+void expunge_run(struct session *s, const struct imap_cmd *cmd, const char *uidset);
+
+/* listmatch.c: IMAP LIST wildcard match ('*' any, '%' any but '/'). */
+int list_match(const char *pattern, const char *name);
+
+#endif

@@ -1,0 +1,218 @@
+/* haven-worker: one per logged-in user, started by the master already
+ * running as the user's uid. Receives sessions (socket + state) from the
+ * master and serves them all from one event loop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "../lib/child.h"
+#include "../lib/ipc.h"
+#include "../lib/log.h"
+#include "../lib/msg_worker.h"
+#include "../lib/net.h"
+#include "../lib/xmalloc.h"
+#include "worker.h"
+
+static struct worker worker_state;
+struct worker *W = &worker_state;
+static struct event_base *base;
+static struct event *master_ev, *idle_ev, *term_ev;
+static struct wsession *sessions;
+
+static void maybe_exit(void)
+{
+	if (W->nsessions == 0 && W->quitting)
+		event_base_loopbreak(base);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	if (W->nsessions > 0 || W->quit_requested)
+		return;
+	W->quit_requested = 1;
+	if (ipc_send_empty(CHILD_FD_MASTER, MSG_WORKER_QUIT_REQ, 0, -1) < 0)
+		event_base_loopbreak(base);
+}
+
+static void arm_idle(void)
+{
+	struct timeval tv = { W->cfg.worker_idle_timeout, 0 };
+	evtimer_add(idle_ev, &tv);
+}
+
+static void on_session_free(struct session *s)
+{
+	struct wsession *ws = wsession_of(s), **pp;
+	wsession_unselect(ws);
+	for (pp = &sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == ws) {
+			*pp = ws->next;
+			break;
+		}
+	}
+	log_info("session closed");
+	log_set_session(NULL);
+	free(ws);
+	W->nsessions--;
+	if (W->nsessions == 0) {
+		if (W->quitting)
+			maybe_exit();
+		else
+			arm_idle();
+	}
+}
+
+static void new_session(struct ipc_msg *m)
+{
+	const char *sid, *tag, *remote, *enabled;
+	const unsigned char *left;
+	size_t leftlen;
+	uint32_t tls;
+	struct wsession *ws;
+	struct bufferevent *bev;
+
+	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &tag) < 0 ||
+	    ipc_get_str(m, &remote) < 0 || ipc_get_u32(m, &tls) < 0 ||
+	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
+	    ipc_get_end(m) < 0) {
+		log_err("malformed session from master");
+		return;
+	}
+	net_set_nonblock(m->fd);
+	bev = bufferevent_socket_new(base, m->fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_err("cannot set up session socket");
+		return;
+	}
+	m->fd = -1;  /* the bufferevent owns it now */
+	ws = xcalloc(1, sizeof(*ws));
+	struct session_limits lim = {
+		.max_line = (size_t)W->cfg.max_line_length,
+		.max_literal = (size_t)W->cfg.max_literal,
+		.max_command = (size_t)W->cfg.max_line_length + (size_t)W->cfg.max_literal,
+		.max_bad = (unsigned)W->cfg.max_bad_commands,
+		.timeout_sec = W->cfg.idle_timeout,
+	};
+	session_init(&ws->s, base, bev, &lim, worker_commands, worker_ncommands);
+	snprintf(ws->s.sid, sizeof(ws->s.sid), "%s", sid);
+	snprintf(ws->s.remote, sizeof(ws->s.remote), "%s", remote);
+	ws->s.tls = tls != 0;
+	ws->s.state = ST_AUTH;
+	ws->s.capability = worker_capability;
+	ws->s.on_free = on_session_free;
+	ws->next = sessions;
+	sessions = ws;
+	W->nsessions++;
+	evtimer_del(idle_ev);
+	log_set_session(sid);
+	log_info("session started: user=%s remote=%s", W->user.name, remote);
+	/* The worker, not the login worker, completes the LOGIN. */
+	session_tagged(&ws->s, tag, "OK", NULL, "[CAPABILITY %s] Logged in",
+		       worker_capability(&ws->s));
+	if (leftlen)
+		evbuffer_add(bufferevent_get_input(bev), left, leftlen);
+	session_input(&ws->s);
+}
+
+static void master_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_msg m;
+	int r = ipc_recv(fd, &m, 1);
+	if (r == -2)
+		return;
+	if (r <= 0) {
+		log_debug("master channel closed");
+		event_base_loopbreak(base);
+		return;
+	}
+	switch (m.type) {
+	case MSG_WORKER_SESSION:
+		new_session(&m);
+		break;
+	case MSG_WORKER_QUIT_OK:
+		W->quitting = 1;
+		maybe_exit();
+		break;
+	default:
+		log_err("unexpected message %u from master", m.type);
+		break;
+	}
+	ipc_msg_free(&m);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct wsession *ws = sessions, *next;
+	W->quitting = 1;
+	for (; ws; ws = next) {
+		next = ws->next;
+		session_bye(&ws->s, "Server shutting down");
+	}
+	maybe_exit();
+}
+
+static int make_home(const char *home)
+{
+	struct stat st;
+	if (stat(home, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -1;
+	if (mkdir(home, 0700) < 0 && errno != EEXIST) {
+		log_err("cannot create home %s: %s", home, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct child_args args;
+	struct error err;
+
+	child_init("worker", argc, argv, &args, &W->cfg);
+	/* exec reset this; keep same-uid processes from ptracing us. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (args.opt[0] == NULL || args.opt[1] == NULL)
+		fatal("missing user or home");
+	W->user.name = args.opt[0];
+	W->user.home = args.opt[1];
+	W->user.uid = getuid();
+	W->user.gid = getgid();
+	if (make_home(W->user.home) == 0 && chdir(W->user.home) < 0)
+		log_warn("chdir %s: %s", W->user.home, strerror(errno));
+	W->be = backend_find(W->cfg.mail_backend);
+	if (W->be == NULL)
+		fatal("unknown mail_backend %s", W->cfg.mail_backend);
+	if (W->be->store_open(&W->user, &W->cfg, &W->store, &err) < 0)
+		fatal("opening mail store for %s: %s", W->user.name, err.msg);
+
+	base = event_base_new();
+	if (base == NULL)
+		fatal("event_base_new failed");
+	master_ev = event_new(base, CHILD_FD_MASTER, EV_READ | EV_PERSIST, master_read, NULL);
+	event_add(master_ev, NULL);
+	idle_ev = evtimer_new(base, on_idle, NULL);
+	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
+	event_add(term_ev, NULL);
+	arm_idle();
+
+	event_base_dispatch(base);
+
+	while (sessions) {
+		struct wsession *ws = sessions;
+		session_release(&ws->s);  /* calls on_session_free, which unlinks */
+	}
+	event_free(master_ev);
+	event_free(idle_ev);
+	event_free(term_ev);
+	W->be->store_close(W->store);
+	event_base_free(base);
+	config_free(&W->cfg);
+	return 0;
+}

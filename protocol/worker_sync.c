@@ -1,0 +1,91 @@
+/* Untagged updates for the selected mailbox: what other sessions and
+ * processes changed, as EXPUNGE / EXISTS / FETCH FLAGS. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
+#include "worker.h"
+
+struct sync_ctx {
+	struct wsession *ws;
+	uint32_t *changed;     /* UIDs whose flags changed */
+	size_t nchanged, cap;
+	uint32_t exists;
+	int have_exists;
+};
+
+static void on_expunged(void *arg, uint32_t seq, uint32_t uid)
+{
+	struct sync_ctx *c = arg;
+	session_printf(&c->ws->s, "* %u EXPUNGE\r\n", seq);
+}
+
+static void on_flags(void *arg, uint32_t seq)
+{
+	struct sync_ctx *c = arg;
+	const struct msg_meta *m = W->be->meta(c->ws->mb, seq);
+	if (m == NULL)
+		return;
+	if (c->nchanged == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->changed = xreallocarray(c->changed, c->cap, sizeof(uint32_t));
+	}
+	c->changed[c->nchanged++] = m->uid;
+}
+
+static void on_exists(void *arg, uint32_t count)
+{
+	struct sync_ctx *c = arg;
+	c->exists = count;
+	c->have_exists = 1;
+}
+
+void wsession_sync(struct wsession *ws)
+{
+	static const struct sync_cb cb = {
+		.expunged = on_expunged,
+		.flags_changed = on_flags,
+		.exists = on_exists,
+	};
+	struct sync_ctx c;
+	struct error err;
+
+	if (ws->mb == NULL)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.ws = ws;
+	if (W->be->sync(ws->mb, &cb, &c, &err) < 0) {
+		log_warn("sync %s: %s", ws->mbname, err.msg);
+		free(c.changed);
+		return;
+	}
+	if (c.have_exists)
+		session_printf(&ws->s, "* %u EXISTS\r\n", c.exists);
+	/* Flag changes are reported against the final numbering. */
+	for (size_t i = 0; i < c.nchanged; i++) {
+		uint32_t seq = uid_to_seq(ws->mb, c.changed[i]);
+		if (seq == 0)
+			continue;
+		session_printf(&ws->s, "* %u FETCH (FLAGS ", seq);
+		flags_write(&ws->s, ws->mb, W->be->meta(ws->mb, seq));
+		session_write(&ws->s, ")\r\n", 3);
+	}
+	free(c.changed);
+}
+
+void wsession_unselect(struct wsession *ws)
+{
+	if (ws->mb)
+		W->be->mailbox_close(ws->mb);
+	ws->mb = NULL;
+	free(ws->mbname);
+	ws->mbname = NULL;
+	if (ws->s.state == ST_SELECTED)
+		ws->s.state = ST_AUTH;
+}
+
+const char *worker_capability(struct session *s)
+{
+	return "IMAP4rev1 LITERAL+ ID UNSELECT";
+}

@@ -1,0 +1,169 @@
+/* Helpers shared by the selected-state commands: flags, sequence sets,
+ * mailbox-name arguments. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../lib/log.h"
+#include "worker.h"
+
+static const struct {
+	const char *name;
+	uint32_t bit;
+} sysflags[] = {
+	{ "\\Seen", MF_SEEN },   { "\\Answered", MF_ANSWERED }, { "\\Flagged", MF_FLAGGED },
+	{ "\\Deleted", MF_DELETED }, { "\\Draft", MF_DRAFT },
+};
+#define NSYSFLAGS (sizeof(sysflags) / sizeof(sysflags[0]))
+
+static int keyword_valid(const char *k, size_t len)
+{
+	if (len == 0 || len > 128)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)k[i];
+		/* atom-char minus resp-specials and '\' */
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
+			return 0;
+	}
+	return 1;
+}
+
+int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
+		const char ***keywords, size_t *nkeywords, const char **err)
+{
+	const struct imap_arg *items = list->type == IMAP_ARG_LIST ? list->list : list;
+	size_t n = list->type == IMAP_ARG_LIST ? list->count : 1;
+
+	*flags = 0;
+	*nkeywords = 0;
+	*keywords = arena_alloc(s->arena, (n ? n : 1) * sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const struct imap_arg *a = &items[i];
+		size_t k;
+		if (a->type != IMAP_ARG_ATOM) {
+			*err = "Flags must be atoms";
+			return -1;
+		}
+		if (a->str[0] == '\\') {
+			for (k = 0; k < NSYSFLAGS; k++)
+				if (strcasecmp(a->str, sysflags[k].name) == 0)
+					break;
+			if (k == NSYSFLAGS) {
+				/* \Recent cannot be stored; other unknown system
+				 * flags are invalid. */
+				*err = "Invalid system flag";
+				return -1;
+			}
+			*flags |= sysflags[k].bit;
+			continue;
+		}
+		if (!keyword_valid(a->str, a->len)) {
+			*err = "Invalid keyword";
+			return -1;
+		}
+		(*keywords)[(*nkeywords)++] = a->str;
+	}
+	return 0;
+}
+
+void flags_write(struct session *s, struct mailbox *mb, const struct msg_meta *m)
+{
+	const char *const *names;
+	size_t nnames = W->be->keywords(mb, &names);
+	int first = 1;
+
+	session_write(s, "(", 1);
+	for (size_t k = 0; k < NSYSFLAGS; k++) {
+		if (m->flags & sysflags[k].bit) {
+			session_printf(s, "%s%s", first ? "" : " ", sysflags[k].name);
+			first = 0;
+		}
+	}
+	for (size_t k = 0; k < m->nkw; k++) {
+		if (m->kw[k] < nnames) {
+			session_printf(s, "%s%s", first ? "" : " ", names[m->kw[k]]);
+			first = 0;
+		}
+	}
+	session_write(s, ")", 1);
+}
+
+uint32_t uid_to_seq(struct mailbox *mb, uint32_t uid)
+{
+	uint32_t lo = 1, hi = W->be->count(mb);
+	while (lo <= hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		uint32_t u = W->be->meta(mb, mid)->uid;
+		if (u == uid)
+			return mid;
+		if (u < uid)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return 0;
+}
+
+int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int by_uid,
+		   uint32_t **uids, size_t *n)
+{
+	struct seqset ss;
+	uint32_t count = W->be->count(mb);
+	size_t cap = 0;
+
+	*uids = NULL;
+	*n = 0;
+	if (seqset_parse(s->arena, set, &ss) < 0)
+		return -1;
+	if (by_uid) {
+		uint32_t maxuid = count ? W->be->meta(mb, count)->uid : 0;
+		seqset_resolve(&ss, maxuid);
+		*uids = arena_alloc(s->arena, (count ? count : 1) * sizeof(uint32_t));
+		/* Walk ranges and messages together: both ascending. */
+		uint32_t seq = 1;
+		for (size_t r = 0; r < ss.n && seq <= count; r++) {
+			while (seq <= count && W->be->meta(mb, seq)->uid < ss.r[r].lo)
+				seq++;
+			while (seq <= count && W->be->meta(mb, seq)->uid <= ss.r[r].hi)
+				(*uids)[(*n)++] = W->be->meta(mb, seq++)->uid;
+		}
+		return 0;
+	}
+	for (size_t r = 0; r < ss.n; r++)
+		if (ss.r[r].lo != SEQ_STAR && ss.r[r].lo > count && ss.r[r].hi > count &&
+		    ss.r[r].hi != SEQ_STAR)
+			return -2;  /* names a message that does not exist */
+	seqset_resolve(&ss, count);
+	for (size_t r = 0; r < ss.n; r++) {
+		if (ss.r[r].hi > count)
+			return count == 0 ? 0 : -2;
+		cap += ss.r[r].hi - ss.r[r].lo + 1;
+	}
+	*uids = arena_alloc(s->arena, (cap ? cap : 1) * sizeof(uint32_t));
+	for (size_t r = 0; r < ss.n; r++)
+		for (uint32_t q = ss.r[r].lo; q >= 1 && q <= ss.r[r].hi; q++) {
+			(*uids)[(*n)++] = W->be->meta(mb, q)->uid;
+			if (q == UINT32_MAX)
+				break;
+		}
+	return 0;
+}
+
+const char *mailbox_arg(struct session *s, const struct imap_arg *a)
+{
+	if (!imap_arg_is_astring(a) || a->len == 0 || a->len > 1024 ||
+	    memchr(a->str, '\0', a->len))
+		return NULL;
+	for (size_t i = 0; i < a->len; i++)
+		if ((unsigned char)a->str[i] < 0x20 || a->str[i] == 0x7f)
+			return NULL;
+	if (strcasecmp(a->str, "INBOX") == 0)
+		return "INBOX";
+	if (strncasecmp(a->str, "INBOX/", 6) == 0) {
+		char *n = arena_strdup(s->arena, a->str);
+		memcpy(n, "INBOX", 5);
+		return n;
+	}
+	return a->str;
+}
