@@ -82,7 +82,10 @@ static void auth_read(evutil_socket_t fd, short what, void *arg)
 	if (r == -2)
 		return;
 	if (r <= 0) {
-		log_err("auth helper channel %s", r == 0 ? "closed" : "broken");
+		if (M->stopping)
+			log_debug("auth helper channel closed");
+		else
+			log_err("auth helper channel %s", r == 0 ? "closed" : "broken");
 		if (M->auth_pid > 0)
 			kill(M->auth_pid, SIGKILL);
 		auth_close_chan();
@@ -134,7 +137,8 @@ int authchan_child_exited(pid_t pid)
 {
 	if (pid != M->auth_pid)
 		return 0;
-	log_err("auth helper (pid %ld) exited", (long)pid);
+	if (!M->stopping)
+		log_err("auth helper (pid %ld) exited", (long)pid);
 	M->auth_pid = -1;
 	auth_close_chan();
 	auth_fail_pending();

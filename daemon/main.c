@@ -181,21 +181,28 @@ int main(int argc, char **argv)
 	}
 	abspath = realpath(path, NULL);
 	M->config_path = abspath ? abspath : path;
-	if (load_config(M->config_path, &M->cfg, &text) < 0)
+	if (load_config(M->config_path, &M->cfg, &text) < 0) {
+		buf_free(&text);
+		free(abspath);
 		return 1;
+	}
+	if (print || test_only) {
+		buf_free(&text);
+		free(abspath);
+		abspath = NULL;
+	}
 	if (print) {
 		struct buf out = BUF_INIT;
 		config_dump(&M->cfg, &out);
 		fwrite(out.data, 1, out.len, stdout);
 		buf_free(&out);
 	}
-	if (test_only) {
-		if (!print)
-			printf("havend: %s: configuration OK\n", M->config_path);
+	if (test_only && !print)
+		printf("havend: %s: configuration OK\n", path);
+	if (test_only || print) {
+		config_free(&M->cfg);
 		return 0;
 	}
-	if (print)
-		return 0;
 
 	log_init("master", M->foreground);
 	if (log_level_parse(M->cfg.log_level, &lvl) == 0)

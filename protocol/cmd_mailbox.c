@@ -197,8 +197,11 @@ void cmd_list(struct session *s, const struct imap_cmd *cmd)
 	struct error err;
 	const char *ref, *pat;
 
-	if (cmd->nargs != 2 || !imap_arg_is_astring(&cmd->args[0]) ||
-	    !imap_arg_is_astring(&cmd->args[1])) {
+	/* list-mailbox: an atom that may hold the wildcards, or a string. */
+	if (cmd->nargs != 2 || cmd->args[0].type == IMAP_ARG_LIST ||
+	    cmd->args[1].type == IMAP_ARG_LIST || cmd->args[1].type == IMAP_ARG_LITERAL8 ||
+	    memchr(cmd->args[1].str, '\0', cmd->args[1].len) ||
+	    memchr(cmd->args[0].str, '\0', cmd->args[0].len)) {
 		BAD("%s expects a reference and a pattern", cmd->name);
 		return;
 	}

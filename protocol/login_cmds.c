@@ -64,7 +64,8 @@ static void start_auth(struct session *s, const char *tag, const char *mech,
 		session_tagged(s, tag, "BAD", "LIMIT", "Too much pipelined input after login");
 		return;
 	}
-	snprintf(L->tag, sizeof(L->tag), "%s", tag);
+	if (tag != L->tag)  /* a SASL continuation already answers with L->tag */
+		snprintf(L->tag, sizeof(L->tag), "%s", tag);
 	o = xcalloc(1, sizeof(*o));
 	ipc_out_init(o, MSG_LOGIN_AUTH, 0);
 	ipc_put_str(o, mech);

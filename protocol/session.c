@@ -29,6 +29,9 @@ static void session_free(struct session *s)
 	imap_reader_free(&s->reader);
 	arena_free(s->arena);
 	s->arena = NULL;
+	if (s->preinput)
+		evbuffer_free(s->preinput);
+	s->preinput = NULL;
 	/* Last: the owner may free the memory s lives in. */
 	if (s->on_free)
 		s->on_free(s);
@@ -196,6 +199,13 @@ void session_bye(struct session *s, const char *text)
 	session_close(s);
 }
 
+void session_inject(struct session *s, const void *p, size_t n)
+{
+	if (s->preinput == NULL)
+		s->preinput = evbuffer_new();
+	evbuffer_add(s->preinput, p, n);
+}
+
 void session_suspend(struct session *s)
 {
 	s->suspended = 1;
@@ -257,7 +267,6 @@ void session_input(struct session *s)
 	if (s->in_input || s->bev == NULL)
 		return;
 	s->in_input = 1;
-	in = bufferevent_get_input(s->bev);
 	while (!s->suspended && !s->closing) {
 		struct evbuffer_iovec v;
 		size_t used = 0, len;
@@ -266,6 +275,8 @@ void session_input(struct session *s)
 
 		if (session_output_pending(s) > OUTPUT_HIGH_WATER)
 			break;  /* on_write resumes us */
+		in = s->preinput && evbuffer_get_length(s->preinput) ? s->preinput
+								      : bufferevent_get_input(s->bev);
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			break;
 		st = imap_reader_feed(&s->reader, v.iov_base, v.iov_len, &used);
@@ -327,7 +338,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* Output drained below the mark: continue with queued commands. */
-	if (!s->suspended && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+	if (!s->suspended && (evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
+			      (s->preinput && evbuffer_get_length(s->preinput) > 0)))
 		session_input(s);
 }
 

@@ -68,6 +68,7 @@ struct session {
 	char remote[64];
 	int tls;
 	struct event *timeout_ev;
+	struct evbuffer *preinput;    /* bytes handed over with the session */
 	/* The next complete line goes here instead of to the parser (SASL
 	 * continuation responses). */
 	void (*line_fn)(struct session *s, const char *line, size_t len);
@@ -90,6 +91,10 @@ void session_set_bev(struct session *s, struct bufferevent *bev);
 struct bufferevent *session_detach_bev(struct session *s);
 /* Release everything the session holds except the memory of s itself. */
 void session_release(struct session *s);
+/* Queue bytes to be read before anything from the transport (what the
+ * client pipelined after LOGIN, received from the login worker). libevent
+ * does not allow adding to a bufferevent's own input. */
+void session_inject(struct session *s, const void *p, size_t n);
 /* Process whatever input is buffered. Called from the read callback and
  * after resume. */
 void session_input(struct session *s);

@@ -112,11 +112,12 @@ static void new_session(struct ipc_msg *m)
 	evtimer_del(idle_ev);
 	log_set_session(sid);
 	log_info("session started: user=%s remote=%s", W->user.name, remote);
+	log_debug("%zu bytes pipelined after login", leftlen);
 	/* The worker, not the login worker, completes the LOGIN. */
 	session_tagged(&ws->s, tag, "OK", NULL, "[CAPABILITY %s] Logged in",
 		       worker_capability(&ws->s));
 	if (leftlen)
-		evbuffer_add(bufferevent_get_input(bev), left, leftlen);
+		session_inject(&ws->s, left, leftlen);
 	session_input(&ws->s);
 }
 

@@ -101,20 +101,20 @@ void mbox_handle_close(struct mbox_handle *h)
 	h->fd = -1;
 }
 
-int mbox_handle_scan(struct mbox_handle *h, uint32_t carry_uidvalidity, struct mbox_scan *s,
+int mbox_handle_scan(struct mbox_handle *h, const struct mbox_carry *carry, struct mbox_scan *s,
 		     struct error *err)
 {
 	struct error perr;
 
 	if (h->fd < 0) {
 		memset(s, 0, sizeof(*s));
-		s->uidvalidity = carry_uidvalidity ? carry_uidvalidity : 1;
-		s->uidnext = 1;
+		s->uidvalidity = carry ? carry->uidvalidity : 1;
+		s->uidnext = carry ? carry->uidnext : 1;
 		s->highestmodseq = 1;
 		s->ends_nl = 1;
 		return 0;
 	}
-	if (mbox_scan_fd(h->fd, &h->st, carry_uidvalidity, s, err) < 0)
+	if (mbox_scan_fd(h->fd, &h->st, carry, s, err) < 0)
 		return -1;
 	if (!s->needs_persist || !h->writable)
 		return 0;   /* read-only: the UIDs stay computed, the same for every reader */
@@ -128,7 +128,7 @@ int mbox_handle_scan(struct mbox_handle *h, uint32_t carry_uidvalidity, struct m
 		mbox_scan_free(s);
 		if (fstat(h->fd, &h->st) < 0)
 			return mbox_errno_error(err, errno, "stat", h->loc->path);
-		if (mbox_scan_fd(h->fd, &h->st, carry_uidvalidity, s, err) < 0)
+		if (mbox_scan_fd(h->fd, &h->st, carry, s, err) < 0)
 			return -1;
 		if (!s->needs_persist)
 			return 0;
@@ -138,7 +138,7 @@ int mbox_handle_scan(struct mbox_handle *h, uint32_t carry_uidvalidity, struct m
 		return 0;
 	}
 	mbox_scan_free(s);
-	return mbox_scan_fd(h->fd, &h->st, carry_uidvalidity, s, err);
+	return mbox_scan_fd(h->fd, &h->st, carry, s, err);
 }
 
 int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size, uint64_t max,

@@ -109,7 +109,7 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 		mbox_loc_free(&loc);
 		return -1;
 	}
-	if (mbox_handle_scan(&h, 0, &s, err) < 0)
+	if (mbox_handle_scan(&h, NULL, &s, err) < 0)
 		goto out_handle;
 	if (keyword_names(&s, keywords, nkeywords, &names, &nnames, err) < 0)
 		goto out_scan;
@@ -152,7 +152,7 @@ int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
 		mbox_loc_free(&loc);
 		return -1;
 	}
-	if (mbox_handle_scan(&h, 0, &s, err) < 0) {
+	if (mbox_handle_scan(&h, NULL, &s, err) < 0) {
 		mbox_handle_close(&h);
 		mbox_loc_free(&loc);
 		return -1;

@@ -17,7 +17,8 @@
 static int scan_for_view(struct mailbox *mb, struct mbox_handle *h, struct mbox_scan *s,
 			 struct error *err)
 {
-	if (mbox_handle_scan(h, mb->uidvalidity, s, err) < 0)
+	struct mbox_carry carry = { mb->uidvalidity, mb->uidnext };
+	if (mbox_handle_scan(h, &carry, s, err) < 0)
 		return -1;
 	if (s->uidvalidity != mb->uidvalidity) {
 		mbox_scan_free(s);
@@ -61,7 +62,8 @@ int mbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
 				/* Offsets from a scan of the file as it is now; no
 				 * persisting here (we only hold a read lock). */
 				struct mbox_scan *s = mbox_scan_new();
-				if (mbox_scan_fd(h.fd, &h.st, mb->uidvalidity, s, err) < 0) {
+				struct mbox_carry carry = { mb->uidvalidity, mb->uidnext };
+				if (mbox_scan_fd(h.fd, &h.st, &carry, s, err) < 0) {
 					free(s);
 					goto out;
 				}
@@ -233,6 +235,7 @@ int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum st
 		if (mbox_rewrite(&h, &s, err) < 0)
 			goto out;
 		mbox_view_own_modseq(mb, modseq);
+		mbox_view_apply_own(mb, &s, uids, n);
 		mb->dirty = 1;
 	}
 	if (nfailed)
@@ -388,7 +391,7 @@ int mbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *de
 			err->code = ERR_TRYCREATE;
 		goto out_ss;
 	}
-	if (mbox_handle_scan(&dh, 0, &ds, err) < 0)
+	if (mbox_handle_scan(&dh, NULL, &ds, err) < 0)
 		goto out_dh;
 	if (copy_into(&dh, &ds, sh.fd, &ss, msgs, n, dst_uids, err) < 0)
 		goto out_ds;

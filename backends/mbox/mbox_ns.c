@@ -432,7 +432,7 @@ static int rename_inbox(struct store *st, const char *newname, struct error *err
 	}
 	if (mbox_handle_open(st, &iloc, MBOX_OPEN_WRITE, &h, err) < 0)
 		goto out_loc;
-	if (mbox_handle_scan(&h, 0, &s, err) < 0)
+	if (mbox_handle_scan(&h, NULL, &s, err) < 0)
 		goto out_h;
 	mbox_tmp_name(tmp, sizeof(tmp));
 	fd = openat(nloc.dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -452,19 +452,23 @@ static int rename_inbox(struct store *st, const char *newname, struct error *err
 		goto out_s;
 	}
 	mbox_fsync_dir(nloc.dirfd);
-	/* Emptied in place (the INBOX directory may not let us create files),
-	 * its mtime pushed past the old UIDVALIDITY: see mbox_private.h. */
+	/* Emptied in place (the INBOX directory may not let us create files)
+	 * down to a pseudo message that keeps UIDVALIDITY and UIDNEXT, so
+	 * INBOX never hands out a UID twice. */
 	{
-		struct timespec ts[2];
-		time_t want = (time_t)s.uidvalidity + 1, now = time(NULL);
-		ts[0].tv_sec = ts[1].tv_sec = now > want ? now : want;
-		ts[0].tv_nsec = ts[1].tv_nsec = 0;
-		if (ftruncate(h.fd, 0) < 0 || fsync(h.fd) < 0) {
+		struct mbox_writer w;
+		if (ftruncate(h.fd, 0) < 0) {
 			mbox_errno_error(err, errno, "empty", iloc.path);
 			goto out_s;
 		}
-		if (futimens(h.fd, ts) < 0)
-			log_warn("mbox: futimens %s: %s", iloc.path, strerror(errno));
+		mbox_writer_init(&w, h.fd, 0);
+		mbox_emit_pseudo(&w, &s);
+		if (mbox_writer_flush(&w) < 0 || fsync(h.fd) < 0) {
+			mbox_errno_error(err, w.err ? w.err : errno, "empty", iloc.path);
+			mbox_writer_free(&w);
+			goto out_s;
+		}
+		mbox_writer_free(&w);
 	}
 	rc = 0;
 out_s:

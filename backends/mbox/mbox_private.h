@@ -26,9 +26,12 @@
  * own X-Haven-Modseq. Appends cannot rewrite the first message, so the
  * effective value is max(first message's counter, every message's modseq).
  *
- * An empty file has nowhere to keep state: its UIDVALIDITY is its mtime,
- * and whoever empties a mailbox sets that mtime past the old UIDVALIDITY so
- * a UID is never reused under one UIDVALIDITY. */
+ * A mailbox we empty keeps its state in a UW-IMAP style pseudo message
+ * (first in the file, with X-IMAP instead of X-IMAPbase), which we, UW-IMAP
+ * and Dovecot hide; it goes at the next rewrite that has real messages.
+ * A file that is empty (created, or emptied by another program) has no
+ * state at all: its UIDVALIDITY is its mtime, and an open view carries its
+ * own UIDVALIDITY over such a file until it gets headers again. */
 #ifndef HAVEN_MBOX_PRIVATE_H
 #define HAVEN_MBOX_PRIVATE_H
 #include <stdint.h>
@@ -160,6 +163,9 @@ struct mailbox {
 	struct mbox_scan *cache; /* latest scan for open_message, or NULL */
 };
 
+void mbox_view_apply_own(struct mailbox *mb, const struct mbox_scan *s, const uint32_t *uids,
+			 size_t n);
+
 /* mbox_store.c: names, paths */
 int mbox_name_is_inbox(const char *name);
 int mbox_name_check(const char *name, struct error *err);
@@ -228,7 +234,14 @@ void mbox_xform_init(struct mbox_xform *x);
 enum mbox_hdr mbox_xform_piece(struct mbox_xform *x, const char *p, size_t n, int line_start,
 			       struct buf *dst);
 
-int mbox_scan_fd(int fd, const struct stat *st, uint32_t carry_uidvalidity,
+/* What a view already told its client. A file without X-IMAPbase
+ * (emptied or written by another program) keeps these, so the view's
+ * UIDVALIDITY stays valid and no UID it has seen is handed out again. */
+struct mbox_carry {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+};
+int mbox_scan_fd(int fd, const struct stat *st, const struct mbox_carry *carry,
 		 struct mbox_scan *out, struct error *err);
 void mbox_scan_free(struct mbox_scan *s);
 struct mbox_scan *mbox_scan_new(void);
@@ -263,6 +276,8 @@ int mbox_emit_stored(struct mbox_writer *w, int srcfd, const struct mbox_smsg *m
 void mbox_emit_new(struct mbox_writer *w, const char *msg, size_t len, time_t idate,
 		   const struct mbox_scan *base, uint32_t uid, uint32_t flags,
 		   const char *const *kw, size_t nkw, uint64_t modseq);
+/* UW-IMAP's "DON'T DELETE THIS MESSAGE" carrying the scan's base state. */
+void mbox_emit_pseudo(struct mbox_writer *w, const struct mbox_scan *s);
 /* Write the scan's messages (not dropped) from srcfd to dstfd at 0, fsync.
  * -1 with errno. */
 int mbox_write_messages(int dstfd, int srcfd, const struct mbox_scan *s, size_t *kept);
@@ -281,7 +296,7 @@ int mbox_handle_open(struct store *st, const struct mbox_loc *loc, int write,
 void mbox_handle_close(struct mbox_handle *h);
 /* Scan under the handle's lock; if UIDs exist only in memory, persist them
  * (upgrading to a write lock) and scan again. */
-int mbox_handle_scan(struct mbox_handle *h, uint32_t carry_uidvalidity, struct mbox_scan *s,
+int mbox_handle_scan(struct mbox_handle *h, const struct mbox_carry *carry, struct mbox_scan *s,
 		     struct error *err);
 /* Read one message in IMAP form into memory: 0, -1 error, 1 if the bytes
  * there are not the message expected (size or X-UID differ). */

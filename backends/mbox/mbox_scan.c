@@ -491,7 +491,8 @@ static void cur_finish(struct mbox_scan *s, struct scan_cur *c)
 /* UIDs in the file must ascend; anything else (an MDA's new mail, a
  * message another program inserted) gets the next free UID, the same
  * answer for every reader of the same bytes. */
-static int assign_uids(struct mbox_scan *s, const struct scan_base *b, uint32_t carry,
+static int assign_uids(struct mbox_scan *s, const struct scan_base *b,
+		       const struct mbox_carry *carry,
 		       const struct stat *st, struct error *err)
 {
 	uint64_t next, last = 0, hms = b->hms;
@@ -503,9 +504,9 @@ static int assign_uids(struct mbox_scan *s, const struct scan_base *b, uint32_t 
 		next = b->uidnext;
 	} else {
 		time_t t = st->st_mtime;
-		s->uidvalidity = carry ? carry
+		s->uidvalidity = carry ? carry->uidvalidity
 				       : t < 1 ? 1 : (uint64_t)t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
-		next = 1;
+		next = carry && carry->uidnext > 1 ? carry->uidnext : 1;
 		if (s->n > 0)
 			s->needs_persist = 1;
 	}
@@ -545,7 +546,7 @@ static int assign_uids(struct mbox_scan *s, const struct scan_base *b, uint32_t 
 	return 0;
 }
 
-int mbox_scan_fd(int fd, const struct stat *st, uint32_t carry_uidvalidity,
+int mbox_scan_fd(int fd, const struct stat *st, const struct mbox_carry *carry,
 		 struct mbox_scan *s, struct error *err)
 {
 	struct mbox_reader r;
@@ -601,7 +602,7 @@ int mbox_scan_fd(int fd, const struct stat *st, uint32_t carry_uidvalidity,
 	s->ends_nl = last_nl;
 	mbox_reader_free(&r);
 	free(c);
-	return assign_uids(s, &b, carry_uidvalidity, st, err) < 0 ? (mbox_scan_free(s), -1) : 0;
+	return assign_uids(s, &b, carry, st, err) < 0 ? (mbox_scan_free(s), -1) : 0;
 fail:
 	mbox_reader_free(&r);
 	free(c);

@@ -261,6 +261,11 @@ int mbox_store_open(const struct backend_user *u, const struct config *cfg, stru
 		error_set(err, ERR_INTERNAL, "mbox: missing user or configuration");
 		return -1;
 	}
+	/* The name goes into paths through %u: it must be one component. */
+	if (u->name[0] == '\0' || u->name[0] == '.' || strchr(u->name, '/') != NULL) {
+		error_set(err, ERR_INTERNAL, "mbox: user name not usable in a path");
+		return -1;
+	}
 	st = xcalloc(1, sizeof(*st));
 	st->user = xstrdup(u->name);
 	st->inbox_path = config_expand(cfg->mbox_inbox, u->name, u->home ? u->home : "");

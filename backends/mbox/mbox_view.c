@@ -105,6 +105,33 @@ static int same_state(const struct mbox_vmsg *v, const struct mbox_smsg *m, cons
 	return 1;
 }
 
+/* This view's own flag changes show in its metadata at once (STORE and
+ * FETCH answer with the new flags); other views see them at their next
+ * sync, and is_own() keeps this one from reporting them back to itself. */
+void mbox_view_apply_own(struct mailbox *mb, const struct mbox_scan *s, const uint32_t *uids,
+			 size_t n)
+{
+	uint32_t *kwmap = s->nkw ? xreallocarray(NULL, s->nkw, sizeof(uint32_t)) : NULL;
+	for (size_t i = 0; i < s->nkw; i++)
+		kwmap[i] = view_kw(mb, s->kw[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct mbox_vmsg *v = mbox_view_find(mb, uids[i]);
+		const struct mbox_smsg *m = mbox_scan_find((struct mbox_scan *)s, uids[i]);
+		if (v && m && !same_state(v, m, kwmap)) {
+			uint64_t off = v->hdr_off, end = v->end_off;
+			vmsg_set(mb, v, m, kwmap);
+			/* Offsets stay those of the file the view was built
+			 * from; the next sync brings them up to date. */
+			v->hdr_off = off;
+			v->end_off = end;
+			v->meta.modseq = m->modseq;
+			if (m->modseq > mb->highestmodseq)
+				mb->highestmodseq = m->modseq;
+		}
+	}
+	free(kwmap);
+}
+
 /* Bring the view to scan s, reporting what changed (cb may be NULL). */
 static void view_merge(struct mailbox *mb, struct mbox_scan *s, const struct sync_cb *cb,
 		       void *ctx)
@@ -136,20 +163,30 @@ static void view_merge(struct mailbox *mb, struct mbox_scan *s, const struct syn
 			continue;
 		m = mbox_scan_find(s, v->meta.uid);
 		nv[nn] = *v;
-		if (!same_state(v, m, kwmap) || v->meta.modseq != m->modseq) {
-			int mine = is_own(mb, m->modseq), stale_modseq = m->modseq <= v->meta.modseq;
+		nv[nn].hdr_off = m->hdr_off;
+		nv[nn].end_off = m->end_off;
+		if (!same_state(v, m, kwmap)) {
+			uint64_t old_modseq = v->meta.modseq;
+			int mine = is_own(mb, m->modseq);
 			vmsg_set(mb, &nv[nn], m, kwmap);
 			/* Another program changed flags without knowing modseqs:
-			 * the change still needs a higher one for CONDSTORE. */
-			if (stale_modseq && !mine)
+			 * the change still needs a higher one for CONDSTORE. It
+			 * lives in this view only; the file keeps the old one,
+			 * which is never higher than ours, so it is not news
+			 * again at the next sync. */
+			if (m->modseq <= old_modseq && !mine)
 				nv[nn].meta.modseq = ++mb->highestmodseq;
 			if (!mine) {
 				changed = xreallocarray(changed, nchanged + 1, sizeof(*changed));
 				changed[nchanged++] = nn;
 			}
-		} else {
-			nv[nn].hdr_off = m->hdr_off;
-			nv[nn].end_off = m->end_off;
+		} else if (m->modseq > v->meta.modseq) {
+			/* Same flags, newer modseq: changed and changed back. */
+			nv[nn].meta.modseq = m->modseq;
+			if (!is_own(mb, m->modseq)) {
+				changed = xreallocarray(changed, nchanged + 1, sizeof(*changed));
+				changed[nchanged++] = nn;
+			}
 		}
 		nn++;
 	}
@@ -208,7 +245,7 @@ int mbox_select(struct store *st, const char *name, int readonly, struct mailbox
 		goto fail;
 	if (mbox_handle_open(st, &mb->loc, MBOX_OPEN_READ, &h, err) < 0)
 		goto fail;
-	if (mbox_handle_scan(&h, 0, s, err) < 0) {
+	if (mbox_handle_scan(&h, NULL, s, err) < 0) {
 		mbox_handle_close(&h);
 		goto fail;
 	}
@@ -282,6 +319,7 @@ int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct er
 	struct mbox_fid now;
 	struct mbox_handle h;
 	struct mbox_scan *s;
+	struct mbox_carry carry;
 
 	notify_drain(mb);
 	if (fstatat(mb->loc.dirfd, mb->loc.base, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -309,7 +347,9 @@ int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct er
 	if (mbox_handle_open(mb->st, &mb->loc, MBOX_OPEN_READ, &h, err) < 0)
 		return -1;
 	s = mbox_scan_new();
-	if (mbox_handle_scan(&h, mb->uidvalidity, s, err) < 0) {
+	carry.uidvalidity = mb->uidvalidity;
+	carry.uidnext = mb->uidnext;
+	if (mbox_handle_scan(&h, &carry, s, err) < 0) {
 		mbox_handle_close(&h);
 		mbox_scan_destroy(s);
 		return -1;

@@ -230,6 +230,29 @@ void mbox_emit_new(struct mbox_writer *w, const char *msg, size_t len, time_t id
 	mbox_writer_put(w, "\n", 1);
 }
 
+void mbox_emit_pseudo(struct mbox_writer *w, const struct mbox_scan *s)
+{
+	char tmp[128], date[64];
+	time_t now = time(NULL);
+
+	mbox_date_format(now, date, sizeof(date));
+	put_str(w, "From " MBOX_FROM_SENDER " ");
+	put_str(w, date);
+	put_str(w, "\nFrom: Mail System Internal Data <" MBOX_FROM_SENDER ">\n"
+		   "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n");
+	snprintf(tmp, sizeof(tmp), "X-IMAP: %" PRIu32 " %" PRIu32, s->uidvalidity, s->uidnext);
+	put_str(w, tmp);
+	for (size_t i = 0; i < s->nkw; i++) {
+		mbox_writer_put(w, " ", 1);
+		put_str(w, s->kw[i]);
+	}
+	snprintf(tmp, sizeof(tmp), "\nX-Haven-Highestmodseq: %" PRIu64 "\nStatus: RO\n\n",
+		 s->highestmodseq);
+	put_str(w, tmp);
+	put_str(w, "This text is part of the internal format of your mail folder, and is not\n"
+		   "a real message.  It keeps the folder's UIDs while it holds no mail.\n\n");
+}
+
 int mbox_write_messages(int dstfd, int srcfd, const struct mbox_scan *s, size_t *kept)
 {
 	struct mbox_writer w;
@@ -253,6 +276,11 @@ int mbox_write_messages(int dstfd, int srcfd, const struct mbox_scan *s, size_t 
 		(*kept)++;
 	}
 	free(names);
+	/* Nothing left: the state must live somewhere, or the next message
+	 * would get UID 1 again. UW-IMAP's pseudo message is the convention
+	 * Dovecot, Pine and we hide. */
+	if (*kept == 0)
+		mbox_emit_pseudo(&w, s);
 	mbox_writer_flush(&w);
 	e = w.err;
 	mbox_writer_free(&w);
@@ -275,7 +303,7 @@ int mbox_rewrite(struct mbox_handle *h, struct mbox_scan *s, struct error *err)
 	char tmpname[96];
 	struct stat nst;
 	int fd;
-	size_t kept = 0;
+	size_t kept;
 
 	mbox_tmp_name(tmpname, sizeof(tmpname));
 	fd = openat(h->loc->dirfd, tmpname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -296,16 +324,6 @@ int mbox_rewrite(struct mbox_handle *h, struct mbox_scan *s, struct error *err)
 	if (mbox_write_messages(fd, h->fd, s, &kept) < 0) {
 		mbox_errno_error(err, errno, "write", h->loc->path);
 		goto fail;
-	}
-	if (kept == 0) {
-		/* An empty file keeps no state: its mtime becomes its
-		 * UIDVALIDITY, so push it past the one we are dropping. */
-		struct timespec ts[2];
-		time_t want = (time_t)s->uidvalidity + 1, now = time(NULL);
-		ts[0].tv_sec = ts[1].tv_sec = now > want ? now : want;
-		ts[0].tv_nsec = ts[1].tv_nsec = 0;
-		if (futimens(fd, ts) < 0)
-			log_warn("mbox: futimens: %s", strerror(errno));
 	}
 	if (renameat(h->loc->dirfd, tmpname, h->loc->dirfd, h->loc->base) < 0) {
 		mbox_errno_error(err, errno, "replace", h->loc->path);

@@ -22,7 +22,8 @@ CORPUS = os.path.join(ROOT, "tests", "data", "corpus")
 IS_ROOT = os.geteuid() == 0
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                   "ERROR: UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL")
+                   "ERROR: UndefinedBehaviorSanitizer", "AddressSanitizer:DEADLYSIGNAL",
+                   "LeakSanitizer has encountered a fatal error")
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root for privilege separation")
 
