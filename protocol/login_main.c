@@ -71,10 +71,28 @@ static void proxy_end(void)
 	event_base_loopbreak(base);
 }
 
+/* Copy what one side sent to the other, but stop reading a side whose
+ * peer is not keeping up: memory per proxied session stays bounded. */
+#define PROXY_HIGH_WATER (256 * 1024)
+
 static void proxy_read(struct bufferevent *from, void *arg)
 {
 	struct bufferevent *to = arg;
 	evbuffer_add_buffer(bufferevent_get_output(to), bufferevent_get_input(from));
+	if (evbuffer_get_length(bufferevent_get_output(to)) > PROXY_HIGH_WATER)
+		bufferevent_disable(from, EV_READ);
+}
+
+/* `to` drained (below its low watermark): let its source read again. */
+static void proxy_drained(struct bufferevent *to, void *arg)
+{
+	struct bufferevent *from = arg;
+	bufferevent_enable(from, EV_READ);
+}
+
+static void proxy_flushed(struct bufferevent *bev, void *arg)
+{
+	proxy_end();
 }
 
 static void proxy_event(struct bufferevent *bev, short what, void *arg)
@@ -83,7 +101,8 @@ static void proxy_event(struct bufferevent *bev, short what, void *arg)
 		struct bufferevent *other = arg;
 		/* Flush what the other direction still has, then stop. */
 		if (other && evbuffer_get_length(bufferevent_get_output(other)) > 0) {
-			bufferevent_setcb(other, NULL, (bufferevent_data_cb)proxy_end, NULL, NULL);
+			bufferevent_setwatermark(other, EV_WRITE, 0, 0);
+			bufferevent_setcb(other, NULL, proxy_flushed, NULL, NULL);
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
@@ -103,10 +122,12 @@ void login_start_proxy(int fd)
 		proxy_end();
 		return;
 	}
-	bufferevent_setcb(proxy_client, (bufferevent_data_cb)proxy_read, NULL, proxy_event,
-			  proxy_worker);
-	bufferevent_setcb(proxy_worker, (bufferevent_data_cb)proxy_read, NULL, proxy_event,
-			  proxy_client);
+	bufferevent_setcb(proxy_client, proxy_read, proxy_drained, proxy_event, proxy_worker);
+	bufferevent_setcb(proxy_worker, proxy_read, proxy_drained, proxy_event, proxy_client);
+	bufferevent_setwatermark(proxy_client, EV_WRITE, PROXY_HIGH_WATER / 4, 0);
+	bufferevent_setwatermark(proxy_worker, EV_WRITE, PROXY_HIGH_WATER / 4, 0);
+	bufferevent_setwatermark(proxy_client, EV_READ, 0, PROXY_HIGH_WATER);
+	bufferevent_setwatermark(proxy_worker, EV_READ, 0, PROXY_HIGH_WATER);
 	bufferevent_enable(proxy_client, EV_READ | EV_WRITE);
 	bufferevent_enable(proxy_worker, EV_READ | EV_WRITE);
 	/* The user worker already has what was pipelined after the login;
