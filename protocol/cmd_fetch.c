@@ -337,12 +337,8 @@ void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 		session_tagged(s, cmd->tag, "BAD", NULL, "%s", err);
 		return;
 	}
-	int rc = seqset_to_uids(s, ws->mb, cmd->args[argi].str, by_uid, &uids, &n);
-	if (rc < 0) {
-		session_tagged(s, cmd->tag, "BAD", NULL,
-			       rc == -2 ? "Invalid message sequence number" : "Invalid sequence set");
+	if (seqset_arg(s, cmd, ws->mb, cmd->args[argi].str, by_uid, &uids, &n) < 0)
 		return;
-	}
 	if (by_uid)
 		req.atts |= FA_UID;
 	for (size_t i = 0; i < req.nitems; i++)

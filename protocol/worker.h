@@ -47,6 +47,9 @@ void flags_write(struct session *s, struct mailbox *mb, const struct msg_meta *m
  * of UIDs in ascending order (arena-allocated). */
 int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int by_uid,
 		   uint32_t **uids, size_t *n);
+/* The same, answering the command with BAD when the set is invalid. */
+int seqset_arg(struct session *s, const struct imap_cmd *cmd, struct mailbox *mb,
+	       const char *set, int by_uid, uint32_t **uids, size_t *n);
 uint32_t uid_to_seq(struct mailbox *mb, uint32_t uid);
 /* Mailbox-name argument (astring) -> UTF-8 name; NULL if invalid. */
 const char *mailbox_arg(struct session *s, const struct imap_arg *a);

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "../lib/log.h"
+#include "../mail/keyword.h"
 #include "worker.h"
 
 static const struct {
@@ -15,19 +16,6 @@ static const struct {
 	{ "\\Deleted", MF_DELETED }, { "\\Draft", MF_DRAFT },
 };
 #define NSYSFLAGS (sizeof(sysflags) / sizeof(sysflags[0]))
-
-static int keyword_valid(const char *k, size_t len)
-{
-	if (len == 0 || len > 128)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)k[i];
-		/* atom-char minus resp-specials and '\' */
-		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
-			return 0;
-	}
-	return 1;
-}
 
 int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
 		const char ***keywords, size_t *nkeywords, const char **err)
@@ -58,7 +46,7 @@ int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
 			*flags |= sysflags[k].bit;
 			continue;
 		}
-		if (!keyword_valid(a->str, a->len)) {
+		if (!mail_keyword_valid(a->str, a->len)) {
 			*err = "Invalid keyword";
 			return -1;
 		}
@@ -148,6 +136,16 @@ int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int b
 				break;
 		}
 	return 0;
+}
+
+int seqset_arg(struct session *s, const struct imap_cmd *cmd, struct mailbox *mb,
+	       const char *set, int by_uid, uint32_t **uids, size_t *n)
+{
+	int rc = seqset_to_uids(s, mb, set, by_uid, uids, n);
+	if (rc < 0)
+		session_tagged(s, cmd->tag, "BAD", NULL,
+			       rc == -2 ? "Invalid message sequence number" : "Invalid sequence set");
+	return rc < 0 ? -1 : 0;
 }
 
 const char *mailbox_arg(struct session *s, const struct imap_arg *a)
