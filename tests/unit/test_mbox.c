@@ -751,6 +751,68 @@ static void test_sync_other_store(void **state)
 	f->ops->store_close(other);
 }
 
+/* Another program (mutt, an MDA) replaces the file with one that has no
+ * X-IMAPbase: the open view keeps its UIDVALIDITY, and no UID it has seen
+ * is handed out again. */
+static void test_headerless_replacement_keeps_view(void **state)
+{
+	struct fx *f = *state;
+	const char *mda = "From x Thu Jan  1 00:00:00 1970\nSubject: new\n\nhi\n";
+	struct mailbox *mb;
+	struct mailbox_status s1, s2;
+	struct rec r;
+	struct error err;
+
+	append_str(f, "INBOX", MSG1);
+	append_str(f, "INBOX", MSG1);
+	mb = select_box(f, f->st, "INBOX", &s1);
+	spit(f->inbox, mda, strlen(mda), 0);
+	do_sync(f, mb, &r);
+	assert_int_equal(r.nexp, 2);
+	assert_int_equal(r.exists, 1);
+	assert_int_equal(f->ops->meta(mb, 1)->uid, 3);
+	f->ops->mailbox_close(mb);
+	/* and that is what was written down */
+	assert_int_equal(f->ops->status(f->st, "INBOX", &s2, &err), 0);
+	assert_int_equal(s2.uidvalidity, s1.uidvalidity);
+	assert_int_equal(s2.uidnext, 4);
+}
+
+/* A program that edits Status: without knowing modseqs: reported once, with
+ * a higher modseq, and not again. */
+static void test_foreign_flag_change(void **state)
+{
+	struct fx *f = *state;
+	struct mailbox *mb;
+	struct rec r;
+	size_t len;
+	char *disk, *p;
+	uint64_t ms;
+
+	append_str(f, "INBOX", MSG1);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	ms = f->ops->meta(mb, 1)->modseq;
+	disk = slurp(f->inbox, &len);
+	p = strstr(disk, "Status: O\n");
+	assert_non_null(p);
+	memcpy(p, "Status: R\n", 10);   /* same size, like mutt in place */
+	spit(f->inbox, disk, len, 0);
+	free(disk);
+	{
+		/* A same-size edit within one timestamp tick is invisible to
+		 * stat(); real editors are slower than this test. */
+		struct timespec later[2] = { { time(NULL) + 5, 0 }, { time(NULL) + 5, 0 } };
+		assert_int_equal(utimensat(AT_FDCWD, f->inbox, later, 0), 0);
+	}
+	do_sync(f, mb, &r);
+	assert_int_equal(r.nchanged, 1);
+	assert_int_equal(f->ops->meta(mb, 1)->flags, MF_SEEN);
+	assert_true(f->ops->meta(mb, 1)->modseq > ms);
+	do_sync(f, mb, &r);
+	assert_int_equal(r.nchanged, 0);
+	f->ops->mailbox_close(mb);
+}
+
 static void test_sync_external_mda(void **state)
 {
 	struct fx *f = *state;
@@ -1168,6 +1230,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync_other_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_external_mda, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_mbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_headerless_replacement_keeps_view, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_flag_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_mbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_inbox, setup, teardown),
