@@ -88,7 +88,7 @@ int mbox_name_check(const char *name, struct error *err)
 			error_set(err, ERR_CANNOT, "Mailbox name components may not start with '.'");
 			return -1;
 		}
-		if (n > 255) {
+		if (n > 250) {   /* room for the ".lock" of a dotlock in NAME_MAX */
 			error_set(err, ERR_CANNOT, "Mailbox name component too long");
 			return -1;
 		}

@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -528,6 +529,122 @@ static void test_long_line(void **state)
 	free(got);
 	f->ops->mailbox_close(mb);
 	buf_free(&b);
+}
+
+/* A write that fails half-way (here: the file size limit, as a full disk
+ * would) leaves the file exactly as it was. */
+static void test_append_all_or_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	struct stat before, after;
+	struct rlimit old, lim;
+	struct mailbox_status stt;
+	size_t big = 300000;
+	char *msg = xmalloc(big);
+	uint32_t uv, uid;
+
+	append_str(f, "INBOX", MSG1);
+	assert_int_equal(stat(f->inbox, &before), 0);
+	memset(msg, 'x', big);
+	memcpy(msg, "Subject: big\r\n\r\n", 17);
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)before.st_size + 100000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_equal(f->ops->append(f->st, "INBOX", msg, big, 0, NULL, 0, 0, 0, &uv, &uid,
+					&err), -1);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(stat(f->inbox, &after), 0);
+	assert_int_equal(after.st_size, before.st_size);
+	assert_int_equal(f->ops->status(f->st, "INBOX", &stt, &err), 0);
+	assert_int_equal(stt.messages, 1);
+	assert_int_equal(f->ops->append(f->st, "INBOX", msg, big, 0, NULL, 0, 0, 0, &uv, &uid,
+					&err), 0);
+	assert_int_equal(uid, 2);
+	/* the same for a rewrite: the temp file goes, the mailbox stays */
+	{
+		size_t l1, l2;
+		char *d1 = slurp(f->inbox, &l1), *d2;
+		struct mailbox *mb = select_box(f, f->st, "INBOX", NULL);
+		uint32_t one = 1;
+		signal(SIGXFSZ, SIG_IGN);
+		lim.rlim_cur = (rlim_t)l1 - 1000;
+		assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+		assert_int_equal(f->ops->store_flags(mb, &one, 1, STORE_ADD, MF_SEEN, NULL, 0, 0,
+						     NULL, NULL, &err), -1);
+		setrlimit(RLIMIT_FSIZE, &old);
+		signal(SIGXFSZ, SIG_DFL);
+		d2 = slurp(f->inbox, &l2);
+		assert_int_equal(l1, l2);
+		assert_memory_equal(d1, d2, l1);
+		free(d1);
+		free(d2);
+		f->ops->mailbox_close(mb);
+	}
+	free(msg);
+}
+
+static int rm_debris(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	const char *base = path + ftw->base;
+	size_t n = strlen(base);
+	(void)sb; (void)flag;
+	if ((n > 5 && strcmp(base + n - 5, ".lock") == 0) || strncmp(base, ".haven-tmp", 10) == 0)
+		unlink(path);
+	return 0;
+}
+
+/* kill -9 in the middle of rewrites and appends: the mailbox is always
+ * the old or the new file, every message intact. */
+static void test_kill9_atomicity(void **state)
+{
+	struct fx *f = *state;
+	const char *msgs[] = { MSG1, "Subject: two\r\n\r\nFrom here\r\n", "Subject: 3\r\n\r\nx" };
+	uint32_t uids[3];
+
+	struct error cerr;
+	assert_int_equal(f->ops->create(f->st, "Other", 0, &cerr), 0);
+	for (int i = 0; i < 3; i++)
+		uids[i] = append_str(f, "INBOX", msgs[i]);
+	srand(42);
+	for (int round = 0; round < 25; round++) {
+		pid_t pid = fork();
+		struct mailbox *mb;
+		if (pid == 0) {
+			struct store *st = open_store(f);
+			struct error err;
+			uint32_t uv, uid;
+			mb = select_box(f, st, "INBOX", NULL);
+			for (;;) {
+				f->ops->store_flags(mb, uids, 3, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL, NULL,
+						    &err);
+				f->ops->store_flags(mb, uids, 3, STORE_REMOVE, MF_SEEN, NULL, 0, 0, NULL,
+						    NULL, &err);
+				if (round % 5 == 0)
+					f->ops->append(st, "Other", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+						       &uid, &err);
+			}
+		}
+		usleep((useconds_t)(rand() % 20000));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		/* what a crash leaves: a lock that goes stale, maybe a temp file */
+		nftw(f->dir, rm_debris, 16, FTW_PHYS);
+		mb = select_box(f, f->st, "INBOX", NULL);
+		assert_int_equal(f->ops->count(mb), 3);
+		for (uint32_t seq = 1; seq <= 3; seq++) {
+			size_t len;
+			char *got = fetch(f, mb, uids[seq - 1], &len);
+			assert_int_equal(f->ops->meta(mb, seq)->uid, uids[seq - 1]);
+			assert_int_equal(len, strlen(msgs[seq - 1]));
+			assert_memory_equal(got, msgs[seq - 1], len);
+			free(got);
+		}
+		f->ops->mailbox_close(mb);
+	}
 }
 
 static void test_uids_persist(void **state)
@@ -1223,6 +1340,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_fetch_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_strips_state_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_atomicity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uids_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flags_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expunge, setup, teardown),
