@@ -97,8 +97,8 @@ static int resolve_ids(const struct passdb_user *u, uid_t *uid, gid_t *gid)
 		log_err("passdb entry %s has no uid/gid and mail_user is not set", u->name);
 		return -1;
 	}
-	if (*uid == 0) {
-		log_err("passdb entry %s maps to uid 0: refused", u->name);
+	if (*uid == 0 || *gid == 0) {
+		log_err("passdb entry %s maps to uid or gid 0: refused", u->name);
 		return -1;
 	}
 	return 0;

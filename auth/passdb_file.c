@@ -76,7 +76,7 @@ int passdb_file_parse_line(const char *line, struct passdb_user *out)
 
 	while (*p == ' ' || *p == '\t')
 		p++;
-	if (*p == '\0' || *p == '#' || *p == '\n')
+	if (*p == '\0' || *p == '#' || *p == '\n' || *p == '\r')
 		return 0;
 	memset(out, 0, sizeof(*out));
 	for (;;) {
@@ -120,8 +120,9 @@ static int reload(struct passdb_file *p, struct error *err)
 		error_set(err, ERR_UNAVAILABLE, "passdb %s: %s", p->path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fileno(fp), &st) < 0) {
-		error_set(err, ERR_UNAVAILABLE, "passdb %s: %s", p->path, strerror(errno));
+	if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
+		error_set(err, ERR_UNAVAILABLE, "passdb %s: %s", p->path,
+			  S_ISREG(st.st_mode) ? strerror(errno) : "not a regular file");
 		fclose(fp);
 		return -1;
 	}
@@ -149,6 +150,15 @@ static int reload(struct passdb_file *p, struct error *err)
 		p->users[p->n++] = u;
 	}
 	free(line);
+	/* A read error is not "no more users": answer tempfail rather than
+	 * turn every login into a wrong password. */
+	if (ferror(fp)) {
+		error_set(err, ERR_UNAVAILABLE, "passdb %s: read error", p->path);
+		fclose(fp);
+		p->loaded = 0;
+		p->n = 0;
+		return -1;
+	}
 	fclose(fp);
 	p->st = st;
 	p->loaded = 1;

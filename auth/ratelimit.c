@@ -7,6 +7,8 @@
 
 #include "../lib/xmalloc.h"
 
+/* Keys are kept (and compared) up to 63 bytes: longer keys that share
+ * that prefix count as one, which only errs towards blocking. */
 struct rl_slot {
 	char key[64];
 	time_t start;
@@ -48,7 +50,7 @@ void ratelimit_fail(struct ratelimit *r, const char *key, time_t now)
 {
 	struct rl_slot *s = slot_for(r, key);
 	/* A collision or an expired window starts the slot afresh. */
-	if (strncmp(s->key, key, sizeof(s->key)) != 0 || now - s->start >= (time_t)r->window) {
+	if (strncmp(s->key, key, sizeof(s->key) - 1) != 0 || now - s->start >= (time_t)r->window) {
 		snprintf(s->key, sizeof(s->key), "%s", key);
 		s->start = now;
 		s->count = 0;
@@ -59,6 +61,6 @@ void ratelimit_fail(struct ratelimit *r, const char *key, time_t now)
 int ratelimit_blocked(struct ratelimit *r, const char *key, time_t now)
 {
 	struct rl_slot *s = slot_for(r, key);
-	return strncmp(s->key, key, sizeof(s->key)) == 0 && now - s->start < (time_t)r->window &&
+	return strncmp(s->key, key, sizeof(s->key) - 1) == 0 && now - s->start < (time_t)r->window &&
 	       s->count >= r->max;
 }

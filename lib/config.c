@@ -260,9 +260,12 @@ int config_read_file(const char *path, struct buf *out, struct error *err)
 static int listen_list_ok(const char *v, const char *key, struct error *err)
 {
 	char *copy = xstrdup(v), *save = NULL, *tok;
-	int rc = 0;
+	int rc = 0, n = 0;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *t = trim(tok);
+		if (*t == '\0')
+			continue;
+		n++;
 		char *colon = strrchr(t, ':');
 		char *end;
 		long port;
@@ -279,6 +282,11 @@ static int listen_list_ok(const char *v, const char *key, struct error *err)
 		}
 	}
 	free(copy);
+	/* "," or " " is a typo, not a way to say "no listener". */
+	if (rc == 0 && n == 0 && strspn(v, " \t") != strlen(v)) {
+		error_set(err, ERR_PARSE, "%s: no host:port in \"%s\"", key, v);
+		rc = -1;
+	}
 	return rc;
 }
 

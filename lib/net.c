@@ -66,6 +66,8 @@ int net_listen_list(const char *list, int *fds, int max, struct error *err)
 	char *copy = xstrdup(list), *save = NULL, *tok;
 	int n = 0;
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (strspn(tok, " \t") == strlen(tok))
+			continue;  /* "a:1, b:2," */
 		if (n == max) {
 			error_set(err, ERR_LIMIT, "too many listeners (max %d)", max);
 			goto fail;

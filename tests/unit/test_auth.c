@@ -332,7 +332,7 @@ static void test_lookup_reread(void **state)
 	assert_int_equal(rmdir(tmpdir), 0);
 }
 
-/* KNOWN BUG (run with HAVEN_KNOWN_BUGS=1): reload() in auth/passdb_file.c
+/* Regression (was a bug): reload() in auth/passdb_file.c
  * treats a read error from getline() like end of file and never checks
  * ferror(), so a passdb that cannot be read (here: a directory, where
  * getline fails with EISDIR; likewise EIO halfway through a file) loads as
@@ -346,8 +346,6 @@ static void test_known_bug_passdb_read_error(void **state)
 	struct passdb_user u;
 	struct error err;
 
-	if (getenv("HAVEN_KNOWN_BUGS") == NULL)
-		skip();
 	snprintf(dir, sizeof(dir), "/tmp/haven-test-auth-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/passwd", dir);
@@ -583,7 +581,7 @@ static void test_ratelimit_keys_independent(void **state)
 	ratelimit_free(r);
 }
 
-/* KNOWN BUG (run with HAVEN_KNOWN_BUGS=1), latent: auth/ratelimit.c stores
+/* Regression (was a bug), latent: auth/ratelimit.c stores
  * at most 63 bytes of a key (snprintf into key[64]) but compares with
  * strncmp(s->key, key, 64), so a key of 64 bytes or more never equals its
  * own stored copy: every failure restarts the count at 1 and the key is
@@ -593,8 +591,6 @@ static void test_known_bug_ratelimit_long_key(void **state)
 {
 	char key[80];
 
-	if (getenv("HAVEN_KNOWN_BUGS") == NULL)
-		skip();
 	memset(key, 'k', sizeof(key) - 1);
 	key[sizeof(key) - 1] = '\0';
 	struct ratelimit *r = ratelimit_new(64, 2, 60);
@@ -606,7 +602,7 @@ static void test_known_bug_ratelimit_long_key(void **state)
 	assert_true(blocked);
 }
 
-/* KNOWN BUG (run with HAVEN_KNOWN_BUGS=1), cosmetic: a blank line of a
+/* Regression (was a bug), cosmetic: a blank line of a
  * CRLF file ("\r\n") is not taken as blank by passdb_file_parse_line but
  * as malformed (-1), so reload() logs "malformed line ignored" for every
  * blank line of such a file. haven.conf(5) says empty lines are ignored.
@@ -615,8 +611,6 @@ static void test_known_bug_passdb_crlf_blank(void **state)
 {
 	struct passdb_user u;
 
-	if (getenv("HAVEN_KNOWN_BUGS") == NULL)
-		skip();
 	assert_int_equal(passdb_file_parse_line("\r\n", &u), 0);
 	assert_int_equal(passdb_file_parse_line("  \r\n", &u), 0);
 }

@@ -682,6 +682,8 @@ static void test_config_validate(void **state)
 	expect_invalid("listen = 127.0.0.1:143, 127.0.0.2\n", "not host:port");
 	expect_invalid("listen_tls = host:1x\ntls_cert = c\ntls_key = k\n", "listen_tls");
 	expect_invalid("listen =\n", "both empty");
+	expect_invalid("listen = ,\n", "no host:port");
+	expect_invalid("listen = \" , \"\n", "no host:port");
 	expect_invalid("tls_cert = /c.pem\n", "tls_cert and tls_key");
 	expect_invalid("tls_key = /k.pem\n", "tls_cert and tls_key");
 	expect_invalid("listen_tls = 127.0.0.1:993\n", "listen_tls needs tls_cert");
