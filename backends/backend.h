@@ -9,7 +9,9 @@
  * hierarchy delimiter '/', "INBOX" is case-insensitive and always exists.
  * Sequence numbers are 1-based positions in the mailbox *view*, which
  * changes only inside sync(); UIDs are strictly ascending and never
- * reused under one UIDVALIDITY. */
+ * reused under one UIDVALIDITY. A view's own flag changes (store_flags)
+ * show in its meta() at once; everything else, including its own expunges
+ * and appends, reaches the view in sync(). */
 #ifndef HAVEN_BACKEND_H
 #define HAVEN_BACKEND_H
 #include <stddef.h>
@@ -145,8 +147,9 @@ struct backend_ops {
 	const struct msg_meta *(*meta)(struct mailbox *mb, uint32_t seq);
 	/* Keyword table: names indexed by msg_meta.kw. */
 	size_t (*keywords)(struct mailbox *mb, const char *const **names);
-	/* Look for changes made by others (and by this view's own mutations)
-	 * and apply them to the view, reporting through cb. */
+	/* Look for changes made by others (and by this view's own expunges
+	 * and appends) and apply them to the view, reporting through cb.
+	 * ERR_UNAVAILABLE: the view cannot be kept (UIDVALIDITY changed). */
 	int (*sync)(struct mailbox *mb, const struct sync_cb *cb, void *ctx,
 		    struct error *err);
 	int (*open_message)(struct mailbox *mb, uint32_t uid, struct msg_stream **out,

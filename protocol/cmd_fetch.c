@@ -306,21 +306,124 @@ static int read_message(struct mailbox *mb, uint32_t uid, struct buf *out, struc
 	return 0;
 }
 
+/* What a FETCH needs to carry on after yielding; lives in the arena. */
+struct fetch_state {
+	struct fetch_req req;
+	const char *tag;
+	uint32_t *uids;
+	size_t n, next;
+	int by_uid;
+	int set_seen;
+	uint8_t *seen_set;      /* per uid: \Seen was set by this FETCH */
+};
+
+static int fetch_one(struct session *s, struct fetch_state *fs, size_t k)
+{
+	uint32_t uid = fs->uids[k];
+	struct wsession *ws = wsession_of(s);
+	uint32_t seq = uid_to_seq(ws->mb, uid);
+	const struct msg_meta *m = seq ? W->be->meta(ws->mb, seq) : NULL;
+	struct buf body = BUF_INIT;
+	struct error e;
+	int flags_now = (fs->req.atts & FA_FLAGS) != 0;
+	int sep = 0;
+
+	if (m == NULL)
+		return 0;
+	if (fs->req.nitems && read_message(ws->mb, m->uid, &body, &e) < 0) {
+		buf_free(&body);
+		session_tagged_error(s, fs->tag, &e);
+		return -1;
+	}
+	if (fs->seen_set && fs->seen_set[k])
+		flags_now = 1;  /* tell the client \Seen was set */
+	session_printf(s, "* %u FETCH (", seq);
+	if (fs->req.atts & FA_UID) {
+		session_printf(s, "UID %u", m->uid);
+		sep = 1;
+	}
+	if (flags_now) {
+		session_printf(s, "%sFLAGS ", sep ? " " : "");
+		flags_write(s, ws->mb, m);
+		sep = 1;
+	}
+	if (fs->req.atts & FA_INTERNALDATE) {
+		char d[IMAPDATE_DATETIME_SIZE];
+		imapdate_format_datetime(d, sizeof(d), m->internaldate, m->tz_minutes);
+		session_printf(s, "%sINTERNALDATE \"%s\"", sep ? " " : "", d);
+		sep = 1;
+	}
+	if (fs->req.atts & FA_SIZE) {
+		session_printf(s, "%sRFC822.SIZE %llu", sep ? " " : "", (unsigned long long)m->size);
+		sep = 1;
+	}
+	for (size_t i = 0; i < fs->req.nitems; i++) {
+		write_body(s, &fs->req.items[i], body.data ? body.data : "", body.len, sep);
+		sep = 1;
+	}
+	session_write(s, ")\r\n", 3);
+	buf_free(&body);
+	return 0;
+}
+
+/* Set \Seen on every fetched message that lacks it, in one store call (a
+ * backend may rewrite a whole file per call), before any is sent. */
+static void mark_seen(struct session *s, struct fetch_state *fs)
+{
+	struct wsession *ws = wsession_of(s);
+	uint32_t *todo = arena_alloc(s->arena, (fs->n ? fs->n : 1) * sizeof(uint32_t));
+	size_t nt = 0, nf = 0;
+	struct error e;
+
+	fs->seen_set = arena_alloc(s->arena, fs->n ? fs->n : 1);
+	for (size_t k = 0; k < fs->n; k++) {
+		uint32_t seq = uid_to_seq(ws->mb, fs->uids[k]);
+		if (seq && !(W->be->meta(ws->mb, seq)->flags & MF_SEEN)) {
+			todo[nt++] = fs->uids[k];
+			fs->seen_set[k] = 1;
+		}
+	}
+	if (nt && W->be->store_flags(ws->mb, todo, nt, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
+				     &nf, &e) < 0) {
+		/* The bodies can still be served; the flags just stay. */
+		log_warn("setting \\Seen: %s", e.msg);
+		memset(fs->seen_set, 0, fs->n);
+	}
+}
+
+/* Emit messages until done or until the client falls behind; in the
+ * latter case yield, and the session calls us again when output drains,
+ * so a FETCH 1:* BODY[] of a large mailbox never sits in memory whole. */
+static int fetch_continue(struct session *s)
+{
+	struct fetch_state *fs = s->cont_ctx;
+	while (fs->next < fs->n) {
+		if (session_output_full(s)) {
+			s->cont = fetch_continue;
+			log_debug("FETCH yields at %zu/%zu: client is reading slowly", fs->next, fs->n);
+			return 0;
+		}
+		if (fetch_one(s, fs, fs->next++) < 0)
+			return 1;
+	}
+	session_tagged(s, fs->tag, "OK", NULL, "%sFETCH completed", fs->by_uid ? "UID " : "");
+	return 1;
+}
+
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi)
 {
 	struct wsession *ws = wsession_of(s);
-	struct fetch_req req;
+	struct fetch_state *fs;
 	const char *err = NULL;
-	uint32_t *uids;
-	size_t n;
-	int set_seen = 0;
 
 	if (cmd->nargs != argi + 2 || cmd->args[argi].type != IMAP_ARG_ATOM) {
 		session_tagged(s, cmd->tag, "BAD", NULL, "FETCH expects a sequence set and items");
 		return;
 	}
-	memset(&req, 0, sizeof(req));
-	req.items = arena_alloc(s->arena, MAX_BODY_ITEMS * sizeof(struct body_item));
+	fs = arena_alloc(s->arena, sizeof(*fs));
+	fs->tag = cmd->tag;
+	fs->by_uid = by_uid;
+	fs->req.items = arena_alloc(s->arena, MAX_BODY_ITEMS * sizeof(struct body_item));
 	const struct imap_arg *atts = &cmd->args[argi + 1];
 	if (atts->type == IMAP_ARG_LIST) {
 		if (atts->count == 0) {
@@ -328,73 +431,27 @@ void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 			return;
 		}
 		for (size_t i = 0; i < atts->count; i++)
-			if (add_att(s, &req, &atts->list[i], &err) < 0)
+			if (add_att(s, &fs->req, &atts->list[i], &err) < 0)
 				break;
 	} else {
-		add_att(s, &req, atts, &err);
+		add_att(s, &fs->req, atts, &err);
 	}
 	if (err) {
 		session_tagged(s, cmd->tag, "BAD", NULL, "%s", err);
 		return;
 	}
-	if (seqset_arg(s, cmd, ws->mb, cmd->args[argi].str, by_uid, &uids, &n) < 0)
+	if (seqset_arg(s, cmd, ws->mb, cmd->args[argi].str, by_uid, &fs->uids, &fs->n) < 0)
 		return;
 	if (by_uid)
-		req.atts |= FA_UID;
-	for (size_t i = 0; i < req.nitems; i++)
-		if (!req.items[i].peek && !ws->readonly)
-			set_seen = 1;
-
-	for (size_t k = 0; k < n; k++) {
-		uint32_t seq = uid_to_seq(ws->mb, uids[k]);
-		const struct msg_meta *m = W->be->meta(ws->mb, seq);
-		struct buf body = BUF_INIT;
-		struct error e;
-		int flags_now = (req.atts & FA_FLAGS) != 0;
-		int sep = 0;
-
-		if (req.nitems && read_message(ws->mb, m->uid, &body, &e) < 0) {
-			buf_free(&body);
-			session_tagged_error(s, cmd->tag, &e);
-			return;
-		}
-		if (set_seen && !(m->flags & MF_SEEN)) {
-			uint32_t u = m->uid;
-			size_t nf = 0;
-			if (W->be->store_flags(ws->mb, &u, 1, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
-					       &nf, &e) == 0)
-				flags_now = 1;  /* tell the client \Seen was set */
-			m = W->be->meta(ws->mb, seq);
-		}
-		session_printf(s, "* %u FETCH (", seq);
-		if (req.atts & FA_UID) {
-			session_printf(s, "UID %u", m->uid);
-			sep = 1;
-		}
-		if (flags_now) {
-			session_printf(s, "%sFLAGS ", sep ? " " : "");
-			flags_write(s, ws->mb, m);
-			sep = 1;
-		}
-		if (req.atts & FA_INTERNALDATE) {
-			char d[IMAPDATE_DATETIME_SIZE];
-			imapdate_format_datetime(d, sizeof(d), m->internaldate, m->tz_minutes);
-			session_printf(s, "%sINTERNALDATE \"%s\"", sep ? " " : "", d);
-			sep = 1;
-		}
-		if (req.atts & FA_SIZE) {
-			session_printf(s, "%sRFC822.SIZE %llu", sep ? " " : "",
-				       (unsigned long long)m->size);
-			sep = 1;
-		}
-		for (size_t i = 0; i < req.nitems; i++) {
-			write_body(s, &req.items[i], body.data ? body.data : "", body.len, sep);
-			sep = 1;
-		}
-		session_write(s, ")\r\n", 3);
-		buf_free(&body);
-	}
-	session_tagged(s, cmd->tag, "OK", NULL, "%sFETCH completed", by_uid ? "UID " : "");
+		fs->req.atts |= FA_UID;
+	for (size_t i = 0; i < fs->req.nitems; i++)
+		if (!fs->req.items[i].peek && !ws->readonly)
+			fs->set_seen = 1;
+	if (fs->set_seen)
+		mark_seen(s, fs);
+	s->cont_ctx = fs;
+	if (fetch_continue(s))
+		s->cont_ctx = NULL;
 }
 
 void cmd_fetch(struct session *s, const struct imap_cmd *cmd)

@@ -180,6 +180,9 @@ static void list_cb(void *arg, const char *name, unsigned attrs)
 	struct list_ctx *c = arg;
 	if (c->lsub && !(attrs & MA_SUBSCRIBED))
 		return;
+	/* Subscribed names that no longer exist are for LSUB only. */
+	if (!c->lsub && (attrs & MA_NONEXISTENT))
+		return;
 	if (!list_match(c->pattern, name))
 		return;
 	if (strcmp(name, "INBOX") == 0)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 
@@ -18,13 +19,31 @@ static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
+/* Closing a socket with unread input makes the kernel send RST, and a
+ * client may then lose our BYE. Half-close first and discard what is
+ * already queued. */
+static void drain_before_close(struct bufferevent *bev)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	char junk[4096];
+	if (fd < 0)
+		return;
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 64; i++)
+		if (recv(fd, junk, sizeof(junk), MSG_DONTWAIT) <= 0)
+			break;
+}
+
 static void session_free(struct session *s)
 {
 	if (s->timeout_ev)
 		event_free(s->timeout_ev);
 	s->timeout_ev = NULL;
-	if (s->bev)
+	if (s->bev) {
+		if (s->closing && session_output_pending(s) == 0)
+			drain_before_close(s->bev);
 		bufferevent_free(s->bev);
+	}
 	s->bev = NULL;
 	imap_reader_free(&s->reader);
 	arena_free(s->arena);
@@ -93,6 +112,11 @@ void session_set_bev(struct session *s, struct bufferevent *bev)
 	if (s->bev)
 		bufferevent_free(s->bev);
 	setup_bev(s, bev);
+}
+
+int session_output_full(struct session *s)
+{
+	return session_output_pending(s) > OUTPUT_HIGH_WATER;
 }
 
 size_t session_output_pending(struct session *s)
@@ -275,6 +299,16 @@ void session_input(struct session *s)
 
 		if (session_output_pending(s) > OUTPUT_HIGH_WATER)
 			break;  /* on_write resumes us */
+		if (s->cont) {
+			/* A yielded command goes first; nothing else runs
+			 * until it completes, so responses stay in order. */
+			if (!s->cont(s))
+				continue;  /* yielded again: loop re-checks output */
+			s->cont = NULL;
+			s->cont_ctx = NULL;
+			arena_reset(s->arena);
+			continue;
+		}
 		in = s->preinput && evbuffer_get_length(s->preinput) ? s->preinput
 								      : bufferevent_get_input(s->bev);
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
@@ -297,7 +331,8 @@ void session_input(struct session *s)
 				run_command(s, raw, len);
 			}
 			imap_reader_next(&s->reader);
-			arena_reset(s->arena);
+			if (s->cont == NULL)
+				arena_reset(s->arena);
 			break;
 		case IMAP_READ_LINE_TOO_LONG:
 			s->line_fn = NULL;
@@ -338,7 +373,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* Output drained below the mark: continue with queued commands. */
-	if (!s->suspended && (evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
+	if (!s->suspended && (s->cont || evbuffer_get_length(bufferevent_get_input(bev)) > 0 ||
 			      (s->preinput && evbuffer_get_length(s->preinput) > 0)))
 		session_input(s);
 }

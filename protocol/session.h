@@ -72,6 +72,11 @@ struct session {
 	/* The next complete line goes here instead of to the parser (SASL
 	 * continuation responses). */
 	void (*line_fn)(struct session *s, const char *line, size_t len);
+	/* A command that yielded because output is backed up: called again
+	 * once the client has read enough; returns 1 when the command is
+	 * complete. Its data stays in the arena until then. */
+	int (*cont)(struct session *s);
+	void *cont_ctx;
 	/* Extra capability words for CAPABILITY in the current state. */
 	const char *(*capability)(struct session *s);
 	/* Called when queued output has been fully written (if set). */
@@ -101,6 +106,8 @@ void session_input(struct session *s);
 void session_suspend(struct session *s);
 void session_resume(struct session *s);
 
+/* 1 when a long-running command should yield (set s->cont and return). */
+int session_output_full(struct session *s);
 void session_write(struct session *s, const void *p, size_t n);
 void session_printf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "tag OK|NO|BAD [code] text\r\n". code may be NULL. */

@@ -58,6 +58,10 @@ void wsession_sync(struct wsession *ws)
 	if (W->be->sync(ws->mb, &cb, &c, &err) < 0) {
 		log_warn("sync %s: %s", ws->mbname, err.msg);
 		free(c.changed);
+		/* The view cannot be kept (e.g. UIDVALIDITY changed under us):
+		 * the client must not go on with numbers that mean nothing. */
+		if (err.code == ERR_UNAVAILABLE)
+			session_bye(&ws->s, "[UNAVAILABLE] Mailbox changed incompatibly, please reconnect");
 		return;
 	}
 	if (c.have_exists)
