@@ -5,9 +5,9 @@
  * out. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../lib/log.h"
@@ -69,22 +69,19 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 static struct user_worker *worker_spawn(const char *user, uid_t uid, gid_t gid, const char *home)
 {
 	struct user_worker *w;
-	struct privdrop pd;
-	struct stat st;
 	int sv[2];
 
 	if (ipc_socketpair(sv) < 0) {
 		log_err("worker socketpair: %s", strerror(errno));
 		return NULL;
 	}
-	memset(&pd, 0, sizeof(pd));
-	pd.user = user;
-	pd.uid = uid;
-	pd.gid = gid;
-	/* A missing home is created by the worker itself, as the user. */
-	pd.chdir_dir = stat(home, &st) == 0 && S_ISDIR(st.st_mode) ? home : "/";
-	const char *extra[] = { "-a", user, "-b", home, NULL };
-	pid_t pid = spawn_child("haven-worker", extra, sv[1], -1, privdrop_is_root() ? &pd : NULL);
+	/* The worker drops to uid/gid itself, first thing after exec: the
+	 * binary may live where the mail user cannot reach it. */
+	char uidbuf[16], gidbuf[16];
+	snprintf(uidbuf, sizeof(uidbuf), "%lu", (unsigned long)uid);
+	snprintf(gidbuf, sizeof(gidbuf), "%lu", (unsigned long)gid);
+	const char *extra[] = { "-a", user, "-b", home, "-e", uidbuf, "-f", gidbuf, NULL };
+	pid_t pid = spawn_child("haven-worker", extra, sv[1], -1, NULL);
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "../lib/log.h"
 #include "../lib/msg_worker.h"
 #include "../lib/net.h"
+#include "../lib/privdrop.h"
 #include "../lib/xmalloc.h"
 #include "worker.h"
 
@@ -170,17 +170,39 @@ static int make_home(const char *home)
 	return 0;
 }
 
+static void drop_to_user(const char *user, const char *home, const char *uid, const char *gid)
+{
+	struct privdrop pd;
+	struct error err;
+	struct stat st;
+	char *end;
+
+	memset(&pd, 0, sizeof(pd));
+	pd.user = user;
+	pd.uid = (uid_t)strtoul(uid, &end, 10);
+	if (*end != '\0')
+		fatal("bad uid %s", uid);
+	pd.gid = (gid_t)strtoul(gid, &end, 10);
+	if (*end != '\0')
+		fatal("bad gid %s", gid);
+	/* A missing home is created later, as the user. */
+	pd.chdir_dir = stat(home, &st) == 0 && S_ISDIR(st.st_mode) ? home : "/";
+	if (privdrop_apply(&pd, &err) < 0)
+		fatal("%s", err.msg);
+}
+
 int main(int argc, char **argv)
 {
 	struct child_args args;
 	struct error err;
 
 	child_init("worker", argc, argv, &args, &W->cfg);
-	/* exec reset this; keep same-uid processes from ptracing us. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (args.opt[0] == NULL || args.opt[1] == NULL || args.opt[4] == NULL ||
+	    args.opt[5] == NULL)
+		fatal("missing user, home, uid or gid");
+	/* Become the user before anything else: nothing below runs as root. */
+	drop_to_user(args.opt[0], args.opt[1], args.opt[4], args.opt[5]);
 	signal(SIGPIPE, SIG_IGN);
-	if (args.opt[0] == NULL || args.opt[1] == NULL)
-		fatal("missing user or home");
 	W->user.name = args.opt[0];
 	W->user.home = args.opt[1];
 	W->user.uid = getuid();
