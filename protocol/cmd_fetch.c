@@ -371,7 +371,7 @@ static int fetch_one(struct session *s, struct fetch_state *fs, size_t k)
 static void mark_seen(struct session *s, struct fetch_state *fs)
 {
 	struct wsession *ws = wsession_of(s);
-	uint32_t *todo = arena_alloc(s->arena, (fs->n ? fs->n : 1) * sizeof(uint32_t));
+	uint32_t *unseen = arena_alloc(s->arena, (fs->n ? fs->n : 1) * sizeof(uint32_t));
 	size_t nt = 0, nf = 0;
 	struct error e;
 
@@ -379,11 +379,11 @@ static void mark_seen(struct session *s, struct fetch_state *fs)
 	for (size_t k = 0; k < fs->n; k++) {
 		uint32_t seq = uid_to_seq(ws->mb, fs->uids[k]);
 		if (seq && !(W->be->meta(ws->mb, seq)->flags & MF_SEEN)) {
-			todo[nt++] = fs->uids[k];
+			unseen[nt++] = fs->uids[k];
 			fs->seen_set[k] = 1;
 		}
 	}
-	if (nt && W->be->store_flags(ws->mb, todo, nt, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
+	if (nt && W->be->store_flags(ws->mb, unseen, nt, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
 				     &nf, &e) < 0) {
 		/* The bodies can still be served; the flags just stay. */
 		log_warn("setting \\Seen: %s", e.msg);

@@ -57,7 +57,7 @@ static int keyword_names(struct mbox_scan *s, const char *const *keywords, size_
 	for (size_t i = 0; i < nkeywords; i++) {
 		size_t len = strlen(keywords[i]), k;
 		long idx;
-		if (!mbox_keyword_valid(keywords[i], len)) {
+		if (!mail_keyword_valid(keywords[i], len)) {
 			error_set(err, ERR_CANNOT, "Invalid keyword");
 			goto fail;
 		}
@@ -94,7 +94,7 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 
 	(void)tz_minutes;   /* From_ lines carry UTC; the zone is not kept */
 	for (size_t i = 0; i < nkeywords; i++)
-		if (!mbox_keyword_valid(keywords[i], strlen(keywords[i]))) {
+		if (!mail_keyword_valid(keywords[i], strlen(keywords[i]))) {
 			error_set(err, ERR_CANNOT, "Invalid keyword");
 			return -1;
 		}

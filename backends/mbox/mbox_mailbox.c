@@ -161,7 +161,7 @@ int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum st
 		return -1;
 	}
 	for (size_t i = 0; i < nkeywords; i++)
-		if (!mbox_keyword_valid(keywords[i], strlen(keywords[i]))) {
+		if (!mail_keyword_valid(keywords[i], strlen(keywords[i]))) {
 			error_set(err, ERR_CANNOT, "Invalid keyword");
 			return -1;
 		}

@@ -39,12 +39,12 @@
 #include <sys/types.h>
 
 #include "../backend.h"
+#include "../../mail/keyword.h"
 
 #define MBOX_BUFSZ 65536              /* reader/writer buffer; also longest line prefix examined */
 #define MBOX_NAME_MAX 1000            /* bytes in a mailbox name */
 #define MBOX_DEPTH_MAX 32             /* hierarchy levels (names and LIST walk) */
 #define MBOX_MAX_KEYWORDS 1000        /* distinct keywords per mailbox */
-#define MBOX_KEYWORD_MAX 100          /* bytes in one keyword */
 #define MBOX_STALE_DOTLOCK 300        /* seconds after which a dotlock is stale */
 #define MBOX_LIST_MAX 100000          /* directory entries LIST looks at */
 #define MBOX_SUBS_MAX (1024 * 1024)   /* size of the subscriptions file */
@@ -174,7 +174,6 @@ int mbox_root_fd(struct store *st, int create, struct error *err);
 int mbox_resolve(struct store *st, const char *name, int create, struct mbox_loc *out,
 		 struct error *err);
 void mbox_loc_free(struct mbox_loc *loc);
-int mbox_keyword_valid(const char *kw, size_t len);
 unsigned mbox_special_use(const char *name);
 int mbox_fsync_dir(int dirfd);
 

@@ -252,7 +252,7 @@ static uint32_t kw_hash(const char *p, size_t n)
 long mbox_scan_kw(struct mbox_scan *s, const char *name, size_t len, int add)
 {
 	uint32_t h;
-	if (!mbox_keyword_valid(name, len))
+	if (!mail_keyword_valid(name, len))
 		return -1;
 	if (s->kwhash == NULL) {
 		s->hashcap = KWHASH_CAP;

@@ -115,18 +115,6 @@ int mbox_name_check(const char *name, struct error *err)
 	return 0;
 }
 
-int mbox_keyword_valid(const char *kw, size_t len)
-{
-	if (len == 0 || len > MBOX_KEYWORD_MAX || kw[0] == '\\')
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)kw[i];
-		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c))
-			return 0;
-	}
-	return 1;
-}
-
 unsigned mbox_special_use(const char *name)
 {
 	static const struct { const char *n; unsigned a; } su[] = {
