@@ -1,0 +1,97 @@
+/* Parsed RFC 5322 / MIME messages: the structure IMAP clients see through
+ * ENVELOPE, BODY, BODYSTRUCTURE and BODY[section].
+ *
+ * The parser works on the message exactly as FETCH BODY[] serves it (CRLF
+ * line ends; a lone LF is tolerated) and records byte offsets and sizes
+ * for the header and body of every part, so sections are served as slices
+ * of the original bytes. Hostile input (missing boundaries, absurd nesting,
+ * 500,000 header lines, 8-bit headers) yields a sensible structure in time
+ * linear in the input: limits cap depth and part counts, and nothing is
+ * parsed recursively. All memory comes from the caller's arena. */
+#ifndef HAVEN_MESSAGE_H
+#define HAVEN_MESSAGE_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../lib/arena.h"
+#include "../lib/buf.h"
+
+struct mail_limits {
+	unsigned max_depth;      /* MIME nesting; deeper parts become leaves */
+	unsigned max_parts;      /* parts in one message */
+	unsigned max_headers;    /* header fields examined per part */
+};
+#define MAIL_LIMITS_DEFAULT { 64, 10000, 10000 }
+
+struct mail_param {
+	const char *name;        /* as written (attribute), RFC 2231 continuations joined */
+	const char *value;       /* decoded value (RFC 2231 charset'lang' removed -> UTF-8) */
+};
+
+struct mail_part {
+	/* Byte ranges in the message: header includes its terminating empty
+	 * line; body runs to the end of the part (before the CRLF that
+	 * precedes the next boundary, per RFC 2046). */
+	size_t hdr_off, hdr_len;
+	size_t body_off, body_len;
+	size_t body_lines;       /* lines in body (text/ and message/rfc822) */
+	const char *type;        /* lower-case: "text", "multipart", ... */
+	const char *subtype;     /* lower-case */
+	struct mail_param *params;
+	size_t nparams;
+	const char *id, *description, *encoding, *md5; /* NULL if absent */
+	const char *disposition; /* NULL if absent */
+	struct mail_param *disp_params;
+	size_t ndisp_params;
+	const char **language;   /* Content-Language list */
+	size_t nlanguage;
+	const char *location;
+	/* multipart: children; message/rfc822: exactly one child, the
+	 * embedded message (whose own header is child->hdr_*). */
+	struct mail_part *children;
+	size_t nchildren;
+	struct mail_part *parent;
+	int is_message;          /* this part is an embedded message/rfc822 (or global) */
+};
+
+struct mail_message {
+	const char *data;
+	size_t len;
+	struct mail_part root;   /* the message itself */
+};
+
+/* Parse data[0..len). Never fails: garbage yields a text/plain leaf. */
+struct mail_message *mail_parse(struct arena *a, const char *data, size_t len,
+				const struct mail_limits *lim);
+
+/* Write the IMAP ENVELOPE of a message-level part (root, or the child of a
+ * message/rfc822 part) as "(date subject from sender reply-to to cc bcc
+ * in-reply-to message-id)": nstrings quoted or as literals, address lists
+ * parsed with groups per RFC 9051 7.5.2. */
+void mail_write_envelope(struct buf *out, const struct mail_message *m,
+			 const struct mail_part *msgpart);
+/* BODY (extended = 0) or BODYSTRUCTURE (extended = 1) of part. */
+void mail_write_bodystructure(struct buf *out, const struct mail_message *m,
+			      const struct mail_part *part, int extended);
+
+/* Resolve a section spec as written between BODY[ and ] (e.g. "",
+ * "HEADER", "1.2", "2.MIME", "1.HEADER.FIELDS (From To)", "TEXT",
+ * "3.HEADER.FIELDS.NOT (X-Foo)"). On success *ptr/*len give the content:
+ * a slice of m->data, or bytes generated into gen (HEADER.FIELDS[.NOT]).
+ * A part number that does not exist yields empty content (as servers
+ * conventionally answer), not an error. Returns -1 with *err for a
+ * malformed spec. */
+int mail_section(const struct mail_message *m, const char *spec, size_t speclen,
+		 struct buf *gen, const char **ptr, size_t *len, const char **err);
+
+/* Find the part a dotted part number ("1.2.3") names; NULL if none. */
+const struct mail_part *mail_find_part(const struct mail_message *m, const char *num,
+				       size_t numlen);
+
+/* RFC 2047 encoded words in a header value, decoded to UTF-8 (unknown
+ * charsets and malformed words are left as they are). */
+char *mail_decode_words(struct arena *a, const char *s, size_t len);
+/* RFC 5322 date (Date: header) to UTC; -1 if unparsable. */
+int mail_parse_date(const char *s, size_t len, int64_t *t, int *zone_minutes);
+
+#endif
