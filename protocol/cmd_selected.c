@@ -162,6 +162,10 @@ void cmd_uid(struct session *s, const struct imap_cmd *cmd)
 		fetch_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "STORE") == 0)
 		store_run(s, cmd, 1, 1);
+	else if (strcasecmp(sub->str, "COPY") == 0)
+		copy_run(s, cmd, 1, 0, 1);
+	else if (strcasecmp(sub->str, "MOVE") == 0)
+		copy_run(s, cmd, 1, 1, 1);
 	else if (strcasecmp(sub->str, "EXPUNGE") == 0) {
 		if (cmd->nargs != 2 || cmd->args[1].type != IMAP_ARG_ATOM)
 			session_tagged(s, cmd->tag, "BAD", NULL, "UID EXPUNGE expects a UID set");
@@ -202,5 +206,10 @@ const struct command worker_commands[] = {
 	{ "FETCH", ST_SELECTED, cmd_fetch },
 	{ "STORE", ST_SELECTED, cmd_store },
 	{ "UID", ST_SELECTED, cmd_uid },
+	{ "COPY", ST_SELECTED, cmd_copy },
+	{ "MOVE", ST_SELECTED, cmd_copy },
+	{ "IDLE", ST_AUTHED, cmd_idle },
+	{ "NAMESPACE", ST_AUTHED, cmd_namespace },
+	{ "ENABLE", ST_AUTHED, cmd_enable },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

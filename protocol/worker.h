@@ -24,6 +24,9 @@ struct wsession {
 	struct mailbox *mb;
 	int readonly;
 	char *mbname;
+	struct event *idle_ev;     /* notify fd watch while in IDLE */
+	const char *idle_tag;      /* set while in IDLE */
+	char idle_tagbuf[IMAP_MAX_TAG + 1];
 	struct wsession *next;
 };
 
@@ -36,6 +39,7 @@ static inline struct wsession *wsession_of(struct session *s)
  * mailbox. Call only where RFC 9051 allows expunge responses. */
 void wsession_sync(struct wsession *ws);
 void wsession_unselect(struct wsession *ws);
+void wsession_idle_stop(struct wsession *ws);
 const char *worker_capability(struct session *s);
 
 /* worker_util.c */
@@ -72,6 +76,10 @@ void cmd_close(struct session *s, const struct imap_cmd *cmd);
 void cmd_uid(struct session *s, const struct imap_cmd *cmd);
 void cmd_check(struct session *s, const struct imap_cmd *cmd);
 void cmd_enable(struct session *s, const struct imap_cmd *cmd);
+void cmd_namespace(struct session *s, const struct imap_cmd *cmd);
+void cmd_copy(struct session *s, const struct imap_cmd *cmd);
+void cmd_idle(struct session *s, const struct imap_cmd *cmd);
+void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int move, size_t argi);
 /* FETCH/STORE with a flag saying whether the set is UIDs. */
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
