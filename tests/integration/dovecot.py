@@ -1,0 +1,127 @@
+"""A throwaway Dovecot (Debian's dovecot-imapd) on loopback: the reference
+the differential tests compare Haven's answers with. Never the system
+service: its own config, base_dir and port under a temp dir."""
+import imaplib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+
+
+def available():
+    return os.path.exists(DOVECOT) and os.geteuid() == 0
+
+
+class Dovecot:
+    def __init__(self, users, driver="mbox", port=None):
+        self.dir = tempfile.mkdtemp(prefix="dovecot-test-")
+        os.chmod(self.dir, 0o755)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = port or s.getsockname()[1]
+        self.users = dict(users)
+        mail = pwd.getpwnam("havenmail" if _has("havenmail") else "nobody")
+        self.uid, self.gid = mail.pw_uid, mail.pw_gid
+        home = os.path.join(self.dir, "home")
+        os.mkdir(home)
+        os.chown(home, self.uid, self.gid)
+        with open(os.path.join(self.dir, "passwd"), "w") as f:
+            for u, p in self.users.items():
+                f.write("%s:{PLAIN}%s\n" % (u, p))
+        location = {"mbox": "mbox:~/mail:INBOX=~/INBOX",
+                    "maildir": "maildir:~/Maildir"}[driver]
+        conf = """
+protocols = imap
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+instance_name = dovecot-test-{port}
+log_path = {d}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+default_login_user = dovenull
+default_internal_user = dovecot
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = {loc}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={d}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+protocol imap {{
+  mail_max_userip_connections = 1000
+}}
+""".format(d=self.dir, port=self.port, loc=location, uid=self.uid, gid=self.gid)
+        self.conf = os.path.join(self.dir, "dovecot.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("dovecot exited:\n" + self.log())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("dovecot did not listen:\n" + self.log())
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "dovecot.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def login(self, user):
+        m = imaplib.IMAP4("127.0.0.1", self.port, timeout=30)
+        m.login(user, self.users[user])
+        return m
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _has(user):
+    try:
+        pwd.getpwnam(user)
+        return True
+    except KeyError:
+        return False
