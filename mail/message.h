@@ -76,7 +76,7 @@ void mail_write_bodystructure(struct buf *out, const struct mail_message *m,
 
 /* Resolve a section spec as written between BODY[ and ] (e.g. "",
  * "HEADER", "1.2", "2.MIME", "1.HEADER.FIELDS (From To)", "TEXT",
- * "3.HEADER.FIELDS.NOT (X-Foo)"). On success *ptr/*len give the content:
+ * "3.HEADER.FIELDS.NOT (X-Foo)"). On success *ptr and *len give the content:
  * a slice of m->data, or bytes generated into gen (HEADER.FIELDS[.NOT]).
  * A part number that does not exist yields empty content (as servers
  * conventionally answer), not an error. Returns -1 with *err for a
