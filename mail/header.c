@@ -1,0 +1,87 @@
+/* RFC 5322 header blocks: iterating fields with their folded continuation
+ * lines, and unfolding values. Works on raw message bytes: CRLF or lone
+ * LF line ends, NUL and 8-bit bytes pass through untouched. */
+#include <string.h>
+#include <strings.h>
+
+#include "mail_private.h"
+
+void mail_field_iter_init(struct mail_field_iter *it, const char *hdr, size_t len)
+{
+	it->p = hdr;
+	it->end = hdr + len;
+}
+
+/* End of the line starting at p: just past its LF, or end. */
+static const char *line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	return nl ? nl + 1 : end;
+}
+
+int mail_field_next(struct mail_field_iter *it, struct mail_field *f)
+{
+	while (it->p < it->end) {
+		const char *start = it->p, *q, *colon, *vend;
+		const char *e = line_end(start, it->end);
+
+		/* Continuation lines belong to this field. */
+		while (e < it->end && (*e == ' ' || *e == '\t'))
+			e = line_end(e, it->end);
+		it->p = e;
+		if (*start == ' ' || *start == '\t' || *start == '\r' || *start == '\n')
+			continue; /* stray continuation or the empty line */
+		colon = memchr(start, ':', (size_t)(e - start));
+		if (colon == NULL || colon == start)
+			continue;
+		/* The name is printable ASCII without blanks, except blanks right
+		 * before the colon (obsolete syntax, "Subject :"). */
+		for (q = colon; q > start && (q[-1] == ' ' || q[-1] == '\t'); q--)
+			;
+		if (q == start)
+			continue;
+		{
+			const char *n;
+			for (n = start; n < q; n++)
+				if ((unsigned char)*n <= ' ' || (unsigned char)*n >= 127)
+					break;
+			if (n < q)
+				continue; /* "From user@host date" mbox line and such */
+		}
+		f->raw = start;
+		f->raw_len = (size_t)(e - start);
+		f->name = start;
+		f->name_len = (size_t)(q - start);
+		q = colon + 1;
+		while (q < e && (*q == ' ' || *q == '\t'))
+			q++;
+		vend = e;
+		if (vend > q && vend[-1] == '\n')
+			vend--;
+		if (vend > q && vend[-1] == '\r')
+			vend--;
+		f->value = q;
+		f->value_len = (size_t)(vend - q);
+		return 1;
+	}
+	return 0;
+}
+
+char *mail_unfold(struct arena *a, const char *v, size_t len, size_t *outlen)
+{
+	char *out = arena_alloc(a, len + 1);
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if (v[i] != '\r' && v[i] != '\n')
+			out[n++] = v[i];
+	out[n] = '\0';
+	if (outlen)
+		*outlen = n;
+	return out;
+}
+
+int mail_name_eq(const char *name, size_t len, const char *lit)
+{
+	return strlen(lit) == len && strncasecmp(name, lit, len) == 0;
+}
