@@ -1,8 +1,9 @@
-/* FETCH and UID FETCH. This cut serves the message-level items: FLAGS, UID,
- * INTERNALDATE, RFC822.SIZE, RFC822[.HEADER|.TEXT] and BODY[.PEEK] with the
- * top-level sections "", HEADER, TEXT, HEADER.FIELDS[.NOT] and partials.
- * ENVELOPE, BODYSTRUCTURE and MIME part sections need the MIME parser and
- * are refused with a clear BAD until it exists. */
+/* FETCH and UID FETCH: FLAGS, UID, INTERNALDATE, RFC822.SIZE, ENVELOPE,
+ * BODY, BODYSTRUCTURE, RFC822[.HEADER|.TEXT], the FAST/ALL/FULL macros and
+ * BODY[.PEEK][section]<partial> for every section form, through the MIME
+ * parser in mail/. A message is read and parsed at most once per response,
+ * only when an item needs it, in an arena reset after each message; a long
+ * FETCH yields when the client reads slowly (see fetch_continue). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
 #include "../mail/imapdate.h"
+#include "../mail/message.h"
 #include "worker.h"
 
 enum fetch_att {
@@ -19,15 +21,16 @@ enum fetch_att {
 	FA_FLAGS = 1 << 1,
 	FA_INTERNALDATE = 1 << 2,
 	FA_SIZE = 1 << 3,
+	FA_ENVELOPE = 1 << 4,
+	FA_BODY = 1 << 5,          /* BODY without a section: non-extensible structure */
+	FA_BODYSTRUCTURE = 1 << 6,
 };
-
-enum section_kind { SEC_ALL, SEC_HEADER, SEC_TEXT, SEC_FIELDS, SEC_FIELDS_NOT };
+#define FA_NEEDS_PARSE (FA_ENVELOPE | FA_BODY | FA_BODYSTRUCTURE)
 
 struct body_item {
-	const char *label;      /* name to echo, e.g. "BODY[HEADER]" or "RFC822" */
-	enum section_kind kind;
-	const char **fields;
-	size_t nfields;
+	const char *label;      /* name to echo, e.g. "BODY[1.MIME]" or "RFC822" */
+	const char *spec;       /* section spec as given between the brackets */
+	size_t speclen;
 	int peek;
 	int partial;
 	uint64_t origin, count;
@@ -41,110 +44,97 @@ struct fetch_req {
 
 #define MAX_BODY_ITEMS 64
 
-static int parse_fields(struct session *s, const char *p, struct body_item *bi)
+/* Check a section spec's syntax once, against an empty message, so a bad
+ * spec is a BAD for the command rather than an error per message. */
+static int section_valid(struct session *s, const char *spec, size_t len, const char **err)
 {
-	/* p points just past "HEADER.FIELDS[.NOT] ", at "(a b c)]" */
-	const char *e;
-	size_t cap = 8;
-	if (*p != '(')
-		return -1;
-	p++;
-	e = strchr(p, ')');
-	if (e == NULL || e[1] != ']')
-		return -1;
-	bi->fields = arena_alloc(s->arena, cap * sizeof(char *));
-	while (p < e) {
-		const char *w = p;
-		while (p < e && *p != ' ')
-			p++;
-		if (p == w)
-			return -1;
-		if (bi->nfields == cap) {
-			const char **nf = arena_alloc(s->arena, cap * 2 * sizeof(char *));
-			memcpy(nf, bi->fields, cap * sizeof(char *));
-			bi->fields = nf;
-			cap *= 2;
-		}
-		char *f = arena_strndup(s->arena, w, (size_t)(p - w));
-		/* Quoted field names are allowed; strip the quotes. */
-		size_t fl = strlen(f);
-		if (fl >= 2 && f[0] == '"' && f[fl - 1] == '"') {
-			f[fl - 1] = '\0';
-			f++;
-		}
-		bi->fields[bi->nfields++] = f;
-		if (p < e)
-			p++;
-	}
-	return bi->nfields ? 0 : -1;
+	struct mail_limits lim = MAIL_LIMITS_DEFAULT;
+	struct mail_message *m = mail_parse(s->arena, "", 0, &lim);
+	struct buf gen = BUF_INIT;
+	const char *p;
+	size_t n;
+	int r = mail_section(m, spec, len, &gen, &p, &n, err);
+	buf_free(&gen);
+	return r;
 }
 
 /* BODY[...]<o.n> / BODY.PEEK[...] */
 static int parse_body(struct session *s, const char *att, struct body_item *bi,
 		      const char **err)
 {
-	const char *p = strchr(att, '[');
-	const char *close;
+	const char *p = strchr(att, '[') + 1;
+	const char *close = strrchr(p, ']');
+	char *end;
+
 	memset(bi, 0, sizeof(*bi));
 	bi->peek = strncasecmp(att, "BODY.PEEK[", 10) == 0;
-	p++;
-	close = strrchr(p, ']');
 	if (close == NULL) {
 		*err = "Missing ] in section";
 		return -1;
 	}
-	size_t sl = (size_t)(close - p);
-	if (sl == 0) {
-		bi->kind = SEC_ALL;
-	} else if (sl == 6 && strncasecmp(p, "HEADER", 6) == 0) {
-		bi->kind = SEC_HEADER;
-	} else if (sl == 4 && strncasecmp(p, "TEXT", 4) == 0) {
-		bi->kind = SEC_TEXT;
-	} else if (strncasecmp(p, "HEADER.FIELDS.NOT ", 18) == 0) {
-		bi->kind = SEC_FIELDS_NOT;
-		if (parse_fields(s, p + 18, bi) < 0) {
-			*err = "Invalid HEADER.FIELDS.NOT list";
-			return -1;
-		}
-	} else if (strncasecmp(p, "HEADER.FIELDS ", 14) == 0) {
-		bi->kind = SEC_FIELDS;
-		if (parse_fields(s, p + 14, bi) < 0) {
-			*err = "Invalid HEADER.FIELDS list";
-			return -1;
-		}
-	} else if (isdigit((unsigned char)*p) || strncasecmp(p, "MIME", 4) == 0) {
-		*err = "MIME part sections are not supported by this server version";
+	bi->spec = p;
+	bi->speclen = (size_t)(close - p);
+	if (section_valid(s, bi->spec, bi->speclen, err) < 0)
 		return -1;
-	} else {
-		*err = "Invalid section";
-		return -1;
-	}
-	/* Label echoed in the response: BODY[<section as given>] (PEEK dropped). */
-	bi->label = arena_printf(s->arena, "BODY[%.*s]", (int)sl, p);
+	/* Echoed as BODY[<section as given>]: PEEK is not part of the name. */
+	bi->label = arena_printf(s->arena, "BODY[%.*s]", (int)bi->speclen, p);
 	const char *q = close + 1;
-	if (*q == '<') {
-		char *end;
-		unsigned long long o, n;
-		o = strtoull(q + 1, &end, 10);
-		if (end == q + 1 || *end != '.') {
-			*err = "Invalid partial";
-			return -1;
-		}
-		q = end + 1;
-		n = strtoull(q, &end, 10);
-		if (end == q || *end != '>' || end[1] != '\0' || n == 0) {
-			*err = "Invalid partial";
-			return -1;
-		}
-		bi->partial = 1;
-		bi->origin = o;
-		bi->count = n;
-	} else if (*q != '\0') {
+	if (*q == '\0')
+		return 0;
+	if (*q != '<' || !isdigit((unsigned char)q[1])) {
 		*err = "Junk after section";
 		return -1;
 	}
+	bi->origin = strtoull(q + 1, &end, 10);
+	if (*end != '.' || !isdigit((unsigned char)end[1])) {
+		*err = "Invalid partial";
+		return -1;
+	}
+	q = end + 1;
+	bi->count = strtoull(q, &end, 10);
+	if (*end != '>' || end[1] != '\0' || bi->count == 0) {
+		*err = "Invalid partial";
+		return -1;
+	}
+	bi->partial = 1;
 	return 0;
 }
+
+static int add_body_item(struct fetch_req *r, const struct body_item *bi, const char **err)
+{
+	if (r->nitems == MAX_BODY_ITEMS) {
+		*err = "Too many body items";
+		return -1;
+	}
+	r->items[r->nitems++] = *bi;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	unsigned atts;
+} simple_atts[] = {
+	{ "UID", FA_UID },
+	{ "FLAGS", FA_FLAGS },
+	{ "INTERNALDATE", FA_INTERNALDATE },
+	{ "RFC822.SIZE", FA_SIZE },
+	{ "ENVELOPE", FA_ENVELOPE },
+	{ "BODY", FA_BODY },
+	{ "BODYSTRUCTURE", FA_BODYSTRUCTURE },
+	{ "FAST", FA_FLAGS | FA_INTERNALDATE | FA_SIZE },
+	{ "ALL", FA_FLAGS | FA_INTERNALDATE | FA_SIZE | FA_ENVELOPE },
+	{ "FULL", FA_FLAGS | FA_INTERNALDATE | FA_SIZE | FA_ENVELOPE | FA_BODY },
+};
+
+static const struct {
+	const char *name;
+	const char *spec;
+	int peek;
+} rfc822_atts[] = {
+	{ "RFC822", "", 0 },
+	{ "RFC822.HEADER", "HEADER", 1 },
+	{ "RFC822.TEXT", "TEXT", 0 },
+};
 
 static int add_att(struct session *s, struct fetch_req *r, const struct imap_arg *a,
 		   const char **err)
@@ -156,119 +146,35 @@ static int add_att(struct session *s, struct fetch_req *r, const struct imap_arg
 		*err = "Invalid FETCH item";
 		return -1;
 	}
+	for (size_t i = 0; i < sizeof(simple_atts) / sizeof(simple_atts[0]); i++) {
+		if (strcasecmp(n, simple_atts[i].name) == 0) {
+			r->atts |= simple_atts[i].atts;
+			return 0;
+		}
+	}
 	memset(&bi, 0, sizeof(bi));
-	if (!strcasecmp(n, "UID"))
-		r->atts |= FA_UID;
-	else if (!strcasecmp(n, "FLAGS"))
-		r->atts |= FA_FLAGS;
-	else if (!strcasecmp(n, "INTERNALDATE"))
-		r->atts |= FA_INTERNALDATE;
-	else if (!strcasecmp(n, "RFC822.SIZE"))
-		r->atts |= FA_SIZE;
-	else if (!strcasecmp(n, "FAST"))
-		r->atts |= FA_FLAGS | FA_INTERNALDATE | FA_SIZE;
-	else if (!strcasecmp(n, "RFC822")) {
-		bi.label = "RFC822";
-		bi.kind = SEC_ALL;
-	} else if (!strcasecmp(n, "RFC822.HEADER")) {
-		bi.label = "RFC822.HEADER";
-		bi.kind = SEC_HEADER;
-		bi.peek = 1;
-	} else if (!strcasecmp(n, "RFC822.TEXT")) {
-		bi.label = "RFC822.TEXT";
-		bi.kind = SEC_TEXT;
-	} else if (!strncasecmp(n, "BODY[", 5) || !strncasecmp(n, "BODY.PEEK[", 10)) {
+	for (size_t i = 0; i < sizeof(rfc822_atts) / sizeof(rfc822_atts[0]); i++) {
+		if (strcasecmp(n, rfc822_atts[i].name) == 0) {
+			bi.label = rfc822_atts[i].name;
+			bi.spec = rfc822_atts[i].spec;
+			bi.speclen = strlen(bi.spec);
+			bi.peek = rfc822_atts[i].peek;
+			return add_body_item(r, &bi, err);
+		}
+	}
+	if (!strncasecmp(n, "BODY[", 5) || !strncasecmp(n, "BODY.PEEK[", 10)) {
 		if (parse_body(s, n, &bi, err) < 0)
 			return -1;
-	} else if (!strcasecmp(n, "ENVELOPE") || !strcasecmp(n, "BODYSTRUCTURE") ||
-		   !strcasecmp(n, "BODY") || !strcasecmp(n, "ALL") || !strcasecmp(n, "FULL") ||
-		   !strncasecmp(n, "BINARY", 6)) {
-		*err = "ENVELOPE, BODYSTRUCTURE and BINARY are not supported by this server version";
-		return -1;
-	} else {
-		*err = "Unknown FETCH item";
-		return -1;
+		return add_body_item(r, &bi, err);
 	}
-	if (bi.label) {
-		if (r->nitems == MAX_BODY_ITEMS) {
-			*err = "Too many body items";
-			return -1;
-		}
-		r->items[r->nitems++] = bi;
-	}
-	return 0;
+	*err = !strncasecmp(n, "BINARY", 6) ? "BINARY is not supported by this server version"
+					    : "Unknown FETCH item";
+	return -1;
 }
 
-/* Offset of the body: just past the first empty line (or the end). */
-static size_t header_end(const char *m, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (m[i] == '\n' && m[i + 1] == '\n')
-			return i + 2;
-		if (m[i] == '\n' && m[i + 1] == '\r' && i + 2 < len && m[i + 2] == '\n')
-			return i + 3;
-	}
-	return len;
-}
-
-static int field_listed(const struct body_item *bi, const char *name, size_t nl)
-{
-	for (size_t i = 0; i < bi->nfields; i++)
-		if (strlen(bi->fields[i]) == nl && strncasecmp(bi->fields[i], name, nl) == 0)
-			return 1;
-	return 0;
-}
-
-/* The header fields selected by HEADER.FIELDS[.NOT], plus the blank line. */
-static void filter_fields(const struct body_item *bi, const char *m, size_t hlen, struct buf *out)
-{
-	size_t i = 0;
-	while (i < hlen) {
-		size_t start = i, colon;
-		/* A field runs until a line that does not start with WSP. */
-		do {
-			const char *nl = memchr(m + i, '\n', hlen - i);
-			i = nl ? (size_t)(nl - m) + 1 : hlen;
-		} while (i < hlen && (m[i] == ' ' || m[i] == '\t'));
-		if (i - start <= 2 && (m[start] == '\r' || m[start] == '\n'))
-			continue;  /* the terminating empty line */
-		for (colon = start; colon < i && m[colon] != ':'; colon++)
-			;
-		size_t nl = colon - start;
-		while (nl > 0 && (m[start + nl - 1] == ' ' || m[start + nl - 1] == '\t'))
-			nl--;
-		int listed = colon < i && field_listed(bi, m + start, nl);
-		if (listed == (bi->kind == SEC_FIELDS))
-			buf_append(out, m + start, i - start);
-	}
-	buf_append(out, "\r\n", 2);
-}
-
-static void write_body(struct session *s, const struct body_item *bi, const char *m, size_t len,
+static void write_body(struct session *s, const struct body_item *bi, const char *p, size_t n,
 		       int sep)
 {
-	size_t hl = header_end(m, len);
-	struct buf tmp = BUF_INIT;
-	const char *p = m;
-	size_t n = len;
-
-	switch (bi->kind) {
-	case SEC_ALL:
-		break;
-	case SEC_HEADER:
-		n = hl;
-		break;
-	case SEC_TEXT:
-		p = m + hl;
-		n = len - hl;
-		break;
-	case SEC_FIELDS:
-	case SEC_FIELDS_NOT:
-		filter_fields(bi, m, hl, &tmp);
-		p = tmp.data;
-		n = tmp.len;
-		break;
-	}
 	if (bi->partial) {
 		uint64_t o = bi->origin < n ? bi->origin : n;
 		uint64_t c = bi->count < n - o ? bi->count : n - o;
@@ -279,7 +185,6 @@ static void write_body(struct session *s, const struct body_item *bi, const char
 		session_printf(s, "%s%s ", sep ? " " : "", bi->label);
 		session_write_literal(s, p, n);
 	}
-	buf_free(&tmp);
 }
 
 static int read_message(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
@@ -314,34 +219,63 @@ struct fetch_state {
 	size_t n, next;
 	int by_uid;
 	int set_seen;
-	uint8_t *seen_set;      /* per uid: \Seen was set by this FETCH */
+	uint8_t *seen_set;       /* per uid: \Seen was set by this FETCH */
+	struct arena *msg_arena; /* one message's parse, reset per message */
 };
+
+/* Structure items (ENVELOPE, BODY, BODYSTRUCTURE) into out. */
+static void write_structure(struct buf *out, const struct fetch_req *req,
+			    const struct mail_message *msg, int *sep)
+{
+	if (req->atts & FA_ENVELOPE) {
+		buf_printf(out, "%sENVELOPE ", *sep ? " " : "");
+		mail_write_envelope(out, msg, &msg->root);
+		*sep = 1;
+	}
+	if (req->atts & FA_BODY) {
+		buf_printf(out, "%sBODY ", *sep ? " " : "");
+		mail_write_bodystructure(out, msg, &msg->root, 0);
+		*sep = 1;
+	}
+	if (req->atts & FA_BODYSTRUCTURE) {
+		buf_printf(out, "%sBODYSTRUCTURE ", *sep ? " " : "");
+		mail_write_bodystructure(out, msg, &msg->root, 1);
+		*sep = 1;
+	}
+}
 
 static int fetch_one(struct session *s, struct fetch_state *fs, size_t k)
 {
-	uint32_t uid = fs->uids[k];
 	struct wsession *ws = wsession_of(s);
-	uint32_t seq = uid_to_seq(ws->mb, uid);
+	uint32_t seq = uid_to_seq(ws->mb, fs->uids[k]);
 	const struct msg_meta *m = seq ? W->be->meta(ws->mb, seq) : NULL;
-	struct buf body = BUF_INIT;
+	struct buf body = BUF_INIT, out = BUF_INIT;
+	struct mail_message *msg = NULL;
 	struct error e;
 	int flags_now = (fs->req.atts & FA_FLAGS) != 0;
 	int sep = 0;
 
 	if (m == NULL)
 		return 0;
-	if (fs->req.nitems && read_message(ws->mb, m->uid, &body, &e) < 0) {
-		buf_free(&body);
-		session_tagged_error(s, fs->tag, &e);
-		return -1;
+	if (fs->req.nitems || (fs->req.atts & FA_NEEDS_PARSE)) {
+		struct mail_limits lim = MAIL_LIMITS_DEFAULT;
+		if (read_message(ws->mb, m->uid, &body, &e) < 0) {
+			buf_free(&body);
+			session_tagged_error(s, fs->tag, &e);
+			return -1;
+		}
+		arena_reset(fs->msg_arena);
+		msg = mail_parse(fs->msg_arena, body.data ? body.data : "", body.len, &lim);
 	}
 	if (fs->seen_set && fs->seen_set[k])
 		flags_now = 1;  /* tell the client \Seen was set */
-	session_printf(s, "* %u FETCH (", seq);
+	buf_printf(&out, "* %u FETCH (", seq);
 	if (fs->req.atts & FA_UID) {
-		session_printf(s, "UID %u", m->uid);
+		buf_printf(&out, "UID %u", m->uid);
 		sep = 1;
 	}
+	session_write(s, out.data, out.len);
+	buf_reset(&out);
 	if (flags_now) {
 		session_printf(s, "%sFLAGS ", sep ? " " : "");
 		flags_write(s, ws->mb, m);
@@ -350,18 +284,30 @@ static int fetch_one(struct session *s, struct fetch_state *fs, size_t k)
 	if (fs->req.atts & FA_INTERNALDATE) {
 		char d[IMAPDATE_DATETIME_SIZE];
 		imapdate_format_datetime(d, sizeof(d), m->internaldate, m->tz_minutes);
-		session_printf(s, "%sINTERNALDATE \"%s\"", sep ? " " : "", d);
+		buf_printf(&out, "%sINTERNALDATE \"%s\"", sep ? " " : "", d);
 		sep = 1;
 	}
 	if (fs->req.atts & FA_SIZE) {
-		session_printf(s, "%sRFC822.SIZE %llu", sep ? " " : "", (unsigned long long)m->size);
+		buf_printf(&out, "%sRFC822.SIZE %llu", sep ? " " : "", (unsigned long long)m->size);
 		sep = 1;
 	}
+	if (msg)
+		write_structure(&out, &fs->req, msg, &sep);
+	session_write(s, out.data, out.len);
 	for (size_t i = 0; i < fs->req.nitems; i++) {
-		write_body(s, &fs->req.items[i], body.data ? body.data : "", body.len, sep);
+		const struct body_item *bi = &fs->req.items[i];
+		struct buf gen = BUF_INIT;
+		const char *p = "", *err = NULL;
+		size_t n = 0;
+		/* The spec was validated when the command was parsed. */
+		if (mail_section(msg, bi->spec, bi->speclen, &gen, &p, &n, &err) < 0)
+			n = 0;
+		write_body(s, bi, p, n, sep);
+		buf_free(&gen);
 		sep = 1;
 	}
 	session_write(s, ")\r\n", 3);
+	buf_free(&out);
 	buf_free(&body);
 	return 0;
 }
@@ -404,9 +350,12 @@ static int fetch_continue(struct session *s)
 			return 0;
 		}
 		if (fetch_one(s, fs, fs->next++) < 0)
-			return 1;
+			goto done;
 	}
 	session_tagged(s, fs->tag, "OK", NULL, "%sFETCH completed", fs->by_uid ? "UID " : "");
+done:
+	arena_free(fs->msg_arena);
+	fs->msg_arena = NULL;
 	return 1;
 }
 
@@ -430,9 +379,8 @@ void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 			session_tagged(s, cmd->tag, "BAD", NULL, "Empty FETCH item list");
 			return;
 		}
-		for (size_t i = 0; i < atts->count; i++)
-			if (add_att(s, &fs->req, &atts->list[i], &err) < 0)
-				break;
+		for (size_t i = 0; i < atts->count && err == NULL; i++)
+			add_att(s, &fs->req, &atts->list[i], &err);
 	} else {
 		add_att(s, &fs->req, atts, &err);
 	}
@@ -449,6 +397,7 @@ void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 			fs->set_seen = 1;
 	if (fs->set_seen)
 		mark_seen(s, fs);
+	fs->msg_arena = arena_new();
 	s->cont_ctx = fs;
 	if (fetch_continue(s))
 		s->cont_ctx = NULL;
