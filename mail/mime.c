@@ -130,16 +130,21 @@ static long match_boundary(const struct parser *ps, size_t ls, size_t le, int *c
 	return -1;
 }
 
-/* Close the top open part at byte end (its body runs to end). */
-static void close_top(struct parser *ps, size_t end, size_t lf_end)
+/* Close the top open part at byte *end (its body runs to there; *lf_end
+ * LFs precede *end). A part whose header reached past *end (its empty
+ * line was the line end that belongs to the boundary) gets an empty body
+ * at body_off, and *end moves there so the parts around it contain it. */
+static void close_top(struct parser *ps, size_t *end, size_t *lf_end)
 {
 	struct tnode *t = ps->open[--ps->nopen];
-	if (end > t->p.body_off) {
-		t->p.body_len = end - t->p.body_off;
-		t->p.body_lines = lf_end - t->lf_body;
+	if (*end >= t->p.body_off) {
+		t->p.body_len = *end - t->p.body_off;
+		t->p.body_lines = *lf_end - t->lf_body;
 	} else {
 		t->p.body_len = 0;
 		t->p.body_lines = 0;
+		*end = t->p.body_off;
+		*lf_end = t->lf_body;
 	}
 }
 
@@ -158,7 +163,7 @@ static int on_boundary(struct parser *ps, size_t k, int close, size_t ls, size_t
 			end--;
 	}
 	while (ps->nopen > 0 && ps->open[ps->nopen - 1] != mp)
-		close_top(ps, end, lf_end);
+		close_top(ps, &end, &lf_end);
 	ps->nfr = k + 1;
 	ps->pos = le;
 	if (le > ls && ps->d[le - 1] == '\n')
@@ -330,8 +335,11 @@ struct mail_message *mail_parse(struct arena *a, const char *data, size_t len,
 		if (!in_header && ps.pos >= ps.len)
 			break;
 	}
-	while (ps.nopen > 0)
-		close_top(&ps, ps.len, ps.nlf);
+	{
+		size_t end = ps.len, lf_end = ps.nlf;
+		while (ps.nopen > 0)
+			close_top(&ps, &end, &lf_end);
+	}
 	m->data = ps.d;
 	m->len = ps.len;
 	flatten(a, root, &m->root);
