@@ -327,6 +327,25 @@ static void test_multipart_edges(void **state)
 	assert_string_equal(sect(&fx, "2", NULL), "three\n");
 	fx_close(&fx);
 
+	/* Found by fuzz_mime: the embedded message's empty header line is
+	 * also the line end that belongs to the close delimiter. The
+	 * message/rfc822 part must still contain its message. */
+	fx_mem(&fx,
+		"Content-Type: multipart/mixed; boundary=a\n\n"
+		"--a\nContent-Type: message/rfc822\n\nSubject: x\n\n--a--\n");
+	{
+		const struct mail_part *p1 = mail_find_part(fx.m, "1", 1), *msg;
+		assert_non_null(p1);
+		assert_int_equal(p1->nchildren, 1);
+		msg = &p1->children[0];
+		assert_int_equal(msg->body_len, 0);
+		assert_true(msg->body_off <= p1->body_off + p1->body_len);
+		assert_string_equal(sect(&fx, "1", NULL), "Subject: x\n\n");
+		assert_string_equal(sect(&fx, "1.HEADER", NULL), "Subject: x\n\n");
+		assert_string_equal(sect(&fx, "1.TEXT", NULL), "");
+	}
+	fx_close(&fx);
+
 	/* message/rfc822 in base64 is a leaf (no envelope), like Dovecot. */
 	fx_mem(&fx, "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n");
 	assert_int_equal(fx.m->root.nchildren, 0);
