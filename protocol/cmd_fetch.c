@@ -1,6 +1,7 @@
 /* FETCH and UID FETCH: FLAGS, UID, INTERNALDATE, RFC822.SIZE, ENVELOPE,
  * BODY, BODYSTRUCTURE, RFC822[.HEADER|.TEXT], the FAST/ALL/FULL macros and
- * BODY[.PEEK][section]<partial> for every section form, through the MIME
+ * BODY[.PEEK][section]<partial> for every section form, BINARY[.PEEK] and
+ * BINARY.SIZE (RFC 3516) for part numbers, through the MIME
  * parser in mail/. A message is read and parsed at most once per response,
  * only when an item needs it, in an arena reset after each message; a long
  * FETCH yields when the client reads slowly (see fetch_continue). */
@@ -14,6 +15,7 @@
 #include "../lib/xmalloc.h"
 #include "../mail/imapdate.h"
 #include "../mail/message.h"
+#include "../mail/transfer.h"
 #include "worker.h"
 
 enum fetch_att {
@@ -27,8 +29,11 @@ enum fetch_att {
 };
 #define FA_NEEDS_PARSE (FA_ENVELOPE | FA_BODY | FA_BODYSTRUCTURE)
 
+enum binary_kind { BIN_NONE, BIN_CONTENT, BIN_SIZE };
+
 struct body_item {
 	const char *label;      /* name to echo, e.g. "BODY[1.MIME]" or "RFC822" */
+	enum binary_kind binary;
 	const char *spec;       /* section spec as given between the brackets */
 	size_t speclen;
 	int peek;
@@ -100,6 +105,98 @@ static int parse_body(struct session *s, const char *att, struct body_item *bi,
 	return 0;
 }
 
+/* BINARY[1.2]<o.n>, BINARY.PEEK[...], BINARY.SIZE[...]: part numbers only
+ * (RFC 3516 section-binary). */
+static int parse_binary(struct session *s, const char *att, struct body_item *bi,
+			const char **err)
+{
+	const char *p = strchr(att, '[') + 1;
+	const char *close = strchr(p, ']');
+	char *end;
+
+	memset(bi, 0, sizeof(*bi));
+	bi->binary = strncasecmp(att, "BINARY.SIZE[", 12) == 0 ? BIN_SIZE : BIN_CONTENT;
+	bi->peek = bi->binary == BIN_SIZE || strncasecmp(att, "BINARY.PEEK[", 12) == 0;
+	if (close == NULL) {
+		*err = "Missing ] in section";
+		return -1;
+	}
+	bi->spec = p;
+	bi->speclen = (size_t)(close - p);
+	for (size_t i = 0; i < bi->speclen; i++) {
+		/* digits separated by single dots, no leading/trailing dot */
+		int dot = p[i] == '.';
+		if (!(isdigit((unsigned char)p[i]) || dot) ||
+		    (dot && (i == 0 || i + 1 == bi->speclen || p[i - 1] == '.')) ||
+		    (p[i] == '0' && (i == 0 || p[i - 1] == '.'))) {
+			*err = "BINARY takes a part number";
+			return -1;
+		}
+	}
+	bi->label = arena_printf(s->arena, "%s[%.*s]", bi->binary == BIN_SIZE ? "BINARY.SIZE"
+									  : "BINARY",
+				 (int)bi->speclen, p);
+	const char *q = close + 1;
+	if (*q == '\0')
+		return 0;
+	if (bi->binary == BIN_SIZE || *q != '<' || !isdigit((unsigned char)q[1])) {
+		*err = "Junk after section";
+		return -1;
+	}
+	bi->origin = strtoull(q + 1, &end, 10);
+	if (*end != '.' || !isdigit((unsigned char)end[1])) {
+		*err = "Invalid partial";
+		return -1;
+	}
+	q = end + 1;
+	bi->count = strtoull(q, &end, 10);
+	if (*end != '>' || end[1] != '\0' || bi->count == 0) {
+		*err = "Invalid partial";
+		return -1;
+	}
+	bi->partial = 1;
+	return 0;
+}
+
+/* The decoded content of a part for BINARY: 1 ok, 0 unknown encoding. */
+static int binary_content(const struct mail_message *msg, const struct body_item *bi,
+			  struct buf *gen, const char **p, size_t *n)
+{
+	const struct mail_part *part = &msg->root;
+	const char *enc;
+
+	if (bi->speclen) {
+		part = mail_find_part(msg, bi->spec, bi->speclen);
+		if (part == NULL) {
+			*p = "";
+			*n = 0;
+			return 1;
+		}
+	}
+	*p = msg->data + part->body_off;
+	*n = part->body_len;
+	if (bi->speclen == 0) {
+		/* BINARY[] is the whole message */
+		*p = msg->data;
+		*n = msg->len;
+		return 1;
+	}
+	enc = part->encoding ? part->encoding : "7bit";
+	if (!strcasecmp(enc, "base64")) {
+		mail_decode_base64(*p, *n, gen);
+	} else if (!strcasecmp(enc, "quoted-printable")) {
+		mail_decode_qp(*p, *n, gen);
+	} else if (!strcasecmp(enc, "7bit") || !strcasecmp(enc, "8bit") ||
+		   !strcasecmp(enc, "binary")) {
+		return 1;
+	} else {
+		return 0;
+	}
+	*p = gen->data ? gen->data : "";
+	*n = gen->len;
+	return 1;
+}
+
 static int add_body_item(struct fetch_req *r, const struct body_item *bi, const char **err)
 {
 	if (r->nitems == MAX_BODY_ITEMS) {
@@ -167,14 +264,38 @@ static int add_att(struct session *s, struct fetch_req *r, const struct imap_arg
 			return -1;
 		return add_body_item(r, &bi, err);
 	}
-	*err = !strncasecmp(n, "BINARY", 6) ? "BINARY is not supported by this server version"
-					    : "Unknown FETCH item";
+	if (!strncasecmp(n, "BINARY[", 7) || !strncasecmp(n, "BINARY.PEEK[", 12) ||
+	    !strncasecmp(n, "BINARY.SIZE[", 12)) {
+		if (parse_binary(s, n, &bi, err) < 0)
+			return -1;
+		return add_body_item(r, &bi, err);
+	}
+	*err = "Unknown FETCH item";
 	return -1;
 }
 
 static void write_body(struct session *s, const struct body_item *bi, const char *p, size_t n,
 		       int sep)
 {
+	if (bi->binary == BIN_SIZE) {
+		session_printf(s, "%s%s %zu", sep ? " " : "", bi->label, n);
+		return;
+	}
+	if (bi->binary == BIN_CONTENT) {
+		uint64_t o = bi->partial && bi->origin < n ? bi->origin : (bi->partial ? n : 0);
+		uint64_t c = bi->partial && bi->count < n - o ? bi->count : n - o;
+		/* literal8 only when the bytes need it (NUL) */
+		int l8 = memchr(p + o, '\0', (size_t)c) != NULL;
+		if (bi->partial)
+			session_printf(s, "%s%s<%llu> %s{%llu}\r\n", sep ? " " : "", bi->label,
+				       (unsigned long long)bi->origin, l8 ? "~" : "",
+				       (unsigned long long)c);
+		else
+			session_printf(s, "%s%s %s{%llu}\r\n", sep ? " " : "", bi->label,
+				       l8 ? "~" : "", (unsigned long long)c);
+		session_write(s, p + o, (size_t)c);
+		return;
+	}
 	if (bi->partial) {
 		uint64_t o = bi->origin < n ? bi->origin : n;
 		uint64_t c = bi->count < n - o ? bi->count : n - o;
@@ -299,9 +420,19 @@ static int fetch_one(struct session *s, struct fetch_state *fs, size_t k)
 		struct buf gen = BUF_INIT;
 		const char *p = "", *err = NULL;
 		size_t n = 0;
-		/* The spec was validated when the command was parsed. */
-		if (mail_section(msg, bi->spec, bi->speclen, &gen, &p, &n, &err) < 0)
-			n = 0;
+		if (bi->binary) {
+			if (!binary_content(msg, bi, &gen, &p, &n)) {
+				buf_free(&gen);
+				session_write(s, ")\r\n", 3);
+				buf_free(&out);
+				buf_free(&body);
+				session_tagged(s, fs->tag, "NO", "UNKNOWN-CTE",
+					       "Unknown Content-Transfer-Encoding in message %u", seq);
+				return -1;
+			}
+		} else if (mail_section(msg, bi->spec, bi->speclen, &gen, &p, &n, &err) < 0) {
+			n = 0;  /* the spec was validated when the command was parsed */
+		}
 		write_body(s, bi, p, n, sep);
 		buf_free(&gen);
 		sep = 1;
