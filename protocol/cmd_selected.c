@@ -160,6 +160,8 @@ void cmd_uid(struct session *s, const struct imap_cmd *cmd)
 	}
 	if (strcasecmp(sub->str, "FETCH") == 0)
 		fetch_run(s, cmd, 1, 1);
+	else if (strcasecmp(sub->str, "SEARCH") == 0)
+		search_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "STORE") == 0)
 		store_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "COPY") == 0)
@@ -205,6 +207,7 @@ const struct command worker_commands[] = {
 	{ "EXPUNGE", ST_SELECTED, cmd_expunge },
 	{ "FETCH", ST_SELECTED, cmd_fetch },
 	{ "STORE", ST_SELECTED, cmd_store },
+	{ "SEARCH", ST_SELECTED, cmd_search },
 	{ "UID", ST_SELECTED, cmd_uid },
 	{ "COPY", ST_SELECTED, cmd_copy },
 	{ "MOVE", ST_SELECTED, cmd_copy },

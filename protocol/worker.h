@@ -27,6 +27,11 @@ struct wsession {
 	struct event *idle_ev;     /* notify fd watch while in IDLE */
 	const char *idle_tag;      /* set while in IDLE */
 	char idle_tagbuf[IMAP_MAX_TAG + 1];
+	/* SEARCH RETURN (SAVE) result for "$" (RFC 5182): UIDs, ascending;
+	 * emptied when the mailbox is unselected. */
+	uint32_t *saved;
+	size_t nsaved;
+	int saved_valid;
 	struct wsession *next;
 };
 
@@ -79,6 +84,11 @@ void cmd_enable(struct session *s, const struct imap_cmd *cmd);
 void cmd_namespace(struct session *s, const struct imap_cmd *cmd);
 void cmd_copy(struct session *s, const struct imap_cmd *cmd);
 void cmd_idle(struct session *s, const struct imap_cmd *cmd);
+void cmd_search(struct session *s, const struct imap_cmd *cmd);
+/* SEARCH / UID SEARCH with the search arguments from args[argi]. */
+void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
+/* Forget the saved search result ("$" becomes empty). */
+void search_saved_reset(struct wsession *ws);
 void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int move, size_t argi);
 /* FETCH/STORE with a flag saying whether the set is UIDs. */
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);

@@ -81,6 +81,7 @@ void wsession_sync(struct wsession *ws)
 void wsession_unselect(struct wsession *ws)
 {
 	wsession_idle_stop(ws);
+	search_saved_reset(ws);
 	if (ws->mb)
 		W->be->mailbox_close(ws->mb);
 	ws->mb = NULL;
@@ -92,5 +93,5 @@ void wsession_unselect(struct wsession *ws)
 
 const char *worker_capability(struct session *s)
 {
-	return "IMAP4rev1 LITERAL+ ID UNSELECT UIDPLUS MOVE IDLE NAMESPACE ENABLE CHILDREN";
+	return "IMAP4rev1 LITERAL+ ID UNSELECT UIDPLUS MOVE IDLE NAMESPACE ENABLE CHILDREN ESEARCH SEARCHRES";
 }

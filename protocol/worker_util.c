@@ -102,6 +102,16 @@ int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int b
 
 	*uids = NULL;
 	*n = 0;
+	if (strcmp(set, "$") == 0) {
+		/* SEARCHRES: the saved result's UIDs still in the view, whether
+		 * the command takes UIDs or sequence numbers. */
+		struct wsession *ws = wsession_of(s);
+		*uids = arena_alloc(s->arena, (ws->nsaved ? ws->nsaved : 1) * sizeof(uint32_t));
+		for (size_t i = 0; i < ws->nsaved; i++)
+			if (uid_to_seq(mb, ws->saved[i]))
+				(*uids)[(*n)++] = ws->saved[i];
+		return 0;
+	}
 	if (seqset_parse(s->arena, set, &ss) < 0)
 		return -1;
 	if (by_uid) {

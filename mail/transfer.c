@@ -1,0 +1,101 @@
+/* Content transfer decoding (see transfer.h). */
+#include "transfer.h"
+
+#include <stdint.h>
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+void mail_decode_base64(const char *in, size_t len, struct buf *out)
+{
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	buf_reserve(out, len / 4 * 3 + 3);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c == '=')
+			break;
+		int v = b64val(c);
+		if (v < 0)
+			continue;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_append_byte(out, (char)((acc >> bits) & 0xff));
+		}
+	}
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+void mail_decode_qp(const char *in, size_t len, struct buf *out)
+{
+	size_t i = 0;
+
+	buf_reserve(out, len);
+	while (i < len) {
+		unsigned char c = (unsigned char)in[i];
+		if (c == '=') {
+			int h, l;
+			size_t j = i + 1;
+			if (j + 1 < len && (h = hexval((unsigned char)in[j])) >= 0 &&
+			    (l = hexval((unsigned char)in[j + 1])) >= 0) {
+				buf_append_byte(out, (char)(h << 4 | l));
+				i = j + 2;
+				continue;
+			}
+			/* Soft line break: '=' [blanks] (CRLF / LF / end). */
+			while (j < len && (in[j] == ' ' || in[j] == '\t'))
+				j++;
+			if (j == len) {
+				i = j;
+				continue;
+			}
+			if (in[j] == '\n' || (in[j] == '\r' && j + 1 < len && in[j + 1] == '\n')) {
+				i = j + (in[j] == '\r' ? 2 : 1);
+				continue;
+			}
+			buf_append_byte(out, '=');
+			i++;
+			continue;
+		}
+		if (c == ' ' || c == '\t') {
+			/* Drop blanks that end a line (added in transport). */
+			size_t j = i;
+			while (j < len && (in[j] == ' ' || in[j] == '\t'))
+				j++;
+			if (j == len || in[j] == '\n' || (in[j] == '\r' && j + 1 < len && in[j + 1] == '\n')) {
+				i = j;
+				continue;
+			}
+			buf_append(out, in + i, j - i);
+			i = j;
+			continue;
+		}
+		buf_append_byte(out, (char)c);
+		i++;
+	}
+}

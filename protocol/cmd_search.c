@@ -1,0 +1,211 @@
+/* SEARCH and UID SEARCH (RFC 9051 6.4.4, RFC 3501 6.4.4), ESEARCH result
+ * options (RFC 4731) and SEARCHRES (RFC 5182): RETURN (SAVE) keeps the
+ * result, as UIDs, for "$" in later commands of the session.
+ *
+ * The whole result set is computed, then written: results are only
+ * numbers. Messages are read only when a header or body key still
+ * decides the answer (search_eval.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/buf.h"
+#include "../lib/log.h"
+#include "../lib/xmalloc.h"
+#include "search.h"
+#include "worker.h"
+
+void search_saved_reset(struct wsession *ws)
+{
+	free(ws->saved);
+	ws->saved = NULL;
+	ws->nsaved = 0;
+	ws->saved_valid = 0;
+}
+
+static void saved_set(struct wsession *ws, const uint32_t *uids, size_t n)
+{
+	search_saved_reset(ws);
+	if (n) {
+		ws->saved = xreallocarray(NULL, n, sizeof(uint32_t));
+		memcpy(ws->saved, uids, n * sizeof(uint32_t));
+	}
+	ws->nsaved = n;
+	ws->saved_valid = 1;
+}
+
+/* Whole message, or (header_only) reads until the end of the header. */
+static int read_msg(void *arg, uint32_t uid, int header_only, struct buf *out, struct error *err)
+{
+	struct mailbox *mb = arg;
+	struct msg_stream *st;
+	char tmp[16384];
+	uint64_t off = 0;
+
+	if (W->be->open_message(mb, uid, &st, err) < 0)
+		return err->code == ERR_EXPUNGEISSUED || err->code == ERR_NONEXISTENT ? 1 : -1;
+	for (;;) {
+		ssize_t r = st->ops->pread(st, tmp, sizeof(tmp), off);
+		if (r < 0) {
+			error_set(err, ERR_INTERNAL, "reading message %u failed", uid);
+			st->ops->close(st);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		size_t from = out->len > 3 ? out->len - 3 : 0;
+		buf_append(out, tmp, (size_t)r);
+		off += (uint64_t)r;
+		if (header_only && (memmem(out->data + from, out->len - from, "\n\r\n", 3) ||
+				    memmem(out->data + from, out->len - from, "\n\n", 2)))
+			break;
+	}
+	st->ops->close(st);
+	return 0;
+}
+
+/* n ascending numbers as a sequence set: "1:3,5,7:8". */
+static void write_set(struct buf *b, const uint32_t *v, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (i)
+			buf_append_byte(b, ',');
+		if (j == i)
+			buf_printf(b, "%u", v[i]);
+		else
+			buf_printf(b, "%u:%u", v[i], v[j]);
+		i = j + 1;
+	}
+}
+
+static void write_results(struct session *s, const struct imap_cmd *cmd,
+			  const struct search_program *p, int by_uid, const uint32_t *res,
+			  size_t n)
+{
+	struct buf b = BUF_INIT;
+	unsigned ret = p->ret;
+
+	if (!p->has_return && !(s->enabled & EN_IMAP4REV2)) {
+		buf_append_str(&b, "* SEARCH");
+		for (size_t i = 0; i < n; i++)
+			buf_printf(&b, " %u", res[i]);
+		buf_append(&b, "\r\n", 2);
+	} else {
+		if (!p->has_return)
+			ret = SR_ALL;
+		/* SAVE alone suppresses the ESEARCH response. */
+		if ((ret & (SR_MIN | SR_MAX | SR_ALL | SR_COUNT)) == 0) {
+			buf_free(&b);
+			return;
+		}
+		buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", cmd->tag, by_uid ? " UID" : "");
+		if ((ret & SR_MIN) && n)
+			buf_printf(&b, " MIN %u", res[0]);
+		if ((ret & SR_MAX) && n)
+			buf_printf(&b, " MAX %u", res[n - 1]);
+		if ((ret & SR_ALL) && n) {
+			buf_append_str(&b, " ALL ");
+			write_set(&b, res, n);
+		}
+		if (ret & SR_COUNT)
+			buf_printf(&b, " COUNT %zu", n);
+		buf_append(&b, "\r\n", 2);
+	}
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+/* RFC 5182 2.4: with MIN and/or MAX but neither ALL nor COUNT, "$" holds
+ * just those messages; otherwise everything found. */
+static void save_result(struct wsession *ws, unsigned ret, const uint32_t *uids, size_t n)
+{
+	if (n && (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT))) {
+		uint32_t mm[2];
+		size_t k = 0;
+		if (ret & SR_MIN)
+			mm[k++] = uids[0];
+		if ((ret & SR_MAX) && (k == 0 || uids[n - 1] != mm[0]))
+			mm[k++] = uids[n - 1];
+		saved_set(ws, mm, k);
+		return;
+	}
+	saved_set(ws, uids, n);
+}
+
+void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi)
+{
+	struct wsession *ws = wsession_of(s);
+	struct search_program prog;
+	struct search_ctx ctx;
+	const char *errmsg = "Invalid SEARCH arguments";
+	struct error err;
+	const char *name = by_uid ? "UID SEARCH" : "SEARCH";
+
+	switch (search_parse(s->arena, cmd->args + argi, cmd->nargs - argi, &prog, &errmsg)) {
+	case SEARCH_OK:
+		break;
+	case SEARCH_BAD:
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s: %s", name, errmsg);
+		return;
+	case SEARCH_LIMIT:
+		session_tagged(s, cmd->tag, "BAD", "LIMIT", "%s: %s", name, errmsg);
+		return;
+	case SEARCH_BADCHARSET:
+		/* A NO: a SAVE asked for leaves "$" empty. */
+		if (prog.ret & SR_SAVE)
+			saved_set(ws, NULL, 0);
+		session_tagged(s, cmd->tag, "NO", "BADCHARSET (UTF-8 US-ASCII)", "%s: %s", name,
+			       errmsg);
+		return;
+	}
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.kwnames = NULL;
+	ctx.nkwnames = W->be->keywords(ws->mb, &ctx.kwnames);
+	ctx.saved = ws->saved;
+	ctx.nsaved = ws->nsaved;
+	ctx.count = W->be->count(ws->mb);
+	ctx.maxuid = ctx.count ? W->be->meta(ws->mb, ctx.count)->uid : 0;
+	ctx.read = read_msg;
+	ctx.read_arg = ws->mb;
+	search_prepare(&prog, &ctx);
+
+	uint32_t *res = arena_alloc(s->arena, (ctx.count ? ctx.count : 1) * sizeof(uint32_t));
+	uint32_t *uids = by_uid ? res : arena_alloc(s->arena, (ctx.count ? ctx.count : 1) *
+							      sizeof(uint32_t));
+	size_t n = 0;
+	for (uint32_t seq = 1; seq <= ctx.count; seq++) {
+		const struct msg_meta *m = W->be->meta(ws->mb, seq);
+		if (m == NULL)
+			continue;
+		int r = search_match(&prog, &ctx, seq, m, &err);
+		if (r < 0) {
+			search_ctx_free(&ctx);
+			if (prog.ret & SR_SAVE)
+				saved_set(ws, NULL, 0);
+			session_tagged_error(s, cmd->tag, &err);
+			return;
+		}
+		if (r) {
+			res[n] = by_uid ? m->uid : seq;
+			uids[n] = m->uid;
+			n++;
+		}
+	}
+	if (ctx.messages_read)
+		log_debug("%s: %u messages, %zu read (%llu bytes), %zu found", name, ctx.count,
+			  ctx.messages_read, (unsigned long long)ctx.bytes_read, n);
+	search_ctx_free(&ctx);
+	if (prog.ret & SR_SAVE)
+		save_result(ws, prog.ret, uids, n);
+	write_results(s, cmd, &prog, by_uid, res, n);
+	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", name);
+}
+
+void cmd_search(struct session *s, const struct imap_cmd *cmd)
+{
+	search_run(s, cmd, 0, 0);
+}

@@ -1,0 +1,166 @@
+/* SEARCH (RFC 9051 6.4.4, RFC 3501 6.4.4) with ESEARCH result options
+ * (RFC 4731) and the saved result "$" (RFC 5182).
+ *
+ * search_parse.c turns the command's argument tree into a program: the
+ * search keys in prefix order in one flat array, each operator node (AND,
+ * OR, NOT) followed by its operands and knowing where its subtree ends.
+ * Parsing walks the argument lists with an explicit stack and caps the
+ * number of keys and the nesting depth, so nothing recurses on client
+ * input. Search strings are converted to UTF-8 (CHARSET) and case-folded
+ * once, here.
+ *
+ * search_eval.c decides one message at a time, again with an explicit
+ * stack. It first tries the message's metadata alone, with three-valued
+ * logic (true / false / unknown), and reads and parses the message only
+ * if the answer still depends on its header or body; AND and OR stop at
+ * the first operand that decides them.
+ *
+ * search_text.c: case folding (i;unicode-casemap-like) and charset
+ * conversion shared by both. */
+#ifndef HAVEN_SEARCH_H
+#define HAVEN_SEARCH_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../backends/backend.h"
+#include "../lib/arena.h"
+#include "../lib/buf.h"
+#include "../lib/error.h"
+#include "parser.h"
+#include "seqset.h"
+
+#define SEARCH_MAX_KEYS 1000   /* search keys (incl. operators) per command */
+#define SEARCH_MAX_DEPTH 32    /* nested OR / NOT / parenthesized lists */
+
+enum search_op {
+	/* operators */
+	SK_AND,             /* the whole program, a parenthesized list */
+	SK_OR,
+	SK_NOT,
+	/* metadata only */
+	SK_ALL,
+	SK_NONE,            /* RECENT, NEW: \Recent is never set by this server */
+	SK_FLAG,            /* flag bit set */
+	SK_UNFLAG,          /* flag bit clear */
+	SK_KEYWORD,
+	SK_UNKEYWORD,
+	SK_BEFORE,          /* INTERNALDATE day < day */
+	SK_ON,
+	SK_SINCE,
+	SK_LARGER,
+	SK_SMALLER,
+	SK_SEQSET,
+	SK_UIDSET,
+	SK_SAVED,           /* "$" (as a sequence set or after UID) */
+	/* need the header */
+	SK_SENTBEFORE,
+	SK_SENTON,
+	SK_SENTSINCE,
+	SK_FROM,
+	SK_TO,
+	SK_CC,
+	SK_BCC,
+	SK_SUBJECT,
+	SK_HEADER,
+	/* need the body */
+	SK_BODY,
+	SK_TEXT,
+};
+
+struct search_node {
+	enum search_op op;
+	uint32_t end;           /* index just past this node's subtree */
+	uint32_t flag;          /* SK_FLAG / SK_UNFLAG: enum msg_flag bit */
+	int64_t day;            /* date keys: days since 1970-01-01 */
+	uint64_t num;           /* LARGER / SMALLER */
+	struct seqset set;      /* SK_SEQSET / SK_UIDSET */
+	const char *field;      /* SK_HEADER: field name */
+	size_t field_len;
+	const char *str;        /* string keys: UTF-8, case-folded; keyword name */
+	size_t len;
+};
+
+enum search_return {
+	SR_MIN = 1 << 0,
+	SR_MAX = 1 << 1,
+	SR_ALL = 1 << 2,
+	SR_COUNT = 1 << 3,
+	SR_SAVE = 1 << 4,
+};
+
+/* What a program needs beyond metadata. */
+enum search_need {
+	SN_HEADER = 1 << 0,
+	SN_BODY = 1 << 1,
+};
+
+struct search_program {
+	struct search_node *nodes;  /* nodes[0] is the top-level AND */
+	size_t nnodes;
+	int has_return;             /* RETURN (...) was given */
+	unsigned ret;               /* enum search_return; RETURN () means SR_ALL */
+	unsigned needs;             /* enum search_need */
+	int uses_saved;             /* "$" appears */
+};
+
+enum search_status {
+	SEARCH_OK = 0,
+	SEARCH_BAD = -1,            /* syntax: tagged BAD */
+	SEARCH_LIMIT = -2,          /* too many keys / too deep: BAD [LIMIT] */
+	SEARCH_BADCHARSET = -3,     /* NO [BADCHARSET (UTF-8 US-ASCII)] */
+};
+
+/* Parse [RETURN (opts)] [CHARSET cs] key... from args[0..nargs). On error
+ * *err says why. Everything is allocated in a. */
+enum search_status search_parse(struct arena *a, const struct imap_arg *args, size_t nargs,
+				struct search_program *p, const char **err);
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+/* Reads a message: at least its whole header (header_only) or all of it,
+ * appended to out. Returns 0, 1 if the message is gone (expunged: it then
+ * matches nothing), or -1 with err. */
+typedef int (*search_read_fn)(void *arg, uint32_t uid, int header_only, struct buf *out,
+			      struct error *err);
+
+struct search_ctx {
+	const char *const *kwnames; /* mailbox keyword table (msg_meta.kw indexes) */
+	size_t nkwnames;
+	const uint32_t *saved;      /* "$": saved UIDs, ascending */
+	size_t nsaved;
+	uint32_t count;             /* messages in the view ('*' for sequence numbers) */
+	uint32_t maxuid;            /* UID of the last message ('*' for UIDs) */
+	search_read_fn read;
+	void *read_arg;
+	/* statistics */
+	size_t messages_read;
+	uint64_t bytes_read;
+	/* private */
+	struct arena *msg_arena;    /* per message, reset after each */
+};
+
+/* Resolve '*' in the program's sets against ctx->count / ctx->maxuid and
+ * set up ctx (msg_arena). Call once before search_match(); release with
+ * search_ctx_free(). */
+void search_prepare(struct search_program *p, struct search_ctx *ctx);
+void search_ctx_free(struct search_ctx *ctx);
+/* 1 if message seq (meta m) matches, 0 if not, -1 with err. */
+int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_t seq,
+		 const struct msg_meta *m, struct error *err);
+
+/* ---- search_text.c -------------------------------------------------------- */
+
+/* Append the case-folded form of UTF-8 text s[0..len) to out: Unicode
+ * full case folding plus NFKD (libunistring u8_casefold), so "CAFÉ",
+ * "café" and "cafe\u0301" compare equal; invalid UTF-8 sequences become
+ * U+FFFD first. Pure ASCII takes a fast path (ASCII lower-casing). */
+void search_fold(const char *s, size_t len, struct buf *out);
+/* 1 if charset names UTF-8 or US-ASCII (no conversion needed). */
+int search_charset_is_utf8(const char *charset);
+/* Convert s[0..len) from charset to UTF-8, appended to out. strict: fail
+ * on invalid input (returns -1) instead of substituting U+FFFD. Returns
+ * -2 if the charset is unknown. */
+int search_charset_convert(const char *charset, const char *s, size_t len, int strict,
+			   struct buf *out);
+
+#endif

@@ -1,0 +1,552 @@
+/* SEARCH evaluation over one message (see search.h).
+ *
+ * Two passes. The first looks at metadata only; a key that needs the
+ * header or body answers "unknown", and three-valued AND / OR / NOT often
+ * decide anyway (UNSEEN SUBJECT x on a seen message is false without
+ * reading it). Only if the answer is still unknown is the message read:
+ * just its header when no key needs the body. The second pass decides
+ * every key; AND and OR stop at the first operand that settles them, so
+ * the body is decoded and folded only when a BODY/TEXT key is reached,
+ * and then once per message however many such keys there are. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../lib/log.h"
+#include "../mail/imapdate.h"
+#include "../mail/message.h"
+#include "../mail/transfer.h"
+#include "search.h"
+
+enum { V_FALSE = 0, V_TRUE = 1, V_UNKNOWN = 2 };
+
+/* What pass two knows about the message. */
+struct mstate {
+	const struct msg_meta *meta;
+	uint32_t seq;
+	int loaded;                 /* message read and parsed */
+	struct buf raw;
+	struct mail_message *mm;
+	const char *hdr;            /* top-level header block */
+	size_t hdr_len;
+	int have_hdrtext;
+	struct buf hdrtext;         /* TEXT: folded header fields, NUL-separated */
+	int have_body;
+	struct buf body;            /* folded text of the body parts, NUL-separated */
+};
+
+void search_prepare(struct search_program *p, struct search_ctx *ctx)
+{
+	for (size_t i = 0; i < p->nnodes; i++) {
+		struct search_node *n = &p->nodes[i];
+		if (n->op == SK_SEQSET)
+			seqset_resolve(&n->set, ctx->count);
+		else if (n->op == SK_UIDSET)
+			seqset_resolve(&n->set, ctx->maxuid);
+	}
+	if (ctx->msg_arena == NULL)
+		ctx->msg_arena = arena_new();
+}
+
+void search_ctx_free(struct search_ctx *ctx)
+{
+	if (ctx->msg_arena)
+		arena_free(ctx->msg_arena);
+	ctx->msg_arena = NULL;
+}
+
+/* ---- header fields ------------------------------------------------------ */
+
+struct field {
+	const char *name;
+	size_t name_len;
+	const char *value;          /* folded, without the final line end */
+	size_t value_len;
+};
+
+/* Next field of the header block [*pp, end); 0 at the end of the header
+ * (an empty line or the end of the block). Lines without a colon are
+ * skipped. Linear: every byte is looked at a bounded number of times. */
+static int next_field(const char **pp, const char *end, struct field *f)
+{
+	const char *p = *pp;
+	for (;;) {
+		if (p >= end || *p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+			return 0;
+		const char *start = p, *lend;
+		/* The field runs until a line that does not begin with a blank. */
+		for (;;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl ? nl + 1 : end;
+			if (p >= end || (*p != ' ' && *p != '\t'))
+				break;
+		}
+		lend = p;
+		if (lend > start && lend[-1] == '\n')
+			lend--;
+		if (lend > start && lend[-1] == '\r')
+			lend--;
+		const char *colon = memchr(start, ':', (size_t)(lend - start));
+		const char *eol = memchr(start, '\n', (size_t)(lend - start));
+		if (colon == NULL || (eol != NULL && eol < colon))
+			continue;
+		size_t nl = (size_t)(colon - start);
+		while (nl > 0 && (start[nl - 1] == ' ' || start[nl - 1] == '\t'))
+			nl--;
+		const char *v = colon + 1;
+		while (v < lend && (*v == ' ' || *v == '\t'))
+			v++;
+		f->name = start;
+		f->name_len = nl;
+		f->value = v;
+		f->value_len = (size_t)(lend - v);
+		*pp = p;
+		return 1;
+	}
+}
+
+static int name_is(const struct field *f, const char *name, size_t len)
+{
+	return f->name_len == len && strncasecmp(f->name, name, len) == 0;
+}
+
+/* Unfolded copy (CR and LF removed), NUL-terminated, in the arena. */
+static char *unfold(struct arena *a, const char *v, size_t len, size_t *outlen)
+{
+	char *o = arena_alloc(a, len + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		if (v[i] != '\r' && v[i] != '\n')
+			o[n++] = v[i];
+	o[n] = '\0';
+	*outlen = n;
+	return o;
+}
+
+static int contains_folded(const char *s, size_t len, const char *needle, size_t nlen,
+			   struct buf *tmp)
+{
+	buf_reset(tmp);
+	search_fold(s, len, tmp);
+	return memmem(tmp->data ? tmp->data : "", tmp->len, needle, nlen) != NULL;
+}
+
+/* A field's text matches: decoded (RFC 2047) or as written. */
+static int field_matches(struct arena *a, const struct field *f, const char *needle, size_t nlen,
+			 struct buf *tmp)
+{
+	size_t ulen;
+	char *u = unfold(a, f->value, f->value_len, &ulen);
+	char *d = mail_decode_words(a, u, ulen);
+	if (d != NULL && contains_folded(d, strlen(d), needle, nlen, tmp))
+		return 1;
+	if (d != NULL && strcmp(d, u) == 0)
+		return 0;
+	return contains_folded(u, ulen, needle, nlen, tmp);
+}
+
+static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *name,
+			size_t name_len, const struct search_node *n)
+{
+	const char *p = ms->hdr, *end = ms->hdr + ms->hdr_len;
+	struct field f;
+	struct buf tmp = BUF_INIT;
+	int found = 0;
+
+	while (!found && next_field(&p, end, &f)) {
+		if (!name_is(&f, name, name_len))
+			continue;
+		if (n->len == 0)
+			found = 1;
+		else
+			found = field_matches(ctx->msg_arena, &f, n->str, n->len, &tmp);
+	}
+	buf_free(&tmp);
+	return found;
+}
+
+static int match_sent(struct mstate *ms, const struct search_node *n)
+{
+	const char *p = ms->hdr, *end = ms->hdr + ms->hdr_len;
+	struct field f;
+	while (next_field(&p, end, &f)) {
+		if (!name_is(&f, "Date", 4))
+			continue;
+		int64_t t;
+		int zone;
+		char buf[256];
+		size_t len = 0;
+		for (size_t i = 0; i < f.value_len && len < sizeof(buf) - 1; i++)
+			if (f.value[i] != '\r' && f.value[i] != '\n')
+				buf[len++] = f.value[i];
+		buf[len] = '\0';
+		if (mail_parse_date(buf, len, &t, &zone) < 0)
+			return 0;
+		int64_t day = imapdate_day((time_t)t, zone);
+		switch (n->op) {
+		case SK_SENTBEFORE:
+			return day < n->day;
+		case SK_SENTON:
+			return day == n->day;
+		default:
+			return day >= n->day;
+		}
+	}
+	return 0;   /* no Date: nothing to compare */
+}
+
+/* Header fields for TEXT: "name: decoded value" and the value as written,
+ * folded. */
+static void add_fields_text(struct arena *a, const char *hdr, size_t len, struct buf *out)
+{
+	const char *p = hdr, *end = hdr + len;
+	struct field f;
+	while (next_field(&p, end, &f)) {
+		size_t ulen;
+		char *u = unfold(a, f.value, f.value_len, &ulen);
+		char *d = mail_decode_words(a, u, ulen);
+		search_fold(f.name, f.name_len, out);
+		buf_append(out, ": ", 2);
+		if (d != NULL) {
+			search_fold(d, strlen(d), out);
+			buf_append_byte(out, '\0');
+		}
+		if (d == NULL || strcmp(d, u) != 0) {
+			search_fold(u, ulen, out);
+			buf_append_byte(out, '\0');
+		}
+	}
+}
+
+/* ---- body --------------------------------------------------------------- */
+
+static const char *part_charset(const struct mail_part *p)
+{
+	for (size_t i = 0; i < p->nparams; i++)
+		if (p->params[i].name && strcasecmp(p->params[i].name, "charset") == 0 &&
+		    p->params[i].value && p->params[i].value[0])
+			return p->params[i].value;
+	return "us-ascii";
+}
+
+/* Decode one leaf's content to folded UTF-8, appended to out. */
+static void add_part_text(const struct mail_message *m, const struct mail_part *p,
+			  struct buf *out)
+{
+	if (p->body_off > m->len || p->body_len > m->len - p->body_off)
+		return;
+	const char *b = m->data + p->body_off;
+	size_t blen = p->body_len;
+	struct buf dec = BUF_INIT, utf8 = BUF_INIT;
+
+	if (p->encoding && strcasecmp(p->encoding, "base64") == 0) {
+		mail_decode_base64(b, blen, &dec);
+		b = dec.data ? dec.data : "";
+		blen = dec.len;
+	} else if (p->encoding && strcasecmp(p->encoding, "quoted-printable") == 0) {
+		mail_decode_qp(b, blen, &dec);
+		b = dec.data ? dec.data : "";
+		blen = dec.len;
+	}
+	const char *cs = part_charset(p);
+	if (!search_charset_is_utf8(cs) &&
+	    search_charset_convert(cs, b, blen, 0, &utf8) == 0) {
+		b = utf8.data ? utf8.data : "";
+		blen = utf8.len;
+	}
+	/* Unknown charsets: the bytes as they are (folding turns what is not
+	 * UTF-8 into U+FFFD, ASCII still matches). */
+	search_fold(b, blen, out);
+	buf_append_byte(out, '\0');
+	buf_free(&dec);
+	buf_free(&utf8);
+}
+
+static int is_embedded_message(const struct mail_part *p)
+{
+	const struct mail_part *up = p->parent;
+	return up != NULL && up->nchildren == 1 &&
+	       (up->is_message || (up->type && strcasecmp(up->type, "message") == 0));
+}
+
+/* Pre-order walk of the MIME tree through parent links (no recursion, no
+ * stack): text leaves are decoded, headers of embedded messages count as
+ * body text, other media types are left out (RFC 9051 allows that). */
+static void build_body(struct search_ctx *ctx, struct mstate *ms)
+{
+	const struct mail_message *m = ms->mm;
+	const struct mail_part *p = &m->root;
+
+	while (p != NULL) {
+		if (p != &m->root && is_embedded_message(p) && p->hdr_off <= m->len &&
+		    p->hdr_len <= m->len - p->hdr_off)
+			add_fields_text(ctx->msg_arena, m->data + p->hdr_off, p->hdr_len, &ms->body);
+		if (p->nchildren > 0) {
+			p = &p->children[0];
+			continue;
+		}
+		if (p->type == NULL || strcasecmp(p->type, "text") == 0 ||
+		    strcasecmp(p->type, "message") == 0)
+			add_part_text(m, p, &ms->body);
+		/* Next sibling, or the next sibling of the nearest ancestor. */
+		while (p != NULL) {
+			const struct mail_part *up = p->parent;
+			if (up == NULL || p == &m->root) {
+				p = NULL;
+				break;
+			}
+			if (p + 1 < up->children + up->nchildren) {
+				p = p + 1;
+				break;
+			}
+			p = up;
+		}
+	}
+}
+
+static int body_contains(struct search_ctx *ctx, struct mstate *ms, const struct search_node *n)
+{
+	if (n->len == 0)
+		return 1;
+	if (!ms->have_body) {
+		build_body(ctx, ms);
+		ms->have_body = 1;
+	}
+	return memmem(ms->body.data ? ms->body.data : "", ms->body.len, n->str, n->len) != NULL;
+}
+
+static int text_contains(struct search_ctx *ctx, struct mstate *ms, const struct search_node *n)
+{
+	if (n->len == 0)
+		return 1;
+	if (!ms->have_hdrtext) {
+		add_fields_text(ctx->msg_arena, ms->hdr, ms->hdr_len, &ms->hdrtext);
+		ms->have_hdrtext = 1;
+	}
+	if (memmem(ms->hdrtext.data ? ms->hdrtext.data : "", ms->hdrtext.len, n->str, n->len))
+		return 1;
+	return body_contains(ctx, ms, n);
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+static int has_keyword(struct search_ctx *ctx, const struct msg_meta *m, const char *kw)
+{
+	for (size_t i = 0; i < m->nkw; i++)
+		if (m->kw[i] < ctx->nkwnames && strcasecmp(ctx->kwnames[m->kw[i]], kw) == 0)
+			return 1;
+	return 0;
+}
+
+static int in_saved(struct search_ctx *ctx, uint32_t uid)
+{
+	size_t lo = 0, hi = ctx->nsaved;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ctx->saved[mid] == uid)
+			return 1;
+		if (ctx->saved[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int leaf(struct search_ctx *ctx, struct mstate *ms, const struct search_node *n)
+{
+	const struct msg_meta *m = ms->meta;
+	switch (n->op) {
+	case SK_ALL:
+		return V_TRUE;
+	case SK_NONE:
+		return V_FALSE;
+	case SK_FLAG:
+		return (m->flags & n->flag) != 0;
+	case SK_UNFLAG:
+		return (m->flags & n->flag) == 0;
+	case SK_KEYWORD:
+		return has_keyword(ctx, m, n->str);
+	case SK_UNKEYWORD:
+		return !has_keyword(ctx, m, n->str);
+	case SK_BEFORE:
+		return imapdate_day(m->internaldate, m->tz_minutes) < n->day;
+	case SK_ON:
+		return imapdate_day(m->internaldate, m->tz_minutes) == n->day;
+	case SK_SINCE:
+		return imapdate_day(m->internaldate, m->tz_minutes) >= n->day;
+	case SK_LARGER:
+		return m->size > n->num;
+	case SK_SMALLER:
+		return m->size < n->num;
+	case SK_SEQSET:
+		return seqset_contains(&n->set, ms->seq);
+	case SK_UIDSET:
+		return seqset_contains(&n->set, m->uid);
+	case SK_SAVED:
+		return in_saved(ctx, m->uid);
+	default:
+		break;
+	}
+	if (!ms->loaded)
+		return V_UNKNOWN;
+	switch (n->op) {
+	case SK_SENTBEFORE:
+	case SK_SENTON:
+	case SK_SENTSINCE:
+		return match_sent(ms, n);
+	case SK_FROM:
+		return match_header(ctx, ms, "From", 4, n);
+	case SK_TO:
+		return match_header(ctx, ms, "To", 2, n);
+	case SK_CC:
+		return match_header(ctx, ms, "Cc", 2, n);
+	case SK_BCC:
+		return match_header(ctx, ms, "Bcc", 3, n);
+	case SK_SUBJECT:
+		return match_header(ctx, ms, "Subject", 7, n);
+	case SK_HEADER:
+		return match_header(ctx, ms, n->field, n->field_len, n);
+	case SK_BODY:
+		return body_contains(ctx, ms, n);
+	case SK_TEXT:
+		return text_contains(ctx, ms, n);
+	default:
+		return V_FALSE;
+	}
+}
+
+static int and3(int a, int b)
+{
+	if (a == V_FALSE || b == V_FALSE)
+		return V_FALSE;
+	return a == V_TRUE && b == V_TRUE ? V_TRUE : V_UNKNOWN;
+}
+
+static int or3(int a, int b)
+{
+	if (a == V_TRUE || b == V_TRUE)
+		return V_TRUE;
+	return a == V_FALSE && b == V_FALSE ? V_FALSE : V_UNKNOWN;
+}
+
+static int not3(int a)
+{
+	return a == V_UNKNOWN ? V_UNKNOWN : !a;
+}
+
+/* Evaluate the program with an explicit stack of operator frames (the
+ * parser capped the nesting depth). */
+static int eval(const struct search_program *p, struct search_ctx *ctx, struct mstate *ms)
+{
+	struct frame {
+		uint32_t node, child;
+		int acc;
+	} st[SEARCH_MAX_DEPTH + 2];
+	size_t sp = 0;
+	const struct search_node *nodes = p->nodes;
+
+	if (p->nnodes == 0)
+		return V_FALSE;
+	st[0].node = 0;
+	st[0].child = 1;
+	st[0].acc = V_TRUE;
+	for (;;) {
+		struct frame *f = &st[sp];
+		const struct search_node *n = &nodes[f->node];
+		int done = f->child >= n->end || (n->op == SK_AND && f->acc == V_FALSE) ||
+			   (n->op == SK_OR && f->acc == V_TRUE);
+		if (done) {
+			int v = n->op == SK_NOT ? not3(f->acc) : f->acc;
+			if (sp == 0)
+				return v;
+			sp--;
+			f = &st[sp];
+			n = &nodes[f->node];
+			f->acc = n->op == SK_AND ? and3(f->acc, v) : n->op == SK_OR ? or3(f->acc, v) : v;
+			continue;
+		}
+		uint32_t ci = f->child;
+		const struct search_node *c = &nodes[ci];
+		f->child = c->end > ci ? c->end : ci + 1;   /* next operand */
+		if (c->op == SK_AND || c->op == SK_OR || c->op == SK_NOT) {
+			if (sp + 1 >= sizeof(st) / sizeof(st[0]))
+				return V_FALSE;   /* cannot happen: the parser caps depth */
+			sp++;
+			st[sp].node = ci;
+			st[sp].child = ci + 1;
+			st[sp].acc = c->op == SK_AND ? V_TRUE : c->op == SK_OR ? V_FALSE : V_UNKNOWN;
+			continue;
+		}
+		int v = leaf(ctx, ms, c);
+		f->acc = n->op == SK_AND ? and3(f->acc, v) : n->op == SK_OR ? or3(f->acc, v) : v;
+	}
+}
+
+static const char *header_block(const char *d, size_t len, size_t *hlen)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (d[i] != '\n')
+			continue;
+		if (i + 1 < len && d[i + 1] == '\n') {
+			*hlen = i + 2;
+			return d;
+		}
+		if (i + 2 < len && d[i + 1] == '\r' && d[i + 2] == '\n') {
+			*hlen = i + 3;
+			return d;
+		}
+	}
+	*hlen = len;
+	return d;
+}
+
+int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_t seq,
+		 const struct msg_meta *m, struct error *err)
+{
+	struct mstate ms;
+	int v, rc;
+
+	memset(&ms, 0, sizeof(ms));
+	ms.meta = m;
+	ms.seq = seq;
+	v = eval(p, ctx, &ms);
+	if (v != V_UNKNOWN)
+		return v;
+
+	/* The answer depends on the message itself. */
+	int header_only = !(p->needs & SN_BODY);
+	rc = ctx->read(ctx->read_arg, m->uid, header_only, &ms.raw, err);
+	if (rc < 0) {
+		buf_free(&ms.raw);
+		return -1;
+	}
+	if (rc > 0) {
+		buf_free(&ms.raw);
+		return 0;   /* expunged meanwhile: matches nothing */
+	}
+	ctx->messages_read++;
+	ctx->bytes_read += ms.raw.len;
+	const char *data = ms.raw.data ? ms.raw.data : "";
+	if (header_only) {
+		/* Parse just the header block (a reader may return more). */
+		size_t hl;
+		header_block(data, ms.raw.len, &hl);
+		ms.raw.len = hl;
+	}
+	static const struct mail_limits lim = MAIL_LIMITS_DEFAULT;
+	ms.mm = mail_parse(ctx->msg_arena, data, ms.raw.len, &lim);
+	ms.hdr = data + ms.mm->root.hdr_off;
+	ms.hdr_len = ms.mm->root.hdr_len;
+	if (ms.mm->root.hdr_off > ms.raw.len || ms.hdr_len > ms.raw.len - ms.mm->root.hdr_off) {
+		ms.hdr = data;
+		header_block(data, ms.raw.len, &ms.hdr_len);
+	}
+	ms.loaded = 1;
+	v = eval(p, ctx, &ms);
+	buf_free(&ms.raw);
+	buf_free(&ms.hdrtext);
+	buf_free(&ms.body);
+	arena_reset(ctx->msg_arena);
+	return v == V_TRUE;
+}
