@@ -2,8 +2,9 @@
  * with an explicit stack so deep nesting costs no C stack.
  *
  * Choices where the RFC leaves room, following Dovecot:
- *  - type and subtype lower-case ("text" "plain"); parameter names
- *    lower-case, parameter values as written (RFC 2231 ones decoded);
+ *  - type and subtype as the sender wrote them (as Dovecot does), lower
+ *    case for defaults and for message/rfc822; parameter names lower-case,
+ *    values as written (RFC 2231 ones joined but not decoded: "name*");
  *  - a text part without a charset parameter gets ("charset" "us-ascii")
  *    appended (RFC 2045 5.2 default);
  *  - encoding as written, "7bit" when absent; disposition type as written;
@@ -50,9 +51,9 @@ static void write_params(struct buf *out, const struct mail_param *pp, size_t n,
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			buf_append_byte(out, ' ');
-		mail_imap_lstring(out, pp[i].name);
+		mail_imap_lstring(out, pp[i].raw_name ? pp[i].raw_name : pp[i].name);
 		buf_append_byte(out, ' ');
-		mail_imap_cstring(out, pp[i].value);
+		mail_imap_cstring(out, pp[i].raw_value ? pp[i].raw_value : pp[i].value);
 		if (strcasecmp(pp[i].name, "charset") == 0)
 			have_charset = 1;
 	}
@@ -92,11 +93,33 @@ static void write_ext_tail(struct buf *out, const struct mail_part *p)
 	mail_imap_cstring(out, p->location);
 }
 
+/* The sender's spelling when it still names the type in effect (a part
+ * demoted to text/plain must not show its original type). */
+static const char *type_name(const struct mail_part *p)
+{
+	/* message/rfc822 is always spelled in lower case, as Dovecot does. */
+	if (strcmp(p->type, "message") == 0 && strcmp(p->subtype, "rfc822") == 0)
+		return NULL;
+	return p->type_written && p->subtype_written && strcasecmp(p->type_written, p->type) == 0 &&
+			       strcasecmp(p->subtype_written, p->subtype) == 0
+		       ? p->type_written
+		       : NULL;
+}
+
+static void write_type(struct buf *out, const struct mail_part *p, int sub)
+{
+	const char *w = type_name(p) ? (sub ? p->subtype_written : p->type_written) : NULL;
+	if (w)
+		mail_imap_cstring(out, w);
+	else
+		mail_imap_lstring(out, sub ? p->subtype : p->type);
+}
+
 static void write_basic(struct buf *out, const struct mail_part *p)
 {
-	mail_imap_lstring(out, p->type);
+	write_type(out, p, 0);
 	buf_append_byte(out, ' ');
-	mail_imap_lstring(out, p->subtype);
+	write_type(out, p, 1);
 	buf_append_byte(out, ' ');
 	write_params(out, p->params, p->nparams, is_text(p));
 	buf_append_byte(out, ' ');
@@ -166,7 +189,7 @@ void mail_write_bodystructure(struct buf *out, const struct mail_message *m,
 				continue;
 			}
 			buf_append_byte(out, ' ');
-			mail_imap_lstring(out, p->subtype);
+			write_type(out, p, 1);
 			if (extended) {
 				buf_append_byte(out, ' ');
 				write_params(out, p->params, p->nparams, 0);

@@ -34,6 +34,8 @@ static int parse_type(struct arena *a, struct mail_part *part, const char *v, si
 	sub = mail_lex_token(&lx, a);
 	if (sub == NULL)
 		return -1;
+	part->type_written = arena_strdup(a, type);
+	part->subtype_written = arena_strdup(a, sub);
 	part->type = lower(type);
 	part->subtype = lower(sub);
 	mail_params_parse(a, &lx, &part->params, &part->nparams);

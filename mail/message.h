@@ -26,6 +26,11 @@ struct mail_limits {
 struct mail_param {
 	const char *name;        /* as written (attribute), RFC 2231 continuations joined */
 	const char *value;       /* decoded value (RFC 2231 charset'lang' removed -> UTF-8) */
+	/* What BODYSTRUCTURE shows, as Dovecot and clients expect: sections
+	 * joined but not decoded, "name*" for an extended value
+	 * ("utf-8''Gr%C3%BC%C3%9Fe.txt"). */
+	const char *raw_name;
+	const char *raw_value;
 };
 
 struct mail_part {
@@ -37,6 +42,9 @@ struct mail_part {
 	size_t body_lines;       /* lines in body (text/ and message/rfc822) */
 	const char *type;        /* lower-case: "text", "multipart", ... */
 	const char *subtype;     /* lower-case */
+	/* As written in Content-Type, for BODY/BODYSTRUCTURE (which keep the
+	 * sender's case); NULL when the type is a default. */
+	const char *type_written, *subtype_written;
 	struct mail_param *params;
 	size_t nparams;
 	const char *id, *description, *encoding, *md5; /* NULL if absent */

@@ -84,9 +84,11 @@ static const char *ext_prefix(struct arena *a, const char *v, char **cs)
 	return q2 + 1;
 }
 
-static char *join_value(struct arena *a, struct raw_param *rp, size_t n, size_t first)
+static char *join_value(struct arena *a, struct raw_param *rp, size_t n, size_t first,
+			struct mail_param *outp)
 {
-	struct buf raw = BUF_INIT, conv = BUF_INIT;
+	struct buf raw = BUF_INIT, conv = BUF_INIT, written = BUF_INIT;
+	int ext = 0;
 	char *cs = NULL, *res;
 	long want = 0;
 	size_t i;
@@ -95,6 +97,8 @@ static char *join_value(struct arena *a, struct raw_param *rp, size_t n, size_t 
 		/* "name*=": one extended value */
 		const char *v = ext_prefix(a, rp[first].value, &cs);
 		pct_decode(&raw, v);
+		buf_append_str(&written, rp[first].value);
+		ext = 1;
 		rp[first].used = 1;
 	} else {
 		/* Sections in index order; a gap ends the value. Each pass is
@@ -108,6 +112,8 @@ static char *join_value(struct arena *a, struct raw_param *rp, size_t n, size_t 
 			if (i == n)
 				break;
 			rp[i].used = 1;
+			buf_append_str(&written, rp[i].value);
+			ext |= rp[i].extended;
 			if (rp[i].extended) {
 				const char *v = rp[i].value;
 				if (want == 0)
@@ -128,8 +134,11 @@ static char *join_value(struct arena *a, struct raw_param *rp, size_t n, size_t 
 		res = arena_strndup(a, conv.data, conv.len);
 	else
 		res = arena_strndup(a, raw.data ? raw.data : "", raw.len);
+	outp->raw_name = ext ? arena_printf(a, "%s*", rp[first].attr) : rp[first].attr;
+	outp->raw_value = arena_strndup(a, written.data ? written.data : "", written.len);
 	buf_free(&raw);
 	buf_free(&conv);
+	buf_free(&written);
 	return res;
 }
 
@@ -190,9 +199,11 @@ void mail_params_parse(struct arena *a, struct mail_lex *lx, struct mail_param *
 			continue;
 		(*out)[k].name = rp[i].attr;
 		if (any_ext && (rp[i].index >= 0 || rp[i].extended))
-			(*out)[k].value = join_value(a, rp, n, i);
+			(*out)[k].value = join_value(a, rp, n, i, &(*out)[k]);
 		else {
 			(*out)[k].value = rp[i].value;
+			(*out)[k].raw_name = rp[i].attr;
+			(*out)[k].raw_value = rp[i].value;
 			rp[i].used = 1;
 		}
 		k++;
