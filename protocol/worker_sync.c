@@ -71,8 +71,11 @@ void wsession_sync(struct wsession *ws)
 		uint32_t seq = uid_to_seq(ws->mb, c.changed[i]);
 		if (seq == 0)
 			continue;
-		session_printf(&ws->s, "* %u FETCH (FLAGS ", seq);
-		flags_write(&ws->s, ws->mb, W->be->meta(ws->mb, seq));
+		/* UID in every unsolicited FETCH: required by IMAP4rev2 and
+		 * harmless (and useful) for IMAP4rev1 clients. */
+		const struct msg_meta *m = W->be->meta(ws->mb, seq);
+		session_printf(&ws->s, "* %u FETCH (UID %u FLAGS ", seq, m->uid);
+		flags_write(&ws->s, ws->mb, m);
 		session_write(&ws->s, ")\r\n", 3);
 	}
 	free(c.changed);
