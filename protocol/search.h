@@ -31,6 +31,7 @@
 
 #define SEARCH_MAX_KEYS 1000   /* search keys (incl. operators) per command */
 #define SEARCH_MAX_DEPTH 32    /* nested OR / NOT / parenthesized lists */
+#define SEARCH_MAX_FIELDS 10000 /* header fields looked at per header block */
 
 enum search_op {
 	/* operators */

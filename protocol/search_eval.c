@@ -20,6 +20,15 @@
 
 enum { V_FALSE = 0, V_TRUE = 1, V_UNKNOWN = 2 };
 
+/* One header field of the top-level header, folded once per message. */
+struct fcache {
+	const char *name;
+	size_t name_len;
+	size_t dec_off, dec_len;    /* in mstate.hdrtext: decoded value, folded */
+	size_t raw_off, raw_len;    /* the value as written (unfolded), folded;
+				     * raw_len 0 when it equals the decoded one */
+};
+
 /* What pass two knows about the message. */
 struct mstate {
 	const struct msg_meta *meta;
@@ -29,8 +38,12 @@ struct mstate {
 	struct mail_message *mm;
 	const char *hdr;            /* top-level header block */
 	size_t hdr_len;
-	int have_hdrtext;
-	struct buf hdrtext;         /* TEXT: folded header fields, NUL-separated */
+	int have_fields;
+	struct fcache *fc;          /* fields, at most SEARCH_MAX_FIELDS */
+	size_t nfc;
+	struct buf hdrtext;         /* "name: decoded\0raw\0" per field, folded */
+	int have_sent;
+	int64_t sent_day;           /* INT64_MIN: no usable Date: */
 	int have_body;
 	struct buf body;            /* folded text of the body parts, NUL-separated */
 };
@@ -105,72 +118,94 @@ static int next_field(const char **pp, const char *end, struct field *f)
 	}
 }
 
-static int name_is(const struct field *f, const char *name, size_t len)
+/* Fold the fields of a header block into out ("name: decoded" NUL, then
+ * the value as written NUL when it differs), recording each field in fc
+ * when fc is not NULL. At most SEARCH_MAX_FIELDS fields are looked at, so
+ * the cost stays linear in the header whatever the program. */
+static size_t fold_fields(struct arena *a, const char *hdr, size_t len, struct buf *out,
+			  struct fcache **fc)
 {
-	return f->name_len == len && strncasecmp(f->name, name, len) == 0;
+	const char *p = hdr, *end = hdr + len;
+	struct field f;
+	struct buf u = BUF_INIT;
+	size_t n = 0, cap = 0;
+
+	while (n < SEARCH_MAX_FIELDS && next_field(&p, end, &f)) {
+		struct fcache c;
+		buf_reset(&u);
+		for (size_t i = 0; i < f.value_len; i++)
+			if (f.value[i] != '\r' && f.value[i] != '\n')
+				buf_append_byte(&u, f.value[i]);
+		const char *uv = u.data ? u.data : "";
+		char *d = mail_decode_words(a, uv, u.len);
+		c.name = f.name;
+		c.name_len = f.name_len;
+		search_fold(f.name, f.name_len, out);
+		buf_append(out, ": ", 2);
+		c.dec_off = out->len;
+		if (d != NULL)
+			search_fold(d, strlen(d), out);
+		c.dec_len = out->len - c.dec_off;
+		buf_append_byte(out, '\0');
+		c.raw_off = out->len;
+		if (d == NULL || strcmp(d, uv) != 0) {
+			search_fold(uv, u.len, out);
+			buf_append_byte(out, '\0');
+		}
+		c.raw_len = out->len > c.raw_off ? out->len - c.raw_off - 1 : 0;
+		if (fc != NULL) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 32;
+				struct fcache *nf = arena_alloc(a, ncap * sizeof(*nf));
+				if (n)
+					memcpy(nf, *fc, n * sizeof(*nf));
+				*fc = nf;
+				cap = ncap;
+			}
+			(*fc)[n] = c;
+		}
+		n++;
+	}
+	buf_free(&u);
+	return n;
 }
 
-/* Unfolded copy (CR and LF removed), NUL-terminated, in the arena. */
-static char *unfold(struct arena *a, const char *v, size_t len, size_t *outlen)
+static void load_fields(struct search_ctx *ctx, struct mstate *ms)
 {
-	char *o = arena_alloc(a, len + 1);
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		if (v[i] != '\r' && v[i] != '\n')
-			o[n++] = v[i];
-	o[n] = '\0';
-	*outlen = n;
-	return o;
-}
-
-static int contains_folded(const char *s, size_t len, const char *needle, size_t nlen,
-			   struct buf *tmp)
-{
-	buf_reset(tmp);
-	search_fold(s, len, tmp);
-	return memmem(tmp->data ? tmp->data : "", tmp->len, needle, nlen) != NULL;
-}
-
-/* A field's text matches: decoded (RFC 2047) or as written. */
-static int field_matches(struct arena *a, const struct field *f, const char *needle, size_t nlen,
-			 struct buf *tmp)
-{
-	size_t ulen;
-	char *u = unfold(a, f->value, f->value_len, &ulen);
-	char *d = mail_decode_words(a, u, ulen);
-	if (d != NULL && contains_folded(d, strlen(d), needle, nlen, tmp))
-		return 1;
-	if (d != NULL && strcmp(d, u) == 0)
-		return 0;
-	return contains_folded(u, ulen, needle, nlen, tmp);
+	if (ms->have_fields)
+		return;
+	ms->nfc = fold_fields(ctx->msg_arena, ms->hdr, ms->hdr_len, &ms->hdrtext, &ms->fc);
+	ms->have_fields = 1;
 }
 
 static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *name,
 			size_t name_len, const struct search_node *n)
 {
-	const char *p = ms->hdr, *end = ms->hdr + ms->hdr_len;
-	struct field f;
-	struct buf tmp = BUF_INIT;
-	int found = 0;
-
-	while (!found && next_field(&p, end, &f)) {
-		if (!name_is(&f, name, name_len))
+	load_fields(ctx, ms);
+	const char *t = ms->hdrtext.data ? ms->hdrtext.data : "";
+	for (size_t i = 0; i < ms->nfc; i++) {
+		const struct fcache *c = &ms->fc[i];
+		if (c->name_len != name_len || strncasecmp(c->name, name, name_len) != 0)
 			continue;
-		if (n->len == 0)
-			found = 1;
-		else
-			found = field_matches(ctx->msg_arena, &f, n->str, n->len, &tmp);
+		if (n->len == 0 || memmem(t + c->dec_off, c->dec_len, n->str, n->len) ||
+		    (c->raw_len && memmem(t + c->raw_off, c->raw_len, n->str, n->len)))
+			return 1;
 	}
-	buf_free(&tmp);
-	return found;
+	return 0;
 }
 
-static int match_sent(struct mstate *ms, const struct search_node *n)
+/* Day of the first Date: field as written in its own zone, once per message. */
+static int64_t sent_day(struct mstate *ms)
 {
+	if (ms->have_sent)
+		return ms->sent_day;
 	const char *p = ms->hdr, *end = ms->hdr + ms->hdr_len;
 	struct field f;
-	while (next_field(&p, end, &f)) {
-		if (!name_is(&f, "Date", 4))
+	size_t seen = 0;
+	ms->have_sent = 1;
+	ms->sent_day = INT64_MIN;
+	while (seen++ < SEARCH_MAX_FIELDS && next_field(&p, end, &f)) {
+		if (f.name_len != 4 || strncasecmp(f.name, "Date", 4) != 0)
 			continue;
 		int64_t t;
 		int zone;
@@ -180,41 +215,25 @@ static int match_sent(struct mstate *ms, const struct search_node *n)
 			if (f.value[i] != '\r' && f.value[i] != '\n')
 				buf[len++] = f.value[i];
 		buf[len] = '\0';
-		if (mail_parse_date(buf, len, &t, &zone) < 0)
-			return 0;
-		int64_t day = imapdate_day((time_t)t, zone);
-		switch (n->op) {
-		case SK_SENTBEFORE:
-			return day < n->day;
-		case SK_SENTON:
-			return day == n->day;
-		default:
-			return day >= n->day;
-		}
+		if (mail_parse_date(buf, len, &t, &zone) == 0)
+			ms->sent_day = imapdate_day((time_t)t, zone);
+		break;
 	}
-	return 0;   /* no Date: nothing to compare */
+	return ms->sent_day;
 }
 
-/* Header fields for TEXT: "name: decoded value" and the value as written,
- * folded. */
-static void add_fields_text(struct arena *a, const char *hdr, size_t len, struct buf *out)
+static int match_sent(struct mstate *ms, const struct search_node *n)
 {
-	const char *p = hdr, *end = hdr + len;
-	struct field f;
-	while (next_field(&p, end, &f)) {
-		size_t ulen;
-		char *u = unfold(a, f.value, f.value_len, &ulen);
-		char *d = mail_decode_words(a, u, ulen);
-		search_fold(f.name, f.name_len, out);
-		buf_append(out, ": ", 2);
-		if (d != NULL) {
-			search_fold(d, strlen(d), out);
-			buf_append_byte(out, '\0');
-		}
-		if (d == NULL || strcmp(d, u) != 0) {
-			search_fold(u, ulen, out);
-			buf_append_byte(out, '\0');
-		}
+	int64_t day = sent_day(ms);
+	if (day == INT64_MIN)
+		return 0;   /* no Date: nothing to compare */
+	switch (n->op) {
+	case SK_SENTBEFORE:
+		return day < n->day;
+	case SK_SENTON:
+		return day == n->day;
+	default:
+		return day >= n->day;
 	}
 }
 
@@ -280,7 +299,7 @@ static void build_body(struct search_ctx *ctx, struct mstate *ms)
 	while (p != NULL) {
 		if (p != &m->root && is_embedded_message(p) && p->hdr_off <= m->len &&
 		    p->hdr_len <= m->len - p->hdr_off)
-			add_fields_text(ctx->msg_arena, m->data + p->hdr_off, p->hdr_len, &ms->body);
+			fold_fields(ctx->msg_arena, m->data + p->hdr_off, p->hdr_len, &ms->body, NULL);
 		if (p->nchildren > 0) {
 			p = &p->children[0];
 			continue;
@@ -319,10 +338,7 @@ static int text_contains(struct search_ctx *ctx, struct mstate *ms, const struct
 {
 	if (n->len == 0)
 		return 1;
-	if (!ms->have_hdrtext) {
-		add_fields_text(ctx->msg_arena, ms->hdr, ms->hdr_len, &ms->hdrtext);
-		ms->have_hdrtext = 1;
-	}
+	load_fields(ctx, ms);
 	if (memmem(ms->hdrtext.data ? ms->hdrtext.data : "", ms->hdrtext.len, n->str, n->len))
 		return 1;
 	return body_contains(ctx, ms, n);

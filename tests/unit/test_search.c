@@ -751,13 +751,24 @@ static void test_eval_hostile(void **state)
 	assert_int_equal(hostile_match(state, "BODY needle"), 1);
 	assert_int_equal(hostile_match(state, "BODY nothing"), 0);
 	buf_reset(&hostile);
-	buf_append_str(&hostile, "Subject: first\r\n");
+	buf_append_str(&hostile, "Subject: first\r\nX-Early: early-needle\r\n");
 	for (int i = 0; i < 200000; i++)
 		buf_append_str(&hostile, "X-H: v\r\n");
 	buf_append_str(&hostile, "X-Last: needle"); /* no line end, no body */
-	assert_int_equal(hostile_match(state, "HEADER X-Last needle"), 1);
-	assert_int_equal(hostile_match(state, "TEXT needle"), 1);
+	assert_int_equal(hostile_match(state, "HEADER X-Early needle"), 1);
+	assert_int_equal(hostile_match(state, "TEXT early-needle"), 1);
 	assert_int_equal(hostile_match(state, "SUBJECT first"), 1);
+	/* Fields past SEARCH_MAX_FIELDS are not looked at. */
+	assert_int_equal(hostile_match(state, "HEADER X-Last needle"), 0);
+	assert_int_equal(hostile_match(state, "TEXT \"last: needle\""), 0);
+	/* Many header keys over a big header: each field folded once. */
+	char *many = repeat(*state, "OR HEADER X-H w ", 30, "HEADER X-Nope \"\"");
+	assert_int_equal(hostile_match(state, many), 0);
+	buf_reset(&hostile);
+	for (int i = 0; i < SEARCH_MAX_FIELDS - 1; i++)
+		buf_append_str(&hostile, "X-H: v\r\n");
+	buf_append_str(&hostile, "X-Last: needle\r\n\r\n");
+	assert_int_equal(hostile_match(state, "HEADER X-Last needle"), 1);
 	assert_int_equal(hostile_match(state, "SENTON 1-Jan-2000"), 0);
 	buf_reset(&hostile);
 	buf_append_str(&hostile, "Date: garbage\r\nSubject: =?UTF-8?B?####?= =?x?Q?\r\n\r\n");
