@@ -1,5 +1,8 @@
-/* Authenticated-state commands on mailboxes: SELECT, EXAMINE, CREATE,
- * DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS, APPEND. */
+/* Authenticated-state commands on mailboxes: SELECT, EXAMINE, CREATE
+ * (with USE, RFC 6154), DELETE, RENAME, (UN)SUBSCRIBE, STATUS (with SIZE and
+ * DELETED) and APPEND. LIST and LSUB are in cmd_list.c. Names arrive and
+ * leave through mailbox_arg_reply / mailbox_name_out (worker_util.c):
+ * modified UTF-7 for IMAP4rev1 clients, UTF-8 after ENABLE. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,10 +24,12 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	const char *const *kw;
 	size_t nkw;
 
-	if (cmd->nargs != 1 || (name = mailbox_arg(s, &cmd->args[0])) == NULL) {
+	if (cmd->nargs != 1) {
 		BAD("%s expects a mailbox name", cmd->name);
 		return;
 	}
+	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
+		return;
 	if (ws->mb) {
 		wsession_unselect(ws);
 		session_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
@@ -51,6 +56,8 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 		session_printf(s, " \\*)] Flags permitted\r\n");
 	}
 	session_printf(s, "* %u EXISTS\r\n", W->be->count(ws->mb));
+	if (s->enabled & EN_IMAP4REV2)
+		list_write_one(s, name);   /* RFC 9051 6.3.2: a LIST with its attributes */
 	session_printf(s, "* %u RECENT\r\n", st.recent);
 	if (st.first_unseen)
 		session_printf(s, "* OK [UNSEEN %u] First unseen\r\n", st.first_unseen);
@@ -60,25 +67,89 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 		       cmd->name);
 }
 
+/* CREATE name [(USE (\Sent ...))]: RFC 4466 create-params, RFC 6154 USE. */
+static int create_params(struct session *s, const struct imap_cmd *cmd, const struct imap_arg *p,
+			 unsigned *use)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} uses[] = {
+		{ "\\ALL", MA_ALL },     { "\\ARCHIVE", MA_ARCHIVE }, { "\\DRAFTS", MA_DRAFTS },
+		{ "\\FLAGGED", MA_FLAGGED }, { "\\JUNK", MA_JUNK },   { "\\SENT", MA_SENT },
+		{ "\\TRASH", MA_TRASH },
+	};
+	*use = 0;
+	if (p->type != IMAP_ARG_LIST || p->count == 0) {
+		BAD("CREATE parameters must be a non-empty list");
+		return -1;
+	}
+	for (size_t i = 0; i < p->count; i++) {
+		const struct imap_arg *v;
+		if (!imap_arg_is_atom(&p->list[i], "USE")) {
+			BAD("Unknown CREATE parameter");
+			return -1;
+		}
+		if (i + 1 >= p->count || p->list[i + 1].type != IMAP_ARG_LIST) {
+			BAD("USE expects a list of special-use attributes");
+			return -1;
+		}
+		v = &p->list[++i];
+		for (size_t k = 0; k < v->count; k++) {
+			size_t u;
+			if (v->list[k].type != IMAP_ARG_ATOM || v->list[k].str[0] != '\\') {
+				BAD("USE expects special-use attributes such as \\Sent");
+				return -1;
+			}
+			for (u = 0; u < sizeof(uses) / sizeof(uses[0]); u++)
+				if (imap_arg_is_atom(&v->list[k], uses[u].name))
+					break;
+			if (u == sizeof(uses) / sizeof(uses[0])) {
+				session_tagged(s, cmd->tag, "NO", "USEATTR", "Unknown special use %s",
+					       v->list[k].str);
+				return -1;
+			}
+			*use |= uses[u].bit;
+		}
+	}
+	return 0;
+}
+
 void cmd_create(struct session *s, const struct imap_cmd *cmd)
 {
 	struct error err;
 	const char *name;
-	if (cmd->nargs != 1 || (name = mailbox_arg(s, &cmd->args[0])) == NULL) {
-		BAD("CREATE expects a mailbox name");
+	unsigned use = 0;
+	char *n;
+	size_t l;
+	int declared;
+
+	if (cmd->nargs < 1 || cmd->nargs > 2) {
+		BAD("CREATE expects a mailbox name and optional parameters");
 		return;
 	}
-	/* A trailing delimiter only says "this will have children". */
-	char *n = arena_strdup(s->arena, name);
-	size_t l = strlen(n);
+	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
+		return;
+	if (cmd->nargs == 2 && create_params(s, cmd, &cmd->args[1], &use) < 0)
+		return;
+	/* A trailing delimiter declares a level of hierarchy; the backend
+	 * gets it (one) and decides whether that matters (mbox: a directory). */
+	n = arena_strdup(s->arena, name);
+	l = strlen(n);
+	declared = l > 1 && n[l - 1] == '/';
 	while (l > 1 && n[l - 1] == '/')
 		n[--l] = '\0';
-	if (strcmp(n, "INBOX") == 0) {
+	if (strcasecmp(n, "INBOX") == 0) {
 		session_tagged(s, cmd->tag, "NO", "ALREADYEXISTS", "INBOX always exists");
 		return;
 	}
-	if (W->be->create(W->store, n, 0, &err) < 0) {
-		session_tagged_error(s, cmd->tag, &err);
+	if (declared)
+		n = arena_printf(s->arena, "%s/", n);
+	if (W->be->create(W->store, n, use, &err) < 0) {
+		if (use && err.code == ERR_NOTSUPPORTED)
+			session_tagged(s, cmd->tag, "NO", "USEATTR", "%s", err.msg);
+		else
+			session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
 	session_tagged(s, cmd->tag, "OK", NULL, "CREATE completed");
@@ -89,10 +160,12 @@ void cmd_delete(struct session *s, const struct imap_cmd *cmd)
 	struct wsession *ws = wsession_of(s);
 	struct error err;
 	const char *name;
-	if (cmd->nargs != 1 || (name = mailbox_arg(s, &cmd->args[0])) == NULL) {
+	if (cmd->nargs != 1) {
 		BAD("DELETE expects a mailbox name");
 		return;
 	}
+	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
+		return;
 	if (strcmp(name, "INBOX") == 0) {
 		session_tagged(s, cmd->tag, "NO", "CANNOT", "INBOX cannot be deleted");
 		return;
@@ -112,11 +185,13 @@ void cmd_rename(struct session *s, const struct imap_cmd *cmd)
 {
 	struct error err;
 	const char *from, *to;
-	if (cmd->nargs != 2 || (from = mailbox_arg(s, &cmd->args[0])) == NULL ||
-	    (to = mailbox_arg(s, &cmd->args[1])) == NULL) {
+	if (cmd->nargs != 2) {
 		BAD("RENAME expects two mailbox names");
 		return;
 	}
+	if ((from = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL ||
+	    (to = mailbox_arg_reply(s, cmd, &cmd->args[1])) == NULL)
+		return;
 	if (W->be->rename(W->store, from, to, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
@@ -129,10 +204,12 @@ void cmd_subscribe(struct session *s, const struct imap_cmd *cmd)
 	struct error err;
 	const char *name;
 	int on = strcmp(cmd->name, "SUBSCRIBE") == 0;
-	if (cmd->nargs != 1 || (name = mailbox_arg(s, &cmd->args[0])) == NULL) {
+	if (cmd->nargs != 1) {
 		BAD("%s expects a mailbox name", cmd->name);
 		return;
 	}
+	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
+		return;
 	if (W->be->subscribe(W->store, name, on, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
@@ -140,140 +217,116 @@ void cmd_subscribe(struct session *s, const struct imap_cmd *cmd)
 	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", cmd->name);
 }
 
-struct list_ctx {
-	struct session *s;
-	const char *pattern;
-	int lsub;
-	int saw_inbox;
+/* ---- STATUS ---------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} status_names[] = {
+	{ "MESSAGES", SI_MESSAGES }, { "RECENT", SI_RECENT },   { "UIDNEXT", SI_UIDNEXT },
+	{ "UIDVALIDITY", SI_UIDVALIDITY }, { "UNSEEN", SI_UNSEEN }, { "DELETED", SI_DELETED },
+	{ "SIZE", SI_SIZE },
 };
+#define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
 
-static void write_attrs(struct session *s, unsigned a, int lsub)
+int status_items_parse(const struct imap_arg *list, unsigned *items)
 {
-	static const struct {
-		unsigned bit;
-		const char *name;
-	} names[] = {
-		{ MA_NOSELECT, "\\Noselect" },   { MA_NOINFERIORS, "\\NoInferiors" },
-		{ MA_HASCHILDREN, "\\HasChildren" }, { MA_HASNOCHILDREN, "\\HasNoChildren" },
-		{ MA_MARKED, "\\Marked" },       { MA_UNMARKED, "\\Unmarked" },
-		{ MA_DRAFTS, "\\Drafts" },       { MA_SENT, "\\Sent" },
-		{ MA_TRASH, "\\Trash" },         { MA_JUNK, "\\Junk" },
-		{ MA_ARCHIVE, "\\Archive" },     { MA_ALL, "\\All" },
-		{ MA_FLAGGED, "\\Flagged" },
-	};
+	*items = 0;
+	if (list->type != IMAP_ARG_LIST || list->count == 0)
+		return -1;
+	for (size_t i = 0; i < list->count; i++) {
+		size_t k;
+		for (k = 0; k < NSTATUS; k++)
+			if (imap_arg_is_atom(&list->list[i], status_names[k].name))
+				break;
+		if (k == NSTATUS)
+			return -1;
+		*items |= status_names[k].bit;
+	}
+	return 0;
+}
+
+int status_get(const char *name, unsigned items, struct status_result *r, struct error *err)
+{
+	struct mailbox *mb;
+	uint32_t n;
+
+	memset(r, 0, sizeof(*r));
+	if (!(items & SI_DELETED))
+		return W->be->status(W->store, name, &r->st, err);
+	/* DELETED is not in struct mailbox_status: a read-only view, counted
+	 * from its metadata. As costly as an EXAMINE (mbox: a scan of the
+	 * file), but every number comes from the same snapshot. */
+	if (W->be->select(W->store, name, 1, &mb, &r->st, err) < 0)
+		return -1;
+	n = W->be->count(mb);
+	r->st.messages = n;
+	r->st.unseen = 0;
+	r->st.size = 0;
+	for (uint32_t seq = 1; seq <= n; seq++) {
+		const struct msg_meta *m = W->be->meta(mb, seq);
+		if (!(m->flags & MF_SEEN))
+			r->st.unseen++;
+		if (m->flags & MF_DELETED)
+			r->deleted++;
+		r->st.size += m->size;
+	}
+	W->be->mailbox_close(mb);
+	return 0;
+}
+
+void status_write(struct session *s, const char *wire, unsigned items,
+		  const struct status_result *r)
+{
 	int first = 1;
-	session_write(s, "(", 1);
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		/* LSUB reports only \Noselect-style attributes. */
-		if (lsub && names[i].bit != MA_NOSELECT)
+	session_printf(s, "* STATUS ");
+	mailbox_write(s, wire);
+	session_write(s, " (", 2);
+	for (size_t k = 0; k < NSTATUS; k++) {
+		unsigned long long v;
+		if (!(items & status_names[k].bit))
 			continue;
-		if (a & names[i].bit) {
-			session_printf(s, "%s%s", first ? "" : " ", names[i].name);
-			first = 0;
+		switch (status_names[k].bit) {
+		case SI_MESSAGES: v = r->st.messages; break;
+		case SI_RECENT: v = r->st.recent; break;
+		case SI_UIDNEXT: v = r->st.uidnext; break;
+		case SI_UIDVALIDITY: v = r->st.uidvalidity; break;
+		case SI_UNSEEN: v = r->st.unseen; break;
+		case SI_DELETED: v = r->deleted; break;
+		default: v = r->st.size; break;
 		}
+		session_printf(s, "%s%s %llu", first ? "" : " ", status_names[k].name, v);
+		first = 0;
 	}
-	session_write(s, ")", 1);
-}
-
-static void list_cb(void *arg, const char *name, unsigned attrs)
-{
-	struct list_ctx *c = arg;
-	if (c->lsub && !(attrs & MA_SUBSCRIBED))
-		return;
-	/* Subscribed names that no longer exist are for LSUB only. */
-	if (!c->lsub && (attrs & MA_NONEXISTENT))
-		return;
-	if (!list_match(c->pattern, name))
-		return;
-	if (strcmp(name, "INBOX") == 0)
-		c->saw_inbox = 1;
-	session_printf(c->s, "* %s ", c->lsub ? "LSUB" : "LIST");
-	write_attrs(c->s, attrs, c->lsub);
-	session_write(c->s, " \"/\" ", 5);
-	session_write_astring(c->s, name);
-	session_write(c->s, "\r\n", 2);
-}
-
-void cmd_list(struct session *s, const struct imap_cmd *cmd)
-{
-	struct list_ctx c;
-	struct error err;
-	const char *ref, *pat;
-
-	/* list-mailbox: an atom that may hold the wildcards, or a string. */
-	if (cmd->nargs != 2 || cmd->args[0].type == IMAP_ARG_LIST ||
-	    cmd->args[1].type == IMAP_ARG_LIST || cmd->args[1].type == IMAP_ARG_LITERAL8 ||
-	    memchr(cmd->args[1].str, '\0', cmd->args[1].len) ||
-	    memchr(cmd->args[0].str, '\0', cmd->args[0].len)) {
-		BAD("%s expects a reference and a pattern", cmd->name);
-		return;
-	}
-	ref = cmd->args[0].str;
-	pat = cmd->args[1].str;
-	if (pat[0] == '\0') {
-		if (strcmp(cmd->name, "LIST") == 0)
-			session_printf(s, "* LIST (\\Noselect) \"/\" \"\"\r\n");
-		session_tagged(s, cmd->tag, "OK", NULL, "%s completed", cmd->name);
-		return;
-	}
-	memset(&c, 0, sizeof(c));
-	c.s = s;
-	c.lsub = strcmp(cmd->name, "LSUB") == 0;
-	/* A pattern starting with the delimiter ignores the reference. */
-	c.pattern = pat[0] == '/' || ref[0] == '\0' ? pat : arena_printf(s->arena, "%s%s", ref, pat);
-	if (W->be->list(W->store, list_cb, &c, &err) < 0) {
-		session_tagged_error(s, cmd->tag, &err);
-		return;
-	}
-	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", cmd->name);
+	session_write(s, ")\r\n", 3);
 }
 
 void cmd_status(struct session *s, const struct imap_cmd *cmd)
 {
-	struct mailbox_status st;
+	struct status_result r;
 	struct error err;
-	const char *name;
-	const struct imap_arg *items;
+	const char *name, *wire;
+	unsigned items;
 
-	if (cmd->nargs != 2 || (name = mailbox_arg(s, &cmd->args[0])) == NULL ||
-	    cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].count == 0) {
+	if (cmd->nargs != 2 || cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].count == 0) {
 		BAD("STATUS expects a mailbox name and a list of items");
 		return;
 	}
-	items = &cmd->args[1];
-	for (size_t i = 0; i < items->count; i++) {
-		const struct imap_arg *a = &items->list[i];
-		if (!(imap_arg_is_atom(a, "MESSAGES") || imap_arg_is_atom(a, "RECENT") ||
-		      imap_arg_is_atom(a, "UIDNEXT") || imap_arg_is_atom(a, "UIDVALIDITY") ||
-		      imap_arg_is_atom(a, "UNSEEN") || imap_arg_is_atom(a, "SIZE"))) {
-			BAD("Unknown STATUS item");
-			return;
-		}
+	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
+		return;
+	if (status_items_parse(&cmd->args[1], &items) < 0) {
+		BAD("Unknown STATUS item");
+		return;
 	}
-	if (W->be->status(W->store, name, &st, &err) < 0) {
+	if ((wire = mailbox_name_out(s, name)) == NULL) {
+		session_tagged(s, cmd->tag, "NO", "CANNOT", "Mailbox name cannot be encoded");
+		return;
+	}
+	if (status_get(name, items, &r, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
-	session_printf(s, "* STATUS ");
-	session_write_astring(s, name);
-	session_write(s, " (", 2);
-	for (size_t i = 0; i < items->count; i++) {
-		const struct imap_arg *a = &items->list[i];
-		const char *sep = i ? " " : "";
-		if (imap_arg_is_atom(a, "MESSAGES"))
-			session_printf(s, "%sMESSAGES %u", sep, st.messages);
-		else if (imap_arg_is_atom(a, "RECENT"))
-			session_printf(s, "%sRECENT %u", sep, st.recent);
-		else if (imap_arg_is_atom(a, "UIDNEXT"))
-			session_printf(s, "%sUIDNEXT %u", sep, st.uidnext);
-		else if (imap_arg_is_atom(a, "UIDVALIDITY"))
-			session_printf(s, "%sUIDVALIDITY %u", sep, st.uidvalidity);
-		else if (imap_arg_is_atom(a, "UNSEEN"))
-			session_printf(s, "%sUNSEEN %u", sep, st.unseen);
-		else if (imap_arg_is_atom(a, "SIZE"))
-			session_printf(s, "%sSIZE %llu", sep, (unsigned long long)st.size);
-	}
-	session_write(s, ")\r\n", 3);
+	status_write(s, wire, items, &r);
 	session_tagged(s, cmd->tag, "OK", NULL, "STATUS completed");
 }
 
@@ -289,10 +342,12 @@ void cmd_append(struct session *s, const struct imap_cmd *cmd)
 	struct error err;
 	const struct imap_arg *msg;
 
-	if (cmd->nargs < 2 || (name = mailbox_arg(s, &cmd->args[0])) == NULL) {
+	if (cmd->nargs < 2) {
 		BAD("APPEND expects a mailbox name and a message");
 		return;
 	}
+	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
+		return;
 	if (i < cmd->nargs && cmd->args[i].type == IMAP_ARG_LIST) {
 		if (flags_parse(s, &cmd->args[i], &flags, &kw, &nkw, &errmsg) < 0) {
 			BAD("%s", errmsg);
@@ -307,11 +362,25 @@ void cmd_append(struct session *s, const struct imap_cmd *cmd)
 		}
 		i++;
 	}
-	if (i + 1 != cmd->nargs) {
+	/* RFC 6855 section 4: UTF8 (~{n}...) after ENABLE UTF8=ACCEPT. */
+	if (i + 2 == cmd->nargs && imap_arg_is_atom(&cmd->args[i], "UTF8")) {
+		const struct imap_arg *l = &cmd->args[i + 1];
+		if (!(s->enabled & EN_UTF8)) {
+			BAD("APPEND UTF8 needs ENABLE UTF8=ACCEPT first");
+			return;
+		}
+		if (l->type != IMAP_ARG_LIST || l->count != 1 ||
+		    l->list[0].type != IMAP_ARG_LITERAL8) {
+			BAD("APPEND UTF8 expects (~{n} message)");
+			return;
+		}
+		msg = &l->list[0];
+	} else if (i + 1 != cmd->nargs) {
 		BAD("APPEND expects one message literal (MULTIAPPEND is not supported)");
 		return;
+	} else {
+		msg = &cmd->args[i];
 	}
-	msg = &cmd->args[i];
 	if (msg->type != IMAP_ARG_LITERAL && msg->type != IMAP_ARG_LITERAL8) {
 		BAD("APPEND expects the message as a literal");
 		return;

@@ -1,5 +1,5 @@
 /* Authenticated-state commands about the session rather than a mailbox:
- * NAMESPACE (RFC 2342) and ENABLE (RFC 5161). */
+ * NAMESPACE (RFC 2342) and ENABLE (RFC 5161: IMAP4rev2, UTF8=ACCEPT of RFC 6855). */
 #include <string.h>
 
 #include "worker.h"
@@ -18,6 +18,16 @@ void cmd_namespace(struct session *s, const struct imap_cmd *cmd)
 
 void cmd_enable(struct session *s, const struct imap_cmd *cmd)
 {
+	static const struct {
+		const char *name;   /* upper case, as imap_arg_is_atom wants */
+		const char *reply;  /* as the capability is spelled */
+		unsigned bit;
+	} known[] = {
+		{ "IMAP4REV2", "IMAP4rev2", EN_IMAP4REV2 },
+		{ "UTF8=ACCEPT", "UTF8=ACCEPT", EN_UTF8 },
+	};
+	unsigned newly = 0;
+
 	if (cmd->nargs == 0) {
 		session_tagged(s, cmd->tag, "BAD", NULL, "ENABLE expects capability names");
 		return;
@@ -28,9 +38,18 @@ void cmd_enable(struct session *s, const struct imap_cmd *cmd)
 			return;
 		}
 	}
-	/* None of the extensions that need enabling (CONDSTORE, QRESYNC,
-	 * UTF8=ACCEPT, IMAP4rev2) is offered yet; RFC 5161 says unknown
-	 * ones are ignored, so the answer lists nothing. */
-	session_printf(s, "* ENABLED\r\n");
+	/* RFC 5161: unknown names are ignored; ENABLED lists only what this
+	 * command turned on. CONDSTORE and QRESYNC are not offered yet. */
+	for (size_t i = 0; i < cmd->nargs; i++)
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (imap_arg_is_atom(&cmd->args[i], known[k].name) &&
+			    !(s->enabled & known[k].bit))
+				newly |= known[k].bit;
+	session_printf(s, "* ENABLED");
+	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+		if (newly & known[k].bit)
+			session_printf(s, " %s", known[k].reply);
+	session_printf(s, "\r\n");
+	s->enabled |= newly;
 	session_tagged(s, cmd->tag, "OK", NULL, "ENABLE completed");
 }

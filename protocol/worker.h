@@ -60,8 +60,26 @@ int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int b
 int seqset_arg(struct session *s, const struct imap_cmd *cmd, struct mailbox *mb,
 	       const char *set, int by_uid, uint32_t **uids, size_t *n);
 uint32_t uid_to_seq(struct mailbox *mb, uint32_t uid);
-/* Mailbox-name argument (astring) -> UTF-8 name; NULL if invalid. */
+/* Mailbox-name argument (astring, modified UTF-7 for IMAP4rev1 clients,
+ * UTF-8 after ENABLE IMAP4rev2 / UTF8=ACCEPT) -> UTF-8 name with INBOX
+ * canonical; NULL if invalid. */
 const char *mailbox_arg(struct session *s, const struct imap_arg *a);
+/* The same, answering cmd on failure: BAD for syntax or a broken encoding,
+ * NO [CANNOT] for a name no mailbox may have (control characters). */
+const char *mailbox_arg_reply(struct session *s, const struct imap_cmd *cmd,
+			      const struct imap_arg *a);
+/* 1 when the client reads and writes names in UTF-8. */
+int mailbox_utf8_mode(const struct session *s);
+/* Client bytes (mUTF-7 or UTF-8 by mode) -> UTF-8 in the arena; -1 with
+ * *why when not valid in the session's encoding. No other checks. */
+int mailbox_name_in(struct session *s, const char *str, size_t len, const char **out,
+		    const char **why);
+/* Why a UTF-8 name can never be a mailbox name (controls, U+2028/9), or NULL. */
+const char *mailbox_name_bad_char(const char *name);
+/* UTF-8 name -> what this client reads (arena), NULL if not encodable. */
+const char *mailbox_name_out(struct session *s, const char *name);
+/* Write a name from mailbox_name_out as a quoted string (or a literal). */
+void mailbox_write(struct session *s, const char *wire);
 
 /* Command tables and handlers (cmd_*.c). */
 extern const struct command worker_commands[];
@@ -94,6 +112,30 @@ void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int mov
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 void expunge_run(struct session *s, const struct imap_cmd *cmd, const char *uidset);
+
+/* cmd_mailbox.c: STATUS items, shared with LIST-STATUS (RFC 5819). */
+enum status_item {
+	SI_MESSAGES = 1 << 0,
+	SI_RECENT = 1 << 1,
+	SI_UIDNEXT = 1 << 2,
+	SI_UIDVALIDITY = 1 << 3,
+	SI_UNSEEN = 1 << 4,
+	SI_DELETED = 1 << 5,
+	SI_SIZE = 1 << 6,
+};
+struct status_result {
+	struct mailbox_status st;
+	uint32_t deleted;
+};
+/* "(MESSAGES UNSEEN ...)" -> SI_ bits; -1 if empty or unknown items. */
+int status_items_parse(const struct imap_arg *list, unsigned *items);
+int status_get(const char *name, unsigned items, struct status_result *r, struct error *err);
+/* "* STATUS name (...)" in a fixed order; wire from mailbox_name_out. */
+void status_write(struct session *s, const char *wire, unsigned items,
+		  const struct status_result *r);
+/* cmd_list.c: "* LIST (attributes) "/" name" for one mailbox (IMAP4rev2
+ * SELECT); nothing if the backend does not list it. */
+void list_write_one(struct session *s, const char *name);
 
 /* listmatch.c: IMAP LIST wildcard match ('*' any, '%' any but '/'). */
 int list_match(const char *pattern, const char *name);

@@ -5,7 +5,9 @@
 #include <strings.h>
 
 #include "../lib/log.h"
+#include "../lib/buf.h"
 #include "../mail/keyword.h"
+#include "../mail/mutf7.h"
 #include "worker.h"
 
 static const struct {
@@ -158,20 +160,163 @@ int seqset_arg(struct session *s, const struct imap_cmd *cmd, struct mailbox *mb
 	return rc < 0 ? -1 : 0;
 }
 
-const char *mailbox_arg(struct session *s, const struct imap_arg *a)
+/* ---- mailbox names -------------------------------------------------------
+ * Inside, names are UTF-8. IMAP4rev1 clients write them in modified UTF-7
+ * (RFC 3501 5.1.3); after ENABLE IMAP4rev2 or UTF8=ACCEPT they write UTF-8. */
+
+int mailbox_utf8_mode(const struct session *s)
 {
-	if (!imap_arg_is_astring(a) || a->len == 0 || a->len > 1024 ||
-	    memchr(a->str, '\0', a->len))
-		return NULL;
-	for (size_t i = 0; i < a->len; i++)
-		if ((unsigned char)a->str[i] < 0x20 || a->str[i] == 0x7f)
-			return NULL;
-	if (strcasecmp(a->str, "INBOX") == 0)
+	return (s->enabled & (EN_IMAP4REV2 | EN_UTF8)) != 0;
+}
+
+const char *mailbox_name_bad_char(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	for (; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return "Mailbox names may not contain control characters";
+		/* U+0080..U+009F (C1 controls), U+2028, U+2029: RFC 6855 */
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return "Mailbox names may not contain control characters";
+		if (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+			return "Mailbox names may not contain line or paragraph separators";
+	}
+	return NULL;
+}
+
+int mailbox_name_in(struct session *s, const char *str, size_t len, const char **out,
+		    const char **why)
+{
+	struct buf b = BUF_INIT;
+	const char *err = NULL;
+
+	if (memchr(str, '\0', len)) {
+		*why = "NUL in mailbox name";
+		return -1;
+	}
+	if (mailbox_utf8_mode(s)) {
+		if (!mutf7_utf8_valid(str, len)) {
+			*why = "Mailbox name is not valid UTF-8";
+			return -1;
+		}
+		*out = str;
+		return 0;
+	}
+	if (mutf7_decode(str, len, &b, &err) < 0) {
+		*why = arena_printf(s->arena,
+				    "Mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3): %s", err);
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)str[i] >= 0x80) {
+				*why = "Mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3); "
+				       "send 8-bit names only after ENABLE UTF8=ACCEPT";
+				break;
+			}
+		buf_free(&b);
+		return -1;
+	}
+	*out = arena_strndup(s->arena, b.data, b.len);
+	buf_free(&b);
+	return 0;
+}
+
+static const char *canon_inbox(struct session *s, const char *name)
+{
+	if (strcasecmp(name, "INBOX") == 0)
 		return "INBOX";
-	if (strncasecmp(a->str, "INBOX/", 6) == 0) {
-		char *n = arena_strdup(s->arena, a->str);
+	if (strncasecmp(name, "INBOX/", 6) == 0) {
+		char *n = arena_strdup(s->arena, name);
 		memcpy(n, "INBOX", 5);
 		return n;
 	}
-	return a->str;
+	return name;
+}
+
+/* 0 ok; -1 BAD (syntax, encoding) with *why; -2 NO (a forbidden name). */
+static int mailbox_arg_check(struct session *s, const struct imap_arg *a, const char **name,
+			     const char **why)
+{
+	const char *n;
+	if (!imap_arg_is_astring(a) || a->len == 0) {
+		*why = NULL;
+		return -1;
+	}
+	if (a->len > 1024) {
+		*why = "Mailbox name too long";
+		return -2;
+	}
+	/* Raw controls are invalid modified UTF-7 too, but what is wrong
+	 * is the name, in any encoding. */
+	for (size_t i = 0; i < a->len; i++)
+		if ((unsigned char)a->str[i] < 0x20 || a->str[i] == 0x7f) {
+			*why = "Mailbox names may not contain control characters";
+			return a->str[i] == '\0' ? -1 : -2;
+		}
+	if (mailbox_name_in(s, a->str, a->len, &n, why) < 0)
+		return -1;
+	if ((*why = mailbox_name_bad_char(n)) != NULL)
+		return -2;
+	*name = canon_inbox(s, n);
+	return 0;
+}
+
+const char *mailbox_arg(struct session *s, const struct imap_arg *a)
+{
+	const char *name, *why;
+	return mailbox_arg_check(s, a, &name, &why) == 0 ? name : NULL;
+}
+
+const char *mailbox_arg_reply(struct session *s, const struct imap_cmd *cmd,
+			      const struct imap_arg *a)
+{
+	const char *name, *why;
+	int rc = mailbox_arg_check(s, a, &name, &why);
+	if (rc == 0)
+		return name;
+	if (rc == -2)
+		session_tagged(s, cmd->tag, "NO", "CANNOT", "%s", why);
+	else if (why)
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s", why);
+	else
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s expects a mailbox name", cmd->name);
+	return NULL;
+}
+
+const char *mailbox_name_out(struct session *s, const char *name)
+{
+	struct buf b = BUF_INIT;
+	char *r;
+	if (mailbox_utf8_mode(s))
+		return mutf7_utf8_valid(name, strlen(name)) ? name : NULL;
+	if (mutf7_encode(name, strlen(name), &b) < 0)
+		return NULL;
+	r = arena_strndup(s->arena, b.data, b.len);
+	buf_free(&b);
+	return r;
+}
+
+void mailbox_write(struct session *s, const char *wire)
+{
+	size_t n = strlen(wire);
+	int quotable = n < 1024;
+	/* UTF-8 in quoted strings: RFC 6855 / RFC 9051 QUOTED-CHAR, and only
+	 * ever in UTF-8 mode (mailbox_name_out gives ASCII otherwise). */
+	for (size_t i = 0; quotable && i < n; i++)
+		if (wire[i] == '\r' || wire[i] == '\n')
+			quotable = 0;
+	if (!quotable) {
+		session_write_literal(s, wire, n);
+		return;
+	}
+	session_write(s, "\"", 1);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i; j < n && wire[j] != '"' && wire[j] != '\\'; j++)
+			;
+		session_write(s, wire + i, j - i);
+		if (j < n) {
+			session_write(s, "\\", 1);
+			session_write(s, wire + j, 1);
+			j++;
+		}
+	}
+	session_write(s, "\"", 1);
 }

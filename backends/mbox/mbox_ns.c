@@ -2,7 +2,8 @@
  *
  * A mailbox is a file under mbox_dir, a directory is a hierarchy level
  * (\Noselect); in mbox a name cannot be both. Subscriptions live in
- * <mbox_dir>/.subscriptions, one name per line, replaced atomically. */
+ * <mbox_dir>/.subscriptions, one name per line, and special use beyond the
+ * default names in <mbox_dir>/.specialuse; both are replaced atomically. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,8 +40,12 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Read the subscriptions (sorted, valid names only); missing file: none. */
-static int subs_load(struct store *st, struct names *out, struct error *err)
+/* The small files beside the mailboxes (.subscriptions, .specialuse): one
+ * entry per line, read whole (up to MBOX_SUBS_MAX), replaced atomically by
+ * a temp file, fsync and rename, edited under a dotlock on their name. */
+
+/* Every complete line of file (no file: none). */
+static int lines_load(struct store *st, const char *file, struct names *out, struct error *err)
 {
 	struct error e2;
 	struct buf b = BUF_INIT;
@@ -51,30 +56,25 @@ static int subs_load(struct store *st, struct names *out, struct error *err)
 	memset(out, 0, sizeof(*out));
 	if (root < 0)
 		return 0;
-	fd = openat(root, MBOX_SUBS_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	fd = openat(root, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : mbox_errno_error(err, errno, "open", MBOX_SUBS_FILE);
+		return errno == ENOENT ? 0 : mbox_errno_error(err, errno, "open", file);
 	while ((got = read(fd, chunk, sizeof(chunk))) > 0 && b.len < MBOX_SUBS_MAX)
 		buf_append(&b, chunk, (size_t)got);
 	close(fd);
 	for (char *p = b.data, *nl; p && *p; p = nl + 1) {
-		struct error e3;
 		nl = strchr(p, '\n');
 		if (!nl)
 			break;   /* a torn last line (never from us): ignore */
 		*nl = '\0';
-		if (mbox_name_is_inbox(p) || mbox_name_check(p, &e3) == 0) {
-			out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
-			out->v[out->n++] = xstrdup(mbox_name_is_inbox(p) ? "INBOX" : p);
-		}
+		out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+		out->v[out->n++] = xstrdup(p);
 	}
 	buf_free(&b);
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
 	return 0;
 }
 
-static int subs_save(int root, const struct names *ns, struct error *err)
+static int lines_save(int root, const char *file, const struct names *ns, struct error *err)
 {
 	char tmp[96];
 	struct buf b = BUF_INIT;
@@ -89,7 +89,7 @@ static int subs_save(int root, const struct names *ns, struct error *err)
 	fd = openat(root, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		buf_free(&b);
-		return mbox_errno_error(err, errno, "create", MBOX_SUBS_FILE);
+		return mbox_errno_error(err, errno, "create", file);
 	}
 	while (off < b.len) {
 		ssize_t got = write(fd, b.data + off, b.len - off);
@@ -105,14 +105,40 @@ static int subs_save(int root, const struct names *ns, struct error *err)
 	if (!e && fsync(fd) < 0)
 		e = errno;
 	close(fd);
-	if (!e && renameat(root, tmp, root, MBOX_SUBS_FILE) < 0)
+	if (!e && renameat(root, tmp, root, file) < 0)
 		e = errno;
 	if (e) {
 		unlinkat(root, tmp, 0);
-		return mbox_errno_error(err, e, "write", MBOX_SUBS_FILE);
+		return mbox_errno_error(err, e, "write", file);
 	}
 	mbox_fsync_dir(root);
 	return 0;
+}
+
+/* Read the subscriptions (sorted, valid names only); missing file: none. */
+static int subs_load(struct store *st, struct names *out, struct error *err)
+{
+	struct names raw;
+	if (lines_load(st, MBOX_SUBS_FILE, &raw, err) < 0)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < raw.n; i++) {
+		struct error e3;
+		char *p = raw.v[i];
+		if (mbox_name_is_inbox(p) || mbox_name_check(p, &e3) == 0) {
+			out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+			out->v[out->n++] = xstrdup(mbox_name_is_inbox(p) ? "INBOX" : p);
+		}
+	}
+	names_free(&raw);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
+	return 0;
+}
+
+static int subs_save(int root, const struct names *ns, struct error *err)
+{
+	return lines_save(root, MBOX_SUBS_FILE, ns, err);
 }
 
 int mbox_subscribe(struct store *st, const char *name, int on, struct error *err)
@@ -153,6 +179,167 @@ out:
 	return rc;
 }
 
+/* ---- special use ----------------------------------------------------------
+ * <mbox_dir>/.specialuse: "name\t\Flag \Flag" per line, sorted by name.
+ * An entry overrides the defaults by name (mbox_special_use: Sent,
+ * Drafts, Trash, Junk, Archive at the top level). CREATE ... USE writes
+ * one, RENAME carries it (and those below the name), DELETE drops it. */
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} su_names[] = {
+	{ "\\Drafts", MA_DRAFTS }, { "\\Sent", MA_SENT },       { "\\Trash", MA_TRASH },
+	{ "\\Junk", MA_JUNK },     { "\\Archive", MA_ARCHIVE }, { "\\All", MA_ALL },
+	{ "\\Flagged", MA_FLAGGED },
+};
+#define SU_NNAMES (sizeof(su_names) / sizeof(su_names[0]))
+
+/* Compare two entries, or an entry and a bare name, by name ('\t' ends it). */
+static int su_cmp_name(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned ca = *a == '\t' ? 0 : (unsigned char)*a;
+		unsigned cb = *b == '\t' ? 0 : (unsigned char)*b;
+		if (ca != cb || ca == 0)
+			return (int)ca - (int)cb;
+	}
+}
+
+static int su_cmp(const void *a, const void *b)
+{
+	return su_cmp_name(*(char *const *)a, *(char *const *)b);
+}
+
+static unsigned su_parse(const char *flags)
+{
+	unsigned bits = 0;
+	for (const char *p = flags; *p;) {
+		size_t n = strcspn(p, " ");
+		for (size_t k = 0; k < SU_NNAMES; k++)
+			if (strlen(su_names[k].name) == n && strncasecmp(p, su_names[k].name, n) == 0)
+				bits |= su_names[k].bit;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return bits;
+}
+
+static char *su_line(const char *name, unsigned bits)
+{
+	struct buf b = BUF_INIT;
+	buf_append_str(&b, name);
+	buf_append_byte(&b, '\t');
+	for (size_t k = 0, first = 1; k < SU_NNAMES; k++)
+		if (bits & su_names[k].bit) {
+			if (!first)
+				buf_append_byte(&b, ' ');
+			buf_append_str(&b, su_names[k].name);
+			first = 0;
+		}
+	return buf_steal(&b);
+}
+
+/* Entries with a valid name and at least one known flag, sorted. */
+static int su_load(struct store *st, struct names *out, struct error *err)
+{
+	struct names raw;
+	if (lines_load(st, MBOX_SU_FILE, &raw, err) < 0)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < raw.n; i++) {
+		struct error e3;
+		char *tab = strchr(raw.v[i], '\t');
+		if (tab == NULL)
+			continue;
+		*tab = '\0';
+		if (mbox_name_check(raw.v[i], &e3) == 0 && su_parse(tab + 1) != 0) {
+			*tab = '\t';
+			out->v = xreallocarray(out->v, out->n + 1, sizeof(*out->v));
+			out->v[out->n++] = xstrdup(raw.v[i]);
+		}
+	}
+	names_free(&raw);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), su_cmp);
+	return 0;
+}
+
+/* The entry's flags for name; -1 if there is no entry. */
+static long su_find(const struct names *su, const char *name)
+{
+	char *const *hit;
+	if (su->n == 0)
+		return -1;
+	hit = bsearch(&name, su->v, su->n, sizeof(char *), su_cmp);
+	return hit ? (long)su_parse(strchr(*hit, '\t') + 1) : -1;
+}
+
+enum su_op { SU_SET, SU_RENAME };
+
+/* SU_SET: name gets bits (0: no entry). SU_RENAME: entries of name and of
+ * everything below it move to newname; stale ones there go. */
+static int su_edit(struct store *st, enum su_op op, const char *name, const char *newname,
+		   unsigned bits, struct error *err)
+{
+	struct names su, out = { NULL, 0 };
+	struct mbox_lock lk;
+	size_t ol = strlen(name), nl = newname ? strlen(newname) : 0;
+	int root, rc = -1, changed = 0;
+
+	if ((root = mbox_root_fd(st, 1, err)) < 0)
+		return -1;
+	if (mbox_lock_acquire(&lk, root, MBOX_SU_FILE, root, 0, st->lock_timeout, err) < 0)
+		return -1;
+	if (su_load(st, &su, err) < 0)
+		goto out;
+	for (size_t i = 0; i < su.n; i++) {
+		char *e = su.v[i];
+		const char *target = op == SU_SET ? name : newname;
+		size_t tl = op == SU_SET ? ol : nl;
+		if (op == SU_RENAME && strncmp(e, name, ol) == 0 && (e[ol] == '\t' || e[ol] == '/')) {
+			char *moved = xasprintf("%s%s", newname, e + ol);
+			out.v = xreallocarray(out.v, out.n + 1, sizeof(*out.v));
+			out.v[out.n++] = moved;
+			changed = 1;
+			continue;
+		}
+		/* the target name and (for a rename) what is below it: stale */
+		if (strncmp(e, target, tl) == 0 && (e[tl] == '\t' || (op == SU_RENAME && e[tl] == '/'))) {
+			changed = 1;
+			continue;
+		}
+		out.v = xreallocarray(out.v, out.n + 1, sizeof(*out.v));
+		out.v[out.n++] = xstrdup(e);
+	}
+	if (op == SU_SET && bits) {
+		out.v = xreallocarray(out.v, out.n + 1, sizeof(*out.v));
+		out.v[out.n++] = su_line(name, bits);
+		changed = 1;
+	}
+	if (out.n)
+		qsort(out.v, out.n, sizeof(*out.v), su_cmp);
+	rc = changed ? lines_save(root, MBOX_SU_FILE, &out, err) : 0;
+	names_free(&out);
+	names_free(&su);
+out:
+	mbox_lock_release(&lk);
+	return rc;
+}
+
+/* Whether name has an entry: spares CREATE the lock when there is none. */
+static int su_has(struct store *st, const char *name)
+{
+	struct names su;
+	struct error e;
+	long r;
+	if (su_load(st, &su, &e) < 0)
+		return 1;   /* unreadable: let su_edit report it */
+	r = su_find(&su, name);
+	names_free(&su);
+	return r >= 0;
+}
+
 /* ---- LIST ----------------------------------------------------------------- */
 
 /* A directory entry LIST may show: what mbox_name_check accepts. */
@@ -191,14 +378,17 @@ struct list_ctx {
 	backend_list_cb cb;
 	void *ctx;
 	struct names *subs;
+	struct names *su;
 	unsigned char *seen;   /* subs reported */
 };
 
 static void report(struct list_ctx *lc, const char *name, unsigned attrs, int top)
 {
 	char *const *hit;
-	if (top)
-		attrs |= mbox_special_use(name);
+	if (!(attrs & MA_NOSELECT)) {
+		long su = su_find(lc->su, name);
+		attrs |= su >= 0 ? (unsigned)su : top ? mbox_special_use(name) : 0;
+	}
 	hit = lc->subs->n ? bsearch(&name, lc->subs->v, lc->subs->n, sizeof(char *), cmp_str)
 			  : NULL;
 	if (hit) {
@@ -271,16 +461,21 @@ static void list_tree(struct list_ctx *lc, int root)
 
 int mbox_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err)
 {
-	struct names subs;
+	struct names subs, su;
 	struct list_ctx lc;
 	struct error e2;
 	int root;
 
 	if (subs_load(st, &subs, err) < 0)
 		return -1;
+	if (su_load(st, &su, err) < 0) {
+		names_free(&subs);
+		return -1;
+	}
 	lc.cb = cb;
 	lc.ctx = ctx;
 	lc.subs = &subs;
+	lc.su = &su;
 	lc.seen = xcalloc(subs.n + 1, 1);
 	report(&lc, "INBOX", MA_NOINFERIORS | MA_HASNOCHILDREN, 0);
 	root = mbox_root_fd(st, 0, &e2);
@@ -292,6 +487,7 @@ int mbox_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err
 			cb(ctx, subs.v[i], MA_SUBSCRIBED | MA_NONEXISTENT | MA_NOSELECT);
 	free(lc.seen);
 	names_free(&subs);
+	names_free(&su);
 	return 0;
 }
 
@@ -303,7 +499,6 @@ int mbox_create(struct store *st, const char *name, unsigned special_use, struct
 	size_t len = strlen(name);
 	char *n;
 	int dir_only = len > 1 && name[len - 1] == '/', rc = 0, fd;
-	unsigned implied;
 
 	n = dir_only ? xstrndup(name, len - 1) : xstrdup(name);
 	if (mbox_name_is_inbox(n)) {
@@ -311,12 +506,16 @@ int mbox_create(struct store *st, const char *name, unsigned special_use, struct
 		free(n);
 		return -1;
 	}
-	implied = mbox_special_use(n);
-	special_use &= MA_DRAFTS | MA_SENT | MA_TRASH | MA_JUNK | MA_ARCHIVE | MA_ALL | MA_FLAGGED;
-	if (special_use & ~implied) {
+	if (special_use & (MA_ALL | MA_FLAGGED)) {
 		error_set(err, ERR_NOTSUPPORTED,
-			  "mbox cannot store special-use attributes; only the names Sent, Drafts, "
-			  "Trash, Junk and Archive have them");
+			  "\\All and \\Flagged need virtual mailboxes, which mbox does not have");
+		free(n);
+		return -1;
+	}
+	special_use &= MA_DRAFTS | MA_SENT | MA_TRASH | MA_JUNK | MA_ARCHIVE;
+	if (special_use && dir_only) {
+		error_set(err, ERR_NOTSUPPORTED,
+			  "A special use needs a mailbox that holds messages, not a hierarchy level");
 		free(n);
 		return -1;
 	}
@@ -340,6 +539,11 @@ int mbox_create(struct store *st, const char *name, unsigned special_use, struct
 			error_set(err, ERR_ALREADYEXISTS, "Mailbox already exists");
 		else
 			mbox_errno_error(err, errno, "create", loc.path);
+	} else if (!dir_only && (special_use || su_has(st, n)) &&
+		   su_edit(st, SU_SET, n, NULL, special_use, err) < 0) {
+		/* Without its special use the mailbox must not exist. */
+		unlinkat(loc.dirfd, loc.base, 0);
+		rc = -1;
 	} else {
 		mbox_fsync_dir(loc.dirfd);
 	}
@@ -381,8 +585,14 @@ int mbox_delete(struct store *st, const char *name, struct error *err)
 	} else {
 		rc = 0;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		struct error e2;
 		mbox_fsync_dir(loc.dirfd);
+		/* A stale entry would only reach a new mailbox of this name,
+		 * and CREATE rewrites it: a failure here is not the client's. */
+		if (su_has(st, loc.name) && su_edit(st, SU_SET, loc.name, NULL, 0, &e2) < 0)
+			log_warn("mbox: dropping the special use of %s: %s", loc.name, e2.msg);
+	}
 	mbox_loc_free(&loc);
 	return rc;
 }
@@ -495,8 +705,14 @@ int mbox_rename(struct store *st, const char *oldname, const char *newname,
 	}
 	if (mbox_name_check(newname, err) < 0)
 		return -1;
-	if (mbox_name_is_inbox(oldname))
-		return rename_inbox(st, newname, err);
+	if (mbox_name_is_inbox(oldname)) {
+		struct error e2;
+		if (rename_inbox(st, newname, err) < 0)
+			return -1;
+		if (su_has(st, newname) && su_edit(st, SU_SET, newname, NULL, 0, &e2) < 0)
+			log_warn("mbox: dropping the special use of %s: %s", newname, e2.msg);
+		return 0;
+	}
 	if (mbox_name_check(oldname, err) < 0)
 		return -1;
 	if (strcmp(oldname, newname) == 0) {
@@ -523,8 +739,13 @@ int mbox_rename(struct store *st, const char *oldname, const char *newname,
 	 * the old name selected see their messages vanish at next sync. */
 	rc = rename_noreplace(oloc.dirfd, oloc.base, nloc.dirfd, nloc.base, err);
 	if (rc == 0) {
+		struct error e2;
 		mbox_fsync_dir(nloc.dirfd);
 		mbox_fsync_dir(oloc.dirfd);
+		/* The special use goes with the mailbox (and with those below
+		 * it). After a crash just before this, it stays behind. */
+		if (su_edit(st, SU_RENAME, oldname, newname, 0, &e2) < 0)
+			log_warn("mbox: moving the special use of %s: %s", oldname, e2.msg);
 	}
 	mbox_loc_free(&oloc);
 	mbox_loc_free(&nloc);

@@ -49,6 +49,7 @@
 #define MBOX_LIST_MAX 100000          /* directory entries LIST looks at */
 #define MBOX_SUBS_MAX (1024 * 1024)   /* size of the subscriptions file */
 #define MBOX_SUBS_FILE ".subscriptions"
+#define MBOX_SU_FILE ".specialuse"     /* special use beyond the default names */
 #define MBOX_FROM_SENDER "MAILER-DAEMON"
 
 struct store {

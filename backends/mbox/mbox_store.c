@@ -238,6 +238,29 @@ int mbox_resolve(struct store *st, const char *name, int create, struct mbox_loc
 	return 0;
 }
 
+/* A user whose mail directory does not exist yet is new: make it with the
+ * special-use mailboxes clients look for (their use comes from the
+ * names: mbox_special_use), subscribed. Only then: a user
+ * who deletes one of them does not get it back at the next login. Nothing
+ * here fails the login; the directory can be made later on demand. */
+static void create_defaults(struct store *st)
+{
+	static const char *const names[] = { "Drafts", "Sent", "Trash", "Junk", "Archive" };
+	struct error err;
+
+	if (mkdir(st->root_path, 0700) < 0) {
+		if (errno != EEXIST)
+			log_debug("mbox: not creating %s now: %s", st->root_path, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (mbox_create(st, names[i], 0, &err) < 0 ||
+		    mbox_subscribe(st, names[i], 1, &err) < 0)
+			log_warn("mbox: default mailbox %s: %s", names[i], err.msg);
+	}
+	log_info("mbox: created %s with the default mailboxes", st->root_path);
+}
+
 int mbox_store_open(const struct backend_user *u, const struct config *cfg, struct store **out,
 		    struct error *err)
 {
@@ -279,8 +302,7 @@ int mbox_store_open(const struct backend_user *u, const struct config *cfg, stru
 	if (st->inbox_dirfd < 0)
 		log_warn("mbox: cannot open INBOX directory %s: %s", dir, strerror(errno));
 	free(dir);
-	/* ~/mail is created on demand (first CREATE or APPEND), not here:
-	 * a user who never makes folders gets no directory. */
+	create_defaults(st);
 	*out = st;
 	return 0;
 }

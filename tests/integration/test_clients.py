@@ -225,7 +225,9 @@ def test_mbsync_two_way_sync(haven, tmp_path):
     # 1. Pull everything down.
     trace = run_mbsync(rc, home)
     server, local = assert_in_sync(m, maildir, trace)
-    assert sorted(server) == ["INBOX", "Work/Archive", "Work/Projects"]
+    # A new user's mail directory comes with the special-use mailboxes.
+    defaults = ["Archive", "Drafts", "Junk", "Sent", "Trash"]
+    assert sorted(server) == sorted(defaults + ["INBOX", "Work/Archive", "Work/Projects"])
     assert sum(len(v[1]) for v in server.values()) == 7
     assert sorted(set(server["INBOX"][1][u][1] for u in inbox_uids)) == sorted(d for _, d in msgs[0:3])
 
@@ -257,8 +259,8 @@ def test_mbsync_two_way_sync(haven, tmp_path):
 
     trace = run_mbsync(rc, home)
     server, local = assert_in_sync(m, maildir, trace)
-    assert sorted(server) == ["INBOX", "Personal", "Work/Archive", "Work/Ideas",
-                              "Work/Projects"], trace[-20000:]
+    assert sorted(server) == sorted(defaults + ["INBOX", "Personal", "Work/Archive", "Work/Ideas",
+                                                "Work/Projects"]), trace[-20000:]
     inbox = server["INBOX"][1]
     assert deleted_uid not in inbox, trace[-20000:]
     assert inbox[flagged_uid][0] == {"\\Seen", "\\Flagged"}, trace[-20000:]

@@ -134,8 +134,8 @@ def test_examine_is_read_only(haven):
 def test_mailbox_management_and_list(haven):
     m = haven.login("bob")
     assert m.create("Work/Projects")[0] == "OK"
-    assert m.create("Archive")[0] == "OK"
-    typ, data = m.create("Archive")
+    assert m.create("Stuff")[0] == "OK"
+    typ, data = m.create("Stuff")
     assert typ == "NO" and b"ALREADYEXISTS" in data[0]
     typ, data = m.list()
     names = [d.decode() for d in data]
@@ -143,7 +143,7 @@ def test_mailbox_management_and_list(haven):
     assert any("Work/Projects" in n for n in names)
     typ, data = m.list('""', "%")
     assert not any("Work/Projects" in d.decode() for d in data)
-    assert m.rename("Archive", "Old")[0] == "OK"
+    assert m.rename("Stuff", "Old")[0] == "OK"
     typ, data = m.status("Old", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)")
     assert typ == "OK" and b"MESSAGES 0" in data[0]
     assert m.delete("Old")[0] == "OK"

@@ -66,6 +66,9 @@ static int setup(void **state)
 	f->maildir = xasprintf("%s/mail", f->dir);
 	f->ops = backend_find("mbox");
 	assert_non_null(f->ops);
+	/* An existing user: a new one (no mail directory) gets the default
+	 * mailboxes (test_defaults_for_new_user). */
+	mkdir(f->maildir, 0700);
 	f->st = open_store(f);
 	*state = f;
 	return 0;
@@ -358,8 +361,15 @@ static void test_hierarchy(void **state)
 	assert_int_equal(f->ops->create(f->st, "inbox", 0, &err), -1);
 	assert_int_equal(err.code, ERR_ALREADYEXISTS);
 	assert_int_equal(f->ops->create(f->st, "Sent/child", 0, &err), -1);
-	assert_int_equal(f->ops->create(f->st, "Other", MA_SENT, &err), -1);
+	/* any name may have a special use; virtual ones mbox cannot do */
+	assert_int_equal(f->ops->create(f->st, "Other", MA_SENT, &err), 0);
+	assert_true(attrs_of(f, "Other") & MA_SENT);
+	assert_int_equal(f->ops->create(f->st, "Everything", MA_ALL, &err), -1);
 	assert_int_equal(err.code, ERR_NOTSUPPORTED);
+	assert_int_equal(attrs_of(f, "Everything"), -1);
+	assert_int_equal(f->ops->create(f->st, "dir/", MA_ARCHIVE, &err), -1);
+	assert_int_equal(err.code, ERR_NOTSUPPORTED);
+	assert_int_equal(attrs_of(f, "dir"), -1);
 
 	a = attrs_of(f, "INBOX");
 	assert_true(a >= 0 && (a & MA_HASNOCHILDREN));
@@ -1330,6 +1340,96 @@ static void test_uw_pseudo_message(void **state)
 	f->ops->mailbox_close(mb);
 }
 
+static void test_special_use_persists(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	char *p = xasprintf("%s/mail/.specialuse", f->dir);
+	struct stat sb;
+	size_t len;
+	char *text;
+
+	assert_int_equal(f->ops->create(f->st, "Saved", MA_ARCHIVE | MA_DRAFTS, &err), 0);
+	assert_int_equal(f->ops->create(f->st, "work/Sent mail", MA_SENT, &err), 0);
+	assert_int_equal(f->ops->create(f->st, "Sent", MA_JUNK, &err), 0);  /* overrides the name */
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	text = slurp(p, &len);
+	assert_non_null(strstr(text, "Saved\t\\Drafts \\Archive\n"));
+	free(text);
+	/* survives a new store */
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	assert_int_equal(attrs_of(f, "Saved") & (MA_ARCHIVE | MA_DRAFTS | MA_SENT),
+			 MA_ARCHIVE | MA_DRAFTS);
+	assert_true(attrs_of(f, "work/Sent mail") & MA_SENT);
+	assert_int_equal(attrs_of(f, "Sent") & (MA_SENT | MA_JUNK), MA_JUNK);
+	/* RENAME carries it, also for what is below a renamed level */
+	assert_int_equal(f->ops->rename(f->st, "Saved", "Kept", &err), 0);
+	assert_int_equal(attrs_of(f, "Kept") & (MA_ARCHIVE | MA_DRAFTS), MA_ARCHIVE | MA_DRAFTS);
+	assert_int_equal(f->ops->rename(f->st, "work", "play", &err), 0);
+	assert_true(attrs_of(f, "play/Sent mail") & MA_SENT);
+	/* a new mailbox under the old name does not inherit it */
+	assert_int_equal(f->ops->create(f->st, "Saved", 0, &err), 0);
+	assert_int_equal(attrs_of(f, "Saved") & (MA_ARCHIVE | MA_DRAFTS), 0);
+	/* DELETE drops it; a re-created mailbox starts plain */
+	assert_int_equal(f->ops->delete(f->st, "Kept", &err), 0);
+	assert_int_equal(f->ops->create(f->st, "Kept", 0, &err), 0);
+	assert_int_equal(attrs_of(f, "Kept") & (MA_ARCHIVE | MA_DRAFTS), 0);
+	/* an entry left by a crash (mailbox gone) does not reach a new one */
+	{
+		char *gone = xasprintf("%s/mail/play/Sent mail", f->dir);
+		assert_int_equal(unlink(gone), 0);
+		free(gone);
+	}
+	assert_int_equal(f->ops->create(f->st, "play/Sent mail", 0, &err), 0);
+	assert_int_equal(attrs_of(f, "play/Sent mail") & MA_SENT, 0);
+	/* garbage lines are ignored */
+	{
+		static const char junk[] = "junk\n../x\t\\Sent\nok\t\\Nothing\n\tx\n";
+		spit(p, junk, sizeof(junk) - 1, 0);
+	}
+	assert_true(attrs_of(f, "INBOX") >= 0);
+	free(p);
+}
+
+static void test_defaults_for_new_user(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} want[] = {
+		{ "Drafts", MA_DRAFTS }, { "Sent", MA_SENT }, { "Trash", MA_TRASH },
+		{ "Junk", MA_JUNK },     { "Archive", MA_ARCHIVE },
+	};
+	char *bob_dir = xasprintf("%s/bob", f->dir);
+	struct backend_user u = { "bob", bob_dir, getuid(), getgid() };
+	struct store *st = NULL, *keep = f->st;
+
+	mkdir(bob_dir, 0700);
+	assert_int_equal(f->ops->store_open(&u, &f->cfg, &st, &err), 0);
+	f->st = st;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		long a = attrs_of(f, want[i].name);
+		assert_true(a >= 0);
+		assert_true(a & want[i].bit);
+		assert_true(a & MA_SUBSCRIBED);
+		assert_false(a & MA_NOSELECT);
+	}
+	/* deleted by the user: not made again at the next login */
+	assert_int_equal(f->ops->delete(f->st, "Junk", &err), 0);
+	f->ops->store_close(st);
+	assert_int_equal(f->ops->store_open(&u, &f->cfg, &st, &err), 0);
+	f->st = st;
+	assert_int_equal(attrs_of(f, "Junk"), MA_SUBSCRIBED | MA_NONEXISTENT | MA_NOSELECT);
+	assert_true(attrs_of(f, "Trash") & MA_TRASH);
+	f->ops->store_close(st);
+	f->st = keep;
+	free(bob_dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1361,6 +1461,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corpus_simple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corpus_content_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uw_pseudo_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_special_use_persists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults_for_new_user, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
