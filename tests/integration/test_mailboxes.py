@@ -551,3 +551,21 @@ def test_create_with_use_persists(haven):
     listing = attrs(s.list('LIST "" "*" RETURN (SPECIAL-USE)'))
     assert listing["Saved"] == set() and listing["MySpecial"] == set()
     s.close()
+
+
+def test_append_8bit_header_needs_utf8_accept(haven):
+    """RFC 6855 section 4: with UTF8=ACCEPT advertised, raw UTF-8 in header
+    fields is refused until the client enables it (or IMAP4rev2)."""
+    msg = "Subject: Grüße\r\n\r\nbody ü is fine\r\n".encode()
+    m = haven.login("alice")
+    typ, data = m.append("INBOX", None, None, msg)
+    assert typ == "NO" and b"UTF8=ACCEPT" in data[0]
+    assert m.append("INBOX", None, None, b"Subject: plain\r\n\r\nb\xc3\xbcdy\r\n")[0] == "OK"
+    typ, _ = m._simple_command("ENABLE", "UTF8=ACCEPT")
+    assert typ == "OK"
+    assert m.append("INBOX", None, None, msg)[0] == "OK"
+    m.logout()
+    m = haven.login("bob")
+    assert m._simple_command("ENABLE", "IMAP4rev2")[0] == "OK"
+    assert m.append("INBOX", None, None, msg)[0] == "OK"
+    m.logout()
