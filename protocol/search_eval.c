@@ -20,10 +20,14 @@
 
 enum { V_FALSE = 0, V_TRUE = 1, V_UNKNOWN = 2 };
 
-/* One header field of the top-level header, folded once per message. */
+/* One header field of the top-level header; its text is folded the first
+ * time a key asks for it, and only once per message. */
 struct fcache {
 	const char *name;
 	size_t name_len;
+	const char *value;          /* as in the message (folded lines) */
+	size_t value_len;
+	int folded;
 	size_t dec_off, dec_len;    /* in mstate.hdrtext: decoded value, folded */
 	size_t raw_off, raw_len;    /* the value as written (unfolded), folded;
 				     * raw_len 0 when it equals the decoded one */
@@ -118,76 +122,100 @@ static int next_field(const char **pp, const char *end, struct field *f)
 	}
 }
 
-/* Fold the fields of a header block into out ("name: decoded" NUL, then
- * the value as written NUL when it differs), recording each field in fc
- * when fc is not NULL. At most SEARCH_MAX_FIELDS fields are looked at, so
- * the cost stays linear in the header whatever the program. */
-static size_t fold_fields(struct arena *a, const char *hdr, size_t len, struct buf *out,
-			  struct fcache **fc)
+/* Append "name: decoded-value" NUL and, when it differs, the value as
+ * written NUL to out, all folded; c (if not NULL) records where. */
+static void fold_field(struct arena *a, const char *name, size_t name_len, const char *value,
+		       size_t value_len, struct buf *out, struct fcache *c)
+{
+	struct buf u = BUF_INIT;
+	for (size_t i = 0; i < value_len; i++)
+		if (value[i] != '\r' && value[i] != '\n')
+			buf_append_byte(&u, value[i]);
+	const char *uv = u.data ? u.data : "";
+	char *d = mail_decode_words(a, uv, u.len);
+	size_t dec_off, dec_len, raw_off;
+	search_fold(name, name_len, out);
+	buf_append(out, ": ", 2);
+	dec_off = out->len;
+	if (d != NULL)
+		search_fold(d, strlen(d), out);
+	dec_len = out->len - dec_off;
+	buf_append_byte(out, '\0');
+	raw_off = out->len;
+	if (d == NULL || strcmp(d, uv) != 0) {
+		search_fold(uv, u.len, out);
+		buf_append_byte(out, '\0');
+	}
+	if (c != NULL) {
+		c->dec_off = dec_off;
+		c->dec_len = dec_len;
+		c->raw_off = raw_off;
+		c->raw_len = out->len > raw_off ? out->len - raw_off - 1 : 0;
+		c->folded = 1;
+	}
+	buf_free(&u);
+}
+
+/* Every field of a header block, folded into out (embedded messages'
+ * headers are body text). At most SEARCH_MAX_FIELDS fields. */
+static void fold_fields(struct arena *a, const char *hdr, size_t len, struct buf *out)
 {
 	const char *p = hdr, *end = hdr + len;
 	struct field f;
-	struct buf u = BUF_INIT;
-	size_t n = 0, cap = 0;
-
-	while (n < SEARCH_MAX_FIELDS && next_field(&p, end, &f)) {
-		struct fcache c;
-		buf_reset(&u);
-		for (size_t i = 0; i < f.value_len; i++)
-			if (f.value[i] != '\r' && f.value[i] != '\n')
-				buf_append_byte(&u, f.value[i]);
-		const char *uv = u.data ? u.data : "";
-		char *d = mail_decode_words(a, uv, u.len);
-		c.name = f.name;
-		c.name_len = f.name_len;
-		search_fold(f.name, f.name_len, out);
-		buf_append(out, ": ", 2);
-		c.dec_off = out->len;
-		if (d != NULL)
-			search_fold(d, strlen(d), out);
-		c.dec_len = out->len - c.dec_off;
-		buf_append_byte(out, '\0');
-		c.raw_off = out->len;
-		if (d == NULL || strcmp(d, uv) != 0) {
-			search_fold(uv, u.len, out);
-			buf_append_byte(out, '\0');
-		}
-		c.raw_len = out->len > c.raw_off ? out->len - c.raw_off - 1 : 0;
-		if (fc != NULL) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 32;
-				struct fcache *nf = arena_alloc(a, ncap * sizeof(*nf));
-				if (n)
-					memcpy(nf, *fc, n * sizeof(*nf));
-				*fc = nf;
-				cap = ncap;
-			}
-			(*fc)[n] = c;
-		}
-		n++;
-	}
-	buf_free(&u);
-	return n;
+	size_t n = 0;
+	while (n++ < SEARCH_MAX_FIELDS && next_field(&p, end, &f))
+		fold_field(a, f.name, f.name_len, f.value, f.value_len, out, NULL);
 }
 
+/* Index the top-level header's fields (at most SEARCH_MAX_FIELDS, so the
+ * cost stays linear in the header whatever the program asks). */
 static void load_fields(struct search_ctx *ctx, struct mstate *ms)
 {
+	const char *p = ms->hdr, *end = ms->hdr + ms->hdr_len;
+	struct field f;
+	size_t cap = 0;
+
 	if (ms->have_fields)
 		return;
-	ms->nfc = fold_fields(ctx->msg_arena, ms->hdr, ms->hdr_len, &ms->hdrtext, &ms->fc);
 	ms->have_fields = 1;
+	while (ms->nfc < SEARCH_MAX_FIELDS && next_field(&p, end, &f)) {
+		if (ms->nfc == cap) {
+			size_t ncap = cap ? cap * 2 : 32;
+			struct fcache *nf = arena_alloc(ctx->msg_arena, ncap * sizeof(*nf));
+			if (ms->nfc)
+				memcpy(nf, ms->fc, ms->nfc * sizeof(*nf));
+			ms->fc = nf;
+			cap = ncap;
+		}
+		struct fcache *c = &ms->fc[ms->nfc++];
+		memset(c, 0, sizeof(*c));
+		c->name = f.name;
+		c->name_len = f.name_len;
+		c->value = f.value;
+		c->value_len = f.value_len;
+	}
+}
+
+static void fold_cached(struct search_ctx *ctx, struct mstate *ms, struct fcache *c)
+{
+	if (!c->folded)
+		fold_field(ctx->msg_arena, c->name, c->name_len, c->value, c->value_len,
+			   &ms->hdrtext, c);
 }
 
 static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *name,
 			size_t name_len, const struct search_node *n)
 {
 	load_fields(ctx, ms);
-	const char *t = ms->hdrtext.data ? ms->hdrtext.data : "";
 	for (size_t i = 0; i < ms->nfc; i++) {
-		const struct fcache *c = &ms->fc[i];
+		struct fcache *c = &ms->fc[i];
 		if (c->name_len != name_len || strncasecmp(c->name, name, name_len) != 0)
 			continue;
-		if (n->len == 0 || memmem(t + c->dec_off, c->dec_len, n->str, n->len) ||
+		if (n->len == 0)
+			return 1;
+		fold_cached(ctx, ms, c);
+		const char *t = ms->hdrtext.data;
+		if (memmem(t + c->dec_off, c->dec_len, n->str, n->len) ||
 		    (c->raw_len && memmem(t + c->raw_off, c->raw_len, n->str, n->len)))
 			return 1;
 	}
@@ -299,7 +327,7 @@ static void build_body(struct search_ctx *ctx, struct mstate *ms)
 	while (p != NULL) {
 		if (p != &m->root && is_embedded_message(p) && p->hdr_off <= m->len &&
 		    p->hdr_len <= m->len - p->hdr_off)
-			fold_fields(ctx->msg_arena, m->data + p->hdr_off, p->hdr_len, &ms->body, NULL);
+			fold_fields(ctx->msg_arena, m->data + p->hdr_off, p->hdr_len, &ms->body);
 		if (p->nchildren > 0) {
 			p = &p->children[0];
 			continue;
@@ -339,6 +367,8 @@ static int text_contains(struct search_ctx *ctx, struct mstate *ms, const struct
 	if (n->len == 0)
 		return 1;
 	load_fields(ctx, ms);
+	for (size_t i = 0; i < ms->nfc; i++)
+		fold_cached(ctx, ms, &ms->fc[i]);
 	if (memmem(ms->hdrtext.data ? ms->hdrtext.data : "", ms->hdrtext.len, n->str, n->len))
 		return 1;
 	return body_contains(ctx, ms, n);
