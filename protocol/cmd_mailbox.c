@@ -58,9 +58,12 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	session_printf(s, "* %u EXISTS\r\n", W->be->count(ws->mb));
 	if (s->enabled & EN_IMAP4REV2)
 		list_write_one(s, name);   /* RFC 9051 6.3.2: a LIST with its attributes */
-	session_printf(s, "* %u RECENT\r\n", st.recent);
-	if (st.first_unseen)
-		session_printf(s, "* OK [UNSEEN %u] First unseen\r\n", st.first_unseen);
+	/* RECENT and the UNSEEN code are IMAP4rev1 only (RFC 9051 E.11-12). */
+	if (!(s->enabled & EN_IMAP4REV2)) {
+		session_printf(s, "* %u RECENT\r\n", st.recent);
+		if (st.first_unseen)
+			session_printf(s, "* OK [UNSEEN %u] First unseen\r\n", st.first_unseen);
+	}
 	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", st.uidvalidity);
 	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n", st.uidnext);
 	session_tagged(s, cmd->tag, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",

@@ -31,7 +31,7 @@ static int plaintext_allowed(void)
 const char *login_capability(struct session *s)
 {
 	static char cap[256];
-	snprintf(cap, sizeof(cap), "IMAP4rev1 SASL-IR LITERAL+ ID%s%s",
+	snprintf(cap, sizeof(cap), "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE%s%s",
 		 L->ctx && !L->tls ? " STARTTLS" : "",
 		 plaintext_allowed() ? " AUTH=PLAIN" : " LOGINDISABLED");
 	return cap;

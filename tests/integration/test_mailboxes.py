@@ -94,7 +94,7 @@ def test_capabilities_and_enable(haven):
     for c in ("LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
               "UTF8=ACCEPT", "CHILDREN", "ENABLE"):
         assert c in caps, caps
-    assert "IMAP4rev2" not in caps and "CONDSTORE" not in caps
+    assert "IMAP4rev2" in caps and "CONDSTORE" not in caps  # CONDSTORE is not done yet
     assert s.ok("ENABLE UTF8=ACCEPT") == ["* ENABLED UTF8=ACCEPT"]
     # only what this command turned on
     assert s.ok("ENABLE UTF8=ACCEPT X-UNKNOWN") == ["* ENABLED"]
