@@ -12,18 +12,7 @@
 static char *uidset_text(struct session *s, const uint32_t *uids, size_t n)
 {
 	struct buf b = BUF_INIT;
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
-			j++;
-		if (b.len)
-			buf_append_byte(&b, ',');
-		if (j > i)
-			buf_printf(&b, "%u:%u", uids[i], uids[j]);
-		else
-			buf_printf(&b, "%u", uids[i]);
-		i = j + 1;
-	}
+	seqset_write(&b, uids, n);
 	char *t = arena_strdup(s->arena, b.data ? b.data : "");
 	buf_free(&b);
 	return t;

@@ -63,27 +63,10 @@ static int section_valid(struct session *s, const char *spec, size_t len, const 
 	return r;
 }
 
-/* BODY[...]<o.n> / BODY.PEEK[...] */
-static int parse_body(struct session *s, const char *att, struct body_item *bi,
-		      const char **err)
+/* What follows "]": nothing, or "<origin.count>" with count > 0. */
+static int parse_partial(const char *q, struct body_item *bi, const char **err)
 {
-	const char *p = strchr(att, '[') + 1;
-	const char *close = strrchr(p, ']');
 	char *end;
-
-	memset(bi, 0, sizeof(*bi));
-	bi->peek = strncasecmp(att, "BODY.PEEK[", 10) == 0;
-	if (close == NULL) {
-		*err = "Missing ] in section";
-		return -1;
-	}
-	bi->spec = p;
-	bi->speclen = (size_t)(close - p);
-	if (section_valid(s, bi->spec, bi->speclen, err) < 0)
-		return -1;
-	/* Echoed as BODY[<section as given>]: PEEK is not part of the name. */
-	bi->label = arena_printf(s->arena, "BODY[%.*s]", (int)bi->speclen, p);
-	const char *q = close + 1;
 	if (*q == '\0')
 		return 0;
 	if (*q != '<' || !isdigit((unsigned char)q[1])) {
@@ -105,6 +88,28 @@ static int parse_body(struct session *s, const char *att, struct body_item *bi,
 	return 0;
 }
 
+/* BODY[...]<o.n> / BODY.PEEK[...] */
+static int parse_body(struct session *s, const char *att, struct body_item *bi,
+		      const char **err)
+{
+	const char *p = strchr(att, '[') + 1;
+	const char *close = strrchr(p, ']');
+
+	memset(bi, 0, sizeof(*bi));
+	bi->peek = strncasecmp(att, "BODY.PEEK[", 10) == 0;
+	if (close == NULL) {
+		*err = "Missing ] in section";
+		return -1;
+	}
+	bi->spec = p;
+	bi->speclen = (size_t)(close - p);
+	if (section_valid(s, bi->spec, bi->speclen, err) < 0)
+		return -1;
+	/* Echoed as BODY[<section as given>]: PEEK is not part of the name. */
+	bi->label = arena_printf(s->arena, "BODY[%.*s]", (int)bi->speclen, p);
+	return parse_partial(close + 1, bi, err);
+}
+
 /* BINARY[1.2]<o.n>, BINARY.PEEK[...], BINARY.SIZE[...]: part numbers only
  * (RFC 3516 section-binary). */
 static int parse_binary(struct session *s, const char *att, struct body_item *bi,
@@ -112,7 +117,6 @@ static int parse_binary(struct session *s, const char *att, struct body_item *bi
 {
 	const char *p = strchr(att, '[') + 1;
 	const char *close = strchr(p, ']');
-	char *end;
 
 	memset(bi, 0, sizeof(*bi));
 	bi->binary = strncasecmp(att, "BINARY.SIZE[", 12) == 0 ? BIN_SIZE : BIN_CONTENT;
@@ -136,26 +140,11 @@ static int parse_binary(struct session *s, const char *att, struct body_item *bi
 	bi->label = arena_printf(s->arena, "%s[%.*s]", bi->binary == BIN_SIZE ? "BINARY.SIZE"
 									  : "BINARY",
 				 (int)bi->speclen, p);
-	const char *q = close + 1;
-	if (*q == '\0')
-		return 0;
-	if (bi->binary == BIN_SIZE || *q != '<' || !isdigit((unsigned char)q[1])) {
+	if (bi->binary == BIN_SIZE && close[1] != '\0') {
 		*err = "Junk after section";
 		return -1;
 	}
-	bi->origin = strtoull(q + 1, &end, 10);
-	if (*end != '.' || !isdigit((unsigned char)end[1])) {
-		*err = "Invalid partial";
-		return -1;
-	}
-	q = end + 1;
-	bi->count = strtoull(q, &end, 10);
-	if (*end != '>' || end[1] != '\0' || bi->count == 0) {
-		*err = "Invalid partial";
-		return -1;
-	}
-	bi->partial = 1;
-	return 0;
+	return parse_partial(close + 1, bi, err);
 }
 
 /* The decoded content of a part for BINARY: 1 ok, 0 unknown encoding. */
@@ -308,30 +297,6 @@ static void write_body(struct session *s, const struct body_item *bi, const char
 	}
 }
 
-static int read_message(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
-{
-	struct msg_stream *st;
-	char tmp[65536];
-	uint64_t off = 0;
-	if (W->be->open_message(mb, uid, &st, err) < 0)
-		return -1;
-	buf_reserve(out, (size_t)st->size);
-	for (;;) {
-		ssize_t r = st->ops->pread(st, tmp, sizeof(tmp), off);
-		if (r < 0) {
-			error_set(err, ERR_INTERNAL, "reading message %u failed", uid);
-			st->ops->close(st);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		buf_append(out, tmp, (size_t)r);
-		off += (uint64_t)r;
-	}
-	st->ops->close(st);
-	return 0;
-}
-
 /* What a FETCH needs to carry on after yielding; lives in the arena. */
 struct fetch_state {
 	struct fetch_req req;
@@ -380,7 +345,7 @@ static int fetch_one(struct session *s, struct fetch_state *fs, size_t k)
 		return 0;
 	if (fs->req.nitems || (fs->req.atts & FA_NEEDS_PARSE)) {
 		struct mail_limits lim = MAIL_LIMITS_DEFAULT;
-		if (read_message(ws->mb, m->uid, &body, &e) < 0) {
+		if (wsession_read_message(ws->mb, m->uid, 0, &body, &e) != 0) {
 			buf_free(&body);
 			session_tagged_error(s, fs->tag, &e);
 			return -1;

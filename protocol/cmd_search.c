@@ -33,52 +33,10 @@ static void saved_set(struct wsession *ws, const uint32_t *uids, size_t n)
 	ws->saved_valid = 1;
 }
 
-/* Whole message, or (header_only) reads until the end of the header. */
+/* The search evaluator's reader: the view's backend, whole message or header. */
 static int read_msg(void *arg, uint32_t uid, int header_only, struct buf *out, struct error *err)
 {
-	struct mailbox *mb = arg;
-	struct msg_stream *st;
-	char tmp[16384];
-	uint64_t off = 0;
-
-	if (W->be->open_message(mb, uid, &st, err) < 0)
-		return err->code == ERR_EXPUNGEISSUED || err->code == ERR_NONEXISTENT ? 1 : -1;
-	for (;;) {
-		ssize_t r = st->ops->pread(st, tmp, sizeof(tmp), off);
-		if (r < 0) {
-			error_set(err, ERR_INTERNAL, "reading message %u failed", uid);
-			st->ops->close(st);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		size_t from = out->len > 3 ? out->len - 3 : 0;
-		buf_append(out, tmp, (size_t)r);
-		off += (uint64_t)r;
-		if (header_only && (memmem(out->data + from, out->len - from, "\n\r\n", 3) ||
-				    memmem(out->data + from, out->len - from, "\n\n", 2)))
-			break;
-	}
-	st->ops->close(st);
-	return 0;
-}
-
-/* n ascending numbers as a sequence set: "1:3,5,7:8". */
-static void write_set(struct buf *b, const uint32_t *v, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		if (i)
-			buf_append_byte(b, ',');
-		if (j == i)
-			buf_printf(b, "%u", v[i]);
-		else
-			buf_printf(b, "%u:%u", v[i], v[j]);
-		i = j + 1;
-	}
+	return wsession_read_message(arg, uid, header_only, out, err);
 }
 
 static void write_results(struct session *s, const struct imap_cmd *cmd,
@@ -108,7 +66,7 @@ static void write_results(struct session *s, const struct imap_cmd *cmd,
 			buf_printf(&b, " MAX %u", res[n - 1]);
 		if ((ret & SR_ALL) && n) {
 			buf_append_str(&b, " ALL ");
-			write_set(&b, res, n);
+			seqset_write(&b, res, n);
 		}
 		if (ret & SR_COUNT)
 			buf_printf(&b, " COUNT %zu", n);

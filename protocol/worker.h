@@ -60,6 +60,9 @@ int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int b
 int seqset_arg(struct session *s, const struct imap_cmd *cmd, struct mailbox *mb,
 	       const char *set, int by_uid, uint32_t **uids, size_t *n);
 uint32_t uid_to_seq(struct mailbox *mb, uint32_t uid);
+int wsession_read_message(struct mailbox *mb, uint32_t uid, int header_only, struct buf *out,
+			  struct error *err);
+void seqset_write(struct buf *b, const uint32_t *v, size_t n);
 /* Mailbox-name argument (astring, modified UTF-7 for IMAP4rev1 clients,
  * UTF-8 after ENABLE IMAP4rev2 / UTF8=ACCEPT) -> UTF-8 name with INBOX
  * canonical; NULL if invalid. */

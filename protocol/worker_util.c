@@ -320,3 +320,56 @@ void mailbox_write(struct session *s, const char *wire)
 	}
 	session_write(s, "\"", 1);
 }
+
+/* A message's bytes through the backend: the whole message, or (header_only)
+ * enough to hold its header. 0 ok, 1 the message is gone (expunged by
+ * someone else), -1 error; err says which. */
+int wsession_read_message(struct mailbox *mb, uint32_t uid, int header_only, struct buf *out,
+			  struct error *err)
+{
+	struct msg_stream *st;
+	char tmp[65536];
+	uint64_t off = 0;
+
+	if (W->be->open_message(mb, uid, &st, err) < 0)
+		return err->code == ERR_EXPUNGEISSUED || err->code == ERR_NONEXISTENT ? 1 : -1;
+	if (!header_only)
+		buf_reserve(out, (size_t)st->size);
+	for (;;) {
+		ssize_t r = st->ops->pread(st, tmp, sizeof(tmp), off);
+		if (r < 0) {
+			error_set(err, ERR_INTERNAL, "reading message %u failed", uid);
+			st->ops->close(st);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		size_t from = out->len > 3 ? out->len - 3 : 0;
+		buf_append(out, tmp, (size_t)r);
+		off += (uint64_t)r;
+		if (header_only && (memmem(out->data + from, out->len - from, "\n\r\n", 3) ||
+				    memmem(out->data + from, out->len - from, "\n\n", 2)))
+			break;
+	}
+	st->ops->close(st);
+	return 0;
+}
+
+/* Numbers in the given order as a sequence set, runs of consecutive
+ * ascending numbers collapsed: "1:3,5,7:8". */
+void seqset_write(struct buf *b, const uint32_t *v, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		if (i)
+			buf_append_byte(b, ',');
+		if (j == i)
+			buf_printf(b, "%u", v[i]);
+		else
+			buf_printf(b, "%u:%u", v[i], v[j]);
+		i = j + 1;
+	}
+}
