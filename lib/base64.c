@@ -3,7 +3,7 @@
 static const char alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int value(unsigned char c)
+int base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -33,7 +33,7 @@ int base64_decode(const char *in, size_t len, struct buf *out)
 			}
 			if (pad)
 				return -1;  /* data after padding */
-			v[j] = value(c);
+			v[j] = base64_value(c);
 			if (v[j] < 0)
 				return -1;
 		}

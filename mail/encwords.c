@@ -3,6 +3,8 @@
  * are converted together, because mailers split multi-byte characters
  * across words; the blanks between encoded words are dropped (RFC 2047
  * 6.2). Whatever does not decode is kept as written. */
+#include "../lib/base64.h"
+#include "../lib/hex.h"
 #include <errno.h>
 #include <iconv.h>
 #include <string.h>
@@ -70,32 +72,6 @@ int mail_charset_to_utf8(const char *charset, const char *in, size_t len, struct
 	return ret;
 }
 
-static int b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode the text of one word; lenient about base64 padding. */
 static int decode_text(char enc, const char *t, size_t n, struct buf *out)
 {
@@ -106,7 +82,7 @@ static int decode_text(char enc, const char *t, size_t n, struct buf *out)
 			int v;
 			if (t[i] == '=')
 				break;
-			if ((v = b64val(t[i])) < 0)
+			if ((v = base64_value((unsigned char)t[i])) < 0)
 				return -1;
 			acc = (acc << 6) | (unsigned)v;
 			bits += 6;
@@ -121,8 +97,8 @@ static int decode_text(char enc, const char *t, size_t n, struct buf *out)
 		int h, l;
 		if (t[i] == '_') {
 			buf_append_byte(out, ' ');
-		} else if (t[i] == '=' && i + 2 < n && (h = hexval(t[i + 1])) >= 0 &&
-			   (l = hexval(t[i + 2])) >= 0) {
+		} else if (t[i] == '=' && i + 2 < n && (h = hex_value((unsigned char)t[i + 1])) >= 0 &&
+			   (l = hex_value((unsigned char)t[i + 2])) >= 0) {
 			buf_append_byte(out, (char)(h * 16 + l));
 			i += 2;
 		} else {

@@ -2,6 +2,7 @@
  * values ("name*0", "name*1", ...) are joined in index order, extended
  * values ("name*=charset'lang'%xx") are percent-decoded and converted to
  * UTF-8. Parameter counts are capped so a hostile header stays cheap. */
+#include "../lib/hex.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,22 +20,12 @@ struct raw_param {
 	int used;
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void pct_decode(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
 		int h, l;
-		if (*s == '%' && (h = hexval(s[1])) >= 0 && (l = hexval(s[2])) >= 0) {
+		if (*s == '%' && (h = hex_value((unsigned char)s[1])) >= 0 &&
+		    (l = hex_value((unsigned char)s[2])) >= 0) {
 			buf_append_byte(b, (char)(h * 16 + l));
 			s += 2;
 		} else {

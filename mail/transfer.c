@@ -1,22 +1,9 @@
 /* Content transfer decoding (see transfer.h). */
+#include "../lib/base64.h"
+#include "../lib/hex.h"
 #include "transfer.h"
 
 #include <stdint.h>
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 void mail_decode_base64(const char *in, size_t len, struct buf *out)
 {
@@ -28,7 +15,7 @@ void mail_decode_base64(const char *in, size_t len, struct buf *out)
 		unsigned char c = (unsigned char)in[i];
 		if (c == '=')
 			break;
-		int v = b64val(c);
+		int v = base64_value((unsigned char)c);
 		if (v < 0)
 			continue;
 		acc = (acc << 6) | (uint32_t)v;
@@ -38,17 +25,6 @@ void mail_decode_base64(const char *in, size_t len, struct buf *out)
 			buf_append_byte(out, (char)((acc >> bits) & 0xff));
 		}
 	}
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 void mail_decode_qp(const char *in, size_t len, struct buf *out)
@@ -61,8 +37,8 @@ void mail_decode_qp(const char *in, size_t len, struct buf *out)
 		if (c == '=') {
 			int h, l;
 			size_t j = i + 1;
-			if (j + 1 < len && (h = hexval((unsigned char)in[j])) >= 0 &&
-			    (l = hexval((unsigned char)in[j + 1])) >= 0) {
+			if (j + 1 < len && (h = hex_value((unsigned char)in[j])) >= 0 &&
+			    (l = hex_value((unsigned char)in[j + 1])) >= 0) {
 				buf_append_byte(out, (char)(h << 4 | l));
 				i = j + 2;
 				continue;
