@@ -25,7 +25,8 @@
 struct store;
 struct mailbox;
 
-/* System flags. \Recent is per session and kept by the protocol layer. */
+/* System flags. \Recent is per view: msg_meta.recent, set by the backend
+ * when the message enters the view (select or sync), never stored. */
 enum msg_flag {
 	MF_SEEN = 1 << 0,
 	MF_ANSWERED = 1 << 1,
@@ -53,6 +54,7 @@ struct msg_meta {
 	time_t internaldate;
 	int tz_minutes;          /* zone of internaldate, minutes east of UTC */
 	uint64_t size;           /* RFC822.SIZE: exact bytes open_message gives */
+	unsigned recent;         /* this view reports it as \Recent (IMAP4rev1) */
 };
 
 /* What STATUS / SELECT report. */

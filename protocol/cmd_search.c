@@ -127,6 +127,7 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 	ctx.nsaved = ws->nsaved;
 	ctx.count = W->be->count(ws->mb);
 	ctx.maxuid = ctx.count ? W->be->meta(ws->mb, ctx.count)->uid : 0;
+	ctx.no_recent = (s->enabled & EN_IMAP4REV2) != 0;
 	ctx.read = read_msg;
 	ctx.read_arg = ws->mb;
 	search_prepare(&prog, &ctx);

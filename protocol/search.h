@@ -40,7 +40,10 @@ enum search_op {
 	SK_NOT,
 	/* metadata only */
 	SK_ALL,
-	SK_NONE,            /* RECENT, NEW: \Recent is never set by this server */
+	SK_NONE,            /* matches nothing */
+	SK_RECENT,          /* msg_meta.recent (never after ENABLE IMAP4rev2) */
+	SK_NEW,             /* RECENT UNSEEN */
+	SK_OLD,             /* NOT RECENT */
 	SK_FLAG,            /* flag bit set */
 	SK_UNFLAG,          /* flag bit clear */
 	SK_KEYWORD,
@@ -131,6 +134,7 @@ struct search_ctx {
 	size_t nsaved;
 	uint32_t count;             /* messages in the view ('*' for sequence numbers) */
 	uint32_t maxuid;            /* UID of the last message ('*' for UIDs) */
+	int no_recent;              /* IMAP4rev2 session: \Recent does not exist */
 	search_read_fn read;
 	void *read_arg;
 	/* statistics */

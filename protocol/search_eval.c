@@ -407,6 +407,12 @@ static int leaf(struct search_ctx *ctx, struct mstate *ms, const struct search_n
 		return V_TRUE;
 	case SK_NONE:
 		return V_FALSE;
+	case SK_RECENT:
+		return m->recent && !ctx->no_recent;
+	case SK_NEW:
+		return m->recent && !ctx->no_recent && !(m->flags & MF_SEEN);
+	case SK_OLD:
+		return !(m->recent && !ctx->no_recent);
 	case SK_FLAG:
 		return (m->flags & n->flag) != 0;
 	case SK_UNFLAG:

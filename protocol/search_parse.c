@@ -28,11 +28,10 @@ static const struct {
 	{ "UNDRAFT", SK_UNFLAG, MF_DRAFT, A_NONE },
 	{ "UNFLAGGED", SK_UNFLAG, MF_FLAGGED, A_NONE },
 	{ "UNSEEN", SK_UNFLAG, MF_SEEN, A_NONE },
-	/* \Recent is never set here: RECENT and NEW (RECENT UNSEEN) match
-	 * nothing, OLD (NOT RECENT) matches everything. */
-	{ "RECENT", SK_NONE, 0, A_NONE },
-	{ "NEW", SK_NONE, 0, A_NONE },
-	{ "OLD", SK_ALL, 0, A_NONE },
+	/* IMAP4rev1 only; after ENABLE IMAP4rev2 nothing is \Recent. */
+	{ "RECENT", SK_RECENT, 0, A_NONE },
+	{ "NEW", SK_NEW, 0, A_NONE },
+	{ "OLD", SK_OLD, 0, A_NONE },
 	{ "KEYWORD", SK_KEYWORD, 0, A_KEYWORD },
 	{ "UNKEYWORD", SK_UNKEYWORD, 0, A_KEYWORD },
 	{ "BEFORE", SK_BEFORE, 0, A_DATE },

@@ -64,8 +64,17 @@ void wsession_sync(struct wsession *ws)
 			session_bye(&ws->s, "[UNAVAILABLE] Mailbox changed incompatibly, please reconnect");
 		return;
 	}
-	if (c.have_exists)
+	if (c.have_exists) {
 		session_printf(&ws->s, "* %u EXISTS\r\n", c.exists);
+		/* IMAP4rev1 (RFC 3501 7.3.2): the view's \Recent count goes
+		 * with every EXISTS; IMAP4rev2 has no RECENT. */
+		if (!(ws->s.enabled & EN_IMAP4REV2)) {
+			uint32_t n = W->be->count(ws->mb), recent = 0;
+			for (uint32_t seq = 1; seq <= n; seq++)
+				recent += W->be->meta(ws->mb, seq)->recent != 0;
+			session_printf(&ws->s, "* %u RECENT\r\n", recent);
+		}
+	}
 	/* Flag changes are reported against the final numbering. */
 	for (size_t i = 0; i < c.nchanged; i++) {
 		uint32_t seq = uid_to_seq(ws->mb, c.changed[i]);

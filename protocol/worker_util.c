@@ -70,6 +70,11 @@ void flags_write(struct session *s, struct mailbox *mb, const struct msg_meta *m
 			first = 0;
 		}
 	}
+	/* \Recent: per view, and gone in IMAP4rev2 (RFC 9051 E.11). */
+	if (m->recent && !(s->enabled & EN_IMAP4REV2)) {
+		session_printf(s, "%s\\Recent", first ? "" : " ");
+		first = 0;
+	}
 	for (size_t k = 0; k < m->nkw; k++) {
 		if (m->kw[k] < nnames) {
 			session_printf(s, "%s%s", first ? "" : " ", names[m->kw[k]]);

@@ -4,11 +4,13 @@
  * waited). Also the scan-and-persist step every reader goes through. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
 #include "mbox_private.h"
 
 static int open_file(const struct mbox_loc *loc, int write, int *writable, struct error *err)
@@ -101,10 +103,27 @@ void mbox_handle_close(struct mbox_handle *h)
 	h->fd = -1;
 }
 
-int mbox_handle_scan(struct mbox_handle *h, const struct mbox_carry *carry, struct mbox_scan *s,
-		     struct error *err)
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int wants_claim(const struct mbox_scan *s, int claim, uint32_t after)
+{
+	for (size_t i = 0; claim && i < s->n; i++)
+		if (s->m[i].fresh && s->m[i].uid > after)
+			return 1;
+	return 0;
+}
+
+static int scan_claim(struct mbox_handle *h, const struct mbox_carry *carry, int claim,
+		      uint32_t after, struct mbox_scan *s, struct error *err)
 {
 	struct error perr;
+	uint32_t *got = NULL;
+	size_t ngot = 0;
+	int rc;
 
 	if (h->fd < 0) {
 		memset(s, 0, sizeof(*s));
@@ -116,29 +135,71 @@ int mbox_handle_scan(struct mbox_handle *h, const struct mbox_carry *carry, stru
 	}
 	if (mbox_scan_fd(h->fd, &h->st, carry, s, err) < 0)
 		return -1;
-	if (!s->needs_persist || !h->writable)
+	/* The common case: nothing to persist, nothing new. */
+	if ((!s->needs_persist && !wants_claim(s, claim, after)) || !h->writable)
 		return 0;   /* read-only: the UIDs stay computed, the same for every reader */
 	if (!h->write_locked) {
 		if (mbox_lock_upgrade(&h->lock, h->timeout, &perr) < 0) {
-			log_info("mbox: not persisting UIDs of %s now: %s", h->loc->path, perr.msg);
+			log_info("mbox: not persisting UIDs or \\Recent of %s now: %s",
+				 h->loc->path, perr.msg);
 			return 0;
 		}
 		h->write_locked = 1;
-		/* Between the locks a writer using fcntl alone may have got in. */
+		/* Between the locks a writer using fcntl alone may have got in
+		 * (another session may even have claimed the new mail). */
 		mbox_scan_free(s);
 		if (fstat(h->fd, &h->st) < 0)
 			return mbox_errno_error(err, errno, "stat", h->loc->path);
 		if (mbox_scan_fd(h->fd, &h->st, carry, s, err) < 0)
 			return -1;
-		if (!s->needs_persist)
+		if (!s->needs_persist && !wants_claim(s, claim, after))
 			return 0;
 	}
+	/* Claim: the O bit is not an IMAP flag, so no modseq changes. */
+	for (size_t i = 0; claim && i < s->n; i++) {
+		if (s->m[i].fresh && s->m[i].uid > after) {
+			got = xreallocarray(got, ngot + 1, sizeof(*got));
+			got[ngot++] = s->m[i].uid;
+			s->m[i].fresh = 0;
+			s->m[i].claimed = 1;
+		}
+	}
 	if (mbox_rewrite(h, s, &perr) < 0) {
-		log_warn("mbox: cannot persist UIDs of %s: %s", h->loc->path, perr.msg);
+		if (s->needs_persist)
+			log_warn("mbox: cannot persist UIDs of %s: %s", h->loc->path, perr.msg);
+		else
+			log_info("mbox: cannot mark new mail in %s as seen by a session: %s",
+				 h->loc->path, perr.msg);
+		/* The file is unchanged: they stay new for everyone, and are
+		 * \Recent here too (claimed is set). */
+		for (size_t i = 0; i < s->n; i++)
+			if (s->m[i].claimed)
+				s->m[i].fresh = 1;
+		free(got);
 		return 0;
 	}
 	mbox_scan_free(s);
-	return mbox_scan_fd(h->fd, &h->st, carry, s, err);
+	rc = mbox_scan_fd(h->fd, &h->st, carry, s, err);
+	if (rc == 0 && ngot) {
+		/* got is ascending: the scan's UIDs ascend. */
+		for (size_t i = 0; i < s->n; i++)
+			if (bsearch(&s->m[i].uid, got, ngot, sizeof(*got), cmp_u32))
+				s->m[i].claimed = 1;
+	}
+	free(got);
+	return rc;
+}
+
+int mbox_handle_scan(struct mbox_handle *h, const struct mbox_carry *carry, struct mbox_scan *s,
+		     struct error *err)
+{
+	return scan_claim(h, carry, 0, 0, s, err);
+}
+
+int mbox_handle_scan_claim(struct mbox_handle *h, const struct mbox_carry *carry,
+			   uint32_t after, struct mbox_scan *s, struct error *err)
+{
+	return scan_claim(h, carry, 1, after, s, err);
 }
 
 int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size, uint64_t max,

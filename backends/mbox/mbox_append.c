@@ -123,7 +123,7 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 	s.highestmodseq = modseq;
 	mbox_append_begin(&h, &s, &w, &orig, err);
 	mbox_emit_new(&w, msg, len, internaldate ? internaldate : time(NULL),
-		      s.n == 0 && !s.has_pseudo ? &s : NULL, newuid, flags & MF_ALL, names,
+		      s.n == 0 && !s.has_pseudo ? &s : NULL, newuid, (flags & MF_ALL) | MBOX_F_FRESH, names,
 		      nnames, modseq);
 	if (mbox_append_commit(&h, &w, orig, err) < 0)
 		goto out_scan;
@@ -166,6 +166,8 @@ int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
 	out->highestmodseq = s.highestmodseq;
 	for (size_t i = 0; i < s.n; i++) {
 		out->size += s.m[i].size;
+		if (s.m[i].fresh)
+			out->recent++;
 		if (!(s.m[i].flags & MF_SEEN)) {
 			out->unseen++;
 			if (out->first_unseen == 0)

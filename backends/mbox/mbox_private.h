@@ -11,6 +11,12 @@
  *   ...the message, CRLF stored as LF, ^>*From  lines given one more '>'
  *   \n                                           framing
  *
+ * \Recent follows UW-IMAP and Dovecot: a message whose Status header lacks
+ * O (or that has none, as an MDA delivers it) is new. The first read-write
+ * view that sees it claims it (reports it as \Recent and writes O, in one
+ * rewrite that changes no modseq); read-only views report it without
+ * claiming. APPEND and COPY write messages without O.
+ *
  * The headers in the file are the truth (nothing else persists state), so
  * Dovecot, UW-IMAP, mutt and procmail can share the file with us. Our own
  * headers are written at the start of the header block (not at its end):
@@ -107,6 +113,8 @@ struct mbox_smsg {
 	uint32_t nkw;
 	unsigned drop : 1;     /* left out by the next rewrite */
 	unsigned virt : 1;     /* UID assigned by the scan, not yet on disk */
+	unsigned fresh : 1;    /* no O in Status: no session has seen it (\Recent) */
+	unsigned claimed : 1;  /* this scan's view just took it as its \Recent */
 };
 
 struct mbox_scan {
@@ -264,6 +272,9 @@ void mbox_writer_init(struct mbox_writer *w, int fd, uint64_t off);
 void mbox_writer_put(struct mbox_writer *w, const void *p, size_t n);
 int mbox_writer_flush(struct mbox_writer *w);
 void mbox_writer_free(struct mbox_writer *w);
+/* Extra bit in the flags given to the emit functions: write the message
+ * without O in Status (new, not yet claimed). Never in a view's flags. */
+#define MBOX_F_FRESH (1u << 31)
 /* State headers of one message; base != NULL adds the first-message ones. */
 void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32_t uid,
 		     uint32_t flags, const char *const *kw, size_t nkw, uint64_t modseq);
@@ -298,6 +309,12 @@ void mbox_handle_close(struct mbox_handle *h);
  * (upgrading to a write lock) and scan again. */
 int mbox_handle_scan(struct mbox_handle *h, const struct mbox_carry *carry, struct mbox_scan *s,
 		     struct error *err);
+/* The same, and claim (\Recent) the fresh messages with UIDs above after:
+ * mark them old in the file, in the rewrite that persists UIDs if there is
+ * one, and set their claimed bit in s. A file that cannot be rewritten
+ * leaves them fresh (still reported as recent) and is not an error. */
+int mbox_handle_scan_claim(struct mbox_handle *h, const struct mbox_carry *carry,
+			   uint32_t after, struct mbox_scan *s, struct error *err);
 /* Read one message in IMAP form into memory: 0, -1 error, 1 if the bytes
  * there are not the message expected (size or X-UID differ). */
 int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size,

@@ -404,6 +404,8 @@ static void parse_hdr(struct mbox_scan *s, struct scan_base *b, struct scan_cur 
 	case MH_STATUS:
 		if (!c->got_status && memchr(v, 'R', vl))
 			c->m.flags |= MF_SEEN;
+		if (!c->got_status && memchr(v, 'O', vl))
+			c->m.fresh = 0;
 		c->got_status = 1;
 		break;
 	case MH_XSTATUS:
@@ -444,6 +446,7 @@ static void parse_hdr(struct mbox_scan *s, struct scan_base *b, struct scan_cur 
 static void cur_start(struct scan_cur *c, const char *p, size_t n, uint64_t off, int first)
 {
 	memset(&c->m, 0, sizeof(c->m));
+	c->m.fresh = 1;   /* until a Status header with O says otherwise */
 	c->active = 1;
 	c->first_in_file = first;
 	c->pseudo = c->content = 0;

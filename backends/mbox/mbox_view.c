@@ -195,6 +195,9 @@ static void view_merge(struct mailbox *mb, struct mbox_scan *s, const struct syn
 			continue;   /* only ever append: older UIDs cannot appear */
 		memset(&nv[nn], 0, sizeof(nv[nn]));
 		vmsg_set(mb, &nv[nn], &s->m[i], kwmap);
+		/* Ours if we claimed it, or if nobody could (read-only view
+		 * or file): \Recent for the rest of this view's life. */
+		nv[nn].meta.recent = s->m[i].fresh || s->m[i].claimed;
 		nn++;
 		added++;
 	}
@@ -222,6 +225,8 @@ static void fill_status(struct mailbox *mb, struct mailbox_status *stt)
 	stt->highestmodseq = mb->highestmodseq;
 	for (size_t i = 0; i < mb->count; i++) {
 		stt->size += mb->msgs[i].meta.size;
+		if (mb->msgs[i].meta.recent)
+			stt->recent++;
 		if (!(mb->msgs[i].meta.flags & MF_SEEN)) {
 			stt->unseen++;
 			if (stt->first_unseen == 0)
@@ -245,7 +250,10 @@ int mbox_select(struct store *st, const char *name, int readonly, struct mailbox
 		goto fail;
 	if (mbox_handle_open(st, &mb->loc, MBOX_OPEN_READ, &h, err) < 0)
 		goto fail;
-	if (mbox_handle_scan(&h, NULL, s, err) < 0) {
+	/* SELECT claims the new mail (in the rewrite that persists UIDs, if
+	 * one is needed anyway); EXAMINE shows it as recent and leaves it. */
+	if ((readonly ? mbox_handle_scan(&h, NULL, s, err)
+		      : mbox_handle_scan_claim(&h, NULL, 0, s, err)) < 0) {
 		mbox_handle_close(&h);
 		goto fail;
 	}
@@ -349,7 +357,11 @@ int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct er
 	s = mbox_scan_new();
 	carry.uidvalidity = mb->uidvalidity;
 	carry.uidnext = mb->uidnext;
-	if (mbox_handle_scan(&h, &carry, s, err) < 0) {
+	/* Claim only what enters the view now: UIDs above its last one. */
+	if ((mb->readonly ? mbox_handle_scan(&h, &carry, s, err)
+			  : mbox_handle_scan_claim(&h, &carry,
+						   mb->count ? mb->msgs[mb->count - 1].meta.uid : 0,
+						   s, err)) < 0) {
 		mbox_handle_close(&h);
 		mbox_scan_destroy(s);
 		return -1;

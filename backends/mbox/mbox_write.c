@@ -116,7 +116,14 @@ void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32
 			 base->highestmodseq);
 		put_str(w, tmp);
 	}
-	put_str(w, flags & MF_SEEN ? "Status: RO\n" : "Status: O\n");
+	/* No O: new, \Recent for the first session that sees it. An unseen
+	 * new message gets no Status header at all, as an MDA writes it. */
+	if (flags & MBOX_F_FRESH) {
+		if (flags & MF_SEEN)
+			put_str(w, "Status: R\n");
+	} else {
+		put_str(w, flags & MF_SEEN ? "Status: RO\n" : "Status: O\n");
+	}
 	if (flags & (MF_ANSWERED | MF_FLAGGED | MF_DELETED | MF_DRAFT)) {
 		put_str(w, "X-Status: ");
 		if (flags & MF_ANSWERED)
@@ -269,7 +276,8 @@ int mbox_write_messages(int dstfd, int srcfd, const struct mbox_scan *s, size_t 
 			continue;
 		for (uint32_t k = 0; k < m->nkw; k++)
 			names[k] = s->kw[m->kw[k]];
-		if (mbox_emit_stored(&w, srcfd, m, first ? s : NULL, m->uid, m->flags, names,
+		if (mbox_emit_stored(&w, srcfd, m, first ? s : NULL, m->uid,
+				     m->flags | (m->fresh ? MBOX_F_FRESH : 0), names,
 				     m->nkw, m->modseq) < 0 && !w.err)
 			w.err = errno ? errno : EIO;
 		first = 0;

@@ -41,12 +41,6 @@ def _dovecot_drops_content_length(name, ours, theirs, msg):
     return ours, theirs
 
 
-def _recent(name, ours, theirs, msg):
-    if name == b"FLAGS":
-        return ours, [f for f in theirs if f != b"\\Recent"]
-    return ours, theirs
-
-
 INVALID_CTYPE = re.compile(rb"^Content-Type:[ \t]*[^/;\r\n]+(;|\r\n)", re.I | re.M)
 # A close delimiter followed at once by an enclosing delimiter, with a single
 # CRLF between them ("--inner--\r\n--outer").
@@ -87,10 +81,6 @@ DEVIATIONS = [
      "metadata and drops it from what it stores; Haven keeps every appended byte "
      "(and never trusts the header for framing).",
      _dovecot_drops_content_length),
-    ("\\Recent",
-     "Haven does not report \\Recent yet (an IMAP4rev1-only flag, gone in "
-     "IMAP4rev2); Dovecot sets it on new mail. Open item, not a choice.",
-     _recent),
 ]
 
 

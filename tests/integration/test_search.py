@@ -140,9 +140,11 @@ def test_flag_keys(box):
     assert search(m, "KEYWORD", "urgent") == [G3]
     assert search(m, "KEYWORD", "NoSuchKeyword") == []
     assert search(m, "UNKEYWORD", "$Work") == [x for x in ALL if x != G2]
-    assert search(m, "RECENT") == []
-    assert search(m, "NEW") == []
-    assert search(m, "OLD") == ALL
+    # The SELECT claimed all that was appended: \Recent in this session.
+    assert search(m, "RECENT") == ALL
+    assert search(m, "NEW") == [x for x in ALL if x != G1]
+    assert search(m, "OLD") == []
+    assert search(m, "NOT", "RECENT") == []
 
 
 def test_date_and_size_keys(box):

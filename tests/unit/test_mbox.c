@@ -577,8 +577,9 @@ static void test_append_all_or_nothing(void **state)
 	/* the same for a rewrite: the temp file goes, the mailbox stays */
 	{
 		size_t l1, l2;
-		char *d1 = slurp(f->inbox, &l1), *d2;
+		/* (after the select: it claims the new messages, a rewrite) */
 		struct mailbox *mb = select_box(f, f->st, "INBOX", NULL);
+		char *d1 = slurp(f->inbox, &l1), *d2;
 		uint32_t one = 1;
 		signal(SIGXFSZ, SIG_IGN);
 		lim.rlim_cur = (rlim_t)l1 - 1000;
@@ -1430,6 +1431,199 @@ static void test_defaults_for_new_user(void **state)
 	free(bob_dir);
 }
 
+/* ---- \Recent ---------------------------------------------------------------- */
+
+static struct mailbox *examine_box(struct fx *f, struct store *st, const char *box,
+				   struct mailbox_status *stt)
+{
+	struct mailbox *mb = NULL;
+	struct error err;
+	if (f->ops->select(st, box, 1, &mb, stt, &err) < 0)
+		fail_msg("examine %s: %s", box, err.msg);
+	return mb;
+}
+
+static uint32_t status_recent(struct fx *f, const char *box)
+{
+	struct mailbox_status stt;
+	struct error err;
+	if (f->ops->status(f->st, box, &stt, &err) < 0)
+		fail_msg("status %s: %s", box, err.msg);
+	return stt.recent;
+}
+
+/* Appended mail is new (no O); EXAMINE reports it as recent without
+ * claiming it; the first SELECT claims it (writes O, no modseq change), a
+ * later one does not see it as recent. */
+static void test_recent_claim(void **state)
+{
+	struct fx *f = *state;
+	struct store *other = open_store(f);
+	struct mailbox *ex, *a, *b;
+	struct mailbox_status s;
+	uint64_t hms;
+	char *disk;
+
+	append_str(f, "INBOX", MSG1);
+	append_msg(f, f->st, "INBOX", MSG1, strlen(MSG1), MF_SEEN);
+	disk = slurp(f->inbox, NULL);
+	assert_null(strstr(disk, "Status: O"));
+	assert_null(strstr(disk, "Status: RO"));
+	assert_non_null(strstr(disk, "Status: R\n"));
+	free(disk);
+	assert_int_equal(status_recent(f, "INBOX"), 2);
+
+	ex = examine_box(f, other, "INBOX", &s);
+	assert_int_equal(s.recent, 2);
+	assert_true(f->ops->meta(ex, 1)->recent);
+	assert_true(f->ops->meta(ex, 2)->recent);
+	assert_int_equal(f->ops->meta(ex, 2)->flags, MF_SEEN);
+	hms = s.highestmodseq;
+	assert_int_equal(status_recent(f, "INBOX"), 2);   /* not claimed */
+
+	a = select_box(f, f->st, "INBOX", &s);
+	assert_int_equal(s.recent, 2);
+	assert_int_equal(s.highestmodseq, hms);
+	assert_true(f->ops->meta(a, 1)->recent);
+	assert_int_equal(f->ops->meta(a, 1)->flags, 0);
+	assert_int_equal(f->ops->meta(a, 2)->flags, MF_SEEN);
+	assert_int_equal(status_recent(f, "INBOX"), 0);
+	disk = slurp(f->inbox, NULL);
+	assert_non_null(strstr(disk, "Status: O\n"));
+	assert_non_null(strstr(disk, "Status: RO\n"));
+	free(disk);
+
+	/* the claim is no flag change for the EXAMINE view, which keeps its
+	 * \Recent; a second SELECT gets none */
+	{
+		struct rec r;
+		do_sync(f, ex, &r);
+		assert_int_equal(r.nchanged, 0);
+		assert_int_equal(r.exists, -1);
+		assert_true(f->ops->meta(ex, 1)->recent);
+		do_sync(f, a, &r);
+		assert_int_equal(r.nchanged, 0);
+		assert_int_equal(r.exists, -1);
+	}
+	b = select_box(f, other, "INBOX", &s);
+	assert_int_equal(s.recent, 0);
+	assert_int_equal(s.highestmodseq, hms);
+	assert_false(f->ops->meta(b, 1)->recent);
+	f->ops->mailbox_close(b);
+
+	/* a flag change rewrites the file and keeps the O bits */
+	{
+		struct error err;
+		uint32_t one = 1;
+		assert_int_equal(f->ops->store_flags(a, &one, 1, STORE_ADD, MF_FLAGGED, NULL, 0, 0,
+						     NULL, NULL, &err), 0);
+		assert_true(f->ops->meta(a, 1)->recent);
+		assert_int_equal(status_recent(f, "INBOX"), 0);
+	}
+	f->ops->mailbox_close(a);
+	f->ops->mailbox_close(ex);
+	f->ops->store_close(other);
+}
+
+/* New mail while a mailbox is selected: the SELECT view claims it at sync,
+ * an EXAMINE view shows it as recent, a view that comes later does not. */
+static void test_recent_sync_and_mda(void **state)
+{
+	struct fx *f = *state;
+	const char *mda = "From sender@example.org Mon Jun  3 12:50:27 1996\n"
+			  "Subject: from the MDA\n\nHi there\n\n";
+	struct store *other = open_store(f);
+	struct mailbox *a, *ex, *b;
+	struct mailbox_status s;
+	struct rec r;
+	char *disk;
+
+	append_str(f, "INBOX", MSG1);
+	a = select_box(f, f->st, "INBOX", &s);
+	assert_int_equal(s.recent, 1);
+	ex = examine_box(f, other, "INBOX", &s);
+	assert_int_equal(s.recent, 0);
+
+	/* an MDA delivery: no Status, no X-UID */
+	spit(f->inbox, mda, strlen(mda), 1);
+	assert_int_equal(status_recent(f, "INBOX"), 1);
+	do_sync(f, ex, &r);
+	assert_int_equal(r.exists, 2);
+	assert_true(f->ops->meta(ex, 2)->recent);
+	do_sync(f, a, &r);
+	assert_int_equal(r.exists, 2);
+	assert_int_equal(r.nchanged, 0);
+	assert_true(f->ops->meta(a, 1)->recent);
+	assert_true(f->ops->meta(a, 2)->recent);
+	assert_int_equal(f->ops->meta(a, 2)->uid, 2);
+	assert_int_equal(status_recent(f, "INBOX"), 0);
+	disk = slurp(f->inbox, NULL);
+	assert_non_null(strstr(disk, "Status: O\nX-UID: 2\n"));
+	free(disk);
+	do_sync(f, ex, &r);
+	assert_int_equal(r.exists, -1);
+	assert_int_equal(r.nchanged, 0);
+
+	/* an APPEND (and a COPY) by another session */
+	append_msg(f, other, "INBOX", MSG1, strlen(MSG1), 0);
+	{
+		uint32_t uv, dst, one = 1;
+		struct error err;
+		assert_int_equal(f->ops->copy(a, &one, 1, "INBOX", 0, &uv, &dst, &err), 0);
+		assert_int_equal(dst, 4);
+	}
+	assert_int_equal(status_recent(f, "INBOX"), 2);
+	do_sync(f, a, &r);
+	assert_int_equal(r.exists, 4);
+	assert_true(f->ops->meta(a, 3)->recent);
+	assert_true(f->ops->meta(a, 4)->recent);
+	assert_int_equal(status_recent(f, "INBOX"), 0);
+	b = select_box(f, other, "INBOX", &s);
+	assert_int_equal(s.messages, 4);
+	assert_int_equal(s.recent, 0);
+	f->ops->mailbox_close(b);
+	do_sync(f, ex, &r);
+	assert_int_equal(r.exists, 4);
+	assert_false(f->ops->meta(ex, 3)->recent);   /* claimed before it saw them */
+	f->ops->mailbox_close(ex);
+	f->ops->mailbox_close(a);
+	f->ops->store_close(other);
+}
+
+/* A file we cannot rewrite (a Debian /var/mail is not writable by the
+ * user; here the rewrite fails on the file size limit, which holds for root
+ * too): new mail stays new, SELECT still reports it as recent and does not
+ * fail. */
+static void test_recent_unwritable(void **state)
+{
+	struct fx *f = *state;
+	const char *mda = "From sender@example.org Mon Jun  3 12:50:27 1996\n"
+			  "X-IMAPbase: 1000 2\nX-UID: 1\nSubject: delivered\n\nHi\n\n";
+	struct mailbox *a;
+	struct mailbox_status s;
+	struct rlimit old, lim;
+
+	spit(f->inbox, mda, strlen(mda), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	a = select_box(f, f->st, "INBOX", &s);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(s.messages, 1);
+	assert_int_equal(s.recent, 1);
+	assert_true(f->ops->meta(a, 1)->recent);
+	f->ops->mailbox_close(a);
+	assert_int_equal(status_recent(f, "INBOX"), 1);
+	/* once it can be written, the next SELECT claims it */
+	a = select_box(f, f->st, "INBOX", &s);
+	assert_int_equal(s.recent, 1);
+	f->ops->mailbox_close(a);
+	assert_int_equal(status_recent(f, "INBOX"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1463,6 +1657,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_uw_pseudo_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_special_use_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults_for_new_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_sync_and_mda, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_unwritable, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,7 +57,8 @@ static enum search_status parse_s(struct arena *a, const char *args, struct sear
 static const char *opname(enum search_op op)
 {
 	static const char *names[] = {
-		"AND", "OR", "NOT", "ALL", "NONE", "FLAG", "UNFLAG", "KEYWORD", "UNKEYWORD",
+		"AND", "OR", "NOT", "ALL", "NONE", "RECENT", "NEW", "OLD", "FLAG", "UNFLAG",
+		"KEYWORD", "UNKEYWORD",
 		"BEFORE", "ON", "SINCE", "LARGER", "SMALLER", "SEQSET", "UIDSET", "SAVED",
 		"SENTBEFORE", "SENTON", "SENTSINCE", "FROM", "TO", "CC", "BCC", "SUBJECT",
 		"HEADER", "BODY", "TEXT",
@@ -119,8 +120,8 @@ static void test_parse_every_key(void **state)
 		{ "BEFORE 1-Feb-1994", SK_BEFORE }, { "BODY \"a b\"", SK_BODY }, { "CC x", SK_CC },
 		{ "DELETED", SK_FLAG }, { "DRAFT", SK_FLAG }, { "FLAGGED", SK_FLAG },
 		{ "FROM {3}\r\nabc", SK_FROM }, { "HEADER X-Foo bar", SK_HEADER },
-		{ "KEYWORD $Work", SK_KEYWORD }, { "LARGER 100", SK_LARGER }, { "NEW", SK_NONE },
-		{ "OLD", SK_ALL }, { "ON \"3-Feb-2020\"", SK_ON }, { "RECENT", SK_NONE },
+		{ "KEYWORD $Work", SK_KEYWORD }, { "LARGER 100", SK_LARGER }, { "NEW", SK_NEW },
+		{ "OLD", SK_OLD }, { "ON \"3-Feb-2020\"", SK_ON }, { "RECENT", SK_RECENT },
 		{ "SEEN", SK_FLAG }, { "SENTBEFORE 1-Jan-2000", SK_SENTBEFORE },
 		{ "SENTON 1-Jan-2000", SK_SENTON }, { "SENTSINCE 1-Jan-2000", SK_SENTSINCE },
 		{ "SINCE 01-Jan-2000", SK_SINCE }, { "SMALLER 9223372036854775807", SK_SMALLER },
@@ -606,6 +607,28 @@ static void test_eval_metadata(void **state)
 	expect_reads(state, "OR (SEEN KEYWORD $Work) (UID 16)", "1 4", 0);
 }
 
+/* \Recent is what the view says (msg_meta.recent); NEW = RECENT UNSEEN. */
+static void test_eval_recent(void **state)
+{
+	static const struct {
+		const char *args, *want;
+	} cases[] = {
+		{ "RECENT", "1 2" }, { "NEW", "2" }, { "OLD", "3 4" }, { "NOT RECENT", "3 4" },
+		{ "NOT OLD", "1 2" }, { "OR NEW DELETED", "2 3" }, { "RECENT SEEN", "1" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake_box fb;
+		char *got;
+		fake_init(&fb);
+		fb.meta[0].recent = 1;   /* \Seen */
+		fb.meta[1].recent = 1;   /* unseen */
+		got = run(state, &fb, NULL, 0, cases[i].args, NULL);
+		if (got == NULL || strcmp(got, cases[i].want) != 0)
+			fail_msg("\"%s\": got \"%s\", want \"%s\"", cases[i].args,
+				 got ? got : "(error)", cases[i].want);
+	}
+}
+
 static void test_eval_saved(void **state)
 {
 	struct fake_box fb;
@@ -794,6 +817,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_charset_convert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transfer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_metadata, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_recent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_saved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_body, setup, teardown),
