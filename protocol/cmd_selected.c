@@ -213,6 +213,6 @@ const struct command worker_commands[] = {
 	{ "MOVE", ST_SELECTED, cmd_copy },
 	{ "IDLE", ST_AUTHED, cmd_idle },
 	{ "NAMESPACE", ST_AUTHED, cmd_namespace },
-	{ "ENABLE", ST_AUTHED, cmd_enable },
+	{ "ENABLE", ST_AUTH, cmd_enable },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

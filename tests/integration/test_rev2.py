@@ -41,10 +41,13 @@ def test_rev1_until_enabled_then_rev2(haven):
     assert b" RECENT\r\n" in sel and b"* LIST" not in sel
     res = run(s, f, b"b", b"SEARCH ALL")
     assert res[0] == b"* SEARCH 1 2 3\r\n"
-    # ENABLE IMAP4rev2 answers ENABLED and changes behaviour from here on.
+    # ENABLE IMAP4rev2 answers ENABLED and changes behaviour from here on
+    # (ENABLE is an authenticated-state command: RFC 9051 6.4, RFC 5161 3).
+    assert run(s, f, b"u", b"UNSELECT")[-1].startswith(b"u OK")
     en = run(s, f, b"c", b"ENABLE IMAP4rev2")
     assert en[0] == b"* ENABLED IMAP4rev2\r\n"
     assert run(s, f, b"c2", b"ENABLE IMAP4rev2")[0] == b"* ENABLED\r\n"  # not newly enabled
+    run(s, f, b"d0", b"SELECT INBOX")
     sel = b"".join(run(s, f, b"d", b"SELECT INBOX"))
     assert b"* OK [CLOSED]" in sel        # RFC 9051 E.9
     assert b"* LIST (" in sel             # E.10
