@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from netwait import wait_listening
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("HAVEN_BUILD", os.path.join(ROOT, "build"))
 CORPUS = os.path.join(ROOT, "tests", "data", "corpus")
@@ -108,16 +110,8 @@ class Haven:
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen([os.path.join(BUILD, "havend"), "-F", "-c", self.conf],
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("havend exited early:\n" + self.log_text())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("havend did not start listening:\n" + self.log_text())
+        wait_listening(self.port, self.proc, 15, self.log_text)
+        return self
 
     def log_text(self):
         with open(self.log, errors="replace") as f:

@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import time
 
+from netwait import wait_listening
+
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
 
@@ -85,16 +87,8 @@ protocol imap {{
     def start(self):
         self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("dovecot exited:\n" + self.log())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("dovecot did not listen:\n" + self.log())
+        wait_listening(self.port, self.proc, 20, self.log)
+        return self
 
     def log(self):
         try:

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 
+from netwait import wait_listening
 from conftest import BUILD, ROOT, check_sanitizers, corpus_messages, free_port
 
 
@@ -23,15 +24,7 @@ def test_demo_end_to_end():
     p = subprocess.Popen(["sh", os.path.join(ROOT, "scripts", "demo")], env=env,
                          stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 60
-        while True:
-            assert p.poll() is None, open(log.name).read()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.time() < deadline, open(log.name).read()
-                time.sleep(0.1)
+        wait_listening(port, p, 60, lambda: open(log.name).read())
         m = imaplib.IMAP4("127.0.0.1", port)
         # STARTTLS with the certificate the demo made on first run.
         ctx = ssl.create_default_context(cafile=os.path.join(d, "tls", "cert.pem"))

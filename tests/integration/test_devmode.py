@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from netwait import wait_listening
 from conftest import BUILD, ROOT, check_sanitizers, corpus_messages, free_port
 
 
@@ -43,15 +44,7 @@ def test_demo_as_ordinary_user():
     log = open(logpath, "w")
     p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 60
-        while True:
-            assert p.poll() is None, open(logpath).read()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.time() < deadline, open(logpath).read()
-                time.sleep(0.1)
+        wait_listening(port, p, 60, lambda: open(logpath).read())
         m = imaplib.IMAP4("127.0.0.1", port)
         assert m.login("demo", "demo")[0] == "OK"
         typ, data = m.select("INBOX")

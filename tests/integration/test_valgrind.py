@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from netwait import wait_listening
 from conftest import Haven, ROOT, corpus_messages
 
 PLAIN_BUILD = os.environ.get("HAVEN_PLAIN_BUILD", os.path.join(ROOT, "build"))
@@ -37,15 +38,7 @@ def test_long_running_processes_under_valgrind():
          os.path.join(PLAIN_BUILD, "havend"), "-F", "-c", h.conf],
         stdout=h.logf, stderr=subprocess.STDOUT)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                import socket
-                socket.create_connection(("127.0.0.1", h.port), timeout=1).close()
-                break
-            except OSError:
-                assert h.proc.poll() is None and time.time() < deadline, h.log_text()
-                time.sleep(0.2)
+        wait_listening(h.port, h.proc, 60, h.log_text)
         m = h.imap()
         m.socket().settimeout(120)
         try:
