@@ -146,7 +146,7 @@ static int parse_select_opts(const struct imap_arg *l, struct list_opts *o)
 	return 0;
 }
 
-static int parse_return_opts(const struct imap_arg *l, struct list_opts *o)
+static int parse_return_opts(const struct imap_arg *l, int rev2, struct list_opts *o)
 {
 	for (size_t i = 0; i < l->count; i++) {
 		const struct imap_arg *a = &l->list[i];
@@ -158,7 +158,7 @@ static int parse_return_opts(const struct imap_arg *l, struct list_opts *o)
 			o->ret_specialuse = 1;
 		} else if (imap_arg_is_atom(a, "STATUS")) {
 			unsigned items;
-			if (i + 1 >= l->count || status_items_parse(&l->list[i + 1], &items) < 0)
+			if (i + 1 >= l->count || status_items_parse(&l->list[i + 1], rev2, &items) < 0)
 				return -1;
 			o->status_items |= items;
 			i++;
@@ -204,7 +204,7 @@ static int parse_list(struct session *s, const struct imap_cmd *cmd, struct list
 			return -1;
 		}
 		o->extended = 1;
-		if (parse_return_opts(&cmd->args[i + 1], o) < 0) {
+		if (parse_return_opts(&cmd->args[i + 1], (s->enabled & EN_IMAP4REV2) != 0, o) < 0) {
 			BAD("Unknown LIST return option");
 			return -1;
 		}

@@ -232,7 +232,7 @@ static const struct {
 };
 #define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
 
-int status_items_parse(const struct imap_arg *list, unsigned *items)
+int status_items_parse(const struct imap_arg *list, int rev2, unsigned *items)
 {
 	*items = 0;
 	if (list->type != IMAP_ARG_LIST || list->count == 0)
@@ -242,7 +242,9 @@ int status_items_parse(const struct imap_arg *list, unsigned *items)
 		for (k = 0; k < NSTATUS; k++)
 			if (imap_arg_is_atom(&list->list[i], status_names[k].name))
 				break;
-		if (k == NSTATUS)
+		/* RFC 9051 dropped RECENT from status-att (appendix E.11): a
+		 * session that enabled IMAP4rev2 has no \Recent to count. */
+		if (k == NSTATUS || (rev2 && status_names[k].bit == SI_RECENT))
 			return -1;
 		*items |= status_names[k].bit;
 	}
@@ -317,8 +319,9 @@ void cmd_status(struct session *s, const struct imap_cmd *cmd)
 	}
 	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
 		return;
-	if (status_items_parse(&cmd->args[1], &items) < 0) {
-		BAD("Unknown STATUS item");
+	if (status_items_parse(&cmd->args[1], (s->enabled & EN_IMAP4REV2) != 0, &items) < 0) {
+		BAD(s->enabled & EN_IMAP4REV2 ? "Unknown STATUS item (RECENT is IMAP4rev1 only)"
+					      : "Unknown STATUS item");
 		return;
 	}
 	if ((wire = mailbox_name_out(s, name)) == NULL) {

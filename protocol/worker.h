@@ -131,7 +131,7 @@ struct status_result {
 	uint32_t deleted;
 };
 /* "(MESSAGES UNSEEN ...)" -> SI_ bits; -1 if empty or unknown items. */
-int status_items_parse(const struct imap_arg *list, unsigned *items);
+int status_items_parse(const struct imap_arg *list, int rev2, unsigned *items);
 int status_get(const char *name, unsigned items, struct status_result *r, struct error *err);
 /* "* STATUS name (...)" in a fixed order; wire from mailbox_name_out. */
 void status_write(struct session *s, const char *wire, unsigned items,

@@ -112,3 +112,18 @@ def test_rfc9051_examples(haven):
     assert b"\\Deleted" in out
     assert run(s, f, b"A341", b"UNSELECT")[-1].startswith(b"A341 OK")
     s.close()
+
+def test_status_recent_is_rev1_only(haven):
+    # RFC 9051 status-att has no RECENT (appendix E.11): a rev1 session gets
+    # the count, a rev2 session a BAD for STATUS and for LIST RETURN STATUS.
+    s, f = login(haven)
+    res = run(s, f, b"a", b"STATUS INBOX (MESSAGES RECENT)")
+    assert res[-1].startswith(b"a OK") and re.match(rb"\* STATUS \"?INBOX\"? \(MESSAGES \d+ RECENT \d+\)", res[0])
+    assert run(s, f, b"b", b"ENABLE IMAP4rev2")[0] == b"* ENABLED IMAP4rev2\r\n"
+    res = run(s, f, b"c", b"STATUS INBOX (MESSAGES RECENT)")
+    assert res == [res[-1]] and res[-1].startswith(b"c BAD")
+    res = run(s, f, b"d", b'LIST "" INBOX RETURN (STATUS (RECENT))')
+    assert res == [res[-1]] and res[-1].startswith(b"d BAD")
+    res = run(s, f, b"e", b"STATUS INBOX (MESSAGES UIDNEXT)")
+    assert res[-1].startswith(b"e OK") and b"(MESSAGES " in res[0]
+    s.close()
