@@ -27,6 +27,7 @@ struct config {
 	char *mail_backend;
 	char *mbox_inbox;
 	char *mbox_dir;
+	long mbox_index_min_size;
 	char *pid_file;
 	char *log_level;
 	long auth_failure_delay_ms;

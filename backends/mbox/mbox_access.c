@@ -50,6 +50,7 @@ int mbox_handle_open(struct store *st, const struct mbox_loc *loc, int write,
 		     struct mbox_handle *h, struct error *err)
 {
 	memset(h, 0, sizeof(*h));
+	h->store = st;
 	h->loc = loc;
 	h->fd = -1;
 	h->timeout = st->lock_timeout;
@@ -133,7 +134,7 @@ static int scan_claim(struct mbox_handle *h, const struct mbox_carry *carry, int
 		s->ends_nl = 1;
 		return 0;
 	}
-	if (mbox_scan_fd(h->fd, &h->st, carry, s, err) < 0)
+	if (mbox_scan_cached(h->store, h->loc, h->fd, &h->st, carry, s, err) < 0)
 		return -1;
 	/* The common case: nothing to persist, nothing new. */
 	if ((!s->needs_persist && !wants_claim(s, claim, after)) || !h->writable)
@@ -150,7 +151,7 @@ static int scan_claim(struct mbox_handle *h, const struct mbox_carry *carry, int
 		mbox_scan_free(s);
 		if (fstat(h->fd, &h->st) < 0)
 			return mbox_errno_error(err, errno, "stat", h->loc->path);
-		if (mbox_scan_fd(h->fd, &h->st, carry, s, err) < 0)
+		if (mbox_scan_cached(h->store, h->loc, h->fd, &h->st, carry, s, err) < 0)
 			return -1;
 		if (!s->needs_persist && !wants_claim(s, claim, after))
 			return 0;
@@ -179,7 +180,7 @@ static int scan_claim(struct mbox_handle *h, const struct mbox_carry *carry, int
 		return 0;
 	}
 	mbox_scan_free(s);
-	rc = mbox_scan_fd(h->fd, &h->st, carry, s, err);
+	rc = mbox_scan_cached(h->store, h->loc, h->fd, &h->st, carry, s, err);
 	if (rc == 0 && ngot) {
 		/* got is ascending: the scan's UIDs ascend. */
 		for (size_t i = 0; i < s->n; i++)

@@ -63,7 +63,7 @@ int mbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
 				 * persisting here (we only hold a read lock). */
 				struct mbox_scan *s = mbox_scan_new();
 				struct mbox_carry carry = { mb->uidvalidity, mb->uidnext };
-				if (mbox_scan_fd(h.fd, &h.st, &carry, s, err) < 0) {
+				if (mbox_scan_cached(mb->st, &mb->loc, h.fd, &h.st, &carry, s, err) < 0) {
 					free(s);
 					goto out;
 				}

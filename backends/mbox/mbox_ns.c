@@ -571,10 +571,12 @@ int mbox_delete(struct store *st, const char *name, struct error *err)
 		struct mbox_handle h;
 		/* Under the lock, so no MDA is half-way through a delivery. */
 		if (mbox_handle_open(st, &loc, MBOX_OPEN_WRITE, &h, err) == 0) {
-			if (unlinkat(loc.dirfd, loc.base, 0) < 0)
+			if (unlinkat(loc.dirfd, loc.base, 0) < 0) {
 				mbox_errno_error(err, errno, "delete", loc.path);
-			else
+			} else {
+				mbox_index_forget(st, loc.name);
 				rc = 0;
+			}
 			mbox_handle_close(&h);
 		}
 	} else if (unlinkat(loc.dirfd, loc.base, AT_REMOVEDIR) < 0) {
@@ -746,6 +748,9 @@ int mbox_rename(struct store *st, const char *oldname, const char *newname,
 		 * it). After a crash just before this, it stays behind. */
 		if (su_edit(st, SU_RENAME, oldname, newname, 0, &e2) < 0)
 			log_warn("mbox: moving the special use of %s: %s", oldname, e2.msg);
+		/* Indexes are per name; the new name builds its own. */
+		if (S_ISREG(sb.st_mode))
+			mbox_index_forget(st, oloc.name);
 	}
 	mbox_loc_free(&oloc);
 	mbox_loc_free(&nloc);

@@ -67,6 +67,7 @@ struct store {
 	int root_fd;           /* -1 until the directory exists */
 	long lock_timeout;
 	uint64_t max_message;  /* largest message open_message reads into memory */
+	long index_min_size;   /* smallest file given an index; -1 never */
 };
 
 /* Where a mailbox lives: a directory fd we reached without following
@@ -104,10 +105,12 @@ struct mbox_smsg {
 	uint64_t hdr_off;      /* first byte after the From_ line */
 	uint64_t end_off;      /* end of content (the framing '\n' excluded) */
 	uint64_t size;         /* RFC822.SIZE */
-	uint64_t modseq;
+	uint64_t modseq;       /* effective (mbox_scan_assign) */
+	uint64_t raw_modseq;   /* X-Haven-Modseq as found, 0 none */
 	time_t idate;
 	int tz;
-	uint32_t uid;
+	uint32_t uid;          /* effective (mbox_scan_assign) */
+	uint32_t raw_uid;      /* X-UID as found, 0 none */
 	uint32_t flags;
 	uint32_t *kw;          /* sorted indexes into the scan's keyword table */
 	uint32_t nkw;
@@ -132,10 +135,16 @@ struct mbox_scan {
 	int has_pseudo;        /* UW-IMAP pseudo message present (dropped on rewrite) */
 	struct mbox_fid id;
 	int ends_nl;           /* file empty or ending in '\n' */
+	/* What the first message's X-IMAPbase / X-Haven-Highestmodseq say:
+	 * parse state, from which mbox_scan_assign derives the fields above. */
+	int base_seen;
+	uint32_t base_uidvalidity, base_uidnext;
+	uint64_t base_hms;
 };
 
 /* An open, locked mailbox file. */
 struct mbox_handle {
+	struct store *store;
 	const struct mbox_loc *loc;
 	int fd;
 	int writable;          /* opened read-write */
@@ -251,6 +260,13 @@ struct mbox_carry {
 };
 int mbox_scan_fd(int fd, const struct stat *st, const struct mbox_carry *carry,
 		 struct mbox_scan *out, struct error *err);
+/* The two halves of mbox_scan_fd. parse: add the messages in [from, end)
+ * to s (from > 0 continues a parse that ended at from, on a From_ line);
+ * assign: derive UIDs, modseqs and UIDVALIDITY from the parse state. */
+int mbox_scan_parse(int fd, uint64_t from, uint64_t end, struct mbox_scan *s,
+		    struct error *err);
+int mbox_scan_assign(struct mbox_scan *s, const struct mbox_carry *carry, time_t mtime,
+		     struct error *err);
 void mbox_scan_free(struct mbox_scan *s);
 struct mbox_scan *mbox_scan_new(void);
 void mbox_scan_destroy(struct mbox_scan *s);
@@ -259,6 +275,20 @@ long mbox_scan_kw(struct mbox_scan *s, const char *name, size_t len, int add);
 struct mbox_smsg *mbox_scan_find(struct mbox_scan *s, uint32_t uid);
 void mbox_fid_from_stat(struct mbox_fid *f, const struct stat *st);
 int mbox_fid_equal(const struct mbox_fid *a, const struct mbox_fid *b);
+
+/* mbox_index.c: the private index (a cache of the parse state) */
+/* mbox_scan_fd through the index: the same result, reading only what the
+ * index does not already describe. */
+int mbox_scan_cached(struct store *st, const struct mbox_loc *loc, int fd, const struct stat *sb,
+		     const struct mbox_carry *carry, struct mbox_scan *s, struct error *err);
+/* The mailbox is gone or renamed: drop its index. */
+void mbox_index_forget(struct store *st, const char *name);
+/* The file format, for the unit test and the fuzz target. */
+void mbox_index_encode(const struct mbox_scan *s, const char *name, uint64_t head_fp,
+		       uint64_t tail_fp, struct buf *out);
+int mbox_index_decode(const void *data, size_t len, const char *name, struct mbox_scan *s,
+		      uint64_t *head_fp, uint64_t *tail_fp);
+size_t mbox_index_sum_offset(void);   /* where the 8-byte checksum is */
 
 /* mbox_write.c */
 struct mbox_writer {

@@ -398,7 +398,7 @@ static void parse_hdr(struct mbox_scan *s, struct scan_base *b, struct scan_cur 
 	case MH_XUID:
 		u = parse_u64(v, vl, &ok);
 		if (!c->got_uid && ok && u > 0 && u <= UINT32_MAX)
-			c->m.uid = (uint32_t)u;
+			c->m.raw_uid = (uint32_t)u;
 		c->got_uid = 1;
 		break;
 	case MH_STATUS:
@@ -430,7 +430,7 @@ static void parse_hdr(struct mbox_scan *s, struct scan_base *b, struct scan_cur 
 		u = parse_u64(v, vl, &ok);
 		/* Far below 2^64, so bumping it can never wrap. */
 		if (!c->got_modseq && ok && u > 0 && u < (1ULL << 62))
-			c->m.modseq = u;
+			c->m.raw_modseq = u;
 		c->got_modseq = 1;
 		break;
 	case MH_HIGHESTMODSEQ:
@@ -493,28 +493,34 @@ static void cur_finish(struct mbox_scan *s, struct scan_cur *c)
 
 /* UIDs in the file must ascend; anything else (an MDA's new mail, a
  * message another program inserted) gets the next free UID, the same
- * answer for every reader of the same bytes. */
-static int assign_uids(struct mbox_scan *s, const struct scan_base *b,
-		       const struct mbox_carry *carry,
-		       const struct stat *st, struct error *err)
+ * answer for every reader of the same bytes. Works from the raw values
+ * the parse found, so it can run again over a parse state that was
+ * loaded from the index and extended by a tail scan. */
+int mbox_scan_assign(struct mbox_scan *s, const struct mbox_carry *carry, time_t mtime,
+		     struct error *err)
 {
-	uint64_t next, last = 0, hms = b->hms;
+	uint64_t next, last = 0, hms = s->base_hms;
 	int any_virt = 0;
 
-	if (b->seen) {
+	s->needs_persist = 0;
+	s->have_base = 0;
+	if (s->base_seen) {
 		s->have_base = 1;
-		s->uidvalidity = b->uidvalidity;
-		next = b->uidnext;
+		s->uidvalidity = s->base_uidvalidity;
+		next = s->base_uidnext;
 	} else {
-		time_t t = st->st_mtime;
 		s->uidvalidity = carry ? carry->uidvalidity
-				       : t < 1 ? 1 : (uint64_t)t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+				       : mtime < 1 ? 1 : (uint64_t)mtime > UINT32_MAX ? UINT32_MAX
+										     : (uint32_t)mtime;
 		next = carry && carry->uidnext > 1 ? carry->uidnext : 1;
 		if (s->n > 0)
 			s->needs_persist = 1;
 	}
 	for (size_t i = 0; i < s->n; i++) {
 		struct mbox_smsg *m = &s->m[i];
+		m->uid = m->raw_uid;
+		m->modseq = m->raw_modseq;
+		m->virt = 0;
 		if (m->uid == 0 || m->uid <= last) {
 			uint64_t u = next > last + 1 ? next : last + 1;
 			if (u > UINT32_MAX) {
@@ -549,8 +555,8 @@ static int assign_uids(struct mbox_scan *s, const struct scan_base *b,
 	return 0;
 }
 
-int mbox_scan_fd(int fd, const struct stat *st, const struct mbox_carry *carry,
-		 struct mbox_scan *s, struct error *err)
+int mbox_scan_parse(int fd, uint64_t from, uint64_t end, struct mbox_scan *s,
+		    struct error *err)
 {
 	struct mbox_reader r;
 	struct scan_cur *c = xcalloc(1, sizeof(*c));
@@ -558,12 +564,15 @@ int mbox_scan_fd(int fd, const struct stat *st, const struct mbox_carry *carry,
 	const char *p;
 	size_t n;
 	uint64_t off;
-	int ls, rc, first = 1, last_nl = 1;
+	int ls, rc, first = from == 0 && s->n == 0 && !s->has_pseudo, last_nl = s->ends_nl;
 
-	memset(s, 0, sizeof(*s));
-	memset(&b, 0, sizeof(b));
-	mbox_fid_from_stat(&s->id, st);
-	mbox_reader_init(&r, fd, 0, (uint64_t)st->st_size);
+	b.seen = s->base_seen;
+	b.uidvalidity = s->base_uidvalidity;
+	b.uidnext = s->base_uidnext;
+	b.hms = s->base_hms;
+	if (from == 0)
+		last_nl = 1;
+	mbox_reader_init(&r, fd, from, end);
 	while ((rc = mbox_reader_next(&r, &p, &n, &off, &ls)) == 1) {
 		enum mbox_hdr cls;
 		last_nl = p[n - 1] == '\n';
@@ -600,15 +609,31 @@ int mbox_scan_fd(int fd, const struct stat *st, const struct mbox_carry *carry,
 		goto fail;
 	}
 	if (c->active && c->in_from)
-		c->m.hdr_off = c->content_end = (uint64_t)st->st_size;
+		c->m.hdr_off = c->content_end = end;
 	cur_finish(s, c);
 	s->ends_nl = last_nl;
+	s->base_seen = b.seen;
+	s->base_uidvalidity = b.uidvalidity;
+	s->base_uidnext = b.uidnext;
+	s->base_hms = b.hms;
 	mbox_reader_free(&r);
 	free(c);
-	return assign_uids(s, &b, carry, st, err) < 0 ? (mbox_scan_free(s), -1) : 0;
+	return 0;
 fail:
 	mbox_reader_free(&r);
 	free(c);
-	mbox_scan_free(s);
 	return -1;
+}
+
+int mbox_scan_fd(int fd, const struct stat *st, const struct mbox_carry *carry,
+		 struct mbox_scan *s, struct error *err)
+{
+	memset(s, 0, sizeof(*s));
+	mbox_fid_from_stat(&s->id, st);
+	if (mbox_scan_parse(fd, 0, (uint64_t)st->st_size, s, err) < 0 ||
+	    mbox_scan_assign(s, carry, st->st_mtime, err) < 0) {
+		mbox_scan_free(s);
+		return -1;
+	}
+	return 0;
 }

@@ -283,6 +283,7 @@ int mbox_store_open(const struct backend_user *u, const struct config *cfg, stru
 	st->root_path = config_expand(cfg->mbox_dir, u->name, u->home ? u->home : "");
 	st->lock_timeout = cfg->lock_timeout > 0 ? cfg->lock_timeout : 10;
 	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
+	st->index_min_size = cfg->mbox_index_min_size;
 	st->root_fd = -1;
 	st->inbox_dirfd = -1;
 

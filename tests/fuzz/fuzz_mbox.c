@@ -36,6 +36,7 @@ static void init(void)
 	cfg.mbox_inbox = xasprintf("%s/inbox", dir);
 	cfg.mbox_dir = xasprintf("%s/mail", dir);
 	cfg.lock_timeout = 1;
+	cfg.mbox_index_min_size = 0;   /* every file goes through the index too */
 	inbox = xstrdup(cfg.mbox_inbox);
 	ops = backend_find("mbox");
 	if (ops == NULL)

@@ -1,0 +1,241 @@
+"""The mbox private index (MBOX_DIR/.haven-index): a cache of the parse
+state that must never change an answer. Every test compares what a client
+sees through the index with what a full parse of the same file gives, and
+reads the worker's debug log to know which path was taken (index up to
+date, tail parse after an MDA append, full parse)."""
+import os
+import re
+import time
+
+import pytest
+
+from conftest import read_until_tagged
+
+FROM = b"From sender@example.org Sat Nov 21 10:00:%02d 2026\n"
+
+
+def message(i, flags=b"", uid=None, kw=b""):
+    hdr = b""
+    if uid is not None:
+        hdr += b"X-UID: %d\n" % uid
+    if flags:
+        hdr += b"Status: %s\nX-Status: %s\n" % (flags[0], flags[1])
+    if kw:
+        hdr += b"X-Keywords: %s\n" % kw
+    body = b"line %d of the body\n" % i
+    if i % 7 == 0:
+        body += b">From the escaped line\n"
+    return (FROM % (i % 60) + hdr + b"Subject: message %d\nMessage-ID: <m%d@example.org>\n\n" % (i, i)
+            + body + b"\n")
+
+
+def write_mbox(path, n, uidvalidity=1234567, with_uids=True):
+    out = [b"From MAILER-DAEMON Sat Nov 21 09:00:00 2026\n"
+           b"X-IMAPbase: %d %d $Label1 custom\n" % (uidvalidity, n + 1)]
+    first = message(0, (b"RO", b"A"), 1 if with_uids else None, b"$Label1")
+    out[0] += first.split(b"\n", 1)[1]
+    for i in range(1, n):
+        flags = [(b"RO", b""), (b"O", b"F"), (b"RO", b"AD"), (b"", b"")][i % 4] if i % 3 else b""
+        out.append(message(i, flags if flags and flags[0] else b"",
+                           i + 1 if with_uids else None, b"custom" if i % 5 == 0 else b""))
+    data = b"".join(out)
+    with open(path, "wb") as f:
+        f.write(data)
+    return data
+
+
+def run(s, f, tag, cmd):
+    s.sendall(tag + b" " + cmd + b"\r\n")
+    return read_until_tagged(f, tag)
+
+
+def session(haven):
+    s, f = haven.raw()
+    assert run(s, f, b"l", b"LOGIN alice pw-alice")[-1].startswith(b"l OK")
+    return s, f
+
+
+def snapshot(s, f):
+    """Everything the index could get wrong, as the client sees it."""
+    # EXAMINE: claiming \Recent would rewrite the file between looks.
+    sel = b"".join(run(s, f, b"a", b"EXAMINE INBOX"))
+    assert b"a OK [READ-ONLY]" in sel
+    lines = run(s, f, b"b", b"UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    meta = [l for l in lines if l.startswith(b"* ")]
+    uv = re.search(rb"UIDVALIDITY (\d+)", sel).group(1)
+    un = re.search(rb"UIDNEXT (\d+)", sel).group(1)
+    exists = re.search(rb"\* (\d+) EXISTS", sel).group(1)
+    return uv, un, exists, b"".join(meta)
+
+
+def index_log(haven):
+    return [l for l in haven.log_text().splitlines() if "mbox: INBOX: index" in l]
+
+
+def wait_log(haven, after, what):
+    """The index log lines after the first `after`, once one has `what`
+    (workers' log lines reach the file through the master, a little later)."""
+    deadline = time.time() + 20
+    while True:
+        lines = index_log(haven)[after:]
+        if any(what in l for l in lines) or time.time() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def indexed(haven_factory):
+    h = haven_factory(extra_conf="mbox_index_min_size = 0")
+    s, f = session(h)      # creates the user's directories
+    run(s, f, b"z", b"LOGOUT")
+    s.close()
+    home = os.path.join(h.home_root, "alice")
+    inbox = os.path.join(home, "INBOX")
+    st = os.stat(home)
+    return h, inbox, os.path.join(home, "mail", ".haven-index"), (st.st_uid, st.st_gid)
+
+
+def fresh_view(haven, idxdir):
+    """What a full parse gives: the same file, no index."""
+    for name in os.listdir(idxdir):
+        os.unlink(os.path.join(idxdir, name))
+    s, f = session(haven)
+    snap = snapshot(s, f)
+    run(s, f, b"z", b"LOGOUT")
+    s.close()
+    return snap
+
+
+def test_index_hit_matches_full_parse(indexed):
+    h, inbox, idxdir, owner = indexed
+    write_mbox(inbox, 2000)
+    os.chown(inbox, *owner)
+    s, f = session(h)
+    first = snapshot(s, f)
+    s.close()
+    assert "unusable, parsing from byte 0" in index_log(h)[-1]
+    assert first[2] == b"2000" and first[0] == b"1234567"
+    assert len(os.listdir(idxdir)) == 1
+    mtime = os.stat(inbox).st_mtime_ns
+    s, f = session(h)
+    again = snapshot(s, f)
+    s.close()
+    assert "index up to date (2000 messages)" in index_log(h)[-1]
+    assert os.stat(inbox).st_mtime_ns == mtime      # nothing rewritten the file
+    assert again == first
+    assert fresh_view(h, idxdir) == first
+
+
+def test_mda_append_parses_only_the_tail(indexed):
+    h, inbox, idxdir, owner = indexed
+    data = write_mbox(inbox, 500)
+    os.chown(inbox, *owner)
+    s, f = session(h)
+    snapshot(s, f)
+    with open(inbox, "ab") as fp:
+        for i in range(10):
+            fp.write(b"From mda@example.org Sun Nov 22 10:00:00 2026\n"
+                     b"Subject: delivered %d\nMessage-ID: <d%d@example.org>\n\nby the MDA %d\n\n" % (i, i, i))
+    res = b"".join(run(s, f, b"n", b"NOOP"))
+    assert b"* 510 EXISTS" in res
+    assert any("describes a prefix, parsing from byte %d of" % len(data) in l for l in index_log(h))
+    res = b"".join(run(s, f, b"t", b"FETCH 501:510 (BODY.PEEK[TEXT])"))
+    for i in range(10):
+        assert b"by the MDA %d\r\n" % i in res
+    after = snapshot(s, f)
+    s.close()
+    assert after == fresh_view(h, idxdir)
+    assert after[1] == b"511"
+
+
+def test_corrupt_or_foreign_index_is_ignored(indexed):
+    h, inbox, idxdir, owner = indexed
+    write_mbox(inbox, 300)
+    os.chown(inbox, *owner)
+    s, f = session(h)
+    ref = snapshot(s, f)
+    s.close()
+    (name,) = os.listdir(idxdir)
+    path = os.path.join(idxdir, name)
+    good = open(path, "rb").read()
+    variants = [good[:len(good) // 2], good[:-1] + bytes([good[-1] ^ 1]),
+                good[:200] + bytes([good[200] ^ 0x40]) + good[201:], b"", b"\0" * 4096,
+                good.replace(b"INBOX", b"OTHER")]
+    for bad in variants:
+        with open(path, "wb") as fp:
+            fp.write(bad)
+        os.chown(path, *owner)
+        s, f = session(h)
+        assert snapshot(s, f) == ref
+        s.close()
+        assert "unusable, parsing from byte 0" in index_log(h)[-1]
+
+
+def test_rewrite_by_another_program_is_seen(indexed):
+    h, inbox, idxdir, owner = indexed
+    data = write_mbox(inbox, 200)
+    os.chown(inbox, *owner)
+    s, f = session(h)
+    ref = snapshot(s, f)
+    # Another program flips a flag in place, same length: not an append,
+    # so the whole file is parsed again and the change shows.
+    pos = data.index(b"Subject: message 2\n")
+    start = data.rindex(b"X-Status: ", 0, pos)
+    assert data[start:start + 12] == b"X-Status: AD"
+    changed = data[:start] + b"X-Status: FD" + data[start + 12:]
+    with open(inbox, "r+b") as fp:
+        fp.write(changed)
+    res = b"".join(run(s, f, b"n", b"NOOP"))
+    flags = re.search(rb"\* 3 FETCH \((?:UID 3 )?FLAGS \(([^)]*)\)", res).group(1).split()
+    assert sorted(flags) == sorted([b"\\Seen", b"\\Flagged", b"\\Deleted"])
+    assert "unusable, parsing from byte 0" in index_log(h)[-1]
+    now = snapshot(s, f)
+    s.close()
+    assert now == fresh_view(h, idxdir) and now != ref
+    # Replaced by a file with fewer messages (a new inode): full parse,
+    # same UIDVALIDITY from X-IMAPbase, the rest gone.
+    tmp = inbox + ".new"
+    write_mbox(tmp, 50)
+    os.chown(tmp, *owner)
+    os.rename(tmp, inbox)
+    s, f = session(h)
+    small = snapshot(s, f)
+    s.close()
+    assert small[2] == b"50" and small == fresh_view(h, idxdir)
+
+
+def test_own_writes_keep_the_index_useful(indexed):
+    """APPEND through IMAP is an append: the next look is a tail parse."""
+    h, inbox, idxdir, owner = indexed
+    write_mbox(inbox, 400)
+    os.chown(inbox, *owner)
+    s, f = session(h)
+    snapshot(s, f)
+    run(s, f, b"a", b"SELECT INBOX")
+    before = len(wait_log(h, 0, "up to date"))
+    msg = b"Subject: appended\r\n\r\nhello\r\n"
+    res = run(s, f, b"p", b"APPEND INBOX (\\Seen $Label1) {%d+}\r\n" % len(msg) + msg)
+    assert res[-1].startswith(b"p OK [APPENDUID 1234567 401]")
+    # The sync after it finds the append by a tail parse (then the \Recent
+    # claim rewrites the file, a new inode: the parse after that is full).
+    assert "describes a prefix" in "".join(wait_log(h, before, "describes a prefix"))
+    res = b"".join(run(s, f, b"f", b"UID FETCH 401 (FLAGS BODY.PEEK[])"))
+    assert b"$Label1" in res and b"\\Seen" in res and msg in res
+    # STORE and EXPUNGE rewrite the file: full parse, same answers.
+    run(s, f, b"s", b"UID STORE 1:10 +FLAGS (\\Deleted)")
+    deleted = len(run(s, f, b"d", b"SEARCH DELETED")[0].split()) - 2
+    assert run(s, f, b"e", b"EXPUNGE")[-1].startswith(b"e OK")
+    now = snapshot(s, f)
+    s.close()
+    assert deleted >= 10 and int(now[2]) == 401 - deleted
+    assert now == fresh_view(h, idxdir)
+
+
+def test_small_mailboxes_get_no_index(haven):
+    s, f = session(haven)
+    msg = b"Subject: x\r\n\r\ny\r\n"
+    run(s, f, b"p", b"APPEND INBOX {%d+}\r\n" % len(msg) + msg)
+    run(s, f, b"a", b"SELECT INBOX")
+    s.close()
+    idxdir = os.path.join(haven.home_root, "alice", "mail", ".haven-index")
+    assert not os.path.exists(idxdir) or os.listdir(idxdir) == []
