@@ -68,6 +68,10 @@ struct store {
 	long lock_timeout;
 	uint64_t max_message;  /* largest message open_message reads into memory */
 	long index_min_size;   /* smallest file given an index; -1 never */
+	int notify;            /* inotify instance shared by the views, -1 none yet */
+	int notify_failed;     /* could not get one: do not retry per session */
+	struct { int wd, refs; } *watch;   /* watch descriptors in use, counted */
+	size_t nwatch;
 };
 
 /* Where a mailbox lives: a directory fd we reached without following
@@ -176,8 +180,8 @@ struct mailbox {
 	int dirty;             /* this view changed the file since */
 	uint64_t *own;         /* modseqs of this view's own flag changes */
 	size_t nown;
-	int notify;            /* inotify fd or -1 */
-	int notify_file_wd;
+	int watching;          /* watches held in the store's inotify instance */
+	int file_wd, dir_wd;   /* those watches, -1 none */
 	struct mbox_scan *cache; /* latest scan for open_message, or NULL */
 };
 
@@ -358,7 +362,12 @@ uint32_t mbox_count(struct mailbox *mb);
 const struct msg_meta *mbox_meta(struct mailbox *mb, uint32_t seq);
 size_t mbox_keywords(struct mailbox *mb, const char *const **names);
 int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err);
+
+/* mbox_notify.c */
 int mbox_notify_fd(struct mailbox *mb);
+void mbox_notify_drain(struct mailbox *mb);    /* in sync(): events read, watches renewed */
+void mbox_notify_release(struct mailbox *mb);  /* the view closes */
+void mbox_notify_close(struct store *st);
 struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid);
 void mbox_view_own_modseq(struct mailbox *mb, uint64_t modseq);
 

@@ -2,25 +2,23 @@
  * that is when the protocol may tell the client about EXPUNGE, EXISTS and
  * flag changes, so sequence numbers stay what the client thinks they are.
  *
- * Notifications: notify_fd() gives an inotify descriptor watching the
- * mailbox file and, for renames over it, its directory. The caller only
- * polls it for readability and then calls sync(); sync() drains it. Lock
- * files of other mailboxes in the same directory wake it too: harmless,
- * sync() then finds nothing changed with one stat(). */
+ * Notifications (mbox_notify.c): notify_fd() gives the store's inotify
+ * descriptor, now also watching this mailbox's file and, for renames over
+ * it, its directory. The caller only polls it for readability and then
+ * calls sync(); sync() drains it. Events for other mailboxes and lock
+ * files wake it too: harmless, sync() then finds nothing changed with one
+ * stat(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../lib/log.h"
 #include "../../lib/xmalloc.h"
 #include "mbox_private.h"
-
-#define FILE_EVENTS (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF)
 
 static uint32_t view_kw(struct mailbox *mb, const char *name)
 {
@@ -244,8 +242,8 @@ int mbox_select(struct store *st, const char *name, int readonly, struct mailbox
 
 	mb->st = st;
 	mb->readonly = readonly;
-	mb->notify = -1;
-	mb->notify_file_wd = -1;
+	mb->file_wd = -1;
+	mb->dir_wd = -1;
 	if (mbox_resolve(st, name, 0, &mb->loc, err) < 0)
 		goto fail;
 	if (mbox_handle_open(st, &mb->loc, MBOX_OPEN_READ, &h, err) < 0)
@@ -283,8 +281,7 @@ void mbox_mailbox_close(struct mailbox *mb)
 		free(mb->kwnames[i]);
 	free(mb->kwnames);
 	free(mb->own);
-	if (mb->notify >= 0)
-		close(mb->notify);
+	mbox_notify_release(mb);
 	mbox_scan_destroy(mb->cache);
 	if (mb->loc.base || mb->loc.dirfd > 0)
 		mbox_loc_free(&mb->loc);
@@ -309,18 +306,6 @@ size_t mbox_keywords(struct mailbox *mb, const char *const **names)
 	return mb->nkw;
 }
 
-static void notify_drain(struct mailbox *mb)
-{
-	char buf[4096];
-	if (mb->notify < 0)
-		return;
-	while (read(mb->notify, buf, sizeof(buf)) > 0)
-		;
-	/* The file may be a new inode now (rewritten by rename): watch it. */
-	mb->notify_file_wd = inotify_add_watch(mb->notify, mb->loc.path,
-					       FILE_EVENTS | IN_DONT_FOLLOW);
-}
-
 int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err)
 {
 	struct stat sb;
@@ -329,7 +314,7 @@ int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct er
 	struct mbox_scan *s;
 	struct mbox_carry carry;
 
-	notify_drain(mb);
+	mbox_notify_drain(mb);
 	if (fstatat(mb->loc.dirfd, mb->loc.base, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
 			return mbox_errno_error(err, errno, "stat", mb->loc.path);
@@ -380,26 +365,4 @@ int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct er
 	mb->dirty = 0;
 	mb->nown = 0;
 	return 0;
-}
-
-int mbox_notify_fd(struct mailbox *mb)
-{
-	char *dir, *slash;
-	if (mb->notify >= 0)
-		return mb->notify;
-	mb->notify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (mb->notify < 0) {
-		log_warn("mbox: inotify_init1: %s", strerror(errno));
-		return -1;
-	}
-	slash = strrchr(mb->loc.path, '/');
-	dir = slash == mb->loc.path ? xstrdup("/")
-				     : xstrndup(mb->loc.path, (size_t)(slash - mb->loc.path));
-	if (inotify_add_watch(mb->notify, dir, IN_MOVED_TO | IN_CREATE | IN_ONLYDIR) < 0)
-		log_warn("mbox: inotify on %s: %s", dir, strerror(errno));
-	free(dir);
-	/* May fail while INBOX does not exist yet; sync() adds it later. */
-	mb->notify_file_wd = inotify_add_watch(mb->notify, mb->loc.path,
-					       FILE_EVENTS | IN_DONT_FOLLOW);
-	return mb->notify;
 }

@@ -150,3 +150,54 @@ def test_idle_bad_continuation(haven):
     s.sendall(b"d NOOP\r\n")
     assert read_until_tagged(f, b"d")[-1].startswith(b"d OK")
     s.close()
+
+
+def inotify_fds(pid):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:inotify"
+        except FileNotFoundError:
+            pass
+    return n
+
+
+def test_idle_sessions_share_one_inotify_instance(haven):
+    """Several IDLE sessions of one user (one worker) on different
+    mailboxes: one inotify instance (the kernel's per-uid limit is 128, and
+    virtual users share a uid), and each session still sees only its own
+    mailbox's news."""
+    from test_process_model import children_of
+    m = haven.login("alice")
+    m.create("Work")
+    m.logout()
+    idlers = []
+    for i, box in enumerate([b"INBOX", b"Work", b"INBOX", b"Work"]):
+        s, f = haven.raw()
+        s.sendall(b"a LOGIN alice pw-alice\r\nb SELECT %s\r\nc IDLE\r\n" % box)
+        read_until_tagged(f, b"b")
+        assert f.readline().startswith(b"+")
+        idlers.append((box, s, f))
+    (worker,) = [pid for pid, argv in children_of(haven.proc.pid)
+                 if argv and argv[0].endswith("haven-worker") and "alice" in argv]
+    assert inotify_fds(worker) == 1
+    m = haven.login("alice")
+    fill(m, 1, "Work")
+    for box, s, f in idlers:
+        if box == b"Work":
+            wait_line(s, f, b"* 1 EXISTS")
+    fill(m, 2, "INBOX")
+    for box, s, f in idlers:
+        got = wait_line(s, f, b"* 2 EXISTS") if box == b"INBOX" else []
+        assert b"".join(got).count(b"EXISTS") <= 2      # 1 then 2, or just 2
+    # Sessions going away give their watches back; the rest keep working.
+    for box, s, f in idlers[:2]:
+        s.sendall(b"DONE\r\nz LOGOUT\r\n")
+        read_until_tagged(f, b"z")
+        s.close()
+    fill(m, 1, "Work")
+    wait_line(idlers[3][1], idlers[3][2], b"* 2 EXISTS")
+    assert inotify_fds(worker) == 1
+    m.logout()
+    for box, s, f in idlers[2:]:
+        s.close()
