@@ -57,6 +57,7 @@ static const struct ckey keys[] = {
 	S(mail_backend, "mbox", "storage backend: mbox"),
 	S(mbox_inbox, "/var/mail/%u", "mbox INBOX location template"),
 	S(mbox_dir, "%h/mail", "directory holding the user's other mbox mailboxes"),
+	S(mail_privileged_group, "mail", "group user workers keep (not effective) for dotlocks and rewrites of INBOX in a spool like Debian's /var/mail (root:mail 2775); empty for none"),
 	I(mbox_index_min_size, "262144", -1, 2147483647L, "mbox files of at least this many bytes get a private index (in MBOX_DIR/.haven-index); -1 never"),
 	S(pid_file, "", "write the master's pid here when set"),
 	S(log_level, "info", "error, warning, info or debug"),

@@ -28,6 +28,7 @@ struct config {
 	char *mbox_inbox;
 	char *mbox_dir;
 	long mbox_index_min_size;
+	char *mail_privileged_group;
 	char *pid_file;
 	char *log_level;
 	long auth_failure_delay_ms;

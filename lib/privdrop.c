@@ -62,13 +62,18 @@ int privdrop_apply(const struct privdrop *p, struct error *err)
 		error_set(err, ERR_INTERNAL, "chdir %s: %s", p->chdir_dir, strerror(errno));
 		return -1;
 	}
-	if (setgroups(1, &p->gid) < 0 || setresgid(p->gid, p->gid, p->gid) < 0 ||
+	if (p->have_priv_gid && p->priv_gid == 0) {
+		error_set(err, ERR_NOPERM, "refusing to keep group 0 for %s", p->user ? p->user : "?");
+		return -1;
+	}
+	if (setgroups(1, &p->gid) < 0 ||
+	    setresgid(p->gid, p->gid, p->have_priv_gid ? p->priv_gid : p->gid) < 0 ||
 	    setresuid(p->uid, p->uid, p->uid) < 0) {
 		error_set(err, ERR_INTERNAL, "dropping to %s (%ld:%ld): %s",
 			  p->user ? p->user : "?", (long)p->uid, (long)p->gid, strerror(errno));
 		return -1;
 	}
-	/* A drop that can be undone is no drop. */
+	/* A drop that can be undone is no drop (the kept group is not 0). */
 	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0)
 		fatal("privilege drop to %s could be reverted", p->user ? p->user : "?");
 common:
@@ -86,4 +91,26 @@ common:
 		set_limit(RLIMIT_CORE, 0);
 	}
 	return 0;
+}
+
+int privdrop_group_raise(void)
+{
+	gid_t r, e, sv;
+	if (getresgid(&r, &e, &sv) < 0 || sv == r)
+		return -1;
+	return setegid(sv);
+}
+
+void privdrop_group_lower(void)
+{
+	gid_t r, e, sv;
+	if (getresgid(&r, &e, &sv) == 0 && e != r && setegid(r) < 0)
+		fatal("cannot give up the privileged group: %s", strerror(errno));
+}
+
+void privdrop_group_forget(void)
+{
+	gid_t r, e, sv;
+	if (getresgid(&r, &e, &sv) == 0 && (e != r || sv != r) && setresgid(r, r, r) < 0)
+		fatal("cannot give up the privileged group: %s", strerror(errno));
 }

@@ -14,6 +14,12 @@ struct privdrop {
 	const char *chroot_dir;  /* NULL: no chroot */
 	const char *chdir_dir;   /* after chroot (or instead of it); NULL: "/" */
 	int login_limits;        /* tight rlimits for the pre-auth worker */
+	/* A group kept as the saved gid (not effective, not supplementary)
+	 * for the few operations that need it: Debian's /var/mail is
+	 * root:mail 2775, so dotlocks and rewrites of INBOX there need the
+	 * mail group, as MDAs have it (Dovecot: mail_privileged_group). */
+	int have_priv_gid;
+	gid_t priv_gid;
 };
 
 /* Look up a system user; 0 on success. */
@@ -21,5 +27,11 @@ int privdrop_lookup(const char *user, uid_t *uid, gid_t *gid, struct error *err)
 int privdrop_apply(const struct privdrop *p, struct error *err);
 /* 1 when running as root and thus able to separate privileges. */
 int privdrop_is_root(void);
+/* Make the kept group effective (0), or -1 if there is none; and back.
+ * Only around single directory operations, never across a wait. */
+int privdrop_group_raise(void);
+void privdrop_group_lower(void);
+/* Give the kept group up for good. */
+void privdrop_group_forget(void);
 
 #endif

@@ -22,7 +22,7 @@ static int open_file(const struct mbox_loc *loc, int write, int *writable, struc
 	if (fd < 0 && errno == ENOENT && loc->is_inbox) {
 		/* INBOX always exists; an MDA that has not delivered yet has
 		 * just not created it. */
-		fd = openat(loc->dirfd, loc->base, O_RDWR | O_CREAT | O_EXCL | common, 0600);
+		fd = mbox_dir_openat(loc->dirfd, loc->base, O_RDWR | O_CREAT | O_EXCL | common, 0600);
 		if (fd < 0 && errno == EEXIST)
 			fd = openat(loc->dirfd, loc->base, O_RDWR | common);
 		*writable = fd >= 0;

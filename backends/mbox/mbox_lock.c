@@ -13,9 +13,11 @@
  * calling worker; locks are held only inside one backend call, so waits
  * are short unless another program misbehaves.
  *
- * Where the directory does not let us create a dotlock (Debian's /var/mail
- * is root:mail 2775 and the worker runs as the user), we go on with the
- * fcntl lock alone, as MDAs that deliver there also take it. */
+ * Debian's /var/mail is root:mail 2775 and the worker runs as the user:
+ * dotlocks there are made with the privileged mail group (see
+ * mbox_dir_openat). Where even that is not possible (no such group
+ * configured), we go on with the fcntl lock alone, as MDAs that deliver
+ * there also take it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,7 +70,7 @@ static int dotlock_take(struct mbox_lock *lk, double deadline, struct error *err
 {
 	for (;;) {
 		struct stat sb;
-		int fd = openat(lk->dirfd, lk->dotname,
+		int fd = mbox_dir_openat(lk->dirfd, lk->dotname,
 				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			char pid[32];
@@ -94,7 +96,7 @@ static int dotlock_take(struct mbox_lock *lk, double deadline, struct error *err
 		if (fstatat(lk->dirfd, lk->dotname, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    time(NULL) - sb.st_mtime > MBOX_STALE_DOTLOCK) {
 			log_warn("mbox: removing stale lock %s", lk->dotname);
-			if (unlinkat(lk->dirfd, lk->dotname, 0) < 0 && errno != ENOENT)
+			if (mbox_dir_unlinkat(lk->dirfd, lk->dotname) < 0 && errno != ENOENT)
 				return mbox_errno_error(err, errno, "remove stale lock", lk->dotname);
 			continue;
 		}
@@ -117,7 +119,7 @@ static void dotlock_drop(struct mbox_lock *lk)
 	 * someone to break it as stale, the lock there now is theirs. */
 	if (fstatat(lk->dirfd, lk->dotname, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    sb.st_dev == lk->dot_dev && sb.st_ino == lk->dot_ino)
-		unlinkat(lk->dirfd, lk->dotname, 0);
+		mbox_dir_unlinkat(lk->dirfd, lk->dotname);
 }
 
 int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd, int write,

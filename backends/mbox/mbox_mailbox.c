@@ -20,6 +20,16 @@ static int scan_for_view(struct mailbox *mb, struct mbox_handle *h, struct mbox_
 	struct mbox_carry carry = { mb->uidvalidity, mb->uidnext };
 	if (mbox_handle_scan(h, &carry, s, err) < 0)
 		return -1;
+	/* UIDs that could not be written down are not stable enough to
+	 * change anything by (the scan's, from the carry, may already differ
+	 * from the view's): refuse rather than touch the wrong message. */
+	if (h->write_locked && s->needs_persist) {
+		mbox_scan_free(s);
+		error_set(err, ERR_NOPERM,
+			  "Mailbox cannot be rewritten here (its directory refuses us; "
+			  "is mail_privileged_group set?)");
+		return -1;
+	}
 	if (s->uidvalidity != mb->uidvalidity) {
 		mbox_scan_free(s);
 		error_set(err, ERR_UNAVAILABLE,

@@ -198,6 +198,11 @@ int mbox_resolve(struct store *st, const char *name, int create, struct mbox_loc
 void mbox_loc_free(struct mbox_loc *loc);
 unsigned mbox_special_use(const char *name);
 int mbox_fsync_dir(int dirfd);
+/* openat/unlinkat/renameat in a mailbox's directory, retried with the
+ * privileged mail group where the directory refuses the user. */
+int mbox_dir_openat(int dirfd, const char *name, int flags, mode_t mode);
+int mbox_dir_unlinkat(int dirfd, const char *name);
+int mbox_dir_renameat(int dirfd, const char *from, const char *to);
 
 /* mbox_lock.c */
 int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd, int write,

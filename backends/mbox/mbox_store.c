@@ -4,6 +4,7 @@
  * planted in the tree nor a crafted name can reach a file outside it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "../../lib/log.h"
+#include "../../lib/privdrop.h"
 #include "../../lib/xmalloc.h"
 #include "mbox_private.h"
 
@@ -125,6 +127,44 @@ unsigned mbox_special_use(const char *name)
 		if (strcmp(name, su[i].n) == 0)
 			return su[i].a;
 	return 0;
+}
+
+/* Directory operations that a spool directory like Debian's /var/mail
+ * (root:mail 2775) refuses the user: once more with the privileged group
+ * (mail_privileged_group) effective, and straight back. Files stay the
+ * user's; only the right to add and remove names in the directory is
+ * borrowed, for one system call. */
+#define WITH_MAIL_GROUP(call)                                                     \
+	do {                                                                      \
+		rc = (call);                                                      \
+		if (rc < 0 && (errno == EACCES || errno == EPERM) &&              \
+		    privdrop_group_raise() == 0) {                                \
+			rc = (call);                                              \
+			int e_ = errno;                                           \
+			privdrop_group_lower();                                   \
+			errno = e_;                                               \
+		}                                                                 \
+	} while (0)
+
+int mbox_dir_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+	int rc;
+	WITH_MAIL_GROUP(openat(dirfd, name, flags, mode));
+	return rc;
+}
+
+int mbox_dir_unlinkat(int dirfd, const char *name)
+{
+	int rc;
+	WITH_MAIL_GROUP(unlinkat(dirfd, name, 0));
+	return rc;
+}
+
+int mbox_dir_renameat(int dirfd, const char *from, const char *to)
+{
+	int rc;
+	WITH_MAIL_GROUP(renameat(dirfd, from, dirfd, to));
+	return rc;
 }
 
 int mbox_fsync_dir(int dirfd)

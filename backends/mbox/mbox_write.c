@@ -314,8 +314,8 @@ int mbox_rewrite(struct mbox_handle *h, struct mbox_scan *s, struct error *err)
 	size_t kept;
 
 	mbox_tmp_name(tmpname, sizeof(tmpname));
-	fd = openat(h->loc->dirfd, tmpname, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
+	fd = mbox_dir_openat(h->loc->dirfd, tmpname,
+			     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		mbox_errno_error(err, errno, "cannot rewrite", h->loc->path);
 		return -1;
@@ -333,7 +333,7 @@ int mbox_rewrite(struct mbox_handle *h, struct mbox_scan *s, struct error *err)
 		mbox_errno_error(err, errno, "write", h->loc->path);
 		goto fail;
 	}
-	if (renameat(h->loc->dirfd, tmpname, h->loc->dirfd, h->loc->base) < 0) {
+	if (mbox_dir_renameat(h->loc->dirfd, tmpname, h->loc->base) < 0) {
 		mbox_errno_error(err, errno, "replace", h->loc->path);
 		goto fail;
 	}
@@ -352,7 +352,7 @@ int mbox_rewrite(struct mbox_handle *h, struct mbox_scan *s, struct error *err)
 	h->st = nst;
 	return 0;
 fail:
-	unlinkat(h->loc->dirfd, tmpname, 0);
+	mbox_dir_unlinkat(h->loc->dirfd, tmpname);
 	close(fd);
 	return -1;
 }
