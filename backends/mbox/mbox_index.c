@@ -410,6 +410,13 @@ void mbox_index_forget(struct store *st, const char *name)
 	close(dfd);
 }
 
+void mbox_index_save(struct store *st, const struct mbox_loc *loc, int fd,
+		     const struct mbox_scan *s)
+{
+	if (st->index_min_size >= 0 && (uint64_t)s->id.size >= (uint64_t)st->index_min_size)
+		index_write(st, loc->name, fd, s);
+}
+
 /* ---- the cached scan --------------------------------------------------- */
 
 /* May the file as it is now be the indexed one plus appended messages? */

@@ -160,9 +160,10 @@ int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum st
 	struct mbox_handle h;
 	struct mbox_scan s;
 	uint32_t *set = NULL, *tmp = NULL;
-	size_t nset = 0, nf = 0;
+	uint8_t *changed = NULL;
+	size_t nset = 0, nf = 0, nkw_before;
 	uint64_t modseq;
-	int any = 0, rc = -1;
+	int any = 0, rc = -1, in;
 
 	if (nfailed)
 		*nfailed = 0;
@@ -180,6 +181,7 @@ int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum st
 		return -1;
 	if (scan_for_view(mb, &h, &s, err) < 0)
 		goto out_handle;
+	nkw_before = s.nkw;
 	if (nkeywords) {
 		set = xreallocarray(NULL, nkeywords, sizeof(*set));
 		for (size_t i = 0; i < nkeywords; i++) {
@@ -201,6 +203,7 @@ int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum st
 		}
 	}
 	tmp = xreallocarray(NULL, s.nkw + 1, sizeof(*tmp));
+	changed = xcalloc(s.n ? s.n : 1, 1);
 	modseq = s.highestmodseq + 1;
 	for (size_t i = 0; i < n; i++) {
 		struct mbox_smsg *m = mbox_scan_find(&s, uids[i]);
@@ -238,11 +241,15 @@ int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum st
 		}
 		m->nkw = (uint32_t)nk;
 		m->modseq = modseq;
+		changed[m - s.m] = 1;
 		any = 1;
 	}
 	if (any) {
 		s.highestmodseq = modseq;
-		if (mbox_rewrite(&h, &s, err) < 0)
+		/* In place when every changed header has room and no keyword
+		 * is new to the mailbox (new ones go into X-IMAPbase). */
+		in = s.nkw == nkw_before ? mbox_store_inplace(&h, &s, changed, err) : 1;
+		if (in < 0 || (in == 1 && mbox_rewrite(&h, &s, err) < 0))
 			goto out;
 		mbox_view_own_modseq(mb, modseq);
 		mbox_view_apply_own(mb, &s, uids, n);
@@ -254,6 +261,7 @@ int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum st
 out:
 	free(set);
 	free(tmp);
+	free(changed);
 	mbox_scan_free(&s);
 out_handle:
 	mbox_handle_close(&h);

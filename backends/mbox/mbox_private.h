@@ -57,6 +57,8 @@
 #define MBOX_SUBS_FILE ".subscriptions"
 #define MBOX_SU_FILE ".specialuse"     /* special use beyond the default names */
 #define MBOX_FROM_SENDER "MAILER-DAEMON"
+#define MBOX_KW_PAD 24                /* X-Keywords value room, for in-place changes */
+#define MBOX_MODSEQ_PAD 12            /* X-Haven-Modseq value room */
 
 struct store {
 	char *user;
@@ -290,6 +292,9 @@ int mbox_fid_equal(const struct mbox_fid *a, const struct mbox_fid *b);
  * index does not already describe. */
 int mbox_scan_cached(struct store *st, const struct mbox_loc *loc, int fd, const struct stat *sb,
 		     const struct mbox_carry *carry, struct mbox_scan *s, struct error *err);
+/* Record s (parse state of the file on fd as it is now) as the index. */
+void mbox_index_save(struct store *st, const struct mbox_loc *loc, int fd,
+		     const struct mbox_scan *s);
 /* The mailbox is gone or renamed: drop its index. */
 void mbox_index_forget(struct store *st, const char *name);
 /* The file format, for the unit test and the fuzz target. */
@@ -298,6 +303,13 @@ void mbox_index_encode(const struct mbox_scan *s, const char *name, uint64_t hea
 int mbox_index_decode(const void *data, size_t len, const char *name, struct mbox_scan *s,
 		      uint64_t *head_fp, uint64_t *tail_fp);
 size_t mbox_index_sum_offset(void);   /* where the 8-byte checksum is */
+
+/* mbox_inplace.c: write the new state of the messages marked in changed
+ * over their padded state headers. 0 done (s and h->st describe the file
+ * now, the index is updated), 1 not possible (nothing written: rewrite
+ * instead), -1 error. */
+int mbox_store_inplace(struct mbox_handle *h, struct mbox_scan *s, const uint8_t *changed,
+		       struct error *err);
 
 /* mbox_write.c */
 struct mbox_writer {

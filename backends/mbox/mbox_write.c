@@ -6,10 +6,9 @@
  * Rewrite = write everything to a temp file in the same directory, fsync,
  * rename over the mailbox, fsync the directory: kill -9 at any point
  * leaves the old or the new file, never a mix. Limitation of this cut: the
- * directory must be writable by us. Debian's /var/mail (root:mail 2775)
- * is not writable by a user's worker, so flag changes and expunges in such
- * an INBOX fail with [NOPERM] until an in-place rewrite (or a privileged
- * group) is added; reading and appending work. */
+ * directory must let us add names: in Debian's /var/mail (root:mail 2775)
+ * that takes the privileged mail group (mbox_dir_openat). Flag changes
+ * usually avoid the rewrite (mbox_inplace.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -100,6 +99,16 @@ static void put_str(struct mbox_writer *w, const char *s)
 	mbox_writer_put(w, s, strlen(s));
 }
 
+/* s, then spaces up to width, then the newline. */
+static void put_padded(struct mbox_writer *w, const char *s, size_t width)
+{
+	size_t n = strlen(s);
+	put_str(w, s);
+	for (; n < width; n++)
+		mbox_writer_put(w, " ", 1);
+	mbox_writer_put(w, "\n", 1);
+}
+
 void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32_t uid,
 		     uint32_t flags, const char *const *kw, size_t nkw, uint64_t modseq)
 {
@@ -116,37 +125,32 @@ void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32
 			 base->highestmodseq);
 		put_str(w, tmp);
 	}
-	/* No O: new, \Recent for the first session that sees it. An unseen
-	 * new message gets no Status header at all, as an MDA writes it. */
-	if (flags & MBOX_F_FRESH) {
-		if (flags & MF_SEEN)
-			put_str(w, "Status: R\n");
-	} else {
-		put_str(w, flags & MF_SEEN ? "Status: RO\n" : "Status: O\n");
-	}
-	if (flags & (MF_ANSWERED | MF_FLAGGED | MF_DELETED | MF_DRAFT)) {
-		put_str(w, "X-Status: ");
-		if (flags & MF_ANSWERED)
-			put_str(w, "A");
-		if (flags & MF_FLAGGED)
-			put_str(w, "F");
-		if (flags & MF_DELETED)
-			put_str(w, "D");
-		if (flags & MF_DRAFT)
-			put_str(w, "T");
-		put_str(w, "\n");
-	}
-	if (nkw) {
+	/* Every state header is written, padded, even when empty, so that
+	 * a flag change can overwrite it in place (mbox_inplace.c). No O:
+	 * new, \Recent for the first session that sees it. */
+	snprintf(tmp, sizeof(tmp), "Status: %s%s", flags & MF_SEEN ? "R" : "",
+		 flags & MBOX_F_FRESH ? "" : "O");
+	put_padded(w, tmp, 8 + 2);
+	snprintf(tmp, sizeof(tmp), "X-Status: %s%s%s%s", flags & MF_ANSWERED ? "A" : "",
+		 flags & MF_FLAGGED ? "F" : "", flags & MF_DELETED ? "D" : "",
+		 flags & MF_DRAFT ? "T" : "");
+	put_padded(w, tmp, 10 + 4);
+	{
+		size_t len = 11;
 		put_str(w, "X-Keywords:");
 		for (size_t i = 0; i < nkw; i++) {
 			mbox_writer_put(w, " ", 1);
 			put_str(w, kw[i]);
+			len += 1 + strlen(kw[i]);
 		}
-		put_str(w, "\n");
+		for (; len < 11 + MBOX_KW_PAD; len++)
+			mbox_writer_put(w, " ", 1);
+		mbox_writer_put(w, "\n", 1);
 	}
-	snprintf(tmp, sizeof(tmp), "X-UID: %" PRIu32 "\nX-Haven-Modseq: %" PRIu64 "\n", uid,
-		 modseq);
+	snprintf(tmp, sizeof(tmp), "X-UID: %" PRIu32 "\n", uid);
 	put_str(w, tmp);
+	snprintf(tmp, sizeof(tmp), "X-Haven-Modseq: %" PRIu64, modseq);
+	put_padded(w, tmp, 16 + MBOX_MODSEQ_PAD);
 }
 
 int mbox_emit_stored(struct mbox_writer *w, int srcfd, const struct mbox_smsg *m,

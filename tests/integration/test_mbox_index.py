@@ -239,3 +239,39 @@ def test_small_mailboxes_get_no_index(haven):
     s.close()
     idxdir = os.path.join(haven.home_root, "alice", "mail", ".haven-index")
     assert not os.path.exists(idxdir) or os.listdir(idxdir) == []
+
+
+def test_store_writes_in_place(indexed):
+    """Flag changes overwrite the padded state headers: same inode, same
+    size, the index updated with them (the next look reads nothing); a
+    keyword new to the mailbox belongs in X-IMAPbase: a rewrite."""
+    h, inbox, idxdir, owner = indexed
+    write_mbox(inbox, 300)
+    os.chown(inbox, *owner)
+    s, f = session(h)
+    run(s, f, b"a", b"SELECT INBOX")     # claims and persists: our padded form
+    before = os.stat(inbox)
+    res = b"".join(run(s, f, b"b", b"STORE 1:20 +FLAGS (\\Flagged $Label1)"))
+    assert b"b OK" in res
+    res = b"".join(run(s, f, b"c", b"UID STORE 250:* FLAGS (\\Seen \\Answered \\Draft custom)"))
+    assert b"c OK" in res
+    res = b"".join(run(s, f, b"d", b"STORE 5 -FLAGS (\\Flagged $Label1 \\Seen)"))
+    assert b"d OK" in res
+    after = os.stat(inbox)
+    assert (after.st_ino, after.st_size) == (before.st_ino, before.st_size)
+    s.close()
+    n = len(index_log(h))
+    s, f = session(h)
+    snap = snapshot(s, f)
+    assert "index up to date (300 messages)" in wait_log(h, n, "index")[0]
+    res = b"".join(run(s, f, b"e", b"FETCH 1:6 (FLAGS)"))
+    assert re.search(rb"\* 1 FETCH \(FLAGS \([^)]*\\Flagged", res)
+    assert re.search(rb"\* 5 FETCH \(FLAGS \(\)\)", res) or b"* 5 FETCH (FLAGS (\\Recent))" in res
+    s.close()
+    assert snap == fresh_view(h, idxdir)
+    s, f = session(h)
+    run(s, f, b"a", b"SELECT INBOX")
+    assert b"f OK" in b"".join(run(s, f, b"f", b"STORE 2 +FLAGS (BrandNew)"))
+    s.close()
+    assert os.stat(inbox).st_ino != before.st_ino
+    assert b"BrandNew" in open(inbox, "rb").read().split(b"\n", 2)[1]   # X-IMAPbase

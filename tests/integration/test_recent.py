@@ -141,7 +141,7 @@ def test_mda_delivery_is_recent(haven):
     assert recent_count(run(a, fa, b"b", b"SELECT INBOX")) == 1
     with open(path, "rb") as f:
         data = f.read()
-    assert b"\nStatus: O\n" in data and b"X-UID: 1\n" in data
+    assert b"\nStatus: O \n" in data and b"X-UID: 1\n" in data
     a.close()
 
 
