@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -87,6 +89,11 @@ static void touch_timeout(struct session *s)
 
 static void setup_bev(struct session *s, struct bufferevent *bev)
 {
+	/* Responses leave in whole pieces from our buffer: Nagle would only
+	 * hold the tail of one back for the client's delayed ACK (40 ms).
+	 * Fails harmlessly on the socketpair a TLS session is served over. */
+	int one = 1;
+	setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->bev = bev;
 	bufferevent_setcb(bev, on_read, on_write, on_event, s);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -358,6 +365,14 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 	touch_timeout(s);
 	session_input(s);
+	/* Part of a command is here and we have nothing to answer yet: ACK
+	 * now. A client that writes a literal and its CRLF separately (Python's
+	 * imaplib does) otherwise waits, under Nagle, for our delayed ACK. The
+	 * kernel leaves quick-ack mode by itself, so this is per read. */
+	if (imap_reader_pending(&s->reader) > 0) {
+		int one = 1;
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	}
 }
 
 static void on_write(struct bufferevent *bev, void *arg)
