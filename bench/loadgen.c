@@ -7,6 +7,13 @@
  *   hold     log in N sessions, then NOOP / STATUS / IDLE slowly; writes a
  *            ready file once every session is logged in (bench/run measures
  *            server memory then)
+ *   bigbox   one big mailbox: --max-sessions sessions one after the other,
+ *            each LOGIN, the --big-ops commands (STATUS, SELECT, FETCH 1:*
+ *            (UID FLAGS), UID SEARCH SUBJECT, SEARCH BODY), LOGOUT; every
+ *            answer is checked against --bigbox-expect
+ * --tls: implicit TLS (IMAPS), the server certificate verified against
+ * --tls-ca for IP 127.0.0.1; every connection makes a full handshake (no
+ * session resumption); CONNECT then includes the handshake.
  * Every command must get a tagged OK; anything else is counted as an error.
  * Results (per-command ops/s, p50/p99 latency in ms, totals) go to stdout as
  * JSON. Every loop is bounded by --duration and --max-sessions.
@@ -28,20 +35,36 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
-enum profile { P_LOGIN, P_DEFAULT, P_HOLD };
+enum profile { P_LOGIN, P_DEFAULT, P_HOLD, P_BIGBOX };
 
 enum cmd {
 	C_CONNECT, C_LOGIN, C_SELECT, C_FETCH_FLAGS, C_FETCH_ENV, C_FETCH_BS,
 	C_FETCH_BODY, C_APPEND, C_UID_FETCH_BODY, C_STORE, C_EXPUNGE, C_LOGOUT,
-	C_NOOP, C_STATUS, C_IDLE, C_NCMDS
+	C_NOOP, C_STATUS, C_IDLE, C_FETCH_ALL, C_SEARCH_HDR, C_SEARCH_BODY, C_NCMDS
 };
 static const char *cmd_names[C_NCMDS] = {
 	"CONNECT", "LOGIN", "SELECT", "FETCH_FLAGS", "FETCH_ENVELOPE",
 	"FETCH_BODYSTRUCTURE", "FETCH_BODY", "APPEND", "UID_FETCH_BODY_VERIFY",
-	"STORE", "EXPUNGE", "LOGOUT", "NOOP", "STATUS", "IDLE"
+	"STORE", "EXPUNGE", "LOGOUT", "NOOP", "STATUS", "IDLE",
+	"FETCH_ALL_UID_FLAGS", "UID_SEARCH_SUBJECT", "SEARCH_BODY"
 };
+
+/* bigbox: the commands a session runs, in order, and what they must return */
+#define MAX_BIG_OPS 8
+static enum cmd big_ops[MAX_BIG_OPS];
+static int nbig_ops;
+static struct {
+	unsigned long messages, unseen;
+	char subject[128], body[128];
+	unsigned long *subject_uids, *body_seqs;
+	size_t nsubject_uids, nbody_seqs;
+} expect;
 
 #define MAX_SAMPLES 2000000
 
@@ -58,8 +81,13 @@ static struct {
 	const char *user_fmt, *pass_fmt, *corpus_dir, *ready_file;
 	int verbose;
 	unsigned long fetch_max; /* FETCH only 1..fetch_max (the seeded messages) */
+	int tls, timeout;
+	const char *tls_ca, *big_ops, *big_expect;
 } opt = { P_DEFAULT, 143, 10, 50, 1000000, 10.0, 2.0, "bench%02d", "pw-bench%02d",
-	  NULL, NULL, 0, 0 };
+	  NULL, NULL, 0, 0, 0, 60, NULL, NULL, NULL };
+
+static SSL_CTX *ssl_ctx;
+static char tls_version[32], tls_cipher[64]; /* of the first TLS connection */
 
 static struct event_base *base;
 static struct stat_cmd stats[C_NCMDS];
@@ -111,7 +139,7 @@ static void errmsg(const char *fmt, ...)
 enum step {
 	S_GREETING, S_LOGIN, S_SELECT, S_FETCH_FLAGS, S_FETCH_ENV, S_FETCH_BS,
 	S_FETCH_BODY, S_APPEND, S_UID_FETCH, S_STORE, S_EXPUNGE, S_LOGOUT,
-	S_HOLD_WAIT, S_HOLD_CMD, S_IDLE_WAIT, S_DONE
+	S_HOLD_WAIT, S_HOLD_CMD, S_IDLE_WAIT, S_BIG, S_DONE
 };
 
 struct conn {
@@ -139,6 +167,13 @@ struct conn {
 	unsigned long seq;
 	unsigned long ra, rb; /* FETCH range */
 	int idle_sent_done;
+	/* bigbox: position in big_ops and what the current command returned */
+	int big_i;
+	unsigned long nfetch, nfetch_unseen, fetch_bad, status_msgs, status_unseen,
+		status_uidnext;
+	int got_status;
+	unsigned long *found;
+	size_t nfound, found_cap;
 };
 
 static struct conn *conns;
@@ -215,8 +250,163 @@ static void hold_schedule(struct conn *c)
 {
 	c->step = S_HOLD_WAIT;
 	double d = opt.hold_interval * (0.5 + (random() % 1000) / 1000.0);
+	if (stopping || now() >= t_end)
+		d = 0; /* the run is over: LOGOUT now, not after another interval */
 	struct timeval tv = { (time_t)d, (suseconds_t)((d - (time_t)d) * 1e6) };
 	evtimer_add(c->timer, &tv);
+}
+
+/* bigbox: send the session's next command, or LOGOUT after the last. */
+static void big_next(struct conn *c)
+{
+	if (c->big_i >= nbig_ops) {
+		c->step = S_LOGOUT;
+		send_cmd(c, C_LOGOUT, "LOGOUT");
+		return;
+	}
+	enum cmd op = big_ops[c->big_i++];
+	c->step = S_BIG;
+	c->nfetch = c->nfetch_unseen = c->fetch_bad = 0;
+	c->got_status = 0;
+	c->nfound = 0;
+	switch (op) {
+	case C_STATUS:
+		send_cmd(c, op, "STATUS INBOX (MESSAGES UIDNEXT UNSEEN)");
+		break;
+	case C_SELECT:
+		c->exists = 0;
+		send_cmd(c, op, "SELECT INBOX");
+		break;
+	case C_FETCH_ALL:
+		send_cmd(c, op, "FETCH 1:* (UID FLAGS)");
+		break;
+	case C_SEARCH_HDR:
+		send_cmd(c, op, "UID SEARCH SUBJECT \"%s\"", expect.subject);
+		break;
+	case C_SEARCH_BODY:
+		send_cmd(c, op, "SEARCH BODY \"%s\"", expect.body);
+		break;
+	default:
+		abort();
+	}
+}
+
+static int cmp_ul(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* bigbox: an untagged line while one of its commands runs */
+static void big_untagged(struct conn *c, const char *line)
+{
+	unsigned long seq, v;
+	const char *p;
+	switch (c->cur) {
+	case C_FETCH_ALL:
+		if (sscanf(line, "* %lu FETCH (", &seq) != 1 || !strstr(line, " FETCH ("))
+			return;
+		c->nfetch++;
+		p = strstr(line, "UID ");
+		if (!p || sscanf(p + 4, "%lu", &v) != 1 || v != seq)
+			c->fetch_bad++; /* the generated box has UID == sequence number */
+		if (!strstr(line, "\\Seen"))
+			c->nfetch_unseen++;
+		return;
+	case C_SEARCH_HDR:
+	case C_SEARCH_BODY:
+		if (strncmp(line, "* SEARCH", 8) != 0)
+			return;
+		p = line + 8;
+		for (;;) {
+			char *end;
+			while (*p == ' ')
+				p++;
+			if (!isdigit((unsigned char)*p))
+				break;
+			v = strtoul(p, &end, 10);
+			p = end;
+			if (c->nfound == c->found_cap) {
+				c->found_cap = c->found_cap ? c->found_cap * 2 : 256;
+				c->found = realloc(c->found, c->found_cap * sizeof(*c->found));
+				if (!c->found) {
+					perror("realloc");
+					exit(2);
+				}
+			}
+			c->found[c->nfound++] = v;
+		}
+		return;
+	case C_STATUS:
+		if (strncmp(line, "* STATUS ", 9) != 0)
+			return;
+		c->got_status = 1;
+		if ((p = strstr(line, "MESSAGES ")))
+			c->status_msgs = strtoul(p + 9, NULL, 10);
+		if ((p = strstr(line, "UNSEEN ")))
+			c->status_unseen = strtoul(p + 7, NULL, 10);
+		if ((p = strstr(line, "UIDNEXT ")))
+			c->status_uidnext = strtoul(p + 8, NULL, 10);
+		return;
+	default:
+		return;
+	}
+}
+
+static int same_set(unsigned long *got, size_t n, const unsigned long *want, size_t nw)
+{
+	if (n != nw)
+		return 0;
+	qsort(got, n, sizeof(*got), cmp_ul);
+	return n == 0 || !memcmp(got, want, n * sizeof(*got));
+}
+
+/* bigbox: after a tagged OK, check what the command returned */
+static void big_verify(struct conn *c)
+{
+	int ok = 1;
+	switch (c->cur) {
+	case C_STATUS:
+		ok = c->got_status && c->status_msgs == expect.messages &&
+		     c->status_unseen == expect.unseen && c->status_uidnext > expect.messages;
+		if (!ok)
+			errmsg("conn %d: STATUS gave MESSAGES %lu UNSEEN %lu UIDNEXT %lu, want %lu %lu >%lu",
+			       c->id, c->status_msgs, c->status_unseen, c->status_uidnext,
+			       expect.messages, expect.unseen, expect.messages);
+		break;
+	case C_SELECT:
+		ok = c->exists == expect.messages;
+		if (!ok)
+			errmsg("conn %d: SELECT gave %lu EXISTS, want %lu", c->id, c->exists,
+			       expect.messages);
+		break;
+	case C_FETCH_ALL:
+		ok = c->nfetch == expect.messages && !c->fetch_bad &&
+		     c->nfetch_unseen == expect.unseen;
+		if (!ok)
+			errmsg("conn %d: FETCH 1:* gave %lu FETCH (%lu UID != seq, %lu unseen), want %lu (%lu unseen)",
+			       c->id, c->nfetch, c->fetch_bad, c->nfetch_unseen, expect.messages,
+			       expect.unseen);
+		break;
+	case C_SEARCH_HDR:
+		ok = same_set(c->found, c->nfound, expect.subject_uids, expect.nsubject_uids);
+		if (!ok)
+			errmsg("conn %d: UID SEARCH SUBJECT gave %zu UIDs, want %zu (or different ones)",
+			       c->id, c->nfound, expect.nsubject_uids);
+		break;
+	case C_SEARCH_BODY:
+		ok = same_set(c->found, c->nfound, expect.body_seqs, expect.nbody_seqs);
+		if (!ok)
+			errmsg("conn %d: SEARCH BODY gave %zu messages, want %zu (or different ones)",
+			       c->id, c->nfound, expect.nbody_seqs);
+		break;
+	default:
+		return;
+	}
+	if (ok)
+		verify_ok++;
+	else
+		verify_errors++;
 }
 
 /* Decide and send the next command after a tagged OK. */
@@ -230,6 +420,11 @@ static void conn_next(struct conn *c)
 		do_login(c);
 		return;
 	case S_LOGIN:
+		if (opt.profile == P_BIGBOX) {
+			c->big_i = 0;
+			big_next(c);
+			return;
+		}
 		if (opt.profile == P_LOGIN) {
 			c->step = S_LOGOUT;
 			send_cmd(c, C_LOGOUT, "LOGOUT");
@@ -310,6 +505,9 @@ static void conn_next(struct conn *c)
 		return;
 	case S_HOLD_CMD:
 		hold_schedule(c);
+		return;
+	case S_BIG:
+		big_next(c);
 		return;
 	default:
 		return;
@@ -395,6 +593,8 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		char word[16];
 		if (sscanf(line, "* %lu %15s", &num, word) == 2 && !strcmp(word, "EXISTS"))
 			c->exists = num;
+		else if (c->step == S_BIG)
+			big_untagged(c, line);
 		return;
 	}
 	size_t tl = strlen(c->tag);
@@ -424,6 +624,8 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 				errmsg("conn %d: UID FETCH %lu returned no matching BODY[]", c->id,
 				       c->appended_uid);
 			}
+			if (c->step == S_BIG)
+				big_verify(c);
 		}
 		if (c->cur == C_LOGOUT) {
 			sessions_done++;
@@ -464,7 +666,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	static char *acc; /* logical line accumulator (single-threaded) */
 	static size_t acc_cap;
-	for (int guard = 0; guard < 100000 && c->bev; guard++) {
+	/* until the input has no complete line left, or the connection ended
+	 * (restart_later may already have put a new one in c->bev) */
+	while (c->bev == bev) {
 		if (c->lit_remaining) {
 			size_t avail = evbuffer_get_length(in);
 			if (!avail)
@@ -532,6 +736,11 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		int one = 1;
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (opt.tls && !tls_version[0]) {
+			SSL *ssl = bufferevent_openssl_get_ssl(bev);
+			snprintf(tls_version, sizeof(tls_version), "%s", SSL_get_version(ssl));
+			snprintf(tls_cipher, sizeof(tls_cipher), "%s", SSL_get_cipher_name(ssl));
+		}
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && c->cur == C_LOGOUT) {
@@ -544,9 +753,17 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		timeouts++;
 	else
 		conn_errors++;
-	errmsg("conn %d: connection %s during %s", c->id,
-	       (what & BEV_EVENT_TIMEOUT) ? "timeout" : (what & BEV_EVENT_EOF) ? "EOF" : "error",
-	       cmd_names[c->cur]);
+	{
+		char tlserr[256] = "";
+		unsigned long e = opt.tls ? bufferevent_get_openssl_error(bev) : 0;
+		if (e)
+			ERR_error_string_n(e, tlserr, sizeof(tlserr));
+		errmsg("conn %d: connection %s during %s%s%s", c->id,
+		       (what & BEV_EVENT_TIMEOUT) ? "timeout"
+		       : (what & BEV_EVENT_EOF)   ? "EOF"
+						  : "error",
+		       cmd_names[c->cur], e ? ": " : "", tlserr);
+	}
 	if (c->step == S_HOLD_WAIT || c->step == S_HOLD_CMD || c->step == S_IDLE_WAIT)
 		logged_in_now--;
 	evtimer_del(c->timer);
@@ -561,9 +778,28 @@ static void conn_start(struct conn *c)
 	sin.sin_port = htons((unsigned short)opt.port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sessions_started++;
-	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (opt.tls) {
+		SSL *ssl = SSL_new(ssl_ctx);
+		if (!ssl) {
+			fprintf(stderr, "loadgen: SSL_new failed\n");
+			exit(2);
+		}
+		/* the bench certificate is for IP 127.0.0.1 */
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
+		c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+							BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev)
+			/* a server may close after BYE without close_notify */
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else {
+		c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (!c->bev) {
+		fprintf(stderr, "loadgen: cannot make a bufferevent\n");
+		exit(2);
+	}
 	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
-	struct timeval to = { 60, 0 };
+	struct timeval to = { opt.timeout, 0 };
 	bufferevent_set_timeouts(c->bev, &to, &to);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->step = S_GREETING;
@@ -584,8 +820,15 @@ static void conn_start(struct conn *c)
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	int active = 0;
-	if (now() >= t_end)
+	if (now() >= t_end && !stopping) {
 		stopping = 1;
+		/* hold: sessions waiting for their next command log out now */
+		for (int i = 0; i < opt.clients; i++)
+			if (conns[i].bev && conns[i].step == S_HOLD_WAIT) {
+				struct timeval tv0 = { 0, 0 };
+				evtimer_add(conns[i].timer, &tv0);
+			}
+	}
 	for (int i = 0; i < opt.clients; i++)
 		if (conns[i].bev)
 			active++;
@@ -600,12 +843,17 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* percentile with linear interpolation between the two nearest samples
+ * (so the p50 of 2 samples is their mean) */
 static double pct(struct stat_cmd *s, double p)
 {
 	if (!s->n)
 		return 0;
-	size_t i = (size_t)(p * (s->n - 1) + 0.5);
-	return s->lat[i];
+	double x = p * (double)(s->n - 1);
+	size_t i = (size_t)x;
+	if (i + 1 >= s->n)
+		return s->lat[s->n - 1];
+	return s->lat[i] + (s->lat[i + 1] - s->lat[i]) * (x - (double)i);
 }
 
 static void load_corpus(void)
@@ -666,11 +914,112 @@ static void load_corpus(void)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: loadgen --port P [--profile login|default|hold] [--clients N]\n"
+		"usage: loadgen --port P [--profile login|default|hold|bigbox] [--clients N]\n"
 		"       [--duration S] [--users N] [--user-fmt bench%%02d] [--pass-fmt pw-bench%%02d]\n"
 		"       [--corpus DIR] [--max-sessions N] [--hold-interval S] [--ready-file F]\n"
-		"       [--fetch-max N] [-v]\n");
+		"       [--fetch-max N] [--timeout S] [--tls --tls-ca CERT.pem]\n"
+		"       [--big-ops STATUS,SELECT,FETCH,SEARCH_HEADER,SEARCH_BODY --bigbox-expect F]\n"
+		"       [-v]\n"
+		"bigbox: --max-sessions sessions one after the other (use --clients 1); F has\n"
+		"lines 'messages N', 'unseen N', 'subject STR', 'subject_uids U...',\n"
+		"'body STR', 'body_seqs S...' (ascending)\n");
 	exit(2);
+}
+
+static void parse_big_ops(const char *list)
+{
+	char *dup = strdup(list), *save = NULL;
+	for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		enum cmd op;
+		if (!strcmp(t, "STATUS")) op = C_STATUS;
+		else if (!strcmp(t, "SELECT")) op = C_SELECT;
+		else if (!strcmp(t, "FETCH")) op = C_FETCH_ALL;
+		else if (!strcmp(t, "SEARCH_HEADER")) op = C_SEARCH_HDR;
+		else if (!strcmp(t, "SEARCH_BODY")) op = C_SEARCH_BODY;
+		else {
+			fprintf(stderr, "loadgen: unknown bigbox op %s\n", t);
+			exit(2);
+		}
+		if (nbig_ops == MAX_BIG_OPS)
+			usage();
+		big_ops[nbig_ops++] = op;
+	}
+	free(dup);
+}
+
+static unsigned long *parse_nums(const char *p, size_t *n)
+{
+	unsigned long *v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	for (;;) {
+		char *end;
+		while (*p == ' ')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			break;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = realloc(v, cap * sizeof(*v));
+			if (!v) {
+				perror("realloc");
+				exit(2);
+			}
+		}
+		v[(*n)++] = strtoul(p, &end, 10);
+		p = end;
+	}
+	return v;
+}
+
+static void load_expect(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = 0;
+		char *sp = strchr(line, ' ');
+		const char *val = sp ? sp + 1 : "";
+		if (sp)
+			*sp = 0;
+		if (!strcmp(line, "messages")) expect.messages = strtoul(val, NULL, 10);
+		else if (!strcmp(line, "unseen")) expect.unseen = strtoul(val, NULL, 10);
+		else if (!strcmp(line, "subject")) snprintf(expect.subject, sizeof(expect.subject), "%s", val);
+		else if (!strcmp(line, "body")) snprintf(expect.body, sizeof(expect.body), "%s", val);
+		else if (!strcmp(line, "subject_uids")) expect.subject_uids = parse_nums(val, &expect.nsubject_uids);
+		else if (!strcmp(line, "body_seqs")) expect.body_seqs = parse_nums(val, &expect.nbody_seqs);
+	}
+	free(line);
+	fclose(f);
+	if (!expect.messages || !expect.subject[0] || !expect.body[0] ||
+	    strpbrk(expect.subject, "\"\\") || strpbrk(expect.body, "\"\\")) {
+		fprintf(stderr, "loadgen: %s: needs messages, subject and body (no quotes)\n", path);
+		exit(2);
+	}
+}
+
+static void tls_init(void)
+{
+	ssl_ctx = SSL_CTX_new(TLS_client_method());
+	if (!ssl_ctx) {
+		fprintf(stderr, "loadgen: SSL_CTX_new failed\n");
+		exit(2);
+	}
+	if (!opt.tls_ca || SSL_CTX_load_verify_locations(ssl_ctx, opt.tls_ca, NULL) != 1) {
+		fprintf(stderr, "loadgen: --tls needs --tls-ca with the server's certificate\n");
+		exit(2);
+	}
+	SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, NULL);
+	/* every connection a full handshake, as a client without a session cache */
+	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ssl_ctx, SSL_OP_NO_TICKET);
 }
 
 int main(int argc, char **argv)
@@ -682,17 +1031,20 @@ int main(int argc, char **argv)
 		{ "pass-fmt", 1, 0, 'W' },    { "corpus", 1, 0, 'C' },
 		{ "max-sessions", 1, 0, 'm' }, { "hold-interval", 1, 0, 'i' },
 		{ "ready-file", 1, 0, 'r' },  { "verbose", 0, 0, 'v' },
-		{ "fetch-max", 1, 0, 'f' },
+		{ "fetch-max", 1, 0, 'f' },   { "timeout", 1, 0, 't' },
+		{ "tls", 0, 0, 'T' },	      { "tls-ca", 1, 0, 'A' },
+		{ "big-ops", 1, 0, 'B' },     { "bigbox-expect", 1, 0, 'E' },
 		{ 0, 0, 0, 0 }
 	};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "p:P:c:d:u:U:W:C:m:i:r:vf:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:P:c:d:u:U:W:C:m:i:r:vf:t:TA:B:E:", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'p': opt.port = atoi(optarg); break;
 		case 'P':
 			if (!strcmp(optarg, "login")) opt.profile = P_LOGIN;
 			else if (!strcmp(optarg, "default")) opt.profile = P_DEFAULT;
 			else if (!strcmp(optarg, "hold")) opt.profile = P_HOLD;
+			else if (!strcmp(optarg, "bigbox")) opt.profile = P_BIGBOX;
 			else usage();
 			break;
 		case 'c': opt.clients = atoi(optarg); break;
@@ -706,12 +1058,25 @@ int main(int argc, char **argv)
 		case 'r': opt.ready_file = optarg; break;
 		case 'v': opt.verbose++; break;
 		case 'f': opt.fetch_max = strtoul(optarg, NULL, 10); break;
+		case 't': opt.timeout = atoi(optarg); break;
+		case 'T': opt.tls = 1; break;
+		case 'A': opt.tls_ca = optarg; break;
+		case 'B': opt.big_ops = optarg; break;
+		case 'E': opt.big_expect = optarg; break;
 		default: usage();
 		}
 	}
 	if (opt.port <= 0 || opt.clients <= 0 || opt.clients > 20000 || opt.nusers <= 0 ||
-	    opt.duration <= 0 || opt.duration > 3600)
+	    opt.duration <= 0 || opt.duration > 3600 || opt.timeout <= 0)
 		usage();
+	if (opt.profile == P_BIGBOX) {
+		if (!opt.big_ops || !opt.big_expect)
+			usage();
+		parse_big_ops(opt.big_ops);
+		load_expect(opt.big_expect);
+	}
+	if (opt.tls)
+		tls_init();
 	srandom(12345);
 	load_corpus();
 	base = event_base_new();
@@ -733,7 +1098,10 @@ int main(int argc, char **argv)
 
 	unsigned long total_ok = 0, total_err = 0;
 	printf("{\n  \"profile\": \"%s\",\n  \"clients\": %d,\n  \"duration_s\": %.3f,\n",
-	       opt.profile == P_LOGIN ? "login" : opt.profile == P_HOLD ? "hold" : "default",
+	       opt.profile == P_LOGIN    ? "login"
+	       : opt.profile == P_HOLD   ? "hold"
+	       : opt.profile == P_BIGBOX ? "bigbox"
+					 : "default",
 	       opt.clients, elapsed);
 	printf("  \"commands\": {");
 	int first = 1;
@@ -757,7 +1125,11 @@ int main(int argc, char **argv)
 	printf("  \"sessions_started\": %lu,\n  \"sessions_completed\": %lu,\n", sessions_started,
 	       sessions_done);
 	printf("  \"held_sessions\": %d,\n", opt.profile == P_HOLD ? (ready_written ? opt.clients : logged_in_now) : 0);
-	printf("  \"verified_bodies\": %lu,\n", verify_ok);
+	printf("  \"tls\": %s,\n", opt.tls ? "true" : "false");
+	if (opt.tls)
+		printf("  \"tls_version\": \"%s\",\n  \"tls_cipher\": \"%s\",\n", tls_version,
+		       tls_cipher);
+	printf("  \"verified\": %lu,\n", verify_ok);
 	printf("  \"errors\": {\"command\": %lu, \"connection\": %lu, \"timeout\": %lu, "
 	       "\"protocol\": %lu, \"verify\": %lu, \"total\": %lu}\n}\n",
 	       total_err, conn_errors, timeouts, proto_errors, verify_errors,
