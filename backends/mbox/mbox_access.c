@@ -139,6 +139,16 @@ static int scan_claim(struct mbox_handle *h, const struct mbox_carry *carry, int
 	/* The common case: nothing to persist, nothing new. */
 	if ((!s->needs_persist && !wants_claim(s, claim, after)) || !h->writable)
 		return 0;   /* read-only: the UIDs stay computed, the same for every reader */
+	/* New mail in a big file (one with an index): its UIDs are computed
+	 * the same way by every reader of the same bytes (X-IMAPbase's UIDNEXT,
+	 * then file order), so a reader does not rewrite the whole file just to
+	 * write them down, or to claim \Recent. The next writer does (STORE,
+	 * EXPUNGE, APPEND and COPY take the write lock and come through here).
+	 * Dovecot's mbox_lazy_writes makes the same choice. The cost: until
+	 * then every session reports that mail as \Recent. */
+	if (!h->write_locked && s->have_base && h->store->index_min_size >= 0 &&
+	    (uint64_t)h->st.st_size >= (uint64_t)h->store->index_min_size)
+		return 0;
 	if (!h->write_locked) {
 		if (mbox_lock_upgrade(&h->lock, h->timeout, &perr) < 0) {
 			log_info("mbox: not persisting UIDs or \\Recent of %s now: %s",

@@ -249,10 +249,11 @@ def test_store_writes_in_place(indexed):
     write_mbox(inbox, 300)
     os.chown(inbox, *owner)
     s, f = session(h)
-    run(s, f, b"a", b"SELECT INBOX")     # claims and persists: our padded form
-    before = os.stat(inbox)
+    run(s, f, b"a", b"SELECT INBOX")
+    # The first write persists UIDs and claims \Recent: our padded form.
     res = b"".join(run(s, f, b"b", b"STORE 1:20 +FLAGS (\\Flagged $Label1)"))
     assert b"b OK" in res
+    before = os.stat(inbox)
     res = b"".join(run(s, f, b"c", b"UID STORE 250:* FLAGS (\\Seen \\Answered \\Draft custom)"))
     assert b"c OK" in res
     res = b"".join(run(s, f, b"d", b"STORE 5 -FLAGS (\\Flagged $Label1 \\Seen)"))
@@ -275,3 +276,43 @@ def test_store_writes_in_place(indexed):
     s.close()
     assert os.stat(inbox).st_ino != before.st_ino
     assert b"BrandNew" in open(inbox, "rb").read().split(b"\n", 2)[1]   # X-IMAPbase
+
+
+def test_new_mail_in_a_big_file_is_not_rewritten_by_readers(indexed):
+    """A delivery into a big (indexed) mailbox: sessions see it with UIDs
+    computed from the file, without rewriting it; the next write (a STORE)
+    writes those same UIDs down."""
+    h, inbox, idxdir, owner = indexed
+    write_mbox(inbox, 400)
+    os.chown(inbox, *owner)
+    s, f = session(h)
+    recent = int(re.search(rb"\* (\d+) RECENT", b"".join(run(s, f, b"a", b"SELECT INBOX"))).group(1))
+    before = os.stat(inbox)
+    with open(inbox, "ab") as fp:
+        for i in range(5):
+            fp.write(b"From mda@example.org Sun Nov 22 10:00:00 2026\n"
+                     b"Subject: late %d\n\nlate body %d\n\n" % (i, i))
+    grown = os.stat(inbox)
+    res = b"".join(run(s, f, b"n", b"NOOP"))
+    assert b"* 405 EXISTS" in res and b"* %d RECENT" % (recent + 5) in res
+    uids = re.findall(rb"\* (\d+) FETCH \(UID (\d+)\)",
+                      b"".join(run(s, f, b"u", b"FETCH 401:405 (UID)")))
+    assert [int(u) for _, u in uids] == [401, 402, 403, 404, 405]
+    s2, f2 = session(h)           # another reader: same UIDs, no rewrite
+    run(s2, f2, b"a", b"SELECT INBOX")
+    res = b"".join(run(s2, f2, b"u", b"UID FETCH 401:405 (BODY.PEEK[TEXT])"))
+    for i in range(5):
+        assert b"late body %d\r\n" % i in res
+    now = os.stat(inbox)
+    assert (now.st_ino, now.st_size) == (grown.st_ino, grown.st_size) and now.st_ino == before.st_ino
+    assert b"X-UID: 405" not in open(inbox, "rb").read()
+    # A write persists them, under the same UIDs.
+    assert b"s OK" in b"".join(run(s, f, b"s", b"UID STORE 403 +FLAGS (\\Flagged)"))
+    data = open(inbox, "rb").read()
+    at = data.index(b"Subject: late 2\n")
+    assert b"X-UID: 403\n" in data[data.rindex(b"From ", 0, at):at]
+    run(s2, f2, b"n", b"NOOP")
+    res = b"".join(run(s2, f2, b"v", b"UID FETCH 401:405 (FLAGS)"))
+    assert len(re.findall(rb"UID 40[1-5]", res)) == 5 and b"\\Flagged" in res
+    s.close()
+    s2.close()
