@@ -21,7 +21,12 @@ def available():
 
 
 class Dovecot:
-    def __init__(self, users, driver="mbox", port=None):
+    """home: the users' home directories ('%u' for the user name), by default
+    under the instance's own directory; mbox_index: Dovecot's INDEX= for
+    mbox (e.g. "MEMORY", so what it shows comes from the file alone)."""
+
+    def __init__(self, users, driver="mbox", port=None, home=None, mbox_index=None):
+        userhome = home
         self.dir = tempfile.mkdtemp(prefix="dovecot-test-")
         os.chmod(self.dir, 0o755)
         with socket.socket() as s:
@@ -38,6 +43,9 @@ class Dovecot:
                 f.write("%s:{PLAIN}%s\n" % (u, p))
         location = {"mbox": "mbox:~/mail:INBOX=~/INBOX",
                     "maildir": "maildir:~/Maildir"}[driver]
+        if driver == "mbox" and mbox_index:
+            location += ":INDEX=" + mbox_index
+        userhome = userhome or "{d}/home/%u".format(d=self.dir)
         conf = """
 protocols = imap
 listen = 127.0.0.1
@@ -59,7 +67,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={d}/home/%u
+  args = uid={uid} gid={gid} home={userhome}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -78,7 +86,8 @@ service anvil {{
 protocol imap {{
   mail_max_userip_connections = 1000
 }}
-""".format(d=self.dir, port=self.port, loc=location, uid=self.uid, gid=self.gid)
+""".format(d=self.dir, port=self.port, loc=location, uid=self.uid, gid=self.gid,
+           userhome=userhome)
         self.conf = os.path.join(self.dir, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write(conf)
