@@ -386,8 +386,10 @@ static void parse_hdr(struct mbox_scan *s, struct scan_base *b, struct scan_cur 
 			;
 		while (i < vl && v[i] >= '0' && v[i] <= '9')
 			i++;
+		/* The second number is the last UID given out (UW-IMAP and
+		 * Dovecot write and read it so), not the next one. */
 		u = parse_u64(v + i, vl - i, &ok);
-		b->uidnext = ok && u > 0 && u <= UINT32_MAX ? (uint32_t)u : 1;
+		b->uidnext = ok && u < UINT32_MAX ? (uint32_t)u + 1 : 1;
 		b->seen = 1;
 		for (; i < vl && (v[i] == ' ' || v[i] == '\t'); i++)
 			;

@@ -114,8 +114,10 @@ void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32
 {
 	char tmp[96];
 	if (base) {
-		snprintf(tmp, sizeof(tmp), "X-IMAPbase: %" PRIu32 " %" PRIu32, base->uidvalidity,
-			 base->uidnext);
+		/* UIDVALIDITY and the last UID given out (UW-IMAP's and
+		 * Dovecot's meaning of the second number; never 0 - 1). */
+		snprintf(tmp, sizeof(tmp), "X-IMAPbase: %" PRIu32 " %010" PRIu32, base->uidvalidity,
+			 base->uidnext > 0 ? base->uidnext - 1 : 0);
 		put_str(w, tmp);
 		for (size_t i = 0; i < base->nkw; i++) {
 			mbox_writer_put(w, " ", 1);
@@ -251,7 +253,8 @@ void mbox_emit_pseudo(struct mbox_writer *w, const struct mbox_scan *s)
 	put_str(w, date);
 	put_str(w, "\nFrom: Mail System Internal Data <" MBOX_FROM_SENDER ">\n"
 		   "Subject: DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\n");
-	snprintf(tmp, sizeof(tmp), "X-IMAP: %" PRIu32 " %" PRIu32, s->uidvalidity, s->uidnext);
+	snprintf(tmp, sizeof(tmp), "X-IMAP: %" PRIu32 " %010" PRIu32, s->uidvalidity,
+		 s->uidnext > 0 ? s->uidnext - 1 : 0);
 	put_str(w, tmp);
 	for (size_t i = 0; i < s->nkw; i++) {
 		mbox_writer_put(w, " ", 1);

@@ -31,7 +31,7 @@ def message(i, flags=b"", uid=None, kw=b""):
 
 def write_mbox(path, n, uidvalidity=1234567, with_uids=True):
     out = [b"From MAILER-DAEMON Sat Nov 21 09:00:00 2026\n"
-           b"X-IMAPbase: %d %d $Label1 custom\n" % (uidvalidity, n + 1)]
+           b"X-IMAPbase: %d %d $Label1 custom\n" % (uidvalidity, n)]  # the last UID
     first = message(0, (b"RO", b"A"), 1 if with_uids else None, b"$Label1")
     out[0] += first.split(b"\n", 1)[1]
     for i in range(1, n):

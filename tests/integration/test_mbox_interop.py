@@ -210,8 +210,6 @@ def test_haven_mailbox_in_dovecot_bodies(haven_then_dovecot):
         assert got == body, uid
 
 
-@pytest.mark.xfail(strict=True, reason="Haven writes UIDNEXT in X-IMAPbase where UW-IMAP and "
-                   "Dovecot keep the last UID used; Dovecot then reports UIDNEXT one higher")
 def test_haven_mailbox_in_dovecot_uidnext(haven_then_dovecot):
     ours, theirs, _ = haven_then_dovecot
     assert theirs["uidnext"] == ours["uidnext"]
@@ -235,9 +233,6 @@ def test_dovecot_mailbox_in_haven_bodies(dovecot_then_haven):
         assert ours["msgs"][uid][1] == body, uid
 
 
-@pytest.mark.xfail(strict=True, reason="Haven reads X-IMAPbase's second number as UIDNEXT; "
-                   "Dovecot writes the last UID used there, so Haven hands out the UID of an "
-                   "expunged message again")
 def test_dovecot_mailbox_in_haven_uidnext(dovecot_then_haven):
     ours, theirs, appenduid = dovecot_then_haven
     # UID 13, the last message, was expunged through Dovecot.
