@@ -217,11 +217,13 @@ int main(int argc, char **argv)
 		fatal("memfd_create: %s", strerror(errno));
 
 	if (privdrop_is_root()) {
-		M->login_user = M->cfg.login_user;
+		/* A copy: the login identity outlives SIGHUP's new config. */
+		M->login_user = xstrdup(M->cfg.login_user);
 		if (privdrop_lookup(M->login_user, &M->login_uid, &M->login_gid, &err) < 0) {
 			/* Documented fallback: a machine without the haven user
 			 * (e.g. a fresh checkout) still separates privileges. */
 			log_warn("%s; login workers will run as nobody", err.msg);
+			free((char *)M->login_user);
 			M->login_user = "nobody";
 			if (privdrop_lookup("nobody", &M->login_uid, &M->login_gid, &err) < 0)
 				fatal("%s", err.msg);

@@ -156,6 +156,17 @@ def test_one_worker_serves_all_sessions_of_a_user(haven):
                                  if role(argv) == "haven-worker"], timeout=15)
 
 
+def test_login_after_sighup(haven):
+    # The master keeps the login user's name across reloads (it once
+    # pointed into the configuration that SIGHUP frees).
+    haven.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "configuration reloaded" in haven.log_text())
+    for user in ("alice", "bob", "alice"):
+        m = haven.login(user)
+        assert m.select("INBOX")[0] == "OK"
+        m.logout()
+
+
 def test_sigterm_says_bye(haven):
     m = haven.login("alice")
     s, f = haven.raw()
