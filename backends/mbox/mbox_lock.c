@@ -1,7 +1,8 @@
 /* Locking compatible with Debian's MDAs (Debian policy 22.6): first a
  * "<mbox>.lock" dotlock made with O_EXCL, then an fcntl lock on the file.
- * Waits are bounded by lock_timeout; a dotlock older than five minutes is
- * stale (its owner died) and removed.
+ * Waits are bounded by lock_timeout; a dotlock whose pid is gone from this
+ * host, or that is older than five minutes, is stale (its owner died) and
+ * removed.
  *
  * We use open-file-description locks where the kernel has them: they
  * conflict with the classic POSIX locks MDAs take, but belong to our open
@@ -20,6 +21,7 @@
  * there also take it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,23 +68,70 @@ int mbox_lock_fd(int fd, int write)
 	return fcntl_try(fd, write ? F_WRLCK : F_RDLCK);
 }
 
+/* Has the dotlock's owner gone? It holds a pid (ours, like liblockfile's,
+ * is decimal text); a pid that no process on this host has is dead. Also
+ * gives the lock's inode, so we only ever remove the lock we judged. */
+static int dotlock_owner_dead(struct mbox_lock *lk, struct stat *sb)
+{
+	char buf[32];
+	long pid;
+	char *end;
+	ssize_t n;
+	int fd = openat(lk->dirfd, lk->dotname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return 0;
+	n = fstat(fd, sb) == 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	if (pid <= 0 || (*end != '\0' && *end != '\n'))
+		return 0;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Made as liblockfile makes it: the pid goes into a temp file which is
+ * then linked to the lock's name, so the lock never exists without its
+ * pid (a kill between create and write would leave a lock nobody can
+ * tell is stale). */
+static int dotlock_create(struct mbox_lock *lk)
+{
+	char tmp[96], pid[32];
+	struct stat sb;
+	int fd, rc, e, n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+	mbox_tmp_name(tmp, sizeof(tmp));
+	fd = mbox_dir_openat(lk->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			     0644);
+	if (fd < 0)
+		return -1;
+	if (write(fd, pid, (size_t)n) != n || fstat(fd, &sb) < 0) {
+		e = errno;
+		close(fd);
+		mbox_dir_unlinkat(lk->dirfd, tmp);
+		errno = e ? e : EIO;
+		return -1;
+	}
+	close(fd);
+	rc = mbox_dir_linkat(lk->dirfd, tmp, lk->dotname);
+	e = errno;
+	mbox_dir_unlinkat(lk->dirfd, tmp);
+	errno = e;
+	if (rc == 0) {
+		lk->dot_dev = sb.st_dev;
+		lk->dot_ino = sb.st_ino;
+	}
+	return rc;
+}
+
 static int dotlock_take(struct mbox_lock *lk, double deadline, struct error *err)
 {
 	for (;;) {
 		struct stat sb;
-		int fd = mbox_dir_openat(lk->dirfd, lk->dotname,
-				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			char pid[32];
-			int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-			/* The pid is for humans; failing to write it changes nothing. */
-			if (n > 0 && write(fd, pid, (size_t)n) < 0)
-				log_debug("mbox: writing %s: %s", lk->dotname, strerror(errno));
-			if (fstat(fd, &sb) == 0) {
-				lk->dot_dev = sb.st_dev;
-				lk->dot_ino = sb.st_ino;
-			}
-			close(fd);
+		int dead;
+		if (dotlock_create(lk) == 0) {
 			lk->have_dot = 1;
 			return 0;
 		}
@@ -93,11 +142,20 @@ static int dotlock_take(struct mbox_lock *lk, double deadline, struct error *err
 		}
 		if (errno != EEXIST)
 			return mbox_errno_error(err, errno, "create lock", lk->dotname);
-		if (fstatat(lk->dirfd, lk->dotname, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    time(NULL) - sb.st_mtime > MBOX_STALE_DOTLOCK) {
-			log_warn("mbox: removing stale lock %s", lk->dotname);
-			if (mbox_dir_unlinkat(lk->dirfd, lk->dotname) < 0 && errno != ENOENT)
+		/* Stale: its owner died (a killed worker or MDA), or it is so
+		 * old that its owner must have (one on another host). */
+		dead = dotlock_owner_dead(lk, &sb);
+		if (dead || (fstatat(lk->dirfd, lk->dotname, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			     time(NULL) - sb.st_mtime > MBOX_STALE_DOTLOCK)) {
+			struct stat now;
+			log_warn("mbox: removing stale lock %s (%s)", lk->dotname,
+				 dead ? "its process is gone" : "too old");
+			if (fstatat(lk->dirfd, lk->dotname, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    now.st_dev == sb.st_dev && now.st_ino == sb.st_ino &&
+			    mbox_dir_unlinkat(lk->dirfd, lk->dotname) < 0 && errno != ENOENT)
 				return mbox_errno_error(err, errno, "remove stale lock", lk->dotname);
+			/* Whoever died holding it may have left temp files. */
+			mbox_tmp_cleanup(lk->dirfd);
 			continue;
 		}
 		if (now_mono() >= deadline) {

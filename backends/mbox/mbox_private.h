@@ -205,6 +205,9 @@ int mbox_fsync_dir(int dirfd);
 int mbox_dir_openat(int dirfd, const char *name, int flags, mode_t mode);
 int mbox_dir_unlinkat(int dirfd, const char *name);
 int mbox_dir_renameat(int dirfd, const char *from, const char *to);
+int mbox_dir_linkat(int dirfd, const char *from, const char *to);
+/* Remove temp files left in a directory by processes that died. */
+void mbox_tmp_cleanup(int dirfd);
 
 /* mbox_lock.c */
 int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd, int write,

@@ -2,8 +2,10 @@
  * a client-supplied mailbox name into a file. Every path below mbox_dir is
  * walked one component at a time with O_NOFOLLOW, so neither a symlink
  * planted in the tree nor a crafted name can reach a file outside it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +167,44 @@ int mbox_dir_renameat(int dirfd, const char *from, const char *to)
 	int rc;
 	WITH_MAIL_GROUP(renameat(dirfd, from, dirfd, to));
 	return rc;
+}
+
+int mbox_dir_linkat(int dirfd, const char *from, const char *to)
+{
+	int rc;
+	WITH_MAIL_GROUP(linkat(dirfd, from, dirfd, to, 0));
+	return rc;
+}
+
+/* Temp files are ".haven-tmp.PID.N.TIME" (mbox_tmp_name): those of a
+ * process that no longer exists were left by a kill; each may be a whole
+ * copy of a mailbox, hidden from LIST, eating disk and quota. */
+void mbox_tmp_cleanup(int dirfd)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	size_t seen = 0;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL && seen++ < MBOX_LIST_MAX) {
+		char *end;
+		long pid;
+		if (strncmp(de->d_name, ".haven-tmp.", 11) != 0)
+			continue;
+		pid = strtol(de->d_name + 11, &end, 10);
+		if (pid <= 0 || *end != '.' || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			log_info("mbox: removing %s, left by process %ld", de->d_name, pid);
+			mbox_dir_unlinkat(dirfd, de->d_name);
+		}
+	}
+	closedir(d);
 }
 
 int mbox_fsync_dir(int dirfd)

@@ -320,6 +320,9 @@ int mbox_rewrite(struct mbox_handle *h, struct mbox_scan *s, struct error *err)
 	int fd;
 	size_t kept;
 
+	/* A rewrite costs the file's size anyway: look for the leftovers of
+	 * rewrites that were killed. */
+	mbox_tmp_cleanup(h->loc->dirfd);
 	mbox_tmp_name(tmpname, sizeof(tmpname));
 	fd = mbox_dir_openat(h->loc->dirfd, tmpname,
 			     O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
