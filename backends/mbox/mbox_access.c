@@ -85,6 +85,11 @@ int mbox_handle_open(struct store *st, const struct mbox_loc *loc, int write,
 		    fstat(fd, &h->st) == 0) {
 			h->fd = fd;
 			h->write_locked = write;
+			/* A killed append of ours is undone before anyone reads. */
+			if (mbox_append_recover(h, err) < 0) {
+				mbox_handle_close(h);
+				return -1;
+			}
 			return 0;
 		}
 		/* Replaced (or removed) while we were waiting: try the new one. */

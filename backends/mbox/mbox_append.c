@@ -2,8 +2,11 @@
  *
  * Appending never rewrites: lock, write the new message after the last
  * byte, fsync, unlock; a failed write is cut off again with ftruncate, so
- * the file is the old one or the old one plus whole messages. */
+ * the file is the old one or the old one plus whole messages. A kill -9
+ * half-way cannot cut anything off: a journal written first (next to the
+ * index) lets the next opener of the mailbox do it. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,10 +17,16 @@
 #include "mbox_private.h"
 
 int mbox_append_begin(struct mbox_handle *h, struct mbox_scan *s, struct mbox_writer *w,
-		      uint64_t *orig_size, struct error *err)
+		      uint32_t first_uid, uint64_t *orig_size, struct error *err)
 {
+	char jr[128];
 	(void)err;
 	*orig_size = (uint64_t)h->st.st_size;
+	/* Where the file ended and which UIDs are ours, for mbox_append_recover
+	 * should we be killed half-way. */
+	snprintf(jr, sizeof(jr), "%llu %llu %llu %u\n", (unsigned long long)h->st.st_dev,
+		 (unsigned long long)h->st.st_ino, (unsigned long long)*orig_size, first_uid);
+	h->journal = mbox_journal_write(h->store, h->loc->name, jr) == 0;
 	mbox_writer_init(w, h->fd, *orig_size);
 	/* The next From_ must start a line. The '\n' we add becomes the
 	 * framing of the last message, which is what it already was read as
@@ -36,13 +45,84 @@ int mbox_append_commit(struct mbox_handle *h, struct mbox_writer *w, uint64_t or
 	else if (fsync(h->fd) < 0)
 		e = errno;
 	mbox_writer_free(w);
-	if (e == 0)
+	if (e != 0) {
+		/* All or nothing: a partial message would be read as a real one. */
+		if (ftruncate(h->fd, (off_t)orig_size) < 0 || fsync(h->fd) < 0) {
+			log_err("mbox: cannot truncate %s back after a failed append: %s",
+				h->loc->path, strerror(errno));
+			return mbox_errno_error(err, e, "append to", h->loc->path);
+		}
+	}
+	if (h->journal)
+		mbox_journal_remove(h->store, h->loc->name);
+	h->journal = 0;
+	return e ? mbox_errno_error(err, e, "append to", h->loc->path) : 0;
+}
+
+/* The journal: "DEV INO ORIGINAL_SIZE FIRST_UID". Everything an append
+ * wrote starts at ORIGINAL_SIZE: the message there, and any after it with
+ * X-UID >= FIRST_UID, were ours and never acknowledged. Mail another
+ * program appended after the kill has no such X-UID and stays. */
+int mbox_append_recover(struct mbox_handle *h, struct error *err)
+{
+	char jr[128];
+	unsigned long long dev, ino, orig;
+	unsigned first;
+	struct mbox_scan s;
+	size_t kept_after = 0, dropped = 0;
+
+	if (h->fd < 0 || mbox_journal_read(h->store, h->loc->name, jr, sizeof(jr)) < 0)
 		return 0;
-	/* All or nothing: a partial message would be read as a real one. */
-	if (ftruncate(h->fd, (off_t)orig_size) < 0 || fsync(h->fd) < 0)
-		log_err("mbox: cannot truncate %s back after a failed append: %s", h->loc->path,
-			strerror(errno));
-	return mbox_errno_error(err, e, "append to", h->loc->path);
+	if (sscanf(jr, "%llu %llu %llu %u", &dev, &ino, &orig, &first) != 4 ||
+	    dev != (unsigned long long)h->st.st_dev || ino != (unsigned long long)h->st.st_ino ||
+	    orig >= (unsigned long long)h->st.st_size) {
+		/* Another file by now, or nothing was written. */
+		mbox_journal_remove(h->store, h->loc->name);
+		return 0;
+	}
+	if (!h->writable)
+		return 0;   /* cannot repair it; readers see what is there */
+	if (!h->write_locked) {
+		if (mbox_lock_upgrade(&h->lock, h->timeout, err) < 0)
+			return -1;
+		h->write_locked = 1;
+		if (fstat(h->fd, &h->st) < 0)
+			return mbox_errno_error(err, errno, "stat", h->loc->path);
+	}
+	if (mbox_scan_fd(h->fd, &h->st, NULL, &s, err) < 0)
+		return -1;
+	for (size_t i = 0, ours = 1; i < s.n; i++) {
+		struct mbox_smsg *m = &s.m[i];
+		if (m->from_off < orig)
+			continue;
+		/* The first one from there is ours (after the '\n' we may have
+		 * added to end the last line), whatever of it got written. */
+		if (ours || (first && m->raw_uid >= first)) {
+			ours = 0;
+			m->drop = 1;
+			dropped++;
+		} else {
+			kept_after++;
+		}
+	}
+	log_warn("mbox: %s: removing %zu message(s) of an append that was killed half-way",
+		 h->loc->path, dropped);
+	if (kept_after == 0) {
+		if (ftruncate(h->fd, (off_t)orig) < 0 || fsync(h->fd) < 0) {
+			mbox_scan_free(&s);
+			return mbox_errno_error(err, errno, "truncate", h->loc->path);
+		}
+		if (fstat(h->fd, &h->st) < 0) {
+			mbox_scan_free(&s);
+			return mbox_errno_error(err, errno, "stat", h->loc->path);
+		}
+	} else if (mbox_rewrite(h, &s, err) < 0) {
+		mbox_scan_free(&s);
+		return -1;
+	}
+	mbox_scan_free(&s);
+	mbox_journal_remove(h->store, h->loc->name);
+	return 0;
 }
 
 /* Validate client keywords and dedupe them through the scan's table. */
@@ -121,7 +201,7 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 	modseq = s.highestmodseq + 1;
 	s.uidnext = newuid + 1;
 	s.highestmodseq = modseq;
-	mbox_append_begin(&h, &s, &w, &orig, err);
+	mbox_append_begin(&h, &s, &w, newuid, &orig, err);
 	mbox_emit_new(&w, msg, len, internaldate ? internaldate : time(NULL),
 		      s.n == 0 && !s.has_pseudo ? &s : NULL, newuid, (flags & MF_ALL) | MBOX_F_FRESH, names,
 		      nnames, modseq);

@@ -399,6 +399,61 @@ static void index_write(struct store *st, const char *name, int fd, const struct
 	buf_free(&b);
 }
 
+/* The append journal lives beside the index: "<hash>.append". */
+int mbox_journal_write(struct store *st, const char *name, const char *text)
+{
+	char fname[48];
+	size_t len = strlen(text);
+	int dfd = index_dir(st, 1), fd;
+	ssize_t w;
+
+	if (dfd < 0)
+		return -1;
+	index_file_name(name, fname, sizeof(fname));
+	strcat(fname, ".append");
+	fd = openat(dfd, fname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	close(dfd);
+	if (fd < 0)
+		return -1;
+	w = write(fd, text, len);
+	close(fd);
+	return w == (ssize_t)len ? 0 : -1;
+}
+
+int mbox_journal_read(struct store *st, const char *name, char *buf, size_t size)
+{
+	char fname[48];
+	int dfd = index_dir(st, 0), fd;
+	ssize_t n;
+
+	if (dfd < 0)
+		return -1;
+	index_file_name(name, fname, sizeof(fname));
+	strcat(fname, ".append");
+	fd = openat(dfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	close(dfd);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+void mbox_journal_remove(struct store *st, const char *name)
+{
+	char fname[48];
+	int dfd = index_dir(st, 0);
+	if (dfd < 0)
+		return;
+	index_file_name(name, fname, sizeof(fname));
+	strcat(fname, ".append");
+	unlinkat(dfd, fname, 0);
+	close(dfd);
+}
+
 void mbox_index_forget(struct store *st, const char *name)
 {
 	char fname[32];

@@ -340,7 +340,7 @@ static int copy_into(struct mbox_handle *dh, struct mbox_scan *ds, int srcfd,
 	}
 	ds->uidnext = first + (uint32_t)n;
 	ds->highestmodseq = modseq;
-	mbox_append_begin(dh, ds, &w, &orig, err);
+	mbox_append_begin(dh, ds, &w, first, &orig, err);
 	for (size_t i = 0; i < n && !w.err; i++) {
 		const struct mbox_smsg *m = msgs[i];
 		for (uint32_t k = 0; k < m->nkw; k++)

@@ -156,6 +156,7 @@ struct mbox_handle {
 	int writable;          /* opened read-write */
 	long timeout;          /* lock_timeout, for upgrades */
 	int write_locked;
+	int journal;           /* an append journal is out for this handle */
 	struct mbox_lock lock;
 	struct stat st;
 };
@@ -298,6 +299,12 @@ int mbox_scan_cached(struct store *st, const struct mbox_loc *loc, int fd, const
 /* Record s (parse state of the file on fd as it is now) as the index. */
 void mbox_index_save(struct store *st, const struct mbox_loc *loc, int fd,
 		     const struct mbox_scan *s);
+/* The append journal (mbox_append.c), next to the index: written before an
+ * append touches the file, removed when it is done; -1 if there is no
+ * place for it (the append then goes without). */
+int mbox_journal_write(struct store *st, const char *name, const char *text);
+int mbox_journal_read(struct store *st, const char *name, char *buf, size_t size);
+void mbox_journal_remove(struct store *st, const char *name);
 /* The mailbox is gone or renamed: drop its index. */
 void mbox_index_forget(struct store *st, const char *name);
 /* The file format, for the unit test and the fuzz target. */
@@ -412,7 +419,10 @@ int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
 /* Append messages to a locked, scanned destination at its end; dst_uids
  * receives the new UIDs. Used by append and copy. */
 int mbox_append_begin(struct mbox_handle *h, struct mbox_scan *s, struct mbox_writer *w,
-		      uint64_t *orig_size, struct error *err);
+		      uint32_t first_uid, uint64_t *orig_size, struct error *err);
+/* Undo an append a killed process left half done (its journal is there):
+ * under the write lock, taken here if h holds only a read lock. */
+int mbox_append_recover(struct mbox_handle *h, struct error *err);
 int mbox_append_commit(struct mbox_handle *h, struct mbox_writer *w, uint64_t orig_size,
 		       struct error *err);
 

@@ -348,9 +348,6 @@ def test_kill_during_flag_stores_and_expunges(haven):
              len(tmp_files(os.path.dirname(inbox_path(haven)))), len(EMPTY_LOCKS)))
 
 
-@pytest.mark.xfail(strict=True, reason="An APPEND killed while writing leaves what it wrote in the "
-                   "file, and the next scan reads it as a (truncated) message with the UID "
-                   "the APPEND would have got")
 def test_kill_during_appends(haven):
     rng = random.Random(2211)
     model = Model()
