@@ -17,29 +17,30 @@ static struct event *restart_ev;
 
 static void auth_read(evutil_socket_t fd, short what, void *arg);
 
+static void fail_one(struct login_conn *lc)
+{
+	struct ipc_msg fake;
+	struct ipc_out o;
+	/* Build a TEMPFAIL result and feed it through the normal path so
+	 * there is one place that answers login workers. */
+	ipc_out_init(&o, MSG_AUTH_RESULT, lc->auth_req);
+	ipc_put_u32(&o, AUTH_TEMPFAIL);
+	ipc_put_str(&o, "");
+	ipc_put_u32(&o, 0);
+	ipc_put_u32(&o, 0);
+	ipc_put_str(&o, "");
+	ipc_put_str(&o, "Authentication service restarting");
+	memset(&fake, 0, sizeof(fake));
+	fake.fd = -1;
+	fake.data = (unsigned char *)o.payload.data;
+	fake.len = o.payload.len;
+	logins_auth_result(lc, &fake);
+	ipc_out_free(&o);
+}
+
 static void auth_fail_pending(void)
 {
-	for (struct login_conn *lc = M->logins; lc; lc = lc->next) {
-		if (lc->auth_req == 0)
-			continue;
-		struct ipc_msg fake;
-		struct ipc_out o;
-		/* Build a TEMPFAIL result and feed it through the normal
-		 * path so there is one place that answers login workers. */
-		ipc_out_init(&o, MSG_AUTH_RESULT, lc->auth_req);
-		ipc_put_u32(&o, AUTH_TEMPFAIL);
-		ipc_put_str(&o, "");
-		ipc_put_u32(&o, 0);
-		ipc_put_u32(&o, 0);
-		ipc_put_str(&o, "");
-		ipc_put_str(&o, "Authentication service restarting");
-		memset(&fake, 0, sizeof(fake));
-		fake.fd = -1;
-		fake.data = (unsigned char *)o.payload.data;
-		fake.len = o.payload.len;
-		logins_auth_result(lc, &fake);
-		ipc_out_free(&o);
-	}
+	logins_each_pending(fail_one);
 }
 
 int authchan_start(void)

@@ -1,8 +1,18 @@
-/* Pre-auth connections: one login worker each. The master keeps its own
- * copy of the client socket so that, for a plaintext session, the user
- * worker gets the socket from the master and never from the untrusted
- * login worker. */
+/* Pre-auth connections and the pool of login workers.
+ *
+ * The master keeps login_pool_size login workers started and waiting: each
+ * one has loaded TLS, chrooted and dropped to the login user before it
+ * said READY, so it holds no privilege by the time it gets a client. An
+ * accepted connection goes to an idle worker at once, or waits in a queue
+ * until one is READY; the accept path never forks. Starting workers
+ * happens from a timer, a few at a time, so a burst of connections cannot
+ * stall the event loop.
+ *
+ * The master keeps its own copy of the client socket so that, for a
+ * plaintext session, the user worker gets the socket from the master and
+ * never from the untrusted login worker. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,51 +25,412 @@
 #include "../lib/xmalloc.h"
 #include "master.h"
 
-static void login_free(struct login_conn *lc)
+/* Workers spawned but not READY yet, at most: bounds a fork burst. */
+#define LOGIN_MAX_STARTING_MIN 8
+/* Spawns per turn of the event loop. */
+#define LOGIN_SPAWN_BATCH 2
+/* After this many workers in a row died before READY, back off. */
+#define LOGIN_FAIL_STREAK 3
+#define LOGIN_BACKOFF_MAX 30
+
+static struct event *refill_ev;
+static unsigned fail_streak;
+
+static void refill_cb(evutil_socket_t fd, short what, void *arg);
+
+static void schedule_refill(long delay_sec)
 {
-	struct login_conn **pp;
-	for (pp = &M->logins; *pp; pp = &(*pp)->next) {
-		if (*pp == lc) {
-			*pp = lc->next;
-			break;
-		}
-	}
-	if (lc->ev)
-		event_free(lc->ev);
-	if (lc->chan >= 0)
-		close(lc->chan);
+	struct timeval tv = { delay_sec, 0 };
+	if (refill_ev == NULL)
+		refill_ev = evtimer_new(M->base, refill_cb, NULL);
+	/* A pending backoff is not cut short by a new request. */
+	if (delay_sec == 0 && evtimer_pending(refill_ev, NULL))
+		return;
+	evtimer_add(refill_ev, &tv);
+}
+
+/* --- connections ------------------------------------------------------- */
+
+static void conn_free(struct login_conn *lc)
+{
 	if (lc->client_fd >= 0)
 		close(lc->client_fd);
 	free(lc->tag);
 	free(lc->enabled);
 	free(lc->leftover);
 	free(lc);
-	M->nlogins--;
+	M->login_conns--;
+}
+
+static void refuse(int fd, const char *text)
+{
+	/* A fixed string: the master writes but never reads client bytes. */
+	ssize_t r = write(fd, text, strlen(text));
+	(void)r;
+	close(fd);
+}
+
+static void conn_refuse(struct login_conn *lc, const char *text)
+{
+	if (lc->client_fd >= 0) {
+		refuse(lc->client_fd, lc->implicit_tls ? "" : text);
+		lc->client_fd = -1;
+	}
+	conn_free(lc);
+}
+
+static void queue_push(struct login_conn *lc)
+{
+	lc->next = NULL;
+	if (M->login_queue_tail)
+		M->login_queue_tail->next = lc;
+	else
+		M->login_queue = lc;
+	M->login_queue_tail = lc;
+}
+
+static struct login_conn *queue_pop(void)
+{
+	struct login_conn *lc = M->login_queue;
+	if (lc) {
+		M->login_queue = lc->next;
+		if (M->login_queue == NULL)
+			M->login_queue_tail = NULL;
+		lc->next = NULL;
+	}
+	return lc;
+}
+
+static unsigned queue_len(void)
+{
+	unsigned n = 0;
+	for (struct login_conn *lc = M->login_queue; lc; lc = lc->next)
+		n++;
+	return n;
+}
+
+static void queue_refuse_all(const char *text)
+{
+	struct login_conn *lc;
+	while ((lc = queue_pop()) != NULL)
+		conn_refuse(lc, text);
+}
+
+/* --- worker processes -------------------------------------------------- */
+
+static void set_state(struct login_proc *p, enum login_proc_state st)
+{
+	if (p->state == LP_IDLE)
+		M->login_idle--;
+	else if (p->state == LP_STARTING)
+		M->login_starting--;
+	if (p->returning) {
+		p->returning = 0;
+		M->login_returning--;
+	}
+	p->state = st;
+	if (st == LP_IDLE) {
+		M->login_idle++;
+		/* Idle workers stay at the head: finding one is quick. */
+		struct login_proc **pp;
+		for (pp = &M->login_procs; *pp && *pp != p; pp = &(*pp)->next)
+			;
+		if (*pp) {
+			*pp = p->next;
+			p->next = M->login_procs;
+			M->login_procs = p;
+		}
+	} else if (st == LP_STARTING) {
+		M->login_starting++;
+	}
+}
+
+static void proc_close_chan(struct login_proc *p)
+{
+	if (p->ev) {
+		event_free(p->ev);
+		p->ev = NULL;
+	}
+	if (p->chan >= 0) {
+		close(p->chan);
+		p->chan = -1;
+	}
+	if (p->conn && p->conn->client_fd >= 0) {
+		close(p->conn->client_fd);
+		p->conn->client_fd = -1;
+	}
+}
+
+/* No more clients for p: closing its channel makes an idle worker exit.
+ * The record goes when the process is reaped. */
+static void proc_retire(struct login_proc *p)
+{
+	p->retired = 1;
+	set_state(p, LP_DONE);
+	proc_close_chan(p);
 }
 
 /* A login worker misbehaved or its channel broke: end it. */
-static void login_kill(struct login_conn *lc, const char *why)
+static void login_kill(struct login_proc *p, const char *why)
 {
-	log_warn("%s: login worker %ld: %s; killing it", lc->sid, (long)lc->pid, why);
-	if (lc->pid > 0)
-		kill(lc->pid, SIGKILL);
-	if (lc->ev) {
-		event_free(lc->ev);
-		lc->ev = NULL;
-	}
-	if (lc->chan >= 0) {
-		close(lc->chan);
-		lc->chan = -1;
-	}
-	if (lc->client_fd >= 0) {
-		close(lc->client_fd);
-		lc->client_fd = -1;
-	}
-	/* The record goes when the process is reaped. */
+	log_warn("%s: login worker %ld: %s; killing it", p->conn ? p->conn->sid : "pool",
+		 (long)p->pid, why);
+	if (p->pid > 0)
+		kill(p->pid, SIGKILL);
+	set_state(p, LP_DONE);
+	proc_close_chan(p);
 }
+
+static void proc_free(struct login_proc *p)
+{
+	struct login_proc **pp;
+	for (pp = &M->login_procs; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	set_state(p, LP_DONE);
+	proc_close_chan(p);
+	if (p->conn)
+		conn_free(p->conn);
+	free(p);
+}
+
+/* Give lc to the idle worker p. 0, or -1 when p is broken (and killed). */
+static int proc_assign(struct login_proc *p, struct login_conn *lc)
+{
+	struct ipc_out o;
+	int r;
+
+	ipc_out_init(&o, MSG_LOGIN_CLIENT, 0);
+	ipc_put_str(&o, lc->sid);
+	ipc_put_str(&o, lc->remote);
+	ipc_put_u32(&o, (uint32_t)lc->implicit_tls);
+	r = ipc_send(p->chan, &o, lc->client_fd);
+	ipc_out_free(&o);
+	if (r < 0) {
+		login_kill(p, "cannot pass it a client");
+		return -1;
+	}
+	set_state(p, LP_BUSY);
+	p->served++;
+	p->conn = lc;
+	lc->proc = p;
+	if (p->served < (unsigned long)M->cfg.login_connections_per_process && !lc->implicit_tls) {
+		/* It will most likely be back for another client. */
+		p->returning = 1;
+		M->login_returning++;
+	}
+	log_debug("%s: connection from %s, login worker %ld", lc->sid, lc->remote, (long)p->pid);
+	return 0;
+}
+
+static struct login_proc *idle_proc(void)
+{
+	if (M->login_idle == 0)
+		return NULL;
+	for (struct login_proc *p = M->login_procs; p; p = p->next)
+		if (p->state == LP_IDLE)
+			return p;
+	return NULL;
+}
+
+/* p just became READY: serve the oldest waiting client, or wait in the
+ * pool if there is room, or go. */
+static void proc_ready(struct login_proc *p)
+{
+	struct login_conn *lc;
+
+	p->ready = 1;
+	if (p->gen != M->login_gen || M->stopping) {
+		proc_retire(p);
+		return;
+	}
+	if ((lc = queue_pop()) != NULL) {
+		set_state(p, LP_IDLE);
+		if (proc_assign(p, lc) == 0)
+			return;
+		/* p is dead; the client waits for the next one. */
+		lc->next = M->login_queue;
+		M->login_queue = lc;
+		if (M->login_queue_tail == NULL)
+			M->login_queue_tail = lc;
+		schedule_refill(0);
+		return;
+	}
+	if (M->login_idle >= (unsigned)M->cfg.login_pool_size) {
+		proc_retire(p);
+		return;
+	}
+	set_state(p, LP_IDLE);
+}
+
+static void login_handle_auth(struct login_conn *lc, struct ipc_msg *m);
+
+static void login_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct login_proc *p = arg;
+	struct ipc_msg m;
+	int r = ipc_recv(fd, &m, 0);
+
+	if (r == -2)
+		return;
+	if (r <= 0) {
+		/* Worker exited or broke; the reaper frees the record. */
+		if (r < 0)
+			login_kill(p, "bad message framing");
+		else {
+			set_state(p, LP_DONE);
+			proc_close_chan(p);
+		}
+		return;
+	}
+	switch (m.type) {
+	case MSG_LOGIN_AUTH:
+		if (p->state != LP_BUSY || p->conn == NULL)
+			login_kill(p, "auth request without a client");
+		else
+			login_handle_auth(p->conn, &m);
+		break;
+	case MSG_LOGIN_READY:
+		if (ipc_get_end(&m) < 0) {
+			login_kill(p, "malformed READY");
+		} else if (p->state == LP_STARTING) {
+			fail_streak = 0;
+			proc_ready(p);
+		} else if (p->state == LP_BUSY && p->conn && p->conn->auth_req == 0 &&
+			   !p->conn->tls && !p->conn->implicit_tls) {
+			/* Its connection is over and nothing of it is left:
+			 * it may take another client if the setting (of the
+			 * configuration it was started with) allows. */
+			conn_free(p->conn);
+			p->conn = NULL;
+			set_state(p, LP_DONE);
+			if (p->gen == M->login_gen &&
+			    p->served >= (unsigned long)M->cfg.login_connections_per_process)
+				login_kill(p, "READY after its last client");
+			else
+				proc_ready(p);
+			schedule_refill(0);
+		} else {
+			login_kill(p, "READY when it may not take a client");
+		}
+		break;
+	default:
+		login_kill(p, "unexpected message type");
+		break;
+	}
+	ipc_msg_free(&m);
+}
+
+static int proc_spawn(void)
+{
+	struct login_proc *p;
+	int sv[2];
+
+	if (ipc_socketpair(sv) < 0) {
+		log_err("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	const char *extra[] = { "-d", M->login_user ? M->login_user : M->cfg.login_user, NULL };
+	pid_t pid = spawn_child("haven-login", extra, sv[1], -1, NULL);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->pid = pid;
+	p->chan = sv[0];
+	p->gen = M->login_gen;
+	p->state = LP_DONE;
+	set_state(p, LP_STARTING);
+	p->ev = event_new(M->base, p->chan, EV_READ | EV_PERSIST, login_read, p);
+	event_add(p->ev, NULL);
+	p->next = M->login_procs;
+	M->login_procs = p;
+	return 0;
+}
+
+/* Workers keep dying before they are READY (a TLS key they cannot read, a
+ * missing binary): say so to the waiting clients and try again later. */
+static void start_failed(void)
+{
+	fail_streak++;
+	if (fail_streak < LOGIN_FAIL_STREAK)
+		return;
+	long delay = 1L << (fail_streak - LOGIN_FAIL_STREAK < 5 ? fail_streak - LOGIN_FAIL_STREAK : 5);
+	if (delay > LOGIN_BACKOFF_MAX)
+		delay = LOGIN_BACKOFF_MAX;
+	log_err("login workers fail to start (%u in a row); retrying in %ld s", fail_streak, delay);
+	queue_refuse_all("* BYE [UNAVAILABLE] Server busy\r\n");
+	schedule_refill(delay);
+}
+
+/* Start another worker? Waiting clients get one each, never counting on
+ * busy workers to come back (a slow client may hold one for
+ * preauth_timeout). The pool is full with login_pool_size idle workers,
+ * counting busy ones that will come back when login_connections_per_process
+ * allows it: otherwise every connection would start a worker and retire
+ * another. */
+static int need_spawn(unsigned pool, unsigned queued, unsigned max_starting)
+{
+	if (M->login_starting >= max_starting)
+		return 0;
+	return M->login_starting < queued ||
+	       M->login_idle + M->login_starting + M->login_returning < pool + queued;
+}
+
+static void refill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	unsigned pool = (unsigned)M->cfg.login_pool_size;
+	unsigned queued = queue_len();
+	unsigned max_starting = pool > LOGIN_MAX_STARTING_MIN ? pool : LOGIN_MAX_STARTING_MIN;
+
+	if (M->stopping)
+		return;
+	/* The pool never holds more than login_pool_size idle workers (it
+	 * can shrink after SIGHUP). */
+	while (M->login_idle > pool) {
+		struct login_proc *p = idle_proc();
+		proc_retire(p);
+	}
+	for (int i = 0; i < LOGIN_SPAWN_BATCH; i++) {
+		if (!need_spawn(pool, queued, max_starting))
+			return;
+		if (proc_spawn() < 0) {
+			start_failed();
+			if (M->login_starting == 0)
+				queue_refuse_all("* BYE [UNAVAILABLE] Server busy\r\n");
+			if (!evtimer_pending(refill_ev, NULL))
+				schedule_refill(1);
+			return;
+		}
+	}
+	if (need_spawn(pool, queued, max_starting))
+		schedule_refill(0);
+}
+
+void logins_init(void)
+{
+	schedule_refill(0);
+}
+
+void logins_reload(void)
+{
+	M->login_gen++;
+	for (struct login_proc *p = M->login_procs; p; p = p->next)
+		if (p->state == LP_IDLE || p->state == LP_STARTING)
+			proc_retire(p);
+	schedule_refill(0);
+}
+
+/* --- authentication ---------------------------------------------------- */
 
 static void login_handle_auth(struct login_conn *lc, struct ipc_msg *m)
 {
+	struct login_proc *p = lc->proc;
 	const char *mech, *authzid, *user, *pass, *tag, *enabled;
 	const unsigned char *left;
 	size_t leftlen;
@@ -70,15 +441,15 @@ static void login_handle_auth(struct login_conn *lc, struct ipc_msg *m)
 	    ipc_get_str(m, &tag) < 0 || ipc_get_u32(m, &tls) < 0 ||
 	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
 	    ipc_get_end(m) < 0) {
-		login_kill(lc, "malformed auth request");
+		login_kill(p, "malformed auth request");
 		return;
 	}
 	if (lc->auth_req != 0 || lc->handed_off) {
-		login_kill(lc, "auth request while one is pending");
+		login_kill(p, "auth request while one is pending");
 		return;
 	}
 	if (lc->attempts >= (unsigned)M->cfg.auth_max_attempts) {
-		login_kill(lc, "too many auth attempts");
+		login_kill(p, "too many auth attempts");
 		return;
 	}
 	lc->attempts++;
@@ -96,48 +467,14 @@ static void login_handle_auth(struct login_conn *lc, struct ipc_msg *m)
 		ipc_out_init(&o, MSG_LOGIN_FAIL, 0);
 		ipc_put_u32(&o, 1);
 		ipc_put_str(&o, "Authentication service unavailable");
-		ipc_send(lc->chan, &o, -1);
+		ipc_send(p->chan, &o, -1);
 		ipc_out_free(&o);
 	}
 }
 
-static void login_read(evutil_socket_t fd, short what, void *arg)
-{
-	struct login_conn *lc = arg;
-	struct ipc_msg m;
-	int r = ipc_recv(fd, &m, 0);
-
-	if (r == -2)
-		return;
-	if (r <= 0) {
-		/* Worker exited or broke; the reaper frees the record. */
-		if (r < 0)
-			login_kill(lc, "bad message framing");
-		else {
-			event_free(lc->ev);
-			lc->ev = NULL;
-			close(lc->chan);
-			lc->chan = -1;
-			if (lc->client_fd >= 0) {
-				close(lc->client_fd);
-				lc->client_fd = -1;
-			}
-		}
-		return;
-	}
-	switch (m.type) {
-	case MSG_LOGIN_AUTH:
-		login_handle_auth(lc, &m);
-		break;
-	default:
-		login_kill(lc, "unexpected message type");
-		break;
-	}
-	ipc_msg_free(&m);
-}
-
 void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 {
+	struct login_proc *p = lc->proc;
 	uint32_t status, uid, gid;
 	const char *user, *home, *reason;
 	struct ipc_out o;
@@ -150,7 +487,7 @@ void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 		status = 2;
 		reason = "Internal error";
 	}
-	if (lc->chan < 0)
+	if (p == NULL || p->chan < 0)
 		return;  /* the client went away meanwhile */
 	if (status == 0) {
 		int fd, sp[2] = { -1, -1 };
@@ -165,26 +502,33 @@ void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 			}
 			fd = sp[1];
 		} else {
-			fd = lc->client_fd;
-			lc->client_fd = -1;
+			/* A copy: if the hand-off fails, a later login on
+			 * this connection still has the master's own. */
+			fd = fcntl(lc->client_fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0) {
+				log_err("dup: %s", strerror(errno));
+				status = 2;
+				reason = "Internal error";
+				goto fail;
+			}
 		}
 		if (workers_hand_off(user, (uid_t)uid, (gid_t)gid, home, lc, fd) < 0) {
+			/* fd went with the failed hand-off. */
 			if (sp[0] >= 0)
 				close(sp[0]);
-			if (!lc->tls) {
-				/* The socket went with the failed hand-off;
-				 * the login worker still has its copy. */
-			}
 			status = 2;
 			reason = "Mail service unavailable";
 			goto fail;
 		}
 		lc->handed_off = 1;
 		if (lc->tls) {
-			ipc_send_empty(lc->chan, MSG_LOGIN_PROXY, 0, sp[0]);
+			/* This worker proxies until the session ends and never
+			 * takes another client. */
+			set_state(p, LP_DONE);
+			ipc_send_empty(p->chan, MSG_LOGIN_PROXY, 0, sp[0]);
 			close(sp[0]);
 		} else {
-			ipc_send_empty(lc->chan, MSG_LOGIN_HANDED_OFF, 0, -1);
+			ipc_send_empty(p->chan, MSG_LOGIN_HANDED_OFF, 0, -1);
 		}
 		if (lc->client_fd >= 0) {
 			close(lc->client_fd);
@@ -198,33 +542,35 @@ fail:
 	ipc_out_init(&o, MSG_LOGIN_FAIL, 0);
 	ipc_put_u32(&o, status == 2);
 	ipc_put_str(&o, reason);
-	ipc_send(lc->chan, &o, -1);
+	ipc_send(p->chan, &o, -1);
 	ipc_out_free(&o);
 }
 
 struct login_conn *logins_find_req(uint32_t req)
 {
-	for (struct login_conn *lc = M->logins; lc; lc = lc->next)
-		if (lc->auth_req == req)
-			return lc;
+	for (struct login_proc *p = M->login_procs; p; p = p->next)
+		if (p->conn && p->conn->auth_req == req)
+			return p->conn;
 	return NULL;
 }
 
-static void refuse(int fd, const char *text)
+void logins_each_pending(void (*fn)(struct login_conn *lc))
 {
-	/* A fixed string: the master writes but never reads client bytes. */
-	ssize_t r = write(fd, text, strlen(text));
-	(void)r;
-	close(fd);
+	for (struct login_proc *p = M->login_procs; p; p = p->next)
+		if (p->conn && p->conn->auth_req != 0)
+			fn(p->conn);
 }
+
+/* --- accepting --------------------------------------------------------- */
 
 void logins_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	int implicit_tls = (int)(intptr_t)arg;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	int fd, sv[2];
 	struct login_conn *lc;
+	struct login_proc *p;
+	int fd;
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	if (fd < 0) {
@@ -236,49 +582,48 @@ void logins_accept(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
-	if (M->nlogins >= (unsigned)M->cfg.max_connections) {
+	if (M->login_conns >= (unsigned)M->cfg.max_connections) {
 		log_warn("max_connections (%ld) reached, refusing a connection",
 			 M->cfg.max_connections);
 		refuse(fd, implicit_tls ? "" : "* BYE [UNAVAILABLE] Too many connections\r\n");
 		return;
 	}
-	if (ipc_socketpair(sv) < 0) {
-		log_err("socketpair: %s", strerror(errno));
-		close(fd);
-		return;
-	}
 	lc = xcalloc(1, sizeof(*lc));
 	lc->id = ++M->next_id;
-	lc->chan = sv[0];
 	lc->client_fd = fd;
 	lc->implicit_tls = implicit_tls;
 	net_addr_text((struct sockaddr *)&ss, lc->remote, sizeof(lc->remote));
 	snprintf(lc->sid, sizeof(lc->sid), "s%ld.%u", (long)getpid(), lc->id);
+	M->login_conns++;
 
-	const char *extra[] = { "-a", lc->remote, "-b", implicit_tls ? "1" : "0",
-				"-c", lc->sid, "-d", M->login_user ? M->login_user : M->cfg.login_user,
-				NULL };
-	lc->pid = spawn_child("haven-login", extra, sv[1], fd, NULL);
-	close(sv[1]);
-	if (lc->pid < 0) {
-		close(sv[0]);
-		refuse(fd, "* BYE [UNAVAILABLE] Server busy\r\n");
-		free(lc);
+	/* Never fork here: an idle worker takes the client, or it waits for
+	 * the next one that gets READY. */
+	while ((p = idle_proc()) != NULL)
+		if (proc_assign(p, lc) == 0)
+			break;
+	if (p == NULL && fail_streak >= LOGIN_FAIL_STREAK && M->login_starting == 0) {
+		/* Backing off after failed starts: no worker is coming soon. */
+		conn_refuse(lc, "* BYE [UNAVAILABLE] Server busy\r\n");
 		return;
 	}
-	lc->ev = event_new(M->base, lc->chan, EV_READ | EV_PERSIST, login_read, lc);
-	event_add(lc->ev, NULL);
-	lc->next = M->logins;
-	M->logins = lc;
-	M->nlogins++;
-	log_debug("%s: connection from %s, login worker %ld", lc->sid, lc->remote, (long)lc->pid);
+	if (p == NULL) {
+		queue_push(lc);
+		log_debug("%s: connection from %s waits for a login worker", lc->sid, lc->remote);
+	}
+	schedule_refill(0);
 }
+
+/* --- exits and shutdown ------------------------------------------------ */
 
 void logins_child_exited(pid_t pid)
 {
-	for (struct login_conn *lc = M->logins; lc; lc = lc->next) {
-		if (lc->pid == pid) {
-			login_free(lc);
+	for (struct login_proc *p = M->login_procs; p; p = p->next) {
+		if (p->pid == pid) {
+			if (!p->ready && !p->retired)
+				start_failed();
+			proc_free(p);
+			if (!M->stopping)
+				schedule_refill(0);
 			return;
 		}
 	}
@@ -286,7 +631,35 @@ void logins_child_exited(pid_t pid)
 
 void logins_stop_all(void)
 {
-	for (struct login_conn *lc = M->logins; lc; lc = lc->next)
-		if (lc->pid > 0)
-			kill(lc->pid, SIGTERM);
+	if (refill_ev)
+		evtimer_del(refill_ev);
+	queue_refuse_all("* BYE Server shutting down\r\n");
+	for (struct login_proc *p = M->login_procs; p; p = p->next)
+		if (p->pid > 0)
+			kill(p->pid, SIGTERM);
+}
+
+void logins_kill_all(void)
+{
+	for (struct login_proc *p = M->login_procs; p; p = p->next)
+		if (p->pid > 0)
+			kill(p->pid, SIGKILL);
+}
+
+int logins_none_left(void)
+{
+	return M->login_procs == NULL && M->login_queue == NULL;
+}
+
+void logins_free_all(void)
+{
+	struct login_conn *lc;
+	while (M->login_procs)
+		proc_free(M->login_procs);
+	while ((lc = queue_pop()) != NULL)
+		conn_free(lc);
+	if (refill_ev) {
+		event_free(refill_ev);
+		refill_ev = NULL;
+	}
 }

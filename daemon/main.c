@@ -76,16 +76,14 @@ static void reap(evutil_socket_t sig, short what, void *arg)
 			continue;
 		logins_child_exited(pid);
 	}
-	if (M->stopping && M->logins == NULL && M->workers == NULL && M->auth_pid <= 0)
+	if (M->stopping && logins_none_left() && M->workers == NULL && M->auth_pid <= 0)
 		event_base_loopbreak(M->base);
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	log_warn("shutdown deadline passed; killing remaining children");
-	for (struct login_conn *lc = M->logins; lc; lc = lc->next)
-		if (lc->pid > 0)
-			kill(lc->pid, SIGKILL);
+	logins_kill_all();
 	for (struct user_worker *w = M->workers; w; w = w->next)
 		if (w->pid > 0)
 			kill(w->pid, SIGKILL);
@@ -135,6 +133,8 @@ static void reload(evutil_socket_t sig, short what, void *arg)
 	/* Listeners and the login identity stay as they were bound. */
 	config_free(&M->cfg);
 	M->cfg = cfg;
+	/* Pooled login workers read the old text: start fresh ones. */
+	logins_reload();
 	log_info("SIGHUP: configuration reloaded for new connections");
 }
 
@@ -270,6 +270,7 @@ int main(int argc, char **argv)
 	M->auth_chan = -1;
 	if (authchan_start() < 0)
 		fatal("could not start the auth helper");
+	logins_init();
 	write_pidfile(M->cfg.pid_file);
 	log_info("havend %s started: listen=%s%s%s, login user %s", HAVEN_VERSION, M->cfg.listen,
 		 M->cfg.listen_tls[0] ? " tls=" : "", M->cfg.listen_tls,
@@ -284,8 +285,7 @@ int main(int argc, char **argv)
 		event_free(sigs[i]);
 	if (stop_deadline)
 		event_free(stop_deadline);
-	while (M->logins)
-		logins_child_exited(M->logins->pid);
+	logins_free_all();
 	while (M->workers)
 		workers_child_exited(M->workers->pid);
 	for (int i = 0; i < M->nlisten; i++)

@@ -1,8 +1,10 @@
 /* The master process: root, never parses IMAP. It owns the listeners,
- * spawns the auth helper, one login worker per connection and one worker
- * per logged-in user, and routes messages and file descriptors between
- * them. Each peer gets its own small state record here; a peer that sends
- * anything unexpected is killed, never trusted. */
+ * spawns the auth helper, keeps a pool of started login workers (each
+ * already chrooted and unprivileged, waiting for a client), hands each
+ * accepted connection to one of them, starts one worker per logged-in
+ * user, and routes messages and file descriptors between them. Each peer
+ * gets its own small state record here; a peer that sends anything
+ * unexpected is killed, never trusted. */
 #ifndef HAVEN_MASTER_H
 #define HAVEN_MASTER_H
 #include <stdint.h>
@@ -14,14 +16,16 @@
 #include "../lib/ipc.h"
 #include "../lib/net.h"
 
+struct login_proc;
+
+/* One pre-auth client connection: queued until a login worker is free,
+ * then served by one. */
 struct login_conn {
-	struct login_conn *next;
+	struct login_conn *next;   /* in the queue while waiting for a worker */
+	struct login_proc *proc;   /* serving it; NULL while queued */
 	uint32_t id;
-	pid_t pid;
-	int chan;               /* SEQPACKET to the login worker */
 	int client_fd;          /* our copy of the accepted socket until hand-off */
 	int implicit_tls;
-	struct event *ev;
 	char remote[64];
 	char sid[32];
 	unsigned attempts;
@@ -32,6 +36,28 @@ struct login_conn {
 	unsigned char *leftover;
 	size_t leftover_len;
 	uint32_t tls;           /* client is on TLS: the login worker proxies */
+};
+
+enum login_proc_state {
+	LP_STARTING,            /* spawned, not READY yet: may not get a client */
+	LP_IDLE,                /* READY, in the pool */
+	LP_BUSY,                /* serving conn */
+	LP_DONE,                /* gets no client any more: proxying, retired or broken */
+};
+
+/* One login worker process. */
+struct login_proc {
+	struct login_proc *next;
+	pid_t pid;
+	int chan;               /* SEQPACKET to the login worker, -1 once closed */
+	struct event *ev;
+	enum login_proc_state state;
+	unsigned served;        /* clients handed to it */
+	unsigned gen;           /* configuration generation it was started with */
+	int ready;              /* said READY at least once */
+	int retired;            /* told to go (SIGHUP, pool full) */
+	int returning;          /* busy, and may take another client afterwards */
+	struct login_conn *conn;
 };
 
 struct user_worker {
@@ -62,8 +88,11 @@ struct master {
 	int auth_chan;
 	struct event *auth_ev;
 	time_t auth_last_start;
-	struct login_conn *logins;
-	unsigned nlogins;
+	struct login_proc *login_procs;
+	struct login_conn *login_queue, *login_queue_tail;
+	unsigned login_conns;   /* connections queued or served (max_connections) */
+	unsigned login_idle, login_starting, login_returning;
+	unsigned login_gen;
 	struct user_worker *workers;
 	uint32_t next_id;
 	int stopping;
@@ -83,11 +112,19 @@ pid_t spawn_child(const char *prog, const char *const *extra, int chan, int clie
 		  const struct privdrop *pd);
 
 /* logins.c */
+void logins_init(void);
 void logins_accept(evutil_socket_t fd, short what, void *arg);
 void logins_child_exited(pid_t pid);
 struct login_conn *logins_find_req(uint32_t req);
 void logins_auth_result(struct login_conn *lc, struct ipc_msg *m);
+/* Call fn for every connection with an auth request pending. */
+void logins_each_pending(void (*fn)(struct login_conn *lc));
+/* SIGHUP: idle and starting workers have the old configuration; replace them. */
+void logins_reload(void);
 void logins_stop_all(void);
+void logins_kill_all(void);
+int logins_none_left(void);
+void logins_free_all(void);
 
 /* authchan.c */
 int authchan_start(void);

@@ -2,8 +2,9 @@
  * inherits from the master: fd 3 is its SEQPACKET channel to the master,
  * fd 4 a sealed memfd holding the configuration text the master validated
  * (so every process agrees on the config even if the file changes, and a
- * worker running as a mail user needs no read access to it), and for the
- * login worker fd 5 is the client socket. */
+ * worker running as a mail user needs no read access to it). fd 5 may
+ * carry a socket given at start; login workers get their clients later,
+ * over fd 3. */
 #ifndef HAVEN_CHILD_H
 #define HAVEN_CHILD_H
 #include "config.h"

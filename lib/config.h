@@ -42,6 +42,8 @@ struct config {
 	long idle_timeout;
 	long worker_idle_timeout;
 	long max_connections;
+	long login_pool_size;
+	long login_connections_per_process;
 	long lock_timeout;
 };
 

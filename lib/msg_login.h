@@ -1,5 +1,11 @@
 /* Messages between the master and a pre-auth login worker. The login
- * worker can name only these; it has no way to address the auth helper. */
+ * worker can name only these; it has no way to address the auth helper.
+ *
+ * A login worker starts without a client: it loads TLS, chroots, drops to
+ * the login user and only then says READY. The master hands it a client
+ * with CLIENT; it may be handed another one after a later READY only when
+ * login_connections_per_process allows (and never after TLS was used on
+ * its connection). */
 #ifndef HAVEN_MSG_LOGIN_H
 #define HAVEN_MSG_LOGIN_H
 
@@ -10,12 +16,19 @@ enum msg_login {
 	MSG_LOGIN_AUTH = 0x100,
 	/* master -> login: u32 tempfail, str reason. The worker answers NO. */
 	MSG_LOGIN_FAIL,
-	/* master -> login: the user worker owns the client socket now; exit
-	 * without touching it. Empty. */
+	/* master -> login: the user worker owns the client socket now; close
+	 * it without touching it (and exit, unless the worker is reused).
+	 * Empty. */
 	MSG_LOGIN_HANDED_OFF,
 	/* master -> login, with fd: stay as the TLS proxy between the client
 	 * and this socket, which leads to the user worker. Empty. */
 	MSG_LOGIN_PROXY,
+	/* login -> master: privileges dropped (or the previous connection is
+	 * over and nothing of it is left) and no client: give me one. Empty. */
+	MSG_LOGIN_READY,
+	/* master -> login, with the client socket: str session-id,
+	 * str remote-address, u32 implicit-tls. Only after READY. */
+	MSG_LOGIN_CLIENT,
 };
 
 #endif

@@ -1,11 +1,16 @@
-/* haven-login: the pre-auth worker for one connection. It loads the TLS
- * key while still root, then chroots to an empty directory and drops to
- * the login user before reading a single byte from the client. After a
- * successful login it either exits (plaintext: the master gives the client
- * socket to the user worker) or stays as a TLS proxy between the client
- * and the user worker. */
+/* haven-login: the pre-auth worker. It loads the TLS key while still
+ * root, then chroots to an empty directory and drops to the login user,
+ * and only then tells the master it is READY: it waits in the master's
+ * pool of started login workers until the master passes it a client
+ * socket, so it never holds a client while privileged. After a successful
+ * login it either exits (plaintext: the master gives the client socket to
+ * the user worker) or stays as a TLS proxy between the client and the user
+ * worker until that session ends. With login_connections_per_process > 1 a
+ * worker whose connection never used TLS and left nothing pending says
+ * READY again instead of exiting, and may get another client. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,8 +32,11 @@
 static struct login login_state;
 struct login *L = &login_state;
 static struct event_base *base;
-static struct event *master_ev, *deadline_ev, *term_ev;
+static struct event *master_ev, *deadline_ev, *term_ev, *done_ev;
 static struct bufferevent *proxy_client, *proxy_worker;
+static int conn_active;        /* L->s holds a client connection */
+static int conn_proxying;      /* this process is a TLS proxy now: never reused */
+static unsigned conn_served;   /* clients handed to this process so far */
 
 static void greet(struct session *s)
 {
@@ -37,8 +45,9 @@ static void greet(struct session *s)
 
 static void on_session_free(struct session *s)
 {
-	/* The client is gone or we said BYE: nothing left to do. */
-	event_base_loopbreak(base);
+	/* The client is gone or we said BYE. The session code may still be
+	 * on the stack: finish the connection from the event loop. */
+	event_active(done_ev, EV_TIMEOUT, 0);
 }
 
 static struct bufferevent *tls_bev(int fd, enum bufferevent_ssl_state st)
@@ -113,6 +122,7 @@ static void proxy_event(struct bufferevent *bev, short what, void *arg)
 void login_start_proxy(int fd)
 {
 	struct session *s = &L->s;
+	conn_proxying = 1;
 	proxy_client = session_detach_bev(s);
 	s->on_free = NULL;
 	session_release(s);
@@ -139,104 +149,26 @@ void login_start_proxy(int fd)
 	log_debug("proxying TLS session to user worker");
 }
 
-/* --- master channel --------------------------------------------------- */
+/* --- one client connection -------------------------------------------- */
 
-static void master_read(evutil_socket_t fd, short what, void *arg)
+static void send_ready(void)
 {
-	struct ipc_msg m;
-	uint32_t tempfail;
-	const char *reason;
-	int r = ipc_recv(fd, &m, 1);
-
-	if (r == -2)
-		return;
-	if (r <= 0) {
+	if (ipc_send_empty(CHILD_FD_MASTER, MSG_LOGIN_READY, 0, -1) < 0) {
 		log_debug("master went away");
 		_exit(0);
 	}
-	if (!L->auth_pending) {
-		log_err("unexpected message %u from master", m.type);
-		_exit(1);
-	}
-	switch (m.type) {
-	case MSG_LOGIN_FAIL:
-		if (m.fd >= 0 || ipc_get_u32(&m, &tempfail) < 0 || ipc_get_str(&m, &reason) < 0 ||
-		    ipc_get_end(&m) < 0)
-			_exit(1);
-		login_auth_failed(tempfail != 0, reason);
-		break;
-	case MSG_LOGIN_HANDED_OFF:
-		/* The user worker owns the socket and answers the client;
-		 * leave without a byte. */
-		_exit(0);
-	case MSG_LOGIN_PROXY:
-		if (m.fd < 0 || !L->tls || ipc_get_end(&m) < 0)
-			_exit(1);
-		L->auth_pending = 0;
-		login_start_proxy(m.fd);
-		m.fd = -1;
-		break;
-	default:
-		log_err("unexpected message %u from master", m.type);
-		_exit(1);
-	}
-	ipc_msg_free(&m);
 }
 
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
+static void start_connection(int fd, const char *sid, const char *remote, int implicit_tls)
 {
-	if (proxy_client == NULL)
-		session_bye(&L->s, "Timeout before login");
-}
+	struct bufferevent *bev;
 
-static void on_term(evutil_socket_t sig, short what, void *arg)
-{
-	if (proxy_client == NULL)
-		session_bye(&L->s, "Server shutting down");
-	else
-		proxy_end();
-}
-
-int main(int argc, char **argv)
-{
-	struct child_args args;
-	struct error err;
-	struct privdrop pd;
-	const char *remote, *login_user;
-	int implicit_tls;
-
-	child_init("login", argc, argv, &args, &L->cfg);
-	remote = args.opt[0] ? args.opt[0] : "unknown";
-	implicit_tls = args.opt[1] && strcmp(args.opt[1], "1") == 0;
-	log_set_session(args.opt[2]);
-	login_user = args.opt[3] ? args.opt[3] : L->cfg.login_user;
-	signal(SIGPIPE, SIG_IGN);
-
-	/* Everything that needs root or the file system happens here. */
-	if (L->cfg.tls_cert[0]) {
-		L->ctx = tls_server_ctx(L->cfg.tls_cert, L->cfg.tls_key, &err);
-		if (L->ctx == NULL)
-			fatal("%s", err.msg);
-	}
-	if (implicit_tls && L->ctx == NULL)
-		fatal("implicit TLS listener without a certificate");
-	memset(&pd, 0, sizeof(pd));
-	pd.user = login_user;
-	pd.chroot_dir = L->cfg.login_chroot;
-	pd.login_limits = 1;
-	if (privdrop_is_root() && privdrop_lookup(login_user, &pd.uid, &pd.gid, &err) < 0)
-		fatal("%s", err.msg);
-	base = event_base_new();
-	if (base == NULL)
-		fatal("event_base_new failed");
-	if (privdrop_apply(&pd, &err) < 0)
-		fatal("%s", err.msg);
-
-	/* Only now, unprivileged and chrooted, do we look at client bytes. */
-	L->client_fd = CHILD_FD_CLIENT;
+	conn_active = 1;
+	conn_served++;
+	log_set_session(sid);
+	L->client_fd = fd;
 	L->loopback = net_addr_is_loopback(remote);
 	net_set_nonblock(L->client_fd);
-	struct bufferevent *bev;
 	if (implicit_tls) {
 		bev = tls_bev(L->client_fd, BUFFEREVENT_SSL_ACCEPTING);
 		L->tls = 1;
@@ -255,20 +187,178 @@ int main(int argc, char **argv)
 		.timeout_sec = L->cfg.preauth_timeout,
 	};
 	session_init(&L->s, base, bev, &lim, login_commands, login_ncommands);
-	snprintf(L->s.sid, sizeof(L->s.sid), "%s", args.opt[2] ? args.opt[2] : "-");
+	snprintf(L->s.sid, sizeof(L->s.sid), "%s", sid);
 	snprintf(L->s.remote, sizeof(L->s.remote), "%s", remote);
 	L->s.tls = L->tls;
 	L->s.capability = login_capability;
 	L->s.on_free = on_session_free;
 	greet(&L->s);
+	struct timeval dl = { L->cfg.preauth_timeout, 0 };
+	evtimer_add(deadline_ev, &dl);
+}
 
+/* The connection is over (the session is freed). Exit, or, when this
+ * process may serve another client, forget everything about this one and
+ * tell the master so. A connection that used TLS ends the process: its
+ * TLS state is not reused, whatever the setting. */
+static void finish_connection(evutil_socket_t fd, short what, void *arg)
+{
+	int reuse = conn_served < (unsigned long)L->cfg.login_connections_per_process &&
+		    !L->tls && !L->auth_pending && !conn_proxying;
+
+	evtimer_del(deadline_ev);
+	if (!reuse)
+		_exit(0);
+	if (L->client_fd >= 0)
+		close(L->client_fd);
+	if (L->pending) {
+		ipc_out_free(L->pending);
+		free(L->pending);
+	}
+	memset(&L->s, 0, sizeof(L->s));
+	L->client_fd = -1;
+	L->tls = 0;
+	L->loopback = 0;
+	L->failures = 0;
+	L->auth_pending = 0;
+	L->handed_bytes = 0;
+	L->tag[0] = '\0';
+	L->pending = NULL;
+	conn_active = 0;
+	log_set_session(NULL);
+	send_ready();
+}
+
+static void take_client(struct ipc_msg *m)
+{
+	const char *sid, *remote;
+	uint32_t implicit_tls;
+
+	if (conn_active || m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &remote) < 0 ||
+	    ipc_get_u32(m, &implicit_tls) < 0 || ipc_get_end(m) < 0) {
+		log_err("unexpected or malformed client from master");
+		_exit(1);
+	}
+	if (implicit_tls && L->ctx == NULL)
+		fatal("implicit TLS client without a certificate");
+	start_connection(m->fd, sid, remote, implicit_tls != 0);
+	m->fd = -1;  /* the connection owns it now */
+}
+
+/* --- master channel --------------------------------------------------- */
+
+static void master_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_msg m;
+	uint32_t tempfail;
+	const char *reason;
+	int r = ipc_recv(fd, &m, 1);
+
+	if (r == -2)
+		return;
+	if (r <= 0) {
+		log_debug("master went away");
+		_exit(0);
+	}
+	if (m.type == MSG_LOGIN_CLIENT) {
+		take_client(&m);
+		ipc_msg_free(&m);
+		return;
+	}
+	if (!L->auth_pending) {
+		log_err("unexpected message %u from master", m.type);
+		_exit(1);
+	}
+	switch (m.type) {
+	case MSG_LOGIN_FAIL:
+		if (m.fd >= 0 || ipc_get_u32(&m, &tempfail) < 0 || ipc_get_str(&m, &reason) < 0 ||
+		    ipc_get_end(&m) < 0)
+			_exit(1);
+		login_auth_failed(tempfail != 0, reason);
+		break;
+	case MSG_LOGIN_HANDED_OFF:
+		/* The user worker owns the socket and answers the client:
+		 * let go of it without a byte (nothing is queued: the auth
+		 * request left only after our output drained). */
+		if (m.fd >= 0 || ipc_get_end(&m) < 0)
+			_exit(1);
+		L->auth_pending = 0;
+		if (L->tls)
+			_exit(1);  /* a TLS session gets PROXY, never this */
+		L->s.on_free = NULL;
+		session_release(&L->s);
+		finish_connection(-1, 0, NULL);
+		break;
+	case MSG_LOGIN_PROXY:
+		if (m.fd < 0 || !L->tls || ipc_get_end(&m) < 0)
+			_exit(1);
+		L->auth_pending = 0;
+		login_start_proxy(m.fd);
+		m.fd = -1;
+		break;
+	default:
+		log_err("unexpected message %u from master", m.type);
+		_exit(1);
+	}
+	ipc_msg_free(&m);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	if (conn_active && proxy_client == NULL)
+		session_bye(&L->s, "Timeout before login");
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	/* No more clients for this process, whatever the setting. */
+	L->cfg.login_connections_per_process = 0;
+	if (!conn_active)
+		_exit(0);
+	if (proxy_client == NULL)
+		session_bye(&L->s, "Server shutting down");
+	else
+		proxy_end();
+}
+
+int main(int argc, char **argv)
+{
+	struct child_args args;
+	struct error err;
+	struct privdrop pd;
+	const char *login_user;
+
+	child_init("login", argc, argv, &args, &L->cfg);
+	login_user = args.opt[3] ? args.opt[3] : L->cfg.login_user;
+	signal(SIGPIPE, SIG_IGN);
+	L->client_fd = -1;
+
+	/* Everything that needs root or the file system happens here. */
+	if (L->cfg.tls_cert[0]) {
+		L->ctx = tls_server_ctx(L->cfg.tls_cert, L->cfg.tls_key, &err);
+		if (L->ctx == NULL)
+			fatal("%s", err.msg);
+	}
+	memset(&pd, 0, sizeof(pd));
+	pd.user = login_user;
+	pd.chroot_dir = L->cfg.login_chroot;
+	pd.login_limits = 1;
+	if (privdrop_is_root() && privdrop_lookup(login_user, &pd.uid, &pd.gid, &err) < 0)
+		fatal("%s", err.msg);
+	base = event_base_new();
+	if (base == NULL)
+		fatal("event_base_new failed");
+	if (privdrop_apply(&pd, &err) < 0)
+		fatal("%s", err.msg);
+
+	/* Only now, unprivileged and chrooted, may a client come. */
 	master_ev = event_new(base, CHILD_FD_MASTER, EV_READ | EV_PERSIST, master_read, NULL);
 	event_add(master_ev, NULL);
-	struct timeval dl = { L->cfg.preauth_timeout, 0 };
 	deadline_ev = evtimer_new(base, on_deadline, NULL);
-	evtimer_add(deadline_ev, &dl);
+	done_ev = evtimer_new(base, finish_connection, NULL);
 	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
 	event_add(term_ev, NULL);
+	send_ready();
 
 	event_base_dispatch(base);
 	/* _exit: nothing to flush, and leak checkers cannot run inside the

@@ -1,10 +1,14 @@
 """The privilege-separated process model, observed from /proc while real
 sessions are open: who runs as whom, where the login worker is chrooted,
-and that one user's worker dying leaves other users alone."""
+and that one user's worker dying leaves other users alone. Also the pool
+of pre-started login workers: dropped before any client comes, replaced
+when killed, never above its size, and not needed for a client to be
+served."""
 import os
 import pwd
 import signal
 import socket
+import ssl
 import time
 
 import pytest
@@ -63,6 +67,69 @@ def login_user_uid():
     raise AssertionError("no login user")
 
 
+def login_pids(h):
+    return sorted(p for p, argv in children_of(h.proc.pid) if role(argv) == "haven-login")
+
+
+def socket_inodes(pid):
+    out = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                out.add(int(link[8:-1]))
+    except OSError:
+        pass
+    return out
+
+
+def server_inode(h, client, port=None):
+    """Inode of the server side of client's TCP connection to havend."""
+    cport = client.getsockname()[1]
+    want_local = "0100007F:%04X" % (port or h.port)
+    want_rem = "0100007F:%04X" % cport
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == want_local and fields[2] == want_rem:
+                return int(fields[9])
+    raise AssertionError("no server socket for client port %d" % cport)
+
+
+def serving_login_worker(h, client, port=None):
+    """The login worker holding client's connection (the master keeps a
+    copy of the socket too, so only haven-login processes are searched)."""
+    ino = server_inode(h, client, port)
+    found = wait_for(lambda: [p for p in login_pids(h) if ino in socket_inodes(p)])
+    assert len(found) == 1, (ino, found)
+    return found[0]
+
+
+def has_tcp_socket(pid):
+    tcp = set()
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(name) as f:
+            tcp |= {int(line.split()[9]) for line in f.readlines()[1:]}
+    return bool(socket_inodes(pid) & tcp)
+
+
+def assert_dropped(h, pid):
+    """The unprivileged login user, chrooted into the empty directory,
+    all uids dropped, no new privileges."""
+    name, uid = login_user_uid()
+    assert proc_uids(pid) == [uid] * 4, name
+    assert os.readlink("/proc/%d/root" % pid) == h.empty
+    assert os.listdir(h.empty) == []
+    with open("/proc/%d/status" % pid) as f:
+        status = f.read()
+    assert "NoNewPrivs:\t1" in status
+    gids = [l for l in status.splitlines() if l.startswith("Gid:")][0].split()[1:]
+    assert "0" not in gids
+
+
 @needs_root
 def test_process_model(haven):
     master = haven.proc.pid
@@ -90,17 +157,14 @@ def test_process_model(haven):
     assert proc_uids(by_role["haven-auth"][0][0])[:3] == [0, 0, 0]
 
     # The pre-auth login worker: the unprivileged login user, chrooted
-    # into the empty directory, all uids dropped.
-    name, uid = login_user_uid()
+    # into the empty directory, all uids dropped. So are the idle ones of
+    # the pool, which have no client yet.
+    lpid = serving_login_worker(haven, pre)
+    assert_dropped(haven, lpid)
     logins = by_role.get("haven-login", [])
-    assert len(logins) == 1, procs
-    lpid = logins[0][0]
-    assert proc_uids(lpid) == [uid] * 4, name
-    assert os.readlink("/proc/%d/root" % lpid) == haven.empty
-    assert os.listdir(haven.empty) == []
-    with open("/proc/%d/status" % lpid) as f:
-        status = f.read()
-    assert "NoNewPrivs:\t1" in status
+    assert lpid in [p for p, _ in logins]
+    for pid in pool_settles(haven, 4, busy=1):  # login_pool_size defaults to 4
+        assert_dropped(haven, pid)
 
     # The user workers: one per user, as the configured mail user.
     mail_uid = pwd.getpwnam(haven.mail_user).pw_uid
@@ -136,12 +200,12 @@ def test_process_model(haven):
 def test_tls_session_keeps_login_worker_as_proxy(haven):
     m = haven.imap_tls()
     m.login("alice", "pw-alice")
-    name, uid = login_user_uid()
-    logins = [p for p, argv in children_of(haven.proc.pid) if role(argv) == "haven-login"]
-    assert len(logins) == 1
-    assert proc_uids(logins[0]) == [uid] * 4
+    proxy = serving_login_worker(haven, m.socket(), haven.tls_port)
+    assert_dropped(haven, proxy)
     assert m.select("INBOX")[0] == "OK"
     m.logout()
+    # The proxy ends with its session.
+    assert wait_for(lambda: proxy not in login_pids(haven))
 
 
 def test_one_worker_serves_all_sessions_of_a_user(haven):
@@ -174,3 +238,237 @@ def test_sigterm_says_bye(haven):
     assert haven.proc.wait(timeout=20) == 0
     data = f.read()
     assert b"BYE" in data
+
+
+# --- the pool of pre-started login workers ----------------------------------
+
+def started(pid):
+    """A login worker is root only while it starts (it loads the TLS key);
+    it says READY, and can get a client, only after dropping."""
+    try:
+        return proc_uids(pid)[0] == login_user_uid()[1]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def idle_login_pids(h):
+    return [p for p in login_pids(h) if started(p) and not has_tcp_socket(p)]
+
+
+def pool_settles(h, n, busy=0, timeout=20):
+    """Wait until there are n idle, started login workers and busy others;
+    return the idle ones."""
+    def settled():
+        idle = idle_login_pids(h)
+        return idle if len(idle) == n and len(login_pids(h)) == n + busy else None
+    got = wait_for(settled, timeout)
+    assert got, (login_pids(h), idle_login_pids(h))
+    return got
+
+
+def greeted(s):
+    f = s.makefile("rb")
+    line = f.readline()
+    assert line.startswith(b"* OK"), line
+    return f
+
+
+@needs_root
+def test_pooled_workers_are_dropped_before_any_client(haven_factory):
+    h = haven_factory(extra_conf="login_pool_size = 3")
+    # The harness's own listening probe took one; the pool is back to 3.
+    pids = pool_settles(h, 3)
+    for pid in pids:
+        assert_dropped(h, pid)
+    # A client gets one of them, already dropped, and the pool refills.
+    s, f = h.raw()
+    lpid = serving_login_worker(h, s)
+    assert lpid in pids
+    assert_dropped(h, lpid)
+    assert wait_for(lambda: len(login_pids(h)) == 4)
+    s.sendall(b"a LOGIN alice pw-alice\r\n")
+    assert read_until_tagged(f, b"a")[-1].startswith(b"a OK")
+    s.close()
+
+
+@needs_root
+def test_killed_pooled_worker_is_replaced(haven_factory):
+    h = haven_factory(extra_conf="login_pool_size = 2")
+    pids = pool_settles(h, 2)
+    os.kill(pids[0], signal.SIGKILL)
+    assert wait_for(lambda: pids[0] not in login_pids(h))
+    new = pool_settles(h, 2)
+    assert pids[0] not in new
+    for pid in new:
+        assert_dropped(h, pid)
+    m = h.login("bob")
+    assert m.select("INBOX")[0] == "OK"
+    m.logout()
+
+
+@needs_root
+@pytest.mark.parametrize("reuse", [1, 50])
+def test_pool_never_grows_past_its_size(haven_factory, reuse):
+    pool = 2
+    h = haven_factory(extra_conf="login_pool_size = %d\nlogin_connections_per_process = %d"
+                      % (pool, reuse))
+    pool_settles(h, pool)
+    # Eight clients at once, in the pre-auth state: each has its worker,
+    # and there are never more idle ones than the pool's size.
+    clients = [h.raw() for _ in range(8)]
+    busy = set(serving_login_worker(h, s) for s, _ in clients)
+    assert len(busy) == 8
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        assert len(set(login_pids(h)) - busy) <= pool, (login_pids(h), busy)
+        time.sleep(0.05)
+    # Half log in, half log out: with reuse their workers come back, but
+    # the pool keeps at most its size and the rest go.
+    for i, (s, f) in enumerate(clients):
+        if i % 2:
+            s.sendall(b"a LOGIN alice pw-alice\r\n")
+        else:
+            s.sendall(b"a LOGOUT\r\n")
+        assert read_until_tagged(f, b"a")[-1].startswith(b"a OK")
+    pool_settles(h, pool)
+    for s, _ in clients:
+        s.close()
+    time.sleep(0.5)
+    assert len(login_pids(h)) == pool
+
+
+@needs_root
+def test_client_is_served_when_the_pool_is_empty(haven_factory):
+    h = haven_factory(extra_conf="login_pool_size = 0")
+    # Nothing waits at rest...
+    assert wait_for(lambda: login_pids(h) == [])
+    time.sleep(0.3)
+    assert login_pids(h) == []
+    # ...yet clients, even several at once, get a worker each.
+    clients = [h.raw() for _ in range(5)]
+    for s, f in clients:
+        assert_dropped(h, serving_login_worker(h, s))
+        s.sendall(b"a LOGIN bob pw-bob\r\n")
+        assert read_until_tagged(f, b"a")[-1].startswith(b"a OK")
+        s.sendall(b"b LOGOUT\r\n")
+        assert read_until_tagged(f, b"b")[-1].startswith(b"b OK")
+        s.close()
+    assert wait_for(lambda: login_pids(h) == [])
+
+
+@needs_root
+def test_login_workers_are_not_reused_by_default(haven):
+    seen = set()
+    for _ in range(3):
+        s, f = haven.raw()
+        pid = serving_login_worker(haven, s)
+        assert pid not in seen
+        seen.add(pid)
+        s.sendall(b"a LOGIN alice pw-alice\r\n")
+        assert read_until_tagged(f, b"a")[-1].startswith(b"a OK")
+        # Handed off: the login worker is gone, the session goes on.
+        assert wait_for(lambda: pid not in login_pids(haven))
+        s.sendall(b"b NOOP\r\n")
+        assert read_until_tagged(f, b"b")[-1].startswith(b"b OK")
+        s.close()
+
+
+@needs_root
+def test_reuse_serves_clients_in_sequence_up_to_the_limit(haven_factory):
+    h = haven_factory(extra_conf="login_pool_size = 1\nlogin_connections_per_process = 3")
+    pool_settles(h, 1)
+    served = []
+    for i in range(7):
+        s, f = h.raw()
+        pid = serving_login_worker(h, s)
+        assert_dropped(h, pid)
+        served.append(pid)
+        if i == 1:
+            # A failed login and a LOGOUT also end a connection cleanly.
+            s.sendall(b"a LOGIN alice wrong\r\nb LOGOUT\r\n")
+            assert read_until_tagged(f, b"b")[-1].startswith(b"b OK")
+        else:
+            s.sendall(b"a LOGIN alice pw-alice\r\n")
+            assert read_until_tagged(f, b"a")[-1].startswith(b"a OK")
+            s.sendall(b"b NOOP\r\n")
+            assert read_until_tagged(f, b"b")[-1].startswith(b"b OK")
+        s.close()
+        pool_settles(h, 1)
+    # Each worker served clients one after another, at most three (the
+    # harness's listening probe may have been the first worker's first),
+    # and went after its third.
+    runs = []
+    for pid in served:
+        if runs and runs[-1][0] == pid:
+            runs[-1][1] += 1
+        else:
+            runs.append([pid, 1])
+    assert len(set(served)) == len(runs), served
+    assert max(n for _, n in runs) == 3, served
+    assert all(n <= 3 for _, n in runs), served
+    full = [pid for pid, n in runs if n == 3]
+    assert full[0] not in login_pids(h)
+
+
+@needs_root
+def test_tls_ends_a_reusable_login_worker(haven_factory):
+    h = haven_factory(extra_conf="login_pool_size = 1\nlogin_connections_per_process = 10")
+    pool_settles(h, 1)
+    ctx = h.ssl_context()
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", h.tls_port), timeout=20),
+                        server_hostname="127.0.0.1")
+    pid = serving_login_worker(h, s, h.tls_port)
+    s.sendall(b"a LOGOUT\r\n")
+    while b"a OK" not in s.recv(4096):
+        pass
+    s.close()
+    assert wait_for(lambda: pid not in login_pids(h))
+    # STARTTLS on the plain port: the same.
+    p, f = h.raw()
+    pid = serving_login_worker(h, p)
+    p.sendall(b"a STARTTLS\r\n")
+    assert read_until_tagged(f, b"a")[-1].startswith(b"a OK")
+    t = ctx.wrap_socket(p, server_hostname="127.0.0.1")
+    t.sendall(b"b LOGIN alice pw-alice\r\n")
+    buf = b""
+    while b"b OK" not in buf:
+        buf += t.recv(4096)
+    t.close()
+    assert wait_for(lambda: pid not in login_pids(h))
+
+
+@needs_root
+def test_sighup_replaces_idle_pooled_workers(haven_factory):
+    h = haven_factory(extra_conf="login_pool_size = 2")
+    old = pool_settles(h, 2)
+    with open(h.conf, "a") as f:
+        f.write("login_pool_size = 3\n")
+    h.proc.send_signal(signal.SIGHUP)
+    new = pool_settles(h, 3)
+    assert not set(old) & set(new), (old, new)
+    m = h.login("alice")
+    m.logout()
+
+
+@needs_root
+def test_login_workers_that_cannot_start_are_not_respawned_in_a_loop(haven_factory):
+    # A certificate the login workers cannot load: each dies before READY.
+    h = haven_factory(extra_conf="tls_cert = /nonexistent/cert.pem\n"
+                      "tls_key = /nonexistent/key.pem\nlogin_pool_size = 2", tls=False)
+    time.sleep(3)
+    started = len([1 for l in h.log_text().splitlines() if "fail to start" in l])
+    assert started >= 1
+    # Clients are told, not left hanging.
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=40)
+    data = b""
+    while b"\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    assert data.startswith(b"* BYE [UNAVAILABLE]"), data
+    s.close()
+    # Backing off: a handful of attempts in seconds, not thousands.
+    spawns = [l for l in h.log_text().splitlines() if "login[" in l and "/nonexistent/" in l]
+    assert 2 <= len(spawns) < 30, spawns
+    assert h.proc.poll() is None
