@@ -245,6 +245,7 @@ int mbox_reader_next(struct mbox_reader *r, const char **p, size_t *n, uint64_t 
 enum mbox_hdr {
 	MH_NONE = 0, MH_XIMAPBASE, MH_XIMAP, MH_XUID, MH_STATUS, MH_XSTATUS, MH_XKEYWORDS,
 	MH_MODSEQ, MH_HIGHESTMODSEQ,
+	MH_CLEN,               /* Content-Length of a message we did not write (xform only) */
 };
 /* Which of our headers a header line is (MH_NONE: not ours). */
 enum mbox_hdr mbox_hdr_classify(const char *p, size_t n);
@@ -260,6 +261,7 @@ struct mbox_xform {
 	int last_nl;           /* last stored byte was '\n' */
 	int last_lf_out;       /* bytes that '\n' produced */
 	uint32_t uid;          /* first X-UID seen (region mode check), 0 none */
+	int ours;              /* X-Haven-Modseq seen: a message we wrote */
 };
 void mbox_xform_init(struct mbox_xform *x);
 /* dst NULL: count only. Returns the header class of the line (first piece). */

@@ -172,6 +172,14 @@ enum mbox_hdr mbox_xform_piece(struct mbox_xform *x, const char *p, size_t n, in
 				x->in_header = 0;
 			else if ((cls = mbox_hdr_classify(p, n)) != MH_NONE)
 				x->mode = 1;
+			/* Content-Length is mbox metadata in messages others
+			 * wrote (Dovecot adds one to each and hides it, as do
+			 * mutt and Solaris mail); in ours, whose state headers
+			 * come first, it is what the client appended. */
+			else if (!x->ours && n >= 15 && strncasecmp(p, "Content-Length:", 15) == 0)
+				cls = MH_CLEN, x->mode = 1;
+			if (cls == MH_MODSEQ)
+				x->ours = 1;
 		}
 		if (x->mode == 0 && is_escaped_from(p, n))
 			x->mode = 2;
@@ -326,6 +334,8 @@ struct scan_cur {
 	int active, in_from, first_in_file, pseudo, date_ok, content;
 	int got_uid, got_status, got_xstatus, got_kw, got_modseq;
 	uint64_t content_end;
+	uint64_t clen;         /* Content-Length of a message others wrote, +1; 0 none */
+	uint64_t framed_end;   /* its body, trusted up to here: no separators before */
 	struct mbox_xform x;
 	uint32_t kwv[MBOX_MAX_KEYWORDS];
 	size_t nkwv;
@@ -435,6 +445,11 @@ static void parse_hdr(struct mbox_scan *s, struct scan_base *b, struct scan_cur 
 			c->m.raw_modseq = u;
 		c->got_modseq = 1;
 		break;
+	case MH_CLEN:
+		u = parse_u64(v, vl, &ok);
+		if (ok && u < (1ULL << 62))
+			c->clen = u + 1;
+		break;
 	case MH_HIGHESTMODSEQ:
 		u = parse_u64(v, vl, &ok);
 		if (c->first_in_file && ok && u < (1ULL << 62) && u > b->hms)
@@ -453,6 +468,7 @@ static void cur_start(struct scan_cur *c, const char *p, size_t n, uint64_t off,
 	c->first_in_file = first;
 	c->pseudo = c->content = 0;
 	c->got_uid = c->got_status = c->got_xstatus = c->got_kw = c->got_modseq = 0;
+	c->clen = c->framed_end = 0;
 	for (size_t i = 0; i < c->nkwv; i++)
 		c->kwbits[c->kwv[i] / 8] = 0;
 	c->nkwv = 0;
@@ -557,6 +573,41 @@ int mbox_scan_assign(struct mbox_scan *s, const struct mbox_carry *carry, time_t
 	return 0;
 }
 
+/* A Content-Length header (written by Dovecot, mutt or Solaris mail) is
+ * trusted only when it checks out: the body it claims ends where the file
+ * does, or where a From_ line follows the framing newline. Then a "From "
+ * line inside that body (a forwarded mbox, unescaped) separates nothing.
+ * Returns the offset up to which no separator is looked for (0: none). */
+static uint64_t content_length_end(int fd, uint64_t body, uint64_t len, uint64_t end)
+{
+	char buf[6];
+	uint64_t stop = body + len;
+	if (len == 0 || stop > end || stop < body)
+		return 0;
+	if (stop == end || (stop + 1 == end && pread(fd, buf, 1, (off_t)stop) == 1 && buf[0] == '\n'))
+		return stop;
+	if (stop + 6 <= end && pread(fd, buf, 6, (off_t)stop) == 6 && memcmp(buf, "\nFrom ", 6) == 0)
+		return stop;
+	return 0;
+}
+
+static int from_line_is_separator(const char *p, size_t n)
+{
+	size_t i = 5, words = 0;
+	if (mbox_date_from_line(p, n, &(time_t){ 0 }, &(int){ 0 }) == 0)
+		return 1;
+	/* No date: only "From" and a sender at most, nothing like prose. */
+	while (i < n) {
+		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+			i++;
+		if (i < n)
+			words++;
+		while (i < n && p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+			i++;
+	}
+	return words <= 1;
+}
+
 int mbox_scan_parse(int fd, uint64_t from, uint64_t end, struct mbox_scan *s,
 		    struct error *err)
 {
@@ -578,7 +629,14 @@ int mbox_scan_parse(int fd, uint64_t from, uint64_t end, struct mbox_scan *s,
 	while ((rc = mbox_reader_next(&r, &p, &n, &off, &ls)) == 1) {
 		enum mbox_hdr cls;
 		last_nl = p[n - 1] == '\n';
-		if (ls && n >= 5 && memcmp(p, "From ", 5) == 0) {
+		/* A separator is a From_ line with a date (as mutt and Dovecot
+		 * take it): writers that do not escape bodies (Dovecot) leave
+		 * "From here on..." lines in them. Some writers put no date
+		 * ("From -": Mozilla's old files), so a From_ line with just a
+		 * sender counts too; the file's first line is one whatever it
+		 * says: nothing else could be there. */
+		if (ls && n >= 5 && memcmp(p, "From ", 5) == 0 && off >= c->framed_end &&
+		    (!c->active || from_line_is_separator(p, n))) {
 			cur_finish(s, c);
 			cur_start(c, p, n, off, first);
 			first = 0;
@@ -597,7 +655,12 @@ int mbox_scan_parse(int fd, uint64_t from, uint64_t end, struct mbox_scan *s,
 			}
 			continue;
 		}
-		cls = mbox_xform_piece(&c->x, p, n, ls, NULL);
+		{
+			int was_header = c->x.in_header;
+			cls = mbox_xform_piece(&c->x, p, n, ls, NULL);
+			if (was_header && !c->x.in_header && c->clen)
+				c->framed_end = content_length_end(fd, off + n, c->clen - 1, end);
+		}
 		c->content = 1;
 		c->content_end = off + n;
 		if (ls && cls != MH_NONE)

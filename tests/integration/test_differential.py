@@ -78,8 +78,9 @@ DEVIATIONS = [
      _shared_crlf),
     ("Content-Length header",
      "Dovecot's mbox driver treats a message's own Content-Length header as mbox "
-     "metadata and drops it from what it stores; Haven keeps every appended byte "
-     "(and never trusts the header for framing).",
+     "metadata and drops it from what it stores; Haven keeps every byte a client "
+     "appends (it hides and checks Content-Length only in messages other programs "
+     "wrote into the file, as Dovecot does).",
      _dovecot_drops_content_length),
 ]
 

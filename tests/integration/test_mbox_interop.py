@@ -225,8 +225,6 @@ def test_dovecot_mailbox_in_haven_uids_flags_keywords(dovecot_then_haven):
         assert ours["msgs"][uid][0] == theirs["msgs"][uid][0], uid
 
 
-@pytest.mark.xfail(strict=True, reason="Haven shows the Content-Length header Dovecot's mbox "
-                   "driver writes into every message as part of the message")
 def test_dovecot_mailbox_in_haven_bodies(dovecot_then_haven):
     ours, theirs, _ = dovecot_then_haven
     for uid, (_, body) in theirs["msgs"].items():
@@ -305,16 +303,11 @@ def check_same_messages(ours, theirs):
         assert without_content_length(ours["msgs"][uid][1]) == body, uid
 
 
-@pytest.mark.xfail(strict=True, reason="Haven's scanner takes every line starting with 'From ' "
-                   "as a message separator, even one that is not a From_ line; Dovecot "
-                   "leaves such body lines unescaped")
 def test_dovecot_body_line_starting_with_from(dovecot_from_lines):
     ours, theirs = dovecot_from_lines
     check_same_messages(ours["Quoted"], theirs["Quoted"])
 
 
-@pytest.mark.xfail(strict=True, reason="Haven ignores the Content-Length header by which "
-                   "Dovecot frames a message whose body holds a valid-looking From_ line")
 def test_dovecot_body_with_from_line_framed_by_content_length(dovecot_from_lines):
     ours, theirs = dovecot_from_lines
     check_same_messages(ours["Forwarded"], theirs["Forwarded"])
