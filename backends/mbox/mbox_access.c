@@ -85,8 +85,9 @@ int mbox_handle_open(struct store *st, const struct mbox_loc *loc, int write,
 		    fstat(fd, &h->st) == 0) {
 			h->fd = fd;
 			h->write_locked = write;
-			/* A killed append of ours is undone before anyone reads. */
-			if (mbox_append_recover(h, err) < 0) {
+			/* A killed append or flag change of ours is undone
+			 * before anyone reads. */
+			if (mbox_append_recover(h, err) < 0 || mbox_inplace_recover(h, err) < 0) {
 				mbox_handle_close(h);
 				return -1;
 			}

@@ -26,7 +26,7 @@ int mbox_append_begin(struct mbox_handle *h, struct mbox_scan *s, struct mbox_wr
 	 * should we be killed half-way. */
 	snprintf(jr, sizeof(jr), "%llu %llu %llu %u\n", (unsigned long long)h->st.st_dev,
 		 (unsigned long long)h->st.st_ino, (unsigned long long)*orig_size, first_uid);
-	h->journal = mbox_journal_write(h->store, h->loc->name, jr) == 0;
+	h->journal = mbox_journal_write(h->store, h->loc->name, "append", jr, strlen(jr)) == 0;
 	mbox_writer_init(w, h->fd, *orig_size);
 	/* The next From_ must start a line. The '\n' we add becomes the
 	 * framing of the last message, which is what it already was read as
@@ -54,7 +54,7 @@ int mbox_append_commit(struct mbox_handle *h, struct mbox_writer *w, uint64_t or
 		}
 	}
 	if (h->journal)
-		mbox_journal_remove(h->store, h->loc->name);
+		mbox_journal_remove(h->store, h->loc->name, "append");
 	h->journal = 0;
 	return e ? mbox_errno_error(err, e, "append to", h->loc->path) : 0;
 }
@@ -65,19 +65,25 @@ int mbox_append_commit(struct mbox_handle *h, struct mbox_writer *w, uint64_t or
  * program appended after the kill has no such X-UID and stays. */
 int mbox_append_recover(struct mbox_handle *h, struct error *err)
 {
-	char jr[128];
+	struct buf jb = BUF_INIT;
 	unsigned long long dev, ino, orig;
 	unsigned first;
 	struct mbox_scan s;
 	size_t kept_after = 0, dropped = 0;
+	int parsed;
 
-	if (h->fd < 0 || mbox_journal_read(h->store, h->loc->name, jr, sizeof(jr)) < 0)
+	if (h->fd < 0 || mbox_journal_read(h->store, h->loc->name, "append", &jb) < 0) {
+		buf_free(&jb);
 		return 0;
-	if (sscanf(jr, "%llu %llu %llu %u", &dev, &ino, &orig, &first) != 4 ||
+	}
+	buf_append_byte(&jb, '\0');
+	parsed = sscanf(jb.data, "%llu %llu %llu %u", &dev, &ino, &orig, &first);
+	buf_free(&jb);
+	if (parsed != 4 ||
 	    dev != (unsigned long long)h->st.st_dev || ino != (unsigned long long)h->st.st_ino ||
 	    orig >= (unsigned long long)h->st.st_size) {
 		/* Another file by now, or nothing was written. */
-		mbox_journal_remove(h->store, h->loc->name);
+		mbox_journal_remove(h->store, h->loc->name, "append");
 		return 0;
 	}
 	if (!h->writable)
@@ -121,7 +127,7 @@ int mbox_append_recover(struct mbox_handle *h, struct error *err)
 		return -1;
 	}
 	mbox_scan_free(&s);
-	mbox_journal_remove(h->store, h->loc->name);
+	mbox_journal_remove(h->store, h->loc->name, "append");
 	return 0;
 }
 

@@ -43,7 +43,7 @@
 
 #define IDX_DIR ".haven-index"
 #define IDX_MAGIC "HVNMBXI\n"
-#define IDX_VERSION 1
+#define IDX_VERSION 2   /* 2: X-IMAPbase read as the last UID; Content-Length framing */
 #define IDX_FP_LEN 4096            /* bytes fingerprinted at each end */
 #define IDX_MAX_FILE (1ULL << 31)  /* larger index files are not read */
 
@@ -399,57 +399,66 @@ static void index_write(struct store *st, const char *name, int fd, const struct
 	buf_free(&b);
 }
 
-/* The append journal lives beside the index: "<hash>.append". */
-int mbox_journal_write(struct store *st, const char *name, const char *text)
+/* Journals live beside the index: "<hash>.<kind>". */
+static void journal_name(const char *name, const char *kind, char *out, size_t size)
 {
-	char fname[48];
-	size_t len = strlen(text);
+	char h[32];
+	index_file_name(name, h, sizeof(h));
+	snprintf(out, size, "%s.%s", h, kind);
+}
+
+int mbox_journal_write(struct store *st, const char *name, const char *kind, const void *data,
+		       size_t len)
+{
+	char fname[64];
 	int dfd = index_dir(st, 1), fd;
-	ssize_t w;
+	size_t off = 0;
 
 	if (dfd < 0)
 		return -1;
-	index_file_name(name, fname, sizeof(fname));
-	strcat(fname, ".append");
+	journal_name(name, kind, fname, sizeof(fname));
 	fd = openat(dfd, fname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	close(dfd);
 	if (fd < 0)
 		return -1;
-	w = write(fd, text, len);
+	while (off < len) {
+		ssize_t w = write(fd, (const char *)data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
 	close(fd);
-	return w == (ssize_t)len ? 0 : -1;
+	return off == len ? 0 : -1;
 }
 
-int mbox_journal_read(struct store *st, const char *name, char *buf, size_t size)
+int mbox_journal_read(struct store *st, const char *name, const char *kind, struct buf *out)
 {
-	char fname[48];
+	char fname[64], chunk[8192];
 	int dfd = index_dir(st, 0), fd;
 	ssize_t n;
 
 	if (dfd < 0)
 		return -1;
-	index_file_name(name, fname, sizeof(fname));
-	strcat(fname, ".append");
+	journal_name(name, kind, fname, sizeof(fname));
 	fd = openat(dfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	close(dfd);
 	if (fd < 0)
 		return -1;
-	n = read(fd, buf, size - 1);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && out->len < IDX_MAX_FILE)
+		buf_append(out, chunk, (size_t)n);
 	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
-void mbox_journal_remove(struct store *st, const char *name)
+void mbox_journal_remove(struct store *st, const char *name, const char *kind)
 {
-	char fname[48];
+	char fname[64];
 	int dfd = index_dir(st, 0);
 	if (dfd < 0)
 		return;
-	index_file_name(name, fname, sizeof(fname));
-	strcat(fname, ".append");
+	journal_name(name, kind, fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
 	close(dfd);
 }

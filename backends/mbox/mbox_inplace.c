@@ -7,9 +7,10 @@
  * its header (that is where we write them); the new block is built in
  * memory and written with one pwrite of the same length, so a kill -9
  * leaves every message with either its old or its new state, never a
- * mixture inside one header, and never moves a byte of any message. (A
- * STORE over many messages may be cut between two of them: each is then
- * consistent, and the client, which got no OK, asks again.)
+ * mixture inside one header, and never moves a byte of any message. A
+ * STORE over several messages first writes their old blocks to an undo
+ * journal, which the next opener plays back if the kill came half-way:
+ * the command happened completely or not at all.
  *
  * Anything unexpected (headers written by another program without our
  * padding or our modseq, folded lines, a value that does not fit, a
@@ -22,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../lib/buf.h"
+#include "../../lib/log.h"
 #include "../../lib/xmalloc.h"
 #include "mbox_private.h"
 
@@ -36,6 +39,7 @@ struct patch {
 	uint64_t off;
 	size_t len;
 	char *data;
+	char *old;           /* the bytes data replaces, for the undo journal */
 };
 
 /* Fill [p, p+cap) with s padded by spaces; 0 if it fits. */
@@ -108,6 +112,8 @@ static int prepare(int fd, const struct mbox_scan *s, const struct mbox_smsg *m,
 	}
 	if (!st.seen || !xs.seen || !kw.seen || !ms.seen)
 		goto no;
+	out->old = xmalloc(pos);
+	memcpy(out->old, buf, pos);
 
 	snprintf(val, sizeof(val), " %s%s", m->flags & MF_SEEN ? "R" : "", m->fresh ? "" : "O");
 	if (put_value(buf + st.off, st.cap, val) < 0)
@@ -139,8 +145,98 @@ static int prepare(int fd, const struct mbox_scan *s, const struct mbox_smsg *m,
 	out->data = buf;
 	return 0;
 no:
+	free(out->old);
+	out->old = NULL;
 	free(buf);
 	return -1;
+}
+
+/* The undo journal: "DEV INO SIZE COUNT\n", then per block "OFF LEN\n"
+ * and the LEN old bytes. Written before the first block changes, so that
+ * a STORE over several messages that a kill cuts short is undone as a
+ * whole by the next opener: the client got no OK, and sees the old flags
+ * everywhere, never some old and some new. */
+static int undo_write(struct mbox_handle *h, const struct patch *p, size_t np)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+	buf_printf(&b, "%llu %llu %llu %zu\n", (unsigned long long)h->st.st_dev,
+		   (unsigned long long)h->st.st_ino, (unsigned long long)h->st.st_size, np);
+	for (size_t i = 0; i < np; i++) {
+		buf_printf(&b, "%llu %zu\n", (unsigned long long)p[i].off, p[i].len);
+		buf_append(&b, p[i].old, p[i].len);
+	}
+	rc = mbox_journal_write(h->store, h->loc->name, "undo", b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+static int write_all(int fd, const char *p, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = pwrite(fd, p + done, len - done, (off_t)(off + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+int mbox_inplace_recover(struct mbox_handle *h, struct error *err)
+{
+	struct buf jb = BUF_INIT;
+	unsigned long long dev, ino, size, off;
+	size_t count, len, pos = 0;
+	int n = 0, rc = 0;
+
+	if (h->fd < 0 || mbox_journal_read(h->store, h->loc->name, "undo", &jb) < 0)
+		goto out;
+	buf_append_byte(&jb, '\0');
+	if (sscanf(jb.data, "%llu %llu %llu %zu\n%n", &dev, &ino, &size, &count, &n) != 4 || n == 0 ||
+	    dev != (unsigned long long)h->st.st_dev || ino != (unsigned long long)h->st.st_ino ||
+	    size != (unsigned long long)h->st.st_size) {
+		/* Another file (or grown) by now: the old bytes are not ours to
+		 * put back anywhere. */
+		mbox_journal_remove(h->store, h->loc->name, "undo");
+		goto out;
+	}
+	if (!h->writable)
+		goto out;
+	if (!h->write_locked) {
+		if (mbox_lock_upgrade(&h->lock, h->timeout, err) < 0) {
+			rc = -1;
+			goto out;
+		}
+		h->write_locked = 1;
+	}
+	pos = (size_t)n;
+	for (size_t i = 0; i < count; i++) {
+		int m = 0;
+		if (sscanf(jb.data + pos, "%llu %zu\n%n", &off, &len, &m) != 2 || m == 0 ||
+		    pos + (size_t)m + len > jb.len - 1 || off + len > size)
+			break;   /* torn journal: it was being written, the file was not */
+		pos += (size_t)m;
+		if (write_all(h->fd, jb.data + pos, len, off) < 0) {
+			rc = mbox_errno_error(err, errno, "write", h->loc->path);
+			goto out;
+		}
+		pos += len;
+	}
+	if (fdatasync(h->fd) < 0 || fstat(h->fd, &h->st) < 0) {
+		rc = mbox_errno_error(err, errno, "sync", h->loc->path);
+		goto out;
+	}
+	log_warn("mbox: %s: undid a flag change that was killed half-way", h->loc->path);
+	mbox_journal_remove(h->store, h->loc->name, "undo");
+out:
+	buf_free(&jb);
+	return rc;
 }
 
 int mbox_store_inplace(struct mbox_handle *h, struct mbox_scan *s, const uint8_t *changed,
@@ -154,23 +250,20 @@ int mbox_store_inplace(struct mbox_handle *h, struct mbox_scan *s, const uint8_t
 		if (!changed[i])
 			continue;
 		p = xreallocarray(p, np + 1, sizeof(*p));
+		memset(&p[np], 0, sizeof(p[np]));
 		if (prepare(h->fd, s, &s->m[i], &p[np]) < 0)
 			goto out;   /* rc 1: rewrite instead; nothing written yet */
 		np++;
 	}
+	/* One message: one pwrite, all or nothing by itself. More: only with
+	 * the undo journal (or not in place at all). */
+	if (np > 1 && undo_write(h, p, np) < 0)
+		goto out;
 	rc = -1;
 	for (size_t i = 0; i < np; i++) {
-		size_t done = 0;
-		while (done < p[i].len) {
-			ssize_t w = pwrite(h->fd, p[i].data + done, p[i].len - done,
-					   (off_t)(p[i].off + done));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				mbox_errno_error(err, w < 0 ? errno : ENOSPC, "write", h->loc->path);
-				goto out;
-			}
-			done += (size_t)w;
+		if (write_all(h->fd, p[i].data, p[i].len, p[i].off) < 0) {
+			mbox_errno_error(err, errno, "write", h->loc->path);
+			goto out;
 		}
 	}
 	if (fdatasync(h->fd) < 0) {
@@ -187,10 +280,14 @@ int mbox_store_inplace(struct mbox_handle *h, struct mbox_scan *s, const uint8_t
 	}
 	mbox_fid_from_stat(&s->id, &h->st);
 	mbox_index_save(h->store, h->loc, h->fd, s);
+	if (np > 1)
+		mbox_journal_remove(h->store, h->loc->name, "undo");
 	rc = 0;
 out:
-	for (size_t i = 0; i < np; i++)
+	for (size_t i = 0; i < np; i++) {
 		free(p[i].data);
+		free(p[i].old);
+	}
 	free(p);
 	return rc;
 }

@@ -301,12 +301,14 @@ int mbox_scan_cached(struct store *st, const struct mbox_loc *loc, int fd, const
 /* Record s (parse state of the file on fd as it is now) as the index. */
 void mbox_index_save(struct store *st, const struct mbox_loc *loc, int fd,
 		     const struct mbox_scan *s);
-/* The append journal (mbox_append.c), next to the index: written before an
- * append touches the file, removed when it is done; -1 if there is no
- * place for it (the append then goes without). */
-int mbox_journal_write(struct store *st, const char *name, const char *text);
-int mbox_journal_read(struct store *st, const char *name, char *buf, size_t size);
-void mbox_journal_remove(struct store *st, const char *name);
+/* Journals next to the index, one per mailbox and kind ("append": what a
+ * killed append must cut off; "undo": the old bytes of an in-place flag
+ * change): written before the mailbox is touched, removed when done; -1
+ * if there is no place for one (the operation then goes without). */
+int mbox_journal_write(struct store *st, const char *name, const char *kind, const void *data,
+		       size_t len);
+int mbox_journal_read(struct store *st, const char *name, const char *kind, struct buf *out);
+void mbox_journal_remove(struct store *st, const char *name, const char *kind);
 /* The mailbox is gone or renamed: drop its index. */
 void mbox_index_forget(struct store *st, const char *name);
 /* The file format, for the unit test and the fuzz target. */
@@ -322,6 +324,9 @@ size_t mbox_index_sum_offset(void);   /* where the 8-byte checksum is */
  * instead), -1 error. */
 int mbox_store_inplace(struct mbox_handle *h, struct mbox_scan *s, const uint8_t *changed,
 		       struct error *err);
+/* Put back the old bytes of an in-place change a kill interrupted (under
+ * the write lock, taken here if h holds only a read lock). */
+int mbox_inplace_recover(struct mbox_handle *h, struct error *err);
 
 /* mbox_write.c */
 struct mbox_writer {

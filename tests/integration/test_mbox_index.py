@@ -316,3 +316,61 @@ def test_new_mail_in_a_big_file_is_not_rewritten_by_readers(indexed):
     assert len(re.findall(rb"UID 40[1-5]", res)) == 5 and b"\\Flagged" in res
     s.close()
     s2.close()
+
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for c in data:
+        h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def test_undo_journal_puts_back_a_cut_store(indexed):
+    """An in-place STORE over several messages writes their old state
+    blocks to an undo journal first. Fabricate what a kill half-way leaves
+    (the new state on disk, the journal still there): the next opener puts
+    every old block back, so the command did not happen at all."""
+    h, inbox, idxdir, owner = indexed
+    write_mbox(inbox, 50)
+    os.chown(inbox, *owner)
+    s, f = session(h)
+    run(s, f, b"a", b"SELECT INBOX")
+    run(s, f, b"b", b"STORE 1:* -FLAGS (\\Flagged)")     # persisted, our padded form
+    run(s, f, b"z", b"LOGOUT")
+    s.close()
+    old = open(inbox, "rb").read()
+    s, f = session(h)
+    run(s, f, b"a", b"SELECT INBOX")
+    assert b"c OK" in b"".join(run(s, f, b"c", b"STORE 3:5 +FLAGS (\\Flagged)"))
+    run(s, f, b"z", b"LOGOUT")
+    s.close()
+    new = open(inbox, "rb").read()
+    assert len(new) == len(old) and new != old
+    # The blocks that differ, as the journal holds them: "OFF LEN\n" + old bytes.
+    blocks, i = [], 0
+    while i < len(old):
+        if old[i] != new[i]:
+            start = old.rindex(b"\nFrom ", 0, i)
+            start = old.index(b"\n", start + 1) + 1          # the header's first byte
+            end = old.index(b"\n\n", start) + 1
+            blocks.append((start, old[start:end]))
+            i = end
+        else:
+            i += 1
+    assert len(blocks) == 3
+    st = os.stat(inbox)
+    journal = b"%d %d %d %d\n" % (st.st_dev, st.st_ino, st.st_size, len(blocks))
+    for off, data in blocks:
+        journal += b"%d %d\n" % (off, len(data)) + data
+    path = os.path.join(idxdir, "%016x.undo" % fnv1a64(b"INBOX"))
+    with open(path, "wb") as fp:
+        fp.write(journal)
+    os.chown(path, *owner)
+    s, f = session(h)
+    assert b"a OK" in b"".join(run(s, f, b"a", b"STATUS INBOX (MESSAGES)"))
+    assert open(inbox, "rb").read() == old and not os.path.exists(path)
+    run(s, f, b"b", b"EXAMINE INBOX")
+    flags = b"".join(run(s, f, b"c", b"FETCH 3:5 (FLAGS)"))
+    s.close()
+    assert b"\\Flagged" not in flags
+    assert "undid a flag change that was killed half-way" in h.log_text()
