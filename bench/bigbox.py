@@ -2,7 +2,8 @@
 directly (never APPENDed over IMAP), for the `bigbox` benchmark profile.
 
 Every message already carries the state headers both servers read
-(X-IMAPbase on the first, X-UID, Status: O or RO), so neither server has
+(X-IMAPbase on the first: UIDVALIDITY and the last UID given out, N, as
+UW-IMAP and Dovecot write it; X-UID; Status: O or RO), so neither server has
 to rewrite the file to assign UIDs or claim new mail on SELECT: the file
 stays byte-identical across repeated runs and both servers start from the
 same bytes. UID i is message i (1-based), so sequence numbers equal UIDs.
@@ -17,7 +18,7 @@ repeated runs reuse it; bump GEN_VERSION whenever the output changes."""
 import os
 import random
 
-GEN_VERSION = 1
+GEN_VERSION = 2   # 2: X-IMAPbase carries the last UID (N), not UIDNEXT
 UIDVALIDITY = 1763769600
 TOPICS = 1000
 SEARCH_TOPIC = 42
@@ -94,7 +95,7 @@ def generate(n, path):
                        hdr[0].split("<")[1].split("@")[0])
             out.append("\n".join(hdr) + "\n")
             if i == 1:
-                out.append("X-IMAPbase: %d %d\n" % (UIDVALIDITY, n + 1))
+                out.append("X-IMAPbase: %d %010d\n" % (UIDVALIDITY, n))
             out.append("Status: %s\nX-UID: %d\n\n" % ("O" if i % 3 == 0 else "RO", i))
             out.append(body)
             out.append("\n")
@@ -110,6 +111,10 @@ def cached(n, cache_dir):
     os.makedirs(cache_dir, exist_ok=True)
     path = os.path.join(cache_dir, "bigbox-v%d-%d.mbox" % (GEN_VERSION, n))
     if not os.path.exists(path):
+        # files of older generator versions are garbage (110 MB each)
+        for old in os.listdir(cache_dir):
+            if old.startswith("bigbox-v") and not old.startswith("bigbox-v%d-" % GEN_VERSION):
+                os.unlink(os.path.join(cache_dir, old))
         generate(n, path)
     return path
 

@@ -60,7 +60,7 @@ static const char *cmd_names[C_NCMDS] = {
 static enum cmd big_ops[MAX_BIG_OPS];
 static int nbig_ops;
 static struct {
-	unsigned long messages, unseen;
+	unsigned long messages, unseen, uidnext; /* uidnext 0: only > messages */
 	char subject[128], body[128];
 	unsigned long *subject_uids, *body_seqs;
 	size_t nsubject_uids, nbody_seqs;
@@ -368,11 +368,14 @@ static void big_verify(struct conn *c)
 	switch (c->cur) {
 	case C_STATUS:
 		ok = c->got_status && c->status_msgs == expect.messages &&
-		     c->status_unseen == expect.unseen && c->status_uidnext > expect.messages;
+		     c->status_unseen == expect.unseen &&
+		     (expect.uidnext ? c->status_uidnext == expect.uidnext
+				     : c->status_uidnext > expect.messages);
 		if (!ok)
-			errmsg("conn %d: STATUS gave MESSAGES %lu UNSEEN %lu UIDNEXT %lu, want %lu %lu >%lu",
+			errmsg("conn %d: STATUS gave MESSAGES %lu UNSEEN %lu UIDNEXT %lu, want %lu %lu %lu",
 			       c->id, c->status_msgs, c->status_unseen, c->status_uidnext,
-			       expect.messages, expect.unseen, expect.messages);
+			       expect.messages, expect.unseen,
+			       expect.uidnext ? expect.uidnext : expect.messages + 1);
 		break;
 	case C_SELECT:
 		ok = c->exists == expect.messages;
@@ -921,7 +924,7 @@ static void usage(void)
 		"       [--big-ops STATUS,SELECT,FETCH,SEARCH_HEADER,SEARCH_BODY --bigbox-expect F]\n"
 		"       [-v]\n"
 		"bigbox: --max-sessions sessions one after the other (use --clients 1); F has\n"
-		"lines 'messages N', 'unseen N', 'subject STR', 'subject_uids U...',\n"
+		"lines 'messages N', 'uidnext N', 'unseen N', 'subject STR', 'subject_uids U...',\n"
 		"'body STR', 'body_seqs S...' (ascending)\n");
 	exit(2);
 }
@@ -991,6 +994,7 @@ static void load_expect(const char *path)
 			*sp = 0;
 		if (!strcmp(line, "messages")) expect.messages = strtoul(val, NULL, 10);
 		else if (!strcmp(line, "unseen")) expect.unseen = strtoul(val, NULL, 10);
+		else if (!strcmp(line, "uidnext")) expect.uidnext = strtoul(val, NULL, 10);
 		else if (!strcmp(line, "subject")) snprintf(expect.subject, sizeof(expect.subject), "%s", val);
 		else if (!strcmp(line, "body")) snprintf(expect.body, sizeof(expect.body), "%s", val);
 		else if (!strcmp(line, "subject_uids")) expect.subject_uids = parse_nums(val, &expect.nsubject_uids);
