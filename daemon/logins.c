@@ -32,21 +32,42 @@
 /* After this many workers in a row died before READY, back off. */
 #define LOGIN_FAIL_STREAK 3
 #define LOGIN_BACKOFF_MAX 30
+/* With idle workers left and nobody waiting, refilling can wait this
+ * long: starting a process then does not compete with the logins in
+ * progress, and a burst is refilled in one go. */
+#define LOGIN_REFILL_LAZY_MS 20
 
 static struct event *refill_ev;
 static unsigned fail_streak;
+static int refill_backoff;  /* the pending refill is a backoff: leave it be */
+static int refill_lazy;     /* the pending refill may be brought forward */
 
 static void refill_cb(evutil_socket_t fd, short what, void *arg);
 
-static void schedule_refill(long delay_sec)
+static void refill_arm(long ms)
 {
-	struct timeval tv = { delay_sec, 0 };
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 	if (refill_ev == NULL)
 		refill_ev = evtimer_new(M->base, refill_cb, NULL);
-	/* A pending backoff is not cut short by a new request. */
-	if (delay_sec == 0 && evtimer_pending(refill_ev, NULL))
-		return;
 	evtimer_add(refill_ev, &tv);
+}
+
+/* Check the pool soon: at once when a client waits or no worker is idle. */
+static void schedule_refill(void)
+{
+	int lazy = M->login_idle > 0 && M->login_queue == NULL;
+	if (refill_ev && evtimer_pending(refill_ev, NULL) &&
+	    (refill_backoff || !refill_lazy || lazy))
+		return;
+	refill_lazy = lazy;
+	refill_arm(lazy ? LOGIN_REFILL_LAZY_MS : 0);
+}
+
+static void schedule_backoff(long sec)
+{
+	refill_backoff = 1;
+	refill_lazy = 0;
+	refill_arm(sec * 1000);
 }
 
 /* --- connections ------------------------------------------------------- */
@@ -256,7 +277,7 @@ static void proc_ready(struct login_proc *p)
 		M->login_queue = lc;
 		if (M->login_queue_tail == NULL)
 			M->login_queue_tail = lc;
-		schedule_refill(0);
+		schedule_refill();
 		return;
 	}
 	if (M->login_idle >= (unsigned)M->cfg.login_pool_size) {
@@ -312,7 +333,7 @@ static void login_read(evutil_socket_t fd, short what, void *arg)
 				login_kill(p, "READY after its last client");
 			else
 				proc_ready(p);
-			schedule_refill(0);
+			schedule_refill();
 		} else {
 			login_kill(p, "READY when it may not take a client");
 		}
@@ -365,7 +386,7 @@ static void start_failed(void)
 		delay = LOGIN_BACKOFF_MAX;
 	log_err("login workers fail to start (%u in a row); retrying in %ld s", fail_streak, delay);
 	queue_refuse_all("* BYE [UNAVAILABLE] Server busy\r\n");
-	schedule_refill(delay);
+	schedule_backoff(delay);
 }
 
 /* Start another worker? Waiting clients get one each, never counting on
@@ -388,6 +409,8 @@ static void refill_cb(evutil_socket_t fd, short what, void *arg)
 	unsigned queued = queue_len();
 	unsigned max_starting = pool > LOGIN_MAX_STARTING_MIN ? pool : LOGIN_MAX_STARTING_MIN;
 
+	refill_backoff = 0;
+	refill_lazy = 0;
 	if (M->stopping)
 		return;
 	/* The pool never holds more than login_pool_size idle workers (it
@@ -404,17 +427,17 @@ static void refill_cb(evutil_socket_t fd, short what, void *arg)
 			if (M->login_starting == 0)
 				queue_refuse_all("* BYE [UNAVAILABLE] Server busy\r\n");
 			if (!evtimer_pending(refill_ev, NULL))
-				schedule_refill(1);
+				schedule_backoff(1);
 			return;
 		}
 	}
 	if (need_spawn(pool, queued, max_starting))
-		schedule_refill(0);
+		schedule_refill();
 }
 
 void logins_init(void)
 {
-	schedule_refill(0);
+	schedule_refill();
 }
 
 void logins_reload(void)
@@ -423,7 +446,7 @@ void logins_reload(void)
 	for (struct login_proc *p = M->login_procs; p; p = p->next)
 		if (p->state == LP_IDLE || p->state == LP_STARTING)
 			proc_retire(p);
-	schedule_refill(0);
+	schedule_refill();
 }
 
 /* --- authentication ---------------------------------------------------- */
@@ -610,7 +633,7 @@ void logins_accept(evutil_socket_t lfd, short what, void *arg)
 		queue_push(lc);
 		log_debug("%s: connection from %s waits for a login worker", lc->sid, lc->remote);
 	}
-	schedule_refill(0);
+	schedule_refill();
 }
 
 /* --- exits and shutdown ------------------------------------------------ */
@@ -623,7 +646,7 @@ void logins_child_exited(pid_t pid)
 				start_failed();
 			proc_free(p);
 			if (!M->stopping)
-				schedule_refill(0);
+				schedule_refill();
 			return;
 		}
 	}
