@@ -219,8 +219,8 @@ int mbox_handle_scan_claim(struct mbox_handle *h, const struct mbox_carry *carry
 	return scan_claim(h, carry, 1, after, s, err);
 }
 
-int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size, uint64_t max,
-		      struct buf *out, uint32_t *uid_seen, struct error *err)
+int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size, int hide_clen,
+		      uint64_t max, struct buf *out, uint32_t *uid_seen, struct error *err)
 {
 	struct mbox_reader r;
 	struct mbox_xform x;
@@ -236,6 +236,7 @@ int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size,
 	}
 	buf_reserve(out, (size_t)size);
 	mbox_xform_init(&x);
+	x.hide_clen = hide_clen;
 	mbox_reader_init(&r, fd, hdr_off, end_off);
 	while ((rc = mbox_reader_next(&r, &p, &n, &off, &ls)) == 1) {
 		mbox_xform_piece(&x, p, n, ls, out);

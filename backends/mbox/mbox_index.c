@@ -43,7 +43,7 @@
 
 #define IDX_DIR ".haven-index"
 #define IDX_MAGIC "HVNMBXI\n"
-#define IDX_VERSION 2   /* 2: X-IMAPbase read as the last UID; Content-Length framing */
+#define IDX_VERSION 3   /* 3: hide_clen; 2: X-IMAPbase read as the last UID */
 #define IDX_FP_LEN 4096            /* bytes fingerprinted at each end */
 #define IDX_MAX_FILE (1ULL << 31)  /* larger index files are not read */
 
@@ -68,7 +68,7 @@ struct idx_rec {
 	uint64_t from_off, hdr_off, end_off, size, raw_modseq;
 	int64_t idate;
 	int32_t tz;
-	uint32_t raw_uid, flags, nkw, kwstart, fresh;
+	uint32_t raw_uid, flags, nkw, kwstart, fresh;   /* fresh: bit 0, hide_clen: bit 1 */
 };
 
 /* FNV-1a, 64 bits: names, fingerprints and the checksum. Not against an
@@ -162,7 +162,7 @@ void mbox_index_encode(const struct mbox_scan *s, const char *name, uint64_t hea
 		r.flags = m->flags;
 		r.nkw = m->nkw;
 		r.kwstart = kwstart;
-		r.fresh = m->fresh;
+		r.fresh = m->fresh | (uint32_t)m->hide_clen << 1;
 		kwstart += m->nkw;
 		buf_append(out, &r, sizeof(r));
 	}
@@ -262,7 +262,7 @@ int mbox_index_decode(const void *data, size_t len, const char *name, struct mbo
 		if (r.from_off < prev_end || (i > 0 && r.from_off <= prev_from) ||
 		    r.hdr_off < r.from_off || r.end_off < r.hdr_off || r.end_off > h.size ||
 		    r.size > 2 * (r.end_off - r.hdr_off) + 2 || r.raw_modseq >= (1ULL << 62) ||
-		    r.flags & ~(uint32_t)MF_ALL || r.fresh > 1 || r.nkw > h.nkw ||
+		    r.flags & ~(uint32_t)MF_ALL || r.fresh > 3 || r.nkw > h.nkw ||
 		    r.kwstart != kwstart || kwstart + r.nkw > h.nrefs || r.tz < -24 * 60 ||
 		    r.tz > 24 * 60)
 			goto bad;
@@ -278,7 +278,8 @@ int mbox_index_decode(const void *data, size_t len, const char *name, struct mbo
 		m->tz = r.tz;
 		m->raw_uid = r.raw_uid;
 		m->flags = r.flags;
-		m->fresh = r.fresh;
+		m->fresh = r.fresh & 1;
+		m->hide_clen = r.fresh >> 1;
 		s->n = (size_t)i + 1;
 		if (r.nkw) {
 			m->kw = xreallocarray(NULL, r.nkw, sizeof(uint32_t));

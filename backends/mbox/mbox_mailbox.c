@@ -62,10 +62,11 @@ int mbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		uint64_t hdr, end;
 		uint32_t seen = 0;
-		int r;
+		int r, hide;
 		if (attempt == 0 && mb->have_file && mbox_fid_equal(&fid, &mb->id)) {
 			hdr = v->hdr_off;
 			end = v->end_off;
+			hide = v->hide_clen;
 		} else {
 			struct mbox_smsg *m;
 			if (attempt == 1 || mb->cache == NULL || !mbox_fid_equal(&fid, &mb->cache->id)) {
@@ -88,9 +89,10 @@ int mbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
 			}
 			hdr = m->hdr_off;
 			end = m->end_off;
+			hide = m->hide_clen;
 		}
 		buf_reset(&b);
-		r = mbox_read_message(h.fd, hdr, end, v->meta.size, mb->st->max_message, &b, &seen,
+		r = mbox_read_message(h.fd, hdr, end, v->meta.size, hide, mb->st->max_message, &b, &seen,
 				      err);
 		if (r < 0)
 			goto out;

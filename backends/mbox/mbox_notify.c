@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../lib/log.h"
@@ -24,18 +25,21 @@
 
 #define FILE_EVENTS (IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF)
 #define DIR_EVENTS (IN_MOVED_TO | IN_CREATE | IN_ONLYDIR)
+#define NOTIFY_RETRY_SEC 30
 
 static int store_fd(struct store *st)
 {
-	if (st->notify >= 0 || st->notify_failed)
+	if (st->notify >= 0 || time(NULL) < st->notify_retry)
 		return st->notify;
 	st->notify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (st->notify < 0) {
-		/* Sessions fall back to polling (cmd_idle): say why once. */
-		st->notify_failed = 1;
-		log_warn("mbox: inotify_init1: %s (IDLE polls instead; raise "
-			 "fs.inotify.max_user_instances if many users share a uid)",
-			 strerror(errno));
+		/* Sessions fall back to polling (cmd_idle) meanwhile; the
+		 * per-uid limit may free up, so try again later. */
+		if (st->notify_retry == 0)
+			log_warn("mbox: inotify_init1: %s (IDLE polls instead; raise "
+				 "fs.inotify.max_user_instances if many users share a uid)",
+				 strerror(errno));
+		st->notify_retry = time(NULL) + NOTIFY_RETRY_SEC;
 	}
 	return st->notify;
 }

@@ -71,7 +71,7 @@ struct store {
 	uint64_t max_message;  /* largest message open_message reads into memory */
 	long index_min_size;   /* smallest file given an index; -1 never */
 	int notify;            /* inotify instance shared by the views, -1 none yet */
-	int notify_failed;     /* could not get one: do not retry per session */
+	time_t notify_retry;   /* could not get one: not before this time again */
 	struct { int wd, refs; } *watch;   /* watch descriptors in use, counted */
 	size_t nwatch;
 };
@@ -124,6 +124,7 @@ struct mbox_smsg {
 	unsigned virt : 1;     /* UID assigned by the scan, not yet on disk */
 	unsigned fresh : 1;    /* no O in Status: no session has seen it (\Recent) */
 	unsigned claimed : 1;  /* this scan's view just took it as its \Recent */
+	unsigned hide_clen : 1; /* its Content-Length frames it: mbox metadata, not shown */
 };
 
 struct mbox_scan {
@@ -165,6 +166,7 @@ struct mbox_handle {
 struct mbox_vmsg {
 	struct msg_meta meta;
 	uint64_t hdr_off, end_off;
+	int hide_clen;
 	uint32_t *kw;
 };
 
@@ -262,6 +264,7 @@ struct mbox_xform {
 	int last_lf_out;       /* bytes that '\n' produced */
 	uint32_t uid;          /* first X-UID seen (region mode check), 0 none */
 	int ours;              /* X-Haven-Modseq seen: a message we wrote */
+	int hide_clen;         /* set by the caller: smsg.hide_clen */
 };
 void mbox_xform_init(struct mbox_xform *x);
 /* dst NULL: count only. Returns the header class of the line (first piece). */
@@ -386,7 +389,8 @@ int mbox_handle_scan_claim(struct mbox_handle *h, const struct mbox_carry *carry
 /* Read one message in IMAP form into memory: 0, -1 error, 1 if the bytes
  * there are not the message expected (size or X-UID differ). */
 int mbox_read_message(int fd, uint64_t hdr_off, uint64_t end_off, uint64_t size,
-		      uint64_t max, struct buf *out, uint32_t *uid_seen, struct error *err);
+		      int hide_clen, uint64_t max, struct buf *out, uint32_t *uid_seen,
+		      struct error *err);
 
 /* mbox_view.c */
 int mbox_select(struct store *st, const char *name, int readonly, struct mailbox **out,

@@ -174,10 +174,11 @@ enum mbox_hdr mbox_xform_piece(struct mbox_xform *x, const char *p, size_t n, in
 				x->mode = 1;
 			/* Content-Length is mbox metadata in messages others
 			 * wrote (Dovecot adds one to each and hides it, as do
-			 * mutt and Solaris mail); in ours, whose state headers
-			 * come first, it is what the client appended. */
+			 * mutt and Solaris mail) when it frames the body (the
+			 * scan checks: smsg.hide_clen); in ours, whose state
+			 * headers come first, it is what the client appended. */
 			else if (!x->ours && n >= 15 && strncasecmp(p, "Content-Length:", 15) == 0)
-				cls = MH_CLEN, x->mode = 1;
+				cls = MH_CLEN, x->mode = x->hide_clen ? 1 : 0;
 			if (cls == MH_MODSEQ)
 				x->ours = 1;
 		}
@@ -335,6 +336,7 @@ struct scan_cur {
 	int got_uid, got_status, got_xstatus, got_kw, got_modseq;
 	uint64_t content_end;
 	uint64_t clen;         /* Content-Length of a message others wrote, +1; 0 none */
+	uint64_t clen_bytes;   /* what its line adds to RFC822.SIZE if shown */
 	uint64_t framed_end;   /* its body, trusted up to here: no separators before */
 	struct mbox_xform x;
 	uint32_t kwv[MBOX_MAX_KEYWORDS];
@@ -468,7 +470,7 @@ static void cur_start(struct scan_cur *c, const char *p, size_t n, uint64_t off,
 	c->first_in_file = first;
 	c->pseudo = c->content = 0;
 	c->got_uid = c->got_status = c->got_xstatus = c->got_kw = c->got_modseq = 0;
-	c->clen = c->framed_end = 0;
+	c->clen = c->framed_end = c->clen_bytes = 0;
 	for (size_t i = 0; i < c->nkwv; i++)
 		c->kwbits[c->kwv[i] / 8] = 0;
 	c->nkwv = 0;
@@ -492,6 +494,8 @@ static void cur_finish(struct mbox_scan *s, struct scan_cur *c)
 		c->m.end_off = c->content_end;
 		c->m.size = c->x.out;
 	}
+	if (c->m.hide_clen)
+		c->m.size -= c->clen_bytes;
 	if (c->pseudo) {
 		s->has_pseudo = 1;
 		return;
@@ -657,9 +661,15 @@ int mbox_scan_parse(int fd, uint64_t from, uint64_t end, struct mbox_scan *s,
 		}
 		{
 			int was_header = c->x.in_header;
+			uint64_t before = c->x.out;
 			cls = mbox_xform_piece(&c->x, p, n, ls, NULL);
-			if (was_header && !c->x.in_header && c->clen)
+			if (cls == MH_CLEN && !c->clen_bytes)
+				c->clen_bytes = c->x.out - before;
+			if (was_header && !c->x.in_header && c->clen) {
 				c->framed_end = content_length_end(fd, off + n, c->clen - 1, end);
+				/* It checks out: metadata, hidden like Dovecot hides it. */
+				c->m.hide_clen = c->framed_end != 0;
+			}
 		}
 		c->content = 1;
 		c->content_end = off + n;

@@ -86,6 +86,7 @@ static void vmsg_set(struct mailbox *mb, struct mbox_vmsg *v, const struct mbox_
 	v->meta.size = m->size;
 	v->hdr_off = m->hdr_off;
 	v->end_off = m->end_off;
+	v->hide_clen = m->hide_clen;
 	(void)mb;
 }
 
@@ -163,6 +164,7 @@ static void view_merge(struct mailbox *mb, struct mbox_scan *s, const struct syn
 		nv[nn] = *v;
 		nv[nn].hdr_off = m->hdr_off;
 		nv[nn].end_off = m->end_off;
+		nv[nn].hide_clen = m->hide_clen;
 		if (!same_state(v, m, kwmap)) {
 			uint64_t old_modseq = v->meta.modseq;
 			int mine = is_own(mb, m->modseq);

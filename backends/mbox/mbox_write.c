@@ -181,6 +181,7 @@ int mbox_emit_stored(struct mbox_writer *w, int srcfd, const struct mbox_smsg *m
 	/* The content, minus the state headers it had: classified by the same
 	 * transformer the readers use, so exactly those lines go. */
 	mbox_xform_init(&x);
+	x.hide_clen = m->hide_clen;   /* hidden metadata does not come along */
 	mbox_reader_init(&r, srcfd, m->hdr_off, m->end_off);
 	while ((rc = mbox_reader_next(&r, &p, &n, &off, &ls)) == 1) {
 		mbox_xform_piece(&x, p, n, ls, NULL);
