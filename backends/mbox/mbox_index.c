@@ -312,19 +312,26 @@ static void index_file_name(const char *name, char *out, size_t size)
 }
 
 /* The index directory, created on demand; -1 if there is no place for it. */
+/* The index directory, opened once per store and created on demand; -1
+ * if there is no place for it. The fd is the store's: callers never close
+ * it. (Every open of a mailbox looks for journals here: one openat, not
+ * three.) */
 static int index_dir(struct store *st, int create)
 {
 	struct error err;
-	int root = mbox_root_fd(st, 0, &err), fd;
-	if (root < 0)
+	int root;
+	if (st->index_dirfd >= 0)
+		return st->index_dirfd;
+	if ((root = mbox_root_fd(st, 0, &err)) < 0)
 		return -1;
-	fd = openat(root, IDX_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT && create) {
+	st->index_dirfd = openat(root, IDX_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (st->index_dirfd < 0 && errno == ENOENT && create) {
 		if (mkdirat(root, IDX_DIR, 0700) < 0 && errno != EEXIST)
 			return -1;
-		fd = openat(root, IDX_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		st->index_dirfd = openat(root, IDX_DIR,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	return fd;
+	return st->index_dirfd;
 }
 
 static int index_read(struct store *st, const char *name, struct mbox_scan *s, uint64_t *head,
@@ -340,7 +347,6 @@ static int index_read(struct store *st, const char *name, struct mbox_scan *s, u
 		return -1;
 	index_file_name(name, fname, sizeof(fname));
 	fd = openat(dfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	close(dfd);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size > IDX_MAX_FILE ||
@@ -380,8 +386,7 @@ static void index_write(struct store *st, const char *name, int fd, const struct
 	mbox_tmp_name(tmp, sizeof(tmp));
 	tfd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (tfd < 0) {
-		close(dfd);
-		return;
+			return;
 	}
 	mbox_index_encode(s, name, head, tail, &b);
 	while (off < b.len) {
@@ -396,7 +401,6 @@ static void index_write(struct store *st, const char *name, int fd, const struct
 		log_info("mbox: cannot write the index of %s: %s", name, strerror(errno));
 		unlinkat(dfd, tmp, 0);
 	}
-	close(dfd);
 	buf_free(&b);
 }
 
@@ -419,7 +423,6 @@ int mbox_journal_write(struct store *st, const char *name, const char *kind, con
 		return -1;
 	journal_name(name, kind, fname, sizeof(fname));
 	fd = openat(dfd, fname, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	close(dfd);
 	if (fd < 0)
 		return -1;
 	while (off < len) {
@@ -444,7 +447,6 @@ int mbox_journal_read(struct store *st, const char *name, const char *kind, stru
 		return -1;
 	journal_name(name, kind, fname, sizeof(fname));
 	fd = openat(dfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	close(dfd);
 	if (fd < 0)
 		return -1;
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && out->len < IDX_MAX_FILE)
@@ -461,7 +463,6 @@ void mbox_journal_remove(struct store *st, const char *name, const char *kind)
 		return;
 	journal_name(name, kind, fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
-	close(dfd);
 }
 
 void mbox_index_forget(struct store *st, const char *name)
@@ -472,7 +473,6 @@ void mbox_index_forget(struct store *st, const char *name)
 		return;
 	index_file_name(name, fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
-	close(dfd);
 }
 
 void mbox_index_save(struct store *st, const struct mbox_loc *loc, int fd,

@@ -189,7 +189,10 @@ int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd,
 	lk->fd = fd;
 	lk->dirfd = dirfd;
 	lk->dotname = xasprintf("%s.lock", base);
-	if (dotlock_take(lk, deadline, err) < 0) {
+	/* Readers take the fcntl lock only (as Dovecot's default
+	 * mbox_read_locks): it conflicts with every writer's, and a FETCH
+	 * over many messages then costs no lock files. Writers take both. */
+	if (write && dotlock_take(lk, deadline, err) < 0) {
 		free(lk->dotname);
 		lk->dotname = NULL;
 		return -1;
@@ -218,12 +221,18 @@ int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd,
 int mbox_lock_upgrade(struct mbox_lock *lk, long timeout, struct error *err)
 {
 	double deadline = now_mono() + (double)timeout;
+	/* The dotlock first, as every writer takes them. An MDA that holds
+	 * it and waits for our read lock to go makes us wait until the
+	 * deadline and give up (callers treat that as "not now"). */
+	if (!lk->have_dot && dotlock_take(lk, deadline, err) < 0)
+		return -1;
 	for (;;) {
 		if (fcntl_try(lk->fd, F_WRLCK) == 0)
 			return 0;
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 			return mbox_errno_error(err, errno, "lock", lk->dotname);
 		if (now_mono() >= deadline) {
+			dotlock_drop(lk);
 			error_set(err, ERR_INUSE, "Mailbox is locked by another program");
 			return -1;
 		}

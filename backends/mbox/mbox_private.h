@@ -70,6 +70,7 @@ struct store {
 	long lock_timeout;
 	uint64_t max_message;  /* largest message open_message reads into memory */
 	long index_min_size;   /* smallest file given an index; -1 never */
+	int index_dirfd;       /* MBOX_DIR/.haven-index once opened, else -1 */
 	int notify;            /* inotify instance shared by the views, -1 none yet */
 	time_t notify_retry;   /* could not get one: not before this time again */
 	struct { int wd, refs; } *watch;   /* watch descriptors in use, counted */

@@ -364,6 +364,7 @@ int mbox_store_open(const struct backend_user *u, const struct config *cfg, stru
 	st->lock_timeout = cfg->lock_timeout > 0 ? cfg->lock_timeout : 10;
 	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
 	st->index_min_size = cfg->mbox_index_min_size;
+	st->index_dirfd = -1;
 	st->notify = -1;
 	st->root_fd = -1;
 	st->inbox_dirfd = -1;
@@ -394,6 +395,8 @@ void mbox_store_close(struct store *st)
 	if (st == NULL)
 		return;
 	mbox_notify_close(st);
+	if (st->index_dirfd >= 0)
+		close(st->index_dirfd);
 	if (st->root_fd >= 0)
 		close(st->root_fd);
 	if (st->inbox_dirfd >= 0)
