@@ -258,9 +258,18 @@ def idle_login_pids(h):
 def pool_settles(h, n, busy=0, timeout=20):
     """Wait until there are n idle, started login workers and busy others;
     return the idle ones."""
-    def settled():
+    def count():
         idle = idle_login_pids(h)
         return idle if len(idle) == n and len(login_pids(h)) == n + busy else None
+
+    def settled():
+        # The same set a moment later: a worker whose client just left
+        # (the harness's listening probe) looks idle until it has exited.
+        first = count()
+        if not first:
+            return None
+        time.sleep(0.3)
+        return first if count() == first else None
     got = wait_for(settled, timeout)
     assert got, (login_pids(h), idle_login_pids(h))
     return got
