@@ -89,8 +89,10 @@ int mbox_append_recover(struct mbox_handle *h, struct error *err)
 	if (!h->writable)
 		return 0;   /* cannot repair it; readers see what is there */
 	if (!h->write_locked) {
-		if (mbox_lock_upgrade(&h->lock, h->timeout, err) < 0)
-			return -1;
+		struct error busy;
+		/* A writer holding the dotlock: the next opener repairs it. */
+		if (mbox_lock_upgrade(&h->lock, h->timeout, &busy) < 0)
+			return 0;
 		h->write_locked = 1;
 		if (fstat(h->fd, &h->st) < 0)
 			return mbox_errno_error(err, errno, "stat", h->loc->path);

@@ -209,10 +209,10 @@ int mbox_inplace_recover(struct mbox_handle *h, struct error *err)
 	if (!h->writable)
 		goto out;
 	if (!h->write_locked) {
-		if (mbox_lock_upgrade(&h->lock, h->timeout, err) < 0) {
-			rc = -1;
+		struct error busy;
+		/* A writer holding the dotlock: the next opener repairs it. */
+		if (mbox_lock_upgrade(&h->lock, h->timeout, &busy) < 0)
 			goto out;
-		}
 		h->write_locked = 1;
 	}
 	pos = (size_t)n;

@@ -221,10 +221,11 @@ int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd,
 int mbox_lock_upgrade(struct mbox_lock *lk, long timeout, struct error *err)
 {
 	double deadline = now_mono() + (double)timeout;
-	/* The dotlock first, as every writer takes them. An MDA that holds
-	 * it and waits for our read lock to go makes us wait until the
-	 * deadline and give up (callers treat that as "not now"). */
-	if (!lk->have_dot && dotlock_take(lk, deadline, err) < 0)
+	/* The dotlock first, as every writer takes them, but without
+	 * waiting: we hold a read lock, and an MDA holding the dotlock waits
+	 * for exactly that lock to go (lock order: dotlock, then fcntl).
+	 * Busy means "not now"; callers cope. */
+	if (!lk->have_dot && dotlock_take(lk, now_mono(), err) < 0)
 		return -1;
 	for (;;) {
 		if (fcntl_try(lk->fd, F_WRLCK) == 0)
