@@ -167,7 +167,7 @@ def test_idle_sessions_share_one_inotify_instance(haven):
     mailboxes: one inotify instance (the kernel's per-uid limit is 128, and
     virtual users share a uid), and each session still sees only its own
     mailbox's news."""
-    from test_process_model import children_of
+    from procs import children_of
     m = haven.login("alice")
     m.create("Work")
     m.logout()

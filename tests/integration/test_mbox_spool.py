@@ -75,7 +75,7 @@ def test_spool_inbox_with_mail_group(spool_haven):
     assert b"appended" in res
     # The worker holds the mail group only as its saved gid: not effective,
     # not supplementary.
-    from test_process_model import children_of
+    from procs import children_of
     (worker,) = [pid for pid, argv in children_of(h.proc.pid)
                  if argv and argv[0].endswith("haven-worker") and "alice" in argv]
     status = dict(l.split(":", 1) for l in open("/proc/%d/status" % worker))

@@ -14,25 +14,7 @@ import time
 import pytest
 
 from conftest import needs_root, read_until_tagged
-
-
-def children_of(pid):
-    kids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid != pid:
-                continue
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv = f.read().split(b"\0")
-            kids.append((int(d), [a.decode() for a in argv if a]))
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-    return kids
+from procs import children_of
 
 
 def proc_uids(pid):

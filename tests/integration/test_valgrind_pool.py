@@ -21,26 +21,14 @@ import pytest
 
 from netwait import wait_listening
 from conftest import Haven, ROOT, read_until_tagged
+from procs import children_of
 
 PLAIN_BUILD = os.environ.get("HAVEN_PLAIN_BUILD", os.path.join(ROOT, "build"))
 
 
 def login_pids(master):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-            if int(stat.rsplit(")", 1)[1].split()[1]) != master:
-                continue
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                if os.path.basename(f.read().split(b"\0")[0]) == b"haven-login":
-                    out.append(int(d))
-        except (OSError, IndexError, ValueError):
-            continue
-    return out
+    return [pid for pid, argv in children_of(master)
+            if argv and os.path.basename(argv[0]) == "haven-login"]
 
 
 def session(h, user, password, tls=False):

@@ -1,0 +1,22 @@
+"""Processes seen from /proc, for the tests that look at Haven's process tree."""
+import os
+
+
+def children_of(pid):
+    """(pid, argv) of the direct children of pid, from /proc."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) != pid or fields[0] == "Z":
+                continue
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = [a.decode() for a in f.read().split(b"\0") if a]
+            kids.append((int(d), argv))
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return kids
