@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+import vgrun
 from netwait import wait_listening
 from conftest import Haven, ROOT, corpus_messages
 
@@ -70,13 +71,4 @@ def test_long_running_processes_under_valgrind():
         for name, text in reports.items():
             assert "ERROR SUMMARY: 0 errors" in text, name + ":\n" + text[-6000:]
     finally:
-        if h.proc.poll() is None:
-            h.proc.kill()
-            h.proc.wait()
-        h.logf.close()
-        if os.environ.get("HAVEN_KEEP"):
-            print(h.log_text())
-            print(logdir)
-        else:
-            h.cleanup()
-            shutil.rmtree(logdir, ignore_errors=True)
+        vgrun.finish(h, logdir)

@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+import vgrun
 from netwait import wait_listening
 from conftest import Haven, ROOT, read_until_tagged
 from procs import children_of
@@ -111,13 +112,4 @@ def test_master_with_login_pool_under_valgrind():
         assert "ERROR SUMMARY: 0 errors" in text, text[-6000:]
         assert h.proc.returncode == 0, h.log_text()[-3000:]
     finally:
-        if h.proc.poll() is None:
-            h.proc.kill()
-            h.proc.wait()
-        h.logf.close()
-        if os.environ.get("HAVEN_KEEP"):
-            print(h.log_text())
-            print(logdir)
-        else:
-            h.cleanup()
-            shutil.rmtree(logdir, ignore_errors=True)
+        vgrun.finish(h, logdir)
