@@ -24,6 +24,7 @@
 
 struct store;
 struct mailbox;
+struct buf;
 
 /* System flags. \Recent is per view: msg_meta.recent, set by the backend
  * when the message enters the view (select or sync), never stored. */
@@ -173,7 +174,27 @@ struct backend_ops {
 		    struct error *err);
 	/* fd readable when someone else may have changed the mailbox, or -1. */
 	int (*notify_fd)(struct mailbox *mb);
+	/* Optional (NULL: SEARCH reads the messages). The fields named in
+	 * backend_cached_fields of message uid's top-level header, appended
+	 * to out: every occurrence among the first MAIL_SEARCH_FIELDS_MAX
+	 * fields (mail/message.h), as written (name through its last line
+	 * end), in message order, then an empty line. SEARCH evaluates keys
+	 * on those fields over this block exactly as over the message, which
+	 * the backend need not read: it may answer from a cache it keeps
+	 * (checked against the mailbox as strictly as everything else) and
+	 * fills as it reads. 0, 1 if the message is gone, -1 error.
+	 * header_fields_done: the end of a run of calls (one SEARCH); the
+	 * backend may now save what it learnt. */
+	int (*header_fields)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+	void (*header_fields_done)(struct mailbox *mb);
 };
+
+/* What header_fields() gives: the fields of ENVELOPE, which are also the
+ * ones the SEARCH keys FROM, TO, CC, BCC, SUBJECT and SENT* look at.
+ * NULL-terminated. */
+extern const char *const backend_cached_fields[];
+/* 1 if the field name (len bytes, any case) is one of them. */
+int backend_field_cached(const char *name, size_t len);
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
 const struct backend_ops *backend_find(const char *name);

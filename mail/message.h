@@ -96,6 +96,22 @@ int mail_section(const struct mail_message *m, const char *spec, size_t speclen,
 const struct mail_part *mail_find_part(const struct mail_message *m, const char *num,
 				       size_t numlen);
 
+/* Header fields as SEARCH matches them (hfield.c): the field runs until a
+ * line that does not begin with a blank; lines without a colon are
+ * skipped; the header ends at an empty line or at end. Linear. */
+#define MAIL_SEARCH_FIELDS_MAX 10000   /* fields looked at per header block */
+struct mail_hfield {
+	const char *name;        /* trailing blanks before the colon removed */
+	size_t name_len;
+	const char *value;       /* folded lines, without the final line end */
+	size_t value_len;
+	const char *raw_end;     /* the field as written is [name, raw_end) */
+};
+/* Next field of the header block [*pp, end); 0 at the end of the header. */
+int mail_hfield_next(const char **pp, const char *end, struct mail_hfield *f);
+/* Length of the header block at d: through the first empty line, or all. */
+const char *mail_header_block(const char *d, size_t len, size_t *hlen);
+
 /* RFC 2047 encoded words in a header value, decoded to UTF-8 (unknown
  * charsets and malformed words are left as they are). */
 char *mail_decode_words(struct arena *a, const char *s, size_t len);

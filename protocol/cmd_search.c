@@ -39,6 +39,14 @@ static int read_msg(void *arg, uint32_t uid, int header_only, struct buf *out, s
 	return wsession_read_message(arg, uid, header_only, out, err);
 }
 
+/* The same through the backend's header-field block (a cache, usually). */
+static int read_fields(void *arg, uint32_t uid, int header_only, struct buf *out,
+		       struct error *err)
+{
+	(void)header_only;
+	return W->be->header_fields(arg, uid, out, err);
+}
+
 static void write_results(struct session *s, const struct imap_cmd *cmd,
 			  const struct search_program *p, int by_uid, const uint32_t *res,
 			  size_t n)
@@ -129,6 +137,7 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 	ctx.maxuid = ctx.count ? W->be->meta(ws->mb, ctx.count)->uid : 0;
 	ctx.no_recent = (s->enabled & EN_IMAP4REV2) != 0;
 	ctx.read = read_msg;
+	ctx.read_fields = W->be->header_fields ? read_fields : NULL;
 	ctx.read_arg = ws->mb;
 	search_prepare(&prog, &ctx);
 
@@ -142,6 +151,8 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 			continue;
 		int r = search_match(&prog, &ctx, seq, m, &err);
 		if (r < 0) {
+			if (ctx.use_fields && W->be->header_fields_done)
+				W->be->header_fields_done(ws->mb);
 			search_ctx_free(&ctx);
 			if (prog.ret & SR_SAVE)
 				saved_set(ws, NULL, 0);
@@ -154,9 +165,12 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 			n++;
 		}
 	}
-	if (ctx.messages_read)
-		log_debug("%s: %u messages, %zu read (%llu bytes), %zu found", name, ctx.count,
-			  ctx.messages_read, (unsigned long long)ctx.bytes_read, n);
+	if (ctx.use_fields && W->be->header_fields_done)
+		W->be->header_fields_done(ws->mb);
+	if (ctx.messages_read || ctx.fields_read)
+		log_debug("%s: %u messages, %zu read (%llu bytes), %zu by header fields, %zu found",
+			  name, ctx.count, ctx.messages_read, (unsigned long long)ctx.bytes_read,
+			  ctx.fields_read, n);
 	search_ctx_free(&ctx);
 	if (prog.ret & SR_SAVE)
 		save_result(ws, prog.ret, uids, n);

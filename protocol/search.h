@@ -26,12 +26,13 @@
 #include "../lib/arena.h"
 #include "../lib/buf.h"
 #include "../lib/error.h"
+#include "../mail/message.h"
 #include "parser.h"
 #include "seqset.h"
 
 #define SEARCH_MAX_KEYS 1000   /* search keys (incl. operators) per command */
 #define SEARCH_MAX_DEPTH 32    /* nested OR / NOT / parenthesized lists */
-#define SEARCH_MAX_FIELDS 10000 /* header fields looked at per header block */
+#define SEARCH_MAX_FIELDS MAIL_SEARCH_FIELDS_MAX /* header fields looked at per header block */
 
 enum search_op {
 	/* operators */
@@ -136,12 +137,18 @@ struct search_ctx {
 	uint32_t maxuid;            /* UID of the last message ('*' for UIDs) */
 	int no_recent;              /* IMAP4rev2 session: \Recent does not exist */
 	search_read_fn read;
+	/* Optional: the header block of the fields in backend_cached_fields
+	 * (backend_ops.header_fields), used instead of read when every key
+	 * that needs the message looks only at those fields. */
+	search_read_fn read_fields;
 	void *read_arg;
 	/* statistics */
 	size_t messages_read;
 	uint64_t bytes_read;
+	size_t fields_read;         /* messages decided on read_fields' block */
 	/* private */
 	struct arena *msg_arena;    /* per message, reset after each */
+	int use_fields;             /* read_fields suffices for this program */
 };
 
 /* Resolve '*' in the program's sets against ctx->count / ctx->maxuid and

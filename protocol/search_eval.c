@@ -52,6 +52,22 @@ struct mstate {
 	struct buf body;            /* folded text of the body parts, NUL-separated */
 };
 
+/* Does every key that needs the message look only at fields the
+ * backend's header_fields() block holds? */
+static int fields_suffice(const struct search_program *p)
+{
+	if (p->needs & SN_BODY)
+		return 0;
+	for (size_t i = 0; i < p->nnodes; i++) {
+		const struct search_node *n = &p->nodes[i];
+		if (n->op == SK_HEADER && !backend_field_cached(n->field, n->field_len))
+			return 0;
+		/* The fixed keys' fields (From, To, Cc, Bcc, Subject, Date)
+		 * are among them by definition. */
+	}
+	return 1;
+}
+
 void search_prepare(struct search_program *p, struct search_ctx *ctx)
 {
 	for (size_t i = 0; i < p->nnodes; i++) {
@@ -61,6 +77,7 @@ void search_prepare(struct search_program *p, struct search_ctx *ctx)
 		else if (n->op == SK_UIDSET)
 			seqset_resolve(&n->set, ctx->maxuid);
 	}
+	ctx->use_fields = ctx->read_fields != NULL && fields_suffice(p);
 	if (ctx->msg_arena == NULL)
 		ctx->msg_arena = arena_new();
 }
@@ -74,65 +91,23 @@ void search_ctx_free(struct search_ctx *ctx)
 
 /* ---- header fields ------------------------------------------------------ */
 
-struct field {
-	const char *name;
-	size_t name_len;
-	const char *value;          /* folded, without the final line end */
-	size_t value_len;
-};
-
-/* Next field of the header block [*pp, end); 0 at the end of the header
- * (an empty line or the end of the block). Lines without a colon are
- * skipped. Linear: every byte is looked at a bounded number of times. */
-static int next_field(const char **pp, const char *end, struct field *f)
-{
-	const char *p = *pp;
-	for (;;) {
-		if (p >= end || *p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
-			return 0;
-		const char *start = p, *lend;
-		/* The field runs until a line that does not begin with a blank. */
-		for (;;) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl ? nl + 1 : end;
-			if (p >= end || (*p != ' ' && *p != '\t'))
-				break;
-		}
-		lend = p;
-		if (lend > start && lend[-1] == '\n')
-			lend--;
-		if (lend > start && lend[-1] == '\r')
-			lend--;
-		const char *colon = memchr(start, ':', (size_t)(lend - start));
-		const char *eol = memchr(start, '\n', (size_t)(lend - start));
-		if (colon == NULL || (eol != NULL && eol < colon))
-			continue;
-		size_t nl = (size_t)(colon - start);
-		while (nl > 0 && (start[nl - 1] == ' ' || start[nl - 1] == '\t'))
-			nl--;
-		const char *v = colon + 1;
-		while (v < lend && (*v == ' ' || *v == '\t'))
-			v++;
-		f->name = start;
-		f->name_len = nl;
-		f->value = v;
-		f->value_len = (size_t)(lend - v);
-		*pp = p;
-		return 1;
-	}
-}
-
 /* Append "name: decoded-value" NUL and, when it differs, the value as
  * written NUL to out, all folded; c (if not NULL) records where. */
 static void fold_field(struct arena *a, const char *name, size_t name_len, const char *value,
 		       size_t value_len, struct buf *out, struct fcache *c)
 {
 	struct buf u = BUF_INIT;
-	for (size_t i = 0; i < value_len; i++)
-		if (value[i] != '\r' && value[i] != '\n')
-			buf_append_byte(&u, value[i]);
-	const char *uv = u.data ? u.data : "";
-	char *d = mail_decode_words(a, uv, u.len);
+	const char *uv = value;
+	size_t ulen = value_len;
+	/* Unfold (line ends out), copying only when there are any. */
+	if (memchr(value, '\n', value_len) || memchr(value, '\r', value_len)) {
+		for (size_t i = 0; i < value_len; i++)
+			if (value[i] != '\r' && value[i] != '\n')
+				buf_append_byte(&u, value[i]);
+		uv = u.data ? u.data : "";
+		ulen = u.len;
+	}
+	char *d = mail_decode_words(a, uv, ulen);
 	size_t dec_off, dec_len, raw_off;
 	search_fold(name, name_len, out);
 	buf_append(out, ": ", 2);
@@ -142,8 +117,10 @@ static void fold_field(struct arena *a, const char *name, size_t name_len, const
 	dec_len = out->len - dec_off;
 	buf_append_byte(out, '\0');
 	raw_off = out->len;
-	if (d == NULL || strcmp(d, uv) != 0) {
-		search_fold(uv, u.len, out);
+	/* (As strcmp would compare them: up to a NUL in the value.) */
+	size_t un = strnlen(uv, ulen);
+	if (d == NULL || strlen(d) != un || memcmp(d, uv, un) != 0) {
+		search_fold(uv, ulen, out);
 		buf_append_byte(out, '\0');
 	}
 	if (c != NULL) {
@@ -161,9 +138,9 @@ static void fold_field(struct arena *a, const char *name, size_t name_len, const
 static void fold_fields(struct arena *a, const char *hdr, size_t len, struct buf *out)
 {
 	const char *p = hdr, *end = hdr + len;
-	struct field f;
+	struct mail_hfield f;
 	size_t n = 0;
-	while (n++ < SEARCH_MAX_FIELDS && next_field(&p, end, &f))
+	while (n++ < SEARCH_MAX_FIELDS && mail_hfield_next(&p, end, &f))
 		fold_field(a, f.name, f.name_len, f.value, f.value_len, out, NULL);
 }
 
@@ -172,13 +149,13 @@ static void fold_fields(struct arena *a, const char *hdr, size_t len, struct buf
 static void load_fields(struct search_ctx *ctx, struct mstate *ms)
 {
 	const char *p = ms->hdr, *end = ms->hdr + ms->hdr_len;
-	struct field f;
+	struct mail_hfield f;
 	size_t cap = 0;
 
 	if (ms->have_fields)
 		return;
 	ms->have_fields = 1;
-	while (ms->nfc < SEARCH_MAX_FIELDS && next_field(&p, end, &f)) {
+	while (ms->nfc < SEARCH_MAX_FIELDS && mail_hfield_next(&p, end, &f)) {
 		if (ms->nfc == cap) {
 			size_t ncap = cap ? cap * 2 : 32;
 			struct fcache *nf = arena_alloc(ctx->msg_arena, ncap * sizeof(*nf));
@@ -228,11 +205,11 @@ static int64_t sent_day(struct mstate *ms)
 	if (ms->have_sent)
 		return ms->sent_day;
 	const char *p = ms->hdr, *end = ms->hdr + ms->hdr_len;
-	struct field f;
+	struct mail_hfield f;
 	size_t seen = 0;
 	ms->have_sent = 1;
 	ms->sent_day = INT64_MIN;
-	while (seen++ < SEARCH_MAX_FIELDS && next_field(&p, end, &f)) {
+	while (seen++ < SEARCH_MAX_FIELDS && mail_hfield_next(&p, end, &f)) {
 		if (f.name_len != 4 || strncasecmp(f.name, "Date", 4) != 0)
 			continue;
 		int64_t t;
@@ -535,24 +512,6 @@ static int eval(const struct search_program *p, struct search_ctx *ctx, struct m
 	}
 }
 
-static const char *header_block(const char *d, size_t len, size_t *hlen)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (d[i] != '\n')
-			continue;
-		if (i + 1 < len && d[i + 1] == '\n') {
-			*hlen = i + 2;
-			return d;
-		}
-		if (i + 2 < len && d[i + 1] == '\r' && d[i + 2] == '\n') {
-			*hlen = i + 3;
-			return d;
-		}
-	}
-	*hlen = len;
-	return d;
-}
-
 int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_t seq,
 		 const struct msg_meta *m, struct error *err)
 {
@@ -568,7 +527,8 @@ int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_
 
 	/* The answer depends on the message itself. */
 	int header_only = !(p->needs & SN_BODY);
-	rc = ctx->read(ctx->read_arg, m->uid, header_only, &ms.raw, err);
+	rc = ctx->use_fields ? ctx->read_fields(ctx->read_arg, m->uid, 1, &ms.raw, err)
+			     : ctx->read(ctx->read_arg, m->uid, header_only, &ms.raw, err);
 	if (rc < 0) {
 		buf_free(&ms.raw);
 		return -1;
@@ -577,13 +537,25 @@ int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_
 		buf_free(&ms.raw);
 		return 0;   /* expunged meanwhile: matches nothing */
 	}
+	const char *data = ms.raw.data ? ms.raw.data : "";
+	if (ctx->use_fields) {
+		/* Just the fields the program looks at: a header block as is. */
+		ctx->fields_read++;
+		ms.hdr = data;
+		ms.hdr_len = ms.raw.len;
+		ms.loaded = 1;
+		v = eval(p, ctx, &ms);
+		buf_free(&ms.raw);
+		buf_free(&ms.hdrtext);
+		arena_reset(ctx->msg_arena);
+		return v == V_TRUE;
+	}
 	ctx->messages_read++;
 	ctx->bytes_read += ms.raw.len;
-	const char *data = ms.raw.data ? ms.raw.data : "";
 	if (header_only) {
 		/* Parse just the header block (a reader may return more). */
 		size_t hl;
-		header_block(data, ms.raw.len, &hl);
+		mail_header_block(data, ms.raw.len, &hl);
 		ms.raw.len = hl;
 	}
 	static const struct mail_limits lim = MAIL_LIMITS_DEFAULT;
@@ -592,7 +564,7 @@ int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_
 	ms.hdr_len = ms.mm->root.hdr_len;
 	if (ms.mm->root.hdr_off > ms.raw.len || ms.hdr_len > ms.raw.len - ms.mm->root.hdr_off) {
 		ms.hdr = data;
-		header_block(data, ms.raw.len, &ms.hdr_len);
+		mail_header_block(data, ms.raw.len, &ms.hdr_len);
 	}
 	ms.loaded = 1;
 	v = eval(p, ctx, &ms);

@@ -227,18 +227,54 @@ out_handle:
 	return rc;
 }
 
+/* From the index's summary when it describes the file as it is and a scan
+ * would not persist anything (what mbox_handle_scan would do with it is
+ * in scan_claim: a big file with X-IMAPbase, or a read-only one, is left
+ * as it is); otherwise from a scan. */
+static void status_fill(struct mailbox_status *out, const struct mbox_summary *sum)
+{
+	memset(out, 0, sizeof(*out));
+	out->messages = sum->messages;
+	out->recent = sum->recent;
+	out->uidnext = sum->uidnext;
+	out->uidvalidity = sum->uidvalidity;
+	out->highestmodseq = sum->highestmodseq;
+	out->size = sum->size;
+	out->unseen = sum->unseen;
+	out->first_unseen = sum->first_unseen;
+}
+
+static int status_from_index(struct mbox_handle *h, const struct mbox_loc *loc,
+			     struct mailbox_status *out)
+{
+	struct mbox_summary sum;
+	if (h->fd < 0 || mbox_index_status(h->store, loc, h->fd, &h->st, &sum) < 0)
+		return -1;
+	if (sum.needs_persist && h->writable && !sum.have_base)
+		return -1;
+	status_fill(out, &sum);
+	return 0;
+}
+
 int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
 		struct error *err)
 {
 	struct mbox_loc loc;
 	struct mbox_handle h;
 	struct mbox_scan s;
+	struct mbox_summary sum;
+	int sum_rc;
 
 	if (mbox_resolve(st, name, 0, &loc, err) < 0)
 		return -1;
 	if (mbox_handle_open(st, &loc, MBOX_OPEN_READ, &h, err) < 0) {
 		mbox_loc_free(&loc);
 		return -1;
+	}
+	if (status_from_index(&h, &loc, out) == 0) {
+		mbox_handle_close(&h);
+		mbox_loc_free(&loc);
+		return 0;
 	}
 	if (mbox_handle_scan(&h, NULL, &s, err) < 0) {
 		mbox_handle_close(&h);
@@ -247,21 +283,13 @@ int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
 	}
 	mbox_handle_close(&h);
 	mbox_loc_free(&loc);
-	memset(out, 0, sizeof(*out));
-	out->messages = (uint32_t)s.n;
-	out->uidnext = s.uidnext;
-	out->uidvalidity = s.uidvalidity;
-	out->highestmodseq = s.highestmodseq;
-	for (size_t i = 0; i < s.n; i++) {
-		out->size += s.m[i].size;
-		if (s.m[i].fresh)
-			out->recent++;
-		if (!(s.m[i].flags & MF_SEEN)) {
-			out->unseen++;
-			if (out->first_unseen == 0)
-				out->first_unseen = (uint32_t)(i + 1);
-		}
-	}
+	/* The same numbers a summary gives (the scan's, without a carry). */
+	sum_rc = mbox_scan_summarize(&s, h.st.st_mtime, &sum);
 	mbox_scan_free(&s);
+	if (sum_rc < 0) {
+		error_set(err, ERR_LIMIT, "Mailbox has run out of UIDs");
+		return -1;
+	}
+	status_fill(out, &sum);
 	return 0;
 }

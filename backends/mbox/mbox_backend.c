@@ -23,4 +23,6 @@ const struct backend_ops mbox_backend_ops = {
 	.expunge = mbox_expunge,
 	.copy = mbox_copy,
 	.notify_fd = mbox_notify_fd,
+	.header_fields = mbox_header_fields,
+	.header_fields_done = mbox_header_fields_done,
 };

@@ -60,6 +60,15 @@
 #define MBOX_KW_PAD 24                /* X-Keywords value room, for in-place changes */
 #define MBOX_MODSEQ_PAD 12            /* X-Haven-Modseq value room */
 
+/* Identity of a file's contents: any write by anyone changes one of these
+ * (a rewrite changes the inode, an append the size and times). */
+struct mbox_fid {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
 struct store {
 	char *user;
 	char *inbox_path;      /* expanded mbox_inbox */
@@ -71,6 +80,11 @@ struct store {
 	uint64_t max_message;  /* largest message open_message reads into memory */
 	long index_min_size;   /* smallest file given an index; -1 never */
 	int index_dirfd;       /* MBOX_DIR/.haven-index once opened, else -1 */
+	struct {               /* the file our last rewrite made (mbox_index_rewritten) */
+		char *name;
+		struct mbox_fid id;
+		uint64_t lineage;
+	} rewritten;
 	int notify;            /* inotify instance shared by the views, -1 none yet */
 	time_t notify_retry;   /* could not get one: not before this time again */
 	struct { int wd, refs; } *watch;   /* watch descriptors in use, counted */
@@ -95,15 +109,6 @@ struct mbox_lock {
 	int have_dot;
 	dev_t dot_dev;
 	ino_t dot_ino;
-};
-
-/* Identity of a file's contents: any write by anyone changes one of these
- * (a rewrite changes the inode, an append the size and times). */
-struct mbox_fid {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
 };
 
 /* One message found by a scan. Offsets are in the scanned file. */
@@ -148,6 +153,21 @@ struct mbox_scan {
 	int base_seen;
 	uint32_t base_uidvalidity, base_uidnext;
 	uint64_t base_hms;
+	/* Names one history of the file's contents: the same for every scan
+	 * derived from the previous one through the index (unchanged file,
+	 * appended mail, our own in-place changes and rewrites), new (random)
+	 * after a full parse of a file we know nothing about. Message bytes
+	 * cached under a lineage (mbox_fields.c) stay valid while it lasts.
+	 * 0: none (a scan without an index). */
+	uint64_t lineage;
+};
+
+/* What STATUS reports of a scan with no carry (mbox_scan_summarize); the
+ * index keeps it so that STATUS reads nothing else. */
+struct mbox_summary {
+	uint32_t messages, recent, unseen, first_unseen, uidnext, uidvalidity;
+	uint32_t needs_persist, have_base;
+	uint64_t highestmodseq, size;
 };
 
 /* An open, locked mailbox file. */
@@ -182,6 +202,7 @@ struct mailbox {
 	char **kwnames;        /* append-only: indexes stay valid */
 	size_t nkw;
 	struct mbox_fid id;    /* file the view was last built from */
+	uint64_t lineage;      /* that scan's (mbox_scan.lineage) */
 	int have_file;         /* id is valid (the file existed) */
 	int dirty;             /* this view changed the file since */
 	uint64_t *own;         /* modseqs of this view's own flag changes */
@@ -189,6 +210,7 @@ struct mailbox {
 	int watching;          /* watches held in the store's inotify instance */
 	int file_wd, dir_wd;   /* those watches, -1 none */
 	struct mbox_scan *cache; /* latest scan for open_message, or NULL */
+	struct mbox_fcache *fields; /* header-field cache (mbox_fields.c), NULL until used */
 };
 
 void mbox_view_apply_own(struct mailbox *mb, const struct mbox_scan *s, const uint32_t *uids,
@@ -288,6 +310,9 @@ int mbox_scan_parse(int fd, uint64_t from, uint64_t end, struct mbox_scan *s,
 		    struct error *err);
 int mbox_scan_assign(struct mbox_scan *s, const struct mbox_carry *carry, time_t mtime,
 		     struct error *err);
+/* What mbox_scan_assign without a carry would give, for STATUS; s is not
+ * changed. -1 if it would fail. */
+int mbox_scan_summarize(const struct mbox_scan *s, time_t mtime, struct mbox_summary *sum);
 void mbox_scan_free(struct mbox_scan *s);
 struct mbox_scan *mbox_scan_new(void);
 void mbox_scan_destroy(struct mbox_scan *s);
@@ -313,14 +338,42 @@ int mbox_journal_write(struct store *st, const char *name, const char *kind, con
 		       size_t len);
 int mbox_journal_read(struct store *st, const char *name, const char *kind, struct buf *out);
 void mbox_journal_remove(struct store *st, const char *name, const char *kind);
-/* The mailbox is gone or renamed: drop its index. */
+/* Caches beside the index, "<hash>.<kind>": replaced whole (temp file and
+ * rename), read whole; -1 if missing or unusable. */
+int mbox_side_write(struct store *st, const char *name, const char *kind, const void *data,
+		    size_t len);
+int mbox_side_read(struct store *st, const char *name, const char *kind, struct buf *out);
+#define MBOX_FIELDS_KIND "fields"
+/* The mailbox is gone or renamed: drop its index and caches. */
 void mbox_index_forget(struct store *st, const char *name);
-/* The file format, for the unit test and the fuzz target. */
-void mbox_index_encode(const struct mbox_scan *s, const char *name, uint64_t head_fp,
-		       uint64_t tail_fp, struct buf *out);
+/* STATUS from the index alone: 0 and *sum if the index describes the file
+ * on fd exactly as it is now (identity and fingerprints), else -1. */
+int mbox_index_status(struct store *st, const struct mbox_loc *loc, int fd, const struct stat *sb,
+		      struct mbox_summary *sum);
+/* The lineage to give the scan of a file we have just written ourselves
+ * (a rewrite): remembered until the next full parse of that file. */
+void mbox_index_rewritten(struct store *st, const struct mbox_loc *loc, const struct stat *sb,
+			  uint64_t lineage);
+/* A new random lineage (never 0). */
+uint64_t mbox_lineage_new(void);
+/* The file format, for the unit test and the fuzz target. encode: -1 if
+ * the scan cannot be recorded (it is then not cached). */
+int mbox_index_encode(const struct mbox_scan *s, const char *name, uint64_t head_fp,
+		      uint64_t tail_fp, struct buf *out);
 int mbox_index_decode(const void *data, size_t len, const char *name, struct mbox_scan *s,
 		      uint64_t *head_fp, uint64_t *tail_fp);
-size_t mbox_index_sum_offset(void);   /* where the 8-byte checksum is */
+/* The header alone (what STATUS reads): identity, fingerprints, summary. */
+struct mbox_index_head {
+	struct mbox_fid id;
+	uint64_t head_fp, tail_fp, lineage;
+	struct mbox_summary sum;
+	uint64_t file_len;     /* the index file's length the header accounts for */
+};
+int mbox_index_decode_head(const void *data, size_t len, const char *name,
+			   struct mbox_index_head *out);
+/* Bytes of the header that are derived (checksums, summary): the fuzz
+ * target copies them over, as it cannot compute them from bad input. */
+void mbox_index_derived(size_t *off, size_t *len);
 
 /* mbox_inplace.c: write the new state of the messages marked in changed
  * over their padded state headers. 0 done (s and h->st describe the file
@@ -409,6 +462,41 @@ void mbox_notify_release(struct mailbox *mb);  /* the view closes */
 void mbox_notify_close(struct store *st);
 struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid);
 void mbox_view_own_modseq(struct mailbox *mb, uint64_t modseq);
+
+/* mbox_fields.c: the header-field cache (backend_ops.header_fields) */
+int mbox_header_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+void mbox_header_fields_done(struct mailbox *mb);
+void mbox_fields_free(struct mailbox *mb);
+/* The fields of backend_cached_fields in a message (IMAP form), as
+ * header_fields() gives them, without the final empty line. */
+void mbox_fields_extract(const char *msg, size_t len, struct buf *out);
+
+/* mbox_fields_file.c: its file format */
+struct mbox_fields_file {
+	uint64_t lineage;
+	uint32_t uidvalidity;
+	const unsigned char *ents;   /* in the decoded bytes */
+	size_t nent;
+	const char *data;
+	size_t datalen;
+};
+struct mbox_fields_rec {
+	uint32_t uid;
+	uint64_t size;               /* RFC822.SIZE of the message */
+	const char *data;
+	size_t len;
+};
+void mbox_fields_encode(uint64_t lineage, uint32_t uidvalidity, const char *name,
+			const struct mbox_fields_rec *r, size_t n, struct buf *out);
+/* -1 unless data is a whole, intact cache file of mailbox name. f points
+ * into data. */
+int mbox_fields_decode(const void *data, size_t len, const char *name, struct mbox_fields_file *f);
+/* Where each entry's bytes start (f->nent offsets into f->data; free()). */
+uint64_t *mbox_fields_offsets(const struct mbox_fields_file *f);
+int mbox_fields_entry(const struct mbox_fields_file *f, size_t i, const uint64_t *offs,
+		      struct mbox_fields_rec *out);
+/* Index of the entry for uid, -1 if none. */
+long mbox_fields_find(const struct mbox_fields_file *f, uint32_t uid);
 
 /* mbox_mailbox.c */
 int mbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,

@@ -518,63 +518,106 @@ static void cur_finish(struct mbox_scan *s, struct scan_cur *c)
  * answer for every reader of the same bytes. Works from the raw values
  * the parse found, so it can run again over a parse state that was
  * loaded from the index and extended by a tail scan. */
-int mbox_scan_assign(struct mbox_scan *s, const struct mbox_carry *carry, time_t mtime,
-		     struct error *err)
+/* UIDs, modseqs and UIDVALIDITY from the parse state. apply: write them
+ * into s (mbox_scan_assign); otherwise only add up what STATUS reports
+ * into sum, leaving s as it is (mbox_scan_summarize). One function for
+ * both, so the summary the index keeps can never drift from what a scan
+ * assigns. */
+static int assign(struct mbox_scan *s, const struct mbox_carry *carry, time_t mtime, int apply,
+		  struct mbox_summary *sum, struct error *err)
 {
 	uint64_t next, last = 0, hms = s->base_hms;
-	int any_virt = 0;
+	int any_virt = 0, needs_persist = 0;
+	uint32_t uidvalidity;
 
-	s->needs_persist = 0;
-	s->have_base = 0;
 	if (s->base_seen) {
-		s->have_base = 1;
-		s->uidvalidity = s->base_uidvalidity;
+		uidvalidity = s->base_uidvalidity;
 		next = s->base_uidnext;
 	} else {
-		s->uidvalidity = carry ? carry->uidvalidity
-				       : mtime < 1 ? 1 : (uint64_t)mtime > UINT32_MAX ? UINT32_MAX
-										     : (uint32_t)mtime;
+		uidvalidity = carry ? carry->uidvalidity
+				    : mtime < 1 ? 1 : (uint64_t)mtime > UINT32_MAX ? UINT32_MAX
+										  : (uint32_t)mtime;
 		next = carry && carry->uidnext > 1 ? carry->uidnext : 1;
 		if (s->n > 0)
-			s->needs_persist = 1;
+			needs_persist = 1;
 	}
+	if (sum)
+		memset(sum, 0, sizeof(*sum));
 	for (size_t i = 0; i < s->n; i++) {
 		struct mbox_smsg *m = &s->m[i];
-		m->uid = m->raw_uid;
-		m->modseq = m->raw_modseq;
-		m->virt = 0;
-		if (m->uid == 0 || m->uid <= last) {
+		uint32_t uid = m->raw_uid;
+		uint64_t modseq = m->raw_modseq;
+		int virt = 0;
+		if (uid == 0 || uid <= last) {
 			uint64_t u = next > last + 1 ? next : last + 1;
 			if (u > UINT32_MAX) {
 				error_set(err, ERR_LIMIT, "Mailbox has run out of UIDs");
 				return -1;
 			}
-			m->uid = (uint32_t)u;
-			m->virt = 1;
+			uid = (uint32_t)u;
+			virt = 1;
 			any_virt = 1;
 		}
-		last = m->uid;
+		last = uid;
 		if (last + 1 > next)
 			next = last + 1;
-		if (m->modseq == 0 && !m->virt)
-			m->modseq = 1;
-		if (m->modseq > hms)
-			hms = m->modseq;
+		if (modseq == 0 && !virt)
+			modseq = 1;
+		if (modseq > hms)
+			hms = modseq;
+		if (apply) {
+			m->uid = uid;
+			m->modseq = modseq;
+			m->virt = (unsigned)virt;
+		}
+		if (sum) {
+			sum->size += m->size;
+			if (m->fresh)
+				sum->recent++;
+			if (!(m->flags & MF_SEEN) && sum->unseen++ == 0)
+				sum->first_unseen = (uint32_t)(i + 1);
+		}
 	}
 	if (next > UINT32_MAX)
 		next = UINT32_MAX;   /* full: appends will fail, nothing is reused */
-	s->uidnext = (uint32_t)next;
 	if (hms == 0)
 		hms = 1;
 	if (any_virt) {
 		hms++;
-		s->needs_persist = 1;
-		for (size_t i = 0; i < s->n; i++)
+		needs_persist = 1;
+		for (size_t i = 0; apply && i < s->n; i++)
 			if (s->m[i].virt)
 				s->m[i].modseq = hms;
 	}
-	s->highestmodseq = hms;
+	if (apply) {
+		s->have_base = s->base_seen;
+		s->uidvalidity = uidvalidity;
+		s->uidnext = (uint32_t)next;
+		s->highestmodseq = hms;
+		s->needs_persist = needs_persist;
+	}
+	if (sum) {
+		sum->messages = (uint32_t)s->n;
+		sum->uidvalidity = uidvalidity;
+		sum->uidnext = (uint32_t)next;
+		sum->highestmodseq = hms;
+		sum->needs_persist = (uint32_t)needs_persist;
+		sum->have_base = (uint32_t)s->base_seen;
+	}
 	return 0;
+}
+
+int mbox_scan_assign(struct mbox_scan *s, const struct mbox_carry *carry, time_t mtime,
+		     struct error *err)
+{
+	return assign(s, carry, mtime, 1, NULL, err);
+}
+
+int mbox_scan_summarize(const struct mbox_scan *s, time_t mtime, struct mbox_summary *sum)
+{
+	struct error err;
+	/* apply = 0: s is only read. */
+	return assign((struct mbox_scan *)s, NULL, mtime, 0, sum, &err);
 }
 
 /* A Content-Length header (written by Dovecot, mutt or Solaris mail) is

@@ -397,6 +397,7 @@ void mbox_store_close(struct store *st)
 	mbox_notify_close(st);
 	if (st->index_dirfd >= 0)
 		close(st->index_dirfd);
+	free(st->rewritten.name);
 	if (st->root_fd >= 0)
 		close(st->root_fd);
 	if (st->inbox_dirfd >= 0)

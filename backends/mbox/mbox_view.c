@@ -208,6 +208,7 @@ static void view_merge(struct mailbox *mb, struct mbox_scan *s, const struct syn
 	if (s->highestmodseq > mb->highestmodseq)
 		mb->highestmodseq = s->highestmodseq;
 	mb->id = s->id;
+	mb->lineage = s->lineage;
 	free(kwmap);
 	for (size_t i = 0; cb && cb->flags_changed && i < nchanged; i++)
 		cb->flags_changed(ctx, (uint32_t)(changed[i] + 1));
@@ -284,6 +285,7 @@ void mbox_mailbox_close(struct mailbox *mb)
 	free(mb->kwnames);
 	free(mb->own);
 	mbox_notify_release(mb);
+	mbox_fields_free(mb);
 	mbox_scan_destroy(mb->cache);
 	if (mb->loc.base || mb->loc.dirfd > 0)
 		mbox_loc_free(&mb->loc);

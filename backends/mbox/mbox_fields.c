@@ -1,0 +1,285 @@
+/* The header-field cache: what a header SEARCH (FROM, TO, CC, BCC,
+ * SUBJECT, SENT*, HEADER on those fields) needs of each message, kept
+ * beside the index so that a search after the first reads no message.
+ *
+ * Trust: entries belong to one lineage of the mailbox file (mbox_scan.
+ * lineage, carried by the index): the file as an earlier scan saw it,
+ * plus mail appended since, plus our own flag changes and rewrites, which
+ * keep every message's bytes. Anything else (another program rewrote the
+ * file, the index is gone or unusable) starts a new lineage, and the
+ * cache is ignored and rebuilt. On top of that an entry is used only for
+ * the UID it was made for (a UID on disk, never one assigned in memory
+ * only) and only if the message still has the RFC822.SIZE it had then.
+ *
+ * A run of calls (one SEARCH) first checks that the file is still the one
+ * the view was built from; if not, every message is read as before and
+ * nothing is recorded. New entries are written (temp file + rename) when
+ * the run ends. Mailboxes without an index have no lineage and no cache. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../lib/buf.h"
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+#include "../../mail/message.h"
+#include "mbox_private.h"
+
+#define FC_MAX_ENTRY 65536   /* fields of one message larger than this are not kept */
+
+struct fc_new {
+	uint32_t uid;
+	uint64_t size;
+	size_t off, len;           /* in mbox_fcache.nd */
+};
+
+struct mbox_fcache {
+	struct buf file;           /* the cache file as read or last written */
+	struct mbox_fields_file ff;/* decoded from file, when loaded */
+	uint64_t *offs;
+	int loaded;
+	uint64_t lineage;          /* what loaded / new entries belong to */
+	uint32_t uidvalidity;
+	int in_run, usable;
+	struct buf nd;             /* new entries' bytes */
+	struct fc_new *nw;
+	size_t nnew;
+	size_t hits, misses;
+};
+
+void mbox_fields_extract(const char *msg, size_t len, struct buf *out)
+{
+	const char *p = msg, *end = msg + len;
+	struct mail_hfield f;
+	size_t n = 0;
+
+	/* The same fields, counted the same way, as SEARCH looks at. */
+	while (n++ < MAIL_SEARCH_FIELDS_MAX && mail_hfield_next(&p, end, &f)) {
+		if (!backend_field_cached(f.name, f.name_len))
+			continue;
+		buf_append(out, f.name, (size_t)(f.raw_end - f.name));
+		if (f.raw_end[-1] != '\n')
+			buf_append_str(out, f.raw_end[-1] == '\r' ? "\n" : "\r\n");
+	}
+}
+
+static void drop_new(struct mbox_fcache *fc)
+{
+	buf_reset(&fc->nd);
+	free(fc->nw);
+	fc->nw = NULL;
+	fc->nnew = 0;
+}
+
+static void drop_loaded(struct mbox_fcache *fc)
+{
+	buf_free(&fc->file);
+	free(fc->offs);
+	fc->offs = NULL;
+	fc->loaded = 0;
+	memset(&fc->ff, 0, sizeof(fc->ff));
+}
+
+static void load(struct mailbox *mb, struct mbox_fcache *fc)
+{
+	drop_loaded(fc);
+	drop_new(fc);
+	fc->lineage = mb->lineage;
+	fc->uidvalidity = mb->uidvalidity;
+	if (mbox_side_read(mb->st, mb->loc.name, MBOX_FIELDS_KIND, &fc->file) < 0)
+		return;
+	if (mbox_fields_decode(fc->file.data, fc->file.len, mb->loc.name, &fc->ff) < 0 ||
+	    fc->ff.lineage != mb->lineage || fc->ff.uidvalidity != mb->uidvalidity) {
+		log_debug("mbox: %s: header-field cache unusable (corrupt or for another "
+			  "version of the file)", mb->loc.name);
+		drop_loaded(fc);
+		return;
+	}
+	fc->offs = mbox_fields_offsets(&fc->ff);
+	fc->loaded = 1;
+}
+
+/* Start of a run: may this view's offsets and lineage be used? */
+static void run_begin(struct mailbox *mb, struct mbox_fcache *fc)
+{
+	struct stat sb;
+	struct mbox_fid now;
+
+	fc->in_run = 1;
+	fc->usable = 0;
+	fc->hits = fc->misses = 0;
+	if (mb->lineage == 0 || !mb->have_file || mb->dirty ||
+	    fstatat(mb->loc.dirfd, mb->loc.base, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	mbox_fid_from_stat(&now, &sb);
+	if (!mbox_fid_equal(&now, &mb->id))
+		return;   /* changed since the view's last sync: read as before */
+	fc->usable = 1;
+	if (fc->lineage != mb->lineage || fc->uidvalidity != mb->uidvalidity || !fc->loaded)
+		load(mb, fc);
+}
+
+/* May what was just read of uid be kept under the view's lineage? Only if
+ * it came from the file the view describes, under a UID on disk. */
+static int recordable(struct mailbox *mb, uint32_t uid, const struct mbox_vmsg *v)
+{
+	struct mbox_smsg *m;
+	if (mb->cache == NULL || !mbox_fid_equal(&mb->cache->id, &mb->id) ||
+	    mb->cache->lineage != mb->lineage)
+		return 0;
+	m = mbox_scan_find(mb->cache, uid);
+	return m != NULL && !m->virt && m->size == v->meta.size;
+}
+
+static int read_message(struct mailbox *mb, uint32_t uid, struct buf *msg, struct error *err)
+{
+	struct msg_stream *st;
+	uint64_t off = 0, size;
+
+	if (mbox_open_message(mb, uid, &st, err) < 0)
+		return err->code == ERR_EXPUNGEISSUED || err->code == ERR_NONEXISTENT ? 1 : -1;
+	size = st->size;
+	buf_reserve(msg, (size_t)size);
+	while (off < size) {
+		ssize_t r = st->ops->pread(st, msg->data + msg->len, (size_t)(size - off), off);
+		if (r <= 0)
+			break;
+		msg->len += (size_t)r;
+		off += (uint64_t)r;
+	}
+	st->ops->close(st);
+	if (off != size) {
+		error_set(err, ERR_INTERNAL, "reading message %u failed", uid);
+		return -1;
+	}
+	return 0;
+}
+
+int mbox_header_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
+{
+	struct mbox_fcache *fc = mb->fields;
+	struct mbox_vmsg *v;
+	struct buf msg = BUF_INIT;
+	size_t start;
+	int rc;
+
+	if (fc == NULL)
+		fc = mb->fields = xcalloc(1, sizeof(*fc));
+	if (!fc->in_run)
+		run_begin(mb, fc);
+	if ((v = mbox_view_find(mb, uid)) == NULL)
+		return 1;
+	if (fc->usable && fc->loaded) {
+		long i = mbox_fields_find(&fc->ff, uid);
+		struct mbox_fields_rec r;
+		if (i >= 0 && mbox_fields_entry(&fc->ff, (size_t)i, fc->offs, &r) == 0 &&
+		    r.size == v->meta.size) {
+			buf_append(out, r.data, r.len);
+			buf_append(out, "\r\n", 2);
+			fc->hits++;
+			return 0;
+		}
+	}
+	fc->misses++;
+	if ((rc = read_message(mb, uid, &msg, err)) != 0) {
+		buf_free(&msg);
+		return rc;
+	}
+	start = out->len;
+	mbox_fields_extract(msg.data, msg.len, out);
+	buf_free(&msg);
+	if (fc->usable && out->len - start <= FC_MAX_ENTRY && recordable(mb, uid, v)) {
+		struct fc_new *n;
+		fc->nw = xreallocarray(fc->nw, fc->nnew + 1, sizeof(*fc->nw));
+		n = &fc->nw[fc->nnew++];
+		n->uid = uid;
+		n->size = v->meta.size;
+		n->off = fc->nd.len;
+		n->len = out->len - start;
+		buf_append(&fc->nd, out->data + start, n->len);
+	}
+	buf_append(out, "\r\n", 2);
+	return 0;
+}
+
+static int cmp_new(const void *a, const void *b)
+{
+	uint32_t x = ((const struct fc_new *)a)->uid, y = ((const struct fc_new *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* Old entries and new ones, by UID, for messages the view still has. */
+static void save(struct mailbox *mb, struct mbox_fcache *fc)
+{
+	struct mbox_fields_rec *r = xreallocarray(NULL, fc->ff.nent + fc->nnew, sizeof(*r));
+	struct buf enc = BUF_INIT;
+	size_t n = 0, i = 0, j = 0;
+
+	qsort(fc->nw, fc->nnew, sizeof(*fc->nw), cmp_new);
+	while (i < fc->ff.nent || j < fc->nnew) {
+		struct mbox_fields_rec old;
+		int have_old = fc->loaded && i < fc->ff.nent &&
+			       mbox_fields_entry(&fc->ff, i, fc->offs, &old) == 0;
+		if (j < fc->nnew && (!have_old || fc->nw[j].uid <= old.uid)) {
+			const struct fc_new *w = &fc->nw[j++];
+			if (have_old && old.uid == w->uid)
+				i++;
+			if (n > 0 && r[n - 1].uid == w->uid)
+				continue;   /* asked twice in one run */
+			r[n].uid = w->uid;
+			r[n].size = w->size;
+			r[n].data = fc->nd.data + w->off;
+			r[n].len = w->len;
+		} else if (have_old) {
+			r[n] = old;
+			i++;
+		} else {
+			break;
+		}
+		if (mbox_view_find(mb, r[n].uid))
+			n++;
+	}
+	mbox_fields_encode(fc->lineage, fc->uidvalidity, mb->loc.name, r, n, &enc);
+	free(r);
+	if (mbox_side_write(mb->st, mb->loc.name, MBOX_FIELDS_KIND, enc.data, enc.len) < 0)
+		log_info("mbox: cannot write the header-field cache of %s: %s", mb->loc.name,
+			 strerror(errno));
+	/* What was written is what is cached now. */
+	drop_loaded(fc);
+	drop_new(fc);
+	fc->file = enc;
+	if (mbox_fields_decode(fc->file.data, fc->file.len, mb->loc.name, &fc->ff) == 0) {
+		fc->offs = mbox_fields_offsets(&fc->ff);
+		fc->loaded = 1;
+	} else {
+		drop_loaded(fc);
+	}
+}
+
+void mbox_header_fields_done(struct mailbox *mb)
+{
+	struct mbox_fcache *fc = mb->fields;
+	if (fc == NULL || !fc->in_run)
+		return;
+	fc->in_run = 0;
+	if (fc->hits + fc->misses)
+		log_debug("mbox: %s: header fields of %zu messages from the cache, %zu read",
+			  mb->loc.name, fc->hits, fc->misses);
+	if (fc->usable && fc->nnew > 0)
+		save(mb, fc);
+	else
+		drop_new(fc);
+}
+
+void mbox_fields_free(struct mailbox *mb)
+{
+	if (mb->fields == NULL)
+		return;
+	drop_loaded(mb->fields);
+	buf_free(&mb->fields->nd);
+	free(mb->fields->nw);
+	free(mb->fields);
+	mb->fields = NULL;
+}
