@@ -165,3 +165,9 @@ long mbox_fields_find(const struct mbox_fields_file *f, uint32_t uid)
 	}
 	return -1;
 }
+
+void mbox_fields_derived(size_t *off, size_t *len)
+{
+	*off = offsetof(struct fc_hdr, head_sum);
+	*len = sizeof(struct fc_hdr) - *off;
+}

@@ -497,6 +497,8 @@ int mbox_fields_entry(const struct mbox_fields_file *f, size_t i, const uint64_t
 		      struct mbox_fields_rec *out);
 /* Index of the entry for uid, -1 if none. */
 long mbox_fields_find(const struct mbox_fields_file *f, uint32_t uid);
+/* The header's checksums (for the fuzz target, like mbox_index_derived). */
+void mbox_fields_derived(size_t *off, size_t *len);
 
 /* mbox_mailbox.c */
 int mbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
