@@ -273,6 +273,12 @@ void mbox_header_fields_done(struct mailbox *mb)
 		drop_new(fc);
 }
 
+void mbox_fields_stats(struct mailbox *mb, size_t *hits, size_t *misses)
+{
+	*hits = mb->fields ? mb->fields->hits : 0;
+	*misses = mb->fields ? mb->fields->misses : 0;
+}
+
 void mbox_fields_free(struct mailbox *mb)
 {
 	if (mb->fields == NULL)

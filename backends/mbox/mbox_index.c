@@ -785,41 +785,62 @@ void mbox_index_save(struct store *st, const struct mbox_loc *loc, int fd,
 
 /* ---- the cached scan --------------------------------------------------- */
 
-void mbox_index_rewritten(struct store *st, const struct mbox_loc *loc, const struct stat *sb,
-			  uint64_t lineage)
+void mbox_index_rewritten(struct store *st, const struct mbox_loc *loc, int fd,
+			  const struct stat *sb, uint64_t lineage)
 {
 	free(st->rewritten.name);
-	st->rewritten.name = lineage ? xstrdup(loc->name) : NULL;
+	st->rewritten.name = NULL;
+	if (lineage == 0 ||
+	    fingerprints(fd, (uint64_t)sb->st_size, &st->rewritten.head, &st->rewritten.tail) < 0)
+		return;
+	st->rewritten.name = xstrdup(loc->name);
 	mbox_fid_from_stat(&st->rewritten.id, sb);
 	st->rewritten.lineage = lineage;
 }
 
+static int only_appended_to(int fd, const struct stat *sb, uint64_t old, uint64_t head,
+			    uint64_t tail);
+
 /* The lineage of a file parsed from scratch: a new one, unless it is the
- * file our own rewrite just made (same messages, same bytes). */
-static uint64_t fresh_lineage(struct store *st, const struct mbox_loc *loc,
-			      const struct mbox_fid *now)
+ * file our own rewrite made (same messages, same bytes), as it was or with
+ * mail appended since (checked as the index's own tail parse is). */
+static uint64_t fresh_lineage(struct store *st, const struct mbox_loc *loc, int fd,
+			      const struct stat *sb, const struct mbox_fid *now)
 {
 	uint64_t l = 0;
+	const struct mbox_fid *was = &st->rewritten.id;
 	if (st->rewritten.name && strcmp(st->rewritten.name, loc->name) == 0 &&
-	    mbox_fid_equal(&st->rewritten.id, now))
+	    was->dev == now->dev && was->ino == now->ino &&
+	    (mbox_fid_equal(was, now) ||
+	     only_appended_to(fd, sb, (uint64_t)was->size, st->rewritten.head, st->rewritten.tail)))
 		l = st->rewritten.lineage;
 	free(st->rewritten.name);
 	st->rewritten.name = NULL;
 	return l ? l : mbox_lineage_new();
 }
 
-/* May the file as it is now be the indexed one plus appended messages? */
-static int only_appended(int fd, const struct stat *sb, const struct mbox_scan *s,
-			 uint64_t head, uint64_t tail)
+/* May the file as it is now be one of old bytes (with those fingerprints)
+ * plus appended messages? */
+static int only_appended_to(int fd, const struct stat *sb, uint64_t old, uint64_t head,
+			    uint64_t tail)
 {
-	uint64_t old = (uint64_t)s->id.size, h2, t2;
+	uint64_t h2, t2;
 	char from[5];
 
-	if ((uint64_t)sb->st_size <= old || !s->ends_nl || (s->n == 0 && !s->has_pseudo))
+	if ((uint64_t)sb->st_size <= old || old == 0)
 		return 0;
 	if (pread(fd, from, 5, (off_t)old) != 5 || memcmp(from, "From ", 5) != 0)
 		return 0;
 	return fingerprints(fd, old, &h2, &t2) == 0 && h2 == head && t2 == tail;
+}
+
+/* May the file as it is now be the indexed one plus appended messages? */
+static int only_appended(int fd, const struct stat *sb, const struct mbox_scan *s,
+			 uint64_t head, uint64_t tail)
+{
+	if (!s->ends_nl || (s->n == 0 && !s->has_pseudo))
+		return 0;
+	return only_appended_to(fd, sb, (uint64_t)s->id.size, head, tail);
 }
 
 int mbox_scan_cached(struct store *st, const struct mbox_loc *loc, int fd, const struct stat *sb,
@@ -852,7 +873,7 @@ int mbox_scan_cached(struct store *st, const struct mbox_loc *loc, int fd, const
 	if (from == 0) {
 		memset(s, 0, sizeof(*s));
 		if (use)
-			s->lineage = fresh_lineage(st, loc, &now);
+			s->lineage = fresh_lineage(st, loc, fd, sb, &now);
 	}
 	if (use)
 		log_debug("mbox: %s: index %s, parsing from byte %llu of %llu", loc->name,

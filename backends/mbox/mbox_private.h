@@ -83,6 +83,7 @@ struct store {
 	struct {               /* the file our last rewrite made (mbox_index_rewritten) */
 		char *name;
 		struct mbox_fid id;
+		uint64_t head, tail;   /* its fingerprints */
 		uint64_t lineage;
 	} rewritten;
 	int notify;            /* inotify instance shared by the views, -1 none yet */
@@ -351,9 +352,10 @@ void mbox_index_forget(struct store *st, const char *name);
 int mbox_index_status(struct store *st, const struct mbox_loc *loc, int fd, const struct stat *sb,
 		      struct mbox_summary *sum);
 /* The lineage to give the scan of a file we have just written ourselves
- * (a rewrite): remembered until the next full parse of that file. */
-void mbox_index_rewritten(struct store *st, const struct mbox_loc *loc, const struct stat *sb,
-			  uint64_t lineage);
+ * (a rewrite), as it is or with mail appended: remembered until the next
+ * full parse of that mailbox. */
+void mbox_index_rewritten(struct store *st, const struct mbox_loc *loc, int fd,
+			  const struct stat *sb, uint64_t lineage);
 /* A new random lineage (never 0). */
 uint64_t mbox_lineage_new(void);
 /* The file format, for the unit test and the fuzz target. encode: -1 if
@@ -467,6 +469,8 @@ void mbox_view_own_modseq(struct mailbox *mb, uint64_t modseq);
 int mbox_header_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
 void mbox_header_fields_done(struct mailbox *mb);
 void mbox_fields_free(struct mailbox *mb);
+/* Of the last run: fields given from the cache, and messages read. */
+void mbox_fields_stats(struct mailbox *mb, size_t *hits, size_t *misses);
 /* The fields of backend_cached_fields in a message (IMAP form), as
  * header_fields() gives them, without the final empty line. */
 void mbox_fields_extract(const char *msg, size_t len, struct buf *out);

@@ -362,7 +362,7 @@ int mbox_rewrite(struct mbox_handle *h, struct mbox_scan *s, struct error *err)
 	h->write_locked = 1;
 	h->st = nst;
 	/* Same messages, same bytes: what was cached of them stays valid. */
-	mbox_index_rewritten(h->store, h->loc, &nst, s->lineage);
+	mbox_index_rewritten(h->store, h->loc, fd, &nst, s->lineage);
 	return 0;
 fail:
 	mbox_dir_unlinkat(h->loc->dirfd, tmpname);
