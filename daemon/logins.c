@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ static int refill_backoff;  /* the pending refill is a backoff: leave it be */
 static int refill_lazy;     /* the pending refill may be brought forward */
 
 static void refill_cb(evutil_socket_t fd, short what, void *arg);
+static void start_failed(void);
 
 static void refill_arm(long ms)
 {
@@ -166,6 +168,23 @@ static void set_state(struct login_proc *p, enum login_proc_state st)
 	}
 }
 
+/* Signal a login worker: through its pidfd when a template forked it (it
+ * is not our child, so its pid alone could name another process by now);
+ * one not forked yet has nothing to signal, its channel is all it has. */
+static void proc_signal(struct login_proc *p, int sig)
+{
+	if (p->pidfd >= 0) {
+		/* A kernel without the call (or valgrind, which does not
+		 * know it) leaves only the pid. The template reaps its
+		 * workers, so the pid can name a new process if the worker
+		 * ended this very moment: a narrow window, in a fallback. */
+		if (pidfd_send_signal(p->pidfd, sig, NULL, 0) == -1 &&
+		    errno == ENOSYS && p->pid > 0)
+			kill(p->pid, sig);
+	} else if (p->pid > 0 && !p->forked)
+		kill(p->pid, sig);
+}
+
 static void proc_close_chan(struct login_proc *p)
 {
 	if (p->ev) {
@@ -196,8 +215,7 @@ static void login_kill(struct login_proc *p, const char *why)
 {
 	log_warn("%s: login worker %ld: %s; killing it", p->conn ? p->conn->sid : "pool",
 		 (long)p->pid, why);
-	if (p->pid > 0)
-		kill(p->pid, SIGKILL);
+	proc_signal(p, SIGKILL);
 	set_state(p, LP_DONE);
 	proc_close_chan(p);
 }
@@ -213,6 +231,10 @@ static void proc_free(struct login_proc *p)
 	}
 	set_state(p, LP_DONE);
 	proc_close_chan(p);
+	if (p->pidfd_ev)
+		event_free(p->pidfd_ev);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
 	if (p->conn)
 		conn_free(p->conn);
 	free(p);
@@ -305,6 +327,10 @@ static void login_read(evutil_socket_t fd, short what, void *arg)
 			set_state(p, LP_DONE);
 			proc_close_chan(p);
 		}
+		/* A forked worker whose template ended before saying which
+		 * process it is: no exit will name it, this is its end. */
+		if (p->forked && p->pid == 0 && p->tmpl == NULL)
+			proc_free(p);
 		return;
 	}
 	switch (m.type) {
@@ -345,24 +371,42 @@ static void login_read(evutil_socket_t fd, short what, void *arg)
 	ipc_msg_free(&m);
 }
 
+/* Start a login worker: 0, or 1 when the login template it would come
+ * from is not ready yet (refilling resumes when it is), or -1. */
 static int proc_spawn(void)
 {
 	struct login_proc *p;
+	struct login_tmpl *t = NULL;
+	uint32_t fork_id = 0;
+	pid_t pid = 0;
 	int sv[2];
 
 	if (ipc_socketpair(sv) < 0) {
 		log_err("socketpair: %s", strerror(errno));
 		return -1;
 	}
-	const char *extra[] = { "-d", M->login_user ? M->login_user : M->cfg.login_user, NULL };
-	pid_t pid = spawn_child("haven-login", extra, sv[1], -1, NULL);
-	close(sv[1]);
-	if (pid < 0) {
-		close(sv[0]);
-		return -1;
+	if (M->cfg.login_fork) {
+		int r = login_tmpl_fork(sv[1], &t, &fork_id);
+		if (r != 0) {
+			close(sv[0]);
+			return r;
+		}
+	} else {
+		const char *extra[] = { "-d", M->login_user ? M->login_user : M->cfg.login_user,
+					NULL };
+		pid = spawn_child("haven-login", extra, sv[1], -1, NULL);
+		close(sv[1]);
+		if (pid < 0) {
+			close(sv[0]);
+			return -1;
+		}
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->pid = pid;
+	p->forked = t != NULL;
+	p->tmpl = t;
+	p->fork_id = fork_id;
+	p->pidfd = -1;
 	p->chan = sv[0];
 	p->gen = M->login_gen;
 	p->state = LP_DONE;
@@ -372,6 +416,68 @@ static int proc_spawn(void)
 	p->next = M->login_procs;
 	M->login_procs = p;
 	return 0;
+}
+
+/* --- workers forked by the login template ----------------------------- */
+
+static void proc_exited_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct login_proc *p = arg;
+	logins_child_exited(p->pid);
+}
+
+void logins_forked(struct login_tmpl *t, uint32_t id, pid_t pid, int pidfd)
+{
+	struct login_proc *p;
+
+	for (p = M->login_procs; p; p = p->next)
+		if (p->tmpl == t && p->fork_id == id)
+			break;
+	if (p == NULL) {
+		/* Its record went (its channel closed, SIGHUP): the worker
+		 * sees that channel closed and exits by itself. */
+		if (pidfd >= 0)
+			close(pidfd);
+		return;
+	}
+	p->tmpl = NULL;
+	if (pid == 0) {
+		log_err("login template could not start a login worker");
+		start_failed();
+		proc_free(p);
+		schedule_refill();
+		return;
+	}
+	p->pid = pid;
+	p->pidfd = pidfd;
+	p->pidfd_ev = event_new(M->base, pidfd, EV_READ, proc_exited_cb, p);
+	event_add(p->pidfd_ev, NULL);
+}
+
+void logins_tmpl_ready(void)
+{
+	fail_streak = 0;
+	schedule_refill();
+}
+
+/* A template ended. Its workers live on; those it was still asked for and
+ * has not named never will be: the ones that did not say READY are given
+ * up (their channel closes, so a worker that does exist exits), the others
+ * end with their channel. */
+void logins_tmpl_gone(struct login_tmpl *t, int before_ready)
+{
+	struct login_proc *p, *next;
+
+	if (before_ready)
+		start_failed();
+	for (p = M->login_procs; p; p = next) {
+		next = p->next;
+		if (p->tmpl != t)
+			continue;
+		p->tmpl = NULL;
+		if (!p->ready)
+			proc_free(p);
+	}
 }
 
 /* Workers keep dying before they are READY (a TLS key they cannot read, a
@@ -419,10 +525,19 @@ static void refill_cb(evutil_socket_t fd, short what, void *arg)
 		struct login_proc *p = idle_proc();
 		proc_retire(p);
 	}
+	if (M->cfg.login_fork && login_tmpl_ensure() < 0) {
+		start_failed();
+		if (!evtimer_pending(refill_ev, NULL))
+			schedule_backoff(1);
+		return;
+	}
 	for (int i = 0; i < LOGIN_SPAWN_BATCH; i++) {
 		if (!need_spawn(pool, queued, max_starting))
 			return;
-		if (proc_spawn() < 0) {
+		int r = proc_spawn();
+		if (r > 0)
+			return;  /* logins_tmpl_ready() schedules the next turn */
+		if (r < 0) {
 			start_failed();
 			if (M->login_starting == 0)
 				queue_refuse_all("* BYE [UNAVAILABLE] Server busy\r\n");
@@ -443,6 +558,7 @@ void logins_init(void)
 void logins_reload(void)
 {
 	M->login_gen++;
+	login_tmpl_retire_all();
 	for (struct login_proc *p = M->login_procs; p; p = p->next)
 		if (p->state == LP_IDLE || p->state == LP_STARTING)
 			proc_retire(p);
@@ -640,6 +756,11 @@ void logins_accept(evutil_socket_t lfd, short what, void *arg)
 
 void logins_child_exited(pid_t pid)
 {
+	if (login_tmpl_child_exited(pid)) {
+		if (!M->stopping)
+			schedule_refill();
+		return;
+	}
 	for (struct login_proc *p = M->login_procs; p; p = p->next) {
 		if (p->pid == pid) {
 			if (!p->ready && !p->retired)
@@ -658,20 +779,20 @@ void logins_stop_all(void)
 		evtimer_del(refill_ev);
 	queue_refuse_all("* BYE Server shutting down\r\n");
 	for (struct login_proc *p = M->login_procs; p; p = p->next)
-		if (p->pid > 0)
-			kill(p->pid, SIGTERM);
+		proc_signal(p, SIGTERM);
+	login_tmpl_signal_all(SIGTERM);
 }
 
 void logins_kill_all(void)
 {
 	for (struct login_proc *p = M->login_procs; p; p = p->next)
-		if (p->pid > 0)
-			kill(p->pid, SIGKILL);
+		proc_signal(p, SIGKILL);
+	login_tmpl_signal_all(SIGKILL);
 }
 
 int logins_none_left(void)
 {
-	return M->login_procs == NULL && M->login_queue == NULL;
+	return M->login_procs == NULL && M->login_queue == NULL && login_tmpl_none_left();
 }
 
 void logins_free_all(void)
@@ -681,6 +802,7 @@ void logins_free_all(void)
 		proc_free(M->login_procs);
 	while ((lc = queue_pop()) != NULL)
 		conn_free(lc);
+	login_tmpl_free_all();
 	if (refill_ev) {
 		event_free(refill_ev);
 		refill_ev = NULL;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -267,6 +268,11 @@ int main(int argc, char **argv)
 	};
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_add(sigs[i], NULL);
+	/* Login workers forked by a template are its children; when a
+	 * template ends first they come to us, not to init, and are reaped
+	 * here (login_tmpl.c). */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		log_warn("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 	M->auth_chan = -1;
 	if (authchan_start() < 0)
 		fatal("could not start the auth helper");

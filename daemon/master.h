@@ -58,6 +58,13 @@ struct login_proc {
 	int retired;            /* told to go (SIGHUP, pool full) */
 	int returning;          /* busy, and may take another client afterwards */
 	struct login_conn *conn;
+	/* Forked by a login template (login_fork): pid and pidfd arrive
+	 * with FORKED, after the request; until then pid is 0. */
+	int forked;             /* comes from a template, not from an exec */
+	struct login_tmpl *tmpl; /* asked, FORKED not in yet; NULL otherwise */
+	uint32_t fork_id;
+	int pidfd;              /* -1 unless forked by a template */
+	struct event *pidfd_ev; /* fires when it exits */
 };
 
 struct user_worker {
@@ -125,6 +132,30 @@ void logins_stop_all(void);
 void logins_kill_all(void);
 int logins_none_left(void);
 void logins_free_all(void);
+
+/* Called by login_tmpl.c: the template forked worker `id` (pid 0 and
+ * pidfd -1: it could not); a template is ready to fork; a template ended
+ * (before_ready: it failed to start). */
+void logins_forked(struct login_tmpl *t, uint32_t id, pid_t pid, int pidfd);
+void logins_tmpl_ready(void);
+void logins_tmpl_gone(struct login_tmpl *t, int before_ready);
+
+/* login_tmpl.c: the login template that forks login workers (login_fork) */
+struct login_tmpl;
+/* Ask the current template for a login worker whose channel to the master
+ * is chan (always consumed). 0: asked (*t, *id name the request); 1: no
+ * template is ready (one is starting; logins_tmpl_ready follows); -1: failed. */
+int login_tmpl_fork(int chan, struct login_tmpl **t, uint32_t *id);
+/* Start a template unless the current one is there: the next burst of
+ * connections should not wait for its exec. 0, or -1 if it cannot start. */
+int login_tmpl_ensure(void);
+/* 1 when pid was a template (its record is gone now). */
+int login_tmpl_child_exited(pid_t pid);
+/* SIGHUP: templates have the old configuration; they go, a new one comes. */
+void login_tmpl_retire_all(void);
+void login_tmpl_signal_all(int sig);
+int login_tmpl_none_left(void);
+void login_tmpl_free_all(void);
 
 /* authchan.c */
 int authchan_start(void);

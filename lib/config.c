@@ -73,6 +73,7 @@ static const struct ckey keys[] = {
 	I(worker_idle_timeout, "30", 0, 86400, "seconds a user worker lingers after its last session"),
 	I(max_connections, "1000", 1, 1000000, "concurrent pre-auth connections"),
 	I(login_pool_size, "4", 0, 10000, "idle login workers kept started, chrooted and unprivileged, waiting for a client"),
+	B(login_fork, "yes", "start login workers by forking a template that is already chrooted and unprivileged (fast) instead of executing haven-login for each (a new address-space layout every time)"),
 	I(login_connections_per_process, "1", 1, 1000000, "clients a login worker serves one after another before it exits; above 1 trades isolation between clients for speed"),
 	I(lock_timeout, "10", 1, 300, "seconds to wait for a mailbox lock"),
 };

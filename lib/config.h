@@ -44,6 +44,7 @@ struct config {
 	long max_connections;
 	long login_pool_size;
 	long login_connections_per_process;
+	int login_fork;
 	long lock_timeout;
 };
 

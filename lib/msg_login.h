@@ -5,7 +5,13 @@
  * the login user and only then says READY. The master hands it a client
  * with CLIENT; it may be handed another one after a later READY only when
  * login_connections_per_process allows (and never after TLS was used on
- * its connection). */
+ * its connection).
+ *
+ * With login_fork (the default) the master starts one login template
+ * instead, which loads TLS, chroots, drops to the login user, says READY
+ * and then only forks: each FORK makes a login worker that is already
+ * where an exec'd one is after its start, but costs a fork instead of an
+ * exec and a dynamic link of OpenSSL. The template never sees a client. */
 #ifndef HAVEN_MSG_LOGIN_H
 #define HAVEN_MSG_LOGIN_H
 
@@ -29,6 +35,13 @@ enum msg_login {
 	/* master -> login, with the client socket: str session-id,
 	 * str remote-address, u32 implicit-tls. Only after READY. */
 	MSG_LOGIN_CLIENT,
+	/* master -> template, with fd: the new worker's channel to the
+	 * master. Empty; the header's id names the worker. */
+	MSG_LOGIN_FORK,
+	/* template -> master, same id, with the new worker's pidfd: u32 pid.
+	 * Without an fd and with pid 0 when fork failed. The worker itself
+	 * says READY on its own channel. */
+	MSG_LOGIN_FORKED,
 };
 
 #endif

@@ -87,10 +87,16 @@ common:
 		set_limit(RLIMIT_NOFILE, 16);
 		/* No RLIMIT_FSIZE: stderr may be a log file in foreground
 		 * mode, and the chroot has nothing writable anyway. */
-		set_limit(RLIMIT_NPROC, 0);
+		if (!p->may_fork)
+			privdrop_no_fork();
 		set_limit(RLIMIT_CORE, 0);
 	}
 	return 0;
+}
+
+void privdrop_no_fork(void)
+{
+	set_limit(RLIMIT_NPROC, 0);
 }
 
 int privdrop_group_raise(void)

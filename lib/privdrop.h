@@ -14,6 +14,8 @@ struct privdrop {
 	const char *chroot_dir;  /* NULL: no chroot */
 	const char *chdir_dir;   /* after chroot (or instead of it); NULL: "/" */
 	int login_limits;        /* tight rlimits for the pre-auth worker */
+	int may_fork;            /* with login_limits: keep RLIMIT_NPROC (the
+				  * login template forks the workers) */
 	/* A group kept as the saved gid (not effective, not supplementary)
 	 * for the few operations that need it: Debian's /var/mail is
 	 * root:mail 2775, so dotlocks and rewrites of INBOX there need the
@@ -33,5 +35,8 @@ int privdrop_group_raise(void);
 void privdrop_group_lower(void);
 /* Give the kept group up for good. */
 void privdrop_group_forget(void);
+/* No more processes from this one (a login worker forked by the template,
+ * which had to keep that right). */
+void privdrop_no_fork(void);
 
 #endif

@@ -28,6 +28,12 @@ extern const size_t login_ncommands;
 const char *login_capability(struct session *s);
 void login_auth_failed(int tempfail, const char *reason);
 
+/* login_template.c */
+/* Be the login template: fork a login worker per FORK from the master.
+ * Returns only in a forked worker, with its own channel on
+ * CHILD_FD_MASTER; the template itself exits when the master goes. */
+void login_template_run(void);
+
 /* login_main.c */
 void login_start_tls(void);
 void login_start_proxy(int fd);

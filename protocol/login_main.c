@@ -7,7 +7,12 @@
  * the user worker) or stays as a TLS proxy between the client and the user
  * worker until that session ends. With login_connections_per_process > 1 a
  * worker whose connection never used TLS and left nothing pending says
- * READY again instead of exiting, and may get another client. */
+ * READY again instead of exiting, and may get another client.
+ *
+ * With login_fork (the default) the master execs this program once as a
+ * template ("-e template"): it does the same setup and privilege drop,
+ * then only forks workers on the master's request (login_template.c);
+ * each forked child continues below exactly as an exec'd worker would. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -327,9 +332,11 @@ int main(int argc, char **argv)
 	struct error err;
 	struct privdrop pd;
 	const char *login_user;
+	int template;
 
 	child_init("login", argc, argv, &args, &L->cfg);
 	login_user = args.opt[3] ? args.opt[3] : L->cfg.login_user;
+	template = args.opt[4] && strcmp(args.opt[4], "template") == 0;
 	signal(SIGPIPE, SIG_IGN);
 	L->client_fd = -1;
 
@@ -343,13 +350,22 @@ int main(int argc, char **argv)
 	pd.user = login_user;
 	pd.chroot_dir = L->cfg.login_chroot;
 	pd.login_limits = 1;
+	pd.may_fork = template;
 	if (privdrop_is_root() && privdrop_lookup(login_user, &pd.uid, &pd.gid, &err) < 0)
 		fatal("%s", err.msg);
+	if (privdrop_apply(&pd, &err) < 0)
+		fatal("%s", err.msg);
+	if (template) {
+		login_template_run();  /* returns in each forked worker */
+		/* So that ps tells the workers from their template: "-e
+		 * template" becomes "-e worker" in place. */
+		char *mode = (char *)args.opt[4];
+		memset(mode, 0, strlen(mode));
+		memcpy(mode, "worker", 6);
+	}
 	base = event_base_new();
 	if (base == NULL)
 		fatal("event_base_new failed");
-	if (privdrop_apply(&pd, &err) < 0)
-		fatal("%s", err.msg);
 
 	/* Only now, unprivileged and chrooted, may a client come. */
 	master_ev = event_new(base, CHILD_FD_MASTER, EV_READ | EV_PERSIST, master_read, NULL);

@@ -20,3 +20,19 @@ def children_of(pid):
         except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             continue
     return kids
+
+
+def descendants_of(pid):
+    """(pid, argv) of every process below pid: login workers forked by the
+    login template are the master's grandchildren."""
+    out, todo = [], [pid]
+    while todo:
+        kids = children_of(todo.pop())
+        out += kids
+        todo += [k for k, _ in kids]
+    return out
+
+
+def is_login_template(argv):
+    """The haven-login that forks login workers and serves no client."""
+    return "template" in argv[1:]

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import needs_root, read_until_tagged
-from procs import children_of
+from procs import children_of, descendants_of, is_login_template
 
 
 def proc_uids(pid):
@@ -50,7 +50,14 @@ def login_user_uid():
 
 
 def login_pids(h):
-    return sorted(p for p, argv in children_of(h.proc.pid) if role(argv) == "haven-login")
+    """Login workers, exec'd or forked by the template (not the template)."""
+    return sorted(p for p, argv in descendants_of(h.proc.pid)
+                  if role(argv) == "haven-login" and not is_login_template(argv))
+
+
+def template_pids(h):
+    return sorted(p for p, argv in children_of(h.proc.pid)
+                  if role(argv) == "haven-login" and is_login_template(argv))
 
 
 def socket_inodes(pid):
@@ -143,8 +150,13 @@ def test_process_model(haven):
     # the pool, which have no client yet.
     lpid = serving_login_worker(haven, pre)
     assert_dropped(haven, lpid)
-    logins = by_role.get("haven-login", [])
-    assert lpid in [p for p, _ in logins]
+    assert lpid in login_pids(haven)
+    # It was forked by the login template (login_fork defaults to yes),
+    # itself as dropped, and the only haven-login the master started.
+    (tmpl,) = template_pids(haven)
+    assert_dropped(haven, tmpl)
+    assert [p for p, argv in by_role["haven-login"]] == [tmpl]
+    assert lpid in [p for p, _ in children_of(tmpl)]
     for pid in pool_settles(haven, 4, busy=1):  # login_pool_size defaults to 4
         assert_dropped(haven, pid)
 
@@ -264,6 +276,20 @@ def greeted(s):
     return f
 
 
+def login_through_dropped_worker(h, after=lambda: True):
+    """A client's LOGIN succeeds through a login worker that had dropped
+    its privileges; `after` must hold once that worker has the client.
+    Returns the worker's pid."""
+    s, f = h.raw()
+    lpid = serving_login_worker(h, s)
+    assert_dropped(h, lpid)
+    assert after()
+    s.sendall(b"a LOGIN alice pw-alice\r\n")
+    assert read_until_tagged(f, b"a")[-1].startswith(b"a OK")
+    s.close()
+    return lpid
+
+
 @needs_root
 def test_pooled_workers_are_dropped_before_any_client(haven_factory):
     h = haven_factory(extra_conf="login_pool_size = 3")
@@ -272,14 +298,8 @@ def test_pooled_workers_are_dropped_before_any_client(haven_factory):
     for pid in pids:
         assert_dropped(h, pid)
     # A client gets one of them, already dropped, and the pool refills.
-    s, f = h.raw()
-    lpid = serving_login_worker(h, s)
-    assert lpid in pids
-    assert_dropped(h, lpid)
-    assert wait_for(lambda: len(login_pids(h)) == 4)
-    s.sendall(b"a LOGIN alice pw-alice\r\n")
-    assert read_until_tagged(f, b"a")[-1].startswith(b"a OK")
-    s.close()
+    assert login_through_dropped_worker(
+        h, after=lambda: wait_for(lambda: len(login_pids(h)) == 4)) in pids
 
 
 @needs_root
@@ -463,3 +483,80 @@ def test_login_workers_that_cannot_start_are_not_respawned_in_a_loop(haven_facto
     spawns = [l for l in h.log_text().splitlines() if "login[" in l and "/nonexistent/" in l]
     assert 2 <= len(spawns) < 30, spawns
     assert h.proc.poll() is None
+
+
+# --- the login template (login_fork, the default) ---------------------------
+
+@needs_root
+@pytest.mark.parametrize("fork", ["yes", "no"])
+def test_login_workers_come_from_the_template_or_an_exec(haven_factory, fork):
+    h = haven_factory(extra_conf="login_pool_size = 2\nlogin_fork = %s" % fork)
+    pids = pool_settles(h, 2)
+    tmpls = template_pids(h)
+    if fork == "yes":
+        (tmpl,) = tmpls
+        assert_dropped(h, tmpl)
+        assert sorted(p for p, _ in children_of(tmpl)) == pids
+        # The template holds no client socket, ever.
+        assert not has_tcp_socket(tmpl)
+    else:
+        assert tmpls == []
+        assert sorted(p for p, argv in children_of(h.proc.pid)
+                      if role(argv) == "haven-login") == pids
+    login_through_dropped_worker(h)
+
+
+@needs_root
+def test_a_crashed_worker_ends_its_template(haven_factory):
+    # Forked workers share the template's address-space layout: one dying
+    # of a signal (what probing for it looks like) must not leave that
+    # layout in use for the next clients.
+    h = haven_factory(extra_conf="login_pool_size = 2")
+    pids = pool_settles(h, 2)
+    (old,) = template_pids(h)
+    # SIGABRT: what a smashed stack protector ends in (and a signal the
+    # sanitizers of the test build leave alone).
+    os.kill(pids[0], signal.SIGABRT)
+    assert wait_for(lambda: "killed by signal 6; ending the login template" in h.log_text())
+    assert wait_for(lambda: template_pids(h) and template_pids(h) != [old]), template_pids(h)
+    (new,) = template_pids(h)
+    assert_dropped(h, new)
+    # The pool is refilled from the new template; the old one's remaining
+    # worker is not lost track of (it is retired or serves on).
+    m = h.login("bob")
+    assert m.select("INBOX")[0] == "OK"
+    m.logout()
+    assert wait_for(lambda: set(p for p, _ in children_of(new)) & set(login_pids(h)))
+    # A kill by the master (SIGKILL, SIGTERM) is no crash.
+    (tmpl,) = template_pids(h)
+    victim = [p for p, _ in children_of(tmpl)][0]
+    os.kill(victim, signal.SIGKILL)
+    assert wait_for(lambda: victim not in login_pids(h))
+    time.sleep(0.5)
+    assert template_pids(h) == [tmpl]
+
+
+@needs_root
+def test_a_killed_template_is_replaced_and_its_workers_serve_on(haven_factory):
+    h = haven_factory(extra_conf="login_pool_size = 2")
+    pool_settles(h, 2)
+    (old,) = template_pids(h)
+    s, f = h.raw()
+    busy = serving_login_worker(h, s)
+    os.kill(old, signal.SIGKILL)
+    assert wait_for(lambda: template_pids(h) and template_pids(h) != [old])
+    # The client's worker outlived its template and still logs it in: the
+    # master knows it by its pidfd, not as its parent.
+    s.sendall(b"a LOGIN alice pw-alice\r\nb SELECT INBOX\r\n")
+    assert read_until_tagged(f, b"b")[-1].startswith(b"b OK")
+    s.sendall(b"c LOGOUT\r\n")
+    read_until_tagged(f, b"c")
+    s.close()
+    # Orphaned workers come to the master (a child subreaper), which
+    # reaps them: none is left behind as a zombie.
+    assert wait_for(lambda: not os.path.exists("/proc/%d" % busy)), busy
+    new = pool_settles(h, 2)
+    for pid in new:
+        assert_dropped(h, pid)
+    m = h.login("bob")
+    m.logout()
