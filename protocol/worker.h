@@ -44,6 +44,8 @@ static inline struct wsession *wsession_of(struct session *s)
  * mailbox. Call only where RFC 9051 allows expunge responses. */
 void wsession_sync(struct wsession *ws);
 void wsession_unselect(struct wsession *ws);
+/* A mailbox or session was freed: give unused heap back once idle. */
+void worker_memory_released(void);
 void wsession_idle_stop(struct wsession *ws);
 const char *worker_capability(struct session *s);
 

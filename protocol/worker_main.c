@@ -3,6 +3,7 @@
  * master and serves them all from one event loop. */
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 static struct worker worker_state;
 struct worker *W = &worker_state;
 static struct event_base *base;
-static struct event *master_ev, *idle_ev, *term_ev;
+static struct event *master_ev, *idle_ev, *term_ev, *trim_ev;
 static struct wsession *sessions;
 
 static void maybe_exit(void)
@@ -47,6 +48,37 @@ static void arm_idle(void)
 	evtimer_add(idle_ev, &tv);
 }
 
+/* Memory a closed mailbox gave back stays in the heap for the next
+ * SELECT (malloc_setup) until the worker has been quiet for a while. */
+#define TRIM_AFTER_S 10
+
+static void on_trim(evutil_socket_t fd, short what, void *arg)
+{
+	malloc_trim(0);
+}
+
+void worker_memory_released(void)
+{
+	struct timeval tv = { TRIM_AFTER_S, 0 };
+	if (trim_ev)
+		evtimer_add(trim_ev, &tv);
+}
+
+/* A large mailbox's scan and view are arrays of megabytes. glibc would
+ * hand them back to the kernel at every close (mmap'd chunks, or a trim
+ * of the heap top), and the next SELECT would pay a page fault and a
+ * zeroed page for every 4 KiB of them again: most of a warm SELECT of
+ * 100,000 messages. Fixed thresholds keep up to TRIM_KEEP of freed heap
+ * for reuse; on_trim returns it once the worker is idle, so an idle
+ * worker does not hold it. */
+#define TRIM_KEEP (32 << 20)
+
+static void malloc_setup(void)
+{
+	mallopt(M_MMAP_THRESHOLD, TRIM_KEEP);
+	mallopt(M_TRIM_THRESHOLD, TRIM_KEEP);
+}
+
 static void on_session_free(struct session *s)
 {
 	struct wsession *ws = wsession_of(s), **pp;
@@ -61,6 +93,7 @@ static void on_session_free(struct session *s)
 	log_set_session(NULL);
 	free(ws);
 	W->nsessions--;
+	worker_memory_released();
 	if (W->nsessions == 0) {
 		if (W->quitting)
 			maybe_exit();
@@ -214,6 +247,7 @@ int main(int argc, char **argv)
 	/* Become the user before anything else: nothing below runs as root. */
 	drop_to_user(args.opt[0], args.opt[1], args.opt[4], args.opt[5]);
 	signal(SIGPIPE, SIG_IGN);
+	malloc_setup();
 	W->user.name = args.opt[0];
 	W->user.home = args.opt[1];
 	W->user.uid = getuid();
@@ -232,6 +266,7 @@ int main(int argc, char **argv)
 	master_ev = event_new(base, CHILD_FD_MASTER, EV_READ | EV_PERSIST, master_read, NULL);
 	event_add(master_ev, NULL);
 	idle_ev = evtimer_new(base, on_idle, NULL);
+	trim_ev = evtimer_new(base, on_trim, NULL);
 	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
 	event_add(term_ev, NULL);
 	arm_idle();
@@ -244,6 +279,8 @@ int main(int argc, char **argv)
 	}
 	event_free(master_ev);
 	event_free(idle_ev);
+	event_free(trim_ev);
+	trim_ev = NULL;
 	event_free(term_ev);
 	W->be->store_close(W->store);
 	event_base_free(base);

@@ -94,8 +94,10 @@ void wsession_unselect(struct wsession *ws)
 {
 	wsession_idle_stop(ws);
 	search_saved_reset(ws);
-	if (ws->mb)
+	if (ws->mb) {
 		W->be->mailbox_close(ws->mb);
+		worker_memory_released();
+	}
 	ws->mb = NULL;
 	free(ws->mbname);
 	ws->mbname = NULL;

@@ -290,7 +290,9 @@ struct mbox_scan *mbox_scan_new(void)
 
 void mbox_scan_free(struct mbox_scan *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	/* Keyword lists index s->kw: none without a table (and this loop
+	 * over 100,000 records is a visible part of closing a big mailbox). */
+	for (size_t i = 0; s->nkw > 0 && i < s->n; i++)
 		free(s->m[i].kw);
 	free(s->m);
 	for (size_t i = 0; i < s->nkw; i++)

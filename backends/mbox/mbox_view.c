@@ -277,7 +277,8 @@ void mbox_mailbox_close(struct mailbox *mb)
 {
 	if (mb == NULL)
 		return;
-	for (size_t i = 0; i < mb->count; i++)
+	/* Keyword lists index mb->kwnames: none without names. */
+	for (size_t i = 0; mb->nkw > 0 && i < mb->count; i++)
 		free(mb->msgs[i].kw);
 	free(mb->msgs);
 	for (size_t i = 0; i < mb->nkw; i++)
