@@ -110,6 +110,7 @@ class Haven:
         self.logf = open(self.log, "w")
         self.proc = subprocess.Popen([os.path.join(BUILD, "havend"), "-F", "-c", self.conf],
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+        RUNNING.append(self)
         wait_listening(self.port, self.proc, 15, self.log_text)
         return self
 
@@ -130,6 +131,8 @@ class Haven:
         return self.log_text()
 
     def cleanup(self):
+        if self in RUNNING:
+            RUNNING.remove(self)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- clients -----------------------------------------------------
@@ -155,6 +158,24 @@ class Haven:
         greeting = f.readline()
         assert greeting.startswith(b"* OK"), greeting
         return s, f
+
+
+# Instances started and not yet cleaned up: a failing test's report shows
+# the end of their logs (the directories are gone by the time one looks).
+RUNNING = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call" and rep.failed:
+        for h in RUNNING:
+            try:
+                tail = "\n".join(h.log_text().splitlines()[-80:])
+            except OSError:
+                continue
+            rep.sections.append(("havend log %s (end)" % h.dir, tail))
 
 
 def check_sanitizers(text):
