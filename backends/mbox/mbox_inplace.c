@@ -15,7 +15,11 @@
  * Anything unexpected (headers written by another program without our
  * padding or our modseq, folded lines, a value that does not fit, a
  * keyword new to the mailbox, which belongs in X-IMAPbase) makes the
- * caller fall back to the full rewrite, which writes our padded form. */
+ * caller fall back to the full rewrite, which writes our padded form.
+ *
+ * The same padding lets an EXPUNGE of the last messages (what a client
+ * that appends and then deletes its own draft or copy does) truncate the
+ * file instead of rewriting all of it: see mbox_expunge_tail. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,44 +57,66 @@ static int put_value(char *p, size_t cap, const char *s)
 	return 0;
 }
 
+/* The start of m's header, up to BLOCK_MAX bytes, into buf: its length,
+ * or -1. */
+static ssize_t read_block(int fd, const struct mbox_smsg *m, char *buf)
+{
+	size_t want = BLOCK_MAX, got = 0;
+	if (m->end_off - m->hdr_off < want)
+		want = (size_t)(m->end_off - m->hdr_off);
+	while (got < want) {
+		ssize_t r = pread(fd, buf + got, want - got, (off_t)(m->hdr_off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* The next of our header lines at buf[pos] (got bytes read): 1 with its
+ * length and class, 0 at the first line that is not ours (the end of the
+ * block), -1 when the block is not in our writing or longer than read. */
+static int state_line(const char *buf, size_t got, size_t pos, size_t *n, enum mbox_hdr *cls)
+{
+	const char *nl = memchr(buf + pos, '\n', got - pos);
+	if (nl == NULL)
+		return -1;
+	*n = (size_t)(nl - (buf + pos)) + 1;
+	*cls = mbox_hdr_classify(buf + pos, *n);
+	if (*cls != MH_NONE)
+		return 1;
+	/* One of ours folded: not our writing. */
+	return buf[pos] == ' ' || buf[pos] == '\t' ? -1 : 0;
+}
+
 /* Read the message's state block and build its new bytes. */
 static int prepare(int fd, const struct mbox_scan *s, const struct mbox_smsg *m,
 		   struct patch *out)
 {
 	char *buf = xmalloc(BLOCK_MAX);
 	struct slot st = { 0 }, xs = { 0 }, kw = { 0 }, ms = { 0 };
-	size_t want = BLOCK_MAX, got = 0, pos = 0;
+	size_t got, pos = 0;
 	char val[BLOCK_MAX];
 	ssize_t r;
 
 	if (m->virt)
 		goto no;          /* no X-UID on disk: the rewrite adds it */
-	if (m->end_off - m->hdr_off < want)
-		want = (size_t)(m->end_off - m->hdr_off);
-	while (got < want) {
-		r = pread(fd, buf + got, want - got, (off_t)(m->hdr_off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			goto no;
-		got += (size_t)r;
-	}
+	if ((r = read_block(fd, m, buf)) < 0)
+		goto no;
+	got = (size_t)r;
 	/* Walk our header lines from the start of the header. */
 	for (;;) {
-		char *nl = memchr(buf + pos, '\n', got - pos);
 		size_t n;
 		enum mbox_hdr cls;
 		struct slot *sl = NULL;
 		const char *colon;
-		if (nl == NULL)
-			goto no;          /* block longer than we read */
-		n = (size_t)(nl - (buf + pos)) + 1;
-		cls = mbox_hdr_classify(buf + pos, n);
-		if (cls == MH_NONE) {
-			if (buf[pos] == ' ' || buf[pos] == '\t')
-				goto no;  /* one of ours is folded: not our writing */
+		int more = state_line(buf, got, pos, &n, &cls);
+		if (more < 0)
+			goto no;
+		if (more == 0)
 			break;
-		}
 		switch (cls) {
 		case MH_STATUS: sl = &st; break;
 		case MH_XSTATUS: sl = &xs; break;
@@ -104,7 +130,7 @@ static int prepare(int fd, const struct mbox_scan *s, const struct mbox_smsg *m,
 			colon = memchr(buf + pos, ':', n);
 			sl->seen = 1;
 			sl->off = (size_t)(colon + 1 - buf);
-			sl->cap = (size_t)(nl - (colon + 1));
+			sl->cap = pos + n - 1 - sl->off;
 			if (sl->cap > 0 && buf[sl->off + sl->cap - 1] == '\r')
 				goto no;
 		}
@@ -289,5 +315,118 @@ out:
 		free(p[i].old);
 	}
 	free(p);
+	return rc;
+}
+
+/* The base of the first message (X-IMAPbase, X-Haven-Highestmodseq) with
+ * the last UID and the highest modseq of s, as one block to write over
+ * the old one: 0, or -1 when the header is not in our padded form. */
+static int prepare_base(int fd, const struct mbox_scan *s, struct patch *out)
+{
+	const struct mbox_smsg *m = &s->m[0];
+	char *buf = xmalloc(BLOCK_MAX), val[32];
+	size_t got, pos = 0, uid_off = 0, hms_off = 0, hms_cap = 0;
+	ssize_t r;
+
+	if ((r = read_block(fd, m, buf)) < 0)
+		goto no;
+	got = (size_t)r;
+	for (;;) {
+		size_t n, i;
+		enum mbox_hdr cls;
+		int more = state_line(buf, got, pos, &n, &cls);
+		if (more < 0)
+			goto no;
+		if (more == 0)
+			break;
+		i = (size_t)((const char *)memchr(buf + pos, ':', n) + 1 - buf);
+		if (cls == MH_XIMAPBASE && uid_off == 0) {
+			/* " UIDVALIDITY LASTUID[ keywords]": LASTUID in our
+			 * (and Dovecot's) ten zero-padded digits. */
+			size_t d = 0;
+			if (buf[i++] != ' ')
+				goto no;
+			while (i < pos + n && buf[i] >= '0' && buf[i] <= '9')
+				i++;
+			if (buf[i++] != ' ')
+				goto no;
+			uid_off = i;
+			while (i < pos + n && buf[i] >= '0' && buf[i] <= '9')
+				i++, d++;
+			if (d != 10 || (buf[i] != ' ' && buf[i] != '\n'))
+				goto no;
+		} else if (cls == MH_HIGHESTMODSEQ && hms_off == 0) {
+			hms_off = i;
+			hms_cap = pos + n - 1 - i;
+			if (hms_cap > 0 && buf[hms_off + hms_cap - 1] == '\r')
+				goto no;
+		}
+		pos += n;
+	}
+	snprintf(val, sizeof(val), " %" PRIu64, s->highestmodseq);
+	if (uid_off == 0 || hms_off == 0 || put_value(buf + hms_off, hms_cap, val) < 0)
+		goto no;
+	snprintf(val, sizeof(val), "%010" PRIu32, s->uidnext > 0 ? s->uidnext - 1 : 0);
+	memcpy(buf + uid_off, val, 10);
+	/* No undo journal needed: one pwrite, and either version is true. */
+	*out = (struct patch){ .off = m->hdr_off, .len = pos, .data = buf };
+	return 0;
+no:
+	free(buf);
+	return -1;
+}
+
+int mbox_expunge_tail(struct mbox_handle *h, struct mbox_scan *s, struct error *err)
+{
+	struct patch p = { 0 };
+	size_t keep = s->n;
+	int rc = 1;
+
+	while (keep > 0 && s->m[keep - 1].drop)
+		keep--;
+	/* Only the last messages go, the first (holding the base) stays, and
+	 * nothing kept needs the rewrite for its own sake (UIDs not on disk;
+	 * the pseudo message). A dropped keyword might be one the base does
+	 * not list: a full parse would no longer know it, the index would. */
+	if (keep == 0 || keep == s->n || !s->have_base || s->has_pseudo || s->needs_persist)
+		return 1;
+	for (size_t i = 0; i < s->n; i++)
+		if ((i < keep && (s->m[i].drop || s->m[i].virt)) || (i >= keep && s->m[i].nkw))
+			return 1;
+	if (prepare_base(h->fd, s, &p) < 0)
+		return 1;
+	rc = -1;
+	/* First the base, so that the UIDs of what goes are never given out
+	 * again (appends do not update it) and the highest modseq rises; a
+	 * kill between the two steps leaves only that, which is true anyway.
+	 * Then one ftruncate: the file with or without the tail, nothing in
+	 * between, and no new inode (no temp file, no rename). */
+	if (write_all(h->fd, p.data, p.len, p.off) < 0 || fdatasync(h->fd) < 0) {
+		mbox_errno_error(err, errno, "write", h->loc->path);
+		goto out;
+	}
+	if (ftruncate(h->fd, (off_t)s->m[keep].from_off) < 0 || fsync(h->fd) < 0) {
+		mbox_errno_error(err, errno, "truncate", h->loc->path);
+		goto out;
+	}
+	if (fstat(h->fd, &h->st) < 0) {
+		mbox_errno_error(err, errno, "stat", h->loc->path);
+		goto out;
+	}
+	log_debug("mbox: %s: expunged the last %zu message(s) by truncating", h->loc->name,
+		  s->n - keep);
+	/* The parse state a full parse of the file would now give. */
+	for (size_t i = keep; i < s->n; i++)
+		free(s->m[i].kw);
+	s->n = keep;
+	s->ends_nl = 1;   /* it ends where a From_ line began */
+	s->base_uidnext = s->uidnext;
+	s->base_hms = s->highestmodseq;
+	mbox_fid_from_stat(&s->id, &h->st);
+	mbox_index_save(h->store, h->loc, h->fd, s);
+	rc = 0;
+out:
+	free(p.data);
+	free(p.old);
 	return rc;
 }

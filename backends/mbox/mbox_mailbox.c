@@ -276,7 +276,7 @@ static int expunge_locked(struct mailbox *mb, struct mbox_handle *h, struct mbox
 {
 	uint32_t *sorted = NULL;
 	uint32_t last = mb->count ? mb->msgs[mb->count - 1].meta.uid : 0;
-	int any = 0;
+	int any = 0, r;
 
 	if (uids) {
 		sorted = xreallocarray(NULL, n ? n : 1, sizeof(*sorted));
@@ -296,7 +296,10 @@ static int expunge_locked(struct mailbox *mb, struct mbox_handle *h, struct mbox
 	if (!any)
 		return 0;
 	s->highestmodseq++;
-	if (mbox_rewrite(h, s, err) < 0)
+	r = mbox_expunge_tail(h, s, err);
+	if (r == 1)
+		r = mbox_rewrite(h, s, err);
+	if (r < 0)
 		return -1;
 	mb->dirty = 1;
 	return 0;

@@ -383,6 +383,11 @@ void mbox_index_derived(size_t *off, size_t *len);
  * instead), -1 error. */
 int mbox_store_inplace(struct mbox_handle *h, struct mbox_scan *s, const uint8_t *changed,
 		       struct error *err);
+/* EXPUNGE of the last messages of the file only (typically the one a
+ * client just appended, flagged \Deleted): the base updated in place and
+ * the file truncated, instead of a rewrite. Returns like
+ * mbox_store_inplace; the messages to go are those marked drop. */
+int mbox_expunge_tail(struct mbox_handle *h, struct mbox_scan *s, struct error *err);
 /* Put back the old bytes of an in-place change a kill interrupted (under
  * the write lock, taken here if h holds only a read lock). */
 int mbox_inplace_recover(struct mbox_handle *h, struct error *err);

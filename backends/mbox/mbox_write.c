@@ -123,9 +123,11 @@ void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32
 			mbox_writer_put(w, " ", 1);
 			put_str(w, base->kw[i]);
 		}
-		snprintf(tmp, sizeof(tmp), "\nX-Haven-Highestmodseq: %" PRIu64 "\n",
+		/* Padded: an EXPUNGE at the end of the file raises it in
+		 * place (mbox_expunge_tail). */
+		snprintf(tmp, sizeof(tmp), "\nX-Haven-Highestmodseq: %" PRIu64,
 			 base->highestmodseq);
-		put_str(w, tmp);
+		put_padded(w, tmp, 1 + 23 + MBOX_MODSEQ_PAD);
 	}
 	/* Every state header is written, padded, even when empty, so that
 	 * a flag change can overwrite it in place (mbox_inplace.c). No O:

@@ -1,6 +1,7 @@
 /* libFuzzer target for the mbox reader: the input becomes an INBOX file,
  * which is selected (scanned, and rewritten if it lacks our headers), every
- * message is read, and then the file is rewritten (a flag change on every
+ * message is read, the last one is expunged (in place if the file's base
+ * header allows), and then the file is rewritten (a flag change on every
  * message), expunged from and appended to. Besides "no crash" it checks:
  * RFC822.SIZE is exactly what open_message gives, no message changes by a
  * byte when the file is rewritten around it, and an appended message comes
@@ -110,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mailbox *mb;
 	struct mailbox_status stt;
 	struct error err;
-	uint32_t n, *uids;
+	uint32_t n, *uids, maxuid;
 	uint64_t *hashes, *sizes;
 	size_t expunged = 0;
 	int fd;
@@ -145,6 +146,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sizes[seq - 1] = m->size;
 		if (read_msg(mb, m->uid, m->size, &hashes[seq - 1], NULL) < 0)
 			goto out;
+	}
+	/* The last message flagged and expunged: in place when the file's
+	 * base allows (mbox_expunge_tail reads it as the input has it), else
+	 * by a rewrite. The others stay as they were, and its UID is never
+	 * given out again (checked at the append below). */
+	maxuid = n ? uids[n - 1] : 0;
+	if (n >= 2 &&
+	    ops->store_flags(mb, &uids[n - 1], 1, STORE_ADD, MF_DELETED, NULL, 0, 0, NULL, NULL,
+			     &err) == 0 &&
+	    ops->expunge(mb, &uids[n - 1], 1, &err) == 0) {
+		if (ops->sync(mb, &cbs, &expunged, &err) < 0 || expunged != 1 || ops->count(mb) != n - 1)
+			abort();
+		expunged = 0;
+		n--;
+		for (uint32_t seq = 1; seq <= n; seq++) {
+			const struct msg_meta *m = ops->meta(mb, seq);
+			uint64_t h;
+			if (m->uid != uids[seq - 1] || m->size != sizes[seq - 1])
+				abort();
+			if (read_msg(mb, m->uid, m->size, &h, NULL) < 0 || h != hashes[seq - 1])
+				abort();
+		}
 	}
 	/* A rewrite of the whole file must leave every message as it was
 	 * (STORE_SET also clears any \Deleted the input had). */
@@ -181,7 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned char *back = NULL;
 		if (ops->append(st, "INBOX", added, strlen(added), MF_FLAGGED, NULL, 0, 0, 0, &uv, &uid,
 				&err) == 0) {
-			if (uv != stt.uidvalidity || ops->sync(mb, &cbs, &expunged, &err) < 0)
+			if (uv != stt.uidvalidity || uid <= maxuid ||
+			    ops->sync(mb, &cbs, &expunged, &err) < 0)
 				abort();
 			if (ops->count(mb) == 0 || ops->meta(mb, ops->count(mb))->uid != uid)
 				abort();
