@@ -14,6 +14,7 @@
  * exit is not mistaken for anything else. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -154,8 +155,10 @@ int login_tmpl_fork(int chan, struct login_tmpl **tp, uint32_t *id)
 	}
 	*id = ++next_fork_id;
 	if (ipc_send_empty(t->chan, MSG_LOGIN_FORK, *id, chan) < 0) {
+		char why[96];
+		snprintf(why, sizeof(why), "cannot ask it for a worker: %s", strerror(errno));
 		close(chan);
-		tmpl_kill(t, "cannot ask it for a worker");
+		tmpl_kill(t, why);
 		return -1;
 	}
 	close(chan);

@@ -420,10 +420,20 @@ static int proc_spawn(void)
 
 /* --- workers forked by the login template ----------------------------- */
 
+static void proc_exited(struct login_proc *p)
+{
+	if (!p->ready && !p->retired)
+		start_failed();
+	proc_free(p);
+	if (!M->stopping)
+		schedule_refill();
+}
+
+/* The pidfd names this very process: no search by a pid that the
+ * template has already reaped (and the kernel may hand out again). */
 static void proc_exited_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct login_proc *p = arg;
-	logins_child_exited(p->pid);
+	proc_exited(arg);
 }
 
 void logins_forked(struct login_tmpl *t, uint32_t id, pid_t pid, int pidfd)
@@ -763,13 +773,24 @@ void logins_child_exited(pid_t pid)
 	}
 	for (struct login_proc *p = M->login_procs; p; p = p->next) {
 		if (p->pid == pid) {
-			if (!p->ready && !p->retired)
-				start_failed();
-			proc_free(p);
-			if (!M->stopping)
-				schedule_refill();
+			proc_exited(p);
 			return;
 		}
+	}
+}
+
+/* Every login worker. One whose template ended before naming it has no
+ * pidfd and no pid to signal, and no exit of it will be seen: closing its
+ * channel (with its record) is what ends it. */
+static void signal_all(int sig)
+{
+	struct login_proc *p, *next;
+	for (p = M->login_procs; p; p = next) {
+		next = p->next;
+		if (p->forked && p->pidfd < 0 && p->tmpl == NULL)
+			proc_free(p);
+		else
+			proc_signal(p, sig);
 	}
 }
 
@@ -778,15 +799,13 @@ void logins_stop_all(void)
 	if (refill_ev)
 		evtimer_del(refill_ev);
 	queue_refuse_all("* BYE Server shutting down\r\n");
-	for (struct login_proc *p = M->login_procs; p; p = p->next)
-		proc_signal(p, SIGTERM);
+	signal_all(SIGTERM);
 	login_tmpl_signal_all(SIGTERM);
 }
 
 void logins_kill_all(void)
 {
-	for (struct login_proc *p = M->login_procs; p; p = p->next)
-		proc_signal(p, SIGKILL);
+	signal_all(SIGKILL);
 	login_tmpl_signal_all(SIGKILL);
 }
 
