@@ -76,8 +76,11 @@ static void report(uint32_t id, pid_t pid)
 	ipc_out_free(&o);
 	if (pfd >= 0)
 		close(pfd);
-	if (r < 0)
+	if (r < 0) {
+		if (errno != EPIPE && errno != ECONNRESET)
+			log_err("reporting worker %ld to the master: %s", (long)pid, strerror(errno));
 		_exit(0);  /* the master went away */
+	}
 }
 
 void login_template_run(void)
@@ -115,7 +118,9 @@ void login_template_run(void)
 		int r = ipc_recv(CHILD_FD_MASTER, &m, 1);
 		if (r == -2)
 			continue;
-		if (r <= 0)
+		if (r < 0)
+			fatal("reading a request from the master: %s", strerror(errno));
+		if (r == 0)
 			_exit(0);  /* the master went away or retired this template */
 		if (m.type != MSG_LOGIN_FORK || m.fd < 0 || ipc_get_end(&m) < 0)
 			fatal("unexpected message %u from master", m.type);
