@@ -25,11 +25,11 @@ def children_of(pid):
 def descendants_of(pid):
     """(pid, argv) of every process below pid: login workers forked by the
     login template are the master's grandchildren."""
-    out, todo = [], [pid]
-    while todo:
-        kids = children_of(todo.pop())
+    out, pending = [], [pid]
+    while pending:
+        kids = children_of(pending.pop())
         out += kids
-        todo += [k for k, _ in kids]
+        pending += [k for k, _ in kids]
     return out
 
 
