@@ -45,20 +45,11 @@ static void auth_fail_pending(void)
 
 int authchan_start(void)
 {
-	int sv[2];
-	if (ipc_socketpair(sv) < 0) {
-		log_err("auth socketpair: %s", strerror(errno));
-		return -1;
-	}
 	M->auth_last_start = time(NULL);
-	M->auth_pid = spawn_child("haven-auth", NULL, sv[1], -1, NULL);
-	close(sv[1]);
-	if (M->auth_pid < 0) {
-		close(sv[0]);
+	M->auth_pid = spawn_with_chan("haven-auth", NULL, &M->auth_chan);
+	if (M->auth_pid < 0)
 		return -1;
-	}
-	M->auth_chan = sv[0];
-	M->auth_ev = event_new(M->base, sv[0], EV_READ | EV_PERSIST, auth_read, NULL);
+	M->auth_ev = event_new(M->base, M->auth_chan, EV_READ | EV_PERSIST, auth_read, NULL);
 	event_add(M->auth_ev, NULL);
 	log_debug("auth helper started, pid %ld", (long)M->auth_pid);
 	return 0;
@@ -66,14 +57,7 @@ int authchan_start(void)
 
 static void auth_close_chan(void)
 {
-	if (M->auth_ev) {
-		event_free(M->auth_ev);
-		M->auth_ev = NULL;
-	}
-	if (M->auth_chan >= 0) {
-		close(M->auth_chan);
-		M->auth_chan = -1;
-	}
+	chan_close(&M->auth_ev, &M->auth_chan);
 }
 
 static void auth_read(evutil_socket_t fd, short what, void *arg)

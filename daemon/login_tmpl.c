@@ -38,14 +38,7 @@ static uint32_t next_fork_id;
 
 static void tmpl_close(struct login_tmpl *t)
 {
-	if (t->ev) {
-		event_free(t->ev);
-		t->ev = NULL;
-	}
-	if (t->chan >= 0) {
-		close(t->chan);
-		t->chan = -1;
-	}
+	chan_close(&t->ev, &t->chan);
 }
 
 /* The template broke a rule: it has never seen a client, so this is a
@@ -102,23 +95,16 @@ static void tmpl_read(evutil_socket_t fd, short what, void *arg)
 static struct login_tmpl *tmpl_start(void)
 {
 	struct login_tmpl *t;
-	int sv[2];
-
-	if (ipc_socketpair(sv) < 0) {
-		log_err("socketpair: %s", strerror(errno));
-		return NULL;
-	}
 	const char *extra[] = { "-d", M->login_user ? M->login_user : M->cfg.login_user,
 				"-e", "template", NULL };
-	pid_t pid = spawn_child("haven-login", extra, sv[1], -1, NULL);
-	close(sv[1]);
-	if (pid < 0) {
-		close(sv[0]);
+	int chan;
+	pid_t pid = spawn_with_chan("haven-login", extra, &chan);
+
+	if (pid < 0)
 		return NULL;
-	}
 	t = xcalloc(1, sizeof(*t));
 	t->pid = pid;
-	t->chan = sv[0];
+	t->chan = chan;
 	t->gen = M->login_gen;
 	t->ev = event_new(M->base, t->chan, EV_READ | EV_PERSIST, tmpl_read, t);
 	event_add(t->ev, NULL);

@@ -187,14 +187,7 @@ static void proc_signal(struct login_proc *p, int sig)
 
 static void proc_close_chan(struct login_proc *p)
 {
-	if (p->ev) {
-		event_free(p->ev);
-		p->ev = NULL;
-	}
-	if (p->chan >= 0) {
-		close(p->chan);
-		p->chan = -1;
-	}
+	chan_close(&p->ev, &p->chan);
 	if (p->conn && p->conn->client_fd >= 0) {
 		close(p->conn->client_fd);
 		p->conn->client_fd = -1;
@@ -379,27 +372,24 @@ static int proc_spawn(void)
 	struct login_tmpl *t = NULL;
 	uint32_t fork_id = 0;
 	pid_t pid = 0;
-	int sv[2];
+	int chan;
 
-	if (ipc_socketpair(sv) < 0) {
-		log_err("socketpair: %s", strerror(errno));
-		return -1;
-	}
 	if (M->cfg.login_fork) {
-		int r = login_tmpl_fork(sv[1], &t, &fork_id);
-		if (r != 0) {
+		int sv[2], r;
+		if (ipc_socketpair(sv) < 0) {
+			log_err("socketpair: %s", strerror(errno));
+			return -1;
+		}
+		if ((r = login_tmpl_fork(sv[1], &t, &fork_id)) != 0) {
 			close(sv[0]);
 			return r;
 		}
+		chan = sv[0];
 	} else {
 		const char *extra[] = { "-d", M->login_user ? M->login_user : M->cfg.login_user,
 					NULL };
-		pid = spawn_child("haven-login", extra, sv[1], -1, NULL);
-		close(sv[1]);
-		if (pid < 0) {
-			close(sv[0]);
+		if ((pid = spawn_with_chan("haven-login", extra, &chan)) < 0)
 			return -1;
-		}
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->pid = pid;
@@ -407,7 +397,7 @@ static int proc_spawn(void)
 	p->tmpl = t;
 	p->fork_id = fork_id;
 	p->pidfd = -1;
-	p->chan = sv[0];
+	p->chan = chan;
 	p->gen = M->login_gen;
 	p->state = LP_DONE;
 	set_state(p, LP_STARTING);

@@ -117,6 +117,11 @@ extern struct master *M;
 struct privdrop;
 pid_t spawn_child(const char *prog, const char *const *extra, int chan, int client,
 		  const struct privdrop *pd);
+/* spawn_child with a new channel: *chan gets the master's end. */
+pid_t spawn_with_chan(const char *prog, const char *const *extra, int *chan);
+/* Stop listening on a child's channel and close it (either may be unset:
+ * NULL / -1). */
+void chan_close(struct event **ev, int *chan);
 
 /* logins.c */
 void logins_init(void);

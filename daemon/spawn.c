@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../lib/child.h"
+#include "../lib/ipc.h"
 #include "../lib/log.h"
 #include "../lib/privdrop.h"
 #include "../lib/xmalloc.h"
@@ -161,4 +162,35 @@ pid_t spawn_child(const char *prog, const char *const *extra, int chan, int clie
 	execv(path, (char *const *)argv);
 	child_fail(path);
 	return -1;
+}
+
+pid_t spawn_with_chan(const char *prog, const char *const *extra, int *chan)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (ipc_socketpair(sv) < 0) {
+		log_err("socketpair for %s: %s", prog, strerror(errno));
+		return -1;
+	}
+	pid = spawn_child(prog, extra, sv[1], -1, NULL);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return -1;
+	}
+	*chan = sv[0];
+	return pid;
+}
+
+void chan_close(struct event **ev, int *chan)
+{
+	if (*ev) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*chan >= 0) {
+		close(*chan);
+		*chan = -1;
+	}
 }

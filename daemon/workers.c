@@ -69,31 +69,24 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 static struct user_worker *worker_spawn(const char *user, uid_t uid, gid_t gid, const char *home)
 {
 	struct user_worker *w;
-	int sv[2];
+	int chan;
 
-	if (ipc_socketpair(sv) < 0) {
-		log_err("worker socketpair: %s", strerror(errno));
-		return NULL;
-	}
 	/* The worker drops to uid/gid itself, first thing after exec: the
 	 * binary may live where the mail user cannot reach it. */
 	char uidbuf[16], gidbuf[16];
 	snprintf(uidbuf, sizeof(uidbuf), "%lu", (unsigned long)uid);
 	snprintf(gidbuf, sizeof(gidbuf), "%lu", (unsigned long)gid);
 	const char *extra[] = { "-a", user, "-b", home, "-e", uidbuf, "-f", gidbuf, NULL };
-	pid_t pid = spawn_child("haven-worker", extra, sv[1], -1, NULL);
-	close(sv[1]);
-	if (pid < 0) {
-		close(sv[0]);
+	pid_t pid = spawn_with_chan("haven-worker", extra, &chan);
+	if (pid < 0)
 		return NULL;
-	}
 	w = xcalloc(1, sizeof(*w));
 	w->user = xstrdup(user);
 	w->home = xstrdup(home);
 	w->uid = uid;
 	w->gid = gid;
 	w->pid = pid;
-	w->chan = sv[0];
+	w->chan = chan;
 	w->ev = event_new(M->base, w->chan, EV_READ | EV_PERSIST, worker_read, w);
 	event_add(w->ev, NULL);
 	w->next = M->workers;
