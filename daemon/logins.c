@@ -38,7 +38,13 @@
  * progress, and a burst is refilled in one go. */
 #define LOGIN_REFILL_LAZY_MS 20
 
-static struct event *refill_ev;
+/* Clients waiting this long for a login worker are worth a warning
+ * (once per LOGIN_WAIT_WARN_EVERY): it means the pool cannot keep up. */
+#define LOGIN_WAIT_WARN_SEC 2
+#define LOGIN_WAIT_WARN_EVERY 10
+
+static struct event *refill_ev, *wait_watch_ev;
+static time_t wait_warned;
 static unsigned fail_streak;
 static int refill_backoff;  /* the pending refill is a backoff: leave it be */
 static int refill_lazy;     /* the pending refill may be brought forward */
@@ -57,6 +63,8 @@ static void refill_arm(long ms)
 /* Check the pool soon: at once when a client waits or no worker is idle. */
 static void schedule_refill(void)
 {
+	if (M->stopping)
+		return;
 	int lazy = M->login_idle > 0 && M->login_queue == NULL;
 	if (refill_ev && evtimer_pending(refill_ev, NULL) &&
 	    (refill_backoff || !refill_lazy || lazy))
@@ -102,8 +110,36 @@ static void conn_refuse(struct login_conn *lc, const char *text)
 	conn_free(lc);
 }
 
+static unsigned queue_len(void);
+
+/* While clients wait, look once a second whether one has waited too long. */
+static void wait_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct login_conn *oldest = M->login_queue;
+	time_t now = time(NULL);
+
+	if (oldest == NULL || M->stopping)
+		return;
+	if (now - oldest->queued_at >= LOGIN_WAIT_WARN_SEC &&
+	    now - wait_warned >= LOGIN_WAIT_WARN_EVERY) {
+		wait_warned = now;
+		log_warn("%u connections wait for a login worker, the oldest for %ld s "
+			 "(%u starting; see login_pool_size, max_connections)",
+			 queue_len(), (long)(now - oldest->queued_at), M->login_starting);
+	}
+	struct timeval tv = { 1, 0 };
+	evtimer_add(wait_watch_ev, &tv);
+}
+
 static void queue_push(struct login_conn *lc)
 {
+	struct timeval tv = { 1, 0 };
+
+	lc->queued_at = time(NULL);
+	if (wait_watch_ev == NULL)
+		wait_watch_ev = evtimer_new(M->base, wait_watch_cb, NULL);
+	if (!evtimer_pending(wait_watch_ev, NULL))
+		evtimer_add(wait_watch_ev, &tv);
 	lc->next = NULL;
 	if (M->login_queue_tail)
 		M->login_queue_tail->next = lc;
@@ -141,8 +177,16 @@ static void queue_refuse_all(const char *text)
 
 /* --- worker processes -------------------------------------------------- */
 
+/* Every change of a worker's state goes through here, and so does the
+ * one consequence all of them share: a worker that stops being idle,
+ * starting or returning is one that waiting clients and the pool counted
+ * on, and need_spawn() may now say yes. Refilling only from the accept
+ * and exit paths let a burst's last clients wait, once max_starting
+ * workers had started, until some other client went away. */
 static void set_state(struct login_proc *p, enum login_proc_state st)
 {
+	int counted = p->state == LP_IDLE || p->state == LP_STARTING || p->returning;
+
 	if (p->state == LP_IDLE)
 		M->login_idle--;
 	else if (p->state == LP_STARTING)
@@ -151,6 +195,8 @@ static void set_state(struct login_proc *p, enum login_proc_state st)
 		p->returning = 0;
 		M->login_returning--;
 	}
+	if (counted && st != p->state)
+		schedule_refill();
 	p->state = st;
 	if (st == LP_IDLE) {
 		M->login_idle++;
@@ -815,5 +861,9 @@ void logins_free_all(void)
 	if (refill_ev) {
 		event_free(refill_ev);
 		refill_ev = NULL;
+	}
+	if (wait_watch_ev) {
+		event_free(wait_watch_ev);
+		wait_watch_ev = NULL;
 	}
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,6 +140,29 @@ static void reload(evutil_socket_t sig, short what, void *arg)
 	log_info("SIGHUP: configuration reloaded for new connections");
 }
 
+/* The master holds three descriptors per pre-auth connection (its copy of
+ * the socket, the login worker's channel and pidfd) and two per user
+ * worker. Debian starts services with a soft limit of 1024, which would
+ * cap max_connections at about 300 with accept() failing beyond; the hard
+ * limit is what the administrator allowed, so take it. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)M->cfg.max_connections * 3 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warn("open files limit %lu is below the %lu that max_connections = %ld needs; "
+			 "raise LimitNOFILE", (unsigned long)rl.rlim_cur, (unsigned long)want,
+			 M->cfg.max_connections);
+}
+
 static void write_pidfile(const char *path)
 {
 	FILE *f;
@@ -216,6 +240,7 @@ int main(int argc, char **argv)
 	buf_free(&text);
 	if (M->config_fd < 0)
 		fatal("memfd_create: %s", strerror(errno));
+	raise_fd_limit();
 
 	if (privdrop_is_root()) {
 		/* A copy: the login identity outlives SIGHUP's new config. */

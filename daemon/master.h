@@ -9,6 +9,7 @@
 #define HAVEN_MASTER_H
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -24,6 +25,7 @@ struct login_conn {
 	struct login_conn *next;   /* in the queue while waiting for a worker */
 	struct login_proc *proc;   /* serving it; NULL while queued */
 	uint32_t id;
+	time_t queued_at;       /* when it began to wait for a worker */
 	int client_fd;          /* our copy of the accepted socket until hand-off */
 	int implicit_tls;
 	char remote[64];

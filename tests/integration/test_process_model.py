@@ -105,10 +105,22 @@ def has_tcp_socket(pid):
     return bool(socket_inodes(pid) & tcp)
 
 
+def privdrop_done(pid):
+    """The last step of the privilege drop (no_new_privs) is visible."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return "NoNewPrivs:\t1" in f.read()
+    except OSError:
+        return False
+
+
 def assert_dropped(h, pid):
     """The unprivileged login user, chrooted into the empty directory,
-    all uids dropped, no new privileges."""
+    all uids dropped, no new privileges. A process that has just appeared
+    (a template exec'd a moment ago) may not have got there yet: wait for
+    the drop's last step before looking, never judge a process mid-start."""
     name, uid = login_user_uid()
+    wait_for(lambda: privdrop_done(pid))
     assert proc_uids(pid) == [uid] * 4, name
     assert os.readlink("/proc/%d/root" % pid) == h.empty
     assert os.listdir(h.empty) == []
