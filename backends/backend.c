@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "../lib/xmalloc.h"
 
@@ -18,20 +17,6 @@ const struct backend_ops *backend_find(const char *name)
 		if (strcmp(backends[i]->name, name) == 0)
 			return backends[i];
 	return NULL;
-}
-
-const char *const backend_cached_fields[] = {
-	"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To",
-	"Message-ID", NULL,
-};
-
-int backend_field_cached(const char *name, size_t len)
-{
-	for (size_t i = 0; backend_cached_fields[i]; i++)
-		if (strlen(backend_cached_fields[i]) == len &&
-		    strncasecmp(backend_cached_fields[i], name, len) == 0)
-			return 1;
-	return 0;
 }
 
 struct mem_stream {

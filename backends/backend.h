@@ -21,21 +21,11 @@
 
 #include "../lib/config.h"
 #include "../lib/error.h"
+#include "../mail/msgmeta.h"
 
 struct store;
 struct mailbox;
 struct buf;
-
-/* System flags. \Recent is per view: msg_meta.recent, set by the backend
- * when the message enters the view (select or sync), never stored. */
-enum msg_flag {
-	MF_SEEN = 1 << 0,
-	MF_ANSWERED = 1 << 1,
-	MF_FLAGGED = 1 << 2,
-	MF_DELETED = 1 << 3,
-	MF_DRAFT = 1 << 4,
-};
-#define MF_ALL (MF_SEEN | MF_ANSWERED | MF_FLAGGED | MF_DELETED | MF_DRAFT)
 
 /* Who the store belongs to, as the auth helper resolved it. */
 struct backend_user {
@@ -43,19 +33,6 @@ struct backend_user {
 	const char *home;
 	uid_t uid;
 	gid_t gid;
-};
-
-/* Per-message metadata, valid until the next sync() or close. */
-struct msg_meta {
-	uint32_t uid;
-	uint32_t flags;          /* enum msg_flag */
-	const uint32_t *kw;      /* indexes into the mailbox keyword table */
-	size_t nkw;
-	uint64_t modseq;
-	time_t internaldate;
-	int tz_minutes;          /* zone of internaldate, minutes east of UTC */
-	uint64_t size;           /* RFC822.SIZE: exact bytes open_message gives */
-	unsigned recent;         /* this view reports it as \Recent (IMAP4rev1) */
 };
 
 /* What STATUS / SELECT report. */
@@ -175,7 +152,7 @@ struct backend_ops {
 	/* fd readable when someone else may have changed the mailbox, or -1. */
 	int (*notify_fd)(struct mailbox *mb);
 	/* Optional (NULL: SEARCH reads the messages). The fields named in
-	 * backend_cached_fields of message uid's top-level header, appended
+	 * mail_envelope_fields of message uid's top-level header, appended
 	 * to out: every occurrence among the first MAIL_SEARCH_FIELDS_MAX
 	 * fields (mail/message.h), as written (name through its last line
 	 * end), in message order, then an empty line. SEARCH evaluates keys
@@ -188,13 +165,6 @@ struct backend_ops {
 	int (*header_fields)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
 	void (*header_fields_done)(struct mailbox *mb);
 };
-
-/* What header_fields() gives: the fields of ENVELOPE, which are also the
- * ones the SEARCH keys FROM, TO, CC, BCC, SUBJECT and SENT* look at.
- * NULL-terminated. */
-extern const char *const backend_cached_fields[];
-/* 1 if the field name (len bytes, any case) is one of them. */
-int backend_field_cached(const char *name, size_t len);
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
 const struct backend_ops *backend_find(const char *name);

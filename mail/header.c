@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "mail_private.h"
+#include "msgmeta.h"
 
 void mail_field_iter_init(struct mail_field_iter *it, const char *hdr, size_t len)
 {
@@ -84,4 +85,18 @@ char *mail_unfold(struct arena *a, const char *v, size_t len, size_t *outlen)
 int mail_name_eq(const char *name, size_t len, const char *lit)
 {
 	return strlen(lit) == len && strncasecmp(name, lit, len) == 0;
+}
+
+const char *const mail_envelope_fields[] = {
+	"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To",
+	"Message-ID", NULL,
+};
+
+int mail_envelope_field(const char *name, size_t len)
+{
+	for (size_t i = 0; mail_envelope_fields[i]; i++)
+		if (strlen(mail_envelope_fields[i]) == len &&
+		    strncasecmp(mail_envelope_fields[i], name, len) == 0)
+			return 1;
+	return 0;
 }

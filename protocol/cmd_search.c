@@ -11,7 +11,7 @@
 #include "../lib/buf.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
-#include "search.h"
+#include "search_parse.h"
 #include "worker.h"
 
 void search_saved_reset(struct wsession *ws)

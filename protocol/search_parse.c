@@ -7,7 +7,7 @@
 
 #include "../mail/imapdate.h"
 #include "../mail/keyword.h"
-#include "search.h"
+#include "search_parse.h"
 
 enum arg_kind { A_NONE, A_STRING, A_DATE, A_NUM, A_SET, A_KEYWORD, A_HEADER };
 

@@ -4,7 +4,7 @@
 #define HAVEN_WORKER_H
 #include "../backends/backend.h"
 #include "../lib/config.h"
-#include "seqset.h"
+#include "../mail/seqset.h"
 #include "session.h"
 
 struct worker {

@@ -57,7 +57,7 @@ void mbox_fields_extract(const char *msg, size_t len, struct buf *out)
 
 	/* The same fields, counted the same way, as SEARCH looks at. */
 	while (n++ < MAIL_SEARCH_FIELDS_MAX && mail_hfield_next(&p, end, &f)) {
-		if (!backend_field_cached(f.name, f.name_len))
+		if (!mail_envelope_field(f.name, f.name_len))
 			continue;
 		buf_append(out, f.name, (size_t)(f.raw_end - f.name));
 		if (f.raw_end[-1] != '\n')

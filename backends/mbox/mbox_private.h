@@ -476,7 +476,7 @@ void mbox_header_fields_done(struct mailbox *mb);
 void mbox_fields_free(struct mailbox *mb);
 /* Of the last run: fields given from the cache, and messages read. */
 void mbox_fields_stats(struct mailbox *mb, size_t *hits, size_t *misses);
-/* The fields of backend_cached_fields in a message (IMAP form), as
+/* The fields of mail_envelope_fields in a message (IMAP form), as
  * header_fields() gives them, without the final empty line. */
 void mbox_fields_extract(const char *msg, size_t len, struct buf *out);
 

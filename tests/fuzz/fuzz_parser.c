@@ -11,7 +11,7 @@
 #include "../../lib/xmalloc.h"
 #include "../../mail/imapdate.h"
 #include "../../protocol/parser.h"
-#include "../../protocol/seqset.h"
+#include "../../mail/seqset.h"
 
 #define MAX_LINE 1024
 #define MAX_LITERAL 4096

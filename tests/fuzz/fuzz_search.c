@@ -12,7 +12,7 @@
 #include "../../lib/arena.h"
 #include "../../lib/buf.h"
 #include "../../protocol/parser.h"
-#include "../../protocol/search.h"
+#include "../../protocol/search_parse.h"
 
 #define MAX_INPUT 65536
 

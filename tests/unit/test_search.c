@@ -15,7 +15,7 @@
 #include "../../mail/imapdate.h"
 #include "../../mail/transfer.h"
 #include "../../protocol/parser.h"
-#include "../../protocol/search.h"
+#include "../../protocol/search_parse.h"
 
 static int setup(void **state)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../protocol/seqset.h"
+#include "../../mail/seqset.h"
 #include "../../lib/xmalloc.h"
 
 static int setup(void **state)

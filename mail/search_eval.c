@@ -60,7 +60,7 @@ static int fields_suffice(const struct search_program *p)
 		return 0;
 	for (size_t i = 0; i < p->nnodes; i++) {
 		const struct search_node *n = &p->nodes[i];
-		if (n->op == SK_HEADER && !backend_field_cached(n->field, n->field_len))
+		if (n->op == SK_HEADER && !mail_envelope_field(n->field, n->field_len))
 			return 0;
 		/* The fixed keys' fields (From, To, Cc, Bcc, Subject, Date)
 		 * are among them by definition. */

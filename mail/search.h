@@ -22,12 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../backends/backend.h"
 #include "../lib/arena.h"
 #include "../lib/buf.h"
 #include "../lib/error.h"
-#include "../mail/message.h"
-#include "parser.h"
+#include "message.h"
+#include "msgmeta.h"
 #include "seqset.h"
 
 #define SEARCH_MAX_KEYS 1000   /* search keys (incl. operators) per command */
@@ -108,18 +107,6 @@ struct search_program {
 	int uses_saved;             /* "$" appears */
 };
 
-enum search_status {
-	SEARCH_OK = 0,
-	SEARCH_BAD = -1,            /* syntax: tagged BAD */
-	SEARCH_LIMIT = -2,          /* too many keys / too deep: BAD [LIMIT] */
-	SEARCH_BADCHARSET = -3,     /* NO [BADCHARSET (UTF-8 US-ASCII)] */
-};
-
-/* Parse [RETURN (opts)] [CHARSET cs] key... from args[0..nargs). On error
- * *err says why. Everything is allocated in a. */
-enum search_status search_parse(struct arena *a, const struct imap_arg *args, size_t nargs,
-				struct search_program *p, const char **err);
-
 /* ---- evaluation ---------------------------------------------------------- */
 
 /* Reads a message: at least its whole header (header_only) or all of it,
@@ -137,7 +124,7 @@ struct search_ctx {
 	uint32_t maxuid;            /* UID of the last message ('*' for UIDs) */
 	int no_recent;              /* IMAP4rev2 session: \Recent does not exist */
 	search_read_fn read;
-	/* Optional: the header block of the fields in backend_cached_fields
+	/* Optional: the header block of the fields in mail_envelope_fields
 	 * (backend_ops.header_fields), used instead of read when every key
 	 * that needs the message looks only at those fields. */
 	search_read_fn read_fields;
