@@ -1,23 +1,111 @@
+/* The backend registry, backend settings, and the store_*() / mailbox_*()
+ * calls the protocol layer makes (backend.h). */
 #include "backend.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/log.h"
 #include "../lib/xmalloc.h"
+#include "../mail/search.h"
 
 extern const struct backend_ops mbox_backend_ops;
+extern const struct backend_ops fail_backend_ops;
 
 static const struct backend_ops *const backends[] = {
 	&mbox_backend_ops,
+	&fail_backend_ops,
 };
+#define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+/* The backend of the store this process opened (one per process). */
+static const struct backend_ops *be;
 
 const struct backend_ops *backend_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+	for (size_t i = 0; i < NBACKENDS; i++)
 		if (strcmp(backends[i]->name, name) == 0)
 			return backends[i];
 	return NULL;
 }
+
+/* ---- settings ------------------------------------------------------------ */
+
+static const struct backend_setting *setting_find(const char *key)
+{
+	for (size_t i = 0; i < NBACKENDS; i++)
+		for (const struct backend_setting *s = backends[i]->settings; s && s->key; s++)
+			if (strcmp(s->key, key) == 0)
+				return s;
+	return NULL;
+}
+
+static int setting_value_ok(const struct backend_setting *s, const char *v, long *num)
+{
+	char *end;
+	switch (s->type) {
+	case BS_STR:
+		return 1;
+	case BS_INT:
+		errno = 0;
+		*num = strtol(v, &end, 10);
+		return errno == 0 && end != v && *end == '\0' && *num >= s->min && *num <= s->max;
+	case BS_BOOL:
+		return config_bool_value(v, (int *)num) == 0;
+	}
+	return 0;
+}
+
+int backend_settings_check(const struct config *cfg, struct error *err)
+{
+	for (size_t i = 0; i < cfg->nextra; i++) {
+		const struct config_extra *x = &cfg->extra[i];
+		const struct backend_setting *s;
+		long num = 0;
+		if (config_extra_role(x->key) != CONFIG_ROLE_WORKER)
+			continue;
+		if ((s = setting_find(x->key)) == NULL) {
+			error_set(err, ERR_PARSE, "%s: unknown key \"%s\"", x->where, x->key);
+			return -1;
+		}
+		if (!setting_value_ok(s, x->value, &num)) {
+			if (s->type == BS_INT)
+				error_set(err, ERR_PARSE, "%s: %s: expected a number in %ld..%ld, got \"%s\"",
+					  x->where, x->key, s->min, s->max, x->value);
+			else
+				error_set(err, ERR_PARSE, "%s: %s: expected yes or no, got \"%s\"",
+					  x->where, x->key, x->value);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+const char *backend_setting_str(const struct config *cfg, const char *key)
+{
+	const char *v = config_extra_get(cfg, key);
+	const struct backend_setting *s;
+	if (v != NULL)
+		return v;
+	if ((s = setting_find(key)) == NULL)
+		fatal("backend setting %s is not declared", key);
+	return s->def;
+}
+
+long backend_setting_int(const struct config *cfg, const char *key)
+{
+	return strtol(backend_setting_str(cfg, key), NULL, 10);
+}
+
+int backend_setting_bool(const struct config *cfg, const char *key)
+{
+	int on = 0;
+	config_bool_value(backend_setting_str(cfg, key), &on);
+	return on;
+}
+
+/* ---- memory streams -------------------------------------------------------- */
 
 struct mem_stream {
 	struct msg_stream base;
@@ -54,4 +142,205 @@ struct msg_stream *msg_stream_from_memory(void *data, size_t len)
 	m->base.size = len;
 	m->data = data;
 	return &m->base;
+}
+
+/* ---- store ------------------------------------------------------------------ */
+
+int store_open(const char *backend, const struct backend_user *u, const struct config *cfg,
+	       struct store **out, struct error *err)
+{
+	const struct backend_ops *ops = backend_find(backend);
+	if (ops == NULL) {
+		error_set(err, ERR_INTERNAL, "unknown mail backend \"%s\"", backend);
+		return -1;
+	}
+	if (ops->store_open(u, cfg, out, err) < 0)
+		return -1;
+	be = ops;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	be->store_close(st);
+}
+
+int store_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err)
+{
+	return be->list(st, cb, ctx, err);
+}
+
+int store_create(struct store *st, const char *name, unsigned special_use, struct error *err)
+{
+	return be->create(st, name, special_use, err);
+}
+
+int store_delete(struct store *st, const char *name, struct error *err)
+{
+	return be->delete(st, name, err);
+}
+
+int store_rename(struct store *st, const char *oldname, const char *newname, struct error *err)
+{
+	return be->rename(st, oldname, newname, err);
+}
+
+int store_subscribe(struct store *st, const char *name, int on, struct error *err)
+{
+	return be->subscribe(st, name, on, err);
+}
+
+int store_status(struct store *st, const char *name, struct mailbox_status *out,
+		 struct error *err)
+{
+	return be->status(st, name, out, err);
+}
+
+int store_append_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
+		       const char *const *keywords, size_t nkeywords, time_t internaldate,
+		       int tz_minutes, struct appender **out, struct error *err)
+{
+	return be->append_begin(st, name, size, flags, keywords, nkeywords, internaldate,
+				tz_minutes, out, err);
+}
+
+int store_append_write(struct appender *ap, const void *data, size_t len, struct error *err)
+{
+	return be->append_write(ap, data, len, err);
+}
+
+int store_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
+			struct error *err)
+{
+	return be->append_finish(ap, uidvalidity, uid, err);
+}
+
+void store_append_abort(struct appender *ap)
+{
+	be->append_abort(ap);
+}
+
+int store_append(struct store *st, const char *name, const void *msg, size_t len,
+		 uint32_t flags, const char *const *keywords, size_t nkeywords,
+		 time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,
+		 struct error *err)
+{
+	struct appender *ap;
+	if (store_append_begin(st, name, len, flags, keywords, nkeywords, internaldate, tz_minutes,
+			       &ap, err) < 0)
+		return -1;
+	if (store_append_write(ap, msg, len, err) < 0) {
+		store_append_abort(ap);
+		return -1;
+	}
+	return store_append_finish(ap, uidvalidity, uid, err);
+}
+
+int store_can_search(void)
+{
+	return be->search != NULL;
+}
+
+/* ---- mailbox views ------------------------------------------------------------ */
+
+int mailbox_select(struct store *st, const char *name, int readonly, struct mailbox **out,
+		   struct mailbox_status *status, struct error *err)
+{
+	return be->select(st, name, readonly, out, status, err);
+}
+
+void mailbox_close(struct mailbox *mb)
+{
+	be->mailbox_close(mb);
+}
+
+uint32_t mailbox_count(struct mailbox *mb)
+{
+	return be->count(mb);
+}
+
+uint32_t mailbox_uid(struct mailbox *mb, uint32_t seq)
+{
+	return be->uid(mb, seq);
+}
+
+const struct msg_meta *mailbox_meta(struct mailbox *mb, uint32_t seq)
+{
+	return be->meta(mb, seq);
+}
+
+size_t mailbox_keywords(struct mailbox *mb, const char *const **names)
+{
+	return be->keywords(mb, names);
+}
+
+int mailbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err)
+{
+	return be->sync(mb, cb, ctx, err);
+}
+
+int mailbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
+			 struct error *err)
+{
+	return be->open_message(mb, uid, out, err);
+}
+
+int mailbox_fetch_structure(struct mailbox *mb, uint32_t uid, struct arena *a,
+			    struct mail_structure **out, struct error *err)
+{
+	if (be->fetch_structure == NULL)
+		return 1;
+	return be->fetch_structure(mb, uid, a, out, err);
+}
+
+int mailbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum store_op op,
+			uint32_t flags, const char *const *keywords, size_t nkeywords,
+			uint64_t unchangedsince, uint32_t *failed, size_t *nfailed,
+			struct error *err)
+{
+	*nfailed = 0;
+	if (n == 0)
+		return 0;
+	return be->store_flags(mb, uids, n, op, flags, keywords, nkeywords, unchangedsince,
+			       failed, nfailed, err);
+}
+
+int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, struct error *err)
+{
+	return be->expunge(mb, uids, n, err);
+}
+
+int mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest,
+		 int move, uint32_t *dst_uidvalidity, uint32_t *dst_uids, struct error *err)
+{
+	return be->copy(mb, uids, n, dest, move, dst_uidvalidity, dst_uids, err);
+}
+
+int mailbox_notify_fd(struct mailbox *mb)
+{
+	return be->notify_fd(mb);
+}
+
+int mailbox_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
+		   uint8_t *result, struct error *err)
+{
+	if (be->search == NULL)
+		return 1;
+	return be->search(mb, p, ctx, result, err);
+}
+
+uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid)
+{
+	uint32_t lo = 1, hi = be->count(mb);
+	while (lo <= hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		uint32_t u = be->uid(mb, mid);
+		if (u == uid)
+			return mid;
+		if (u < uid)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return 0;
 }

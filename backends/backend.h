@@ -33,6 +33,9 @@ struct backend_user {
 	const char *home;
 	uid_t uid;
 	gid_t gid;
+	int64_t id;              /* the passdb's id of the user (SQL users.id); 0: none */
+	uint64_t quota_bytes;    /* storage limit; 0: none */
+	uint64_t quota_messages; /* message count limit; 0: none */
 };
 
 /* What STATUS / SELECT report. */
@@ -69,7 +72,10 @@ enum mbox_attr {
 
 typedef void (*backend_list_cb)(void *ctx, const char *name, unsigned attrs);
 
-/* A readable, seekable stream of a message's exact bytes. */
+/* A readable, seekable stream of a message's exact bytes. A backend may
+ * serve it from memory (mbox reads one message) or fetch the asked range
+ * from its store (PostgreSQL reads chunks): callers read ranges, never
+ * assume the whole message is anywhere. */
 struct msg_stream {
 	const struct msg_stream_ops *ops;
 	uint64_t size;
@@ -79,6 +85,13 @@ struct msg_stream_ops {
 	ssize_t (*pread)(struct msg_stream *s, void *buf, size_t n, uint64_t off);
 	void (*close)(struct msg_stream *s);
 };
+
+/* A message being appended: begun with its mailbox, flags and date, fed
+ * its bytes in pieces as they arrive, then finished (stored, atomically,
+ * with its UID) or aborted (nothing stored). Between begin and finish the
+ * backend holds no lock that others wait for: a client sending a big
+ * message slowly must not stall deliveries. */
+struct appender;
 
 enum store_op { STORE_SET, STORE_ADD, STORE_REMOVE };
 
@@ -92,10 +105,32 @@ struct sync_cb {
 	void (*exists)(void *ctx, uint32_t count);
 };
 
+/* What search() says of each message of the view (indexed by seq - 1). */
+enum backend_match { BM_NO = 0, BM_YES = 1, BM_MAYBE = 2 };
+
+/* A setting a backend reads from haven.conf, named "<backend>_<name>"
+ * (backends declare their own; the master routes such keys to the user
+ * workers only and never to the login workers). */
+enum backend_setting_type { BS_STR, BS_INT, BS_BOOL };
+struct backend_setting {
+	const char *key;         /* full key, e.g. "mbox_dir" */
+	enum backend_setting_type type;
+	const char *def;
+	long min, max;           /* BS_INT */
+	const char *doc;
+};
+
+struct search_program;
+struct search_ctx;
+struct mail_structure;
+struct arena;
+
 struct backend_ops {
 	const char *name;
+	/* Its settings, ending with a NULL key. */
+	const struct backend_setting *settings;
 
-	/* store */
+	/* store: one per user worker (the process serves one user). */
 	int (*store_open)(const struct backend_user *u, const struct config *cfg,
 			  struct store **out, struct error *err);
 	void (*store_close)(struct store *st);
@@ -114,26 +149,51 @@ struct backend_ops {
 	int (*subscribe)(struct store *st, const char *name, int on, struct error *err);
 	int (*status)(struct store *st, const char *name, struct mailbox_status *out,
 		      struct error *err);
-	int (*append)(struct store *st, const char *name, const void *msg, size_t len,
-		      uint32_t flags, const char *const *keywords, size_t nkeywords,
-		      time_t internaldate, int tz_minutes, uint32_t *uidvalidity,
-		      uint32_t *uid, struct error *err);
+	/* APPEND as a stream (see struct appender). size: what the client
+	 * announced (the literal's length), for quota checks before a byte
+	 * is stored. append_write may fail (e.g. over quota, store down):
+	 * the caller then aborts. append_finish stores the message and
+	 * frees ap whatever happens; append_abort frees it storing nothing.
+	 * The message is stored byte for byte as written. */
+	int (*append_begin)(struct store *st, const char *name, uint64_t size, uint32_t flags,
+			    const char *const *keywords, size_t nkeywords, time_t internaldate,
+			    int tz_minutes, struct appender **out, struct error *err);
+	int (*append_write)(struct appender *ap, const void *data, size_t len,
+			    struct error *err);
+	int (*append_finish)(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
+			     struct error *err);
+	void (*append_abort)(struct appender *ap);
 
 	/* mailbox (a per-session view) */
 	int (*select)(struct store *st, const char *name, int readonly, struct mailbox **out,
 		      struct mailbox_status *status, struct error *err);
 	void (*mailbox_close)(struct mailbox *mb);
 	uint32_t (*count)(struct mailbox *mb);
+	/* UID of message seq (1..count): cheap, no I/O once the view holds
+	 * its UID list. */
+	uint32_t (*uid)(struct mailbox *mb, uint32_t seq);
+	/* Metadata of message seq, or NULL when the message is gone from the
+	 * store although still in the view (expunged by someone else; the
+	 * next sync reports it). The pointer is valid until the next meta(),
+	 * sync() or close of this view: a backend may keep only a window of
+	 * the view's metadata in memory. */
 	const struct msg_meta *(*meta)(struct mailbox *mb, uint32_t seq);
 	/* Keyword table: names indexed by msg_meta.kw. */
 	size_t (*keywords)(struct mailbox *mb, const char *const **names);
 	/* Look for changes made by others (and by this view's own expunges
 	 * and appends) and apply them to the view, reporting through cb.
-	 * ERR_UNAVAILABLE: the view cannot be kept (UIDVALIDITY changed). */
+	 * ERR_VIEWGONE: the view cannot be kept (UIDVALIDITY changed); any
+	 * other error leaves the view as it was, to be synced later. */
 	int (*sync)(struct mailbox *mb, const struct sync_cb *cb, void *ctx,
 		    struct error *err);
 	int (*open_message)(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
 			    struct error *err);
+	/* Optional: the message's MIME structure as the store keeps it
+	 * (parsed once at delivery), allocated in a. 0, 1 when this store
+	 * does not keep it for this message (the caller parses the message),
+	 * -1 with err (ERR_EXPUNGEISSUED: the message is gone). */
+	int (*fetch_structure)(struct mailbox *mb, uint32_t uid, struct arena *a,
+			       struct mail_structure **out, struct error *err);
 	/* unchangedsince 0 = unconditional. uids failing the modseq test are
 	 * written to *failed (caller-allocated, n entries) with *nfailed. */
 	int (*store_flags)(struct mailbox *mb, const uint32_t *uids, size_t n,
@@ -149,27 +209,91 @@ struct backend_ops {
 	int (*copy)(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest,
 		    int move, uint32_t *dst_uidvalidity, uint32_t *dst_uids,
 		    struct error *err);
-	/* fd readable when someone else may have changed the mailbox, or -1. */
+	/* A descriptor that becomes readable when someone else may have
+	 * changed the mailbox, or -1 (the caller then polls). It belongs to
+	 * the backend and may be shared by every view of the store (one
+	 * inotify instance, one LISTEN connection): a readable fd is drained
+	 * by the next sync() of any view, so a caller woken by it must call
+	 * sync() on its view, and must not read the fd itself. */
 	int (*notify_fd)(struct mailbox *mb);
-	/* Optional (NULL: SEARCH reads the messages). The fields named in
-	 * mail_envelope_fields of message uid's top-level header, appended
-	 * to out: every occurrence among the first MAIL_SEARCH_FIELDS_MAX
-	 * fields (mail/message.h), as written (name through its last line
-	 * end), in message order, then an empty line. SEARCH evaluates keys
-	 * on those fields over this block exactly as over the message, which
-	 * the backend need not read: it may answer from a cache it keeps
-	 * (checked against the mailbox as strictly as everything else) and
-	 * fills as it reads. 0, 1 if the message is gone, -1 error.
-	 * header_fields_done: the end of a run of calls (one SEARCH); the
-	 * backend may now save what it learnt. */
-	int (*header_fields)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
-	void (*header_fields_done)(struct mailbox *mb);
+	/* Optional search push-down: decide, for every message of the view,
+	 * BM_YES, BM_NO or BM_MAYBE (the caller evaluates those itself), in
+	 * result[seq - 1]. ctx is prepared (search_prepare: '*' resolved,
+	 * saved result, count). 0, 1 when this program is not pushed down at
+	 * all (the caller evaluates every message), -1 with err. */
+	int (*search)(struct mailbox *mb, const struct search_program *p,
+		      struct search_ctx *ctx, uint8_t *result, struct error *err);
 };
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
 const struct backend_ops *backend_find(const char *name);
+/* Check every backend setting in cfg's extra keys against the backends'
+ * declarations (unknown key, bad value), with file:line in err. */
+int backend_settings_check(const struct config *cfg, struct error *err);
+/* Settings of the given backend as configured (or defaulted). */
+const char *backend_setting_str(const struct config *cfg, const char *key);
+long backend_setting_int(const struct config *cfg, const char *key);
+int backend_setting_bool(const struct config *cfg, const char *key);
 
 /* A memory-backed msg_stream (takes ownership of data, freed on close). */
 struct msg_stream *msg_stream_from_memory(void *data, size_t len);
+
+/* ---- the calls the protocol layer makes ---------------------------------
+ *
+ * Thin wrappers over the operations of the store's backend: optional
+ * operations, argument checks that every backend needs, and logging of
+ * failures live here once instead of in every command handler. A process
+ * opens one store (the user worker serves one user); the wrappers use
+ * the backend it was opened with. */
+int store_open(const char *backend, const struct backend_user *u, const struct config *cfg,
+	       struct store **out, struct error *err);
+void store_close(struct store *st);
+int store_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err);
+int store_create(struct store *st, const char *name, unsigned special_use, struct error *err);
+int store_delete(struct store *st, const char *name, struct error *err);
+int store_rename(struct store *st, const char *oldname, const char *newname,
+		 struct error *err);
+int store_subscribe(struct store *st, const char *name, int on, struct error *err);
+int store_status(struct store *st, const char *name, struct mailbox_status *out,
+		 struct error *err);
+int store_append_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
+		       const char *const *keywords, size_t nkeywords, time_t internaldate,
+		       int tz_minutes, struct appender **out, struct error *err);
+int store_append_write(struct appender *ap, const void *data, size_t len, struct error *err);
+int store_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
+			struct error *err);
+void store_append_abort(struct appender *ap);
+/* The whole append from one buffer (begin, one write, finish). */
+int store_append(struct store *st, const char *name, const void *msg, size_t len,
+		 uint32_t flags, const char *const *keywords, size_t nkeywords,
+		 time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,
+		 struct error *err);
+/* Does the backend search (or cache header fields) itself? */
+int store_can_search(void);
+
+int mailbox_select(struct store *st, const char *name, int readonly, struct mailbox **out,
+		   struct mailbox_status *status, struct error *err);
+void mailbox_close(struct mailbox *mb);
+uint32_t mailbox_count(struct mailbox *mb);
+uint32_t mailbox_uid(struct mailbox *mb, uint32_t seq);
+const struct msg_meta *mailbox_meta(struct mailbox *mb, uint32_t seq);
+size_t mailbox_keywords(struct mailbox *mb, const char *const **names);
+int mailbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err);
+int mailbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
+			 struct error *err);
+int mailbox_fetch_structure(struct mailbox *mb, uint32_t uid, struct arena *a,
+			    struct mail_structure **out, struct error *err);
+int mailbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum store_op op,
+			uint32_t flags, const char *const *keywords, size_t nkeywords,
+			uint64_t unchangedsince, uint32_t *failed, size_t *nfailed,
+			struct error *err);
+int mailbox_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, struct error *err);
+int mailbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest,
+		 int move, uint32_t *dst_uidvalidity, uint32_t *dst_uids, struct error *err);
+int mailbox_notify_fd(struct mailbox *mb);
+int mailbox_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
+		   uint8_t *result, struct error *err);
+/* Binary search of the view's UIDs: seq of uid, 0 if not in the view. */
+uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid);
 
 #endif

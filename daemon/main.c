@@ -118,20 +118,24 @@ static void reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct config cfg;
 	struct buf text = BUF_INIT;
+	struct error err;
 	if (load_config(M->config_path, &cfg, &text) < 0) {
 		log_err("SIGHUP: keeping the old configuration");
 		buf_free(&text);
 		return;
 	}
-	int fd = child_config_memfd(text.data ? text.data : "", text.len);
 	buf_free(&text);
-	if (fd < 0) {
+	if (cfgtext_publish(&cfg, M->debug) < 0) {
 		log_err("SIGHUP: memfd: %s", strerror(errno));
 		config_free(&cfg);
 		return;
 	}
-	close(M->config_fd);
-	M->config_fd = fd;
+	if (cfgtext_check(&cfg, M->config_path, &err) < 0) {
+		log_err("SIGHUP: %s; keeping the old configuration", err.msg);
+		cfgtext_publish(&M->cfg, M->debug);
+		config_free(&cfg);
+		return;
+	}
 	/* Listeners and the login identity stay as they were bound. */
 	config_free(&M->cfg);
 	M->cfg = cfg;
@@ -161,6 +165,24 @@ static void raise_fd_limit(void)
 		log_warn("open files limit %lu is below the %lu that max_connections = %ld needs; "
 			 "raise LimitNOFILE", (unsigned long)rl.rlim_cur, (unsigned long)want,
 			 M->cfg.max_connections);
+}
+
+/* -t: what the children will check of the configuration, checked now. */
+static int check_children_config(const char *name)
+{
+	struct error err;
+	int rc = 0;
+
+	if (cfgtext_publish(&M->cfg, 0) < 0) {
+		fprintf(stderr, "havend: memfd: %s\n", strerror(errno));
+		return -1;
+	}
+	if (cfgtext_check(&M->cfg, name, &err) < 0) {
+		fprintf(stderr, "havend: %s\n", err.msg);
+		rc = -1;
+	}
+	cfgtext_close();
+	return rc;
 }
 
 static void write_pidfile(const char *path)
@@ -211,10 +233,14 @@ int main(int argc, char **argv)
 		free(abspath);
 		return 1;
 	}
+	buf_free(&text);
 	if (print || test_only) {
-		buf_free(&text);
 		free(abspath);
 		abspath = NULL;
+	}
+	if (test_only && check_children_config(path) < 0) {
+		config_free(&M->cfg);
+		return 1;
 	}
 	if (print) {
 		struct buf out = BUF_INIT;
@@ -232,14 +258,11 @@ int main(int argc, char **argv)
 	log_init("master", M->foreground);
 	if (log_level_parse(M->cfg.log_level, &lvl) == 0)
 		log_set_level(M->debug ? LOG_LVL_DEBUG : lvl);
-	if (M->debug) {
-		/* Children read log_level from the config; -d forces debug. */
-		buf_append_str(&text, "\nlog_level = debug\n");
-	}
-	M->config_fd = child_config_memfd(text.data ? text.data : "", text.len);
-	buf_free(&text);
-	if (M->config_fd < 0)
+	/* Children read log_level from their config text; -d forces debug. */
+	if (cfgtext_publish(&M->cfg, M->debug) < 0)
 		fatal("memfd_create: %s", strerror(errno));
+	if (cfgtext_check(&M->cfg, M->config_path, &err) < 0)
+		fatal("%s", err.msg);
 	raise_fd_limit();
 
 	if (privdrop_is_root()) {
@@ -322,7 +345,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < M->nlisten; i++)
 		event_free(M->listen_ev[i]);
 	event_base_free(M->base);
-	close(M->config_fd);
+	cfgtext_close();
 	config_free(&M->cfg);
 	free(abspath);
 	return 0;

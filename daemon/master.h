@@ -86,7 +86,6 @@ struct master {
 	struct event_base *base;
 	struct config cfg;
 	const char *config_path;
-	int config_fd;          /* sealed memfd handed to children */
 	int foreground;
 	int debug;
 	int listen_fds[NET_MAX_LISTENERS];
@@ -124,6 +123,16 @@ pid_t spawn_with_chan(const char *prog, const char *const *extra, int *chan);
 /* Stop listening on a child's channel and close it (either may be unset:
  * NULL / -1). */
 void chan_close(struct event **ev, int *chan);
+
+/* cfgtext.c: what each kind of child reads of the configuration */
+/* (Re)make the three sealed memfds from cfg (debug: log_level debug). */
+int cfgtext_publish(const struct config *cfg, int debug);
+/* The memfd for program prog ("haven-login", "haven-auth", "haven-worker"). */
+int cfgtext_fd(const char *prog);
+void cfgtext_close(void);
+/* Let haven-worker check the backend settings of the published text
+ * (name: the config file, for file:line in messages). */
+int cfgtext_check(const struct config *cfg, const char *name, struct error *err);
 
 /* logins.c */
 void logins_init(void);

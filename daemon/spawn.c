@@ -26,7 +26,8 @@ static void child_fail(const char *what)
  * fds 3/4/5 and nothing else, /dev/null on 0 and, in the background, 1
  * and 2) but without copying the master's address space: glibc's
  * posix_spawn is a vfork, which makes starting login workers cheaper. */
-static pid_t spawn_vfork(const char *path, const char *const *argv, int chan, int client)
+static pid_t spawn_vfork(const char *path, const char *const *argv, int chan, int cfgfd,
+			 int client)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -36,7 +37,7 @@ static pid_t spawn_vfork(const char *path, const char *const *argv, int chan, in
 
 	/* Park the three fds above every one of them (and above 5) first,
 	 * so that placing them at 3, 4, 5 cannot clobber one another. */
-	int hi = chan > M->config_fd ? chan : M->config_fd;
+	int hi = chan > cfgfd ? chan : cfgfd;
 	if (client > hi)
 		hi = client;
 	if (hi < CHILD_FD_CLIENT)
@@ -57,7 +58,7 @@ static pid_t spawn_vfork(const char *path, const char *const *argv, int chan, in
 	r = r ? r : posix_spawnattr_setsigmask(&at, &none);
 	r = r ? r : posix_spawnattr_setsigdefault(&at, &def);
 	r = r ? r : posix_spawn_file_actions_adddup2(&fa, chan, hi);
-	r = r ? r : posix_spawn_file_actions_adddup2(&fa, M->config_fd, hi + 1);
+	r = r ? r : posix_spawn_file_actions_adddup2(&fa, cfgfd, hi + 1);
 	if (client >= 0)
 		r = r ? r : posix_spawn_file_actions_adddup2(&fa, client, hi + 2);
 	r = r ? r : posix_spawn_file_actions_adddup2(&fa, hi, CHILD_FD_MASTER);
@@ -101,7 +102,7 @@ pid_t spawn_child(const char *prog, const char *const *extra, int chan, int clie
 	argv[n] = NULL;
 
 	if (pd == NULL) {
-		pid = spawn_vfork(path, argv, chan, client);
+		pid = spawn_vfork(path, argv, chan, cfgtext_fd(prog), client);
 		free(path);
 		return pid;
 	}
@@ -127,7 +128,7 @@ pid_t spawn_child(const char *prog, const char *const *extra, int chan, int clie
 
 	/* Move the fds out of the way first so the dup2s cannot clobber one
 	 * another, then place them at 3, 4, 5. */
-	int c = fcntl(chan, F_DUPFD, 10), k = fcntl(M->config_fd, F_DUPFD, 10);
+	int c = fcntl(chan, F_DUPFD, 10), k = fcntl(cfgtext_fd(prog), F_DUPFD, 10);
 	int cl = client >= 0 ? fcntl(client, F_DUPFD, 10) : -1;
 	if (c < 0 || k < 0 || (client >= 0 && cl < 0))
 		child_fail("dup");

@@ -54,11 +54,8 @@ static const struct ckey keys[] = {
 	B(allow_plain_passwords, "no", "accept {PLAIN} passwords in the file passdb (tests and demos only)"),
 	S(mail_user, "", "system user whose uid/gid serve passdb entries that have none (virtual users)"),
 	S(mail_home, HAVEN_LOCALSTATEDIR "/lib/haven/users/%u", "home directory template for passdb entries without one (%u user, %h home)"),
-	S(mail_backend, "mbox", "storage backend: mbox"),
-	S(mbox_inbox, "/var/mail/%u", "mbox INBOX location template"),
-	S(mbox_dir, "%h/mail", "directory holding the user's other mbox mailboxes"),
+	S(mail_backend, "mbox", "storage backend: mbox; its settings are <backend>_* keys (haven.conf(5))"),
 	S(mail_privileged_group, "mail", "group user workers keep (not effective) for dotlocks and rewrites of INBOX in a spool like Debian's /var/mail (root:mail 2775); empty for none"),
-	I(mbox_index_min_size, "262144", -1, 2147483647L, "mbox files of at least this many bytes get a private index (in MBOX_DIR/.haven-index); -1 never"),
 	S(pid_file, "", "write the master's pid here when set"),
 	S(log_level, "info", "error, warning, info or debug"),
 	I(auth_failure_delay_ms, "2000", 0, 60000, "delay before answering a failed login"),
@@ -94,7 +91,7 @@ static int *bool_field(struct config *c, const struct ckey *k)
 	return (int *)((char *)c + k->off);
 }
 
-static int parse_bool(const char *v, int *out)
+int config_bool_value(const char *v, int *out)
 {
 	if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
 		*out = 1;
@@ -131,7 +128,7 @@ static int set_key(struct config *c, const struct ckey *k, const char *v, const 
 		*int_field(c, k) = n;
 		return 0;
 	case C_BOOL:
-		if (parse_bool(v, bool_field(c, k)) < 0) {
+		if (config_bool_value(v, bool_field(c, k)) < 0) {
 			error_set(err, ERR_PARSE, "%s: %s: expected yes or no, got \"%s\"", where,
 				  k->name, v);
 			return -1;
@@ -155,7 +152,59 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < NKEYS; i++)
 		if (keys[i].type == C_STR)
 			free(*str_field(c, &keys[i]));
+	for (size_t i = 0; i < c->nextra; i++) {
+		free(c->extra[i].key);
+		free(c->extra[i].value);
+		free(c->extra[i].where);
+	}
+	free(c->extra);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- keys of the modules that declare their own ------------------------- */
+
+/* "<module>_<name>": lower-case letters, digits and underscores, with an
+ * underscore after the first letter. */
+static int extra_key_valid(const char *k)
+{
+	const char *u = strchr(k, '_');
+	if (u == NULL || u == k || u[1] == '\0')
+		return 0;
+	for (const char *p = k; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return 0;
+	return 1;
+}
+
+enum config_role config_extra_role(const char *key)
+{
+	return strncmp(key, "passdb_", 7) == 0 ? CONFIG_ROLE_AUTH : CONFIG_ROLE_WORKER;
+}
+
+void config_extra_set(struct config *c, const char *key, const char *value, const char *where)
+{
+	for (size_t i = 0; i < c->nextra; i++) {
+		if (strcmp(c->extra[i].key, key) == 0) {
+			free(c->extra[i].value);
+			free(c->extra[i].where);
+			c->extra[i].value = xstrdup(value);
+			c->extra[i].where = xstrdup(where);
+			return;
+		}
+	}
+	c->extra = xreallocarray(c->extra, c->nextra + 1, sizeof(*c->extra));
+	c->extra[c->nextra].key = xstrdup(key);
+	c->extra[c->nextra].value = xstrdup(value);
+	c->extra[c->nextra].where = xstrdup(where);
+	c->nextra++;
+}
+
+const char *config_extra_get(const struct config *c, const char *key)
+{
+	for (size_t i = 0; i < c->nextra; i++)
+		if (strcmp(c->extra[i].key, key) == 0)
+			return c->extra[i].value;
+	return NULL;
 }
 
 static char *trim(char *s)
@@ -174,7 +223,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 {
 	size_t pos = 0;
 	unsigned lineno = 0;
-	char where[PATH_MAX + 32];
+	char where[PATH_MAX + 32], next_where[PATH_MAX + 32] = "";
 
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
@@ -191,6 +240,17 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 		line = xstrndup(text + pos, llen);
 		pos += llen + (nl ? 1 : 0);
 		key = trim(line);
+		if (strncmp(key, "#@ ", 3) == 0 && strlen(key + 3) < sizeof(where)) {
+			/* Where the next key came from (config_dump_role), so
+			 * a child's message points at the administrator's file. */
+			snprintf(next_where, sizeof(next_where), "%s", key + 3);
+			free(line);
+			continue;
+		}
+		if (next_where[0]) {
+			snprintf(where, sizeof(where), "%s", next_where);
+			next_where[0] = '\0';
+		}
 		if (*key == '\0' || *key == '#') {
 			free(line);
 			continue;
@@ -213,6 +273,13 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 		for (size_t i = 0; i < NKEYS; i++)
 			if (strcmp(keys[i].name, key) == 0)
 				k = &keys[i];
+		if (k == NULL && extra_key_valid(key)) {
+			/* A backend's or passdb's: checked by the process
+			 * that reads it (backend_settings_check). */
+			config_extra_set(c, key, val, where);
+			free(line);
+			continue;
+		}
 		if (k == NULL) {
 			error_set(err, ERR_PARSE, "%s: unknown key \"%s\"", where, key);
 			free(line);
@@ -326,16 +393,36 @@ int config_validate(const struct config *c, struct error *err)
 		error_set(err, ERR_PARSE, "passdb: expected file:PATH");
 		return -1;
 	}
-	if (strcmp(c->mail_backend, "mbox") != 0) {
-		error_set(err, ERR_PARSE, "mail_backend: unknown backend \"%s\" (known: mbox)",
-			  c->mail_backend);
-		return -1;
-	}
 	if (c->login_chroot[0] != '/') {
 		error_set(err, ERR_PARSE, "login_chroot must be an absolute path");
 		return -1;
 	}
 	return 0;
+}
+
+static void dump_key(const struct config *c, const struct ckey *k, struct buf *out)
+{
+	switch (k->type) {
+	case C_STR:
+		buf_printf(out, "%s = \"%s\"\n", k->name, *str_field((struct config *)c, k));
+		break;
+	case C_INT:
+		buf_printf(out, "%s = %ld\n", k->name, *int_field((struct config *)c, k));
+		break;
+	case C_BOOL:
+		buf_printf(out, "%s = %s\n", k->name, *bool_field((struct config *)c, k) ? "yes" : "no");
+		break;
+	}
+}
+
+void config_dump_role(const struct config *c, unsigned roles, struct buf *out)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		dump_key(c, &keys[i], out);
+	for (size_t i = 0; i < c->nextra; i++)
+		if (config_extra_role(c->extra[i].key) & roles)
+			buf_printf(out, "#@ %s\n%s = \"%s\"\n", c->extra[i].where, c->extra[i].key,
+				   c->extra[i].value);
 }
 
 void config_dump(const struct config *c, struct buf *out)
@@ -356,6 +443,9 @@ void config_dump(const struct config *c, struct buf *out)
 			break;
 		}
 	}
+	for (size_t i = 0; i < c->nextra; i++)
+		buf_printf(out, "# (%s)\n%s = %s\n", c->extra[i].where, c->extra[i].key,
+			   c->extra[i].value);
 }
 
 enum plaintext_auth config_plaintext_auth(const struct config *c)

@@ -25,9 +25,6 @@ struct config {
 	char *mail_user;        /* uid/gid for passdb entries without them */
 	char *mail_home;        /* home template for entries without one */
 	char *mail_backend;
-	char *mbox_inbox;
-	char *mbox_dir;
-	long mbox_index_min_size;
 	char *mail_privileged_group;
 	char *pid_file;
 	char *log_level;
@@ -46,6 +43,24 @@ struct config {
 	long login_connections_per_process;
 	int login_fork;
 	long lock_timeout;
+	/* Keys the core does not know ("<module>_<name>"): a mail backend's
+	 * or a passdb's, checked by the process that reads them. */
+	struct config_extra *extra;
+	size_t nextra;
+};
+
+struct config_extra {
+	char *key, *value;
+	char *where;            /* "file:line" it came from */
+};
+
+/* Which processes get a key: the master hands each kind of child a
+ * config text with only what it may see (a database password never
+ * reaches a login worker). */
+enum config_role {
+	CONFIG_ROLE_LOGIN = 1 << 0,
+	CONFIG_ROLE_AUTH = 1 << 1,
+	CONFIG_ROLE_WORKER = 1 << 2,
 };
 
 /* Fill with defaults. */
@@ -60,6 +75,15 @@ int config_read_file(const char *path, struct buf *out, struct error *err);
 int config_validate(const struct config *c, struct error *err);
 /* Print the effective configuration as a valid haven.conf. */
 void config_dump(const struct config *c, struct buf *out);
+/* The configuration as the given roles may see it (no comments): core
+ * keys, and extra keys only for the roles they belong to. */
+void config_dump_role(const struct config *c, unsigned roles, struct buf *out);
+/* passdb_* keys are the auth helper's, every other extra key a worker's. */
+enum config_role config_extra_role(const char *key);
+void config_extra_set(struct config *c, const char *key, const char *value, const char *where);
+const char *config_extra_get(const struct config *c, const char *key);
+/* yes/no/true/false/on/off/1/0 -> 1/0; -1 if none of these. */
+int config_bool_value(const char *v, int *out);
 enum plaintext_auth config_plaintext_auth(const struct config *c);
 /* Expand %u (user), %h (home), %% in a location template. */
 char *config_expand(const char *tmpl, const char *user, const char *home);

@@ -37,6 +37,7 @@ const char *error_resp_code(enum error_code code)
 	case ERR_CANNOT: return "CANNOT";
 	case ERR_PARSE: return "PARSE";
 	case ERR_EXPUNGEISSUED: return "EXPUNGEISSUED";
+	case ERR_VIEWGONE: return "UNAVAILABLE";
 	}
 	return NULL;
 }

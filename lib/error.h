@@ -19,6 +19,8 @@ enum error_code {
 	ERR_CANNOT,         /* [CANNOT]: refused, e.g. invalid mailbox name */
 	ERR_PARSE,          /* [PARSE]: message could not be parsed */
 	ERR_EXPUNGEISSUED,  /* [EXPUNGEISSUED] */
+	ERR_VIEWGONE,       /* a selected mailbox's view cannot be kept (its
+			     * UIDVALIDITY changed): the session must end */
 };
 
 struct error {

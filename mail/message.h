@@ -92,6 +92,35 @@ void mail_write_bodystructure(struct buf *out, const struct mail_message *m,
 int mail_section(const struct mail_message *m, const char *spec, size_t speclen,
 		 struct buf *gen, const char **ptr, size_t *len, const char **err);
 
+/* A section spec resolved to a byte range of the message, for a caller
+ * that reads the bytes from somewhere else (a store that keeps the
+ * structure and streams the message). HEADER.FIELDS[.NOT] is the header's
+ * range plus the filter to apply to those bytes. */
+struct mail_fieldname {
+	const char *s;
+	size_t len;
+};
+enum mail_section_filter {
+	MAIL_SECTION_RANGE = 0,     /* the bytes of [off, off + len) as they are */
+	MAIL_SECTION_FIELDS,        /* those fields of the header at off */
+	MAIL_SECTION_FIELDS_NOT,    /* all fields but those */
+	MAIL_SECTION_EMPTY,         /* HEADER.FIELDS of a part that is no message */
+};
+struct mail_section_loc {
+	uint64_t off, len;
+	enum mail_section_filter filter;
+	struct mail_fieldname *names;   /* sorted; point into spec */
+	size_t nnames;
+};
+/* As mail_section, for m's structure alone (m->data is not used). */
+int mail_section_locate(const struct mail_message *m, const char *spec, size_t speclen,
+			struct mail_section_loc *loc, const char **err);
+/* Append the fields of header block hdr that loc selects, and the empty
+ * line that ends a header. */
+void mail_section_filter(const char *hdr, size_t len, const struct mail_section_loc *loc,
+			 struct buf *gen);
+void mail_section_loc_free(struct mail_section_loc *loc);
+
 /* Find the part a dotted part number ("1.2.3") names; NULL if none. */
 const struct mail_part *mail_find_part(const struct mail_message *m, const char *num,
 				       size_t numlen);

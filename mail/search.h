@@ -138,6 +138,11 @@ struct search_ctx {
 	int use_fields;             /* read_fields suffices for this program */
 };
 
+/* 1 when every key of p that needs the message looks only at fields of
+ * mail_envelope_fields: a store that keeps those fields apart can decide
+ * p without reading messages (ctx->read_fields). */
+int search_fields_suffice(const struct search_program *p);
+
 /* Resolve '*' in the program's sets against ctx->count / ctx->maxuid and
  * set up ctx (msg_arena). Call once before search_match(); release with
  * search_ctx_free(). */

@@ -54,7 +54,7 @@ struct mstate {
 
 /* Does every key that needs the message look only at fields the
  * backend's header_fields() block holds? */
-static int fields_suffice(const struct search_program *p)
+int search_fields_suffice(const struct search_program *p)
 {
 	if (p->needs & SN_BODY)
 		return 0;
@@ -77,7 +77,7 @@ void search_prepare(struct search_program *p, struct search_ctx *ctx)
 		else if (n->op == SK_UIDSET)
 			seqset_resolve(&n->set, ctx->maxuid);
 	}
-	ctx->use_fields = ctx->read_fields != NULL && fields_suffice(p);
+	ctx->use_fields = ctx->read_fields != NULL && search_fields_suffice(p);
 	if (ctx->msg_arena == NULL)
 		ctx->msg_arena = arena_new();
 }

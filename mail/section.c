@@ -98,14 +98,9 @@ const struct mail_part *mail_find_part(const struct mail_message *m, const char 
 	return bad || used != numlen ? NULL : p;
 }
 
-struct name {
-	const char *s;
-	size_t len;
-};
-
 static int name_cmp(const void *a, const void *b)
 {
-	const struct name *x = a, *y = b;
+	const struct mail_fieldname *x = a, *y = b;
 	size_t n = x->len < y->len ? x->len : y->len;
 	int r = strncasecmp(x->s, y->s, n);
 	if (r != 0)
@@ -115,17 +110,17 @@ static int name_cmp(const void *a, const void *b)
 
 /* header-list: "(" astring *(SP astring) ")" and nothing after it.
  * Names go to *names (xmalloc'd, sorted). */
-static int parse_list(const char *s, size_t len, struct name **names, size_t *n)
+static int parse_list(const char *s, size_t len, struct mail_fieldname **names, size_t *n)
 {
 	size_t i = 0, cap = 0;
-	struct name *v = NULL;
+	struct mail_fieldname *v = NULL;
 
 	*n = 0;
 	if (len == 0 || s[0] != '(')
 		return -1;
 	i = 1;
 	for (;;) {
-		struct name nm;
+		struct mail_fieldname nm;
 		if (i < len && s[i] == '"') {
 			/* Quoted: the name is what is between the quotes; field
 			 * names have no '"' or '\\' worth unescaping. */
@@ -173,23 +168,30 @@ bad:
 	return -1;
 }
 
-static void gen_fields(struct buf *gen, const struct mail_message *m,
-		       const struct mail_part *msg, const struct name *names, size_t n, int not)
+void mail_section_filter(const char *hdr, size_t len, const struct mail_section_loc *loc,
+			 struct buf *gen)
 {
 	struct mail_field_iter it;
 	struct mail_field f;
 
-	mail_field_iter_init(&it, m->data + msg->hdr_off, msg->hdr_len);
+	mail_field_iter_init(&it, hdr, len);
 	while (mail_field_next(&it, &f)) {
-		struct name key = { f.name, f.name_len };
-		int found = bsearch(&key, names, n, sizeof(*names), name_cmp) != NULL;
-		if (found == not)
+		struct mail_fieldname key = { f.name, f.name_len };
+		int found = bsearch(&key, loc->names, loc->nnames, sizeof(*loc->names), name_cmp) != NULL;
+		if (found == (loc->filter == MAIL_SECTION_FIELDS_NOT))
 			continue;
 		buf_append(gen, f.raw, f.raw_len);
 		if (f.raw[f.raw_len - 1] != '\n')
 			buf_append_str(gen, "\r\n");
 	}
 	buf_append_str(gen, "\r\n");
+}
+
+void mail_section_loc_free(struct mail_section_loc *loc)
+{
+	free(loc->names);
+	loc->names = NULL;
+	loc->nnames = 0;
 }
 
 static int kw(const char *s, size_t len, size_t *i, const char *word)
@@ -201,17 +203,22 @@ static int kw(const char *s, size_t len, size_t *i, const char *word)
 	return 1;
 }
 
-int mail_section(const struct mail_message *m, const char *spec, size_t speclen,
-		 struct buf *gen, const char **ptr, size_t *len, const char **err)
+static void set_range(struct mail_section_loc *loc, size_t off, size_t len)
+{
+	loc->off = off;
+	loc->len = len;
+}
+
+int mail_section_locate(const struct mail_message *m, const char *spec, size_t speclen,
+			struct mail_section_loc *loc, const char **err)
 {
 	const struct mail_part *part = NULL, *msg;
 	int have_part = 0;
 	size_t i = 0;
 
-	*ptr = m->data;
-	*len = 0;
+	memset(loc, 0, sizeof(*loc));
 	if (speclen == 0) {
-		*len = m->len;
+		set_range(loc, 0, m->len);
 		return 0;
 	}
 	if (isdigit((unsigned char)spec[0])) {
@@ -221,10 +228,8 @@ int mail_section(const struct mail_message *m, const char *spec, size_t speclen,
 		if (bad)
 			goto bad;
 		if (i == speclen) {
-			if (part != NULL) {
-				*ptr = m->data + part->body_off;
-				*len = part->body_len;
-			}
+			if (part != NULL)
+				set_range(loc, part->body_off, part->body_len);
 			return 0;
 		}
 		if (spec[i] != '.')
@@ -235,55 +240,64 @@ int mail_section(const struct mail_message *m, const char *spec, size_t speclen,
 	if (have_part && kw(spec, speclen, &i, "MIME")) {
 		if (i != speclen)
 			goto bad;
-		if (part != NULL) {
-			*ptr = m->data + part->hdr_off;
-			*len = part->hdr_len;
-		}
+		if (part != NULL)
+			set_range(loc, part->hdr_off, part->hdr_len);
 		return 0;
 	}
 	if (kw(spec, speclen, &i, "TEXT")) {
 		if (i != speclen)
 			goto bad;
-		if (msg != NULL) {
-			*ptr = m->data + msg->body_off;
-			*len = msg->body_len;
-		}
+		if (msg != NULL)
+			set_range(loc, msg->body_off, msg->body_len);
 		return 0;
 	}
 	if (kw(spec, speclen, &i, "HEADER")) {
-		struct name *names;
-		size_t n;
-		int not = 0;
-
 		if (i == speclen) {
-			if (msg != NULL) {
-				*ptr = m->data + msg->hdr_off;
-				*len = msg->hdr_len;
-			}
+			if (msg != NULL)
+				set_range(loc, msg->hdr_off, msg->hdr_len);
 			return 0;
 		}
 		if (!kw(spec, speclen, &i, ".FIELDS"))
 			goto bad;
-		if (kw(spec, speclen, &i, ".NOT"))
-			not = 1;
+		loc->filter = kw(spec, speclen, &i, ".NOT") ? MAIL_SECTION_FIELDS_NOT
+							   : MAIL_SECTION_FIELDS;
 		if (!kw(spec, speclen, &i, " "))
 			goto bad;
-		if (parse_list(spec + i, speclen - i, &names, &n) < 0)
+		if (parse_list(spec + i, speclen - i, &loc->names, &loc->nnames) < 0)
 			goto bad;
-		if (msg == NULL) {
-			free(names);
-			return 0;
-		}
-		buf_reset(gen);
-		gen_fields(gen, m, msg, names, n, not);
-		free(names);
-		*ptr = gen->data;
-		*len = gen->len;
+		if (msg != NULL)
+			set_range(loc, msg->hdr_off, msg->hdr_len);
+		else
+			loc->filter = MAIL_SECTION_EMPTY;
 		return 0;
 	}
 bad:
-	*ptr = m->data;
-	*len = 0;
+	mail_section_loc_free(loc);
+	memset(loc, 0, sizeof(*loc));
 	*err = "Invalid section";
 	return -1;
+}
+
+int mail_section(const struct mail_message *m, const char *spec, size_t speclen,
+		 struct buf *gen, const char **ptr, size_t *len, const char **err)
+{
+	struct mail_section_loc loc;
+
+	*ptr = m->data;
+	*len = 0;
+	if (mail_section_locate(m, spec, speclen, &loc, err) < 0)
+		return -1;
+	if (loc.filter == MAIL_SECTION_EMPTY) {
+		/* HEADER.FIELDS of a part that is no message: nothing. */
+	} else if (loc.filter) {
+		buf_reset(gen);
+		mail_section_filter(m->data + loc.off, (size_t)loc.len, &loc, gen);
+		*ptr = gen->data;
+		*len = gen->len;
+	} else {
+		*ptr = m->data + loc.off;
+		*len = (size_t)loc.len;
+	}
+	mail_section_loc_free(&loc);
+	return 0;
 }

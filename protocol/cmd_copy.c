@@ -46,7 +46,7 @@ void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int mov
 		return;
 	}
 	dst = arena_alloc(s->arena, n * sizeof(uint32_t));
-	if (W->be->copy(ws->mb, uids, n, dest, move, &uidvalidity, dst, &err) < 0) {
+	if (mailbox_copy(ws->mb, uids, n, dest, move, &uidvalidity, dst, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}

@@ -15,6 +15,7 @@
 #include "../lib/xmalloc.h"
 #include "../mail/imapdate.h"
 #include "../mail/message.h"
+#include "../mail/structure.h"
 #include "../mail/transfer.h"
 #include "worker.h"
 
@@ -147,45 +148,6 @@ static int parse_binary(struct session *s, const char *att, struct body_item *bi
 	return parse_partial(close + 1, bi, err);
 }
 
-/* The decoded content of a part for BINARY: 1 ok, 0 unknown encoding. */
-static int binary_content(const struct mail_message *msg, const struct body_item *bi,
-			  struct buf *gen, const char **p, size_t *n)
-{
-	const struct mail_part *part = &msg->root;
-	const char *enc;
-
-	if (bi->speclen) {
-		part = mail_find_part(msg, bi->spec, bi->speclen);
-		if (part == NULL) {
-			*p = "";
-			*n = 0;
-			return 1;
-		}
-	}
-	*p = msg->data + part->body_off;
-	*n = part->body_len;
-	if (bi->speclen == 0) {
-		/* BINARY[] is the whole message */
-		*p = msg->data;
-		*n = msg->len;
-		return 1;
-	}
-	enc = part->encoding ? part->encoding : "7bit";
-	if (!strcasecmp(enc, "base64")) {
-		mail_decode_base64(*p, *n, gen);
-	} else if (!strcasecmp(enc, "quoted-printable")) {
-		mail_decode_qp(*p, *n, gen);
-	} else if (!strcasecmp(enc, "7bit") || !strcasecmp(enc, "8bit") ||
-		   !strcasecmp(enc, "binary")) {
-		return 1;
-	} else {
-		return 0;
-	}
-	*p = gen->data ? gen->data : "";
-	*n = gen->len;
-	return 1;
-}
-
 static int add_body_item(struct fetch_req *r, const struct body_item *bi, const char **err)
 {
 	if (r->nitems == MAX_BODY_ITEMS) {
@@ -263,40 +225,6 @@ static int add_att(struct session *s, struct fetch_req *r, const struct imap_arg
 	return -1;
 }
 
-static void write_body(struct session *s, const struct body_item *bi, const char *p, size_t n,
-		       int sep)
-{
-	if (bi->binary == BIN_SIZE) {
-		session_printf(s, "%s%s %zu", sep ? " " : "", bi->label, n);
-		return;
-	}
-	if (bi->binary == BIN_CONTENT) {
-		uint64_t o = bi->partial && bi->origin < n ? bi->origin : (bi->partial ? n : 0);
-		uint64_t c = bi->partial && bi->count < n - o ? bi->count : n - o;
-		/* literal8 only when the bytes need it (NUL) */
-		int l8 = memchr(p + o, '\0', (size_t)c) != NULL;
-		if (bi->partial)
-			session_printf(s, "%s%s<%llu> %s{%llu}\r\n", sep ? " " : "", bi->label,
-				       (unsigned long long)bi->origin, l8 ? "~" : "",
-				       (unsigned long long)c);
-		else
-			session_printf(s, "%s%s %s{%llu}\r\n", sep ? " " : "", bi->label,
-				       l8 ? "~" : "", (unsigned long long)c);
-		session_write(s, p + o, (size_t)c);
-		return;
-	}
-	if (bi->partial) {
-		uint64_t o = bi->origin < n ? bi->origin : n;
-		uint64_t c = bi->count < n - o ? bi->count : n - o;
-		session_printf(s, "%s%s<%llu> ", sep ? " " : "", bi->label,
-			       (unsigned long long)bi->origin);
-		session_write_literal(s, p + o, (size_t)c);
-	} else {
-		session_printf(s, "%s%s ", sep ? " " : "", bi->label);
-		session_write_literal(s, p, n);
-	}
-}
-
 /* What a FETCH needs to carry on after yielding; lives in the arena. */
 struct fetch_state {
 	struct fetch_req req;
@@ -305,57 +233,257 @@ struct fetch_state {
 	size_t n, next;
 	int by_uid;
 	int set_seen;
+	int vanished;            /* some messages were expunged meanwhile */
 	uint8_t *seen_set;       /* per uid: \Seen was set by this FETCH */
-	struct arena *msg_arena; /* one message's parse, reset per message */
+	struct arena *msg_arena; /* one message's structure, reset per message */
+	/* The message being answered: its structure and bytes when an item
+	 * needs them, and how far its answer has got. */
+	struct {
+		int active;
+		size_t k;            /* index into uids */
+		uint32_t seq;
+		struct mail_structure *st;
+		struct msg_stream *stream;
+		size_t item;         /* next body item to write */
+		int sep;
+		uint64_t off, left;  /* a literal being streamed from stream */
+	} cur;
 };
 
-/* Structure items (ENVELOPE, BODY, BODYSTRUCTURE) into out. */
+/* Literals above this size are copied from the stream piece by piece as
+ * the client reads, never held whole. */
+#define FETCH_STREAM_MIN (256 * 1024)
+#define FETCH_CHUNK (64 * 1024)
+
 static void write_structure(struct buf *out, const struct fetch_req *req,
-			    const struct mail_message *msg, int *sep)
+			    const struct mail_structure *st, int *sep)
 {
 	if (req->atts & FA_ENVELOPE) {
 		buf_printf(out, "%sENVELOPE ", *sep ? " " : "");
-		mail_write_envelope(out, msg, &msg->root);
+		mail_structure_envelope(st, out);
 		*sep = 1;
 	}
 	if (req->atts & FA_BODY) {
 		buf_printf(out, "%sBODY ", *sep ? " " : "");
-		mail_write_bodystructure(out, msg, &msg->root, 0);
+		mail_structure_body(st, 0, out);
 		*sep = 1;
 	}
 	if (req->atts & FA_BODYSTRUCTURE) {
 		buf_printf(out, "%sBODYSTRUCTURE ", *sep ? " " : "");
-		mail_write_bodystructure(out, msg, &msg->root, 1);
+		mail_structure_body(st, 1, out);
 		*sep = 1;
 	}
 }
 
-static int fetch_one(struct session *s, struct fetch_state *fs, size_t k)
+static int needs_structure(const struct fetch_req *req)
 {
-	struct wsession *ws = wsession_of(s);
-	uint32_t seq = uid_to_seq(ws->mb, fs->uids[k]);
-	const struct msg_meta *m = seq ? W->be->meta(ws->mb, seq) : NULL;
-	struct buf body = BUF_INIT, out = BUF_INIT;
-	struct mail_message *msg = NULL;
-	struct error e;
-	int flags_now = (fs->req.atts & FA_FLAGS) != 0;
-	int sep = 0;
+	if (req->atts & FA_NEEDS_PARSE)
+		return 1;
+	for (size_t i = 0; i < req->nitems; i++)
+		if (req->items[i].speclen || req->items[i].binary)
+			return 1;
+	return 0;
+}
 
-	if (m == NULL)
-		return 0;
-	if (fs->req.nitems || (fs->req.atts & FA_NEEDS_PARSE)) {
-		struct mail_limits lim = MAIL_LIMITS_DEFAULT;
-		if (wsession_read_message(ws->mb, m->uid, 0, &body, &e) != 0) {
-			buf_free(&body);
-			session_tagged_error(s, fs->tag, &e);
+/* Read [off, off + len) of the message into out. */
+static int read_range(struct msg_stream *st, uint64_t off, uint64_t len, struct buf *out,
+		      struct error *err)
+{
+	buf_reserve(out, (size_t)len);
+	while (len > 0) {
+		size_t want = len > FETCH_CHUNK ? FETCH_CHUNK : (size_t)len;
+		buf_reserve(out, want);
+		ssize_t r = st->ops->pread(st, out->data + out->len, want, off);
+		if (r <= 0) {
+			error_set(err, r == 0 ? ERR_EXPUNGEISSUED : ERR_INTERNAL,
+				  "Message data could not be read");
 			return -1;
 		}
-		arena_reset(fs->msg_arena);
-		msg = mail_parse(fs->msg_arena, body.data ? body.data : "", body.len, &lim);
+		out->len += (size_t)r;
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
 	}
-	if (fs->seen_set && fs->seen_set[k])
-		flags_now = 1;  /* tell the client \Seen was set */
-	buf_printf(&out, "* %u FETCH (", seq);
+	return 0;
+}
+
+/* The message's structure, and a stream of its bytes: from the store when
+ * it keeps structures, else from one read and parse of the message (whose
+ * bytes then serve as the stream). 0, or -1 with err. */
+static int load_message(struct mailbox *mb, struct fetch_state *fs, uint32_t uid, int structure,
+			struct error *err)
+{
+	struct buf whole = BUF_INIT;
+	struct mail_limits lim = MAIL_LIMITS_DEFAULT;
+	int r = structure ? mailbox_fetch_structure(mb, uid, fs->msg_arena, &fs->cur.st, err) : 1;
+
+	if (r < 0)
+		return -1;
+	if (r == 0 || !structure)
+		return mailbox_open_message(mb, uid, &fs->cur.stream, err);
+	r = wsession_read_message(mb, uid, 0, &whole, err);
+	if (r != 0) {
+		buf_free(&whole);
+		if (r > 0)
+			error_set(err, ERR_EXPUNGEISSUED, "Message was expunged");
+		return -1;
+	}
+	size_t len = whole.len;
+	char *data = buf_steal(&whole);
+	fs->cur.stream = msg_stream_from_memory(data, len);
+	fs->cur.st = mail_structure_from_message(fs->msg_arena,
+						 mail_parse(fs->msg_arena, data ? data : "", len, &lim));
+	return 0;
+}
+
+/* Where a body item's bytes are: [*off, *off + *len) of the message, to be
+ * written as they are (0), filtered (loc->filter) or, for BINARY, decoded. */
+static void item_range(const struct mail_structure *st, uint64_t size,
+		       const struct body_item *bi, struct mail_section_loc *loc,
+		       const struct mail_part **part)
+{
+	const char *err;
+	*part = NULL;
+	memset(loc, 0, sizeof(*loc));
+	if (st == NULL) {
+		loc->len = size;  /* BODY[] or BINARY[]: no structure was needed */
+		return;
+	}
+	if (!bi->binary) {
+		if (mail_section_locate(st->msg, bi->spec, bi->speclen, loc, &err) < 0)
+			memset(loc, 0, sizeof(*loc));  /* validated when parsed */
+		return;
+	}
+	if (bi->speclen == 0) {
+		loc->len = st->msg->len;   /* BINARY[] is the whole message */
+		return;
+	}
+	*part = mail_find_part(st->msg, bi->spec, bi->speclen);
+	if (*part) {
+		loc->off = (*part)->body_off;
+		loc->len = (*part)->body_len;
+	} else {
+		loc->filter = MAIL_SECTION_EMPTY;
+	}
+}
+
+/* BINARY content: 1 decoded into out, 0 unknown encoding. */
+static int binary_decode(const struct mail_part *part, const char *p, size_t n, struct buf *out)
+{
+	const char *enc = part && part->encoding ? part->encoding : "7bit";
+	if (!strcasecmp(enc, "base64"))
+		mail_decode_base64(p, n, out);
+	else if (!strcasecmp(enc, "quoted-printable"))
+		mail_decode_qp(p, n, out);
+	else if (!strcasecmp(enc, "7bit") || !strcasecmp(enc, "8bit") || !strcasecmp(enc, "binary"))
+		buf_append(out, p, n);
+	else
+		return 0;
+	return 1;
+}
+
+/* "<origin.count>" applied to n bytes: the window to send. */
+static void partial_window(const struct body_item *bi, uint64_t n, uint64_t *o, uint64_t *c)
+{
+	*o = 0;
+	*c = n;
+	if (!bi->partial)
+		return;
+	*o = bi->origin < n ? bi->origin : n;
+	*c = bi->count < n - *o ? bi->count : n - *o;
+}
+
+static void item_label(struct session *s, const struct body_item *bi, int sep)
+{
+	if (bi->partial && bi->binary != BIN_SIZE)
+		session_printf(s, "%s%s<%llu> ", sep ? " " : "", bi->label,
+			       (unsigned long long)bi->origin);
+	else
+		session_printf(s, "%s%s ", sep ? " " : "", bi->label);
+}
+
+/* Bytes in memory (generated, decoded or small): the whole item now. */
+static void write_item_bytes(struct session *s, const struct body_item *bi, const char *p,
+			     size_t n, int sep)
+{
+	uint64_t o, c;
+	if (bi->binary == BIN_SIZE) {
+		session_printf(s, "%s%s %zu", sep ? " " : "", bi->label, n);
+		return;
+	}
+	partial_window(bi, n, &o, &c);
+	item_label(s, bi, sep);
+	/* literal8 only when the bytes need it (NUL) */
+	if (bi->binary == BIN_CONTENT && memchr(p + o, '\0', (size_t)c))
+		session_write(s, "~", 1);
+	session_write_literal(s, p + o, (size_t)c);
+}
+
+/* One body item. 0 written, 1 a big literal was begun (fs->cur.off/left:
+ * the rest comes from stream_literal), -1 error (NO sent), -2 the client
+ * must be told UNKNOWN-CTE. */
+static int write_item(struct session *s, struct fetch_state *fs, const struct body_item *bi,
+		      int sep, struct error *err)
+{
+	struct mail_section_loc loc;
+	const struct mail_part *part;
+	struct buf raw = BUF_INIT, gen = BUF_INIT;
+	int rc = 0;
+	uint64_t o, c;
+
+	item_range(fs->cur.st, fs->cur.stream->size, bi, &loc, &part);
+	if (loc.filter == MAIL_SECTION_RANGE && !bi->binary) {
+		partial_window(bi, loc.len, &o, &c);
+		if (c >= FETCH_STREAM_MIN) {
+			item_label(s, bi, sep);
+			session_printf(s, "{%llu}\r\n", (unsigned long long)c);
+			fs->cur.off = loc.off + o;
+			fs->cur.left = c;
+			return 1;
+		}
+		loc.off += o;
+		loc.len = c;
+		o = 0;
+	}
+	if (loc.filter != MAIL_SECTION_EMPTY &&
+	    read_range(fs->cur.stream, loc.off, loc.len, &raw, err) < 0) {
+		rc = -1;
+	} else if (loc.filter == MAIL_SECTION_FIELDS || loc.filter == MAIL_SECTION_FIELDS_NOT) {
+		mail_section_filter(raw.data ? raw.data : "", raw.len, &loc, &gen);
+		write_item_bytes(s, bi, gen.data ? gen.data : "", gen.len, sep);
+	} else if (bi->binary && bi->speclen && loc.filter != MAIL_SECTION_EMPTY) {
+		if (binary_decode(part, raw.data ? raw.data : "", raw.len, &gen))
+			write_item_bytes(s, bi, gen.data ? gen.data : "", gen.len, sep);
+		else
+			rc = -2;
+	} else if (!bi->binary && loc.filter == MAIL_SECTION_RANGE) {
+		/* already narrowed to the partial window */
+		item_label(s, bi, sep);
+		session_write_literal(s, raw.data ? raw.data : "", raw.len);
+	} else {
+		write_item_bytes(s, bi, raw.data ? raw.data : "", raw.len, sep);
+	}
+	mail_section_loc_free(&loc);
+	buf_free(&raw);
+	buf_free(&gen);
+	return rc;
+}
+
+static void end_message(struct fetch_state *fs)
+{
+	if (fs->cur.stream)
+		fs->cur.stream->ops->close(fs->cur.stream);
+	memset(&fs->cur, 0, sizeof(fs->cur));
+}
+
+/* The non-body items of message k: "* seq FETCH (UID .. FLAGS .. ...". */
+static void write_head(struct session *s, struct fetch_state *fs, const struct msg_meta *m)
+{
+	struct wsession *ws = wsession_of(s);
+	struct buf out = BUF_INIT;
+	int flags_now = (fs->req.atts & FA_FLAGS) || (fs->seen_set && fs->seen_set[fs->cur.k]);
+	int sep = 0;
+
+	buf_printf(&out, "* %u FETCH (", fs->cur.seq);
 	if (fs->req.atts & FA_UID) {
 		buf_printf(&out, "UID %u", m->uid);
 		sep = 1;
@@ -377,34 +505,98 @@ static int fetch_one(struct session *s, struct fetch_state *fs, size_t k)
 		buf_printf(&out, "%sRFC822.SIZE %llu", sep ? " " : "", (unsigned long long)m->size);
 		sep = 1;
 	}
-	if (msg)
-		write_structure(&out, &fs->req, msg, &sep);
+	if (fs->cur.st)
+		write_structure(&out, &fs->req, fs->cur.st, &sep);
 	session_write(s, out.data, out.len);
-	for (size_t i = 0; i < fs->req.nitems; i++) {
-		const struct body_item *bi = &fs->req.items[i];
-		struct buf gen = BUF_INIT;
-		const char *p = "", *err = NULL;
-		size_t n = 0;
-		if (bi->binary) {
-			if (!binary_content(msg, bi, &gen, &p, &n)) {
-				buf_free(&gen);
-				session_write(s, ")\r\n", 3);
-				buf_free(&out);
-				buf_free(&body);
-				session_tagged(s, fs->tag, "NO", "UNKNOWN-CTE",
-					       "Unknown Content-Transfer-Encoding in message %u", seq);
-				return -1;
-			}
-		} else if (mail_section(msg, bi->spec, bi->speclen, &gen, &p, &n, &err) < 0) {
-			n = 0;  /* the spec was validated when the command was parsed */
+	buf_free(&out);
+	fs->cur.sep = sep;
+}
+
+/* Start message k: 0 begun (or skipped: expunged meanwhile), -1 error. */
+static int begin_message(struct session *s, struct fetch_state *fs, size_t k)
+{
+	struct wsession *ws = wsession_of(s);
+	uint32_t seq = mailbox_uid_to_seq(ws->mb, fs->uids[k]);
+	const struct msg_meta *m = seq ? mailbox_meta(ws->mb, seq) : NULL;
+	struct error e;
+
+	if (m == NULL) {
+		fs->vanished = 1;
+		return 0;
+	}
+	arena_reset(fs->msg_arena);
+	fs->cur.k = k;
+	fs->cur.seq = seq;
+	if ((fs->req.nitems || (fs->req.atts & FA_NEEDS_PARSE)) &&
+	    load_message(ws->mb, fs, m->uid, needs_structure(&fs->req), &e) < 0) {
+		end_message(fs);
+		if (e.code == ERR_EXPUNGEISSUED) {
+			fs->vanished = 1;
+			return 0;
 		}
-		write_body(s, bi, p, n, sep);
-		buf_free(&gen);
-		sep = 1;
+		session_tagged_error(s, fs->tag, &e);
+		return -1;
+	}
+	if ((m = mailbox_meta(ws->mb, seq)) == NULL) {
+		/* (a store may have looked again while loading) */
+		end_message(fs);
+		fs->vanished = 1;
+		return 0;
+	}
+	fs->cur.active = 1;
+	write_head(s, fs, m);
+	return 0;
+}
+
+/* Copy the big literal in progress while the client keeps up. 0 done,
+ * 1 yielded, -1 error (the connection cannot go on: half a literal). */
+static int stream_literal(struct session *s, struct fetch_state *fs)
+{
+	char tmp[FETCH_CHUNK];
+	while (fs->cur.left > 0) {
+		if (session_output_full(s))
+			return 1;
+		size_t want = fs->cur.left > sizeof(tmp) ? sizeof(tmp) : (size_t)fs->cur.left;
+		ssize_t r = fs->cur.stream->ops->pread(fs->cur.stream, tmp, want, fs->cur.off);
+		if (r <= 0) {
+			log_warn("FETCH: message %u could not be read to its end", fs->cur.seq);
+			session_close(s);
+			return -1;
+		}
+		session_write(s, tmp, (size_t)r);
+		fs->cur.off += (uint64_t)r;
+		fs->cur.left -= (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Body items of the current message from fs->cur.item on, then ")".
+ * 0 message done, 1 yielded, -1 error (answered). */
+static int message_items(struct session *s, struct fetch_state *fs)
+{
+	struct error e;
+	int r;
+
+	if ((r = stream_literal(s, fs)) != 0)
+		return r;
+	while (fs->cur.item < fs->req.nitems) {
+		const struct body_item *bi = &fs->req.items[fs->cur.item++];
+		r = write_item(s, fs, bi, fs->cur.sep, &e);
+		fs->cur.sep = 1;
+		if (r == -2 || r == -1) {
+			session_write(s, ")\r\n", 3);
+			if (r == -2)
+				session_tagged(s, fs->tag, "NO", "UNKNOWN-CTE",
+					       "Unknown Content-Transfer-Encoding in message %u",
+					       fs->cur.seq);
+			else
+				session_tagged_error(s, fs->tag, &e);
+			return -1;
+		}
+		if (r == 1 && (r = stream_literal(s, fs)) != 0)
+			return r;
 	}
 	session_write(s, ")\r\n", 3);
-	buf_free(&out);
-	buf_free(&body);
 	return 0;
 }
 
@@ -419,13 +611,14 @@ static void mark_seen(struct session *s, struct fetch_state *fs)
 
 	fs->seen_set = arena_alloc(s->arena, fs->n ? fs->n : 1);
 	for (size_t k = 0; k < fs->n; k++) {
-		uint32_t seq = uid_to_seq(ws->mb, fs->uids[k]);
-		if (seq && !(W->be->meta(ws->mb, seq)->flags & MF_SEEN)) {
+		uint32_t seq = mailbox_uid_to_seq(ws->mb, fs->uids[k]);
+		const struct msg_meta *m = seq ? mailbox_meta(ws->mb, seq) : NULL;
+		if (m && !(m->flags & MF_SEEN)) {
 			unseen[nt++] = fs->uids[k];
 			fs->seen_set[k] = 1;
 		}
 	}
-	if (nt && W->be->store_flags(ws->mb, unseen, nt, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
+	if (nt && mailbox_store_flags(ws->mb, unseen, nt, STORE_ADD, MF_SEEN, NULL, 0, 0, NULL,
 				     &nf, &e) < 0) {
 		/* The bodies can still be served; the flags just stay. */
 		log_warn("setting \\Seen: %s", e.msg);
@@ -435,21 +628,43 @@ static void mark_seen(struct session *s, struct fetch_state *fs)
 
 /* Emit messages until done or until the client falls behind; in the
  * latter case yield, and the session calls us again when output drains,
- * so a FETCH 1:* BODY[] of a large mailbox never sits in memory whole. */
+ * so a FETCH 1:* BODY[] of a large mailbox, or one big message, never sits
+ * in memory whole. */
 static int fetch_continue(struct session *s)
 {
 	struct fetch_state *fs = s->cont_ctx;
-	while (fs->next < fs->n) {
-		if (session_output_full(s)) {
-			s->cont = fetch_continue;
-			log_debug("FETCH yields at %zu/%zu: client is reading slowly", fs->next, fs->n);
-			return 0;
+	int r = 0;
+
+	for (;;) {
+		if (fs->cur.active) {
+			if ((r = message_items(s, fs)) == 1)
+				break;
+			end_message(fs);
+			if (r < 0)
+				goto done;
 		}
-		if (fetch_one(s, fs, fs->next++) < 0)
+		if (fs->next >= fs->n)
+			break;
+		if (session_output_full(s)) {
+			r = 1;
+			log_debug("FETCH yields at %zu/%zu: client is reading slowly", fs->next, fs->n);
+			break;
+		}
+		if (begin_message(s, fs, fs->next++) < 0)
 			goto done;
 	}
-	session_tagged(s, fs->tag, "OK", NULL, "%sFETCH completed", fs->by_uid ? "UID " : "");
+	if (r == 1) {
+		s->cont = fetch_continue;
+		return 0;
+	}
+	if (fs->vanished)
+		session_tagged(s, fs->tag, "OK", "EXPUNGEISSUED",
+			       "Some messages were expunged meanwhile");
+	else
+		session_tagged(s, fs->tag, "OK", NULL, "%sFETCH completed",
+			       fs->by_uid ? "UID " : "");
 done:
+	end_message(fs);
 	arena_free(fs->msg_arena);
 	fs->msg_arena = NULL;
 	return 1;
@@ -466,6 +681,7 @@ void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 		return;
 	}
 	fs = arena_alloc(s->arena, sizeof(*fs));
+	memset(fs, 0, sizeof(*fs));
 	fs->tag = cmd->tag;
 	fs->by_uid = by_uid;
 	fs->req.items = arena_alloc(s->arena, MAX_BODY_ITEMS * sizeof(struct body_item));

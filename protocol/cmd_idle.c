@@ -43,7 +43,7 @@ static void idle_line(struct session *s, const char *line, size_t len)
 void cmd_idle(struct session *s, const struct imap_cmd *cmd)
 {
 	struct wsession *ws = wsession_of(s);
-	int fd = ws->mb ? W->be->notify_fd(ws->mb) : -1;
+	int fd = ws->mb ? mailbox_notify_fd(ws->mb) : -1;
 
 	if (cmd->nargs != 0) {
 		session_tagged(s, cmd->tag, "BAD", NULL, "IDLE takes no arguments");

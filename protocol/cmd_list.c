@@ -431,7 +431,7 @@ void cmd_list(struct session *s, const struct imap_cmd *cmd)
 		session_tagged(s, cmd->tag, "OK", NULL, "%s completed", cmd->name);
 		return;
 	}
-	if (W->be->list(W->store, collect_cb, &ls, &err) < 0) {
+	if (store_list(W->store, collect_cb, &ls, &err) < 0) {
 		lset_free(&ls);
 		session_tagged_error(s, cmd->tag, &err);
 		return;
@@ -498,7 +498,7 @@ void list_write_one(struct session *s, const char *name)
 	struct error err;
 	const char *wire;
 
-	if (W->be->list(W->store, one_cb, &c, &err) < 0 || !c.found ||
+	if (store_list(W->store, one_cb, &c, &err) < 0 || !c.found ||
 	    (wire = mailbox_name_out(s, name)) == NULL)
 		return;
 	session_write(s, "* LIST ", 7);

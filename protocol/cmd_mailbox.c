@@ -34,7 +34,7 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 		wsession_unselect(ws);
 		session_printf(s, "* OK [CLOSED] Previous mailbox closed\r\n");
 	}
-	if (W->be->select(W->store, name, readonly, &ws->mb, &st, &err) < 0) {
+	if (mailbox_select(W->store, name, readonly, &ws->mb, &st, &err) < 0) {
 		ws->mb = NULL;
 		session_tagged_error(s, cmd->tag, &err);
 		return;
@@ -42,7 +42,7 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	ws->readonly = readonly;
 	ws->mbname = xstrdup(name);
 	s->state = ST_SELECTED;
-	nkw = W->be->keywords(ws->mb, &kw);
+	nkw = mailbox_keywords(ws->mb, &kw);
 	session_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
 	for (size_t i = 0; i < nkw; i++)
 		session_printf(s, " %s", kw[i]);
@@ -55,7 +55,7 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 			session_printf(s, " %s", kw[i]);
 		session_printf(s, " \\*)] Flags permitted\r\n");
 	}
-	session_printf(s, "* %u EXISTS\r\n", W->be->count(ws->mb));
+	session_printf(s, "* %u EXISTS\r\n", mailbox_count(ws->mb));
 	if (s->enabled & EN_IMAP4REV2)
 		list_write_one(s, name);   /* RFC 9051 6.3.2: a LIST with its attributes */
 	/* RECENT and the UNSEEN code are IMAP4rev1 only (RFC 9051 E.11-12). */
@@ -148,7 +148,7 @@ void cmd_create(struct session *s, const struct imap_cmd *cmd)
 	}
 	if (declared)
 		n = arena_printf(s->arena, "%s/", n);
-	if (W->be->create(W->store, n, use, &err) < 0) {
+	if (store_create(W->store, n, use, &err) < 0) {
 		if (use && err.code == ERR_NOTSUPPORTED)
 			session_tagged(s, cmd->tag, "NO", "USEATTR", "%s", err.msg);
 		else
@@ -177,7 +177,7 @@ void cmd_delete(struct session *s, const struct imap_cmd *cmd)
 		wsession_unselect(ws);
 		session_printf(s, "* OK [CLOSED] Mailbox deleted\r\n");
 	}
-	if (W->be->delete(W->store, name, &err) < 0) {
+	if (store_delete(W->store, name, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
@@ -195,7 +195,7 @@ void cmd_rename(struct session *s, const struct imap_cmd *cmd)
 	if ((from = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL ||
 	    (to = mailbox_arg_reply(s, cmd, &cmd->args[1])) == NULL)
 		return;
-	if (W->be->rename(W->store, from, to, &err) < 0) {
+	if (store_rename(W->store, from, to, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
@@ -213,7 +213,7 @@ void cmd_subscribe(struct session *s, const struct imap_cmd *cmd)
 	}
 	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
 		return;
-	if (W->be->subscribe(W->store, name, on, &err) < 0) {
+	if (store_subscribe(W->store, name, on, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
@@ -258,25 +258,27 @@ int status_get(const char *name, unsigned items, struct status_result *r, struct
 
 	memset(r, 0, sizeof(*r));
 	if (!(items & SI_DELETED))
-		return W->be->status(W->store, name, &r->st, err);
+		return store_status(W->store, name, &r->st, err);
 	/* DELETED is not in struct mailbox_status: a read-only view, counted
 	 * from its metadata. As costly as an EXAMINE (mbox: a scan of the
 	 * file), but every number comes from the same snapshot. */
-	if (W->be->select(W->store, name, 1, &mb, &r->st, err) < 0)
+	if (mailbox_select(W->store, name, 1, &mb, &r->st, err) < 0)
 		return -1;
-	n = W->be->count(mb);
+	n = mailbox_count(mb);
 	r->st.messages = n;
 	r->st.unseen = 0;
 	r->st.size = 0;
 	for (uint32_t seq = 1; seq <= n; seq++) {
-		const struct msg_meta *m = W->be->meta(mb, seq);
+		const struct msg_meta *m = mailbox_meta(mb, seq);
+		if (m == NULL)
+			continue;
 		if (!(m->flags & MF_SEEN))
 			r->st.unseen++;
 		if (m->flags & MF_DELETED)
 			r->deleted++;
 		r->st.size += m->size;
 	}
-	W->be->mailbox_close(mb);
+	mailbox_close(mb);
 	return 0;
 }
 
@@ -416,7 +418,7 @@ void cmd_append(struct session *s, const struct imap_cmd *cmd)
 			       "8-bit characters in message header: ENABLE UTF8=ACCEPT first");
 		return;
 	}
-	if (W->be->append(W->store, name, msg->str, msg->len, flags, kw, nkw, date, tz,
+	if (store_append(W->store, name, msg->str, msg->len, flags, kw, nkw, date, tz,
 			  &uidvalidity, &uid, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;

@@ -39,12 +39,35 @@ static int read_msg(void *arg, uint32_t uid, int header_only, struct buf *out, s
 	return wsession_read_message(arg, uid, header_only, out, err);
 }
 
-/* The same through the backend's header-field block (a cache, usually). */
-static int read_fields(void *arg, uint32_t uid, int header_only, struct buf *out,
-		       struct error *err)
+/* Decide every message of the view: the backend first (it may answer
+ * from its own indexes or caches), then the evaluator for what it left
+ * open. Matches go to res (seqs, or UIDs when by_uid) and uids. */
+static int search_all(struct mailbox *mb, const struct search_program *prog,
+		      struct search_ctx *ctx, struct arena *a, int by_uid, uint32_t *res,
+		      uint32_t *uids, size_t *n, struct error *err)
 {
-	(void)header_only;
-	return W->be->header_fields(arg, uid, out, err);
+	uint8_t *decided = arena_alloc(a, ctx->count ? ctx->count : 1);
+	int pushed = mailbox_search(mb, prog, ctx, decided, err);
+
+	if (pushed < 0)
+		return -1;
+	for (uint32_t seq = 1; seq <= ctx->count; seq++) {
+		int r = pushed == 0 ? decided[seq - 1] : BM_MAYBE;
+		if (r == BM_MAYBE) {
+			const struct msg_meta *m = mailbox_meta(mb, seq);
+			if (m == NULL)
+				continue;   /* gone: matches nothing */
+			if ((r = search_match(prog, ctx, seq, m, err)) < 0)
+				return -1;
+		}
+		if (r == BM_YES) {
+			uint32_t uid = mailbox_uid(mb, seq);
+			res[*n] = by_uid ? uid : seq;
+			uids[*n] = uid;
+			(*n)++;
+		}
+	}
+	return 0;
 }
 
 static void write_results(struct session *s, const struct imap_cmd *cmd,
@@ -130,14 +153,13 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.kwnames = NULL;
-	ctx.nkwnames = W->be->keywords(ws->mb, &ctx.kwnames);
+	ctx.nkwnames = mailbox_keywords(ws->mb, &ctx.kwnames);
 	ctx.saved = ws->saved;
 	ctx.nsaved = ws->nsaved;
-	ctx.count = W->be->count(ws->mb);
-	ctx.maxuid = ctx.count ? W->be->meta(ws->mb, ctx.count)->uid : 0;
+	ctx.count = mailbox_count(ws->mb);
+	ctx.maxuid = ctx.count ? mailbox_uid(ws->mb, ctx.count) : 0;
 	ctx.no_recent = (s->enabled & EN_IMAP4REV2) != 0;
 	ctx.read = read_msg;
-	ctx.read_fields = W->be->header_fields ? read_fields : NULL;
 	ctx.read_arg = ws->mb;
 	search_prepare(&prog, &ctx);
 
@@ -145,28 +167,13 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 	uint32_t *uids = by_uid ? res : arena_alloc(s->arena, (ctx.count ? ctx.count : 1) *
 							      sizeof(uint32_t));
 	size_t n = 0;
-	for (uint32_t seq = 1; seq <= ctx.count; seq++) {
-		const struct msg_meta *m = W->be->meta(ws->mb, seq);
-		if (m == NULL)
-			continue;
-		int r = search_match(&prog, &ctx, seq, m, &err);
-		if (r < 0) {
-			if (ctx.use_fields && W->be->header_fields_done)
-				W->be->header_fields_done(ws->mb);
-			search_ctx_free(&ctx);
-			if (prog.ret & SR_SAVE)
-				saved_set(ws, NULL, 0);
-			session_tagged_error(s, cmd->tag, &err);
-			return;
-		}
-		if (r) {
-			res[n] = by_uid ? m->uid : seq;
-			uids[n] = m->uid;
-			n++;
-		}
+	if (search_all(ws->mb, &prog, &ctx, s->arena, by_uid, res, uids, &n, &err) < 0) {
+		search_ctx_free(&ctx);
+		if (prog.ret & SR_SAVE)
+			saved_set(ws, NULL, 0);
+		session_tagged_error(s, cmd->tag, &err);
+		return;
 	}
-	if (ctx.use_fields && W->be->header_fields_done)
-		W->be->header_fields_done(ws->mb);
 	if (ctx.messages_read || ctx.fields_read)
 		log_debug("%s: %u messages, %zu read (%llu bytes), %zu by header fields, %zu found",
 			  name, ctx.count, ctx.messages_read, (unsigned long long)ctx.bytes_read,

@@ -62,15 +62,15 @@ void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 		return;
 	}
 	uint32_t *failed = arena_alloc(s->arena, (n ? n : 1) * sizeof(uint32_t));
-	if (n && W->be->store_flags(ws->mb, uids, n, op, flags, kw, nkw, 0, failed, &nfailed,
+	if (n && mailbox_store_flags(ws->mb, uids, n, op, flags, kw, nkw, 0, failed, &nfailed,
 				    &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
 	if (!silent) {
 		for (size_t k = 0; k < n; k++) {
-			uint32_t seq = uid_to_seq(ws->mb, uids[k]);
-			const struct msg_meta *m = seq ? W->be->meta(ws->mb, seq) : NULL;
+			uint32_t seq = mailbox_uid_to_seq(ws->mb, uids[k]);
+			const struct msg_meta *m = seq ? mailbox_meta(ws->mb, seq) : NULL;
 			if (m == NULL)
 				continue;
 			session_printf(s, "* %u FETCH (", seq);
@@ -104,7 +104,7 @@ void expunge_run(struct session *s, const struct imap_cmd *cmd, const char *uids
 		session_tagged(s, cmd->tag, "BAD", NULL, "Invalid sequence set");
 		return;
 	}
-	if ((uidset == NULL || n > 0) && W->be->expunge(ws->mb, uids, n, &err) < 0) {
+	if ((uidset == NULL || n > 0) && mailbox_expunge(ws->mb, uids, n, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
@@ -131,7 +131,7 @@ void cmd_close(struct session *s, const struct imap_cmd *cmd)
 	}
 	/* CLOSE expunges silently; UNSELECT does not expunge at all. */
 	if (strcmp(cmd->name, "CLOSE") == 0 && !ws->readonly &&
-	    W->be->expunge(ws->mb, NULL, 0, &err) < 0) {
+	    mailbox_expunge(ws->mb, NULL, 0, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}

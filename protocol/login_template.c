@@ -118,10 +118,13 @@ void login_template_run(void)
 		int r = ipc_recv(CHILD_FD_MASTER, &m, 1);
 		if (r == -2)
 			continue;
+		/* EOF, or a reset when the master closed the channel with a
+		 * FORKED of ours still unread (it retired us meanwhile, e.g.
+		 * on SIGHUP): either way the master is done with us. */
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			_exit(0);
 		if (r < 0)
 			fatal("reading a request from the master: %s", strerror(errno));
-		if (r == 0)
-			_exit(0);  /* the master went away or retired this template */
 		if (m.type != MSG_LOGIN_FORK || m.fd < 0 || ipc_get_end(&m) < 0)
 			fatal("unexpected message %u from master", m.type);
 		pid_t pid = fork();

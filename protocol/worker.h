@@ -9,7 +9,6 @@
 
 struct worker {
 	struct config cfg;
-	const struct backend_ops *be;
 	struct store *store;
 	struct backend_user user;
 	unsigned nsessions;
@@ -61,7 +60,6 @@ int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int b
 /* The same, answering the command with BAD when the set is invalid. */
 int seqset_arg(struct session *s, const struct imap_cmd *cmd, struct mailbox *mb,
 	       const char *set, int by_uid, uint32_t **uids, size_t *n);
-uint32_t uid_to_seq(struct mailbox *mb, uint32_t uid);
 int wsession_read_message(struct mailbox *mb, uint32_t uid, int header_only, struct buf *out,
 			  struct error *err);
 void seqset_write(struct buf *b, const uint32_t *v, size_t n);

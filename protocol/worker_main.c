@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -235,12 +236,32 @@ static void drop_to_user(const char *user, const char *home, const char *uid, co
 		fatal("%s", err.msg);
 }
 
+/* havend's check of what only this program knows: the mail backend and
+ * its settings (daemon/cfgtext.c). The answer is the exit status, the
+ * reason one line on stderr. */
+static void check_config_and_exit(void)
+{
+	struct error err;
+
+	if (backend_find(W->cfg.mail_backend) == NULL) {
+		fprintf(stderr, "mail_backend: unknown backend \"%s\"\n", W->cfg.mail_backend);
+		exit(1);
+	}
+	if (backend_settings_check(&W->cfg, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		exit(1);
+	}
+	exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	struct child_args args;
 	struct error err;
 
 	child_init("worker", argc, argv, &args, &W->cfg);
+	if (args.opt[6] && strcmp(args.opt[6], "check-config") == 0)
+		check_config_and_exit();
 	if (args.opt[0] == NULL || args.opt[1] == NULL || args.opt[4] == NULL ||
 	    args.opt[5] == NULL)
 		fatal("missing user, home, uid or gid");
@@ -254,10 +275,9 @@ int main(int argc, char **argv)
 	W->user.gid = getgid();
 	if (make_home(W->user.home) == 0 && chdir(W->user.home) < 0)
 		log_warn("chdir %s: %s", W->user.home, strerror(errno));
-	W->be = backend_find(W->cfg.mail_backend);
-	if (W->be == NULL)
-		fatal("unknown mail_backend %s", W->cfg.mail_backend);
-	if (W->be->store_open(&W->user, &W->cfg, &W->store, &err) < 0)
+	if (backend_settings_check(&W->cfg, &err) < 0)
+		fatal("%s", err.msg);
+	if (store_open(W->cfg.mail_backend, &W->user, &W->cfg, &W->store, &err) < 0)
 		fatal("opening mail store for %s: %s", W->user.name, err.msg);
 
 	base = event_base_new();
@@ -282,7 +302,7 @@ int main(int argc, char **argv)
 	event_free(trim_ev);
 	trim_ev = NULL;
 	event_free(term_ev);
-	W->be->store_close(W->store);
+	store_close(W->store);
 	event_base_free(base);
 	config_free(&W->cfg);
 	/* No mail is touched past here: let the kept group go (and with it

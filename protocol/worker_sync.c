@@ -24,14 +24,14 @@ static void on_expunged(void *arg, uint32_t seq, uint32_t uid)
 static void on_flags(void *arg, uint32_t seq)
 {
 	struct sync_ctx *c = arg;
-	const struct msg_meta *m = W->be->meta(c->ws->mb, seq);
-	if (m == NULL)
+	uint32_t uid = mailbox_uid(c->ws->mb, seq);
+	if (uid == 0)
 		return;
 	if (c->nchanged == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 16;
 		c->changed = xreallocarray(c->changed, c->cap, sizeof(uint32_t));
 	}
-	c->changed[c->nchanged++] = m->uid;
+	c->changed[c->nchanged++] = uid;
 }
 
 static void on_exists(void *arg, uint32_t count)
@@ -55,12 +55,12 @@ void wsession_sync(struct wsession *ws)
 		return;
 	memset(&c, 0, sizeof(c));
 	c.ws = ws;
-	if (W->be->sync(ws->mb, &cb, &c, &err) < 0) {
+	if (mailbox_sync(ws->mb, &cb, &c, &err) < 0) {
 		log_warn("sync %s: %s", ws->mbname, err.msg);
 		free(c.changed);
 		/* The view cannot be kept (e.g. UIDVALIDITY changed under us):
 		 * the client must not go on with numbers that mean nothing. */
-		if (err.code == ERR_UNAVAILABLE)
+		if (err.code == ERR_VIEWGONE)
 			session_bye(&ws->s, "[UNAVAILABLE] Mailbox changed incompatibly, please reconnect");
 		return;
 	}
@@ -69,20 +69,24 @@ void wsession_sync(struct wsession *ws)
 		/* IMAP4rev1 (RFC 3501 7.3.2): the view's \Recent count goes
 		 * with every EXISTS; IMAP4rev2 has no RECENT. */
 		if (!(ws->s.enabled & EN_IMAP4REV2)) {
-			uint32_t n = W->be->count(ws->mb), recent = 0;
-			for (uint32_t seq = 1; seq <= n; seq++)
-				recent += W->be->meta(ws->mb, seq)->recent != 0;
+			uint32_t n = mailbox_count(ws->mb), recent = 0;
+			for (uint32_t seq = 1; seq <= n; seq++) {
+				const struct msg_meta *m = mailbox_meta(ws->mb, seq);
+				recent += m != NULL && m->recent;
+			}
 			session_printf(&ws->s, "* %u RECENT\r\n", recent);
 		}
 	}
 	/* Flag changes are reported against the final numbering. */
 	for (size_t i = 0; i < c.nchanged; i++) {
-		uint32_t seq = uid_to_seq(ws->mb, c.changed[i]);
+		uint32_t seq = mailbox_uid_to_seq(ws->mb, c.changed[i]);
 		if (seq == 0)
 			continue;
 		/* UID in every unsolicited FETCH: required by IMAP4rev2 and
 		 * harmless (and useful) for IMAP4rev1 clients. */
-		const struct msg_meta *m = W->be->meta(ws->mb, seq);
+		const struct msg_meta *m = mailbox_meta(ws->mb, seq);
+		if (m == NULL)
+			continue;
 		session_printf(&ws->s, "* %u FETCH (UID %u FLAGS ", seq, m->uid);
 		flags_write(&ws->s, ws->mb, m);
 		session_write(&ws->s, ")\r\n", 3);
@@ -95,7 +99,7 @@ void wsession_unselect(struct wsession *ws)
 	wsession_idle_stop(ws);
 	search_saved_reset(ws);
 	if (ws->mb) {
-		W->be->mailbox_close(ws->mb);
+		mailbox_close(ws->mb);
 		worker_memory_released();
 	}
 	ws->mb = NULL;

@@ -60,7 +60,7 @@ int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
 void flags_write(struct session *s, struct mailbox *mb, const struct msg_meta *m)
 {
 	const char *const *names;
-	size_t nnames = W->be->keywords(mb, &names);
+	size_t nnames = mailbox_keywords(mb, &names);
 	int first = 1;
 
 	session_write(s, "(", 1);
@@ -84,27 +84,11 @@ void flags_write(struct session *s, struct mailbox *mb, const struct msg_meta *m
 	session_write(s, ")", 1);
 }
 
-uint32_t uid_to_seq(struct mailbox *mb, uint32_t uid)
-{
-	uint32_t lo = 1, hi = W->be->count(mb);
-	while (lo <= hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		uint32_t u = W->be->meta(mb, mid)->uid;
-		if (u == uid)
-			return mid;
-		if (u < uid)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return 0;
-}
-
 int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int by_uid,
 		   uint32_t **uids, size_t *n)
 {
 	struct seqset ss;
-	uint32_t count = W->be->count(mb);
+	uint32_t count = mailbox_count(mb);
 	size_t cap = 0;
 
 	*uids = NULL;
@@ -115,23 +99,23 @@ int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int b
 		struct wsession *ws = wsession_of(s);
 		*uids = arena_alloc(s->arena, (ws->nsaved ? ws->nsaved : 1) * sizeof(uint32_t));
 		for (size_t i = 0; i < ws->nsaved; i++)
-			if (uid_to_seq(mb, ws->saved[i]))
+			if (mailbox_uid_to_seq(mb, ws->saved[i]))
 				(*uids)[(*n)++] = ws->saved[i];
 		return 0;
 	}
 	if (seqset_parse(s->arena, set, &ss) < 0)
 		return -1;
 	if (by_uid) {
-		uint32_t maxuid = count ? W->be->meta(mb, count)->uid : 0;
+		uint32_t maxuid = count ? mailbox_uid(mb, count) : 0;
 		seqset_resolve(&ss, maxuid);
 		*uids = arena_alloc(s->arena, (count ? count : 1) * sizeof(uint32_t));
 		/* Walk ranges and messages together: both ascending. */
 		uint32_t seq = 1;
 		for (size_t r = 0; r < ss.n && seq <= count; r++) {
-			while (seq <= count && W->be->meta(mb, seq)->uid < ss.r[r].lo)
+			while (seq <= count && mailbox_uid(mb, seq) < ss.r[r].lo)
 				seq++;
-			while (seq <= count && W->be->meta(mb, seq)->uid <= ss.r[r].hi)
-				(*uids)[(*n)++] = W->be->meta(mb, seq++)->uid;
+			while (seq <= count && mailbox_uid(mb, seq) <= ss.r[r].hi)
+				(*uids)[(*n)++] = mailbox_uid(mb, seq++);
 		}
 		return 0;
 	}
@@ -148,7 +132,7 @@ int seqset_to_uids(struct session *s, struct mailbox *mb, const char *set, int b
 	*uids = arena_alloc(s->arena, (cap ? cap : 1) * sizeof(uint32_t));
 	for (size_t r = 0; r < ss.n; r++)
 		for (uint32_t q = ss.r[r].lo; q >= 1 && q <= ss.r[r].hi; q++) {
-			(*uids)[(*n)++] = W->be->meta(mb, q)->uid;
+			(*uids)[(*n)++] = mailbox_uid(mb, q);
 			if (q == UINT32_MAX)
 				break;
 		}
@@ -336,7 +320,7 @@ int wsession_read_message(struct mailbox *mb, uint32_t uid, int header_only, str
 	char tmp[65536];
 	uint64_t off = 0;
 
-	if (W->be->open_message(mb, uid, &st, err) < 0)
+	if (mailbox_open_message(mb, uid, &st, err) < 0)
 		return err->code == ERR_EXPUNGEISSUED || err->code == ERR_NONEXISTENT ? 1 : -1;
 	if (!header_only)
 		buf_reserve(out, (size_t)st->size);

@@ -293,3 +293,72 @@ int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
 	status_fill(out, &sum);
 	return 0;
 }
+
+/* ---- APPEND as a stream (backend.h) ------------------------------------ */
+
+struct appender {
+	struct store *st;
+	char *name;
+	uint32_t flags;
+	char **keywords;
+	size_t nkeywords;
+	time_t date;
+	int tz;
+	struct buf msg;
+};
+
+int mbox_append_stream_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
+			     const char *const *keywords, size_t nkeywords, time_t internaldate,
+			     int tz_minutes, struct appender **out, struct error *err)
+{
+	struct appender *ap;
+
+	if (size > st->max_message) {
+		error_set(err, ERR_LIMIT, "Message too large");
+		return -1;
+	}
+	ap = xcalloc(1, sizeof(*ap));
+	ap->st = st;
+	ap->name = xstrdup(name);
+	ap->flags = flags;
+	ap->keywords = xreallocarray(NULL, nkeywords ? nkeywords : 1, sizeof(char *));
+	for (size_t i = 0; i < nkeywords; i++)
+		ap->keywords[i] = xstrdup(keywords[i]);
+	ap->nkeywords = nkeywords;
+	ap->date = internaldate;
+	ap->tz = tz_minutes;
+	buf_reserve(&ap->msg, (size_t)size);
+	*out = ap;
+	return 0;
+}
+
+int mbox_append_stream_write(struct appender *ap, const void *data, size_t len,
+			     struct error *err)
+{
+	if (ap->msg.len + len > ap->st->max_message) {
+		error_set(err, ERR_LIMIT, "Message too large");
+		return -1;
+	}
+	buf_append(&ap->msg, data, len);
+	return 0;
+}
+
+void mbox_append_stream_abort(struct appender *ap)
+{
+	for (size_t i = 0; i < ap->nkeywords; i++)
+		free(ap->keywords[i]);
+	free(ap->keywords);
+	free(ap->name);
+	buf_free(&ap->msg);
+	free(ap);
+}
+
+int mbox_append_stream_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
+			      struct error *err)
+{
+	int rc = mbox_append(ap->st, ap->name, ap->msg.data ? ap->msg.data : "", ap->msg.len,
+			     ap->flags, (const char *const *)ap->keywords, ap->nkeywords, ap->date,
+			     ap->tz, uidvalidity, uid, err);
+	mbox_append_stream_abort(ap);
+	return rc;
+}

@@ -25,6 +25,7 @@
 #include "../../lib/log.h"
 #include "../../lib/xmalloc.h"
 #include "../../mail/message.h"
+#include "../../mail/search.h"
 #include "mbox_private.h"
 
 #define FC_MAX_ENTRY 65536   /* fields of one message larger than this are not kept */
@@ -271,6 +272,33 @@ void mbox_header_fields_done(struct mailbox *mb)
 		save(mb, fc);
 	else
 		drop_new(fc);
+}
+
+/* The search evaluator's reader of header-field blocks (mail/search.h
+ * read_fields). */
+static int read_fields(void *arg, uint32_t uid, int header_only, struct buf *out,
+		       struct error *err)
+{
+	(void)header_only;
+	return mbox_header_fields(arg, uid, out, err);
+}
+
+int mbox_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
+		uint8_t *result, struct error *err)
+{
+	int rc = 0;
+
+	if (!search_fields_suffice(p))
+		return 1;
+	ctx->read_fields = read_fields;
+	ctx->read_arg = mb;
+	ctx->use_fields = 1;
+	for (uint32_t seq = 1; seq <= mb->count && rc >= 0; seq++) {
+		rc = search_match(p, ctx, seq, &mb->msgs[seq - 1].meta, err);
+		result[seq - 1] = rc > 0 ? BM_YES : BM_NO;
+	}
+	mbox_header_fields_done(mb);
+	return rc < 0 ? -1 : 0;
 }
 
 void mbox_fields_stats(struct mailbox *mb, size_t *hits, size_t *misses)

@@ -32,7 +32,7 @@ static int scan_for_view(struct mailbox *mb, struct mbox_handle *h, struct mbox_
 	}
 	if (s->uidvalidity != mb->uidvalidity) {
 		mbox_scan_free(s);
-		error_set(err, ERR_UNAVAILABLE,
+		error_set(err, ERR_VIEWGONE,
 			  "Mailbox UIDVALIDITY changed (replaced by another program); select it again");
 		return -1;
 	}

@@ -459,6 +459,7 @@ int mbox_select(struct store *st, const char *name, int readonly, struct mailbox
 void mbox_mailbox_close(struct mailbox *mb);
 uint32_t mbox_count(struct mailbox *mb);
 const struct msg_meta *mbox_meta(struct mailbox *mb, uint32_t seq);
+uint32_t mbox_uid(struct mailbox *mb, uint32_t seq);
 size_t mbox_keywords(struct mailbox *mb, const char *const **names);
 int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err);
 
@@ -471,8 +472,18 @@ struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid);
 void mbox_view_own_modseq(struct mailbox *mb, uint64_t modseq);
 
 /* mbox_fields.c: the header-field cache (backend_ops.header_fields) */
+/* The fields of mail_envelope_fields of message uid's top-level header,
+ * appended to out: every occurrence among the first MAIL_SEARCH_FIELDS_MAX
+ * fields, as written, in message order, then an empty line; from the
+ * header-field cache when it has the message, else extracted and
+ * remembered. 0, 1 if the message is gone, -1 error. _done ends a run
+ * of calls (one SEARCH): what was learnt is saved. */
 int mbox_header_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
 void mbox_header_fields_done(struct mailbox *mb);
+/* The backend's search(): programs that look only at the ENVELOPE
+ * fields are decided here, through the header-field cache. */
+int mbox_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
+		uint8_t *result, struct error *err);
 void mbox_fields_free(struct mailbox *mb);
 /* Of the last run: fields given from the cache, and messages read. */
 void mbox_fields_stats(struct mailbox *mb, size_t *hits, size_t *misses);
@@ -521,6 +532,17 @@ int mbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *de
 	      uint32_t *dst_uidvalidity, uint32_t *dst_uids, struct error *err);
 
 /* mbox_append.c */
+/* The streaming APPEND of backend.h: the message is gathered in memory
+ * (bounded by max_literal) and appended under the lock at finish, so a
+ * slow client never holds the mailbox locked. */
+int mbox_append_stream_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
+			     const char *const *keywords, size_t nkeywords, time_t internaldate,
+			     int tz_minutes, struct appender **out, struct error *err);
+int mbox_append_stream_write(struct appender *ap, const void *data, size_t len,
+			     struct error *err);
+int mbox_append_stream_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
+			      struct error *err);
+void mbox_append_stream_abort(struct appender *ap);
 int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 		uint32_t flags, const char *const *keywords, size_t nkeywords,
 		time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,

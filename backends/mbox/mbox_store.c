@@ -347,8 +347,7 @@ int mbox_store_open(const struct backend_user *u, const struct config *cfg, stru
 	struct store *st;
 	char *slash, *dir;
 
-	if (u == NULL || u->name == NULL || cfg == NULL || cfg->mbox_inbox == NULL ||
-	    cfg->mbox_dir == NULL) {
+	if (u == NULL || u->name == NULL || cfg == NULL) {
 		error_set(err, ERR_INTERNAL, "mbox: missing user or configuration");
 		return -1;
 	}
@@ -359,11 +358,13 @@ int mbox_store_open(const struct backend_user *u, const struct config *cfg, stru
 	}
 	st = xcalloc(1, sizeof(*st));
 	st->user = xstrdup(u->name);
-	st->inbox_path = config_expand(cfg->mbox_inbox, u->name, u->home ? u->home : "");
-	st->root_path = config_expand(cfg->mbox_dir, u->name, u->home ? u->home : "");
+	st->inbox_path = config_expand(backend_setting_str(cfg, "mbox_inbox"), u->name,
+				       u->home ? u->home : "");
+	st->root_path = config_expand(backend_setting_str(cfg, "mbox_dir"), u->name,
+				      u->home ? u->home : "");
 	st->lock_timeout = cfg->lock_timeout > 0 ? cfg->lock_timeout : 10;
 	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
-	st->index_min_size = cfg->mbox_index_min_size;
+	st->index_min_size = backend_setting_int(cfg, "mbox_index_min_size");
 	st->index_dirfd = -1;
 	st->notify = -1;
 	st->root_fd = -1;

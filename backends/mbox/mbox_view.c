@@ -305,6 +305,11 @@ const struct msg_meta *mbox_meta(struct mailbox *mb, uint32_t seq)
 	return &mb->msgs[seq - 1].meta;
 }
 
+uint32_t mbox_uid(struct mailbox *mb, uint32_t seq)
+{
+	return seq >= 1 && seq <= mb->count ? mb->msgs[seq - 1].meta.uid : 0;
+}
+
 size_t mbox_keywords(struct mailbox *mb, const char *const **names)
 {
 	*names = (const char *const *)mb->kwnames;
@@ -360,7 +365,7 @@ int mbox_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct er
 	mbox_handle_close(&h);
 	if (s->uidvalidity != mb->uidvalidity) {
 		mbox_scan_destroy(s);
-		error_set(err, ERR_UNAVAILABLE,
+		error_set(err, ERR_VIEWGONE,
 			  "Mailbox UIDVALIDITY changed (replaced by another program); select it again");
 		return -1;
 	}

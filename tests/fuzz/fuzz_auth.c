@@ -92,7 +92,21 @@ static void fuzz_config(const char *text, size_t size)
 	    c2.auth_failure_delay_ms != c.auth_failure_delay_ms ||
 	    c2.lock_timeout != c.lock_timeout || c2.idle_timeout != c.idle_timeout)
 		abort();
-	char *s = config_expand(c.mbox_dir, "user", c.mail_home);
+	/* Extra keys survive the dump too, and the role dump parses. */
+	if (c2.nextra != c.nextra)
+		abort();
+	for (size_t i = 0; i < c.nextra; i++) {
+		const char *v = config_extra_get(&c2, c.extra[i].key);
+		if (v == NULL || strcmp(v, c.extra[i].value) != 0)
+			abort();
+	}
+	buf_reset(&dump);
+	config_dump_role(&c, CONFIG_ROLE_LOGIN, &dump);
+	config_free(&c2);
+	config_init(&c2);
+	if (config_parse(&c2, dump.data, dump.len, "dump", &err) < 0 || c2.nextra != 0)
+		abort();
+	char *s = config_expand(c.mail_home, "user", c.mail_home);
 	free(s);
 	config_free(&c2);
 	config_free(&c);

@@ -32,13 +32,14 @@ static void init(void)
 	if (mkdtemp(dir) == NULL)
 		abort();
 	config_init(&cfg);
-	free(cfg.mbox_inbox);
-	free(cfg.mbox_dir);
-	cfg.mbox_inbox = xasprintf("%s/inbox", dir);
-	cfg.mbox_dir = xasprintf("%s/mail", dir);
+	inbox = xasprintf("%s/inbox", dir);
+	char *mdir = xasprintf("%s/mail", dir);
+	config_extra_set(&cfg, "mbox_inbox", inbox, "fuzz");
+	config_extra_set(&cfg, "mbox_dir", mdir, "fuzz");
+	free(mdir);
 	cfg.lock_timeout = 1;
-	cfg.mbox_index_min_size = 0;   /* every file goes through the index too */
-	inbox = xstrdup(cfg.mbox_inbox);
+	/* every file goes through the index too */
+	config_extra_set(&cfg, "mbox_index_min_size", "0", "fuzz");
 	ops = backend_find("mbox");
 	if (ops == NULL)
 		abort();
@@ -106,7 +107,7 @@ static const struct sync_cb cbs = { cb_expunged, cb_changed, cb_exists };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct backend_user u = { "fuzz", "/nonexistent", 0, 0 };
+	struct backend_user u = { .name = "fuzz", .home = "/nonexistent", .uid = 0, .gid = 0 };
 	struct store *st;
 	struct mailbox *mb;
 	struct mailbox_status stt;
@@ -202,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t uv, uid;
 		uint64_t h;
 		unsigned char *back = NULL;
-		if (ops->append(st, "INBOX", added, strlen(added), MF_FLAGGED, NULL, 0, 0, 0, &uv, &uid,
+		if (mbox_append(st, "INBOX", added, strlen(added), MF_FLAGGED, NULL, 0, 0, 0, &uv, &uid,
 				&err) == 0) {
 			if (uv != stt.uidvalidity || uid <= maxuid ||
 			    ops->sync(mb, &cbs, &expunged, &err) < 0)

@@ -38,7 +38,7 @@ struct fx {
 
 static struct store *open_store(struct fx *f)
 {
-	struct backend_user u = { "alice", f->dir, getuid(), getgid() };
+	struct backend_user u = { .name = "alice", .home = f->dir, .uid = getuid(), .gid = getgid() };
 	struct store *st = NULL;
 	struct error err;
 	if (f->ops->store_open(&u, &f->cfg, &st, &err) < 0)
@@ -57,10 +57,8 @@ static int setup(void **state)
 	mkdir(p, 0700);
 	free(p);
 	config_init(&f->cfg);
-	free(f->cfg.mbox_inbox);
-	free(f->cfg.mbox_dir);
-	f->cfg.mbox_inbox = xasprintf("%s/spool/%%u", f->dir);
-	f->cfg.mbox_dir = xstrdup("%h/mail");
+	{ char *v_ = xasprintf("%s/spool/%%u", f->dir); config_extra_set(&f->cfg, "mbox_inbox", v_, "test"); free(v_); }
+	config_extra_set(&f->cfg, "mbox_dir", "%h/mail", "test");
 	f->cfg.lock_timeout = 2;
 	f->inbox = xasprintf("%s/spool/alice", f->dir);
 	f->maildir = xasprintf("%s/mail", f->dir);
@@ -118,7 +116,7 @@ static uint32_t append_msg(struct fx *f, struct store *st, const char *box, cons
 {
 	uint32_t uv = 0, uid = 0;
 	struct error err;
-	if (f->ops->append(st, box, msg, len, flags, NULL, 0, 1000000000, 0, &uv, &uid, &err) < 0)
+	if (mbox_append(st, box, msg, len, flags, NULL, 0, 1000000000, 0, &uv, &uid, &err) < 0)
 		fail_msg("append to %s: %s", box, err.msg);
 	assert_true(uv != 0);
 	return uid;
@@ -330,9 +328,9 @@ static void test_symlink_out_of_tree(void **state)
 	assert_int_equal(f->ops->select(f->st, "evil/secret", 0, &mb, &stt, &err), -1);
 	assert_int_equal(f->ops->select(f->st, "evilfile", 0, &mb, &stt, &err), -1);
 	assert_int_equal(f->ops->status(f->st, "evilfile", &stt, &err), -1);
-	assert_int_equal(f->ops->append(f->st, "evilfile", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0,
+	assert_int_equal(mbox_append(f->st, "evilfile", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0,
 					&uv, &uid, &err), -1);
-	assert_int_equal(f->ops->append(f->st, "evil/secret", MSG1, strlen(MSG1), 0, NULL, 0, 0,
+	assert_int_equal(mbox_append(f->st, "evil/secret", MSG1, strlen(MSG1), 0, NULL, 0, 0,
 					0, &uv, &uid, &err), -1);
 	assert_int_equal(f->ops->create(f->st, "evil/new", 0, &err), -1);
 	assert_int_equal(stat(made, &sb), -1);
@@ -569,7 +567,7 @@ static void test_append_all_or_nothing(void **state)
 	lim = old;
 	lim.rlim_cur = (rlim_t)before.st_size + 100000;
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	assert_int_equal(f->ops->append(f->st, "INBOX", msg, big, 0, NULL, 0, 0, 0, &uv, &uid,
+	assert_int_equal(mbox_append(f->st, "INBOX", msg, big, 0, NULL, 0, 0, 0, &uv, &uid,
 					&err), -1);
 	setrlimit(RLIMIT_FSIZE, &old);
 	signal(SIGXFSZ, SIG_DFL);
@@ -577,7 +575,7 @@ static void test_append_all_or_nothing(void **state)
 	assert_int_equal(after.st_size, before.st_size);
 	assert_int_equal(f->ops->status(f->st, "INBOX", &stt, &err), 0);
 	assert_int_equal(stt.messages, 1);
-	assert_int_equal(f->ops->append(f->st, "INBOX", msg, big, 0, NULL, 0, 0, 0, &uv, &uid,
+	assert_int_equal(mbox_append(f->st, "INBOX", msg, big, 0, NULL, 0, 0, 0, &uv, &uid,
 					&err), 0);
 	assert_int_equal(uid, 2);
 	/* the same for a rewrite: the temp file goes, the mailbox stays */
@@ -644,7 +642,7 @@ static void test_kill9_atomicity(void **state)
 				f->ops->store_flags(mb, uids, 3, STORE_REMOVE, MF_SEEN, NULL, 0, 0, NULL,
 						    NULL, &err);
 				if (round % 5 == 0)
-					f->ops->append(st, "Other", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+					mbox_append(st, "Other", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
 						       &uid, &err);
 			}
 		}
@@ -829,7 +827,7 @@ static void test_expunge_all_keeps_uids_unique(void **state)
 	assert_int_equal(s2.uidvalidity, s1.uidvalidity);
 	assert_int_equal(s2.uidnext, 2);
 	assert_true(s2.highestmodseq > s1.highestmodseq);
-	assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+	assert_int_equal(mbox_append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
 					&uid, &err), 0);
 	assert_int_equal(uv, s1.uidvalidity);
 	assert_int_equal(uid, 2);
@@ -1130,7 +1128,7 @@ static void test_rename_inbox(void **state)
 	f->ops->mailbox_close(mb);
 	assert_int_equal(f->ops->rename(f->st, "INBOX", "Old", &err), -1);
 	assert_int_equal(err.code, ERR_ALREADYEXISTS);
-	assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+	assert_int_equal(mbox_append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
 					&uid, &err), 0);
 	assert_int_equal(uv, s2.uidvalidity);
 	assert_int_equal(uid, 3);
@@ -1153,7 +1151,7 @@ static void test_status_and_errors(void **state)
 	assert_int_equal(stt.size, 2 * strlen(MSG1));
 	assert_true(stt.highestmodseq >= 2);
 
-	assert_int_equal(f->ops->append(f->st, "Missing", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+	assert_int_equal(mbox_append(f->st, "Missing", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
 					&uid, &err), -1);
 	assert_int_equal(err.code, ERR_TRYCREATE);
 	assert_int_equal(f->ops->select(f->st, "Missing", 0, &mb, &stt, &err), -1);
@@ -1185,12 +1183,12 @@ static void test_locking(void **state)
 	f->ops->store_close(f->st);
 	f->st = open_store(f);
 	spit(lock, "1\n", 2, 0);
-	assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+	assert_int_equal(mbox_append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
 					&uid, &err), -1);
 	assert_int_equal(err.code, ERR_INUSE);
 	/* a dotlock older than five minutes belongs to a dead process */
 	assert_int_equal(utimensat(AT_FDCWD, lock, old, 0), 0);
-	assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
+	assert_int_equal(mbox_append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0, 0, &uv,
 					&uid, &err), 0);
 	assert_int_equal(uid, 2);
 	assert_int_equal(stat(lock, &sb), -1);   /* and ours is gone again */
@@ -1211,7 +1209,7 @@ static void test_locking(void **state)
 			_exit(0);
 		}
 		assert_int_equal(read(p[0], &c, 1), 1);
-		assert_int_equal(f->ops->append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0,
+		assert_int_equal(mbox_append(f->st, "INBOX", MSG1, strlen(MSG1), 0, NULL, 0, 0,
 						0, &uv, &uid, &err), -1);
 		assert_int_equal(err.code, ERR_INUSE);
 		kill(pid, SIGKILL);
@@ -1415,7 +1413,7 @@ static void test_defaults_for_new_user(void **state)
 		{ "Junk", MA_JUNK },     { "Archive", MA_ARCHIVE },
 	};
 	char *bob_dir = xasprintf("%s/bob", f->dir);
-	struct backend_user u = { "bob", bob_dir, getuid(), getgid() };
+	struct backend_user u = { .name = "bob", .home = bob_dir, .uid = getuid(), .gid = getgid() };
 	struct store *st = NULL, *keep = f->st;
 
 	mkdir(bob_dir, 0700);

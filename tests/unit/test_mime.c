@@ -14,6 +14,7 @@
 #include "../../lib/buf.h"
 #include "../../lib/xmalloc.h"
 #include "../../mail/message.h"
+#include "../../mail/structure.h"
 
 #ifndef DATA_DIR
 #define DATA_DIR "tests/data/mime/"
@@ -653,6 +654,63 @@ static void test_many_parts(void **state)
 	arena_free(a);
 }
 
+/* A stored structure answers like the parse it was made from: the same
+ * ENVELOPE, BODY, BODYSTRUCTURE and section ranges; and damage to the
+ * stored bytes is refused with a reason, never trusted. */
+static void test_structure_stored(void **state)
+{
+	static const char *const files[] = { "simple-multipart.eml", "simple-embedded-message.eml",
+					     "rfc2060.txt", "multipart-digest.txt" };
+	static const char *const specs[] = { "", "1", "2", "1.2", "2.MIME", "3.1.TEXT", "4.2.2.1",
+					     "HEADER", "TEXT", "HEADER.FIELDS (From)" };
+	(void)state;
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		struct fixture fx;
+		struct buf enc = BUF_INIT, a = BUF_INIT, b = BUF_INIT;
+		struct mail_structure *s, *t;
+		const char *why = NULL;
+		fx_open(&fx, files[f]);
+		s = mail_structure_from_message(fx.a, fx.m);
+		mail_structure_encode(s, &enc);
+		assert_int_equal(mail_structure_decode(fx.a, enc.data, enc.len, &t, &why), 0);
+		assert_null(t->msg->data);
+		assert_int_equal(t->msg->len, fx.len);
+		mail_structure_body(s, 1, &a);
+		mail_structure_body(t, 1, &b);
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.data, b.data, a.len);
+		for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+			struct mail_section_loc x, y;
+			const char *err;
+			assert_int_equal(mail_section_locate(fx.m, specs[i], strlen(specs[i]), &x, &err), 0);
+			assert_int_equal(mail_section_locate(t->msg, specs[i], strlen(specs[i]), &y, &err), 0);
+			assert_int_equal(x.off, y.off);
+			assert_int_equal(x.len, y.len);
+			assert_int_equal(x.filter, y.filter);
+			mail_section_loc_free(&x);
+			mail_section_loc_free(&y);
+		}
+		/* Every truncation is refused, as is a byte more, a later
+		 * version and a part pointing outside the message. */
+		for (size_t n = 0; n < enc.len; n++)
+			assert_int_equal(mail_structure_decode(fx.a, enc.data, n, &t, &why), -1);
+		buf_append_byte(&enc, 0);
+		assert_int_equal(mail_structure_decode(fx.a, enc.data, enc.len, &t, &why), -1);
+		assert_string_equal(why, "bytes after the last part");
+		enc.len--;
+		enc.data[3] = 2;
+		assert_int_equal(mail_structure_decode(fx.a, enc.data, enc.len, &t, &why), -1);
+		assert_string_equal(why, "a later structure format");
+		enc.data[3] = 1;
+		enc.data[4] = 1;   /* size 1 (and a continuation gone): parts fall outside */
+		assert_int_equal(mail_structure_decode(fx.a, enc.data, enc.len, &t, &why), -1);
+		buf_free(&enc);
+		buf_free(&a);
+		buf_free(&b);
+		fx_close(&fx);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_many_headers),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_many_parts),
+		cmocka_unit_test(test_structure_stored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

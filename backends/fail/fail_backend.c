@@ -1,0 +1,325 @@
+/* The fail backend: another backend with errors injected on demand.
+ *
+ * mail_backend = fail stores through fail_backend (mbox by default) and
+ * makes any operation named in the file fail_control fail with fail_code
+ * (the file is read at every call, so a test switches failures on and off
+ * while sessions run). It holds the protocol layer to the contract every
+ * real backend has, whatever it is: a failed operation is a NO with a
+ * response code, the session goes on, nothing half-done is visible.
+ *
+ * fail_control lists operation names (the members of struct backend_ops,
+ * e.g. "append_finish select sync"), separated by blanks or newlines; "*"
+ * fails all of them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+#include "../backend.h"
+
+struct store {
+	const struct backend_ops *inner;
+	struct store *st;          /* the inner backend's store */
+	char *control;
+	enum error_code code;
+};
+
+struct mailbox {
+	struct store *fs;
+	struct mailbox *mb;        /* the inner backend's view */
+};
+
+struct appender {
+	struct store *fs;
+	struct appender *ap;
+};
+
+static const struct {
+	const char *name;
+	enum error_code code;
+} codes[] = {
+	{ "unavailable", ERR_UNAVAILABLE }, { "internal", ERR_INTERNAL },
+	{ "overquota", ERR_OVERQUOTA },     { "limit", ERR_LIMIT },
+	{ "inuse", ERR_INUSE },             { "noperm", ERR_NOPERM },
+};
+
+static const struct backend_setting fail_settings[] = {
+	{ "fail_backend", BS_STR, "mbox", 0, 0, "the backend that really stores (fail backend, tests only)" },
+	{ "fail_control", BS_STR, "", 0, 0, "file naming the operations that fail (fail backend)" },
+	{ "fail_code", BS_STR, "unavailable", 0, 0, "how they fail: unavailable, internal, overquota, limit, inuse, noperm" },
+	{ NULL, BS_STR, NULL, 0, 0, NULL },
+};
+
+/* Is op listed in the control file now? */
+static int failing(const struct store *fs, const char *op)
+{
+	char text[4096];
+	ssize_t n;
+	int fd;
+
+	if (fs->control[0] == '\0' || (fd = open(fs->control, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	for (char *save = NULL, *w = strtok_r(text, " \t\r\n", &save); w;
+	     w = strtok_r(NULL, " \t\r\n", &save))
+		if (strcmp(w, op) == 0 || strcmp(w, "*") == 0)
+			return 1;
+	return 0;
+}
+
+static int fail(const struct store *fs, const char *op, struct error *err)
+{
+	if (!failing(fs, op))
+		return 0;
+	error_set(err, fs->code, "Injected failure of %s", op);
+	log_info("fail backend: %s fails (injected)", op);
+	return 1;
+}
+
+static int f_store_open(const struct backend_user *u, const struct config *cfg,
+			struct store **out, struct error *err)
+{
+	const char *inner = backend_setting_str(cfg, "fail_backend");
+	const char *code = backend_setting_str(cfg, "fail_code");
+	struct store *fs = xcalloc(1, sizeof(*fs));
+
+	fs->inner = backend_find(inner);
+	fs->code = ERR_UNAVAILABLE;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(codes[i].name, code) == 0)
+			fs->code = codes[i].code;
+	if (fs->inner == NULL || strcmp(inner, "fail") == 0) {
+		error_set(err, ERR_INTERNAL, "fail_backend: unknown backend \"%s\"", inner);
+		free(fs);
+		return -1;
+	}
+	fs->control = xstrdup(backend_setting_str(cfg, "fail_control"));
+	if (fs->inner->store_open(u, cfg, &fs->st, err) < 0) {
+		free(fs->control);
+		free(fs);
+		return -1;
+	}
+	*out = fs;
+	return 0;
+}
+
+static void f_store_close(struct store *fs)
+{
+	fs->inner->store_close(fs->st);
+	free(fs->control);
+	free(fs);
+}
+
+#define FAIL_OR(fs, op, err, call) (fail(fs, op, err) ? -1 : (call))
+
+static int f_list(struct store *fs, backend_list_cb cb, void *ctx, struct error *err)
+{
+	return FAIL_OR(fs, "list", err, fs->inner->list(fs->st, cb, ctx, err));
+}
+
+static int f_create(struct store *fs, const char *name, unsigned use, struct error *err)
+{
+	return FAIL_OR(fs, "create", err, fs->inner->create(fs->st, name, use, err));
+}
+
+static int f_delete(struct store *fs, const char *name, struct error *err)
+{
+	return FAIL_OR(fs, "delete", err, fs->inner->delete(fs->st, name, err));
+}
+
+static int f_rename(struct store *fs, const char *from, const char *to, struct error *err)
+{
+	return FAIL_OR(fs, "rename", err, fs->inner->rename(fs->st, from, to, err));
+}
+
+static int f_subscribe(struct store *fs, const char *name, int on, struct error *err)
+{
+	return FAIL_OR(fs, "subscribe", err, fs->inner->subscribe(fs->st, name, on, err));
+}
+
+static int f_status(struct store *fs, const char *name, struct mailbox_status *out,
+		    struct error *err)
+{
+	return FAIL_OR(fs, "status", err, fs->inner->status(fs->st, name, out, err));
+}
+
+static int f_append_begin(struct store *fs, const char *name, uint64_t size, uint32_t flags,
+			  const char *const *kw, size_t nkw, time_t date, int tz,
+			  struct appender **out, struct error *err)
+{
+	struct appender *ap;
+	if (fail(fs, "append_begin", err))
+		return -1;
+	ap = xcalloc(1, sizeof(*ap));
+	ap->fs = fs;
+	if (fs->inner->append_begin(fs->st, name, size, flags, kw, nkw, date, tz, &ap->ap, err) < 0) {
+		free(ap);
+		return -1;
+	}
+	*out = ap;
+	return 0;
+}
+
+static int f_append_write(struct appender *ap, const void *data, size_t len, struct error *err)
+{
+	return FAIL_OR(ap->fs, "append_write", err, ap->fs->inner->append_write(ap->ap, data, len, err));
+}
+
+static void f_append_abort(struct appender *ap)
+{
+	ap->fs->inner->append_abort(ap->ap);
+	free(ap);
+}
+
+static int f_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
+			   struct error *err)
+{
+	int rc;
+	if (fail(ap->fs, "append_finish", err)) {
+		f_append_abort(ap);
+		return -1;
+	}
+	rc = ap->fs->inner->append_finish(ap->ap, uidvalidity, uid, err);
+	free(ap);
+	return rc;
+}
+
+static int f_select(struct store *fs, const char *name, int readonly, struct mailbox **out,
+		    struct mailbox_status *status, struct error *err)
+{
+	struct mailbox *mb;
+	if (fail(fs, "select", err))
+		return -1;
+	mb = xcalloc(1, sizeof(*mb));
+	mb->fs = fs;
+	if (fs->inner->select(fs->st, name, readonly, &mb->mb, status, err) < 0) {
+		free(mb);
+		return -1;
+	}
+	*out = mb;
+	return 0;
+}
+
+static void f_mailbox_close(struct mailbox *mb)
+{
+	mb->fs->inner->mailbox_close(mb->mb);
+	free(mb);
+}
+
+static uint32_t f_count(struct mailbox *mb)
+{
+	return mb->fs->inner->count(mb->mb);
+}
+
+static uint32_t f_uid(struct mailbox *mb, uint32_t seq)
+{
+	return mb->fs->inner->uid(mb->mb, seq);
+}
+
+/* A message whose metadata cannot be had looks gone (backend.h). */
+static const struct msg_meta *f_meta(struct mailbox *mb, uint32_t seq)
+{
+	return failing(mb->fs, "meta") ? NULL : mb->fs->inner->meta(mb->mb, seq);
+}
+
+static size_t f_keywords(struct mailbox *mb, const char *const **names)
+{
+	return mb->fs->inner->keywords(mb->mb, names);
+}
+
+static int f_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err)
+{
+	return FAIL_OR(mb->fs, "sync", err, mb->fs->inner->sync(mb->mb, cb, ctx, err));
+}
+
+static int f_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
+			  struct error *err)
+{
+	return FAIL_OR(mb->fs, "open_message", err,
+		       mb->fs->inner->open_message(mb->mb, uid, out, err));
+}
+
+static int f_fetch_structure(struct mailbox *mb, uint32_t uid, struct arena *a,
+			     struct mail_structure **out, struct error *err)
+{
+	if (fail(mb->fs, "fetch_structure", err))
+		return -1;
+	if (mb->fs->inner->fetch_structure == NULL)
+		return 1;
+	return mb->fs->inner->fetch_structure(mb->mb, uid, a, out, err);
+}
+
+static int f_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum store_op op,
+			 uint32_t flags, const char *const *kw, size_t nkw, uint64_t since,
+			 uint32_t *failed, size_t *nfailed, struct error *err)
+{
+	return FAIL_OR(mb->fs, "store_flags", err,
+		       mb->fs->inner->store_flags(mb->mb, uids, n, op, flags, kw, nkw, since,
+						  failed, nfailed, err));
+}
+
+static int f_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, struct error *err)
+{
+	return FAIL_OR(mb->fs, "expunge", err, mb->fs->inner->expunge(mb->mb, uids, n, err));
+}
+
+static int f_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest, int move,
+		  uint32_t *dst_uidvalidity, uint32_t *dst_uids, struct error *err)
+{
+	return FAIL_OR(mb->fs, "copy", err,
+		       mb->fs->inner->copy(mb->mb, uids, n, dest, move, dst_uidvalidity, dst_uids,
+					   err));
+}
+
+static int f_notify_fd(struct mailbox *mb)
+{
+	return mb->fs->inner->notify_fd(mb->mb);
+}
+
+static int f_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
+		    uint8_t *result, struct error *err)
+{
+	if (fail(mb->fs, "search", err))
+		return -1;
+	if (mb->fs->inner->search == NULL)
+		return 1;
+	return mb->fs->inner->search(mb->mb, p, ctx, result, err);
+}
+
+const struct backend_ops fail_backend_ops = {
+	.name = "fail",
+	.settings = fail_settings,
+	.store_open = f_store_open,
+	.store_close = f_store_close,
+	.list = f_list,
+	.create = f_create,
+	.delete = f_delete,
+	.rename = f_rename,
+	.subscribe = f_subscribe,
+	.status = f_status,
+	.append_begin = f_append_begin,
+	.append_write = f_append_write,
+	.append_finish = f_append_finish,
+	.append_abort = f_append_abort,
+	.select = f_select,
+	.mailbox_close = f_mailbox_close,
+	.count = f_count,
+	.uid = f_uid,
+	.meta = f_meta,
+	.keywords = f_keywords,
+	.sync = f_sync,
+	.open_message = f_open_message,
+	.fetch_structure = f_fetch_structure,
+	.store_flags = f_store_flags,
+	.expunge = f_expunge,
+	.copy = f_copy,
+	.notify_fd = f_notify_fd,
+	.search = f_search,
+};
