@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
@@ -12,10 +13,16 @@
 
 extern const struct backend_ops mbox_backend_ops;
 extern const struct backend_ops fail_backend_ops;
+#if HAVE_PGSQL
+extern const struct backend_ops pgsql_backend_ops;
+#endif
 
 static const struct backend_ops *const backends[] = {
 	&mbox_backend_ops,
 	&fail_backend_ops,
+#if HAVE_PGSQL
+	&pgsql_backend_ops,
+#endif
 };
 #define NBACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -103,6 +110,101 @@ int backend_setting_bool(const struct config *cfg, const char *key)
 	int on = 0;
 	config_bool_value(backend_setting_str(cfg, key), &on);
 	return on;
+}
+
+/* ---- mailbox names -------------------------------------------------------- */
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = s[i];
+		size_t need;
+		unsigned cp, min;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			need = 1; cp = c & 0x1f; min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			need = 2; cp = c & 0x0f; min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			need = 3; cp = c & 0x07; min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (n - i - 1 < need)
+			return 0;
+		for (size_t k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += need + 1;
+	}
+	return 1;
+}
+
+int backend_name_check(const char *name, struct error *err)
+{
+	size_t len = strlen(name), depth = 0;
+	const char *p = name;
+
+	if (len == 0 || len > BACKEND_NAME_MAX) {
+		error_set(err, ERR_CANNOT, "Invalid mailbox name length");
+		return -1;
+	}
+	if (!utf8_valid((const unsigned char *)name, len)) {
+		error_set(err, ERR_CANNOT, "Mailbox name is not valid UTF-8");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c == 0x7f) {
+			error_set(err, ERR_CANNOT, "Mailbox name contains control characters");
+			return -1;
+		}
+	}
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0) {
+			error_set(err, ERR_CANNOT, "Mailbox name has an empty component");
+			return -1;
+		}
+		if (p[0] == '.') {
+			error_set(err, ERR_CANNOT, "Mailbox name components may not start with '.'");
+			return -1;
+		}
+		if (n > 250) {   /* room for the ".lock" of a dotlock in NAME_MAX */
+			error_set(err, ERR_CANNOT, "Mailbox name component too long");
+			return -1;
+		}
+		if (n >= 5 && memcmp(p + n - 5, ".lock", 5) == 0) {
+			error_set(err, ERR_CANNOT, "Mailbox names may not end in .lock");
+			return -1;
+		}
+		if (++depth > BACKEND_DEPTH_MAX) {
+			error_set(err, ERR_CANNOT, "Mailbox hierarchy too deep");
+			return -1;
+		}
+		if (depth == 1 && slash && n == 5 && strncasecmp(p, "INBOX", 5) == 0) {
+			error_set(err, ERR_CANNOT, "INBOX cannot have children");
+			return -1;
+		}
+		if (!slash)
+			break;
+		p = slash + 1;
+		if (*p == '\0') {
+			error_set(err, ERR_CANNOT, "Mailbox name has an empty component");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* ---- memory streams -------------------------------------------------------- */

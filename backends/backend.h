@@ -235,6 +235,18 @@ const char *backend_setting_str(const struct config *cfg, const char *key);
 long backend_setting_int(const struct config *cfg, const char *key);
 int backend_setting_bool(const struct config *cfg, const char *key);
 
+/* Mailbox names every backend refuses, with ERR_CANNOT: empty or longer
+ * than BACKEND_NAME_MAX bytes, not strict UTF-8, control characters, an
+ * empty component (leading, trailing or doubled '/'), a component that
+ * begins with '.' or ends in ".lock" or is over 250 bytes, more than
+ * BACKEND_DEPTH_MAX levels, children of INBOX (\NoInferiors in every
+ * store: a spool file in mbox, and the same everywhere so that a user
+ * can move between stores). They keep a name a name everywhere: a file,
+ * a directory, a database row, a client's folder list. */
+#define BACKEND_NAME_MAX 1000
+#define BACKEND_DEPTH_MAX 32
+int backend_name_check(const char *name, struct error *err);
+
 /* A memory-backed msg_stream (takes ownership of data, freed on close). */
 struct msg_stream *msg_stream_from_memory(void *data, size_t len);
 

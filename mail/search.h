@@ -152,6 +152,26 @@ void search_ctx_free(struct search_ctx *ctx);
 int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_t seq,
 		 const struct msg_meta *m, struct error *err);
 
+/* ---- what a store indexes ------------------------------------------------
+ *
+ * A store that keeps, per message, the text built here can decide text
+ * keys without reading messages: the folded, decoded text that SEARCH TEXT
+ * looks at (every top-level header field, then the body text), the parts
+ * separated by SEARCH_TEXT_SEP. A folded needle that search_text_needle_ok
+ * accepts occurs in it exactly when TEXT matches; and a FROM, TO, CC, BCC,
+ * SUBJECT, HEADER or BODY key can only match if its needle occurs in it.
+ * Built by the evaluator's own code, so the two cannot drift apart. */
+#define SEARCH_TEXT_SEP '\x01'
+struct search_texts {
+	struct buf text;
+	int complete;           /* nothing was cut off at max bytes */
+	size_t body_start;      /* character (from 1) where the body's text begins */
+	int64_t sent_day;       /* SENT*: day of Date:, INT64_MIN if none */
+};
+void search_texts_build(const struct mail_message *m, size_t max, struct search_texts *t);
+/* 1 if a needle cannot straddle a separator (no NUL, no SEARCH_TEXT_SEP). */
+int search_text_needle_ok(const char *s, size_t len);
+
 /* ---- search_text.c -------------------------------------------------------- */
 
 /* Append the case-folded form of UTF-8 text s[0..len) to out: Unicode

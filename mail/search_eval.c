@@ -574,3 +574,54 @@ int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_
 	arena_reset(ctx->msg_arena);
 	return v == V_TRUE;
 }
+
+/* ---- what a store indexes ------------------------------------------------ */
+
+void search_texts_build(const struct mail_message *m, size_t max, struct search_texts *t)
+{
+	struct search_ctx ctx;
+	struct mstate ms;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&ms, 0, sizeof(ms));
+	ctx.msg_arena = arena_new();
+	ms.mm = (struct mail_message *)m;
+	ms.hdr = m->data + m->root.hdr_off;
+	ms.hdr_len = m->root.hdr_len;
+	ms.loaded = 1;
+	/* Exactly what TEXT looks at (text_contains): the top-level fields,
+	 * then the body text. */
+	load_fields(&ctx, &ms);
+	for (size_t i = 0; i < ms.nfc; i++)
+		fold_cached(&ctx, &ms, &ms.fc[i]);
+	build_body(&ctx, &ms);
+	buf_reset(&t->text);
+	buf_append(&t->text, ms.hdrtext.data ? ms.hdrtext.data : "", ms.hdrtext.len);
+	buf_append_byte(&t->text, '\0');
+	t->body_start = 1;
+	for (size_t i = 0; i < t->text.len; i++)
+		t->body_start += ((unsigned char)t->text.data[i] & 0xc0) != 0x80;
+	buf_append(&t->text, ms.body.data ? ms.body.data : "", ms.body.len);
+	t->complete = t->text.len <= max;
+	if (!t->complete)
+		t->text.len = max;
+	for (size_t i = 0; i < t->text.len; i++)
+		if (t->text.data[i] == '\0')
+			t->text.data[i] = SEARCH_TEXT_SEP;
+	/* a cut may have split a UTF-8 sequence: end on a character */
+	while (!t->complete && t->text.len > 0 &&
+	       ((unsigned char)t->text.data[t->text.len - 1] & 0xc0) == 0x80)
+		t->text.len--;
+	if (!t->complete && t->text.len > 0 && (unsigned char)t->text.data[t->text.len - 1] >= 0xc0)
+		t->text.len--;
+	t->text.data[t->text.len] = '\0';
+	t->sent_day = sent_day(&ms);
+	buf_free(&ms.hdrtext);
+	buf_free(&ms.body);
+	arena_free(ctx.msg_arena);
+}
+
+int search_text_needle_ok(const char *s, size_t len)
+{
+	return memchr(s, '\0', len) == NULL && memchr(s, SEARCH_TEXT_SEP, len) == NULL;
+}

@@ -48,8 +48,8 @@
 #include "../../mail/keyword.h"
 
 #define MBOX_BUFSZ 65536              /* reader/writer buffer; also longest line prefix examined */
-#define MBOX_NAME_MAX 1000            /* bytes in a mailbox name */
-#define MBOX_DEPTH_MAX 32             /* hierarchy levels (names and LIST walk) */
+#define MBOX_NAME_MAX BACKEND_NAME_MAX  /* bytes in a mailbox name */
+#define MBOX_DEPTH_MAX BACKEND_DEPTH_MAX /* hierarchy levels (names and LIST walk) */
 #define MBOX_MAX_KEYWORDS 1000        /* distinct keywords per mailbox */
 #define MBOX_STALE_DOTLOCK 300        /* seconds after which a dotlock is stale */
 #define MBOX_LIST_MAX 100000          /* directory entries LIST looks at */

@@ -71,6 +71,8 @@ CREATE TABLE haven.mailboxes (
 	special_use text[] NOT NULL DEFAULT '{}',
 	-- a hierarchy level kept for its children after DELETE (\Noselect)
 	noselect boolean NOT NULL DEFAULT false,
+	-- every keyword its messages have had (the FLAGS response)
+	keywords text[] NOT NULL DEFAULT '{}',
 	uidvalidity bigint NOT NULL DEFAULT nextval('haven.uidvalidity_seq'),
 	uidnext bigint NOT NULL DEFAULT 1 CHECK (uidnext BETWEEN 1 AND 4294967296),
 	highestmodseq bigint NOT NULL DEFAULT 1 CHECK (highestmodseq >= 1),
@@ -104,6 +106,8 @@ CREATE TABLE haven.bodies (
 	-- (separators \x01); text_complete: nothing was left out
 	search_text text,
 	text_complete boolean NOT NULL DEFAULT true,
+	-- where in search_text the body's text begins (characters, from 1)
+	body_start integer NOT NULL DEFAULT 1,
 	-- SENT*: day of the Date: field in its own zone, days since 1970
 	sent_day integer,
 	refs bigint NOT NULL DEFAULT 0,

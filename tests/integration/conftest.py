@@ -29,6 +29,55 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root for privilege separation")
 
+# Storage backends the protocol tests run against. A test module that is
+# about one backend's files or processes sets BACKENDS = ["mbox"].
+ALL_BACKENDS = [b for b in os.environ.get("HAVEN_TEST_BACKENDS", "mbox,pgsql").split(",") if b]
+
+
+def only_backends(*names):
+    """Decorator: a test about what one backend keeps (mbox files written
+    by an MDA, say), not about the storage interface."""
+    def mark(fn):
+        fn.backends = names
+        return fn
+    return mark
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        allowed = getattr(metafunc.function, "backends", None) or \
+            getattr(metafunc.module, "BACKENDS", ALL_BACKENDS)
+        metafunc.parametrize("backend", [b for b in ALL_BACKENDS if b in allowed])
+
+
+_PG = {}
+
+
+def pg_cluster():
+    """The session's PostgreSQL cluster (started on first use) with a
+    template database holding Haven's schema."""
+    if "cluster" not in _PG:
+        import pgcluster
+        c = pgcluster.PgCluster(dbname="haven_template").start()
+        _PG["cluster"] = c
+        c.migrate()
+        _PG["n"] = 0
+    return _PG["cluster"]
+
+
+def pg_database():
+    """A new database of Haven's schema; its name."""
+    c = pg_cluster()
+    _PG["n"] += 1
+    name = "haven_%d_%d" % (os.getpid(), _PG["n"])
+    c.psql("CREATE DATABASE %s TEMPLATE haven_template" % name, db="postgres")
+    return name
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "cluster" in _PG:
+        _PG.pop("cluster").cleanup()
+
 
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -60,7 +109,7 @@ def make_cert(directory):
 class Haven:
     """One running havend with its own directory, users and ports."""
 
-    def __init__(self, users=("alice", "bob"), extra_conf="", tls=True):
+    def __init__(self, users=("alice", "bob"), extra_conf="", tls=True, backend="mbox"):
         self.dir = tempfile.mkdtemp(prefix="haven-test-")
         os.chmod(self.dir, 0o755)  # mail users must traverse it
         self.port = free_port()
@@ -92,6 +141,13 @@ class Haven:
         ]
         if self.mail_user:
             conf.append("mail_user = %s" % self.mail_user)
+        self.backend = backend
+        if backend == "pgsql":
+            self.pg = pg_cluster()
+            self.db = pg_database()
+            self.pg.psql("".join("INSERT INTO haven.users (login) VALUES ('%s');" % u
+                                 for u in self.users), db=self.db)
+            conf += ["mail_backend = pgsql", "pgsql_dsn = %s" % self.pg.dsn(db=self.db)]
         if tls:
             self.cert, self.key = make_cert(self.dir)
             conf += ["listen_tls = 127.0.0.1:%d" % self.tls_port,
@@ -134,6 +190,23 @@ class Haven:
         if self in RUNNING:
             RUNNING.remove(self)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stored_names(self, user):
+        """The mailbox names (and hierarchy levels) the store holds for
+        user, as UTF-8, INBOX left out: files and directories under the
+        mbox directory, or rows of the database."""
+        if self.backend == "pgsql":
+            out = self.pg.psql("SELECT m.name FROM haven.mailboxes m JOIN haven.users u "
+                               "ON u.id = m.user_id WHERE u.login = '%s' AND m.name <> 'INBOX'"
+                               % user, db=self.db)
+            return set(out.split("\n")) if out else set()
+        top = os.path.join(self.home_root, user, "mail")
+        names = set()
+        for dp, dn, fn in os.walk(top):
+            dn[:] = [d for d in dn if not d.startswith(".")]
+            for n in dn + [f for f in fn if not f.startswith(".")]:
+                names.add(os.path.relpath(os.path.join(dp, n), top))
+        return names
 
     # --- clients -----------------------------------------------------
     def imap(self):
@@ -184,8 +257,13 @@ def check_sanitizers(text):
 
 
 @pytest.fixture
-def haven():
-    h = Haven().start()
+def backend():
+    return "mbox"  # parametrized by pytest_generate_tests
+
+
+@pytest.fixture
+def haven(backend):
+    h = Haven(backend=backend).start()
     yield h
     text = h.stop()
     check_sanitizers(text)
@@ -193,10 +271,11 @@ def haven():
 
 
 @pytest.fixture
-def haven_factory():
+def haven_factory(backend):
     made = []
 
     def make(**kw):
+        kw.setdefault("backend", backend)
         h = Haven(**kw).start()
         made.append(h)
         return h

@@ -2,26 +2,26 @@
 the backend vtable is made to fail in turn (the `fail` backend injects
 errors into the backend it wraps, here mbox), and each time the command
 that needs it gets a tagged NO with a response code, the session goes on,
-and nothing half-done is visible once the failure is switched off."""
+and nothing half-done is visible once the failure is switched off. Run
+over every backend: each is held to the same contract."""
 import os
 
 import pytest
 
 from conftest import Haven, check_sanitizers
-import imaplib
 
 MSG = b"From: a@example.org\r\nSubject: fault\r\n\r\nbody\r\n"
 
 
 @pytest.fixture
-def faulty():
-    h = Haven(extra_conf="mail_backend = fail\nfail_backend = mbox\n")
+def faulty(backend):
+    h = Haven(backend=backend)
     control = os.path.join(h.dir, "fail-ops")
     with open(control, "w"):
         pass
     os.chmod(control, 0o644)
     with open(h.conf, "a") as f:
-        f.write("fail_control = %s\n" % control)
+        f.write("mail_backend = fail\nfail_backend = %s\nfail_control = %s\n" % (backend, control))
     h.start()
     h.control = control
     yield h
@@ -83,9 +83,8 @@ def test_namespace_operation_fails_cleanly(faulty, op, cmd):
 def test_append_fails_cleanly(faulty, op):
     m = seeded(faulty)
     failing(faulty, op)
-    with pytest.raises(imaplib.IMAP4.error) as e:
-        m.append("INBOX", None, None, MSG)
-    assert "UNAVAILABLE" in str(e.value)
+    typ, data = m.append("INBOX", None, None, MSG)
+    assert typ == "NO" and data[0].startswith(b"[UNAVAILABLE]"), (typ, data)
     failing(faulty)
     assert m.select("INBOX")[1] == [b"3"]
     assert m.append("INBOX", None, None, MSG)[0] == "OK"

@@ -12,6 +12,9 @@ import socket
 import threading
 import time
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 # Longest wait for one greeting: generous for a loaded machine running the
 # sanitizer build, far below preauth_timeout (when starved clients would
 # have been served by held ones timing out).

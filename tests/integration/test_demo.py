@@ -14,6 +14,9 @@ import time
 from netwait import wait_listening
 from conftest import BUILD, ROOT, check_sanitizers, corpus_messages, free_port
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 
 def test_demo_end_to_end():
     d = tempfile.mkdtemp(prefix="haven-demo-")

@@ -16,6 +16,9 @@ import pytest
 from netwait import wait_listening
 from conftest import BUILD, ROOT, check_sanitizers, corpus_messages, free_port
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 
 def as_user_cmd(cmd):
     """Run cmd as an unprivileged user when we are root."""

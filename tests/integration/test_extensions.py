@@ -7,7 +7,7 @@ import select
 import socket
 import time
 
-from conftest import read_until_tagged
+from conftest import only_backends, read_until_tagged
 
 
 def parse_set(s):
@@ -122,6 +122,7 @@ def test_idle_sees_other_session(haven):
     s.close()
 
 
+@only_backends("mbox")
 def test_idle_sees_mda_delivery(haven):
     m = haven.login("bob")
     fill(m, 1)
@@ -162,6 +163,7 @@ def inotify_fds(pid):
     return n
 
 
+@only_backends("mbox")
 def test_idle_sessions_share_one_inotify_instance(haven):
     """Several IDLE sessions of one user (one worker) on different
     mailboxes: one inotify instance (the kernel's per-uid limit is 128, and

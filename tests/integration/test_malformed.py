@@ -6,6 +6,9 @@ import socket
 
 from conftest import read_until_tagged
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 
 def send(s, f, data, tag):
     s.sendall(data)

@@ -21,6 +21,9 @@ from conftest import IS_ROOT
 from imapresp import fetch_items
 from rfc9051_common import Session
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/dotlockfile"),
                                 reason="dotlockfile (liblockfile-bin) is not installed "
                                        "(scripts/install-deps installs it)")

@@ -10,6 +10,9 @@ import re
 from conftest import read_until_tagged
 from test_mbox_index import indexed, run, session, snapshot, fresh_view  # noqa: F401 (fixture)
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 
 def message(i):
     return (b"From: sender%d@example.org\r\nTo: alice@example.org\r\n"

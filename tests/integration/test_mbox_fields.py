@@ -9,6 +9,9 @@ import time
 
 from test_mbox_index import indexed, run, session, write_mbox  # noqa: F401 (fixture)
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 FIELDS_RE = re.compile(r"header fields of (\d+) messages from the cache, (\d+) read")
 
 

@@ -11,6 +11,9 @@ import pytest
 
 from conftest import read_until_tagged
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 FROM = b"From sender@example.org Sat Nov 21 10:00:%02d 2026\n"
 
 

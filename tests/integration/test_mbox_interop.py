@@ -23,6 +23,9 @@ from conftest import IS_ROOT, Haven, check_sanitizers, mail_identity
 from dovecot import Dovecot, available
 from imapresp import fetch_items, raw_from_imaplib
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 pytestmark = pytest.mark.skipif(not available(), reason="needs root and dovecot-imapd")
 
 USERS = {"alice": "pw-alice"}

@@ -14,6 +14,9 @@ import pytest
 
 from conftest import IS_ROOT, Haven, check_sanitizers, read_until_tagged
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 pytestmark = pytest.mark.skipif(not IS_ROOT, reason="needs root to make a root:mail spool")
 
 

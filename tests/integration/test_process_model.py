@@ -16,6 +16,9 @@ import pytest
 from conftest import needs_root, read_until_tagged
 from procs import children_of, descendants_of, is_login_template
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 
 def proc_uids(pid):
     with open("/proc/%d/status" % pid) as f:

@@ -5,7 +5,7 @@ sessions report it without claiming it. IMAP4rev2 (RFC 9051) has no
 \\Recent: after ENABLE IMAP4rev2 neither the flag nor RECENT responses."""
 import re
 
-from conftest import read_until_tagged
+from conftest import only_backends, read_until_tagged
 
 
 def run(s, f, tag, cmd):
@@ -128,6 +128,7 @@ def test_new_mail_while_selected(haven):
     c.close()
 
 
+@only_backends("mbox")
 def test_mda_delivery_is_recent(haven):
     a, fa = login(haven)
     run(a, fa, b"a", b"SELECT INBOX")   # creates INBOX

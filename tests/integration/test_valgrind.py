@@ -18,6 +18,9 @@ import vgrun
 from netwait import wait_listening
 from conftest import Haven, ROOT, corpus_messages
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 PLAIN_BUILD = os.environ.get("HAVEN_PLAIN_BUILD", os.path.join(ROOT, "build"))
 
 

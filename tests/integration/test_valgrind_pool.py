@@ -24,6 +24,9 @@ from netwait import wait_listening
 from conftest import Haven, ROOT, read_until_tagged
 from procs import children_of
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 PLAIN_BUILD = os.environ.get("HAVEN_PLAIN_BUILD", os.path.join(ROOT, "build"))
 
 

@@ -14,6 +14,9 @@ from conftest import Haven, ROOT, read_until_tagged
 from procs import children_of
 from test_mbox_index import write_mbox
 
+# About mbox files or processes, not the storage interface.
+BACKENDS = ["mbox"]
+
 PLAIN_BUILD = os.environ.get("HAVEN_PLAIN_BUILD", os.path.join(ROOT, "build"))
 MESSAGES = 60000
 

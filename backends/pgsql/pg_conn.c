@@ -1,0 +1,397 @@
+/* libpq connection, statements, deadlines and error mapping (pg_conn.h). */
+#include "pg_conn.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+
+/* Every statement the backend runs. Mutating operations are one call of
+ * a function from sql/migrations/0003 each: one statement, one
+ * transaction. */
+static const char *const stmt_sql[PS_NSTMTS] = {
+	[PS_STORE_OPEN] = "SELECT user_id, quota_bytes, quota_messages FROM haven.store_open($1, $2)",
+	[PS_LIST_MAILBOXES] = "SELECT name, noselect, special_use FROM haven.mailboxes "
+			      "WHERE user_id = $1",
+	[PS_LIST_SUBSCRIPTIONS] = "SELECT name FROM haven.subscriptions WHERE user_id = $1",
+	[PS_CREATE] = "SELECT haven.mailbox_create($1, $2, $3, $4)",
+	[PS_DELETE] = "SELECT haven.mailbox_delete($1, $2)",
+	[PS_RENAME] = "SELECT haven.mailbox_rename($1, $2, $3)",
+	[PS_SUBSCRIBE] = "SELECT haven.subscribe($1, $2, $3)",
+	[PS_STATUS] = "SELECT m.messages, m.uidnext, m.uidvalidity, m.unseen, m.highestmodseq, "
+		      "m.bytes, m.deleted, (SELECT count(*) FROM haven.messages x "
+		      "WHERE x.mailbox_id = m.id AND x.uid >= m.first_recent) "
+		      "FROM haven.mailboxes m WHERE m.user_id = $1 AND m.name = $2 AND NOT m.noselect",
+	[PS_UPLOAD_BEGIN] = "INSERT INTO haven.bodies (size) VALUES ($1) RETURNING id",
+	[PS_UPLOAD_DROP] = "DELETE FROM haven.bodies WHERE id = $1 AND sha256 IS NULL",
+	[PS_UPLOAD_CHUNK] = "INSERT INTO haven.body_chunks (body_id, seq, data) VALUES ($1, $2, $3)",
+	[PS_APPEND] = "SELECT uidvalidity, uid FROM haven.append($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+		      "$10, $11, $12, $13, $14, to_timestamp($15), $16)",
+	[PS_APPEND_LOOKUP] = "SELECT m.uidvalidity, l.uid FROM haven.append_log l "
+			     "JOIN haven.mailboxes m ON m.id = l.mailbox_id WHERE l.token = $1",
+	[PS_SELECT] = "SELECT id, uidvalidity, uidnext, highestmodseq, messages, unseen, recent_from, "
+		      "recent, first_unseen, keywords FROM haven.select_mailbox($1, $2, $3)",
+	[PS_CLAIM_RECENT] = "SELECT haven.claim_recent($1, $2, $3)",
+	[PS_VIEW_STATE] = "SELECT uidvalidity, uidnext, highestmodseq, noselect "
+			  "FROM haven.mailboxes WHERE id = $1",
+	[PS_VIEW_UIDS] = "SELECT uid FROM haven.messages WHERE mailbox_id = $1 AND uid < $2 "
+			 "UNION SELECT uid FROM haven.expunged "
+			 "WHERE mailbox_id = $1 AND uid < $2 AND modseq > $3 ORDER BY 1",
+	[PS_META_RANGE] = "SELECT uid, flags, keywords, modseq, "
+			  "extract(epoch FROM internaldate)::bigint, tz_minutes, size "
+			  "FROM haven.messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 "
+			  "ORDER BY uid",
+	[PS_CHANGES] = "SELECT uid, flags, keywords, modseq FROM haven.messages "
+		       "WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+	[PS_EXPUNGES] = "SELECT uid FROM haven.expunged WHERE mailbox_id = $1 AND modseq > $2 "
+			"ORDER BY uid",
+	[PS_MESSAGE_BODY] = "SELECT m.body_id, m.size, b.structure FROM haven.messages m "
+			    "JOIN haven.bodies b ON b.id = m.body_id "
+			    "WHERE m.mailbox_id = $1 AND m.uid = $2",
+	[PS_CHUNK_READ] = "SELECT substring(data FROM $3::int4 FOR $4::int4) FROM haven.body_chunks "
+			  "WHERE body_id = $1 AND seq = $2",
+	[PS_STORE_FLAGS] = "SELECT uid, flags, keywords, modseq, failed "
+			   "FROM haven.store_flags($1, $2, $3, $4, $5, $6)",
+	[PS_EXPUNGE] = "SELECT unnest(haven.expunge($1, $2))",
+	[PS_COPY] = "SELECT uidvalidity, src_uid, dst_uid FROM haven.copy($1, $2, $3, $4, $5)",
+};
+
+#define RETRIES 5
+
+/* ---- parameters --------------------------------------------------------- */
+
+void pgp_init(struct pgp *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+static int pgp_slot(struct pgp *p)
+{
+	if (p->n == PGP_MAX)
+		fatal("pgsql: too many statement parameters");
+	return p->n++;
+}
+
+void pgp_str(struct pgp *p, const char *s)
+{
+	int i = pgp_slot(p);
+	p->v[i] = s;
+	p->len[i] = 0;
+	p->fmt[i] = 0;
+}
+
+void pgp_i64(struct pgp *p, int64_t v)
+{
+	int i = pgp_slot(p);
+	snprintf(p->num[i], sizeof(p->num[i]), "%" PRId64, v);
+	p->v[i] = p->num[i];
+}
+
+void pgp_bool(struct pgp *p, int v)
+{
+	pgp_str(p, v ? "t" : "f");
+}
+
+void pgp_bytes(struct pgp *p, const void *data, size_t len)
+{
+	int i = pgp_slot(p);
+	if (len > INT32_MAX)
+		fatal("pgsql: parameter too large");
+	p->v[i] = len ? data : "";
+	p->len[i] = (int)len;
+	p->fmt[i] = 1;
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+int64_t pg_i64(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+const char *pg_str(const PGresult *r, int row, int col)
+{
+	return PQgetvalue(r, row, col);
+}
+
+int pg_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col);
+}
+
+int64_t pg_bin_int(const PGresult *r, int row, int col)
+{
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
+	int len = PQgetlength(r, row, col);
+	uint64_t v = 0;
+	if (len != 2 && len != 4 && len != 8)
+		return 0;
+	for (int i = 0; i < len; i++)
+		v = v << 8 | p[i];
+	if (len == 2)
+		return (int16_t)v;
+	if (len == 4)
+		return (int32_t)v;
+	return (int64_t)v;
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+void pgc_init(struct pgc *c, const char *dsn, long timeout_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->dsn = xstrdup(dsn);
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
+}
+
+void pgc_drop(struct pgc *c)
+{
+	if (c->conn)
+		PQfinish(c->conn);
+	c->conn = NULL;
+	c->prepared = 0;
+}
+
+void pgc_close(struct pgc *c)
+{
+	pgc_drop(c);
+	free(c->dsn);
+	c->dsn = NULL;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until the socket is ready for what libpq needs, or the deadline. */
+static int wait_socket(PGconn *conn, int for_write, long long deadline)
+{
+	struct pollfd pf = { PQsocket(conn), for_write ? POLLOUT : POLLIN, 0 };
+	long long left = deadline - now_ms();
+	int r;
+	if (left <= 0)
+		return 0;
+	do
+		r = poll(&pf, 1, (int)left);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+int pgc_connect(struct pgc *c, struct error *err)
+{
+	long long deadline = now_ms() + c->timeout_ms;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	pgc_drop(c);
+	c->conn = PQconnectStart(c->dsn);
+	if (c->conn == NULL || PQstatus(c->conn) == CONNECTION_BAD)
+		goto fail;
+	while (st != PGRES_POLLING_OK) {
+		if (st == PGRES_POLLING_FAILED)
+			goto fail;
+		if (wait_socket(c->conn, st == PGRES_POLLING_WRITING, deadline) <= 0) {
+			error_set(err, ERR_UNAVAILABLE, "Mail store unavailable (connecting timed out)");
+			log_warn("pgsql: connecting timed out after %ld ms", c->timeout_ms);
+			pgc_drop(c);
+			return -1;
+		}
+		st = PQconnectPoll(c->conn);
+	}
+	if (PQsetnonblocking(c->conn, 1) != 0)
+		goto fail;
+	return 0;
+fail:
+	log_warn("pgsql: cannot connect: %s",
+		 c->conn ? PQerrorMessage(c->conn) : "out of memory");
+	error_set(err, ERR_UNAVAILABLE, "Mail store unavailable");
+	pgc_drop(c);
+	return -1;
+}
+
+/* Ask the server to stop what it is doing (a statement past its time). */
+static void cancel(struct pgc *c)
+{
+	char msg[256];
+	PGcancel *cn = PQgetCancel(c->conn);
+	if (cn) {
+		PQcancel(cn, msg, sizeof(msg));
+		PQfreeCancel(cn);
+	}
+}
+
+/* Collect the results of what was sent. The last non-NULL result is the
+ * answer; 0, or -1 on a deadline or a broken connection. */
+static int collect(struct pgc *c, long long deadline, PGresult **out)
+{
+	PGresult *last = NULL, *r;
+	int flushing = 1;
+
+	for (;;) {
+		if (flushing) {
+			int f = PQflush(c->conn);
+			if (f < 0)
+				break;
+			flushing = f == 1;
+		}
+		if (!flushing && !PQisBusy(c->conn)) {
+			if ((r = PQgetResult(c->conn)) == NULL) {
+				*out = last;
+				return last ? 0 : -1;
+			}
+			PQclear(last);
+			last = r;
+			continue;
+		}
+		if (wait_socket(c->conn, flushing, deadline) <= 0) {
+			PQclear(last);
+			return -2;
+		}
+		if (PQconsumeInput(c->conn) == 0)
+			break;
+	}
+	PQclear(last);
+	return -1;
+}
+
+static enum error_code haven_code(const char *state)
+{
+	static const struct {
+		const char *state;
+		enum error_code code;
+	} map[] = {
+		{ "HVNOX", ERR_NONEXISTENT }, { "HVTRY", ERR_TRYCREATE }, { "HVEXI", ERR_ALREADYEXISTS },
+		{ "HVCAN", ERR_CANNOT },      { "HVQUO", ERR_OVERQUOTA }, { "HVLIM", ERR_LIMIT },
+		{ "HVEXP", ERR_EXPUNGEISSUED },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].state, state) == 0)
+			return map[i].code;
+	return ERR_NONE;
+}
+
+/* A failed statement: what the client is told, and whether the
+ * connection is still of any use. */
+static int fail_result(struct pgc *c, PGresult *res, struct error *err)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	enum error_code code = state ? haven_code(state) : ERR_NONE;
+
+	if (code != ERR_NONE) {
+		error_set(err, code, "%s", msg ? msg : "Failed");
+	} else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01"))) {
+		c->retry = 1;
+		error_set(err, ERR_INUSE, "Mailbox busy, try again");
+	} else if (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) ||
+			     !strcmp(state, "57014") || !strcmp(state, "53300"))) {
+		log_warn("pgsql: %s (%s)", msg ? msg : "?", state);
+		error_set(err, ERR_UNAVAILABLE, "Mail store unavailable, try again later");
+		if (PQstatus(c->conn) != CONNECTION_OK || strncmp(state, "57P", 3) == 0)
+			pgc_drop(c);
+	} else {
+		error_set(err, ERR_INTERNAL, "pgsql: %s (%s)", msg ? msg : PQresultErrorMessage(res),
+			  state ? state : "no SQLSTATE");
+	}
+	PQclear(res);
+	return -1;
+}
+
+static int finish(struct pgc *c, int sent, long long deadline, PGresult **out, struct error *err)
+{
+	PGresult *res = NULL;
+	int r = sent ? collect(c, deadline, &res) : -1;
+
+	if (r == -2) {
+		log_warn("pgsql: no answer within %ld ms; cancelling the statement", c->timeout_ms);
+		cancel(c);
+		pgc_drop(c);
+		c->ambiguous = 1;
+		error_set(err, ERR_UNAVAILABLE, "Mail store too slow, try again later");
+		return -1;
+	}
+	if (r < 0) {
+		log_warn("pgsql: connection lost: %s", c->conn ? PQerrorMessage(c->conn) : "");
+		c->ambiguous = sent;
+		pgc_drop(c);
+		error_set(err, ERR_UNAVAILABLE, "Mail store unavailable, try again later");
+		return -1;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+		return fail_result(c, res, err);
+	*out = res;
+	return 0;
+}
+
+static int prepare(struct pgc *c, enum pg_stmt s, long long deadline, struct error *err)
+{
+	char name[16];
+	PGresult *res;
+
+	if (c->prepared & (1ULL << s))
+		return 0;
+	snprintf(name, sizeof(name), "h%d", (int)s);
+	if (finish(c, PQsendPrepare(c->conn, name, stmt_sql[s], 0, NULL), deadline, &res, err) < 0)
+		return -1;
+	PQclear(res);
+	c->prepared |= 1ULL << s;
+	return 0;
+}
+
+static int ready(struct pgc *c, struct error *err)
+{
+	c->ambiguous = 0;
+	c->retry = 0;
+	if (c->conn && PQstatus(c->conn) == CONNECTION_OK)
+		return 0;
+	return pgc_connect(c, err);
+}
+
+int pgc_exec(struct pgc *c, enum pg_stmt s, const struct pgp *p, int binary, PGresult **res,
+	     struct error *err)
+{
+	long long deadline = now_ms() + c->timeout_ms;
+	char name[16];
+	int sent;
+
+	*res = NULL;
+	if (ready(c, err) < 0 || prepare(c, s, deadline, err) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "h%d", (int)s);
+	sent = PQsendQueryPrepared(c->conn, name, p->n, p->v, p->len, p->fmt, binary);
+	return finish(c, sent, deadline, res, err);
+}
+
+int pgc_exec_text(struct pgc *c, const char *sql, int n, const char *const *values,
+		  PGresult **res, struct error *err)
+{
+	long long deadline = now_ms() + c->timeout_ms;
+	int sent;
+
+	*res = NULL;
+	if (ready(c, err) < 0)
+		return -1;
+	sent = PQsendQueryParams(c->conn, sql, n, NULL, values, NULL, NULL, 0);
+	return finish(c, sent, deadline, res, err);
+}
+
+int pgc_call(struct pgc *c, enum pg_stmt s, const struct pgp *p, int binary, PGresult **res,
+	     struct error *err)
+{
+	int rc = -1;
+	for (int i = 0; i < RETRIES; i++) {
+		rc = pgc_exec(c, s, p, binary, res, err);
+		if (rc == 0 || !c->retry)
+			break;
+		log_debug("pgsql: serialization failure or deadlock; trying again");
+	}
+	return rc;
+}

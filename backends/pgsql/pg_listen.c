@@ -1,0 +1,65 @@
+/* Change notification: a second connection per user worker that only
+ * LISTENs on the user's channel (sql/migrations/0001: every change to a
+ * mailbox row NOTIFYs "haven_<user id>" at commit, on whatever host made
+ * it). Its socket is the notify fd of every view of the store: IDLE wakes
+ * on a commit anywhere, never polls. The notifications are hints; a
+ * woken view asks the database what changed since its MODSEQ, so a lost
+ * notification costs only a later wake-up (IDLE also re-syncs now and
+ * then). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../../lib/log.h"
+#include "pgsql.h"
+
+static int listening(struct store *st)
+{
+	return st->listening && st->listen.conn && PQstatus(st->listen.conn) == CONNECTION_OK;
+}
+
+static int start(struct store *st)
+{
+	char sql[64];
+	PGresult *r;
+	struct error err;
+
+	if (listening(st))
+		return 0;
+	st->listening = 0;
+	snprintf(sql, sizeof(sql), "LISTEN haven_%lld", (long long)st->user_id);
+	if (pgc_exec_text(&st->listen, sql, 0, NULL, &r, &err) < 0) {
+		log_warn("pgsql: cannot listen for changes (%s); IDLE will poll", err.msg);
+		return -1;
+	}
+	PQclear(r);
+	st->listening = 1;
+	return 0;
+}
+
+int pg_notify_fd(struct mailbox *mb)
+{
+	if (start(mb->st) < 0)
+		return -1;
+	return PQsocket(mb->st->listen.conn);
+}
+
+void pg_listen_drain(struct store *st)
+{
+	PGnotify *n;
+
+	if (!listening(st))
+		return;
+	if (PQconsumeInput(st->listen.conn) == 0) {
+		log_warn("pgsql: the listening connection broke: %s", PQerrorMessage(st->listen.conn));
+		pgc_drop(&st->listen);
+		st->listening = 0;
+		return;
+	}
+	while ((n = PQnotifies(st->listen.conn)) != NULL)
+		PQfreemem(n);
+}
+
+void pg_listen_close(struct store *st)
+{
+	st->listening = 0;
+}

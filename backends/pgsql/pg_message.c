@@ -1,0 +1,131 @@
+/* A message's bytes and structure from PostgreSQL.
+ *
+ * The stream reads the ranges FETCH asks for, chunk by chunk, with
+ * substring() on uncompressed chunks: PostgreSQL then reads only the
+ * TOAST slices it needs, so BODY[HEADER] of a 50 MB message reads a few
+ * kilobytes. The structure was parsed at delivery; a damaged one is a
+ * clear error, never trusted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+#include "../../mail/structure.h"
+#include "pgsql.h"
+
+struct pg_stream {
+	struct msg_stream base;
+	struct store *st;
+	int64_t body;
+};
+
+/* Which body a message of the view has (remembered for the next ask). */
+static int body_of(struct mailbox *mb, uint32_t uid, PGresult **res, struct error *err)
+{
+	struct pgp p;
+	pgp_init(&p);
+	pgp_i64(&p, mb->id);
+	pgp_i64(&p, uid);
+	if (pgc_call(&mb->st->db, PS_MESSAGE_BODY, &p, 1, res, err) < 0)
+		return -1;
+	if (PQntuples(*res) != 1) {
+		PQclear(*res);
+		error_set(err, ERR_EXPUNGEISSUED, "Message was expunged");
+		return -1;
+	}
+	mb->body_uid = uid;
+	mb->body_id = pg_bin_int(*res, 0, 0);
+	mb->body_size = (uint64_t)pg_bin_int(*res, 0, 1);
+	return 0;
+}
+
+static ssize_t stream_pread(struct msg_stream *s, void *buf, size_t n, uint64_t off)
+{
+	struct pg_stream *ps = (struct pg_stream *)s;
+	struct error err;
+	struct pgp p;
+	PGresult *r;
+	size_t in_chunk;
+
+	if (off >= s->size)
+		return 0;
+	if (n > s->size - off)
+		n = (size_t)(s->size - off);
+	in_chunk = (size_t)(off % PG_CHUNK);
+	if (n > PG_CHUNK - in_chunk)
+		n = PG_CHUNK - in_chunk;
+	pgp_init(&p);
+	pgp_i64(&p, ps->body);
+	pgp_i64(&p, (int64_t)(off / PG_CHUNK));
+	pgp_i64(&p, (int64_t)in_chunk + 1);
+	pgp_i64(&p, (int64_t)n);
+	if (pgc_call(&ps->st->db, PS_CHUNK_READ, &p, 1, &r, &err) < 0) {
+		log_warn("pgsql: reading body %lld: %s", (long long)ps->body, err.msg);
+		return -1;
+	}
+	if (PQntuples(r) != 1 || (size_t)PQgetlength(r, 0, 0) != n) {
+		log_err("pgsql: body %lld is damaged (chunk %llu missing or short)",
+			(long long)ps->body, (unsigned long long)(off / PG_CHUNK));
+		PQclear(r);
+		return -1;
+	}
+	memcpy(buf, PQgetvalue(r, 0, 0), n);
+	PQclear(r);
+	return (ssize_t)n;
+}
+
+static void stream_close(struct msg_stream *s)
+{
+	free(s);
+}
+
+static const struct msg_stream_ops stream_ops = {
+	.pread = stream_pread,
+	.close = stream_close,
+};
+
+int pg_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out, struct error *err)
+{
+	struct pg_stream *s;
+
+	if (mb->body_uid != uid) {
+		PGresult *r;
+		if (body_of(mb, uid, &r, err) < 0)
+			return -1;
+		PQclear(r);
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &stream_ops;
+	s->base.size = mb->body_size;
+	s->st = mb->st;
+	s->body = mb->body_id;
+	*out = &s->base;
+	return 0;
+}
+
+int pg_fetch_structure(struct mailbox *mb, uint32_t uid, struct arena *a,
+		       struct mail_structure **out, struct error *err)
+{
+	PGresult *r;
+	const char *why;
+	int rc = 0;
+
+	if (body_of(mb, uid, &r, err) < 0)
+		return -1;
+	if (pg_null(r, 0, 2)) {
+		error_set(err, ERR_INTERNAL, "pgsql: message %u of mailbox %lld has no structure", uid,
+			  (long long)mb->id);
+		rc = -1;
+	} else if (mail_structure_decode(a, PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2), out,
+					 &why) < 0) {
+		error_set(err, ERR_INTERNAL, "pgsql: stored structure of message %u of mailbox %lld: %s",
+			  uid, (long long)mb->id, why);
+		rc = -1;
+	} else if ((*out)->msg->len != mb->body_size) {
+		error_set(err, ERR_INTERNAL, "pgsql: stored structure of message %u does not fit its body",
+			  uid);
+		rc = -1;
+	}
+	PQclear(r);
+	return rc;
+}

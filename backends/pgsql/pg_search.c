@@ -1,0 +1,295 @@
+/* SEARCH in the database.
+ *
+ * A program (mail/search.h) becomes one SELECT over the mailbox's
+ * messages. Each key gives two SQL conditions: T, "certainly matches",
+ * and F, "certainly does not"; AND, OR and NOT combine them in
+ * three-valued logic without recursion (children come before their
+ * operator when the prefix-ordered program is walked backwards). Rows
+ * where F holds are not returned (BM_NO), rows where T holds are BM_YES,
+ * the rest BM_MAYBE, for the evaluator to decide by reading them.
+ *
+ * Metadata keys (flags, keywords, UID and sequence sets, dates, sizes,
+ * SENT*) are exact. Text keys use the search text stored at delivery
+ * (built by the evaluator's own code, search_texts_build), whose pg_trgm
+ * index finds candidates: a needle absent from it cannot match any text
+ * key (F); TEXT and BODY are exact on it (T) when it holds the whole
+ * message. \Recent is per view, so RECENT/NEW/OLD are left to the
+ * evaluator. Values are parameters; the SQL text is made only of the
+ * fixed fragments below, chosen by the program's shape. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/buf.h"
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+#include "../../mail/search.h"
+#include "pgsql.h"
+
+struct sparams {
+	char **v;
+	int n, cap;
+};
+
+/* Add a value; returns its placeholder number. */
+static int param(struct sparams *sp, char *owned)
+{
+	if (sp->n == sp->cap) {
+		sp->cap = sp->cap ? sp->cap * 2 : 16;
+		sp->v = xreallocarray(sp->v, (size_t)sp->cap, sizeof(char *));
+	}
+	sp->v[sp->n++] = owned;
+	return sp->n;
+}
+
+static char *like_pattern(const char *s, size_t len)
+{
+	struct buf b = BUF_INIT;
+	buf_append_byte(&b, '%');
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+			buf_append_byte(&b, '\\');
+		buf_append_byte(&b, s[i]);
+	}
+	buf_append_byte(&b, '%');
+	return buf_steal(&b);
+}
+
+/* "{[a,b],[c,d]}" of a resolved set, mapped through the view when its
+ * numbers are sequence numbers. */
+static char *multirange(struct mailbox *mb, const struct seqset *set, int seqs)
+{
+	struct buf b = BUF_INIT;
+	buf_append_byte(&b, '{');
+	for (size_t i = 0; i < set->n; i++) {
+		uint32_t lo = set->r[i].lo, hi = set->r[i].hi;
+		if (seqs) {
+			if (lo > mb->count)
+				continue;
+			if (hi > mb->count)
+				hi = mb->count;
+			lo = mb->uids[lo - 1];
+			hi = mb->uids[hi - 1];
+		}
+		buf_printf(&b, "%s[%u,%u]", b.len > 1 ? "," : "", lo, hi);
+	}
+	buf_append_byte(&b, '}');
+	return buf_steal(&b);
+}
+
+static char *uid_list(const uint32_t *v, size_t n)
+{
+	struct buf b = BUF_INIT;
+	pg_uid_array(&b, v, n);
+	return buf_steal(&b);
+}
+
+struct cond {
+	char *t, *f;
+};
+
+static void set2(struct cond *c, const char *t, const char *f)
+{
+	c->t = xstrdup(t);
+	c->f = xstrdup(f);
+}
+
+static void setp(struct cond *c, const char *tfmt, const char *ffmt, int k)
+{
+	struct buf t = BUF_INIT, f = BUF_INIT;
+	buf_printf(&t, tfmt, k, k);
+	buf_printf(&f, ffmt, k, k);
+	c->t = buf_steal(&t);
+	c->f = buf_steal(&f);
+}
+
+#define DAY "floor((extract(epoch FROM m.internaldate) + m.tz_minutes * 60) / 86400)"
+#define HAS_KW "EXISTS (SELECT 1 FROM unnest(m.keywords) AS k WHERE lower(k) = lower($%d))"
+
+/* A key that needs the message's text: F from the stored text. */
+static void text_key(struct cond *c, const struct search_node *n, struct sparams *sp)
+{
+	int k;
+	if (n->len == 0 || !search_text_needle_ok(n->str, n->len)) {
+		set2(c, n->op == SK_TEXT && n->len == 0 ? "true" : "false", "false");
+		return;
+	}
+	k = param(sp, like_pattern(n->str, n->len));
+	if (n->op == SK_TEXT) {
+		setp(c, "(b.text_complete AND b.search_text LIKE $%d)",
+		     "(b.text_complete AND b.search_text NOT LIKE $%d)", k);
+	} else if (n->op == SK_BODY) {
+		struct buf t = BUF_INIT, f = BUF_INIT;
+		int k2 = param(sp, xstrndup(n->str, n->len));
+		buf_printf(&t, "(b.text_complete AND strpos(substr(b.search_text, b.body_start), $%d) > 0)",
+			   k2);
+		buf_printf(&f, "(b.text_complete AND b.search_text NOT LIKE $%d)", k);
+		c->t = buf_steal(&t);
+		c->f = buf_steal(&f);
+	} else {
+		setp(c, "false", "(b.text_complete AND b.search_text NOT LIKE $%d)", k);
+	}
+}
+
+static char *num(uint64_t v)
+{
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "%llu", (unsigned long long)v);
+	return buf_steal(&b);
+}
+
+static char *inum(int64_t v)
+{
+	struct buf b = BUF_INIT;
+	buf_printf(&b, "%lld", (long long)v);
+	return buf_steal(&b);
+}
+
+static void leaf(struct mailbox *mb, struct search_ctx *ctx, const struct search_node *n,
+		 struct sparams *sp, struct cond *c, int *needs_body)
+{
+	switch (n->op) {
+	case SK_ALL: set2(c, "true", "false"); return;
+	case SK_NONE: set2(c, "false", "true"); return;
+	case SK_FLAG:
+		setp(c, "(m.flags & $%d) <> 0", "(m.flags & $%d) = 0", param(sp, num(n->flag)));
+		return;
+	case SK_UNFLAG:
+		setp(c, "(m.flags & $%d) = 0", "(m.flags & $%d) <> 0", param(sp, num(n->flag)));
+		return;
+	case SK_KEYWORD:
+		setp(c, HAS_KW, "NOT " HAS_KW, param(sp, xstrdup(n->str)));
+		return;
+	case SK_UNKEYWORD:
+		setp(c, "NOT " HAS_KW, HAS_KW, param(sp, xstrdup(n->str)));
+		return;
+	case SK_BEFORE: setp(c, DAY " < $%d", DAY " >= $%d", param(sp, inum(n->day))); return;
+	case SK_ON: setp(c, DAY " = $%d", DAY " <> $%d", param(sp, inum(n->day))); return;
+	case SK_SINCE: setp(c, DAY " >= $%d", DAY " < $%d", param(sp, inum(n->day))); return;
+	case SK_LARGER: setp(c, "m.size > $%d", "m.size <= $%d", param(sp, num(n->num))); return;
+	case SK_SMALLER: setp(c, "m.size < $%d", "m.size >= $%d", param(sp, num(n->num))); return;
+	case SK_SEQSET:
+	case SK_UIDSET:
+		setp(c, "m.uid <@ $%d::int8multirange", "NOT m.uid <@ $%d::int8multirange",
+		     param(sp, multirange(mb, &n->set, n->op == SK_SEQSET)));
+		return;
+	case SK_SAVED:
+		setp(c, "m.uid = ANY ($%d::bigint[])", "NOT m.uid = ANY ($%d::bigint[])",
+		     param(sp, uid_list(ctx->saved, ctx->nsaved)));
+		return;
+	case SK_SENTBEFORE:
+	case SK_SENTON:
+	case SK_SENTSINCE: {
+		const char *op = n->op == SK_SENTBEFORE ? "<" : n->op == SK_SENTON ? "=" : ">=";
+		struct buf t = BUF_INIT, f = BUF_INIT;
+		int k = param(sp, inum(n->day));
+		buf_printf(&t, "coalesce(b.sent_day %s $%d, false)", op, k);
+		buf_printf(&f, "NOT coalesce(b.sent_day %s $%d, false)", op, k);
+		c->t = buf_steal(&t);
+		c->f = buf_steal(&f);
+		*needs_body = 1;
+		return;
+	}
+	case SK_FROM: case SK_TO: case SK_CC: case SK_BCC: case SK_SUBJECT: case SK_HEADER:
+	case SK_BODY: case SK_TEXT:
+		text_key(c, n, sp);
+		*needs_body = 1;
+		return;
+	default:
+		/* \Recent and anything new: the evaluator decides */
+		set2(c, "false", "false");
+		return;
+	}
+}
+
+/* Operator node i from its children's conditions (already made). */
+static void combine(const struct search_program *p, size_t i, struct cond *cs)
+{
+	const struct search_node *n = &p->nodes[i];
+	struct buf t = BUF_INIT, f = BUF_INIT;
+	const char *top = n->op == SK_AND ? " AND " : " OR ", *fop = n->op == SK_AND ? " OR " : " AND ";
+	size_t k = 0;
+
+	if (n->op == SK_NOT) {
+		size_t c = i + 1;
+		cs[i].t = cs[c].f;
+		cs[i].f = cs[c].t;
+		cs[c].t = cs[c].f = NULL;
+		return;
+	}
+	buf_append_byte(&t, '(');
+	buf_append_byte(&f, '(');
+	for (size_t c = i + 1; c < n->end; c = p->nodes[c].end, k++) {
+		buf_printf(&t, "%s%s", k ? top : "", cs[c].t);
+		buf_printf(&f, "%s%s", k ? fop : "", cs[c].f);
+		free(cs[c].t);
+		free(cs[c].f);
+		cs[c].t = cs[c].f = NULL;
+	}
+	if (k == 0) {
+		buf_append_str(&t, n->op == SK_AND ? "true" : "false");
+		buf_append_str(&f, n->op == SK_AND ? "false" : "true");
+	}
+	buf_append_byte(&t, ')');
+	buf_append_byte(&f, ')');
+	cs[i].t = buf_steal(&t);
+	cs[i].f = buf_steal(&f);
+}
+
+static void build(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
+		  struct sparams *sp, struct buf *sql)
+{
+	struct cond *cs = xcalloc(p->nnodes ? p->nnodes : 1, sizeof(*cs));
+	int needs_body = 0;
+
+	param(sp, inum(mb->id));
+	param(sp, num(mb->uidnext));
+	for (size_t i = p->nnodes; i-- > 0;) {
+		const struct search_node *n = &p->nodes[i];
+		if (n->op == SK_AND || n->op == SK_OR || n->op == SK_NOT)
+			combine(p, i, cs);
+		else
+			leaf(mb, ctx, n, sp, &cs[i], &needs_body);
+	}
+	buf_printf(sql, "SELECT m.uid, %s FROM haven.messages m%s WHERE m.mailbox_id = $1 "
+			"AND m.uid < $2 AND NOT %s",
+		   cs[0].t, needs_body ? " JOIN haven.bodies b ON b.id = m.body_id" : "", cs[0].f);
+	free(cs[0].t);
+	free(cs[0].f);
+	free(cs);
+}
+
+int pg_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
+	      uint8_t *result, struct error *err)
+{
+	struct sparams sp = { NULL, 0, 0 };
+	struct buf sql = BUF_INIT;
+	PGresult *r;
+	int rc;
+
+	if (p->nnodes == 0 || pg_view_uids(mb, err) < 0)
+		return p->nnodes == 0 ? 1 : -1;
+	build(mb, p, ctx, &sp, &sql);
+	rc = pgc_exec_text(&mb->st->db, sql.data, sp.n, (const char *const *)sp.v, &r, err);
+	for (int i = 0; i < sp.n; i++)
+		free(sp.v[i]);
+	free(sp.v);
+	buf_free(&sql);
+	if (rc < 0)
+		return -1;
+	memset(result, BM_NO, mb->count);
+	for (int i = 0; i < PQntuples(r); i++) {
+		uint32_t uid = (uint32_t)pg_i64(r, i, 0);
+		uint32_t lo = 0, hi = mb->count;
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+			if (mb->uids[mid] < uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < mb->count && mb->uids[lo] == uid)
+			result[lo] = pg_str(r, i, 1)[0] == 't' ? BM_YES : BM_MAYBE;
+	}
+	PQclear(r);
+	return 0;
+}

@@ -1,0 +1,424 @@
+/* A selected mailbox in PostgreSQL: a snapshot (UIDVALIDITY, UIDNEXT,
+ * HIGHESTMODSEQ, message count) taken from the mailbox row in one read,
+ * and nothing per message until something asks.
+ *
+ * SELECT of a mailbox of any size is one function call: the view loads
+ * its UID list (an index-only scan) the first time sequence numbers are
+ * needed, and metadata in windows of PG_META_WINDOW messages (a primary
+ * key range) when a command looks at flags or dates. Memory stays a few
+ * bytes per message plus one window.
+ *
+ * sync() asks the database only for what changed after the view's MODSEQ:
+ * expunges from the expunge log, new and changed messages by the
+ * (mailbox, modseq) index. The view's UID list at any time is the
+ * messages below its UIDNEXT that exist now, plus those expunged after
+ * its MODSEQ (still in the view until sync reports them). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../../lib/log.h"
+#include "../../lib/xmalloc.h"
+#include "pgsql.h"
+
+static void view_link(struct mailbox *mb)
+{
+	mb->next = mb->st->views;
+	mb->st->views = mb;
+}
+
+static void view_unlink(struct mailbox *mb)
+{
+	for (struct mailbox **pp = &mb->st->views; *pp; pp = &(*pp)->next) {
+		if (*pp == mb) {
+			*pp = mb->next;
+			return;
+		}
+	}
+}
+
+static size_t parse_keywords(struct mailbox *mb, const char *arr);
+
+static void add_recent(struct mailbox *mb, uint32_t lo, uint32_t hi)
+{
+	if (lo >= hi)
+		return;
+	mb->recent = xreallocarray(mb->recent, mb->nrecent + 1, sizeof(*mb->recent));
+	mb->recent[mb->nrecent].lo = lo;
+	mb->recent[mb->nrecent].hi = hi;
+	mb->nrecent++;
+}
+
+static int is_recent(const struct mailbox *mb, uint32_t uid)
+{
+	for (size_t i = 0; i < mb->nrecent; i++)
+		if (uid >= mb->recent[i].lo && uid < mb->recent[i].hi)
+			return 1;
+	return 0;
+}
+
+int pg_select(struct store *st, const char *name, int readonly, struct mailbox **out,
+	      struct mailbox_status *status, struct error *err)
+{
+	struct mailbox *mb;
+	struct pgp p;
+	PGresult *r;
+
+	pgp_init(&p);
+	pgp_i64(&p, st->user_id);
+	pgp_str(&p, name);
+	pgp_bool(&p, readonly);
+	if (pgc_call(&st->db, PS_SELECT, &p, 0, &r, err) < 0)
+		return -1;
+	mb = xcalloc(1, sizeof(*mb));
+	mb->st = st;
+	mb->readonly = readonly;
+	mb->id = pg_i64(r, 0, 0);
+	mb->uidvalidity = (uint32_t)pg_i64(r, 0, 1);
+	mb->uidnext = (uint32_t)pg_i64(r, 0, 2);
+	mb->modseq = (uint64_t)pg_i64(r, 0, 3);
+	mb->count = (uint32_t)pg_i64(r, 0, 4);
+	add_recent(mb, (uint32_t)pg_i64(r, 0, 6), mb->uidnext);
+	memset(status, 0, sizeof(*status));
+	status->messages = mb->count;
+	status->uidvalidity = mb->uidvalidity;
+	status->uidnext = mb->uidnext;
+	status->highestmodseq = mb->modseq;
+	status->unseen = (uint32_t)pg_i64(r, 0, 5);
+	status->recent = (uint32_t)pg_i64(r, 0, 7);
+	status->first_unseen = (uint32_t)pg_i64(r, 0, 8);
+	parse_keywords(mb, pg_str(r, 0, 9));
+	mb->win.nkw = 0;
+	PQclear(r);
+	view_link(mb);
+	*out = mb;
+	return 0;
+}
+
+void pg_window_drop(struct mailbox *mb)
+{
+	mb->win.first = 0;
+	mb->win.n = 0;
+	mb->win.nkw = 0;
+}
+
+void pg_mailbox_close(struct mailbox *mb)
+{
+	view_unlink(mb);
+	for (size_t i = 0; i < mb->nkwnames; i++)
+		free(mb->kwnames[i]);
+	free(mb->kwnames);
+	free(mb->win.kw);
+	free(mb->uids);
+	free(mb->recent);
+	free(mb->own);
+	free(mb);
+}
+
+uint32_t pg_count(struct mailbox *mb)
+{
+	return mb->count;
+}
+
+int pg_view_uids(struct mailbox *mb, struct error *err)
+{
+	struct pgp p;
+	PGresult *r;
+	int n;
+
+	if (mb->have_uids)
+		return 0;
+	pgp_init(&p);
+	pgp_i64(&p, mb->id);
+	pgp_i64(&p, mb->uidnext);
+	pgp_i64(&p, (int64_t)mb->modseq);
+	if (pgc_call(&mb->st->db, PS_VIEW_UIDS, &p, 0, &r, err) < 0)
+		return -1;
+	n = PQntuples(r);
+	if ((uint32_t)n != mb->count)
+		log_warn("pgsql: mailbox %lld: view of %u messages found %d (expunge log pruned?)",
+			 (long long)mb->id, mb->count, n);
+	mb->uids = xreallocarray(mb->uids, (size_t)n + 1, sizeof(uint32_t));
+	for (int i = 0; i < n; i++)
+		mb->uids[i] = (uint32_t)pg_i64(r, i, 0);
+	mb->count = (uint32_t)n;
+	mb->have_uids = 1;
+	PQclear(r);
+	return 0;
+}
+
+uint32_t pg_uid(struct mailbox *mb, uint32_t seq)
+{
+	struct error err;
+	if (seq == 0 || seq > mb->count)
+		return 0;
+	if (pg_view_uids(mb, &err) < 0) {
+		log_warn("pgsql: %s", err.msg);
+		return 0;
+	}
+	return seq <= mb->count ? mb->uids[seq - 1] : 0;
+}
+
+uint32_t pg_keyword_index(struct mailbox *mb, const char *name)
+{
+	for (size_t i = 0; i < mb->nkwnames; i++)
+		if (strcasecmp(mb->kwnames[i], name) == 0)
+			return (uint32_t)i;
+	mb->kwnames = xreallocarray(mb->kwnames, mb->nkwnames + 1, sizeof(char *));
+	mb->kwnames[mb->nkwnames] = xstrdup(name);
+	return (uint32_t)mb->nkwnames++;
+}
+
+size_t pg_keywords(struct mailbox *mb, const char *const **names)
+{
+	*names = (const char *const *)mb->kwnames;
+	return mb->nkwnames;
+}
+
+/* "{a,"b c"}" (as PostgreSQL writes text[]) -> keyword indexes appended
+ * to the window's kw array; returns how many. */
+static size_t parse_keywords(struct mailbox *mb, const char *arr)
+{
+	struct pg_window *w = &mb->win;
+	size_t n = 0;
+	const char *p = arr;
+
+	if (*p++ != '{')
+		return 0;
+	while (*p && *p != '}') {
+		char name[256];
+		size_t len = 0;
+		int quoted = *p == '"';
+		p += quoted;
+		while (*p && (quoted ? *p != '"' : (*p != ',' && *p != '}'))) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (len < sizeof(name) - 1)
+				name[len++] = *p;
+			p++;
+		}
+		p += quoted && *p == '"';
+		p += *p == ',';
+		name[len] = '\0';
+		if (len == 0)
+			continue;
+		if (w->nkw == w->capkw) {
+			w->capkw = w->capkw ? w->capkw * 2 : 256;
+			w->kw = xreallocarray(w->kw, w->capkw, sizeof(uint32_t));
+		}
+		w->kw[w->nkw++] = pg_keyword_index(mb, name);
+		n++;
+	}
+	return n;
+}
+
+/* Metadata of seqs [first, first + n) from one primary-key range read. */
+static int load_window(struct mailbox *mb, uint32_t first, struct error *err)
+{
+	struct pg_window *w = &mb->win;
+	uint32_t n = mb->count - first + 1 < PG_META_WINDOW ? mb->count - first + 1 : PG_META_WINDOW;
+	size_t *kwstart = xreallocarray(NULL, n, sizeof(size_t));
+	struct pgp p;
+	PGresult *r;
+
+	pgp_init(&p);
+	pgp_i64(&p, mb->id);
+	pgp_i64(&p, mb->uids[first - 1]);
+	pgp_i64(&p, mb->uids[first + n - 2]);
+	if (pgc_call(&mb->st->db, PS_META_RANGE, &p, 0, &r, err) < 0) {
+		free(kwstart);
+		return -1;
+	}
+	pg_window_drop(mb);
+	memset(w->present, 0, sizeof(w->present));
+	int rows = PQntuples(r);
+	for (uint32_t i = 0, row = 0; i < n && (int)row < rows; i++) {
+		uint32_t uid = (uint32_t)pg_i64(r, (int)row, 0);
+		if (uid != mb->uids[first - 1 + i])
+			continue;   /* not in the database any more (or not this one) */
+		struct msg_meta *m = &w->metas[i];
+		memset(m, 0, sizeof(*m));
+		m->uid = uid;
+		m->flags = (uint32_t)pg_i64(r, (int)row, 1) & MF_ALL;
+		kwstart[i] = w->nkw;
+		m->nkw = parse_keywords(mb, pg_str(r, (int)row, 2));
+		m->modseq = (uint64_t)pg_i64(r, (int)row, 3);
+		m->internaldate = (time_t)pg_i64(r, (int)row, 4);
+		m->tz_minutes = (int)pg_i64(r, (int)row, 5);
+		m->size = (uint64_t)pg_i64(r, (int)row, 6);
+		m->recent = is_recent(mb, uid);
+		w->present[i] = 1;
+		row++;
+	}
+	/* kw pointers only once the array stops moving */
+	for (uint32_t i = 0; i < n; i++)
+		if (w->present[i])
+			w->metas[i].kw = w->kw + kwstart[i];
+	w->first = first;
+	w->n = n;
+	PQclear(r);
+	free(kwstart);
+	return 0;
+}
+
+const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq)
+{
+	struct pg_window *w = &mb->win;
+	struct error err;
+
+	if (seq == 0 || seq > mb->count)
+		return NULL;
+	if (pg_view_uids(mb, &err) < 0 || seq > mb->count) {
+		log_warn("pgsql: %s", err.msg);
+		return NULL;
+	}
+	if (w->first == 0 || seq < w->first || seq >= w->first + w->n) {
+		if (load_window(mb, seq, &err) < 0) {
+			log_warn("pgsql: %s", err.msg);
+			return NULL;
+		}
+	}
+	return w->present[seq - w->first] ? &w->metas[seq - w->first] : NULL;
+}
+
+/* ---- sync ---------------------------------------------------------------- */
+
+static uint32_t uid_pos(const struct mailbox *mb, uint32_t uid)
+{
+	uint32_t lo = 0, hi = mb->count;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (mb->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < mb->count && mb->uids[lo] == uid ? lo + 1 : 0;
+}
+
+/* Expunges after the view's MODSEQ, highest sequence number first so
+ * the numbers reported stay right. */
+static int sync_expunges(struct mailbox *mb, const struct sync_cb *cb, void *ctx,
+			 struct error *err)
+{
+	struct pgp p;
+	PGresult *r;
+
+	pgp_init(&p);
+	pgp_i64(&p, mb->id);
+	pgp_i64(&p, (int64_t)mb->modseq);
+	if (pgc_call(&mb->st->db, PS_EXPUNGES, &p, 0, &r, err) < 0)
+		return -1;
+	for (int i = PQntuples(r) - 1; i >= 0; i--) {
+		uint32_t uid = (uint32_t)pg_i64(r, i, 0);
+		uint32_t seq = uid_pos(mb, uid);
+		if (seq == 0)
+			continue;   /* came and went between two syncs */
+		memmove(&mb->uids[seq - 1], &mb->uids[seq], (mb->count - seq) * sizeof(uint32_t));
+		mb->count--;
+		if (cb && cb->expunged)
+			cb->expunged(ctx, seq, uid);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Did this view make the change itself (store_flags)? Then the client
+ * already has the new flags. */
+static int own_change(const struct mailbox *mb, uint32_t uid, uint64_t modseq)
+{
+	for (size_t i = 0; i < mb->nown; i++)
+		if (mb->own[i].uid == uid && mb->own[i].modseq == modseq)
+			return 1;
+	return 0;
+}
+
+/* New messages (UID at or above the view's UIDNEXT) join the view; known
+ * ones whose MODSEQ moved had their flags changed. */
+static int sync_changes(struct mailbox *mb, uint32_t uidnext, const struct sync_cb *cb,
+			void *ctx, struct error *err)
+{
+	struct pgp p;
+	PGresult *r;
+	uint32_t before = mb->count;
+
+	pgp_init(&p);
+	pgp_i64(&p, mb->id);
+	pgp_i64(&p, (int64_t)mb->modseq);
+	if (pgc_call(&mb->st->db, PS_CHANGES, &p, 0, &r, err) < 0)
+		return -1;
+	mb->uids = xreallocarray(mb->uids, (size_t)mb->count + (size_t)PQntuples(r) + 1,
+				 sizeof(uint32_t));
+	for (int i = 0; i < PQntuples(r); i++) {
+		uint32_t uid = (uint32_t)pg_i64(r, i, 0), seq;
+		if (uid >= mb->uidnext) {
+			if (uid < uidnext && (mb->count == 0 || uid > mb->uids[mb->count - 1]))
+				mb->uids[mb->count++] = uid;
+		} else if ((seq = uid_pos(mb, uid)) != 0 && seq <= before && cb && cb->flags_changed &&
+			   !own_change(mb, uid, (uint64_t)pg_i64(r, i, 3))) {
+			cb->flags_changed(ctx, seq);
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Read-write views claim the new messages nobody else saw: \Recent;
+ * read-only ones see them as \Recent without taking them. */
+static void claim_recent(struct mailbox *mb, uint32_t from_uid, uint32_t uidnext)
+{
+	struct pgp p;
+	PGresult *r;
+	struct error err;
+
+	if (from_uid >= uidnext)
+		return;
+	pgp_init(&p);
+	pgp_i64(&p, mb->id);
+	pgp_i64(&p, uidnext);
+	pgp_bool(&p, mb->readonly);
+	if (pgc_call(&mb->st->db, PS_CLAIM_RECENT, &p, 0, &r, &err) < 0)
+		return;   /* no \Recent then: harmless */
+	uint32_t first = (uint32_t)pg_i64(r, 0, 0);
+	add_recent(mb, first > from_uid ? first : from_uid, uidnext);
+	PQclear(r);
+}
+
+int pg_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err)
+{
+	struct pgp p;
+	PGresult *r;
+	uint32_t uidnext, old_uidnext = mb->uidnext;
+	uint64_t modseq;
+	uint32_t had;
+
+	pg_listen_drain(mb->st);
+	pgp_init(&p);
+	pgp_i64(&p, mb->id);
+	if (pgc_call(&mb->st->db, PS_VIEW_STATE, &p, 0, &r, err) < 0)
+		return -1;
+	if (PQntuples(r) != 1 || (uint32_t)pg_i64(r, 0, 0) != mb->uidvalidity ||
+	    pg_str(r, 0, 3)[0] == 't') {
+		PQclear(r);
+		error_set(err, ERR_VIEWGONE, "Mailbox was deleted or replaced; select it again");
+		return -1;
+	}
+	uidnext = (uint32_t)pg_i64(r, 0, 1);
+	modseq = (uint64_t)pg_i64(r, 0, 2);
+	PQclear(r);
+	if (modseq == mb->modseq && uidnext == mb->uidnext)
+		return 0;
+	if (pg_view_uids(mb, err) < 0 || sync_expunges(mb, cb, ctx, err) < 0)
+		return -1;
+	had = mb->count;
+	if (sync_changes(mb, uidnext, cb, ctx, err) < 0)
+		return -1;
+	pg_window_drop(mb);
+	mb->nown = 0;
+	mb->modseq = modseq;
+	mb->uidnext = uidnext;
+	claim_recent(mb, old_uidnext, uidnext);
+	if (mb->count != had && cb && cb->exists)
+		cb->exists(ctx, mb->count);
+	return 0;
+}

@@ -1,0 +1,131 @@
+/* The PostgreSQL backend's own types, shared by its files: a user's store
+ * (two connections: one for statements, one that only LISTENs) and a
+ * mailbox view. Each file's functions are declared here next to the type
+ * they work on; the SQL they run is in pg_conn.c and sql/migrations. */
+#ifndef HAVEN_PGSQL_H
+#define HAVEN_PGSQL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../backend.h"
+#include "pg_conn.h"
+
+/* Bodies are stored in chunks of this size (sql/migrations/0001). */
+#define PG_CHUNK (256 * 1024)
+
+struct store {
+	struct pgc db;           /* statements */
+	struct pgc listen;       /* LISTEN haven_<user id>: the notify fd */
+	int listening;
+	int64_t user_id;
+	char *login;
+	uint64_t max_message;
+	struct mailbox *views;   /* open views, for the listener's hints */
+};
+
+/* A window of the view's metadata (backend.h: meta() pointers live until
+ * the next call). */
+#define PG_META_WINDOW 1024
+struct pg_window {
+	uint32_t first;          /* seq of metas[0]; 0: empty */
+	uint32_t n;
+	struct msg_meta metas[PG_META_WINDOW];
+	uint8_t present[PG_META_WINDOW];
+	uint32_t *kw;            /* keyword indexes of all of them */
+	size_t nkw, capkw;
+};
+
+struct mailbox {
+	struct store *st;
+	struct mailbox *next;    /* in st->views */
+	int64_t id;
+	int readonly;
+	uint32_t uidvalidity;
+	uint32_t uidnext;        /* of the view's snapshot */
+	uint64_t modseq;         /* changes up to here are in the view */
+	uint32_t count;
+	/* UIDs in view order, loaded on first need; count of them. */
+	uint32_t *uids;
+	int have_uids;
+	/* \Recent for this view: [recent_lo, ..) of what it claimed, as
+	 * ranges (one per claim). */
+	struct { uint32_t lo, hi; } *recent;
+	size_t nrecent;
+	/* keyword table (names in first-seen order) */
+	char **kwnames;
+	size_t nkwnames;
+	struct pg_window win;
+	/* Flag changes this view made itself since its last sync: (uid,
+	 * modseq) pairs sync() must not report back as someone else's. */
+	struct { uint32_t uid; uint64_t modseq; } *own;
+	size_t nown;
+	/* the message whose body was asked for last */
+	uint32_t body_uid;
+	int64_t body_id;
+	uint64_t body_size;
+};
+
+/* pg_backend.c */
+extern const struct backend_ops pgsql_backend_ops;
+/* "{a,b}" array literal of text values, into out (quoted, escaped). */
+void pg_text_array(struct buf *out, const char *const *v, size_t n);
+void pg_uid_array(struct buf *out, const uint32_t *v, size_t n);
+
+/* pg_namespace.c */
+int pg_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err);
+int pg_create(struct store *st, const char *name, unsigned special_use, struct error *err);
+int pg_delete(struct store *st, const char *name, struct error *err);
+int pg_rename(struct store *st, const char *oldname, const char *newname, struct error *err);
+int pg_subscribe(struct store *st, const char *name, int on, struct error *err);
+int pg_status(struct store *st, const char *name, struct mailbox_status *out, struct error *err);
+
+/* pg_append.c */
+int pg_append_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
+		    const char *const *keywords, size_t nkeywords, time_t internaldate,
+		    int tz_minutes, struct appender **out, struct error *err);
+int pg_append_write(struct appender *ap, const void *data, size_t len, struct error *err);
+int pg_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
+		     struct error *err);
+void pg_append_abort(struct appender *ap);
+
+/* pg_view.c */
+int pg_select(struct store *st, const char *name, int readonly, struct mailbox **out,
+	      struct mailbox_status *status, struct error *err);
+void pg_mailbox_close(struct mailbox *mb);
+uint32_t pg_count(struct mailbox *mb);
+uint32_t pg_uid(struct mailbox *mb, uint32_t seq);
+const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq);
+size_t pg_keywords(struct mailbox *mb, const char *const **names);
+int pg_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err);
+/* The view's UID list, loaded if need be: 0 or -1 with err. */
+int pg_view_uids(struct mailbox *mb, struct error *err);
+/* Index of keyword name in the view's table, added if new. */
+uint32_t pg_keyword_index(struct mailbox *mb, const char *name);
+/* Forget cached metadata (flags changed). */
+void pg_window_drop(struct mailbox *mb);
+
+/* pg_message.c */
+int pg_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out, struct error *err);
+int pg_fetch_structure(struct mailbox *mb, uint32_t uid, struct arena *a,
+		       struct mail_structure **out, struct error *err);
+
+/* pg_mutate.c */
+int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum store_op op,
+		   uint32_t flags, const char *const *keywords, size_t nkeywords,
+		   uint64_t unchangedsince, uint32_t *failed, size_t *nfailed, struct error *err);
+int pg_expunge(struct mailbox *mb, const uint32_t *uids, size_t n, struct error *err);
+int pg_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest, int move,
+	    uint32_t *dst_uidvalidity, uint32_t *dst_uids, struct error *err);
+
+/* pg_listen.c */
+int pg_notify_fd(struct mailbox *mb);
+/* Read what the listener has (the hints themselves are not needed: every
+ * sync asks the database what changed). */
+void pg_listen_drain(struct store *st);
+void pg_listen_close(struct store *st);
+
+/* pg_search.c */
+int pg_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
+	      uint8_t *result, struct error *err);
+
+#endif
