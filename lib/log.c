@@ -27,6 +27,11 @@ void log_set_level(enum log_level lvl)
 	log_min = lvl;
 }
 
+int log_enabled(enum log_level lvl)
+{
+	return lvl <= log_min;
+}
+
 int log_level_parse(const char *s, enum log_level *out)
 {
 	static const char *names[] = { "error", "warning", "info", "debug" };

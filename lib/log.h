@@ -10,6 +10,8 @@ enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 /* ident: process role ("master", "login", "auth", "worker"). */
 void log_init(const char *ident, int foreground);
 void log_set_level(enum log_level lvl);
+/* 1 if lines of lvl are written (to skip building a costly one). */
+int log_enabled(enum log_level lvl);
 int log_level_parse(const char *s, enum log_level *out);
 /* Session id prefixed to every line from here on; NULL clears it. */
 void log_set_session(const char *sid);

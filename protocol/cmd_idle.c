@@ -10,11 +10,36 @@
 
 /* Backends without a notify fd are checked this often while idling. */
 #define IDLE_POLL_SEC 10
+/* With one, a sync this often all the same: a notification lost with a
+ * broken connection costs at most this delay (and a new notify fd, as
+ * after a database reconnect, is picked up). */
+#define IDLE_RESYNC_SEC 60
+
+static void idle_watch(struct wsession *ws, int fd);
 
 static void idle_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct wsession *ws = arg;
+	int now;
+
 	wsession_sync(ws);
+	if (ws->idle_ev == NULL || ws->mb == NULL)
+		return;   /* the sync ended the session or the selection */
+	now = mailbox_notify_fd(ws->mb);
+	if (now != ws->idle_fd)
+		idle_watch(ws, now);
+}
+
+/* Wake on fd (or, without one, every IDLE_POLL_SEC). */
+static void idle_watch(struct wsession *ws, int fd)
+{
+	struct timeval tv = { fd >= 0 ? IDLE_RESYNC_SEC : IDLE_POLL_SEC, 0 };
+
+	if (ws->idle_ev)
+		event_free(ws->idle_ev);
+	ws->idle_fd = fd;
+	ws->idle_ev = event_new(ws->s.base, fd, (fd >= 0 ? EV_READ : 0) | EV_PERSIST, idle_wake, ws);
+	event_add(ws->idle_ev, &tv);
 }
 
 void wsession_idle_stop(struct wsession *ws)
@@ -43,7 +68,7 @@ static void idle_line(struct session *s, const char *line, size_t len)
 void cmd_idle(struct session *s, const struct imap_cmd *cmd)
 {
 	struct wsession *ws = wsession_of(s);
-	int fd = ws->mb ? mailbox_notify_fd(ws->mb) : -1;
+	int fd;
 
 	if (cmd->nargs != 0) {
 		session_tagged(s, cmd->tag, "BAD", NULL, "IDLE takes no arguments");
@@ -55,16 +80,9 @@ void cmd_idle(struct session *s, const struct imap_cmd *cmd)
 	snprintf(ws->idle_tagbuf, sizeof(ws->idle_tagbuf), "%s", cmd->tag);
 	ws->idle_tag = ws->idle_tagbuf;
 	wsession_sync(ws);
+	fd = ws->mb ? mailbox_notify_fd(ws->mb) : -1;
 	session_write(s, "+ idling\r\n", 10);
-	if (ws->mb) {
-		if (fd >= 0) {
-			ws->idle_ev = event_new(s->base, fd, EV_READ | EV_PERSIST, idle_wake, ws);
-			event_add(ws->idle_ev, NULL);
-		} else {
-			struct timeval tv = { IDLE_POLL_SEC, 0 };
-			ws->idle_ev = event_new(s->base, -1, EV_PERSIST, idle_wake, ws);
-			event_add(ws->idle_ev, &tv);
-		}
-	}
+	if (ws->mb)
+		idle_watch(ws, fd);
 	s->line_fn = idle_line;
 }

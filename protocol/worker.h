@@ -24,6 +24,7 @@ struct wsession {
 	int readonly;
 	char *mbname;
 	struct event *idle_ev;     /* notify fd watch while in IDLE */
+	int idle_fd;               /* the fd it watches, -1: polling */
 	const char *idle_tag;      /* set while in IDLE */
 	char idle_tagbuf[IMAP_MAX_TAG + 1];
 	/* SEARCH RETURN (SAVE) result for "$" (RFC 5182): UIDs, ascending;

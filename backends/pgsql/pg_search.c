@@ -258,6 +258,28 @@ static void build(struct mailbox *mb, const struct search_program *p, struct sea
 	free(cs);
 }
 
+/* At debug level, the statement and its values (non-printable bytes
+ * escaped): what tests/integration/test_pgsql_explain.py checks. */
+static void log_search(const struct buf *sql, const struct sparams *sp)
+{
+	struct buf vals = BUF_INIT;
+
+	if (!log_enabled(LOG_LVL_DEBUG))
+		return;
+	for (int i = 0; i < sp->n; i++) {
+		buf_printf(&vals, "%s$%d=", i ? " " : "", i + 1);
+		for (const unsigned char *c = (const unsigned char *)sp->v[i]; *c; c++) {
+			if (*c < 0x20 || *c == 0x7f || *c == '\\' || *c == ' ')
+				buf_printf(&vals, "\\x%02x", *c);
+			else
+				buf_append_byte(&vals, (char)*c);
+		}
+	}
+	log_debug("pgsql: search: %s", sql->data);
+	log_debug("pgsql: search values: %s", vals.data ? vals.data : "");
+	buf_free(&vals);
+}
+
 int pg_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
 	      uint8_t *result, struct error *err)
 {
@@ -269,6 +291,7 @@ int pg_search(struct mailbox *mb, const struct search_program *p, struct search_
 	if (p->nnodes == 0 || pg_view_uids(mb, err) < 0)
 		return p->nnodes == 0 ? 1 : -1;
 	build(mb, p, ctx, &sp, &sql);
+	log_search(&sql, &sp);
 	rc = pgc_exec_text(&mb->st->db, sql.data, sp.n, (const char *const *)sp.v, &r, err);
 	for (int i = 0; i < sp.n; i++)
 		free(sp.v[i]);

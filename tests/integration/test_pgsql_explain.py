@@ -1,0 +1,179 @@
+"""Every statement the PostgreSQL backend prepares (the table in
+backends/pgsql/pg_conn.c, read from the source), run against a mailbox of
+100,000 messages beside other users' mail, with the plans of everything it
+executes (the functions' inner statements and the triggers' included,
+through auto_explain) inspected: no sequential scan of a per-message table
+(messages, bodies, body_chunks, expunged, append_log) may appear. Sequential
+scans are disabled for the run, so one that still appears has no index to
+replace it: the statement has no index behind it.
+
+The same for the SEARCH statements the backend builds, for the keys that
+go to the database."""
+import ast
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import ROOT, pg_cluster, pg_database
+
+BACKENDS = ["pgsql"]
+N = int(os.environ.get("HAVEN_EXPLAIN_MESSAGES", "100000"))
+PER_MESSAGE = {"messages", "bodies", "body_chunks", "expunged", "append_log"}
+
+
+def statements():
+    src = open(os.path.join(ROOT, "backends", "pgsql", "pg_conn.c")).read()
+    table = src[src.index("stmt_sql[PS_NSTMTS] = {"):src.index("};", src.index("stmt_sql"))]
+    out = {}
+    for m in re.finditer(r"\[PS_(\w+)\]\s*=\s*((?:\"(?:[^\"\\]|\\.)*\"\s*)+)", table):
+        out[m.group(1)] = "".join(ast.literal_eval(p) for p in
+                                  re.findall(r"\"(?:[^\"\\]|\\.)*\"", m.group(2)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def big():
+    c = pg_cluster()
+    db = pg_database()
+    c.psql("""
+INSERT INTO haven.users (login) VALUES ('big'), ('other');
+SELECT haven.store_open('big', 0); SELECT haven.store_open('other', 0);
+INSERT INTO haven.bodies (sha256, size, structure, search_text)
+SELECT digest(g::text, 'sha256'), 100, '\\x00', 'subject: message ' || g
+  FROM generate_series(1, 2000) g;
+INSERT INTO haven.body_chunks (body_id, seq, data) SELECT id, 0, '\\x41' FROM haven.bodies;
+INSERT INTO haven.messages (mailbox_id, uid, body_id, modseq, flags, internaldate, size)
+SELECT (SELECT id FROM haven.mailboxes WHERE name = 'INBOX' AND user_id = 1), g,
+       1 + g % 2000, g + 1, CASE WHEN g % 3 = 0 THEN 1 ELSE 0 END, now(), 100
+  FROM generate_series(1, %(n)d) g;
+INSERT INTO haven.messages (mailbox_id, uid, body_id, modseq, flags, internaldate, size)
+SELECT m.id, g, 1 + g %% 2000, g + 1, 0, now(), 100
+  FROM haven.mailboxes m, generate_series(1, %(n)d / 10) g WHERE m.user_id = 2;
+UPDATE haven.mailboxes SET uidnext = %(n)d + 1, highestmodseq = %(n)d + 2
+ WHERE user_id = 1 AND name = 'INBOX';
+INSERT INTO haven.expunged (mailbox_id, uid, modseq)
+SELECT 1, %(n)d + g, %(n)d + 1 FROM generate_series(1, 1000) g;
+ANALYZE;
+""".replace("%(n)d", str(N)).replace("%%", "%"), db=db)
+    yield c, db
+
+
+# Parameter values per statement: the big mailbox (id 1) of user 1, the
+# kind of values the backend sends.
+PARAMS = {
+    "STORE_OPEN": ["'big'", "0"],
+    "LIST_MAILBOXES": ["1"],
+    "LIST_SUBSCRIPTIONS": ["1"],
+    "CREATE": ["1", "'New/Box'", "'{}'", "false"],
+    "DELETE": ["1", "'Drafts'"],
+    "RENAME": ["1", "'Sent'", "'Sent2'"],
+    "SUBSCRIBE": ["1", "'Junk'", "true"],
+    "STATUS": ["1", "'INBOX'"],
+    "UPLOAD_BEGIN": ["1000"],
+    "UPLOAD_CHUNK": ["1", "99", "'\\x41'::bytea"],
+    "UPLOAD_DROP": ["1"],
+    "APPEND": ["1", "'INBOX'", "gen_random_uuid()", "NULL", "'\\x41'::bytea",
+               "digest('new', 'sha256')", "1", "'\\x00'::bytea", "'x'", "true", "1", "NULL", "0",
+               "'{}'", "1765000000", "0"],
+    "APPEND_LOOKUP": ["gen_random_uuid()"],
+    "SELECT": ["1", "'INBOX'", "false"],
+    "CLAIM_RECENT": ["1", str(N + 1), "false"],
+    "VIEW_STATE": ["1"],
+    "VIEW_UIDS": ["1", str(N + 1), str(N - 10)],
+    "META_RANGE": ["1", "5000", "6023"],
+    "CHANGES": ["1", str(N - 10)],
+    "EXPUNGES": ["1", str(N - 10)],
+    "MESSAGE_BODY": ["1", "777"],
+    "CHUNK_READ": ["5", "0", "1", "100"],
+    "STORE_FLAGS": ["1", "'{10,11,12}'", "1", "4", "'{$Work}'", "0"],
+    "EXPUNGE": ["1", "'{20,21}'"],
+    "COPY": ["1", "1", "'{30,31}'", "'Archive'", "false"],
+}
+
+
+def plans_of(c, db, sql, params=None):
+    """The plans of everything sql runs (auto_explain as notices); params:
+    values of a prepared statement, or None for a statement run as is."""
+    if params is None:
+        run = "%s;\n" % sql
+    else:
+        run = "PREPARE s AS %s;\nEXECUTE s(%s);\n" % (sql, ", ".join(params))
+    text = ("LOAD 'auto_explain';\nSET auto_explain.log_min_duration = 0;\n"
+            "SET auto_explain.log_nested_statements = on;\n"
+            "SET auto_explain.log_format = json;\nSET auto_explain.log_level = notice;\n"
+            "SET client_min_messages = notice;\nSET enable_seqscan = off;\nBEGIN;\n" + run +
+            "ROLLBACK;\n")
+    r = c.psql(text, db=db, check=False)
+    assert r.returncode == 0, (sql, r.stderr)
+    return r.stderr
+
+
+def seq_scans(plans):
+    return sorted({m.group(1) for m in
+                   re.finditer(r'"Node Type": "Seq Scan",[^}]*?"Relation Name": "(\w+)"', plans,
+                               re.S)} & PER_MESSAGE)
+
+
+def test_every_prepared_statement_has_an_index(big):
+    c, db = big
+    stmts = statements()
+    assert set(stmts) == set(PARAMS), "statements and test parameters differ: %s" % (
+        set(stmts) ^ set(PARAMS))
+    bad = {}
+    for name, sql in stmts.items():
+        plans = plans_of(c, db, sql, PARAMS[name])
+        assert "Node Type" in plans, (name, plans[-2000:])
+        scans = seq_scans(plans)
+        if scans:
+            bad[name] = scans
+    assert not bad, "sequential scans of per-message tables: %s" % bad
+
+
+def unescape(v):
+    return re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), v)
+
+
+def quote(v):
+    return "'" + v.replace("'", "''") + "'"
+
+
+def test_search_statements_use_indexes(big):
+    """The SEARCH statements the backend builds (logged at debug level
+    with their values by a daemon serving the big mailbox)."""
+    from conftest import Haven
+    c, db = big
+    h = Haven(users=("big",), backend="pgsql")
+    with open(h.conf) as f:
+        conf = f.read()
+    with open(h.conf, "w") as f:
+        f.write(re.sub(r"pgsql_dsn = .*", "pgsql_dsn = %s" % c.dsn(db=db), conf))
+    h.start()
+    try:
+        m = h.login("big")
+        m.select("INBOX")
+        for key in (["SUBJECT", "message 17"], ["BODY", "nothing"], ["UNSEEN"],
+                    ["UID", "100:200"], ["LARGER", "50", "FLAGGED"], ["TEXT", "message 1999"],
+                    ["OR", "SEEN", "KEYWORD", "$Work"], ["1:100", "NOT", "DELETED"],
+                    ["SENTSINCE", "1-Jan-2020"]):
+            assert m.search(None, *key)[0] == "OK"
+        m.logout()
+        log = h.log_text()
+    finally:
+        h.stop()
+        h.cleanup()
+    sqls = re.findall(r"pgsql: search: (.*)\n.*pgsql: search values: (.*)", log)
+    assert len(sqls) >= 9, log[-3000:]
+    for sql, vals in sqls:
+        values = {}
+        for item in vals.split(" "):
+            k, v = item.split("=", 1)
+            values[k] = quote(unescape(v))
+        # values as literals, highest placeholder first ($12 before $1)
+        body = sql
+        for k in sorted(values, key=lambda x: -int(x[1:])):
+            body = body.replace(k, values[k])
+        scans = seq_scans(plans_of(c, db, body))
+        assert not scans, (sql, scans)
