@@ -112,6 +112,23 @@ int mail_hfield_next(const char **pp, const char *end, struct mail_hfield *f);
 /* Length of the header block at d: through the first empty line, or all. */
 const char *mail_header_block(const char *d, size_t len, size_t *hlen);
 
+/* The addresses of an address field's value (From, To, ...), as parsed for
+ * ENVELOPE (address.c). name is the display name, or the comment that
+ * stands in for it; the parts are as written (encoded words left encoded),
+ * NULL when missing. A group is a GROUP_START (name: the group's) and a
+ * GROUP_END around its addresses. */
+enum mail_addr_kind { MAIL_ADDR_MAILBOX, MAIL_ADDR_GROUP_START, MAIL_ADDR_GROUP_END };
+struct mail_addr {
+	enum mail_addr_kind kind;
+	const char *name, *route, *mailbox, *host;
+	size_t name_len, route_len, mailbox_len, host_len;
+};
+typedef void (*mail_addr_cb)(void *ctx, const struct mail_addr *ad);
+/* Calls cb for each address and group marker of v[0..len) (folded or not),
+ * at most 10,000; returns how many. Linear; never recurses. */
+size_t mail_addresses_walk(struct arena *a, const char *v, size_t len, mail_addr_cb cb,
+			   void *ctx);
+
 /* RFC 2047 encoded words in a header value, decoded to UTF-8 (unknown
  * charsets and malformed words are left as they are). */
 char *mail_decode_words(struct arena *a, const char *s, size_t len);

@@ -180,9 +180,12 @@ static void gen_fields(struct buf *gen, const struct mail_message *m,
 	struct mail_field f;
 
 	mail_field_iter_init(&it, m->data + msg->hdr_off, msg->hdr_len);
-	while (mail_field_next(&it, &f)) {
+	while (mail_header_next(&it, &f)) {
 		struct name key = { f.name, f.name_len };
-		int found = bsearch(&key, names, n, sizeof(*names), name_cmp) != NULL;
+		/* A line that is no field (no colon) is named by no list:
+		 * HEADER.FIELDS.NOT gives it back as it is. */
+		int found = f.name != NULL &&
+			    bsearch(&key, names, n, sizeof(*names), name_cmp) != NULL;
 		if (found == not)
 			continue;
 		buf_append(gen, f.raw, f.raw_len);

@@ -34,6 +34,34 @@ static void check_section(const struct mail_message *m, const char *spec, size_t
 	buf_free(&gen);
 }
 
+/* HEADER.FIELDS.NOT of a field nobody has is the whole header: every line
+ * of it, fields or not (issue 17), then the empty line. Checked on headers
+ * with LF line ends, where "the empty line" has one meaning. */
+static void check_header_not(const struct mail_message *m)
+{
+	static const char spec[] = "HEADER.FIELDS.NOT (X-Fuzz-None)";
+	struct buf gen = BUF_INIT, want = BUF_INIT;
+	const char *p, *err, *h = m->data + m->root.hdr_off, *end;
+	size_t n, hl = m->root.hdr_len, wl;
+
+	if (mail_section(m, spec, sizeof(spec) - 1, &gen, &p, &n, &err) < 0)
+		abort();
+	if (memchr(h, '\r', hl) == NULL && memchr(h, '\0', hl) == NULL) {
+		if (hl > 0 && h[0] == '\n')
+			wl = 0;
+		else
+			wl = (end = memmem(h, hl, "\n\n", 2)) != NULL ? (size_t)(end - h) + 1 : hl;
+		buf_append(&want, h, wl);
+		if (wl > 0 && h[wl - 1] != '\n')
+			buf_append_str(&want, "\r\n");
+		buf_append_str(&want, "\r\n");
+		if (n != want.len || memcmp(p, want.data, n) != 0)
+			abort();
+	}
+	buf_free(&gen);
+	buf_free(&want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mail_limits lim = { 8, 200, 100 };
@@ -85,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_reset(&out);
 	}
 	free(stack);
+	check_header_not(m);
 
 	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
 		check_section(m, specs[i], strlen(specs[i]));
