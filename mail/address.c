@@ -372,3 +372,60 @@ void mail_write_addresses(struct buf *out, struct arena *a, const char *v, size_
 	buf_append_str(out, l.n > 0 ? ")" : "NIL");
 }
 
+/* ---- SEARCH -------------------------------------------------------------- */
+
+struct text_list {
+	struct arena *a;
+	struct buf *out;
+	size_t n;
+	int group_open;          /* the last item was a group's start */
+};
+
+static void text_name(struct text_list *t, const char *name, size_t len)
+{
+	char *d = mail_decode_words(t->a, name, len);
+
+	if (d != NULL)
+		buf_append_str(t->out, d);
+	else
+		buf_append(t->out, name, len);
+}
+
+static void text_put(void *ctx, const struct mail_addr *ad)
+{
+	struct text_list *t = ctx;
+
+	if (t->n++ > 0 && ad->kind != MAIL_ADDR_GROUP_END)
+		buf_append_str(t->out, t->group_open ? " " : ", ");
+	t->group_open = ad->kind == MAIL_ADDR_GROUP_START;
+	switch (ad->kind) {
+	case MAIL_ADDR_GROUP_START:
+		text_name(t, ad->name, ad->name_len);
+		buf_append_byte(t->out, ':');
+		break;
+	case MAIL_ADDR_GROUP_END:
+		buf_append_byte(t->out, ';');
+		break;
+	case MAIL_ADDR_MAILBOX:
+		if (ad->name != NULL) {
+			text_name(t, ad->name, ad->name_len);
+			buf_append_str(t->out, " <");
+		}
+		if (ad->mailbox != NULL)
+			buf_append(t->out, ad->mailbox, ad->mailbox_len);
+		if (ad->host != NULL) {
+			buf_append_byte(t->out, '@');
+			buf_append(t->out, ad->host, ad->host_len);
+		}
+		if (ad->name != NULL)
+			buf_append_byte(t->out, '>');
+		break;
+	}
+}
+
+void mail_address_text(struct arena *a, const char *v, size_t len, struct buf *out)
+{
+	struct text_list t = { a, out, 0, 0 };
+
+	mail_addresses_walk(a, v, len, text_put, &t);
+}

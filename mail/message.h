@@ -128,6 +128,11 @@ typedef void (*mail_addr_cb)(void *ctx, const struct mail_addr *ad);
  * at most 10,000; returns how many. Linear; never recurses. */
 size_t mail_addresses_walk(struct arena *a, const char *v, size_t len, mail_addr_cb cb,
 			   void *ctx);
+/* The addresses of v in one normal form, for SEARCH FROM/TO/CC/BCC: RFC
+ * 5322 comments and folding gone, encoded words in names decoded,
+ * "Name <mailbox@host>" or "mailbox@host", ", " between them, groups as
+ * "Group: a@b, c@d;". UTF-8 (or the header's own bytes), appended to out. */
+void mail_address_text(struct arena *a, const char *v, size_t len, struct buf *out);
 
 /* RFC 2047 encoded words in a header value, decoded to UTF-8 (unknown
  * charsets and malformed words are left as they are). */

@@ -180,6 +180,22 @@ static void fold_cached(struct search_ctx *ctx, struct mstate *ms, struct fcache
 			   &ms->hdrtext, c);
 }
 
+/* FROM, TO, CC and BCC look at the addresses as parsed, too (RFC 3501:
+ * "the envelope structure's FROM field"): "a (x) @ b.org" holds "a@b.org". */
+static int addresses_contain(struct search_ctx *ctx, const struct fcache *c,
+			     const struct search_node *n)
+{
+	struct buf text = BUF_INIT, folded = BUF_INIT;
+	int hit;
+
+	mail_address_text(ctx->msg_arena, c->value, c->value_len, &text);
+	search_fold(text.data ? text.data : "", text.len, &folded);
+	hit = memmem(folded.data ? folded.data : "", folded.len, n->str, n->len) != NULL;
+	buf_free(&text);
+	buf_free(&folded);
+	return hit;
+}
+
 static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *name,
 			size_t name_len, const struct search_node *n)
 {
@@ -194,6 +210,8 @@ static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *n
 		const char *t = ms->hdrtext.data;
 		if (memmem(t + c->dec_off, c->dec_len, n->str, n->len) ||
 		    (c->raw_len && memmem(t + c->raw_off, c->raw_len, n->str, n->len)))
+			return 1;
+		if (n->op != SK_HEADER && n->op != SK_SUBJECT && addresses_contain(ctx, c, n))
 			return 1;
 	}
 	return 0;

@@ -122,6 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		;
 	check_section(m, d, firstline < 200 ? firstline : 200);
 	(void)mail_decode_words(a, d, firstline);
+	mail_address_text(a, d, firstline, &out);
+	buf_reset(&out);
 	{
 		int64_t t;
 		int z;

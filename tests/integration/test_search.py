@@ -468,3 +468,28 @@ def test_many_messages(haven):
     typ, data = m._untagged_response(typ, data, "ESEARCH")
     assert data[0].endswith(b"COUNT 200 ALL 101:300") or b"ALL 101:300" in data[0], data
     m.logout()
+
+
+# ---- issue 17: addresses as parsed --------------------
+
+def test_address_keys_match_the_parsed_address(haven):
+    """Item 8: FROM user-from@domain.org finds the address written with
+    comments and folding; TO, CC and BCC alike; the display name and the
+    raw text still match."""
+    m = haven.login("bob")
+    forms = [b"<user-from (comment)@ (comment) domain.org>",
+             b"\"Some One\" <user-from@\r\n domain.org>",
+             b"user-from (x) @ domain . org",
+             b"user-from@other.org"]
+    for f in forms:
+        msg = (b"From: %s\r\nTo: %s\r\nCc: %s\r\nBcc: %s\r\nSubject: s\r\n\r\nbody\r\n"
+               % (f, f, f, f))
+        assert m.append("INBOX", None, None, msg)[0] == "OK"
+    m.select("INBOX")
+    for key in ("FROM", "TO", "CC", "BCC"):
+        assert search(m, key, "user-from@domain.org") == [1, 2, 3], key
+        assert search(m, key, "USER-FROM@") == [1, 2, 3, 4], key
+    assert search(m, "FROM", '"Some One"') == [2]
+    assert search(m, "FROM", "comment") == [1]
+    assert search(m, "HEADER", "From", "user-from@domain.org") == []
+    m.logout()
