@@ -92,6 +92,16 @@ void mail_write_bodystructure(struct buf *out, const struct mail_message *m,
 int mail_section(const struct mail_message *m, const char *spec, size_t speclen,
 		 struct buf *gen, const char **ptr, size_t *len, const char **err);
 
+/* The part after p in a pre-order walk of m's MIME tree (from &m->root),
+ * NULL after the last; no recursion, no stack (partwalk.c). */
+const struct mail_part *mail_part_next(const struct mail_message *m, const struct mail_part *p);
+/* What SEARCH TEXT sees of the MIME headers beyond the top-level header's
+ * fields: every field of every part's header (unfolded, encoded words
+ * decoded) and every Content-Type / Content-Disposition parameter of every
+ * part, the root's included, RFC 2231-decoded ("filename=invoice.pdf").
+ * NUL after each, appended to out. */
+void mail_part_headers_text(struct arena *a, const struct mail_message *m, struct buf *out);
+
 /* Find the part a dotted part number ("1.2.3") names; NULL if none. */
 const struct mail_part *mail_find_part(const struct mail_message *m, const char *num,
 				       size_t numlen);

@@ -50,6 +50,8 @@ struct mstate {
 	int64_t sent_day;           /* INT64_MIN: no usable Date: */
 	int have_body;
 	struct buf body;            /* folded text of the body parts, NUL-separated */
+	int have_parts;
+	struct buf parts;           /* folded MIME headers beyond the top level */
 };
 
 /* Does every key that needs the message look only at fields the
@@ -366,6 +368,15 @@ static int text_contains(struct search_ctx *ctx, struct mstate *ms, const struct
 		fold_cached(ctx, ms, &ms->fc[i]);
 	if (memmem(ms->hdrtext.data ? ms->hdrtext.data : "", ms->hdrtext.len, n->str, n->len))
 		return 1;
+	if (!ms->have_parts) {
+		struct buf t = BUF_INIT;
+		mail_part_headers_text(ctx->msg_arena, ms->mm, &t);
+		search_fold(t.data ? t.data : "", t.len, &ms->parts);
+		buf_free(&t);
+		ms->have_parts = 1;
+	}
+	if (memmem(ms->parts.data ? ms->parts.data : "", ms->parts.len, n->str, n->len))
+		return 1;
 	return body_contains(ctx, ms, n);
 }
 
@@ -589,6 +600,7 @@ int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_
 	buf_free(&ms.raw);
 	buf_free(&ms.hdrtext);
 	buf_free(&ms.body);
+	buf_free(&ms.parts);
 	arena_reset(ctx->msg_arena);
 	return v == V_TRUE;
 }

@@ -34,6 +34,35 @@ static void check_section(const struct mail_message *m, const char *spec, size_t
 	buf_free(&gen);
 }
 
+static void count_part(void *ctx, const struct mail_addr *ad)
+{
+	(void)ad;
+	++*(size_t *)ctx;
+}
+
+/* mail_part_next visits every part once, in the order of the children
+ * arrays (pre-order); the headers' text for SEARCH TEXT can be built. */
+static void check_walk(struct arena *a, const struct mail_message *m)
+{
+	struct buf text = BUF_INIT;
+	size_t parts = 0, walked = 0, addrs = 0;
+	const struct mail_part *prev = NULL;
+
+	for (const struct mail_part *p = &m->root; p != NULL; p = mail_part_next(m, p)) {
+		if (prev != NULL && prev->nchildren > 0 && p != &prev->children[0])
+			abort();   /* a first child comes right after its parent */
+		walked++;
+		parts += p->nchildren;
+		prev = p;
+	}
+	if (walked != parts + 1)
+		abort();
+	mail_part_headers_text(a, m, &text);
+	buf_free(&text);
+	if (mail_addresses_walk(a, m->data, m->len, count_part, &addrs) != addrs)
+		abort();
+}
+
 /* HEADER.FIELDS.NOT of a field nobody has is the whole header: every line
  * of it, fields or not (issue 17), then the empty line. Checked on headers
  * with LF line ends, where "the empty line" has one meaning. */
@@ -113,6 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_reset(&out);
 	}
 	free(stack);
+	check_walk(a, m);
 	check_header_not(m);
 
 	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)

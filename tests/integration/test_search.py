@@ -470,7 +470,7 @@ def test_many_messages(haven):
     m.logout()
 
 
-# ---- issue 17: addresses as parsed --------------------
+# ---- issue 17: addresses as parsed, every MIME header --------------------
 
 def test_address_keys_match_the_parsed_address(haven):
     """Item 8: FROM user-from@domain.org finds the address written with
@@ -492,4 +492,25 @@ def test_address_keys_match_the_parsed_address(haven):
     assert search(m, "FROM", '"Some One"') == [2]
     assert search(m, "FROM", "comment") == [1]
     assert search(m, "HEADER", "From", "user-from@domain.org") == []
+    m.logout()
+
+
+def test_text_covers_mime_part_headers(haven):
+    """Item 9: a word only in an attachment's Content-Disposition (plain
+    or RFC 2231-encoded) is found by TEXT, not by BODY."""
+    m = haven.login("bob")
+    for disp in (b'attachment; filename="invoice.pdf"',
+                 b"attachment;\r\n filename*0*=utf-8''in%76oice;\r\n filename*1=\".pdf\"",
+                 b'attachment; filename="receipt.pdf"'):
+        msg = (b"Subject: s\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+               b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+               b"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+               b"Content-Disposition: " + disp + b"\r\n\r\nJVBERi0=\r\n--b--\r\n")
+        assert m.append("INBOX", None, None, msg)[0] == "OK"
+    m.select("INBOX")
+    assert search(m, "TEXT", "invoice") == [1, 2]
+    assert search(m, "TEXT", "invoice.pdf") == [1, 2]
+    assert search(m, "BODY", "invoice") == []
+    assert search(m, "TEXT", "attached") == [1, 2, 3]
     m.logout()

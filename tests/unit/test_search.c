@@ -776,6 +776,76 @@ static void test_eval_address_forms(void **state)
 			       "HEADER From user-from@domain.org"));
 }
 
+/* Issue 17 item 9: TEXT covers every header of the message and of its
+ * parts, RFC 2231-decoded; BODY still covers only the body text. Each
+ * place a header can be gets its own word. */
+static void test_eval_text_every_header(void **state)
+{
+	static const char msg[] =
+		"Subject: top-word\r\n"
+		"Content-Type: multipart/mixed; boundary=\"o\"; x-top=param-top\r\n"
+		"\r\n"
+		"--o\r\n"
+		"Content-Type: text/plain\r\n"
+		"X-Part: child-word\r\n"
+		"\r\n"
+		"plain text\r\n"
+		"--o\r\n"
+		"Content-Type: application/pdf; name=\"invoice.pdf\"\r\n"
+		"Content-Disposition: attachment; filename=\"invoice.pdf\"\r\n"
+		"Content-Transfer-Encoding: base64\r\n"
+		"\r\n"
+		"JVBERi0=\r\n"
+		"--o\r\n"
+		"Content-Type: multipart/alternative; boundary=\"i\"\r\n"
+		"\r\n"
+		"--i\r\n"
+		"Content-Type: text/html\r\n"
+		"Content-Description: =?utf-8?q?grandchild-w=C3=B6rd?=\r\n"
+		"\r\n"
+		"<p>x</p>\r\n"
+		"--i\r\n"
+		"Content-Type: image/png\r\n"
+		"Content-Disposition: inline;\r\n"
+		" filename*0*=utf-8''Rechnung%20%E2%82%AC;\r\n"
+		" filename*1=\".png\"\r\n"
+		"\r\n"
+		"iVBO\r\n"
+		"--i--\r\n"
+		"--o\r\n"
+		"Content-Type: message/rfc822\r\n"
+		"X-Wrapper: wrapper-word\r\n"
+		"\r\n"
+		"Subject: embedded-word\r\n"
+		"Content-Type: multipart/mixed; boundary=\"e\"\r\n"
+		"\r\n"
+		"--e\r\n"
+		"Content-Type: application/zip\r\n"
+		"Content-Disposition: attachment; filename*=us-ascii'en'deep%2Dword.zip\r\n"
+		"\r\n"
+		"UEsDBA==\r\n"
+		"--e--\r\n"
+		"--o--\r\n";
+	static const char *const words[] = {
+		"top-word", "param-top", "child-word", "invoice.pdf", "invoice",
+		"grandchild-w\xc3\xb6rd", "filename=rechnung \xe2\x82\xac.png", "wrapper-word",
+		"embedded-word", "deep-word.zip", "RECHNUNG",
+	};
+	char args[128];
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		snprintf(args, sizeof(args), "CHARSET UTF-8 TEXT {%zu}\r\n%s", strlen(words[i]),
+			 words[i]);
+		if (!match_one(state, msg, args))
+			fail_msg("TEXT %s: no match", words[i]);
+	}
+	assert_false(match_one(state, msg, "TEXT nowhere-word"));
+	/* BODY is the body text, not the MIME headers. */
+	assert_false(match_one(state, msg, "BODY invoice"));
+	assert_false(match_one(state, msg, "BODY child-word"));
+	assert_true(match_one(state, msg, "BODY \"plain text\""));
+}
+
 static void test_eval_body(void **state)
 {
 	expect(state, "BODY needle-b64", "1");
@@ -919,6 +989,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eval_saved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_address_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_text_every_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_lazy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_errors, setup, teardown),
