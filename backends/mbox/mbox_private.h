@@ -35,7 +35,10 @@
  * A mailbox we empty keeps its state in a UW-IMAP style pseudo message
  * (first in the file, with X-IMAP instead of X-IMAPbase), which we, UW-IMAP
  * and Dovecot hide; it goes at the next rewrite that has real messages.
- * A file that is empty (created, or emptied by another program) has no
+ * A mailbox we create starts with such a pseudo message too, carrying a
+ * UIDVALIDITY above every one the store has had (<mbox_dir>/.uidvalidity),
+ * so a mailbox created again after a DELETE never reuses one.
+ * A file that is empty (created or emptied by another program) has no
  * state at all: its UIDVALIDITY is its mtime, and an open view carries its
  * own UIDVALIDITY over such a file until it gets headers again. */
 #ifndef HAVEN_MBOX_PRIVATE_H
@@ -56,6 +59,7 @@
 #define MBOX_SUBS_MAX (1024 * 1024)   /* size of the subscriptions file */
 #define MBOX_SUBS_FILE ".subscriptions"
 #define MBOX_SU_FILE ".specialuse"     /* special use beyond the default names */
+#define MBOX_UIDV_FILE ".uidvalidity"  /* the highest UIDVALIDITY known (mbox_ns.c) */
 #define MBOX_FROM_SENDER "MAILER-DAEMON"
 #define MBOX_KW_PAD 24                /* X-Keywords value room, for in-place changes */
 #define MBOX_MODSEQ_PAD 12            /* X-Haven-Modseq value room */
