@@ -119,6 +119,21 @@ def test_uid_range_to_largest_number_is_not_star(box):
     box.bad(b"FETCH 4294967295 (UID)")
 
 
+def check_acting_commands(s, prefix, seqset, uids):
+    """FETCH, STORE and COPY of seqset (prefix b"UID " or b""): BAD exactly
+    when uids is None, else they act on the messages with those UIDs."""
+    out = run_or_bad(s, prefix + b"FETCH " + seqset + b" (UID)", uids)
+    if out is not None:
+        assert fetched_uids(out) == uids, (prefix, seqset)
+    out = run_or_bad(s, prefix + b"STORE " + seqset + b" +FLAGS.SILENT (\\Flagged)", uids)
+    if out is not None:
+        assert search_result(s.ok(b"UID SEARCH FLAGGED")) == uids, (prefix, seqset)
+        s.ok(b"STORE 1:* -FLAGS.SILENT (\\Flagged)")
+    out = run_or_bad(s, prefix + b"COPY " + seqset + b" Dest", uids)
+    if out is not None:
+        assert copied_uids(out) == uids, (prefix, seqset)
+
+
 def test_every_edge_number_in_every_position(box):
     s = box
     for seqset in all_sets():
@@ -126,30 +141,12 @@ def test_every_edge_number_in_every_position(box):
         out = run_or_bad(s, b"UID SEARCH UID " + seqset, want)
         if out is not None:
             assert search_result(out) == want, seqset
-        out = run_or_bad(s, b"UID FETCH " + seqset + b" (UID)", want)
-        if out is not None:
-            assert fetched_uids(out) == want, seqset
-        out = run_or_bad(s, b"UID STORE " + seqset + b" +FLAGS.SILENT (\\Flagged)", want)
-        if out is not None:
-            assert search_result(s.ok(b"UID SEARCH FLAGGED")) == want, seqset
-            s.ok(b"STORE 1:* -FLAGS.SILENT (\\Flagged)")
-        out = run_or_bad(s, b"UID COPY " + seqset + b" Dest", want)
-        if out is not None:
-            assert copied_uids(out) == want, seqset
+        check_acting_commands(s, b"UID ", seqset, want)
 
         seqs = expect_seqs(seqset, strict=False)
         out = run_or_bad(s, b"SEARCH " + seqset, seqs)
         if out is not None:
             assert search_result(out) == seqs, seqset
         seqs = expect_seqs(seqset, strict=True)
-        uids = None if seqs is None else [UIDS[q - 1] for q in seqs]
-        out = run_or_bad(s, b"FETCH " + seqset + b" (UID)", uids)
-        if out is not None:
-            assert fetched_uids(out) == uids, seqset
-        out = run_or_bad(s, b"STORE " + seqset + b" +FLAGS.SILENT (\\Flagged)", uids)
-        if out is not None:
-            assert search_result(s.ok(b"UID SEARCH FLAGGED")) == uids, seqset
-            s.ok(b"STORE 1:* -FLAGS.SILENT (\\Flagged)")
-        out = run_or_bad(s, b"COPY " + seqset + b" Dest", uids)
-        if out is not None:
-            assert copied_uids(out) == uids, seqset
+        check_acting_commands(s, b"", seqset,
+                              None if seqs is None else [UIDS[q - 1] for q in seqs])
