@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,77 +493,6 @@ int mbox_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err
 	return 0;
 }
 
-/* ---- UIDVALIDITY of new mailboxes -----------------------------------------
- * RFC 9051 2.3.1.1: a mailbox created under the name of a deleted one gets a
- * greater UIDVALIDITY. <mbox_dir>/.uidvalidity holds the highest one this
- * store has had that we know of (given to a mailbox we created, or found in
- * one we deleted), as ten digits; a new mailbox gets the later of the clock
- * and that plus one: ordered within one second and across restarts. */
-
-#define UIDV_DIGITS 10
-
-/* Raise the counter to at least seen; with next, also take the value a new
- * mailbox gets. Under the counter's lock (dotlock and fcntl). */
-static int uidv_update(struct store *st, int root, uint32_t seen, uint32_t *next,
-		       struct error *err)
-{
-	struct mbox_lock lk;
-	char buf[UIDV_DIGITS + 2];
-	uint64_t have = 0, want;
-	ssize_t got;
-	int fd, rc = -1;
-
-	fd = openat(root, MBOX_UIDV_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return mbox_errno_error(err, errno, "open", MBOX_UIDV_FILE);
-	if (mbox_lock_acquire(&lk, root, MBOX_UIDV_FILE, fd, 1, st->lock_timeout, err) < 0) {
-		close(fd);
-		return -1;
-	}
-	got = pread(fd, buf, UIDV_DIGITS, 0);
-	for (ssize_t i = 0; i < got && buf[i] >= '0' && buf[i] <= '9'; i++)
-		have = have * 10 + (uint64_t)(buf[i] - '0');
-	want = have > seen ? have : seen;
-	if (next != NULL) {
-		uint64_t now = (uint64_t)time(NULL);
-		want = want + 1 > now ? want + 1 : now;
-		if (want > UINT32_MAX) {
-			error_set(err, ERR_LIMIT, "No UIDVALIDITY is left for a new mailbox");
-			goto out;
-		}
-		*next = (uint32_t)want;
-	}
-	rc = 0;
-	if (want == have)
-		goto out;
-	snprintf(buf, sizeof(buf), "%0*" PRIu64 "\n", UIDV_DIGITS, want);
-	/* Eleven bytes at offset 0: one sector, never torn in practice. */
-	if (pwrite(fd, buf, UIDV_DIGITS + 1, 0) != UIDV_DIGITS + 1 || fsync(fd) < 0)
-		rc = mbox_errno_error(err, errno ? errno : EIO, "write", MBOX_UIDV_FILE);
-out:
-	mbox_lock_release(&lk);
-	close(fd);
-	return rc;
-}
-
-/* The UIDVALIDITY of an open mailbox file, from the start of it (where the
- * first message's X-IMAPbase or X-IMAP is), as a scan would give it. */
-static uint32_t file_uidvalidity(const struct mbox_handle *h)
-{
-	struct mbox_scan s;
-	struct mbox_summary sum;
-	struct error e;
-	uint64_t end = (uint64_t)h->st.st_size < MBOX_BUFSZ ? (uint64_t)h->st.st_size : MBOX_BUFSZ;
-	uint32_t uv = 0;
-
-	memset(&s, 0, sizeof(s));
-	if (mbox_scan_parse(h->fd, 0, end, &s, &e) == 0 &&
-	    mbox_scan_summarize(&s, h->st.st_mtime, &sum) == 0)
-		uv = sum.uidvalidity;
-	mbox_scan_free(&s);
-	return uv;
-}
-
 /* ---- CREATE / DELETE / RENAME -------------------------------------------- */
 
 static int rename_noreplace(int odir, const char *obase, int ndir, const char *nbase,
@@ -598,7 +526,7 @@ static int create_file(struct store *st, const struct mbox_loc *loc, struct erro
 	int fd, e, root = mbox_root_fd(st, 1, err);
 
 	memset(&s, 0, sizeof(s));
-	if (root < 0 || uidv_update(st, root, 0, &s.uidvalidity, err) < 0)
+	if (root < 0 || mbox_uidv_update(st, root, 0, &s.uidvalidity, err) < 0)
 		return -1;
 	s.uidnext = 1;
 	s.highestmodseq = 1;
@@ -624,14 +552,15 @@ static int create_file(struct store *st, const struct mbox_loc *loc, struct erro
 	return 0;
 }
 
-/* A mailbox that must already exist. A name below a mailbox (a file, which
- * cannot have children; INBOX too) or below a link names no mailbox: that
- * is [NONEXISTENT], not the [CANNOT] of creating one there. */
+/* INBOX is a file too: nothing is ever below it. */
 static int below_inbox(const char *name)
 {
 	return strncasecmp(name, "INBOX/", 6) == 0;
 }
 
+/* A mailbox that must already exist. A name below a mailbox (a file, which
+ * cannot have children) or below a link names no mailbox: that is
+ * [NONEXISTENT], not the [CANNOT] of creating one there. */
 static int resolve_existing(struct store *st, const char *name, struct mbox_loc *loc,
 			    struct error *err)
 {
@@ -717,8 +646,8 @@ int mbox_delete(struct store *st, const char *name, struct error *err)
 			struct error e2;
 			/* Its successor under this name must get a greater
 			 * UIDVALIDITY, however this one got its own. */
-			if (uidv_update(st, mbox_root_fd(st, 0, &e2), file_uidvalidity(&h), NULL,
-					&e2) < 0)
+			if (mbox_uidv_update(st, mbox_root_fd(st, 0, &e2), mbox_uidv_of_file(&h),
+					     NULL, &e2) < 0)
 				log_warn("mbox: recording the UIDVALIDITY of %s: %s", loc.name, e2.msg);
 			if (unlinkat(loc.dirfd, loc.base, 0) < 0) {
 				mbox_errno_error(err, errno, "delete", loc.path);

@@ -327,6 +327,16 @@ struct mbox_smsg *mbox_scan_find(struct mbox_scan *s, uint32_t uid);
 void mbox_fid_from_stat(struct mbox_fid *f, const struct stat *st);
 int mbox_fid_equal(const struct mbox_fid *a, const struct mbox_fid *b);
 
+/* mbox_uidv.c: the store's UIDVALIDITY counter (MBOX_UIDV_FILE in the
+ * directory root). Raise it to at least seen; with next, also take the
+ * value a new mailbox gets (greater than every one before, and not before
+ * the clock). Under the counter's dotlock and fcntl lock. */
+int mbox_uidv_update(struct store *st, int root, uint32_t seen, uint32_t *next,
+		     struct error *err);
+/* The UIDVALIDITY an open mailbox file has, read from its start (the first
+ * message's X-IMAPbase or X-IMAP, or its mtime) as a scan would give it. */
+uint32_t mbox_uidv_of_file(const struct mbox_handle *h);
+
 /* mbox_index.c: the private index (a cache of the parse state) */
 /* mbox_scan_fd through the index: the same result, reading only what the
  * index does not already describe. */
