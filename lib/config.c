@@ -61,7 +61,7 @@ static const struct ckey keys[] = {
 	I(auth_failure_delay_ms, "2000", 0, 60000, "delay before answering a failed login"),
 	I(auth_max_attempts, "3", 1, 100, "failed logins allowed per connection before BYE"),
 	I(max_line_length, "65536", 1024, 16777216, "longest command line after login, in bytes"),
-	I(max_preauth_line, "8192", 256, 65536, "longest command line before login"),
+	I(max_preauth_line, "65536", 256, 65536, "longest command line before login"),
 	I(max_literal_preauth, "8192", 0, 65536, "largest literal accepted before login"),
 	I(max_literal, "52428800", 1024, 2147483647L, "largest literal (APPEND message) after login"),
 	I(max_bad_commands, "10", 1, 1000, "consecutive bad commands before BYE"),

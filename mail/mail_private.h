@@ -30,6 +30,11 @@ struct mail_field_iter {
 void mail_field_iter_init(struct mail_field_iter *it, const char *hdr, size_t len);
 /* 1 and *f filled, or 0 at the end. */
 int mail_field_next(struct mail_field_iter *it, struct mail_field *f);
+/* Every line of the header up to the empty line that ends it, with its
+ * continuation lines: a field, or (name and value NULL) a line that is no
+ * field, whose bytes are still part of the header. 1 and *f filled, or 0
+ * at the end. */
+int mail_header_next(struct mail_field_iter *it, struct mail_field *f);
 
 /* Folded value -> one line: CR and LF removed (the blanks that follow a
  * fold stay, as RFC 5322 unfolding says), NUL-terminated copy. */

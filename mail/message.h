@@ -121,6 +121,16 @@ void mail_section_filter(const char *hdr, size_t len, const struct mail_section_
 			 struct buf *gen);
 void mail_section_loc_free(struct mail_section_loc *loc);
 
+/* The part after p in a pre-order walk of m's MIME tree (from &m->root),
+ * NULL after the last; no recursion, no stack (partwalk.c). */
+const struct mail_part *mail_part_next(const struct mail_message *m, const struct mail_part *p);
+/* What SEARCH TEXT sees of the MIME headers beyond the top-level header's
+ * fields: every field of every part's header (unfolded, encoded words
+ * decoded) and every Content-Type / Content-Disposition parameter of every
+ * part, the root's included, RFC 2231-decoded ("filename=invoice.pdf").
+ * NUL after each, appended to out. */
+void mail_part_headers_text(struct arena *a, const struct mail_message *m, struct buf *out);
+
 /* Find the part a dotted part number ("1.2.3") names; NULL if none. */
 const struct mail_part *mail_find_part(const struct mail_message *m, const char *num,
 				       size_t numlen);
@@ -140,6 +150,28 @@ struct mail_hfield {
 int mail_hfield_next(const char **pp, const char *end, struct mail_hfield *f);
 /* Length of the header block at d: through the first empty line, or all. */
 const char *mail_header_block(const char *d, size_t len, size_t *hlen);
+
+/* The addresses of an address field's value (From, To, ...), as parsed for
+ * ENVELOPE (address.c). name is the display name, or the comment that
+ * stands in for it; the parts are as written (encoded words left encoded),
+ * NULL when missing. A group is a GROUP_START (name: the group's) and a
+ * GROUP_END around its addresses. */
+enum mail_addr_kind { MAIL_ADDR_MAILBOX, MAIL_ADDR_GROUP_START, MAIL_ADDR_GROUP_END };
+struct mail_addr {
+	enum mail_addr_kind kind;
+	const char *name, *route, *mailbox, *host;
+	size_t name_len, route_len, mailbox_len, host_len;
+};
+typedef void (*mail_addr_cb)(void *ctx, const struct mail_addr *ad);
+/* Calls cb for each address and group marker of v[0..len) (folded or not),
+ * at most 10,000; returns how many. Linear; never recurses. */
+size_t mail_addresses_walk(struct arena *a, const char *v, size_t len, mail_addr_cb cb,
+			   void *ctx);
+/* The addresses of v in one normal form, for SEARCH FROM/TO/CC/BCC: RFC
+ * 5322 comments and folding gone, encoded words in names decoded,
+ * "Name <mailbox@host>" or "mailbox@host", ", " between them, groups as
+ * "Group: a@b, c@d;". UTF-8 (or the header's own bytes), appended to out. */
+void mail_address_text(struct arena *a, const char *v, size_t len, struct buf *out);
 
 /* RFC 2047 encoded words in a header value, decoded to UTF-8 (unknown
  * charsets and malformed words are left as they are). */

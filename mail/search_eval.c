@@ -50,6 +50,8 @@ struct mstate {
 	int64_t sent_day;           /* INT64_MIN: no usable Date: */
 	int have_body;
 	struct buf body;            /* folded text of the body parts, NUL-separated */
+	int have_parts;
+	struct buf parts;           /* folded MIME headers beyond the top level */
 };
 
 /* Does every key that needs the message look only at fields the
@@ -180,6 +182,22 @@ static void fold_cached(struct search_ctx *ctx, struct mstate *ms, struct fcache
 			   &ms->hdrtext, c);
 }
 
+/* FROM, TO, CC and BCC look at the addresses as parsed, too (RFC 3501:
+ * "the envelope structure's FROM field"): "a (x) @ b.org" holds "a@b.org". */
+static int addresses_contain(struct search_ctx *ctx, const struct fcache *c,
+			     const struct search_node *n)
+{
+	struct buf text = BUF_INIT, folded = BUF_INIT;
+	int hit;
+
+	mail_address_text(ctx->msg_arena, c->value, c->value_len, &text);
+	search_fold(text.data ? text.data : "", text.len, &folded);
+	hit = memmem(folded.data ? folded.data : "", folded.len, n->str, n->len) != NULL;
+	buf_free(&text);
+	buf_free(&folded);
+	return hit;
+}
+
 static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *name,
 			size_t name_len, const struct search_node *n)
 {
@@ -194,6 +212,8 @@ static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *n
 		const char *t = ms->hdrtext.data;
 		if (memmem(t + c->dec_off, c->dec_len, n->str, n->len) ||
 		    (c->raw_len && memmem(t + c->raw_off, c->raw_len, n->str, n->len)))
+			return 1;
+		if (n->op != SK_HEADER && n->op != SK_SUBJECT && addresses_contain(ctx, c, n))
 			return 1;
 	}
 	return 0;
@@ -347,6 +367,15 @@ static int text_contains(struct search_ctx *ctx, struct mstate *ms, const struct
 	for (size_t i = 0; i < ms->nfc; i++)
 		fold_cached(ctx, ms, &ms->fc[i]);
 	if (memmem(ms->hdrtext.data ? ms->hdrtext.data : "", ms->hdrtext.len, n->str, n->len))
+		return 1;
+	if (!ms->have_parts) {
+		struct buf t = BUF_INIT;
+		mail_part_headers_text(ctx->msg_arena, ms->mm, &t);
+		search_fold(t.data ? t.data : "", t.len, &ms->parts);
+		buf_free(&t);
+		ms->have_parts = 1;
+	}
+	if (memmem(ms->parts.data ? ms->parts.data : "", ms->parts.len, n->str, n->len))
 		return 1;
 	return body_contains(ctx, ms, n);
 }
@@ -571,6 +600,7 @@ int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_
 	buf_free(&ms.raw);
 	buf_free(&ms.hdrtext);
 	buf_free(&ms.body);
+	buf_free(&ms.parts);
 	arena_reset(ctx->msg_arena);
 	return v == V_TRUE;
 }

@@ -175,9 +175,12 @@ void mail_section_filter(const char *hdr, size_t len, const struct mail_section_
 	struct mail_field f;
 
 	mail_field_iter_init(&it, hdr, len);
-	while (mail_field_next(&it, &f)) {
+	while (mail_header_next(&it, &f)) {
 		struct mail_fieldname key = { f.name, f.name_len };
-		int found = bsearch(&key, loc->names, loc->nnames, sizeof(*loc->names), name_cmp) != NULL;
+		/* A line that is no field (no colon) is named by no list:
+		 * HEADER.FIELDS.NOT gives it back as it is. */
+		int found = f.name != NULL &&
+			    bsearch(&key, loc->names, loc->nnames, sizeof(*loc->names), name_cmp) != NULL;
 		if (found == (loc->filter == MAIL_SECTION_FIELDS_NOT))
 			continue;
 		buf_append(gen, f.raw, f.raw_len);

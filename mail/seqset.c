@@ -1,13 +1,14 @@
-/* Sequence sets. The number 4294967295 is accepted and, like '*', stored as
- * SEQ_STAR: clients send "1:4294967295" meaning "everything", and the two
- * only differ for a range starting above the highest number in use. */
+/* Sequence sets. '*' and the number 4294967295 differ for a range that
+ * starts above the highest number in use: "7:*" holds the highest number,
+ * "7:4294967295" holds none (issue 17). So '*' is stored as SEQ_STAR, one
+ * above every number, and only seqset_resolve() turns it into one. */
 #include "seqset.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* One seq-number: nz-number or '*'. Advances *p. */
-static int seqset_number(const char **p, uint32_t *out)
+static int seqset_number(const char **p, uint64_t *out)
 {
 	const char *s = *p;
 	uint64_t v = 0;
@@ -26,7 +27,7 @@ static int seqset_number(const char **p, uint32_t *out)
 			return -1;
 		s++;
 	}
-	*out = (uint32_t)v;
+	*out = v;
 	*p = s;
 	return 0;
 }
@@ -47,7 +48,7 @@ int seqset_parse(struct arena *a, const char *s, struct seqset *out)
 	out->r = arena_alloc(a, items * sizeof(*out->r));
 	p = s;
 	for (;;) {
-		uint32_t lo, hi;
+		uint64_t lo, hi;
 		if (seqset_number(&p, &lo) < 0)
 			return -1;
 		hi = lo;
@@ -59,7 +60,7 @@ int seqset_parse(struct arena *a, const char *s, struct seqset *out)
 		/* '*' is kept as the upper end until resolved; it is the
 		 * largest value so this ordering stays true. */
 		if (lo > hi) {
-			uint32_t t = lo;
+			uint64_t t = lo;
 			lo = hi;
 			hi = t;
 		}
@@ -98,7 +99,7 @@ void seqset_resolve(struct seqset *s, uint32_t max)
 		if (r->hi == SEQ_STAR)
 			r->hi = max;
 		if (r->lo > r->hi) {
-			uint32_t t = r->lo;
+			uint64_t t = r->lo;
 			r->lo = r->hi;
 			r->hi = t;
 		}
@@ -117,8 +118,9 @@ void seqset_resolve(struct seqset *s, uint32_t max)
 	out = 0;
 	for (i = 1; i < s->n; i++) {
 		struct seq_range *cur = &s->r[out];
-		/* Adjacent ranges merge too; hi < UINT32_MAX guards the +1. */
-		if (s->r[i].lo <= cur->hi || (cur->hi < UINT32_MAX && s->r[i].lo == cur->hi + 1)) {
+		/* Adjacent ranges merge too (bounds fit in 32 bits here, so
+		 * the +1 cannot wrap). */
+		if (s->r[i].lo <= cur->hi + 1) {
 			if (s->r[i].hi > cur->hi)
 				cur->hi = s->r[i].hi;
 		} else {

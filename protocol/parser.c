@@ -419,6 +419,7 @@ struct parse_ctx {
 	struct imap_arg *stack; /* finished arguments not yet owned by a list */
 	size_t top, cap;
 	size_t nodes;
+	int sections;           /* FETCH: "[" in an atom opens a section */
 	const char *err;
 };
 
@@ -516,6 +517,9 @@ static int parse_section(struct parse_ctx *c)
 	return parse_fail(c, "Missing ']' in section");
 }
 
+/* "[" is an ASTRING-CHAR like any other (a mailbox may be called "a[b");
+ * only FETCH attributes (BODY[...], BINARY.PEEK[...]) have sections, whose
+ * text may hold spaces and parentheses. */
 static int parse_atom(struct parse_ctx *c, struct imap_arg *out)
 {
 	size_t start = c->pos;
@@ -526,7 +530,7 @@ static int parse_atom(struct parse_ctx *c, struct imap_arg *out)
 		unsigned char ch = (unsigned char)c->raw[c->pos];
 		if (ch == ' ' || ch == ')')
 			break;
-		if (ch == '[') {
+		if (ch == '[' && c->sections) {
 			if (parse_section(c) < 0)
 				return -1;
 			continue;
@@ -652,7 +656,16 @@ static int parse_tag_and_name(struct parse_ctx *c, struct imap_cmd *cmd)
 	for (char *p = name; *p; p++)
 		*p = parse_upper(*p);
 	cmd->name = name;
+	c->sections = strcmp(name, "FETCH") == 0;
 	return 0;
+}
+
+/* "UID FETCH": the first argument names the command that has sections. */
+static void parse_note_uid_command(struct parse_ctx *c, const struct imap_cmd *cmd,
+				   const struct imap_arg *arg)
+{
+	if (c->top == 0 && strcmp(cmd->name, "UID") == 0 && imap_arg_is_atom(arg, "FETCH"))
+		c->sections = 1;
 }
 
 /* Arguments after the command name. Lists are built bottom-up on one flat
@@ -722,6 +735,8 @@ static int parse_args(struct parse_ctx *c, struct imap_cmd *cmd)
 		} else {
 			return parse_fail(c, "Invalid character in atom");
 		}
+		if (depth == 0)
+			parse_note_uid_command(c, cmd, &arg);
 		parse_push(c, &arg);
 		need_sep = 1;
 		just_opened = 0;

@@ -10,9 +10,10 @@
  *
  * The parser (imap_parse_command) turns one complete command into a tag, an
  * upper-cased command name and an argument tree (atoms, strings, NIL,
- * parenthesized lists), with no recursion and a depth cap. Atoms may carry
- * a bracketed section, so BODY.PEEK[HEADER.FIELDS (From To)]<0.100> is one
- * atom, as a FETCH handler wants it. */
+ * parenthesized lists), with no recursion and a depth cap. In FETCH and
+ * UID FETCH, atoms may carry a bracketed section, so
+ * BODY.PEEK[HEADER.FIELDS (From To)]<0.100> is one atom, as the FETCH
+ * handler wants it; elsewhere "[" is an ordinary ASTRING-CHAR. */
 #ifndef HAVEN_PARSER_H
 #define HAVEN_PARSER_H
 #include <stddef.h>

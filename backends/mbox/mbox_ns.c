@@ -438,7 +438,9 @@ static void list_tree(struct list_ctx *lc, int root)
 			}
 			children = 1;
 			if (S_ISREG(sb.st_mode)) {
-				report(lc, full, MA_HASNOCHILDREN, *rel == '\0');
+				/* A file cannot also be a directory: no mailbox
+				 * can ever be created below it. */
+				report(lc, full, MA_NOINFERIORS | MA_HASNOCHILDREN, *rel == '\0');
 				free(full);
 			} else if (depth + 1 < MBOX_DEPTH_MAX) {
 				stack.v = xreallocarray(stack.v, stack.n + 1, sizeof(char *));
@@ -493,12 +495,90 @@ int mbox_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err
 
 /* ---- CREATE / DELETE / RENAME -------------------------------------------- */
 
+static int rename_noreplace(int odir, const char *obase, int ndir, const char *nbase,
+			    struct error *err)
+{
+	struct stat sb;
+	if (renameat2(odir, obase, ndir, nbase, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EINVAL || errno == ENOSYS) {
+		/* File system without RENAME_NOREPLACE: check, then rename. */
+		if (fstatat(ndir, nbase, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			errno = EEXIST;
+		else if (renameat(odir, obase, ndir, nbase) == 0)
+			return 0;
+	}
+	if (errno == EEXIST)
+		error_set(err, ERR_ALREADYEXISTS, "Mailbox already exists");
+	else
+		mbox_errno_error(err, errno, "rename", nbase);
+	return -1;
+}
+
+/* A new mailbox file: a pseudo message holding its UIDVALIDITY (the file
+ * then never lacks one), written under a temporary name and moved into
+ * place only if the name is free, so nobody sees it half-made. */
+static int create_file(struct store *st, const struct mbox_loc *loc, struct error *err)
+{
+	struct mbox_scan s;
+	struct mbox_writer w;
+	char tmp[96];
+	int fd, e, root = mbox_root_fd(st, 1, err);
+
+	memset(&s, 0, sizeof(s));
+	if (root < 0 || mbox_uidv_update(st, root, 0, &s.uidvalidity, err) < 0)
+		return -1;
+	s.uidnext = 1;
+	s.highestmodseq = 1;
+	mbox_tmp_name(tmp, sizeof(tmp));
+	fd = openat(loc->dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return mbox_errno_error(err, errno, "create", loc->path);
+	mbox_writer_init(&w, fd, 0);
+	mbox_emit_pseudo(&w, &s);
+	e = mbox_writer_flush(&w) < 0 ? w.err : 0;
+	mbox_writer_free(&w);
+	if (e == 0 && fsync(fd) < 0)
+		e = errno;
+	close(fd);
+	if (e != 0) {
+		unlinkat(loc->dirfd, tmp, 0);
+		return mbox_errno_error(err, e, "create", loc->path);
+	}
+	if (rename_noreplace(loc->dirfd, tmp, loc->dirfd, loc->base, err) < 0) {
+		unlinkat(loc->dirfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* INBOX is a file too: nothing is ever below it. */
+static int below_inbox(const char *name)
+{
+	return strncasecmp(name, "INBOX/", 6) == 0;
+}
+
+/* A mailbox that must already exist. A name below a mailbox (a file, which
+ * cannot have children) or below a link names no mailbox: that is
+ * [NONEXISTENT], not the [CANNOT] of creating one there. */
+static int resolve_existing(struct store *st, const char *name, struct mbox_loc *loc,
+			    struct error *err)
+{
+	struct error e2;
+
+	if (mbox_resolve(st, name, 0, loc, err) == 0)
+		return 0;
+	if (err->code == ERR_CANNOT && (below_inbox(name) || mbox_name_check(name, &e2) == 0))
+		error_set(err, ERR_NONEXISTENT, "Mailbox does not exist");
+	return -1;
+}
+
 int mbox_create(struct store *st, const char *name, unsigned special_use, struct error *err)
 {
 	struct mbox_loc loc;
 	size_t len = strlen(name);
 	char *n;
-	int dir_only = len > 1 && name[len - 1] == '/', rc = 0, fd;
+	int dir_only = len > 1 && name[len - 1] == '/', rc = 0;
 
 	n = dir_only ? xstrndup(name, len - 1) : xstrdup(name);
 	if (mbox_name_is_inbox(n)) {
@@ -523,22 +603,14 @@ int mbox_create(struct store *st, const char *name, unsigned special_use, struct
 		free(n);
 		return -1;
 	}
-	if (dir_only) {
-		if (mkdirat(loc.dirfd, loc.base, 0700) < 0)
-			rc = -1;
-	} else {
-		fd = openat(loc.dirfd, loc.base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			    0600);
-		if (fd < 0)
-			rc = -1;
-		else
-			close(fd);
-	}
-	if (rc < 0) {
+	if (dir_only && mkdirat(loc.dirfd, loc.base, 0700) < 0) {
 		if (errno == EEXIST)
 			error_set(err, ERR_ALREADYEXISTS, "Mailbox already exists");
 		else
 			mbox_errno_error(err, errno, "create", loc.path);
+		rc = -1;
+	} else if (!dir_only && create_file(st, &loc, err) < 0) {
+		rc = -1;
 	} else if (!dir_only && (special_use || su_has(st, n)) &&
 		   su_edit(st, SU_SET, n, NULL, special_use, err) < 0) {
 		/* Without its special use the mailbox must not exist. */
@@ -562,7 +634,7 @@ int mbox_delete(struct store *st, const char *name, struct error *err)
 		error_set(err, ERR_CANNOT, "INBOX cannot be deleted");
 		return -1;
 	}
-	if (mbox_resolve(st, name, 0, &loc, err) < 0)
+	if (resolve_existing(st, name, &loc, err) < 0)
 		return -1;
 	if (fstatat(loc.dirfd, loc.base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !(S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) {
@@ -571,6 +643,12 @@ int mbox_delete(struct store *st, const char *name, struct error *err)
 		struct mbox_handle h;
 		/* Under the lock, so no MDA is half-way through a delivery. */
 		if (mbox_handle_open(st, &loc, MBOX_OPEN_WRITE, &h, err) == 0) {
+			struct error e2;
+			/* Its successor under this name must get a greater
+			 * UIDVALIDITY, however this one got its own. */
+			if (mbox_uidv_update(st, mbox_root_fd(st, 0, &e2), mbox_uidv_of_file(&h),
+					     NULL, &e2) < 0)
+				log_warn("mbox: recording the UIDVALIDITY of %s: %s", loc.name, e2.msg);
 			if (unlinkat(loc.dirfd, loc.base, 0) < 0) {
 				mbox_errno_error(err, errno, "delete", loc.path);
 			} else {
@@ -597,26 +675,6 @@ int mbox_delete(struct store *st, const char *name, struct error *err)
 	}
 	mbox_loc_free(&loc);
 	return rc;
-}
-
-static int rename_noreplace(int odir, const char *obase, int ndir, const char *nbase,
-			    struct error *err)
-{
-	struct stat sb;
-	if (renameat2(odir, obase, ndir, nbase, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno == EINVAL || errno == ENOSYS) {
-		/* File system without RENAME_NOREPLACE: check, then rename. */
-		if (fstatat(ndir, nbase, &sb, AT_SYMLINK_NOFOLLOW) == 0)
-			errno = EEXIST;
-		else if (renameat(odir, obase, ndir, nbase) == 0)
-			return 0;
-	}
-	if (errno == EEXIST)
-		error_set(err, ERR_ALREADYEXISTS, "Mailbox already exists");
-	else
-		mbox_errno_error(err, errno, "rename", nbase);
-	return -1;
 }
 
 /* RENAME INBOX x: x gets every message, INBOX stays, empty. x is written
@@ -715,6 +773,10 @@ int mbox_rename(struct store *st, const char *oldname, const char *newname,
 			log_warn("mbox: dropping the special use of %s: %s", newname, e2.msg);
 		return 0;
 	}
+	if (below_inbox(oldname)) {
+		error_set(err, ERR_NONEXISTENT, "Mailbox does not exist");
+		return -1;
+	}
 	if (mbox_name_check(oldname, err) < 0)
 		return -1;
 	if (strcmp(oldname, newname) == 0) {
@@ -725,7 +787,7 @@ int mbox_rename(struct store *st, const char *oldname, const char *newname,
 		error_set(err, ERR_CANNOT, "Cannot move a mailbox into itself");
 		return -1;
 	}
-	if (mbox_resolve(st, oldname, 0, &oloc, err) < 0)
+	if (resolve_existing(st, oldname, &oloc, err) < 0)
 		return -1;
 	if (fstatat(oloc.dirfd, oloc.base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !(S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) {

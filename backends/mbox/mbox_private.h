@@ -35,7 +35,10 @@
  * A mailbox we empty keeps its state in a UW-IMAP style pseudo message
  * (first in the file, with X-IMAP instead of X-IMAPbase), which we, UW-IMAP
  * and Dovecot hide; it goes at the next rewrite that has real messages.
- * A file that is empty (created, or emptied by another program) has no
+ * A mailbox we create starts with such a pseudo message too, carrying a
+ * UIDVALIDITY above every one the store has had (<mbox_dir>/.uidvalidity),
+ * so a mailbox created again after a DELETE never reuses one.
+ * A file that is empty (created or emptied by another program) has no
  * state at all: its UIDVALIDITY is its mtime, and an open view carries its
  * own UIDVALIDITY over such a file until it gets headers again. */
 #ifndef HAVEN_MBOX_PRIVATE_H
@@ -56,6 +59,7 @@
 #define MBOX_SUBS_MAX (1024 * 1024)   /* size of the subscriptions file */
 #define MBOX_SUBS_FILE ".subscriptions"
 #define MBOX_SU_FILE ".specialuse"     /* special use beyond the default names */
+#define MBOX_UIDV_FILE ".uidvalidity"  /* the highest UIDVALIDITY known (mbox_ns.c) */
 #define MBOX_FROM_SENDER "MAILER-DAEMON"
 #define MBOX_KW_PAD 24                /* X-Keywords value room, for in-place changes */
 #define MBOX_MODSEQ_PAD 12            /* X-Haven-Modseq value room */
@@ -322,6 +326,16 @@ long mbox_scan_kw(struct mbox_scan *s, const char *name, size_t len, int add);
 struct mbox_smsg *mbox_scan_find(struct mbox_scan *s, uint32_t uid);
 void mbox_fid_from_stat(struct mbox_fid *f, const struct stat *st);
 int mbox_fid_equal(const struct mbox_fid *a, const struct mbox_fid *b);
+
+/* mbox_uidv.c: the store's UIDVALIDITY counter (MBOX_UIDV_FILE in the
+ * directory root). Raise it to at least seen; with next, also take the
+ * value a new mailbox gets (greater than every one before, and not before
+ * the clock). Under the counter's dotlock and fcntl lock. */
+int mbox_uidv_update(struct store *st, int root, uint32_t seen, uint32_t *next,
+		     struct error *err);
+/* The UIDVALIDITY an open mailbox file has, read from its start (the first
+ * message's X-IMAPbase or X-IMAP, or its mtime) as a scan would give it. */
+uint32_t mbox_uidv_of_file(const struct mbox_handle *h);
 
 /* mbox_index.c: the private index (a cache of the parse state) */
 /* mbox_scan_fd through the index: the same result, reading only what the

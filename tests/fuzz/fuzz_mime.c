@@ -34,6 +34,63 @@ static void check_section(const struct mail_message *m, const char *spec, size_t
 	buf_free(&gen);
 }
 
+static void count_part(void *ctx, const struct mail_addr *ad)
+{
+	(void)ad;
+	++*(size_t *)ctx;
+}
+
+/* mail_part_next visits every part once, in the order of the children
+ * arrays (pre-order); the headers' text for SEARCH TEXT can be built. */
+static void check_walk(struct arena *a, const struct mail_message *m)
+{
+	struct buf text = BUF_INIT;
+	size_t parts = 0, walked = 0, addrs = 0;
+	const struct mail_part *prev = NULL;
+
+	for (const struct mail_part *p = &m->root; p != NULL; p = mail_part_next(m, p)) {
+		if (prev != NULL && prev->nchildren > 0 && p != &prev->children[0])
+			abort();   /* a first child comes right after its parent */
+		walked++;
+		parts += p->nchildren;
+		prev = p;
+	}
+	if (walked != parts + 1)
+		abort();
+	mail_part_headers_text(a, m, &text);
+	buf_free(&text);
+	if (mail_addresses_walk(a, m->data, m->len, count_part, &addrs) != addrs)
+		abort();
+}
+
+/* HEADER.FIELDS.NOT of a field nobody has is the whole header: every line
+ * of it, fields or not (issue 17), then the empty line. Checked on headers
+ * with LF line ends, where "the empty line" has one meaning. */
+static void check_header_not(const struct mail_message *m)
+{
+	static const char spec[] = "HEADER.FIELDS.NOT (X-Fuzz-None)";
+	struct buf gen = BUF_INIT, want = BUF_INIT;
+	const char *p, *err, *h = m->data + m->root.hdr_off, *end;
+	size_t n, hl = m->root.hdr_len, wl;
+
+	if (mail_section(m, spec, sizeof(spec) - 1, &gen, &p, &n, &err) < 0)
+		abort();
+	if (memchr(h, '\r', hl) == NULL && memchr(h, '\0', hl) == NULL) {
+		if (hl > 0 && h[0] == '\n')
+			wl = 0;
+		else
+			wl = (end = memmem(h, hl, "\n\n", 2)) != NULL ? (size_t)(end - h) + 1 : hl;
+		buf_append(&want, h, wl);
+		if (wl > 0 && h[wl - 1] != '\n')
+			buf_append_str(&want, "\r\n");
+		buf_append_str(&want, "\r\n");
+		if (n != want.len || memcmp(p, want.data, n) != 0)
+			abort();
+	}
+	buf_free(&gen);
+	buf_free(&want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mail_limits lim = { 8, 200, 100 };
@@ -85,6 +142,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_reset(&out);
 	}
 	free(stack);
+	check_walk(a, m);
+	check_header_not(m);
 
 	for (i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
 		check_section(m, specs[i], strlen(specs[i]));
@@ -93,6 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		;
 	check_section(m, d, firstline < 200 ? firstline : 200);
 	(void)mail_decode_words(a, d, firstline);
+	mail_address_text(a, d, firstline, &out);
+	buf_reset(&out);
 	{
 		int64_t t;
 		int z;

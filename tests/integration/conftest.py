@@ -6,6 +6,7 @@ import grp
 import imaplib
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -283,6 +284,24 @@ def haven_factory(backend):
     for h in made:
         check_sanitizers(h.stop())
         h.cleanup()
+
+
+_LIST_LINE = re.compile(rb'^(\* (?:LIST|LSUB) \()([^)]*)(\) .*)$', re.S)
+
+
+def as_mbox_list(line):
+    """A LIST/LSUB line of a store whose mailboxes may have children (the
+    PostgreSQL one), read as the mbox store writes it, where every mailbox
+    is a file and has \\NoInferiors: expectations written for one hold for
+    the other. (That PostgreSQL mailboxes can have children is tested on its
+    own.)"""
+    m = _LIST_LINE.match(line)
+    if not m:
+        return line
+    attrs = m.group(2).split()
+    if b"\\HasNoChildren" in attrs and b"\\NoInferiors" not in attrs:
+        attrs.insert(0, b"\\NoInferiors")
+    return m.group(1) + b" ".join(attrs) + m.group(3)
 
 
 def corpus_messages():

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from conftest import as_mbox_list
+
 MODES = ("rev1", "rev2")
 
 
@@ -46,7 +48,7 @@ class Session:
             out += line
             m = re.search(rb"~?\{(\d+)\}\r\n$", line)
             if not m:
-                return out
+                return out if self.haven.backend == "mbox" else as_mbox_list(out)
             out += self.f.read(int(m.group(1)))
 
     def until(self, tag):

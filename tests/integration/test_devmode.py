@@ -14,7 +14,10 @@ import time
 import pytest
 
 from netwait import wait_listening
-from conftest import BUILD, ROOT, check_sanitizers, corpus_messages, free_port
+from conftest import BUILD, CORPUS, ROOT, check_sanitizers, corpus_messages, free_port
+from readable import all_readable, readable_tree
+
+PROGRAMS = ("havend", "haven-login", "haven-worker", "haven-auth")
 
 # About mbox files or processes, not the storage interface.
 BACKENDS = ["mbox"]
@@ -34,15 +37,27 @@ def as_user_cmd(cmd):
     pytest.skip("no unprivileged user to run as")
 
 
+def demo_copy():
+    """scripts/demo, the corpus it seeds INBOX from and the programs it
+    starts, where any user can read them (the checkout may be under /root,
+    mode 0700)."""
+    files = {"scripts/demo": os.path.join(ROOT, "scripts", "demo")}
+    for name in os.listdir(CORPUS):
+        files["tests/data/corpus/" + name] = os.path.join(CORPUS, name)
+    for prog in PROGRAMS:
+        files["build/" + prog] = os.path.join(BUILD, prog)
+    return readable_tree(files)
+
+
 def test_demo_as_ordinary_user():
     d = tempfile.mkdtemp(prefix="haven-dev-")
+    top = demo_copy()
     port = free_port()
-    cmd, pw = as_user_cmd(["sh", os.path.join(ROOT, "scripts", "demo")])
+    cmd, pw = as_user_cmd(["sh", os.path.join(top, "scripts", "demo")])
     if pw:
         os.chown(d, pw.pw_uid, pw.pw_gid)
-    # The build tree must be readable by that user (it is, under /tmp or /work).
-    env = dict(os.environ, HAVEN_BUILD=BUILD, HAVEN_DEMO_DIR=d, HAVEN_DEMO_PORT=str(port),
-               HOME=d)
+    env = dict(os.environ, HAVEN_BUILD=os.path.join(top, "build"), HAVEN_DEMO_DIR=d,
+               HAVEN_DEMO_PORT=str(port), HOME=d)
     logpath = os.path.join(tempfile.gettempdir(), "haven-dev-%d.log" % port)
     log = open(logpath, "w")
     p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -71,4 +86,32 @@ def test_demo_as_ordinary_user():
             p.kill()
             p.wait()
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(top, ignore_errors=True)
         os.unlink(logpath)
+
+
+def test_readable_tree_reaches_an_ordinary_user():
+    """What the test above relies on: a file under a directory only root
+    may enter is out of the user's reach, its readable_tree copy is not."""
+    private = tempfile.mkdtemp(prefix="haven-private-")   # mode 0700
+    try:
+        for name, mode in (("script", 0o700), ("data", 0o600)):
+            with open(os.path.join(private, name), "w") as f:
+                f.write("echo reached\n")
+            os.chmod(os.path.join(private, name), mode)
+        top = readable_tree({"a/b/script": os.path.join(private, "script"),
+                             "data": os.path.join(private, "data")})
+        try:
+            assert all_readable(os.path.join(top, "a", "b", "script"))
+            assert all_readable(os.path.join(top, "data"))
+            assert os.access(os.path.join(top, "a", "b", "script"), os.X_OK)
+            cmd, pw = as_user_cmd(["sh", os.path.join(top, "a", "b", "script")])
+            assert subprocess.run(cmd, capture_output=True).stdout == b"reached\n"
+            if pw:
+                assert not all_readable(os.path.join(private, "script"))
+                cmd, _ = as_user_cmd(["sh", os.path.join(private, "script")])
+                assert subprocess.run(cmd, capture_output=True).returncode != 0
+        finally:
+            shutil.rmtree(top)
+    finally:
+        shutil.rmtree(private)

@@ -106,3 +106,34 @@ def test_binary_errors(haven):
             continue
         raise AssertionError("%s accepted" % bad)
     m.logout()
+
+
+# Issue 17, item 10: a 165-byte header line without a colon disappeared
+# from HEADER.FIELDS.NOT, and ENVELOPE rewrote a broken address into a
+# valid-looking one (the second '@' dropped, the host joined).
+JUNK_LINE = (b"X-Broken line without colon " + b"j" * 165)[:165]
+BROKEN = (b" stray continuation at the start\r\n"
+          b"From: develop!nextmime@ebony@sblab.att.com\r\n"
+          b"To: <a@b@c.org>, john smith@example.com\r\n"
+          + JUNK_LINE + b"\r\n\tfolded into it\r\n"
+          b"Subject: broken\r\n"
+          b"\r\n"
+          b"body\r\n")
+
+
+def test_broken_header_lines_and_addresses(haven):
+    m = haven.login("alice")
+    assert m.append("INBOX", None, None, BROKEN)[0] == "OK"
+    m.select("INBOX")
+    it = items(m, "ENVELOPE BODY.PEEK[HEADER.FIELDS.NOT (From To Subject)] "
+                  "BODY.PEEK[HEADER.FIELDS (From Subject)] BODY.PEEK[HEADER]")
+    assert it[b"BODY[HEADER.FIELDS.NOT (FROM TO SUBJECT)]"] == (
+        b" stray continuation at the start\r\n" + JUNK_LINE + b"\r\n\tfolded into it\r\n\r\n")
+    assert it[b"BODY[HEADER.FIELDS (FROM SUBJECT)]"] == (
+        b"From: develop!nextmime@ebony@sblab.att.com\r\nSubject: broken\r\n\r\n")
+    assert it[b"BODY[HEADER]"] == BROKEN[:BROKEN.index(b"\r\n\r\n") + 4]
+    env = it[b"ENVELOPE"]
+    assert env[2] == [[None, None, b"develop!nextmime", b"ebony@sblab.att.com"]]
+    assert env[5] == [[None, None, b"a", b"b@c.org"],
+                      [None, None, b"john smith", b"example.com"]]
+    m.logout()

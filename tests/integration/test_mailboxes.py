@@ -8,8 +8,9 @@ import os
 import re
 import time
 
-from conftest import read_until_tagged
+from conftest import as_mbox_list, read_until_tagged
 
+NI = "\\NoInferiors"   # every mbox mailbox: a file, which cannot have children
 DEFAULTS = {"Drafts": "\\Drafts", "Sent": "\\Sent", "Trash": "\\Trash", "Junk": "\\Junk",
             "Archive": "\\Archive"}
 
@@ -41,6 +42,8 @@ class Session:
             text = text.encode()
         self.sock.sendall(tag.encode() + b" " + text + b"\r\n")
         lines = read_until_tagged(self.f, tag.encode())
+        if self.haven.backend != "mbox":
+            lines = [as_mbox_list(l) for l in lines]
         out = [l.decode("utf-8").rstrip("\r\n") for l in lines]
         return out[:-1], out[-1][len(tag) + 1:]
 
@@ -168,7 +171,7 @@ def test_utf8_after_enable(haven):
     v2.ok("ENABLE IMAP4rev2")
     assert "Entwürfe" in v2.list('LIST "" "Entw*"')
     untagged = v2.ok('SELECT "Entwürfe"'.encode())
-    assert '* LIST (\\HasNoChildren) "/" "Entwürfe"' in untagged
+    assert '* LIST (\\NoInferiors \\HasNoChildren) "/" "Entwürfe"' in untagged
     # LSUB is deprecated in IMAP4rev2 but still works
     v2.ok('SUBSCRIBE "Entwürfe"'.encode())
     assert "Entwürfe" in v2.list('LSUB "" "*"')
@@ -222,7 +225,7 @@ def test_names_no_mailbox_may_have(haven):
         home = os.path.join(haven.home_root, "alice")
         assert sorted(os.listdir(home)) in (["mail"], ["INBOX", "mail"])
         assert sorted(os.listdir(mail_dir(haven, "alice"))) == sorted(
-            [".subscriptions"] + list(DEFAULTS))
+            [".subscriptions", ".uidvalidity"] + list(DEFAULTS))
     assert haven.stored_names("alice") == set(DEFAULTS)
     s.close()
 
@@ -233,7 +236,7 @@ def test_default_special_mailboxes_for_a_new_user(haven):
     s = Session(haven, "bob")
     listing = attrs(s.list('LIST "" "*"'))
     for name, use in DEFAULTS.items():
-        assert listing[name] == {use, "\\HasNoChildren"}, (name, listing)
+        assert listing[name] == {use, NI, "\\HasNoChildren"}, (name, listing)
         assert name in haven.stored_names("bob")
     # subscribed, so clients that show subscribed folders see them
     assert set(DEFAULTS) <= set(s.list('LSUB "" "*"'))
@@ -264,33 +267,33 @@ def test_rfc5258_examples_1_to_6(haven):
     assert attrs(s.list('LIST "" "*"')) == {
         "INBOX": {"\\NoInferiors", "\\HasNoChildren"},
         "Fruit": {"\\Noselect", "\\HasChildren"},
-        "Fruit/Apple": {"\\HasNoChildren"}, "Fruit/Banana": {"\\HasNoChildren"},
-        "Tofu": {"\\HasNoChildren"},
+        "Fruit/Apple": {NI, "\\HasNoChildren"}, "Fruit/Banana": {NI, "\\HasNoChildren"},
+        "Tofu": {NI, "\\HasNoChildren"},
         "Vegetable": {"\\Noselect", "\\HasChildren"},
-        "Vegetable/Broccoli": {"\\HasNoChildren"}, "Vegetable/Corn": {"\\HasNoChildren"},
+        "Vegetable/Broccoli": {NI, "\\HasNoChildren"}, "Vegetable/Corn": {NI, "\\HasNoChildren"},
     }
     # 2 and 5: subscribed names, a deleted one \NonExistent
     subscribed = {
         "INBOX": {"\\NoInferiors", "\\Subscribed"},
-        "Fruit/Banana": {"\\Subscribed"},
+        "Fruit/Banana": {NI, "\\Subscribed"},
         "Fruit/Peach": {"\\Subscribed", "\\NonExistent"},
         "Vegetable": {"\\Noselect", "\\Subscribed"},
-        "Vegetable/Broccoli": {"\\Subscribed"},
+        "Vegetable/Broccoli": {NI, "\\Subscribed"},
     }
     assert attrs(s.list('LIST (SUBSCRIBED) "" "*"')) == subscribed
     assert attrs(s.list('LIST (REMOTE SUBSCRIBED) "" "*"')) == subscribed
     # 3 and 4: CHILDREN
     top = {"INBOX": {"\\NoInferiors", "\\HasNoChildren"},
-           "Fruit": {"\\Noselect", "\\HasChildren"}, "Tofu": {"\\HasNoChildren"},
+           "Fruit": {"\\Noselect", "\\HasChildren"}, "Tofu": {NI, "\\HasNoChildren"},
            "Vegetable": {"\\Noselect", "\\HasChildren"}}
     assert attrs(s.list('LIST () "" "%" RETURN (CHILDREN)')) == top
     assert attrs(s.list('LIST (REMOTE) "" "%" RETURN (CHILDREN)')) == top
     # 6: subscription state of what exists; no Fruit/Peach
     assert attrs(s.list('LIST (REMOTE) "" "*" RETURN (SUBSCRIBED)')) == {
         "INBOX": {"\\NoInferiors", "\\Subscribed"}, "Fruit": {"\\Noselect"},
-        "Fruit/Apple": set(), "Fruit/Banana": {"\\Subscribed"}, "Tofu": set(),
-        "Vegetable": {"\\Noselect", "\\Subscribed"}, "Vegetable/Broccoli": {"\\Subscribed"},
-        "Vegetable/Corn": set(),
+        "Fruit/Apple": {NI}, "Fruit/Banana": {NI, "\\Subscribed"}, "Tofu": {NI},
+        "Vegetable": {"\\Noselect", "\\Subscribed"}, "Vegetable/Broccoli": {NI, "\\Subscribed"},
+        "Vegetable/Corn": {NI},
     }
     # no CHILDINFO without RECURSIVEMATCH, no extended data without asking
     assert all(ext is None for _, ext in s.list('LIST (SUBSCRIBED) "" "*"').values())
@@ -321,10 +324,10 @@ def test_rfc5258_example_8_childinfo(haven):
         s.ok("CREATE %s" % name)
     assert attrs(s.list('LIST "" "%" RETURN (CHILDREN)')) == {
         "INBOX": {"\\NoInferiors", "\\HasNoChildren"},
-        "Foo": {"\\Noselect", "\\HasChildren"}, "Moo": {"\\HasNoChildren"}}
+        "Foo": {"\\Noselect", "\\HasChildren"}, "Moo": {NI, "\\HasNoChildren"}}
     # A) only Foo/Baz subscribed
     s.ok("SUBSCRIBE Foo/Baz")
-    assert s.list('LIST (SUBSCRIBED) "" "*"') == {"Foo/Baz": ({"\\Subscribed"}, None)}
+    assert s.list('LIST (SUBSCRIBED) "" "*"') == {"Foo/Baz": ({NI, "\\Subscribed"}, None)}
     assert s.list('LIST (SUBSCRIBED) "" "%"') == {}
     assert s.list('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"') == {
         "Foo": ({"\\Noselect"}, '("CHILDINFO" ("SUBSCRIBED"))')}
@@ -345,7 +348,7 @@ def test_rfc5258_example_8_childinfo(haven):
     s.ok("SUBSCRIBE Moo")
     assert s.list('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%" RETURN (CHILDREN)') == {
         "Foo": ({"\\Noselect", "\\HasChildren", "\\Subscribed"}, None),
-        "Moo": ({"\\HasNoChildren", "\\Subscribed"}, None)}
+        "Moo": ({NI, "\\HasNoChildren", "\\Subscribed"}, None)}
     s.close()
 
 
@@ -361,10 +364,10 @@ def test_rfc5258_example_9_childinfo_whatever_the_pattern(haven):
     ci = '("CHILDINFO" ("SUBSCRIBED"))'
     assert s.list('LIST (RECURSIVEMATCH SUBSCRIBED) "" "*2"') == {
         "foo2": ({"\\Noselect"}, ci),                 # foo2/bar1 does not match
-        "foo2/bar2": ({"\\Subscribed"}, None),
-        "baz2/bar2": ({"\\Subscribed"}, None),
-        "baz2/bar22": ({"\\Subscribed"}, None),
-        "baz2/bar222": ({"\\Subscribed"}, None),
+        "foo2/bar2": ({NI, "\\Subscribed"}, None),
+        "baz2/bar2": ({NI, "\\Subscribed"}, None),
+        "baz2/bar22": ({NI, "\\Subscribed"}, None),
+        "baz2/bar222": ({NI, "\\Subscribed"}, None),
         "eps2": ({"\\Noselect", "\\Subscribed"}, ci),
         "qux2/bar2": ({"\\Subscribed", "\\NonExistent"}, None),
     }
@@ -383,11 +386,11 @@ def test_rfc5258_example_10_childinfo_without_children(haven):
     clear_defaults(s)
     s.ok("CREATE foo")
     s.ok("SUBSCRIBE foo/bar")   # in mbox foo cannot have children: never exists
-    assert s.list('LIST "" ("foo" "foo/*")') == {"foo": (set(), None)}
+    assert s.list('LIST "" ("foo" "foo/*")') == {"foo": ({NI}, None)}
     assert s.list('LIST (SUBSCRIBED) "" "foo/*"') == {
         "foo/bar": ({"\\Subscribed", "\\NonExistent"}, None)}
     assert s.list('LIST (SUBSCRIBED RECURSIVEMATCH) "" foo RETURN (CHILDREN)') == {
-        "foo": ({"\\HasNoChildren"}, '("CHILDINFO" ("SUBSCRIBED"))')}
+        "foo": ({NI, "\\HasNoChildren"}, '("CHILDINFO" ("SUBSCRIBED"))')}
     s.close()
 
 
@@ -412,9 +415,9 @@ def test_list_option_errors_and_basics(haven):
     s.ok("SUBSCRIBE INBOX")
     listing = attrs(s.list('LIST "" "*"'))
     assert listing["INBOX"] == {"\\NoInferiors", "\\HasNoChildren"}
-    assert listing["Sent"] == {"\\Sent", "\\HasNoChildren"}
+    assert listing["Sent"] == {"\\Sent", NI, "\\HasNoChildren"}
     # an extended LIST shows them only when asked
-    assert attrs(s.list('LIST () "" "Sent"')) == {"Sent": set()}
+    assert attrs(s.list('LIST () "" "Sent"')) == {"Sent": {NI}}
     # CREATE with a trailing delimiter makes a level of hierarchy
     s.ok('CREATE "Proj/"')
     assert attrs(s.list('LIST "" "Proj"')) == {"Proj": {"\\Noselect", "\\HasNoChildren"}}
@@ -502,15 +505,15 @@ def test_special_use_list_options(haven):
     s = Session(haven)
     s.ok("CREATE Work/Projects")
     s.ok("CREATE Plain")
-    want = {n: {u} for n, u in DEFAULTS.items()}
+    want = {n: {u, NI} for n, u in DEFAULTS.items()}
     assert attrs(s.list('LIST (SPECIAL-USE) "" "*"')) == want
     listing = attrs(s.list('LIST "" "*" RETURN (SPECIAL-USE)'))
-    assert listing["Plain"] == set() and listing["Work/Projects"] == set()
-    assert listing["Sent"] == {"\\Sent"}
+    assert listing["Plain"] == {NI} and listing["Work/Projects"] == {NI}
+    assert listing["Sent"] == {"\\Sent", NI}
     assert attrs(s.list('LIST (SPECIAL-USE) "" "%" RETURN (CHILDREN SUBSCRIBED)'))["Drafts"] == {
-        "\\Drafts", "\\HasNoChildren", "\\Subscribed"}
+        "\\Drafts", NI, "\\HasNoChildren", "\\Subscribed"}
     assert attrs(s.list('LIST (SPECIAL-USE SUBSCRIBED) "" "*"')) == {
-        n: {u, "\\Subscribed"} for n, u in DEFAULTS.items()}
+        n: {u, NI, "\\Subscribed"} for n, u in DEFAULTS.items()}
     s.close()
 
 
@@ -536,22 +539,22 @@ def test_create_with_use_persists(haven):
     time.sleep(3)  # a new worker: the store is read again
     s = Session(haven)
     listing = attrs(s.list('LIST (SPECIAL-USE) "" "*"'))
-    assert listing["Saved"] == {"\\Archive"}
-    assert listing["MySpecial"] == {"\\Drafts", "\\Sent"}
-    assert listing["Entw&APw-rfe/Neu"] == {"\\Drafts"}
+    assert listing["Saved"] == {"\\Archive", NI}
+    assert listing["MySpecial"] == {"\\Drafts", "\\Sent", NI}
+    assert listing["Entw&APw-rfe/Neu"] == {"\\Drafts", NI}
     assert "NoUse" not in listing
     # RENAME carries it, also with the level above
     s.ok("RENAME Saved Old/Saved")
     s.ok('RENAME "Entw&APw-rfe" Drafts2')
     listing = attrs(s.list('LIST (SPECIAL-USE) "" "*"'))
-    assert listing["Old/Saved"] == {"\\Archive"} and "Saved" not in listing
-    assert listing["Drafts2/Neu"] == {"\\Drafts"}
+    assert listing["Old/Saved"] == {"\\Archive", NI} and "Saved" not in listing
+    assert listing["Drafts2/Neu"] == {"\\Drafts", NI}
     # a new mailbox under the old name starts without it; DELETE drops it
     s.ok("CREATE Saved")
     s.ok("DELETE MySpecial")
     s.ok("CREATE MySpecial")
     listing = attrs(s.list('LIST "" "*" RETURN (SPECIAL-USE)'))
-    assert listing["Saved"] == set() and listing["MySpecial"] == set()
+    assert listing["Saved"] == {NI} and listing["MySpecial"] == {NI}
     s.close()
 
 

@@ -17,7 +17,7 @@ def send(s, f, data, tag):
 
 def test_overlong_line_preauth(haven):
     s, f = haven.raw()
-    lines = send(s, f, b"a1 NOOP " + b"x" * 20000 + b"\r\n", b"a1")
+    lines = send(s, f, b"a1 NOOP " + b"x" * 70000 + b"\r\n", b"a1")
     assert lines[-1].startswith(b"a1 BAD [TOOBIG]")
     # Still usable.
     assert send(s, f, b"a2 NOOP\r\n", b"a2")[-1].startswith(b"a2 OK")

@@ -63,6 +63,18 @@ def template_pids(h):
                   if role(argv) == "haven-login" and is_login_template(argv))
 
 
+def sole_template(h, other_than=None):
+    """The login template, once there is exactly one (and it is not
+    other_than). A template the master has ended may still be exiting
+    while its successor already runs: never judge the list mid-change."""
+    def one():
+        pids = template_pids(h)
+        return pids[0] if len(pids) == 1 and pids[0] != other_than else None
+    pid = wait_for(one)
+    assert pid, template_pids(h)
+    return pid
+
+
 def socket_inodes(pid):
     out = set()
     try:
@@ -168,7 +180,7 @@ def test_process_model(haven):
     assert lpid in login_pids(haven)
     # It was forked by the login template (login_fork defaults to yes),
     # itself as dropped, and the only haven-login the master started.
-    (tmpl,) = template_pids(haven)
+    tmpl = sole_template(haven)
     assert_dropped(haven, tmpl)
     assert [p for p, argv in by_role["haven-login"]] == [tmpl]
     assert lpid in [p for p, _ in children_of(tmpl)]
@@ -509,7 +521,7 @@ def test_login_workers_come_from_the_template_or_an_exec(haven_factory, fork):
     pids = pool_settles(h, 2)
     tmpls = template_pids(h)
     if fork == "yes":
-        (tmpl,) = tmpls
+        tmpl = sole_template(h)
         assert_dropped(h, tmpl)
         assert sorted(p for p, _ in children_of(tmpl)) == pids
         # The template holds no client socket, ever.
@@ -528,13 +540,12 @@ def test_a_crashed_worker_ends_its_template(haven_factory):
     # layout in use for the next clients.
     h = haven_factory(extra_conf="login_pool_size = 2")
     pids = pool_settles(h, 2)
-    (old,) = template_pids(h)
+    old = sole_template(h)
     # SIGABRT: what a smashed stack protector ends in (and a signal the
     # sanitizers of the test build leave alone).
     os.kill(pids[0], signal.SIGABRT)
     assert wait_for(lambda: "killed by signal 6; ending the login template" in h.log_text())
-    assert wait_for(lambda: template_pids(h) and template_pids(h) != [old]), template_pids(h)
-    (new,) = template_pids(h)
+    new = sole_template(h, other_than=old)
     assert_dropped(h, new)
     # The pool is refilled from the new template; the old one's remaining
     # worker is not lost track of (it is retired or serves on).
@@ -543,7 +554,7 @@ def test_a_crashed_worker_ends_its_template(haven_factory):
     m.logout()
     assert wait_for(lambda: set(p for p, _ in children_of(new)) & set(login_pids(h)))
     # A kill by the master (SIGKILL, SIGTERM) is no crash.
-    (tmpl,) = template_pids(h)
+    tmpl = sole_template(h)
     victim = [p for p, _ in children_of(tmpl)][0]
     os.kill(victim, signal.SIGKILL)
     assert wait_for(lambda: victim not in login_pids(h))
@@ -555,11 +566,11 @@ def test_a_crashed_worker_ends_its_template(haven_factory):
 def test_a_killed_template_is_replaced_and_its_workers_serve_on(haven_factory):
     h = haven_factory(extra_conf="login_pool_size = 2")
     pool_settles(h, 2)
-    (old,) = template_pids(h)
+    old = sole_template(h)
     s, f = h.raw()
     busy = serving_login_worker(h, s)
     os.kill(old, signal.SIGKILL)
-    assert wait_for(lambda: template_pids(h) and template_pids(h) != [old])
+    sole_template(h, other_than=old)
     # The client's worker outlived its template and still logs it in: the
     # master knows it by its pidfd, not as its parent.
     s.sendall(b"a LOGIN alice pw-alice\r\nb SELECT INBOX\r\n")

@@ -13,11 +13,11 @@ import pytest
 from rfc9051_common import Session, lit, mode, simple_msg, untagged  # noqa: F401
 
 DEFAULTS = [
-    b'* LIST (\\HasNoChildren \\Archive) "/" "Archive"\r\n',
-    b'* LIST (\\HasNoChildren \\Drafts) "/" "Drafts"\r\n',
-    b'* LIST (\\HasNoChildren \\Junk) "/" "Junk"\r\n',
-    b'* LIST (\\HasNoChildren \\Sent) "/" "Sent"\r\n',
-    b'* LIST (\\HasNoChildren \\Trash) "/" "Trash"\r\n',
+    b'* LIST (\\NoInferiors \\HasNoChildren \\Archive) "/" "Archive"\r\n',
+    b'* LIST (\\NoInferiors \\HasNoChildren \\Drafts) "/" "Drafts"\r\n',
+    b'* LIST (\\NoInferiors \\HasNoChildren \\Junk) "/" "Junk"\r\n',
+    b'* LIST (\\NoInferiors \\HasNoChildren \\Sent) "/" "Sent"\r\n',
+    b'* LIST (\\NoInferiors \\HasNoChildren \\Trash) "/" "Trash"\r\n',
 ]
 INBOX_LIST = b'* LIST (\\NoInferiors \\HasNoChildren) "/" "INBOX"\r\n'
 
@@ -142,7 +142,7 @@ def test_examine_example(haven, mode):
     assert b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % st[b"UIDVALIDITY"] in u
     assert b"* OK [UIDNEXT 2] Predicted next UID\r\n" in u
     if mode == "rev2":
-        assert b'* LIST (\\HasNoChildren) "/" "blurdybloop"\r\n' in u
+        assert b'* LIST (\\NoInferiors \\HasNoChildren) "/" "blurdybloop"\r\n' in u
     # read-only: no \Seen set implicitly, STORE/EXPUNGE refused
     out = s.ok(b"FETCH 1 BODY[TEXT]")
     assert b"\\Seen" not in b"".join(out)
@@ -163,13 +163,13 @@ def test_create_examples(haven, mode):
     assert s.ok(b"CREATE owatagusiam/blurdybloop", b"A004") == [b"A004 OK CREATE completed\r\n"]
     assert listing(s, b'"" owatagusiam*') == [
         b'* LIST (\\Noselect \\HasChildren) "/" "owatagusiam"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "owatagusiam/blurdybloop"\r\n']
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "owatagusiam/blurdybloop"\r\n']
     # superior names are created as needed
     s.ok(b"CREATE foo/bar/zap")
     assert listing(s, b'"" foo*') == [
         b'* LIST (\\Noselect \\HasChildren) "/" "foo"\r\n',
         b'* LIST (\\Noselect \\HasChildren) "/" "foo/bar"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "foo/bar/zap"\r\n']
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "foo/bar/zap"\r\n']
     assert s.no(b"CREATE owatagusiam/blurdybloop").startswith(b"A%03d NO [ALREADYEXISTS]" % s.n)
     assert s.no(b"CREATE Drafts").startswith(b"A%03d NO [ALREADYEXISTS]" % s.n)
     # INBOX (any case) always exists
@@ -193,11 +193,12 @@ def test_delete_example(haven, mode):
     s = Session(haven, rev2=(mode == "rev2"))
     s.ok(b"CREATE blurdybloop")
     s.ok(b"CREATE foo/bar")
-    assert listing(s, b'"" *') == [INBOX_LIST, DEFAULTS[0],
-                                  b'* LIST (\\HasNoChildren) "/" "blurdybloop"\r\n',
-                                  DEFAULTS[1],
-                                  b'* LIST (\\Noselect \\HasChildren) "/" "foo"\r\n',
-                                  b'* LIST (\\HasNoChildren) "/" "foo/bar"\r\n'] + DEFAULTS[2:]
+    assert listing(s, b'"" *') == [
+        INBOX_LIST, DEFAULTS[0],
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "blurdybloop"\r\n',
+        DEFAULTS[1],
+        b'* LIST (\\Noselect \\HasChildren) "/" "foo"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "foo/bar"\r\n'] + DEFAULTS[2:]
     assert s.ok(b"DELETE blurdybloop", b"A683") == [b"A683 OK DELETE completed\r\n"]
     # A684 DELETE foo -> NO, it has inferior hierarchical names
     out = s.cmd(b"DELETE foo", b"A684")
@@ -237,9 +238,9 @@ def test_rename_example_hierarchy(haven, mode):
     assert s.ok(b"RENAME foo zowie", b"A684") == [b"A684 OK RENAME completed\r\n"]
     out = listing(s, b'"" *')
     assert out == [INBOX_LIST] + DEFAULTS[:4] + [
-        b'* LIST (\\HasNoChildren) "/" "sarasoop"\r\n'] + DEFAULTS[4:] + [
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "sarasoop"\r\n'] + DEFAULTS[4:] + [
         b'* LIST (\\Noselect \\HasChildren) "/" "zowie"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "zowie/bar"\r\n'], out
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "zowie/bar"\r\n'], out
     # messages travel with the mailbox and its inferiors
     assert status(s, b"sarasoop")[1][b"MESSAGES"] == 1
     assert status(s, b"zowie/bar")[1][b"MESSAGES"] == 2
@@ -250,7 +251,7 @@ def test_rename_example_hierarchy(haven, mode):
     assert listing(s, b'"" a*') == [
         b'* LIST (\\Noselect \\HasChildren) "/" "a"\r\n',
         b'* LIST (\\Noselect \\HasChildren) "/" "a/b"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "a/b/sarasoop"\r\n']
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "a/b/sarasoop"\r\n']
     # errors
     assert s.no(b"RENAME nosuch x").startswith(b"A%03d NO [NONEXISTENT]" % s.n)
     assert s.no(b"RENAME zowie/bar Drafts").startswith(b"A%03d NO [ALREADYEXISTS]" % s.n)
@@ -269,7 +270,7 @@ def test_rename_inbox(haven, mode):
     assert s.ok(b"RENAME INBOX old-mail", b"Z433") == [b"Z433 OK RENAME completed\r\n"]
     out = listing(s, b'"" *')
     assert INBOX_LIST in out
-    assert b'* LIST (\\HasNoChildren) "/" "old-mail"\r\n' in out
+    assert b'* LIST (\\NoInferiors \\HasNoChildren) "/" "old-mail"\r\n' in out
     name, st = status(s, b"INBOX", b"MESSAGES")
     assert name == b"INBOX" and st == {b"MESSAGES": 0}
     _, st = status(s, b"old-mail", b"MESSAGES SIZE")
@@ -292,7 +293,7 @@ def test_subscribe_unsubscribe_examples(haven, mode):
     s.ok(b"SUBSCRIBE blurdybloop")
     out = listing(s, b'(SUBSCRIBED) "" "*"')
     assert b'* LIST (\\NonExistent \\Subscribed) "/" "#news.comp.mail.mime"\r\n' in out
-    assert b'* LIST (\\Subscribed) "/" "blurdybloop"\r\n' in out
+    assert b'* LIST (\\NoInferiors \\Subscribed) "/" "blurdybloop"\r\n' in out
     assert s.ok(b"UNSUBSCRIBE #news.comp.mail.mime", b"A003") == \
         [b"A003 OK UNSUBSCRIBE completed\r\n"]
     out = listing(s, b'(SUBSCRIBED) "" "*"')
@@ -339,37 +340,37 @@ def test_list_examples_6398(haven, mode):
     assert listing(s, b'"" "*"') == [
         INBOX_LIST, DEFAULTS[0], DEFAULTS[1],
         b'* LIST (\\Noselect \\HasChildren) "/" "Fruit"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Fruit/Apple"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Fruit/Banana"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Apple"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Banana"\r\n',
         DEFAULTS[2], DEFAULTS[3],
-        b'* LIST (\\HasNoChildren) "/" "Tofu"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Tofu"\r\n',
         DEFAULTS[4],
         b'* LIST (\\Noselect \\HasChildren) "/" "Vegetable"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Vegetable/Broccoli"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Vegetable/Corn"\r\n']
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Vegetable/Broccoli"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Vegetable/Corn"\r\n']
     # A02 LIST (SUBSCRIBED) "" "*"
     assert listing(s, b'(SUBSCRIBED) "" "*"') == [
         b'* LIST (\\NoInferiors \\Subscribed) "/" "INBOX"\r\n',
-        b'* LIST (\\Subscribed) "/" "Fruit/Banana"\r\n',
+        b'* LIST (\\NoInferiors \\Subscribed) "/" "Fruit/Banana"\r\n',
         b'* LIST (\\NonExistent \\Subscribed) "/" "Fruit/Peach"\r\n',
-        b'* LIST (\\Subscribed) "/" "Vegetable/Broccoli"\r\n']
+        b'* LIST (\\NoInferiors \\Subscribed) "/" "Vegetable/Broccoli"\r\n']
     # A03 LIST () "" "%" RETURN (CHILDREN)
     out = listing(s, b'() "" "%" RETURN (CHILDREN)')
     assert out == [
         INBOX_LIST,
-        b'* LIST (\\HasNoChildren) "/" "Archive"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Drafts"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Archive"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Drafts"\r\n',
         b'* LIST (\\Noselect \\HasChildren) "/" "Fruit"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Junk"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Sent"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Tofu"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Trash"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Junk"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Sent"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Tofu"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Trash"\r\n',
         b'* LIST (\\Noselect \\HasChildren) "/" "Vegetable"\r\n'], out
     # A06 LIST "" "*" RETURN (SUBSCRIBED) (no REMOTE here)
     out = listing(s, b'"" "Fruit*" RETURN (SUBSCRIBED)')
     assert out == [b'* LIST (\\Noselect) "/" "Fruit"\r\n',
-                   b'* LIST () "/" "Fruit/Apple"\r\n',
-                   b'* LIST (\\Subscribed) "/" "Fruit/Banana"\r\n'], out
+                   b'* LIST (\\NoInferiors) "/" "Fruit/Apple"\r\n',
+                   b'* LIST (\\NoInferiors \\Subscribed) "/" "Fruit/Banana"\r\n'], out
     # C04-style LIST (SUBSCRIBED RECURSIVEMATCH) "" "%": parents with
     # subscribed children get CHILDINFO
     out = listing(s, b'(SUBSCRIBED RECURSIVEMATCH) "" "%"')
@@ -383,15 +384,16 @@ def test_list_examples_6398(haven, mode):
     s.bad(b'LIST (RECURSIVEMATCH) "" "%"')
     # a2 LIST (SUBSCRIBED) "" "Fruit/*"
     assert listing(s, b'(SUBSCRIBED) "" "Fruit/*"') == [
-        b'* LIST (\\Subscribed) "/" "Fruit/Banana"\r\n',
+        b'* LIST (\\NoInferiors \\Subscribed) "/" "Fruit/Banana"\r\n',
         b'* LIST (\\NonExistent \\Subscribed) "/" "Fruit/Peach"\r\n']
     # a1 LIST "" ("foo"): multiple patterns
     assert listing(s, b'"" ("Tofu" "Fruit/%")') == [
-        b'* LIST () "/" "Fruit/Apple"\r\n', b'* LIST () "/" "Fruit/Banana"\r\n',
-        b'* LIST () "/" "Tofu"\r\n'] or listing(s, b'"" ("Tofu" "Fruit/%")') == [
-        b'* LIST (\\HasNoChildren) "/" "Fruit/Apple"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Fruit/Banana"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Tofu"\r\n']
+        b'* LIST (\\NoInferiors) "/" "Fruit/Apple"\r\n',
+        b'* LIST (\\NoInferiors) "/" "Fruit/Banana"\r\n',
+        b'* LIST (\\NoInferiors) "/" "Tofu"\r\n'] or listing(s, b'"" ("Tofu" "Fruit/%")') == [
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Apple"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Banana"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Tofu"\r\n']
     s.close()
 
 
@@ -400,19 +402,22 @@ def test_list_wildcards_and_reference(haven, mode):
     make_tree(s)
     # % does not match the delimiter, * does
     assert listing(s, b'"" %/%') == [
-        b'* LIST (\\HasNoChildren) "/" "Fruit/Apple"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Fruit/Banana"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Vegetable/Broccoli"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Vegetable/Corn"\r\n']
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Apple"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Banana"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Vegetable/Broccoli"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Vegetable/Corn"\r\n']
     assert listing(s, b'"" F%') == [b'* LIST (\\Noselect \\HasChildren) "/" "Fruit"\r\n']
-    assert listing(s, b'"" F*a') == [b'* LIST (\\HasNoChildren) "/" "Fruit/Banana"\r\n']
-    assert listing(s, b'"" V*li') == [b'* LIST (\\HasNoChildren) "/" "Vegetable/Broccoli"\r\n']
+    assert listing(s, b'"" F*a') == [
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Banana"\r\n']
+    assert listing(s, b'"" V*li') == [
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Vegetable/Broccoli"\r\n']
     # reference is prefixed to the pattern
     assert listing(s, b"Fruit/ %") == [
-        b'* LIST (\\HasNoChildren) "/" "Fruit/Apple"\r\n',
-        b'* LIST (\\HasNoChildren) "/" "Fruit/Banana"\r\n']
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Apple"\r\n',
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Fruit/Banana"\r\n']
     assert listing(s, b"Fruit %") == [b'* LIST (\\Noselect \\HasChildren) "/" "Fruit"\r\n']
-    assert listing(s, b"Vegetable/ *n") == [b'* LIST (\\HasNoChildren) "/" "Vegetable/Corn"\r\n']
+    assert listing(s, b"Vegetable/ *n") == [
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Vegetable/Corn"\r\n']
     # INBOX matches case-insensitively and is returned as INBOX
     assert listing(s, b'"" inbox') == [INBOX_LIST]
     assert listing(s, b'"" INBOX') == [INBOX_LIST]
@@ -420,7 +425,8 @@ def test_list_wildcards_and_reference(haven, mode):
     # no match is not an error
     assert listing(s, b'"" nothing%') == []
     # a literal pattern
-    assert listing(s, b'"" ' + lit(b"Tofu")) == [b'* LIST (\\HasNoChildren) "/" "Tofu"\r\n']
+    assert listing(s, b'"" ' + lit(b"Tofu")) == [
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Tofu"\r\n']
     s.close()
 
 
@@ -431,9 +437,11 @@ def test_list_return_status_and_special_use(haven, mode):
     assert len(out) == 2 and re.match(rb'\* LIST \([^)]*\) "/" "Sent"\r\n$', out[0]), out
     assert out[1] == b'* STATUS "Sent" (MESSAGES 1 UIDNEXT 2)\r\n', out
     assert listing(s, b'(SPECIAL-USE) "" "*"') == [
-        b'* LIST (\\Archive) "/" "Archive"\r\n', b'* LIST (\\Drafts) "/" "Drafts"\r\n',
-        b'* LIST (\\Junk) "/" "Junk"\r\n', b'* LIST (\\Sent) "/" "Sent"\r\n',
-        b'* LIST (\\Trash) "/" "Trash"\r\n']
+        b'* LIST (\\NoInferiors \\Archive) "/" "Archive"\r\n',
+        b'* LIST (\\NoInferiors \\Drafts) "/" "Drafts"\r\n',
+        b'* LIST (\\NoInferiors \\Junk) "/" "Junk"\r\n',
+        b'* LIST (\\NoInferiors \\Sent) "/" "Sent"\r\n',
+        b'* LIST (\\NoInferiors \\Trash) "/" "Trash"\r\n']
     s.bad(b'LIST ""')
     s.close()
 

@@ -468,3 +468,49 @@ def test_many_messages(haven):
     typ, data = m._untagged_response(typ, data, "ESEARCH")
     assert data[0].endswith(b"COUNT 200 ALL 101:300") or b"ALL 101:300" in data[0], data
     m.logout()
+
+
+# ---- issue 17: addresses as parsed, every MIME header --------------------
+
+def test_address_keys_match_the_parsed_address(haven):
+    """Item 8: FROM user-from@domain.org finds the address written with
+    comments and folding; TO, CC and BCC alike; the display name and the
+    raw text still match."""
+    m = haven.login("bob")
+    forms = [b"<user-from (comment)@ (comment) domain.org>",
+             b"\"Some One\" <user-from@\r\n domain.org>",
+             b"user-from (x) @ domain . org",
+             b"user-from@other.org"]
+    for f in forms:
+        msg = (b"From: %s\r\nTo: %s\r\nCc: %s\r\nBcc: %s\r\nSubject: s\r\n\r\nbody\r\n"
+               % (f, f, f, f))
+        assert m.append("INBOX", None, None, msg)[0] == "OK"
+    m.select("INBOX")
+    for key in ("FROM", "TO", "CC", "BCC"):
+        assert search(m, key, "user-from@domain.org") == [1, 2, 3], key
+        assert search(m, key, "USER-FROM@") == [1, 2, 3, 4], key
+    assert search(m, "FROM", '"Some One"') == [2]
+    assert search(m, "FROM", "comment") == [1]
+    assert search(m, "HEADER", "From", "user-from@domain.org") == []
+    m.logout()
+
+
+def test_text_covers_mime_part_headers(haven):
+    """Item 9: a word only in an attachment's Content-Disposition (plain
+    or RFC 2231-encoded) is found by TEXT, not by BODY."""
+    m = haven.login("bob")
+    for disp in (b'attachment; filename="invoice.pdf"',
+                 b"attachment;\r\n filename*0*=utf-8''in%76oice;\r\n filename*1=\".pdf\"",
+                 b'attachment; filename="receipt.pdf"'):
+        msg = (b"Subject: s\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+               b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+               b"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+               b"Content-Disposition: " + disp + b"\r\n\r\nJVBERi0=\r\n--b--\r\n")
+        assert m.append("INBOX", None, None, msg)[0] == "OK"
+    m.select("INBOX")
+    assert search(m, "TEXT", "invoice") == [1, 2]
+    assert search(m, "TEXT", "invoice.pdf") == [1, 2]
+    assert search(m, "BODY", "invoice") == []
+    assert search(m, "TEXT", "attached") == [1, 2, 3]
+    m.logout()

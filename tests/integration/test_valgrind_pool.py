@@ -22,7 +22,7 @@ import pytest
 import vgrun
 from netwait import wait_listening
 from conftest import Haven, ROOT, read_until_tagged
-from procs import children_of
+from procs import children_of, descendants_of, is_login_template
 
 # About mbox files or processes, not the storage interface.
 BACKENDS = ["mbox"]
@@ -30,9 +30,19 @@ BACKENDS = ["mbox"]
 PLAIN_BUILD = os.environ.get("HAVEN_PLAIN_BUILD", os.path.join(ROOT, "build"))
 
 
-def login_pids(master):
-    return [pid for pid, argv in children_of(master)
-            if argv and os.path.basename(argv[0]) == "haven-login"]
+def haven_logins(master, template):
+    """The login template (a child of the master), or the pooled login
+    workers it forked (its children, not the master's)."""
+    procs = children_of(master) if template else descendants_of(master)
+    return [pid for pid, argv in procs if argv and os.path.basename(argv[0]) == "haven-login"
+            and is_login_template(argv) == template]
+
+
+def wait_for(pred, timeout=60):
+    deadline = time.time() + timeout
+    while not pred() and time.time() < deadline:
+        time.sleep(0.1)
+    return pred()
 
 
 def session(h, user, password, tls=False):
@@ -90,11 +100,17 @@ def test_master_with_login_pool_under_valgrind():
         socket.create_connection(("127.0.0.1", h.port), timeout=10).close()
         # TLS: the worker proxies, then goes.
         assert session(h, "alice", "pw-alice", tls=True)
-        # A pooled worker killed; a reload that grows the pool.
-        deadline = time.time() + 60
-        while len(login_pids(master)) < 2 and time.time() < deadline:
-            time.sleep(0.1)
-        os.kill(login_pids(master)[0], signal.SIGKILL)
+        # A pooled worker killed (the pool's workers are the template's
+        # children); then the template itself; a reload that grows the pool.
+        assert wait_for(lambda: len(haven_logins(master, False)) >= 2), \
+            descendants_of(master)
+        victim = haven_logins(master, False)[0]
+        os.kill(victim, signal.SIGKILL)
+        assert wait_for(lambda: victim not in haven_logins(master, False))
+        (template,) = haven_logins(master, True)
+        os.kill(template, signal.SIGKILL)
+        assert wait_for(lambda: haven_logins(master, True) not in ([], [template]))
+        assert session(h, "alice", "pw-alice")
         with open(h.conf, "a") as f:
             f.write("login_pool_size = 3\n")
         h.proc.send_signal(signal.SIGHUP)

@@ -447,7 +447,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c.auth_failure_delay_ms, 2000);
 	assert_int_equal(c.auth_max_attempts, 3);
 	assert_int_equal(c.max_line_length, 65536);
-	assert_int_equal(c.max_preauth_line, 8192);
+	assert_int_equal(c.max_preauth_line, 65536);
 	assert_int_equal(c.max_literal, 52428800);
 	assert_int_equal(c.max_bad_commands, 10);
 	assert_int_equal(c.idle_timeout, 1800);

@@ -1134,6 +1134,60 @@ static void test_rename_inbox(void **state)
 	assert_int_equal(uid, 3);
 }
 
+static uint32_t uidvalidity_of(struct fx *f, const char *name)
+{
+	struct mailbox_status stt;
+	struct error err;
+	if (f->ops->status(f->st, name, &stt, &err) < 0)
+		fail_msg("status %s: %s", name, err.msg);
+	return stt.uidvalidity;
+}
+
+/* Issue 17 item 12: a mailbox created again gets a greater UIDVALIDITY,
+ * within one second, from a new store (a restart), after one whose value
+ * came from elsewhere, and whatever the counter file holds. */
+static void test_uidvalidity_never_reused(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+	uint32_t last = 0, uv;
+	char *counter = xasprintf("%s/.uidvalidity", f->maildir);
+
+	for (int round = 0; round < 6; round++) {
+		if (round == 3) {   /* a restart: the store is opened anew */
+			f->ops->store_close(f->st);
+			f->st = open_store(f);
+		}
+		assert_int_equal(f->ops->create(f->st, "Box", 0, &err), 0);
+		uv = uidvalidity_of(f, "Box");
+		assert_true(uv > last);
+		assert_int_equal(f->ops->delete(f->st, "Box", &err), 0);
+		last = uv;
+	}
+	/* A file another server wrote, with a UIDVALIDITY far ahead. */
+	static const char foreign[] =
+		"From a@b Mon Jan  1 00:00:00 2024\nX-IMAPbase: 4000000000 1\nX-UID: 1\n\nx\n\n";
+	char *box = xasprintf("%s/Box", f->maildir);
+	spit(box, foreign, sizeof(foreign) - 1, 0);
+	assert_int_equal(uidvalidity_of(f, "Box"), 4000000000u);
+	assert_int_equal(f->ops->delete(f->st, "Box", &err), 0);
+	assert_int_equal(f->ops->create(f->st, "Box", 0, &err), 0);
+	assert_true(uidvalidity_of(f, "Box") > 4000000000u);
+	assert_int_equal(f->ops->delete(f->st, "Box", &err), 0);
+	/* A counter that says nothing useful: the clock still orders new ones. */
+	spit(counter, "garbage\n", 8, 0);
+	assert_int_equal(f->ops->create(f->st, "Box", 0, &err), 0);
+	assert_true(uidvalidity_of(f, "Box") >= (uint32_t)time(NULL) - 1);
+	/* The counter at its end: CREATE says so instead of reusing a value. */
+	assert_int_equal(f->ops->delete(f->st, "Box", &err), 0);
+	spit(counter, "4294967295\n", 11, 0);
+	assert_int_equal(f->ops->create(f->st, "Box", 0, &err), -1);
+	assert_int_equal(err.code, ERR_LIMIT);
+	assert_int_equal(attrs_of(f, "Box"), -1);
+	free(counter);
+	free(box);
+}
+
 static void test_status_and_errors(void **state)
 {
 	struct fx *f = *state;
@@ -1662,6 +1716,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corpus_simple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corpus_content_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uw_pseudo_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uidvalidity_never_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_special_use_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defaults_for_new_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_claim, setup, teardown),

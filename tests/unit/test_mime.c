@@ -420,6 +420,63 @@ static void test_addresses(void **state)
 	fx_close(&fx);
 }
 
+/* Issue 17 item 10: a header line without a colon is part of the header.
+ * HEADER.FIELDS.NOT gives it back (it was dropped); HEADER.FIELDS, which
+ * names fields, does not; nor does it the mbox-like "From " line or a
+ * stray continuation line, which .NOT keeps as well. */
+static void test_header_lines_without_colon(void **state)
+{
+	struct fixture fx;
+	char junk[166];
+	(void)state;
+
+	memset(junk, 'j', 165);
+	memcpy(junk, "X-Broken line without colon ", 28);
+	junk[165] = '\0';
+	char *msg = xasprintf(" stray continuation\r\nFrom: a@b\r\n%s\r\n\tfolded into it\r\n"
+			      "From nobody Mon Jan  1 00:00:00 2024\r\nSubject: s\r\n\r\nbody\r\n",
+			      junk);
+	fx_mem(&fx, msg);
+	char *want = xasprintf(" stray continuation\r\n%s\r\n\tfolded into it\r\n"
+			       "From nobody Mon Jan  1 00:00:00 2024\r\n\r\n", junk);
+	assert_string_equal(sect(&fx, "HEADER.FIELDS.NOT (From Subject)", NULL), want);
+	assert_string_equal(sect(&fx, "HEADER.FIELDS (From Subject)", NULL),
+			    "From: a@b\r\nSubject: s\r\n\r\n");
+	free(want);
+	/* Nothing named: .NOT is the whole header, byte for byte. */
+	assert_string_equal(sect(&fx, "HEADER.FIELDS.NOT (X-None)", NULL),
+			    sect(&fx, "HEADER", NULL));
+	fx_close(&fx);
+	free(msg);
+	/* The header ends at the empty line even with LF line ends. */
+	fx_mem(&fx, "nocolon\nA: 1\n\nB: not a header\n");
+	assert_string_equal(sect(&fx, "HEADER.FIELDS.NOT (A)", NULL), "nocolon\n\r\n");
+	fx_close(&fx);
+}
+
+/* Issue 17 item 10: malformed addresses keep what they are made of and are
+ * never turned into other, valid-looking addresses. */
+static void test_broken_addresses_not_rewritten(void **state)
+{
+	struct fixture fx;
+	(void)state;
+
+	fx_mem(&fx,
+		"From: develop!nextmime@ebony@sblab.att.com\r\n"
+		"To: <a@b@c.org>, john smith@example.com, x@exa mple.com\r\n"
+		"Cc: john . smith @ example . com, j.(c)s@(c)x.org\r\n"
+		"\r\n");
+	assert_string_equal(env(&fx, NULL),
+		"(NIL NIL ((NIL NIL \"develop!nextmime\" \"ebony@sblab.att.com\")) "
+		"((NIL NIL \"develop!nextmime\" \"ebony@sblab.att.com\")) "
+		"((NIL NIL \"develop!nextmime\" \"ebony@sblab.att.com\")) "
+		"((NIL NIL \"a\" \"b@c.org\")(NIL NIL \"john smith\" \"example.com\")"
+		"(NIL NIL \"x\" \"exa mple.com\")) "
+		"((NIL NIL \"john.smith\" \"example.com\")(\"c\" NIL \"j.s\" \"x.org\")) "
+		"NIL NIL NIL)");
+	fx_close(&fx);
+}
+
 static void test_encoded_words(void **state)
 {
 	struct arena *a = arena_new();
@@ -721,6 +778,8 @@ int main(void)
 		cmocka_unit_test(test_broken_types),
 		cmocka_unit_test(test_multipart_edges),
 		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_header_lines_without_colon),
+		cmocka_unit_test(test_broken_addresses_not_rewritten),
 		cmocka_unit_test(test_encoded_words),
 		cmocka_unit_test(test_rfc2231),
 		cmocka_unit_test(test_dates),

@@ -678,6 +678,174 @@ static void test_eval_header(void **state)
 	expect(state, "SENTSINCE 1-Jan-1970", "1 2");   /* 3 and 4 have no Date */
 }
 
+/* One message, one search: 1 if it matches. */
+struct one_msg {
+	const char *text;
+};
+
+static int one_read(void *arg, uint32_t uid, int header_only, struct buf *out, struct error *err)
+{
+	buf_append_str(out, ((struct one_msg *)arg)->text);
+	return 0;
+}
+
+static int match_one(void **state, const char *text, const char *args)
+{
+	struct search_program p;
+	struct search_ctx ctx;
+	struct msg_meta meta;
+	struct error err;
+	struct one_msg om = { text };
+	const char *perr;
+
+	if (parse(*state, args, strlen(args), &p, &perr) != SEARCH_OK)
+		fail_msg("\"%s\" rejected: %s", args, perr);
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&meta, 0, sizeof(meta));
+	meta.uid = 1;
+	meta.size = strlen(text);
+	ctx.count = 1;
+	ctx.maxuid = 1;
+	ctx.read = one_read;
+	ctx.read_arg = &om;
+	search_prepare(&p, &ctx);
+	int r = search_match(&p, &ctx, 1, &meta, &err);
+	search_ctx_free(&ctx);
+	assert_true(r >= 0);
+	return r;
+}
+
+/* Issue 17 item 8: an address key matches the address with RFC 5322
+ * comments and folding gone (and, as before, the display name and the raw
+ * text). Every way of writing user-from@domain.org, in every address key;
+ * other addresses do not match. */
+static void test_eval_address_forms(void **state)
+{
+	static const char *const same[] = {
+		"user-from@domain.org",
+		"<user-from@domain.org>",
+		"Name <user-from@domain.org>",
+		"<user-from (comment)@ (comment) domain.org>",
+		"user-from(c)@(c)domain.org",
+		"\"User, F.\" <user-from@\r\n domain.org>",
+		"user-from @ domain . org",
+		"(comment) user-from@domain.org (trailing)",
+		"\"user-from\"@domain.org",
+		"=?utf-8?q?N=C3=A4me?= <user-from@domain.org>",
+		"list: user-from@domain.org;",
+		"<@route1,@route2:user-from@domain.org>",
+		"USER-FROM@DOMAIN.ORG",
+		"a@b.c, <user-from (x)\r\n\t@domain.org>",
+		"user-from@(a (nested) comment)domain.org",
+	};
+	static const char *const other[] = {
+		"user-from@other.org", "user@from.domain.org", "<user-from@domain.com>",
+		"user-from (@domain.org)",
+	};
+	static const char *const keys[] = { "From", "To", "Cc", "Bcc" };
+	char msg[512], args[64];
+
+	for (size_t k = 0; k < 4; k++) {
+		snprintf(args, sizeof(args), "%s user-from@domain.org", keys[k]);
+		for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+			snprintf(msg, sizeof(msg), "%s: %s\r\nSubject: x\r\n\r\nbody\r\n", keys[k],
+				 same[i]);
+			if (!match_one(state, msg, args))
+				fail_msg("%s: %s does not match", keys[k], same[i]);
+		}
+		for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+			snprintf(msg, sizeof(msg), "%s: %s\r\n\r\nbody\r\n", keys[k], other[i]);
+			if (match_one(state, msg, args))
+				fail_msg("%s: %s matches", keys[k], other[i]);
+		}
+	}
+	/* The display name as parsed (comments gone, encoded words decoded),
+	 * as well as the raw text. */
+	assert_true(match_one(state, "From: Joe (the boss) Smith <j@x.org>\r\n\r\n", "FROM \"Joe Smith\""));
+	assert_true(match_one(state, "From: Joe (the boss) Smith <j@x.org>\r\n\r\n", "FROM \"the boss\""));
+	assert_true(match_one(state, "From: Joe Smith <j@x.org>\r\n\r\n", "FROM \"Joe Smith <j@x.org>\""));
+	assert_true(match_one(state, "From: =?utf-8?q?J=C3=B6rg?= <j@x.org>\r\n\r\n",
+			      "CHARSET UTF-8 FROM {10}\r\nj\xc3\xb6rg <j@x"));
+	/* The key names the field: a Subject or another header is not looked at. */
+	assert_false(match_one(state, "Subject: <user-from (c)@domain.org>\r\n\r\n",
+			       "SUBJECT user-from@domain.org"));
+	assert_false(match_one(state, "Reply-To: <user-from (c)@domain.org>\r\n\r\n",
+			       "FROM user-from@domain.org"));
+	/* HEADER is the field's text, not its addresses. */
+	assert_false(match_one(state, "From: <user-from (c)@domain.org>\r\n\r\n",
+			       "HEADER From user-from@domain.org"));
+}
+
+/* Issue 17 item 9: TEXT covers every header of the message and of its
+ * parts, RFC 2231-decoded; BODY still covers only the body text. Each
+ * place a header can be gets its own word. */
+static void test_eval_text_every_header(void **state)
+{
+	static const char msg[] =
+		"Subject: top-word\r\n"
+		"Content-Type: multipart/mixed; boundary=\"o\"; x-top=param-top\r\n"
+		"\r\n"
+		"--o\r\n"
+		"Content-Type: text/plain\r\n"
+		"X-Part: child-word\r\n"
+		"\r\n"
+		"plain text\r\n"
+		"--o\r\n"
+		"Content-Type: application/pdf; name=\"invoice.pdf\"\r\n"
+		"Content-Disposition: attachment; filename=\"invoice.pdf\"\r\n"
+		"Content-Transfer-Encoding: base64\r\n"
+		"\r\n"
+		"JVBERi0=\r\n"
+		"--o\r\n"
+		"Content-Type: multipart/alternative; boundary=\"i\"\r\n"
+		"\r\n"
+		"--i\r\n"
+		"Content-Type: text/html\r\n"
+		"Content-Description: =?utf-8?q?grandchild-w=C3=B6rd?=\r\n"
+		"\r\n"
+		"<p>x</p>\r\n"
+		"--i\r\n"
+		"Content-Type: image/png\r\n"
+		"Content-Disposition: inline;\r\n"
+		" filename*0*=utf-8''Rechnung%20%E2%82%AC;\r\n"
+		" filename*1=\".png\"\r\n"
+		"\r\n"
+		"iVBO\r\n"
+		"--i--\r\n"
+		"--o\r\n"
+		"Content-Type: message/rfc822\r\n"
+		"X-Wrapper: wrapper-word\r\n"
+		"\r\n"
+		"Subject: embedded-word\r\n"
+		"Content-Type: multipart/mixed; boundary=\"e\"\r\n"
+		"\r\n"
+		"--e\r\n"
+		"Content-Type: application/zip\r\n"
+		"Content-Disposition: attachment; filename*=us-ascii'en'deep%2Dword.zip\r\n"
+		"\r\n"
+		"UEsDBA==\r\n"
+		"--e--\r\n"
+		"--o--\r\n";
+	static const char *const words[] = {
+		"top-word", "param-top", "child-word", "invoice.pdf", "invoice",
+		"grandchild-w\xc3\xb6rd", "filename=rechnung \xe2\x82\xac.png", "wrapper-word",
+		"embedded-word", "deep-word.zip", "RECHNUNG",
+	};
+	char args[128];
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		snprintf(args, sizeof(args), "CHARSET UTF-8 TEXT {%zu}\r\n%s", strlen(words[i]),
+			 words[i]);
+		if (!match_one(state, msg, args))
+			fail_msg("TEXT %s: no match", words[i]);
+	}
+	assert_false(match_one(state, msg, "TEXT nowhere-word"));
+	/* BODY is the body text, not the MIME headers. */
+	assert_false(match_one(state, msg, "BODY invoice"));
+	assert_false(match_one(state, msg, "BODY child-word"));
+	assert_true(match_one(state, msg, "BODY \"plain text\""));
+}
+
 static void test_eval_body(void **state)
 {
 	expect(state, "BODY needle-b64", "1");
@@ -820,6 +988,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eval_recent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_saved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_header, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_address_forms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_text_every_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_lazy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eval_errors, setup, teardown),
