@@ -95,12 +95,10 @@ static struct user_worker *worker_spawn(const char *user, uid_t uid, gid_t gid, 
 	return w;
 }
 
-int workers_hand_off(const char *user, uid_t uid, gid_t gid, const char *home,
-		     struct login_conn *lc, int fd)
+/* The user's running worker, or a new one. */
+static struct user_worker *worker_for(const char *user, uid_t uid, gid_t gid, const char *home)
 {
 	struct user_worker *w;
-	struct ipc_out o;
-	int r;
 
 	for (w = M->workers; w; w = w->next)
 		if (!w->quitting && strcmp(w->user, user) == 0)
@@ -108,12 +106,14 @@ int workers_hand_off(const char *user, uid_t uid, gid_t gid, const char *home,
 	/* A changed uid/home in the passdb means a new worker, not a reused one. */
 	if (w && (w->uid != uid || w->gid != gid || strcmp(w->home, home) != 0))
 		w->quitting = 1, w = NULL;
-	if (w == NULL)
-		w = worker_spawn(user, uid, gid, home);
-	if (w == NULL) {
-		close(fd);
-		return -1;
-	}
+	return w ? w : worker_spawn(user, uid, gid, home);
+}
+
+static int send_session(struct user_worker *w, struct login_conn *lc, int fd)
+{
+	struct ipc_out o;
+	int r;
+
 	ipc_out_init(&o, MSG_WORKER_SESSION, 0);
 	ipc_put_str(&o, lc->sid);
 	ipc_put_str(&o, lc->tag ? lc->tag : "*");
@@ -123,6 +123,23 @@ int workers_hand_off(const char *user, uid_t uid, gid_t gid, const char *home,
 	ipc_put_bytes(&o, lc->leftover, lc->leftover_len);
 	r = ipc_send(w->chan, &o, fd);
 	ipc_out_free(&o);
+	return r;
+}
+
+int workers_hand_off(const char *user, uid_t uid, gid_t gid, const char *home,
+		     struct login_conn *lc, int fd)
+{
+	struct user_worker *w = worker_for(user, uid, gid, home);
+	int r = w ? send_session(w, lc, fd) : -1;
+
+	if (w && r < 0 && (errno == EPIPE || errno == ECONNREFUSED || errno == ECONNRESET)) {
+		/* It died and its exit is not reaped yet (a crash, a kill):
+		 * the session goes to a new worker instead. */
+		log_warn("worker for %s is gone; starting a new one for %s", user, lc->sid);
+		w->quitting = 1;
+		if ((w = worker_spawn(user, uid, gid, home)) != NULL)
+			r = send_session(w, lc, fd);
+	}
 	close(fd);
 	if (r < 0) {
 		log_err("handing session to worker for %s: %s", user, strerror(errno));

@@ -444,7 +444,7 @@ void config_dump(const struct config *c, struct buf *out)
 		}
 	}
 	for (size_t i = 0; i < c->nextra; i++)
-		buf_printf(out, "# (%s)\n%s = %s\n", c->extra[i].where, c->extra[i].key,
+		buf_printf(out, "# (%s)\n%s = \"%s\"\n", c->extra[i].where, c->extra[i].key,
 			   c->extra[i].value);
 }
 

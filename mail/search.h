@@ -155,17 +155,21 @@ int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_
 /* ---- what a store indexes ------------------------------------------------
  *
  * A store that keeps, per message, the text built here can decide text
- * keys without reading messages: the folded, decoded text that SEARCH TEXT
- * looks at (every top-level header field, then the body text), the parts
- * separated by SEARCH_TEXT_SEP. A folded needle that search_text_needle_ok
- * accepts occurs in it exactly when TEXT matches; and a FROM, TO, CC, BCC,
- * SUBJECT, HEADER or BODY key can only match if its needle occurs in it.
- * Built by the evaluator's own code, so the two cannot drift apart. */
+ * keys without reading messages. It is, folded and decoded as the
+ * evaluator sees them and separated by SEARCH_TEXT_SEP: every top-level
+ * header field and the MIME parts' headers (up to body_start), the body
+ * text (up to addr_start), the parsed addresses of From, To, Cc and Bcc.
+ * A needle that search_text_needle_ok accepts satisfies TEXT exactly
+ * when it occurs before addr_start, BODY when it occurs between
+ * body_start and addr_start; FROM, TO, CC, BCC, SUBJECT and HEADER can
+ * only match if it occurs anywhere. Built by the evaluator's own code, so
+ * the two cannot drift apart. */
 #define SEARCH_TEXT_SEP '\x01'
 struct search_texts {
 	struct buf text;
 	int complete;           /* nothing was cut off at max bytes */
 	size_t body_start;      /* character (from 1) where the body's text begins */
+	size_t addr_start;      /* ... and where the addresses begin */
 	int64_t sent_day;       /* SENT*: day of Date:, INT64_MIN if none */
 };
 void search_texts_build(const struct mail_message *m, size_t max, struct search_texts *t);

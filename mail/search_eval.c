@@ -184,18 +184,33 @@ static void fold_cached(struct search_ctx *ctx, struct mstate *ms, struct fcache
 
 /* FROM, TO, CC and BCC look at the addresses as parsed, too (RFC 3501:
  * "the envelope structure's FROM field"): "a (x) @ b.org" holds "a@b.org". */
+static void fold_addresses(struct arena *a, const struct fcache *c, struct buf *out)
+{
+	struct buf text = BUF_INIT;
+	mail_address_text(a, c->value, c->value_len, &text);
+	search_fold(text.data ? text.data : "", text.len, out);
+	buf_free(&text);
+}
+
 static int addresses_contain(struct search_ctx *ctx, const struct fcache *c,
 			     const struct search_node *n)
 {
-	struct buf text = BUF_INIT, folded = BUF_INIT;
+	struct buf folded = BUF_INIT;
 	int hit;
 
-	mail_address_text(ctx->msg_arena, c->value, c->value_len, &text);
-	search_fold(text.data ? text.data : "", text.len, &folded);
+	fold_addresses(ctx->msg_arena, c, &folded);
 	hit = memmem(folded.data ? folded.data : "", folded.len, n->str, n->len) != NULL;
-	buf_free(&text);
 	buf_free(&folded);
 	return hit;
+}
+
+static int is_address_field(const struct fcache *c)
+{
+	static const char *const names[] = { "From", "To", "Cc", "Bcc" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (c->name_len == strlen(names[i]) && strncasecmp(c->name, names[i], c->name_len) == 0)
+			return 1;
+	return 0;
 }
 
 static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *name,
@@ -359,6 +374,18 @@ static int body_contains(struct search_ctx *ctx, struct mstate *ms, const struct
 	return memmem(ms->body.data ? ms->body.data : "", ms->body.len, n->str, n->len) != NULL;
 }
 
+/* The MIME parts' headers and parameters, folded, once per message. */
+static void build_parts(struct search_ctx *ctx, struct mstate *ms)
+{
+	struct buf t = BUF_INIT;
+	if (ms->have_parts)
+		return;
+	mail_part_headers_text(ctx->msg_arena, ms->mm, &t);
+	search_fold(t.data ? t.data : "", t.len, &ms->parts);
+	buf_free(&t);
+	ms->have_parts = 1;
+}
+
 static int text_contains(struct search_ctx *ctx, struct mstate *ms, const struct search_node *n)
 {
 	if (n->len == 0)
@@ -368,13 +395,7 @@ static int text_contains(struct search_ctx *ctx, struct mstate *ms, const struct
 		fold_cached(ctx, ms, &ms->fc[i]);
 	if (memmem(ms->hdrtext.data ? ms->hdrtext.data : "", ms->hdrtext.len, n->str, n->len))
 		return 1;
-	if (!ms->have_parts) {
-		struct buf t = BUF_INIT;
-		mail_part_headers_text(ctx->msg_arena, ms->mm, &t);
-		search_fold(t.data ? t.data : "", t.len, &ms->parts);
-		buf_free(&t);
-		ms->have_parts = 1;
-	}
+	build_parts(ctx, ms);
 	if (memmem(ms->parts.data ? ms->parts.data : "", ms->parts.len, n->str, n->len))
 		return 1;
 	return body_contains(ctx, ms, n);
@@ -607,10 +628,33 @@ int search_match(const struct search_program *p, struct search_ctx *ctx, uint32_
 
 /* ---- what a store indexes ------------------------------------------------ */
 
+/* Characters (not bytes) in a UTF-8 buffer: PostgreSQL counts those. */
+static size_t utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/* Keep at most max bytes, ending on a whole character. */
+static void cut(struct buf *b, size_t max)
+{
+	if (b->len <= max)
+		return;
+	b->len = max;
+	while (b->len > 0 && ((unsigned char)b->data[b->len - 1] & 0xc0) == 0x80)
+		b->len--;
+	if (b->len > 0 && (unsigned char)b->data[b->len - 1] >= 0xc0)
+		b->len--;
+	b->data[b->len] = '\0';
+}
+
 void search_texts_build(const struct mail_message *m, size_t max, struct search_texts *t)
 {
 	struct search_ctx ctx;
 	struct mstate ms;
+	struct buf addrs = BUF_INIT;
 
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&ms, 0, sizeof(ms));
@@ -619,34 +663,38 @@ void search_texts_build(const struct mail_message *m, size_t max, struct search_
 	ms.hdr = m->data + m->root.hdr_off;
 	ms.hdr_len = m->root.hdr_len;
 	ms.loaded = 1;
-	/* Exactly what TEXT looks at (text_contains): the top-level fields,
-	 * then the body text. */
+	/* What TEXT looks at (text_contains): the top-level fields, the MIME
+	 * parts' headers, the body text; then what FROM, TO, CC and BCC look
+	 * at besides the fields: the addresses as parsed. */
 	load_fields(&ctx, &ms);
-	for (size_t i = 0; i < ms.nfc; i++)
+	for (size_t i = 0; i < ms.nfc; i++) {
 		fold_cached(&ctx, &ms, &ms.fc[i]);
+		if (is_address_field(&ms.fc[i])) {
+			fold_addresses(ctx.msg_arena, &ms.fc[i], &addrs);
+			buf_append_byte(&addrs, '\0');
+		}
+	}
+	build_parts(&ctx, &ms);
 	build_body(&ctx, &ms);
 	buf_reset(&t->text);
 	buf_append(&t->text, ms.hdrtext.data ? ms.hdrtext.data : "", ms.hdrtext.len);
 	buf_append_byte(&t->text, '\0');
-	t->body_start = 1;
-	for (size_t i = 0; i < t->text.len; i++)
-		t->body_start += ((unsigned char)t->text.data[i] & 0xc0) != 0x80;
+	buf_append(&t->text, ms.parts.data ? ms.parts.data : "", ms.parts.len);
+	buf_append_byte(&t->text, '\0');
+	t->body_start = 1 + utf8_chars(t->text.data, t->text.len);
 	buf_append(&t->text, ms.body.data ? ms.body.data : "", ms.body.len);
+	buf_append_byte(&t->text, '\0');
+	t->addr_start = 1 + utf8_chars(t->text.data, t->text.len);
+	buf_append(&t->text, addrs.data ? addrs.data : "", addrs.len);
 	t->complete = t->text.len <= max;
-	if (!t->complete)
-		t->text.len = max;
+	cut(&t->text, max);
 	for (size_t i = 0; i < t->text.len; i++)
 		if (t->text.data[i] == '\0')
 			t->text.data[i] = SEARCH_TEXT_SEP;
-	/* a cut may have split a UTF-8 sequence: end on a character */
-	while (!t->complete && t->text.len > 0 &&
-	       ((unsigned char)t->text.data[t->text.len - 1] & 0xc0) == 0x80)
-		t->text.len--;
-	if (!t->complete && t->text.len > 0 && (unsigned char)t->text.data[t->text.len - 1] >= 0xc0)
-		t->text.len--;
-	t->text.data[t->text.len] = '\0';
 	t->sent_day = sent_day(&ms);
+	buf_free(&addrs);
 	buf_free(&ms.hdrtext);
+	buf_free(&ms.parts);
 	buf_free(&ms.body);
 	arena_free(ctx.msg_arena);
 }

@@ -198,6 +198,7 @@ static void append_params(struct appender *ap, const struct parsed *pd, const ch
 	pgp_str(p, pd->texts.text.data ? pd->texts.text.data : "");
 	pgp_bool(p, pd->texts.complete);
 	pgp_i64(p, (int64_t)pd->texts.body_start);
+	pgp_i64(p, (int64_t)pd->texts.addr_start);
 	if (pd->texts.sent_day == INT64_MIN)
 		pgp_str(p, NULL);
 	else

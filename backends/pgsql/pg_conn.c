@@ -32,7 +32,7 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_UPLOAD_DROP] = "DELETE FROM haven.bodies WHERE id = $1 AND sha256 IS NULL",
 	[PS_UPLOAD_CHUNK] = "INSERT INTO haven.body_chunks (body_id, seq, data) VALUES ($1, $2, $3)",
 	[PS_APPEND] = "SELECT uidvalidity, uid FROM haven.append($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-		      "$10, $11, $12, $13, $14, to_timestamp($15), $16)",
+		      "$10, $11, $12, $13, $14, $15, to_timestamp($16), $17)",
 	[PS_APPEND_LOOKUP] = "SELECT m.uidvalidity, l.uid FROM haven.append_log l "
 			     "JOIN haven.mailboxes m ON m.id = l.mailbox_id WHERE l.token = $1",
 	[PS_SELECT] = "SELECT id, uidvalidity, uidnext, highestmodseq, messages, unseen, recent_from, "

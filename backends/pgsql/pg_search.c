@@ -114,14 +114,12 @@ static void text_key(struct cond *c, const struct search_node *n, struct sparams
 		return;
 	}
 	k = param(sp, like_pattern(n->str, n->len));
-	if (n->op == SK_TEXT) {
-		setp(c, "(b.text_complete AND b.search_text LIKE $%d)",
-		     "(b.text_complete AND b.search_text NOT LIKE $%d)", k);
-	} else if (n->op == SK_BODY) {
+	if (n->op == SK_TEXT || n->op == SK_BODY) {
 		struct buf t = BUF_INIT, f = BUF_INIT;
 		int k2 = param(sp, xstrndup(n->str, n->len));
-		buf_printf(&t, "(b.text_complete AND strpos(substr(b.search_text, b.body_start), $%d) > 0)",
-			   k2);
+		buf_printf(&t, "(b.text_complete AND strpos(substr(b.search_text, %s), $%d) > 0)",
+			   n->op == SK_TEXT ? "1, b.addr_start - 1"
+					    : "b.body_start, b.addr_start - b.body_start", k2);
 		buf_printf(&f, "(b.text_complete AND b.search_text NOT LIKE $%d)", k);
 		c->t = buf_steal(&t);
 		c->f = buf_steal(&f);

@@ -101,13 +101,16 @@ CREATE TABLE haven.bodies (
 	-- parsed once at delivery (mail/structure.h: ENVELOPE, BODY,
 	-- BODYSTRUCTURE and every part's byte range)
 	structure bytea,
-	-- SEARCH: the folded text of every header field and of the text
-	-- parts, as the evaluator in mail/search_eval.c sees it
-	-- (separators \x01); text_complete: nothing was left out
+	-- SEARCH: the folded text of every header field, the MIME headers,
+	-- the text parts and the parsed addresses, as the evaluator in
+	-- mail/search_eval.c sees them (separators \x01); text_complete:
+	-- nothing was left out
 	search_text text,
 	text_complete boolean NOT NULL DEFAULT true,
-	-- where in search_text the body's text begins (characters, from 1)
+	-- where in search_text the body's text and the parsed addresses
+	-- begin (characters, from 1; mail/search.h)
 	body_start integer NOT NULL DEFAULT 1,
+	addr_start integer NOT NULL DEFAULT 1,
 	-- SENT*: day of the Date: field in its own zone, days since 1970
 	sent_day integer,
 	refs bigint NOT NULL DEFAULT 0,

@@ -356,7 +356,8 @@ END $$;
 -- worker that lost the connection at commit can learn whether it happened.
 CREATE FUNCTION haven.append(p_user bigint, p_name text, p_token uuid, p_body bigint,
 	p_data bytea, p_sha256 bytea, p_size bigint, p_structure bytea, p_text text,
-	p_complete boolean, p_body_start integer, p_sent_day integer, p_flags integer,
+	p_complete boolean, p_body_start integer, p_addr_start integer, p_sent_day integer,
+	p_flags integer,
 	p_kw text[], p_date timestamptz, p_tz integer, OUT uidvalidity bigint, OUT uid bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -377,7 +378,7 @@ BEGIN
 		RAISE EXCEPTION 'No UIDs left in this mailbox' USING ERRCODE = 'HVLIM';
 	END IF;
 	b := haven.body_store(p_body, p_data, p_sha256, p_size, p_structure, p_text, p_complete,
-			      p_body_start, p_sent_day);
+			      p_body_start, p_addr_start, p_sent_day);
 	UPDATE haven.mailboxes m SET uidnext = m.uidnext + 1, highestmodseq = m.highestmodseq + 1,
 	       keywords = CASE WHEN cardinality(p_kw) > 0 THEN haven.kw_apply(m.keywords, p_kw, 1)
 			       ELSE m.keywords END
@@ -397,7 +398,7 @@ END $$;
 -- upload made final, or a new one from p_data.
 CREATE FUNCTION haven.body_store(p_body bigint, p_data bytea, p_sha256 bytea, p_size bigint,
 	p_structure bytea, p_text text, p_complete boolean, p_body_start integer,
-	p_sent_day integer) RETURNS bigint
+	p_addr_start integer, p_sent_day integer) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
 	b bigint;
@@ -413,7 +414,8 @@ BEGIN
 		IF p_body IS NOT NULL THEN
 			UPDATE haven.bodies SET sha256 = p_sha256, structure = p_structure,
 			       search_text = p_text, text_complete = p_complete,
-			       body_start = p_body_start, sent_day = p_sent_day
+			       body_start = p_body_start, addr_start = p_addr_start,
+			       sent_day = p_sent_day
 			 WHERE id = p_body AND sha256 IS NULL AND size = p_size RETURNING id INTO b;
 			IF b IS NULL THEN
 				RAISE EXCEPTION 'upload % is gone', p_body USING ERRCODE = 'HVNOX';
@@ -421,8 +423,9 @@ BEGIN
 			RETURN b;
 		END IF;
 		INSERT INTO haven.bodies (sha256, size, structure, search_text, text_complete,
-					  body_start, sent_day)
-		VALUES (p_sha256, p_size, p_structure, p_text, p_complete, p_body_start, p_sent_day)
+					  body_start, addr_start, sent_day)
+		VALUES (p_sha256, p_size, p_structure, p_text, p_complete, p_body_start,
+			p_addr_start, p_sent_day)
 		RETURNING id INTO b;
 		IF p_size > 0 THEN
 			INSERT INTO haven.body_chunks (body_id, seq, data) VALUES (b, 0, p_data);

@@ -41,17 +41,21 @@ def big():
     c.psql("""
 INSERT INTO haven.users (login) VALUES ('big'), ('other');
 SELECT haven.store_open('big', 0); SELECT haven.store_open('other', 0);
-INSERT INTO haven.bodies (sha256, size, structure, search_text)
-SELECT digest(g::text, 'sha256'), 100, '\\x00', 'subject: message ' || g
+CREATE TEMP TABLE src AS
+SELECT g, 'Subject: message ' || g || E'\\r\\n\\r\\nbody of ' || g || E'\\r\\n' AS t
   FROM generate_series(1, 2000) g;
-INSERT INTO haven.body_chunks (body_id, seq, data) SELECT id, 0, '\\x41' FROM haven.bodies;
+INSERT INTO haven.bodies (sha256, size, structure, search_text, body_start, addr_start)
+SELECT digest(t, 'sha256'), octet_length(t), '\\x00', 'subject: message ' || g, 1, 1 FROM src;
+INSERT INTO haven.body_chunks (body_id, seq, data)
+SELECT b.id, 0, convert_to(s.t, 'UTF8') FROM src s JOIN haven.bodies b ON b.sha256 = digest(s.t, 'sha256');
 INSERT INTO haven.messages (mailbox_id, uid, body_id, modseq, flags, internaldate, size)
 SELECT (SELECT id FROM haven.mailboxes WHERE name = 'INBOX' AND user_id = 1), g,
-       1 + g % 2000, g + 1, CASE WHEN g % 3 = 0 THEN 1 ELSE 0 END, now(), 100
-  FROM generate_series(1, %(n)d) g;
+       b.id, g + 1, CASE WHEN g % 3 = 0 THEN 1 ELSE 0 END, now(), b.size
+  FROM generate_series(1, %(n)d) g JOIN haven.bodies b ON b.id = 1 + g % 2000;
 INSERT INTO haven.messages (mailbox_id, uid, body_id, modseq, flags, internaldate, size)
-SELECT m.id, g, 1 + g %% 2000, g + 1, 0, now(), 100
-  FROM haven.mailboxes m, generate_series(1, %(n)d / 10) g WHERE m.user_id = 2;
+SELECT m.id, g, b.id, g + 1, 0, now(), b.size
+  FROM haven.mailboxes m, generate_series(1, %(n)d / 10) g JOIN haven.bodies b ON b.id = 1 + g % 2000
+ WHERE m.user_id = 2;
 UPDATE haven.mailboxes SET uidnext = %(n)d + 1, highestmodseq = %(n)d + 2
  WHERE user_id = 1 AND name = 'INBOX';
 INSERT INTO haven.expunged (mailbox_id, uid, modseq)
@@ -76,7 +80,8 @@ PARAMS = {
     "UPLOAD_CHUNK": ["1", "99", "'\\x41'::bytea"],
     "UPLOAD_DROP": ["1"],
     "APPEND": ["1", "'INBOX'", "gen_random_uuid()", "NULL", "'\\x41'::bytea",
-               "digest('new', 'sha256')", "1", "'\\x00'::bytea", "'x'", "true", "1", "NULL", "0",
+               "digest('new', 'sha256')", "1", "'\\x00'::bytea", "'x'", "true", "1", "1", "NULL",
+               "0",
                "'{}'", "1765000000", "0"],
     "APPEND_LOOKUP": ["gen_random_uuid()"],
     "SELECT": ["1", "'INBOX'", "false"],
