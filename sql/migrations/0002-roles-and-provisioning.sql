@@ -168,6 +168,10 @@ BEGIN
 	-- usually), which this function's search_path leaves out on purpose.
 	SELECT e.extnamespace::regnamespace::text INTO nsp
 	  FROM pg_catalog.pg_extension e WHERE e.extname = 'pgcrypto';
+	IF nsp IS NULL THEN
+		RAISE EXCEPTION 'the pgcrypto extension is missing' USING ERRCODE = 'undefined_function',
+			HINT = 'CREATE EXTENSION pgcrypto (Debian: postgresql-contrib)';
+	END IF;
 	EXECUTE format('SELECT %s.crypt($1, %s.gen_salt(''bf'', 10))', nsp, nsp) INTO hash USING password;
 	RETURN hash;
 END $$;

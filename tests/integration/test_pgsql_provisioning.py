@@ -108,11 +108,18 @@ def cluster():
         c.cleanup()
 
 
+@pytest.fixture(scope="module")
+def truncate_all(cluster):
+    """One statement that empties every table but schema_migrations."""
+    tables = haven_tables(Db(cluster, cluster.dbname))
+    return "TRUNCATE %s RESTART IDENTITY" % ", ".join(
+        "haven." + t for t in tables if t != "schema_migrations")
+
+
 @pytest.fixture
-def db(cluster):
+def db(cluster, truncate_all):
     d = Db(cluster, cluster.dbname)
-    tables = ", ".join("haven." + t for t in haven_tables(d) if t != "schema_migrations")
-    d.sql("TRUNCATE %s RESTART IDENTITY" % tables)
+    d.sql(truncate_all)
     return d
 
 
@@ -175,6 +182,24 @@ def test_crypt_hash_is_stored_as_given(db, prefix):
     db.sql("SELECT haven.create_user('dave', '{CRYPT}%s')" % h)
     assert db.password("dave") == h
     assert verifies("from-outside", db.password("dave"))
+
+
+def test_pgcrypto_moved_or_missing(db):
+    """Hashing finds pgcrypto in whatever schema holds it, and says so
+    clearly when it is gone."""
+    db.sql("CREATE SCHEMA crypto; ALTER EXTENSION pgcrypto SET SCHEMA crypto")
+    try:
+        db.sql("SELECT haven.create_user('moved', 'pw')")
+        assert verifies("pw", db.password("moved"))
+        db.sql("DROP EXTENSION pgcrypto")
+        try:
+            err = db.fails("SELECT haven.set_password('moved', 'pw2')")
+            assert "the pgcrypto extension is missing" in err and "42883" in err
+            assert verifies("pw", db.password("moved"))
+        finally:
+            db.sql("CREATE EXTENSION pgcrypto SCHEMA crypto")
+    finally:
+        db.sql("ALTER EXTENSION pgcrypto SET SCHEMA public; DROP SCHEMA crypto")
 
 
 def test_null_password_means_no_password_login(db):
