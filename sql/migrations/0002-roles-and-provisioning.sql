@@ -201,14 +201,22 @@ LANGUAGE sql SET search_path = pg_catalog, haven, pg_temp AS $$
 $$;
 
 -- quota_* hold NULL for "no limit"; 0 given to the API means the same.
-CREATE FUNCTION haven.quota_value(n bigint, what text) RETURNS bigint
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, haven, pg_temp AS $$
+-- what: 'byte' (quota_bytes) or 'message' (quota_messages).
+CREATE FUNCTION haven.quota_set(login text, what text, n bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, haven, pg_temp AS $$
+DECLARE
+	usr bigint;
 BEGIN
 	IF n < 0 THEN
 		RAISE EXCEPTION '% quota % is negative', what, n USING ERRCODE = 'invalid_parameter_value',
 			HINT = 'NULL or 0: no limit';
 	END IF;
-	RETURN nullif(n, 0);
+	usr := haven.user_lock(login);
+	IF what = 'byte' THEN
+		UPDATE haven.users u SET quota_bytes = nullif(n, 0) WHERE u.id = usr;
+	ELSE
+		UPDATE haven.users u SET quota_messages = nullif(n, 0) WHERE u.id = usr;
+	END IF;
 END $$;
 
 -- ---- the provisioning API ------------------------------------------------
@@ -252,21 +260,21 @@ BEGIN
 	UPDATE haven.users u SET password = hash WHERE u.id = usr;
 END $$;
 
-CREATE FUNCTION haven.disable_user(login text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, haven, pg_temp AS $$
+CREATE FUNCTION haven.enabled_set(login text, enabled boolean) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, haven, pg_temp AS $$
 DECLARE
 	usr bigint := haven.user_lock(login);
 BEGIN
-	UPDATE haven.users u SET enabled = false WHERE u.id = usr;
+	UPDATE haven.users u SET enabled = enabled_set.enabled WHERE u.id = usr;
 END $$;
 
+CREATE FUNCTION haven.disable_user(login text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, haven, pg_temp
+AS $$ SELECT haven.enabled_set(disable_user.login, false) $$;
+
 CREATE FUNCTION haven.enable_user(login text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, haven, pg_temp AS $$
-DECLARE
-	usr bigint := haven.user_lock(login);
-BEGIN
-	UPDATE haven.users u SET enabled = true WHERE u.id = usr;
-END $$;
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, haven, pg_temp
+AS $$ SELECT haven.enabled_set(enable_user.login, true) $$;
 
 -- The user and everything that was theirs. Locks in the order of 0001
 -- (user, mailboxes by id, messages); the messages go in one statement, so
@@ -306,22 +314,12 @@ BEGIN
 END $$;
 
 CREATE FUNCTION haven.set_quota(login text, bytes bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, haven, pg_temp AS $$
-DECLARE
-	quota bigint := haven.quota_value(bytes, 'byte');
-	usr bigint := haven.user_lock(login);
-BEGIN
-	UPDATE haven.users u SET quota_bytes = quota WHERE u.id = usr;
-END $$;
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, haven, pg_temp
+AS $$ SELECT haven.quota_set(set_quota.login, 'byte', set_quota.bytes) $$;
 
 CREATE FUNCTION haven.set_message_quota(login text, messages bigint) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, haven, pg_temp AS $$
-DECLARE
-	quota bigint := haven.quota_value(messages, 'message');
-	usr bigint := haven.user_lock(login);
-BEGIN
-	UPDATE haven.users u SET quota_messages = quota WHERE u.id = usr;
-END $$;
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, haven, pg_temp
+AS $$ SELECT haven.quota_set(set_message_quota.login, 'message', set_message_quota.messages) $$;
 
 -- Another name the user logs in with; stored lower-case (aliases are
 -- matched case-insensitively, like logins).

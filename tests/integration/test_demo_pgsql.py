@@ -13,7 +13,6 @@ import os
 import pwd
 import shutil
 import signal
-import ssl
 import stat
 import subprocess
 import tempfile
@@ -22,8 +21,9 @@ import time
 import pytest
 
 import pgcluster
-from conftest import BUILD, IS_ROOT, ROOT, check_sanitizers, corpus_messages, free_port
+from conftest import BUILD, IS_ROOT, ROOT, check_sanitizers, free_port
 from netwait import wait_listening
+from test_demo import check_demo_inbox
 
 DEMO_PGSQL = os.path.join(ROOT, "scripts", "demo-pgsql")
 
@@ -213,19 +213,7 @@ def test_demo_end_to_end(demo_dir):
         wait_listening(port, p, 120, lambda: open(log.name).read())
         # havend listens before INBOX is seeded; the banner comes after.
         wait_log(log.name, "Ctrl-C stops the server", p, 120)
-        ctx = ssl.create_default_context(cafile=os.path.join(d, "tls", "cert.pem"))
-        m = imaplib.IMAP4("127.0.0.1", port)
-        m.starttls(ssl_context=ctx)
-        assert m.login("demo", "demo")[0] == "OK"
-        typ, data = m.select("INBOX")
-        corpus = {body: name for name, body in corpus_messages()}
-        assert int(data[0]) == len(corpus)
-        seen = set()
-        for i in range(1, len(corpus) + 1):
-            typ, data = m.fetch(str(i), "(BODY.PEEK[])")
-            assert data[0][1] in corpus, "message %d differs from every corpus file" % i
-            seen.add(corpus[data[0][1]])
-        assert seen == set(corpus.values())
+        m = check_demo_inbox(port, d)
         typ, lines = m.list()
         listed = b"\n".join(lines)
         for use in (b"\\Drafts", b"\\Sent", b"\\Trash", b"\\Junk", b"\\Archive"):
