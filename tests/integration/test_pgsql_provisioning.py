@@ -521,7 +521,9 @@ def test_provision_role_calls_functions_and_reads_no_table(db):
     for err in db.each_fails([
             "SELECT haven.%s" % f for f in (
                 "password_hash('x')", "names_lock()", "sweep()", "user_lock('xena')",
-                "domain_attach('a@b.org')", "name_free('a', 'login', NULL)")], user=PROV):
+                "domain_attach('a@b.org')", "name_free('a', 'login', NULL)",
+                "enabled_set('xena', false)", "quota_set('xena', 'byte', 1)",
+                "domain_prune(1)", "name_check('a', 'login')")], user=PROV):
         assert "permission denied for function" in err
 
 
