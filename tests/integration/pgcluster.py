@@ -99,10 +99,15 @@ class PgCluster:
             raise RuntimeError("psql failed: %s\n%s" % (sql[:500], r.stderr))
         return r.stdout.strip() if check else r
 
-    def migrate(self):
+    def migrate(self, db=None):
         for f in sorted(glob.glob(os.path.join(MIGRATIONS, "*.sql"))):
             with open(f) as fh:
-                self.psql(fh.read())
+                self.psql(fh.read(), db=db)
+
+    def create_database(self, name):
+        """Another empty database in the cluster (roles are shared)."""
+        self.psql('CREATE DATABASE "%s"' % name, db="postgres")
+        return name
 
     def wait_ready(self, timeout=30):
         deadline = time.time() + timeout
