@@ -69,7 +69,8 @@ static void reap(evutil_socket_t sig, short what, void *arg)
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL)
-			log_warn("child %ld killed by signal %d", (long)pid, WTERMSIG(status));
+			log_warn("child %ld killed by signal %d (%s)", (long)pid, WTERMSIG(status),
+				 child_signal_text(WTERMSIG(status)));
 		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 			log_warn("child %ld exited with status %d", (long)pid, WEXITSTATUS(status));
 		if (authchan_child_exited(pid))

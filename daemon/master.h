@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "../lib/cidr.h"
 #include "../lib/config.h"
 #include "../lib/ipc.h"
 #include "../lib/net.h"
@@ -29,6 +30,7 @@ struct login_conn {
 	int client_fd;          /* our copy of the accepted socket until hand-off */
 	int implicit_tls;
 	char remote[64];
+	char net[CIDR_TEXT_MAX]; /* counted under it (perip.c) while pre-auth; "" not */
 	char sid[32];
 	unsigned attempts;
 	uint32_t auth_req;      /* pending request id, 0 if none */
@@ -163,6 +165,16 @@ void login_tmpl_retire_all(void);
 void login_tmpl_signal_all(int sig);
 int login_tmpl_none_left(void);
 void login_tmpl_free_all(void);
+
+/* perip.c: pre-auth connections per client network */
+/* The network remote counts under, or "" when it is not counted (no
+ * limit, trusted, not an IP address). */
+void perip_network(const char *remote, char *net, size_t netlen);
+/* Count one more connection from net: 0, or -1 when that would exceed
+ * max_connections_per_ip (not counted then). "" always passes. */
+int perip_add(const char *net);
+void perip_del(const char *net);
+void perip_free_all(void);
 
 /* authchan.c */
 int authchan_start(void);

@@ -30,6 +30,7 @@
 #include "../lib/msg_login.h"
 #include "../lib/net.h"
 #include "../lib/privdrop.h"
+#include "../lib/sandbox.h"
 #include "../lib/tls.h"
 #include "../lib/xmalloc.h"
 #include "login.h"
@@ -189,7 +190,9 @@ static void start_connection(int fd, const char *sid, const char *remote, int im
 		.max_literal = (size_t)L->cfg.max_literal_preauth,
 		.max_command = (size_t)L->cfg.max_preauth_line + (size_t)L->cfg.max_literal_preauth * 2,
 		.max_bad = (unsigned)L->cfg.max_bad_commands,
-		.timeout_sec = L->cfg.preauth_timeout,
+		/* Silence ends it sooner than the total limit (on_deadline). */
+		.timeout_sec = L->cfg.preauth_idle_timeout < L->cfg.preauth_timeout
+				       ? L->cfg.preauth_idle_timeout : L->cfg.preauth_timeout,
 	};
 	session_init(&L->s, base, bev, &lim, login_commands, login_ncommands);
 	snprintf(L->s.sid, sizeof(L->s.sid), "%s", sid);
@@ -255,7 +258,7 @@ static void take_client(struct ipc_msg *m)
 static void master_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc_msg m;
-	uint32_t tempfail;
+	uint32_t kind;
 	const char *reason;
 	int r = ipc_recv(fd, &m, 1);
 
@@ -276,10 +279,10 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 	}
 	switch (m.type) {
 	case MSG_LOGIN_FAIL:
-		if (m.fd >= 0 || ipc_get_u32(&m, &tempfail) < 0 || ipc_get_str(&m, &reason) < 0 ||
-		    ipc_get_end(&m) < 0)
+		if (m.fd >= 0 || ipc_get_u32(&m, &kind) < 0 || ipc_get_str(&m, &reason) < 0 ||
+		    ipc_get_end(&m) < 0 || kind > LOGIN_FAIL_BLOCKED)
 			_exit(1);
-		login_auth_failed(tempfail != 0, reason);
+		login_auth_failed((enum login_fail)kind, reason);
 		break;
 	case MSG_LOGIN_HANDED_OFF:
 		/* The user worker owns the socket and answers the client:
@@ -326,6 +329,16 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 		proxy_end();
 }
 
+void login_sandbox(enum sandbox_role role)
+{
+	enum sandbox_mode mode = SANDBOX_SECCOMP_KILL;  /* validated by child_init */
+	struct error err;
+
+	(void)sandbox_mode_parse(L->cfg.seccomp, &mode);
+	if (sandbox_seccomp(role, mode, &err) < 0)
+		fatal("%s", err.msg);
+}
+
 int main(int argc, char **argv)
 {
 	struct child_args args;
@@ -350,7 +363,8 @@ int main(int argc, char **argv)
 	pd.user = login_user;
 	pd.chroot_dir = L->cfg.login_chroot;
 	pd.login_limits = 1;
-	pd.may_fork = template;
+	pd.no_fork = !template;
+	pd.memory_limit = (size_t)L->cfg.login_memory_limit << 20;
 	if (privdrop_is_root() && privdrop_lookup(login_user, &pd.uid, &pd.gid, &err) < 0)
 		fatal("%s", err.msg);
 	if (privdrop_apply(&pd, &err) < 0)
@@ -374,6 +388,9 @@ int main(int argc, char **argv)
 	done_ev = evtimer_new(base, finish_connection, NULL);
 	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
 	event_add(term_ev, NULL);
+	/* Set up: from here on only what serving a client takes (a worker
+	 * forked by the template narrows the template's filter). */
+	login_sandbox(SANDBOX_LOGIN);
 	send_ready();
 
 	event_base_dispatch(base);
