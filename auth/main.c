@@ -11,8 +11,10 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -346,12 +348,37 @@ static void drop_capabilities(void)
 
 	if (sandbox_caps_keep(keep, sizeof(keep) / sizeof(keep[0]), &err) < 0)
 		fatal("%s", err.msg);
+	/* Nothing it (or a PAM module) executes gains a privilege. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fatal("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+}
+
+/* havend -t: the passdb as this program would read it. */
+static int check_only(void)
+{
+	struct error err;
+	size_t n;
+	const char *path = cfg.passdb + strlen("file:");
+
+	if (passdb_file_check(path, &n, &err) < 0) {
+		config_fail(&cfg, "passdb", &err, "%s", err.msg);
+		fprintf(stderr, "havend: %s\n", err.msg);
+		return 1;
+	}
+	if (n == 0)
+		fprintf(stderr, "havend: warning: passdb %s has no users\n", path);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct child_args args;
 	child_init("auth", argc, argv, &args, &cfg);
+	if (args.opt[4] && strcmp(args.opt[4], "check") == 0) {
+		int r = check_only();
+		config_free(&cfg);
+		return r;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	drop_capabilities();
 	apply_config();

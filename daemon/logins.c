@@ -393,6 +393,7 @@ static void login_read(evutil_socket_t fd, short what, void *arg)
 			login_kill(p, "malformed READY");
 		} else if (p->state == LP_STARTING) {
 			fail_streak = 0;
+			master_started();
 			proc_ready(p);
 		} else if (p->state == LP_BUSY && p->conn && p->conn->auth_req == 0 &&
 			   !p->conn->tls && !p->conn->implicit_tls) {
@@ -511,6 +512,7 @@ void logins_forked(struct login_tmpl *t, uint32_t id, pid_t pid, int pidfd)
 
 void logins_tmpl_ready(void)
 {
+	master_started();
 	fail_streak = 0;
 	schedule_refill();
 }
@@ -542,6 +544,11 @@ static void start_failed(void)
 	fail_streak++;
 	if (fail_streak < LOGIN_FAIL_STREAK)
 		return;
+	if (!M->started) {
+		/* Not once since the start: no retry will do better. */
+		master_start_failed("login workers cannot start (see the errors above)");
+		return;
+	}
 	long delay = 1L << (fail_streak - LOGIN_FAIL_STREAK < 5 ? fail_streak - LOGIN_FAIL_STREAK : 5);
 	if (delay > LOGIN_BACKOFF_MAX)
 		delay = LOGIN_BACKOFF_MAX;
@@ -607,6 +614,10 @@ static void refill_cb(evutil_socket_t fd, short what, void *arg)
 
 void logins_init(void)
 {
+	/* Nothing to start (login_fork = no and an empty pool): the first
+	 * worker starts with the first client. */
+	if (!M->cfg.login_fork && M->cfg.login_pool_size == 0)
+		master_started();
 	schedule_refill();
 }
 

@@ -107,12 +107,44 @@ struct master {
 	struct user_worker *workers;
 	uint32_t next_id;
 	int stopping;
+	int started;            /* said "started" (a login worker was READY) */
+	int exit_status;        /* 1 after a failed start */
 	uid_t login_uid;
 	gid_t login_gid;
 	const char *login_user;
 };
 
 extern struct master *M;
+
+/* main.c */
+/* Read, parse and validate the file (into text, for the children). */
+int master_config_load(const char *path, struct config *cfg, struct buf *text,
+		       struct error *err);
+/* Stop: no more clients, children asked to end (SIGTERM's path). */
+void master_stop(void);
+/* The first login worker or template is READY: log "started", tell systemd. */
+void master_started(void);
+/* Login workers cannot start at all: log why and stop with status 1. */
+void master_start_failed(const char *why);
+
+/* check.c: what the configuration names exists and works; errors carry
+ * the file and line of the key. */
+int check_tls(const struct config *c, struct error *err);
+int check_chroot(const struct config *c, struct error *err);
+int check_programs(const struct config *c, struct error *err);
+int check_users(const struct config *c, struct error *err);
+/* Runs haven-auth in check mode (M->config_fd, M->cfg); prints its errors. */
+int check_passdb(struct error *err);
+/* What must hold for login workers to start: programs, TLS, chroot. */
+int check_runtime(const struct config *c, struct error *err);
+
+/* reload.c */
+void reload_config(void);
+
+/* notify.c: sd_notify(3) readiness for Type=notify */
+void notify_init(void);
+void notify_send(const char *state);
+void notify_reloading(void);
 
 /* spawn.c */
 /* Fork and exec libexec_dir/prog with fd 3 = chan, fd 4 = config, fd 5 =
@@ -181,6 +213,8 @@ int authchan_start(void);
 int authchan_request(struct login_conn *lc, const char *mech, const char *user,
 		     const char *pass, const char *authzid);
 int authchan_child_exited(pid_t pid);
+/* SIGHUP: send the auth helper the new configuration (M->config_fd). */
+void authchan_reconfigure(void);
 void authchan_stop(void);
 
 /* workers.c */

@@ -73,7 +73,7 @@ static const struct ckey keys[] = {
 	I(auth_block_time, "900", 1, 86400, "seconds a login block lasts"),
 	I(client_ipv4_prefix, "32", 8, 32, "IPv4 client addresses are counted by this prefix for per-network limits"),
 	I(client_ipv6_prefix, "64", 16, 128, "IPv6 client addresses are counted by this prefix for per-network limits (a client has a /64 to pick addresses from)"),
-	S(trusted_networks, "", "networks (comma-separated, CIDR) exempt from the per-network limits, e.g. a webmail host; its users are still counted per user"),
+	S(trusted_networks, "127.0.0.0/8, ::1", "networks (comma-separated, CIDR) exempt from the per-network limits, such as a webmail host that brings every user from one address; their users are still counted per user"),
 	I(max_line_length, "65536", 1024, 16777216, "longest command line after login, in bytes"),
 	I(max_preauth_line, "8192", 256, 65536, "longest command line before login"),
 	I(max_literal_preauth, "8192", 0, 65536, "largest literal accepted before login"),
@@ -389,24 +389,54 @@ int config_validate(const struct config *c, struct error *err)
 	return 0;
 }
 
+/* k's value as haven.conf text, into out (reset first). */
+static void value_text(const struct config *c, const struct ckey *k, struct buf *out)
+{
+	out->len = 0;
+	switch (k->type) {
+	case C_STR:
+		buf_append_str(out, *str_field((struct config *)c, k));
+		break;
+	case C_INT:
+		buf_printf(out, "%ld", *int_field((struct config *)c, k));
+		break;
+	case C_BOOL:
+		buf_append_str(out, *bool_field((struct config *)c, k) ? "yes" : "no");
+		break;
+	}
+	buf_append_byte(out, '\0');
+	out->len--;
+}
+
 void config_dump(const struct config *c, struct buf *out)
 {
+	struct buf v = BUF_INIT;
+
 	for (size_t i = 0; i < NKEYS; i++) {
-		const struct ckey *k = &keys[i];
-		buf_printf(out, "# %s\n", k->doc);
-		switch (k->type) {
-		case C_STR:
-			buf_printf(out, "%s = %s\n", k->name, *str_field((struct config *)c, k));
-			break;
-		case C_INT:
-			buf_printf(out, "%s = %ld\n", k->name, *int_field((struct config *)c, k));
-			break;
-		case C_BOOL:
-			buf_printf(out, "%s = %s\n", k->name,
-				   *bool_field((struct config *)c, k) ? "yes" : "no");
-			break;
-		}
+		value_text(c, &keys[i], &v);
+		buf_printf(out, "# %s\n%s = %s\n", keys[i].doc, keys[i].name, v.data);
 	}
+	buf_free(&v);
+}
+
+unsigned config_each_change(const struct config *a, const struct config *b,
+			    void (*fn)(const char *key, const char *from, const char *to, void *arg),
+			    void *arg)
+{
+	struct buf va = BUF_INIT, vb = BUF_INIT;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		value_text(a, &keys[i], &va);
+		value_text(b, &keys[i], &vb);
+		if (strcmp(va.data, vb.data) == 0)
+			continue;
+		n++;
+		fn(keys[i].name, va.data, vb.data, arg);
+	}
+	buf_free(&va);
+	buf_free(&vb);
+	return n;
 }
 
 enum plaintext_auth config_plaintext_auth(const struct config *c)

@@ -80,6 +80,11 @@ int config_fail(const struct config *c, const char *key, struct error *err, cons
 		...) __attribute__((format(printf, 4, 5)));
 /* Print the effective configuration as a valid haven.conf. */
 void config_dump(const struct config *c, struct buf *out);
+/* Call fn for every key whose value differs between a and b (values as
+ * haven.conf text); returns how many did. */
+unsigned config_each_change(const struct config *a, const struct config *b,
+			    void (*fn)(const char *key, const char *from, const char *to, void *arg),
+			    void *arg);
 enum plaintext_auth config_plaintext_auth(const struct config *c);
 /* Expand %u (user), %h (home), %% in a location template. */
 char *config_expand(const char *tmpl, const char *user, const char *home);

@@ -323,10 +323,13 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	L->cfg.login_connections_per_process = 0;
 	if (!conn_active)
 		_exit(0);
+	/* A TLS proxy goes on: the user worker got SIGTERM too and sends its
+	 * BYE through us, then closes, and that ends the proxy (after the
+	 * BYE reached the client). Ending here lost that BYE whenever this
+	 * SIGTERM came first. A worker that never closes is the master's
+	 * shutdown deadline's business. */
 	if (proxy_client == NULL)
 		session_bye(&L->s, "Server shutting down");
-	else
-		proxy_end();
 }
 
 void login_sandbox(enum sandbox_role role)
