@@ -6,7 +6,9 @@ and after, per connection, with the process count and the master's own
 share. One process per pre-auth connection (haven.conf(5),
 login_connections_per_process) is what this measures.
 
-    HAVEN_BUILD=$PWD/build /usr/bin/python3 bench/idle_preauth.py [N]
+    HAVEN_BUILD=$PWD/build /usr/bin/python3 bench/idle_preauth.py [N ["key = value" ...]]
+
+Further arguments are haven.conf lines (e.g. "login_fork = no").
 
 Needs root (the login workers switch to the haven user). Loopback only;
 the connections close when it ends. Not part of make check or make bench."""
@@ -57,8 +59,10 @@ def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 256)), hard))
+    extra = "".join(a + "\n" for a in sys.argv[2:])
     h = Haven(tls=False, extra_conf="max_connections = %d\npreauth_timeout = 3600\n"
-                                    "preauth_idle_timeout = 3600\nlog_level = warning\n" % (n + 100))
+                                    "preauth_idle_timeout = 3600\nlog_level = warning\n%s"
+                                    % (n + 100, extra))
     h.start()
     socks = []
     try:

@@ -73,18 +73,22 @@ int sandbox_capbset_keep(const int *keep, size_t n, struct error *err)
 
 int sandbox_caps_keep(const int *keep, size_t n, struct error *err)
 {
-	struct __user_cap_data_struct data[2];
+	struct __user_cap_data_struct have[2], data[2];
 
 	if (sandbox_capbset_keep(keep, n, err) < 0)
 		return -1;
-	if (geteuid() != 0)
+	if (geteuid() != 0 || caps_get(have) < 0)
 		return 0;
 	memset(data, 0, sizeof(data));
 	for (size_t i = 0; i < n; i++) {
 		if (keep[i] < 0 || keep[i] >= 64)
 			continue;
 		data[keep[i] / 32].permitted |= 1u << (keep[i] % 32);
-		data[keep[i] / 32].effective |= 1u << (keep[i] % 32);
+	}
+	/* Only what it has (a service manager may have given it less). */
+	for (int i = 0; i < 2; i++) {
+		data[i].permitted &= have[i].permitted;
+		data[i].effective = data[i].permitted;
 	}
 	if (caps_set(data) < 0) {
 		error_set(err, ERR_INTERNAL, "capset: %s", strerror(errno));
