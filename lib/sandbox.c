@@ -1,7 +1,10 @@
 #include "sandbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,7 @@
 #include <seccomp.h>
 
 #include "log.h"
+#include "xmalloc.h"
 
 /* --- capabilities ------------------------------------------------------ */
 
@@ -249,11 +253,53 @@ static int allow_role(scmp_filter_ctx ctx, enum sandbox_role role, struct error 
 	return allow_names(ctx, role == SANDBOX_WORKER ? worker : login, err);
 }
 
-int sandbox_seccomp(enum sandbox_role role, enum sandbox_mode mode, struct error *err)
+struct sandbox_prog {
+	size_t n;
+	struct sock_filter *insns;
+};
+
+/* Programs are a few hundred instructions; more is a bug. */
+#define SANDBOX_PROG_MAX 4096
+
+/* ctx's BPF program. libseccomp 2.5 exports to an fd only: a pipe, since
+ * a login process has a file-size limit of 0, which a memfd is subject to
+ * and a pipe is not. */
+static struct sandbox_prog *export_prog(scmp_filter_ctx ctx, struct error *err)
+{
+	struct sandbox_prog *p;
+	size_t cap = SANDBOX_PROG_MAX * sizeof(struct sock_filter), len = 0;
+	unsigned char *buf;
+	ssize_t n;
+	int fds[2], r;
+
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		error_set(err, ERR_INTERNAL, "pipe: %s", strerror(errno));
+		return NULL;
+	}
+	/* Far below the pipe's buffer: the write cannot block. */
+	r = seccomp_export_bpf(ctx, fds[1]);
+	close(fds[1]);
+	buf = xmalloc(cap);
+	while (r == 0 && len < cap && (n = read(fds[0], buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	close(fds[0]);
+	if (r < 0 || len == 0 || len == cap || len % sizeof(struct sock_filter) != 0) {
+		error_set(err, ERR_INTERNAL, "seccomp_export_bpf: %s", strerror(r < 0 ? -r : EINVAL));
+		free(buf);
+		return NULL;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->n = len / sizeof(struct sock_filter);
+	p->insns = (struct sock_filter *)buf;
+	return p;
+}
+
+int sandbox_compile(enum sandbox_role role, enum sandbox_mode mode, struct sandbox_prog **out,
+		    struct error *err)
 {
 	scmp_filter_ctx ctx;
-	int r;
 
+	*out = NULL;
 	if (mode == SANDBOX_SECCOMP_OFF)
 		return 0;
 	if (sandbox_under_valgrind()) {
@@ -265,17 +311,45 @@ int sandbox_seccomp(enum sandbox_role role, enum sandbox_mode mode, struct error
 		error_set(err, ERR_INTERNAL, "seccomp_init failed");
 		return -1;
 	}
-	/* no_new_privs is set already (privdrop_apply): no prctl here,
-	 * which the filter of a forked login worker could not allow. */
-	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0 || allow_role(ctx, role, err) < 0) {
-		seccomp_release(ctx);
-		return -1;
-	}
-	r = seccomp_load(ctx);
+	if (allow_role(ctx, role, err) == 0)
+		*out = export_prog(ctx, err);
 	seccomp_release(ctx);
-	if (r < 0) {
-		error_set(err, ERR_INTERNAL, "seccomp_load: %s", strerror(-r));
+	return *out ? 0 : -1;
+}
+
+int sandbox_load(const struct sandbox_prog *p, struct error *err)
+{
+	struct sock_fprog fp;
+
+	if (p == NULL)
+		return 0;
+	fp.len = (unsigned short)p->n;
+	fp.filter = p->insns;
+	/* no_new_privs is set already (privdrop_apply), as the kernel
+	 * requires of a process without CAP_SYS_ADMIN. */
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) < 0) {
+		error_set(err, ERR_INTERNAL, "seccomp: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+void sandbox_prog_free(struct sandbox_prog *p)
+{
+	if (p == NULL)
+		return;
+	free(p->insns);
+	free(p);
+}
+
+int sandbox_seccomp(enum sandbox_role role, enum sandbox_mode mode, struct error *err)
+{
+	struct sandbox_prog *p;
+	int r;
+
+	if (sandbox_compile(role, mode, &p, err) < 0)
+		return -1;
+	r = sandbox_load(p, err);
+	sandbox_prog_free(p);
+	return r;
 }

@@ -42,6 +42,17 @@ int sandbox_mode_parse(const char *s, enum sandbox_mode *out);
  * no filter is installed and the call says so; 0 then too. */
 int sandbox_seccomp(enum sandbox_role role, enum sandbox_mode mode, struct error *err);
 
+/* A filter compiled ahead (the login template compiles its workers'
+ * before it forks them: loading it then costs one system call instead of
+ * libseccomp's work in every new process). *out is NULL when no filter
+ * is to be installed (mode off, valgrind). */
+struct sandbox_prog;
+int sandbox_compile(enum sandbox_role role, enum sandbox_mode mode, struct sandbox_prog **out,
+		    struct error *err);
+/* Install p (NULL: nothing). */
+int sandbox_load(const struct sandbox_prog *p, struct error *err);
+void sandbox_prog_free(struct sandbox_prog *p);
+
 /* 1 when running under valgrind. */
 int sandbox_under_valgrind(void);
 /* 1 in a sanitizer build (ASan's shadow memory needs terabytes of

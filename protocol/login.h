@@ -38,8 +38,10 @@ void login_template_run(void);
 
 /* login_main.c */
 void login_start_tls(void);
-/* Install role's seccomp filter as configured; exits when it cannot. */
+/* Install role's seccomp filter as configured (a forked worker: the one
+ * login_sandbox_prepare compiled in the template); exits when it cannot. */
 void login_sandbox(enum sandbox_role role);
+void login_sandbox_prepare(void);
 void login_start_proxy(int fd);
 
 #endif

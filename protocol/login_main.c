@@ -332,13 +332,35 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 		session_bye(&L->s, "Server shutting down");
 }
 
-void login_sandbox(enum sandbox_role role)
+static struct sandbox_prog *worker_prog;  /* compiled by the template */
+
+static enum sandbox_mode sandbox_mode(void)
 {
 	enum sandbox_mode mode = SANDBOX_SECCOMP_KILL;  /* validated by child_init */
-	struct error err;
-
 	(void)sandbox_mode_parse(L->cfg.seccomp, &mode);
-	if (sandbox_seccomp(role, mode, &err) < 0)
+	return mode;
+}
+
+void login_sandbox_prepare(void)
+{
+	struct error err;
+	if (sandbox_compile(SANDBOX_LOGIN, sandbox_mode(), &worker_prog, &err) < 0)
+		fatal("%s", err.msg);
+}
+
+void login_sandbox(enum sandbox_role role)
+{
+	struct error err;
+	int r;
+
+	if (role == SANDBOX_LOGIN && worker_prog) {
+		r = sandbox_load(worker_prog, &err);
+		sandbox_prog_free(worker_prog);
+		worker_prog = NULL;
+	} else {
+		r = sandbox_seccomp(role, sandbox_mode(), &err);
+	}
+	if (r < 0)
 		fatal("%s", err.msg);
 }
 
@@ -373,6 +395,7 @@ int main(int argc, char **argv)
 	if (privdrop_apply(&pd, &err) < 0)
 		fatal("%s", err.msg);
 	if (template) {
+		login_sandbox_prepare();
 		login_template_run();  /* returns in each forked worker */
 		/* So that ps tells the workers from their template: "-e
 		 * template" becomes "-e worker" in place. */
