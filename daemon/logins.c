@@ -19,8 +19,10 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/child.h"
 #include "../lib/log.h"
 #include "../lib/msg_auth.h"
 #include "../lib/msg_login.h"
@@ -476,10 +478,20 @@ static void proc_exited(struct login_proc *p)
 }
 
 /* The pidfd names this very process: no search by a pid that the
- * template has already reaped (and the kernel may hand out again). */
+ * template has already reaped (and the kernel may hand out again). A
+ * crash (a seccomp kill above all) is logged with the session it ended,
+ * where the kernel tells the status (pidfd.c). */
 static void proc_exited_cb(evutil_socket_t fd, short what, void *arg)
 {
-	proc_exited(arg);
+	struct login_proc *p = arg;
+	int status, sig;
+
+	if (pidfd_exit_status(p->pidfd, &status) == 0 && WIFSIGNALED(status) &&
+	    (sig = WTERMSIG(status)) != SIGTERM && sig != SIGKILL)
+		log_warn("%s: login worker %ld (client %s) killed by signal %d (%s)",
+			 p->conn ? p->conn->sid : "pool", (long)p->pid,
+			 p->conn ? p->conn->remote : "none", sig, child_signal_text(sig));
+	proc_exited(p);
 }
 
 void logins_forked(struct login_tmpl *t, uint32_t id, pid_t pid, int pidfd)

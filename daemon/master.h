@@ -198,6 +198,10 @@ void login_tmpl_signal_all(int sig);
 int login_tmpl_none_left(void);
 void login_tmpl_free_all(void);
 
+/* pidfd.c: the wait status of an exited process through its pidfd
+ * (Linux 6.15); -1 where the kernel does not tell. */
+int pidfd_exit_status(int pidfd, int *status);
+
 /* perip.c: pre-auth connections per client network */
 /* The network remote counts under, or "" when it is not counted (no
  * limit, trusted, not an IP address). */

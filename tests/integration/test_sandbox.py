@@ -9,6 +9,7 @@ stderr a regular file (the other tests' log file) the login workers keep
 their file-size limit off so as not to lose their log lines."""
 import os
 import pwd
+import re
 import signal
 import subprocess
 import threading
@@ -184,6 +185,11 @@ def test_every_process_from_proc(piped):
     tls.logout()
 
 
+def kernel_at_least(major, minor):
+    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (major, minor)
+
+
 def xtest_syscall(h):
     """Ask a login worker to make its forbidden call: its answer, or b""
     when the connection died."""
@@ -208,6 +214,11 @@ def test_forbidden_syscall_kills_the_login_worker(haven_factory, fork):
                 "new address-space layout (SIGSYS: its seccomp filter stopped a forbidden "
                 "system call)")
     assert wait_for(lambda: want in h.log_text()), h.log_text()[-3000:]
+    if fork == "yes" and kernel_at_least(6, 15):
+        # The master names the session and client too (PIDFD_INFO_EXIT).
+        assert wait_for(lambda: re.search(
+            r"master\[\d+\]: warning: s\d+\.\d+: login worker \d+ \(client 127\.0\.0\.1\) "
+            r"killed by signal 31 \(SIGSYS", h.log_text())), h.log_text()[-3000:]
     # The next client is served as usual.
     m = h.login("alice")
     m.logout()
