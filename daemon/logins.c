@@ -477,6 +477,11 @@ static void proc_exited(struct login_proc *p)
 		schedule_refill();
 }
 
+/* The template reaps its workers a moment after the pidfd says one
+ * exited: look for the status this often, this many times. */
+#define STATUS_WAIT_MS 10
+#define STATUS_WAITS 20
+
 /* The pidfd names this very process: no search by a pid that the
  * template has already reaped (and the kernel may hand out again). A
  * crash (a seccomp kill above all) is logged with the session it ended,
@@ -484,10 +489,16 @@ static void proc_exited(struct login_proc *p)
 static void proc_exited_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct login_proc *p = arg;
-	int status, sig;
+	int status, sig, r = pidfd_exit_status(p->pidfd, &status);
 
-	if (pidfd_exit_status(p->pidfd, &status) == 0 && WIFSIGNALED(status) &&
-	    (sig = WTERMSIG(status)) != SIGTERM && sig != SIGKILL)
+	if (r == 1 && p->status_waits++ < STATUS_WAITS && !M->stopping) {
+		struct timeval tv = { 0, STATUS_WAIT_MS * 1000 };
+		event_del(p->pidfd_ev);
+		event_assign(p->pidfd_ev, M->base, -1, EV_TIMEOUT, proc_exited_cb, p);
+		evtimer_add(p->pidfd_ev, &tv);
+		return;
+	}
+	if (r == 0 && WIFSIGNALED(status) && (sig = WTERMSIG(status)) != SIGTERM && sig != SIGKILL)
 		log_warn("%s: login worker %ld (client %s) killed by signal %d (%s)",
 			 p->conn ? p->conn->sid : "pool", (long)p->pid,
 			 p->conn ? p->conn->remote : "none", sig, child_signal_text(sig));

@@ -68,7 +68,8 @@ struct login_proc {
 	struct login_tmpl *tmpl; /* asked, FORKED not in yet; NULL otherwise */
 	uint32_t fork_id;
 	int pidfd;              /* -1 unless forked by a template */
-	struct event *pidfd_ev; /* fires when it exits */
+	struct event *pidfd_ev; /* fires when it exits (then: the status wait) */
+	unsigned status_waits;  /* looks for the exit status so far */
 };
 
 struct user_worker {
@@ -199,7 +200,8 @@ int login_tmpl_none_left(void);
 void login_tmpl_free_all(void);
 
 /* pidfd.c: the wait status of an exited process through its pidfd
- * (Linux 6.15); -1 where the kernel does not tell. */
+ * (Linux 6.15): 0; 1 when it is not reaped yet; -1 where the kernel does
+ * not tell. */
 int pidfd_exit_status(int pidfd, int *status);
 
 /* perip.c: pre-auth connections per client network */

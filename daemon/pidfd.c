@@ -27,8 +27,12 @@ int pidfd_exit_status(int pidfd, int *status)
 {
 	struct pidfd_info info = { .mask = PIDFD_INFO_EXIT };
 
-	if (ioctl(pidfd, PIDFD_GET_INFO, &info) < 0 || !(info.mask & PIDFD_INFO_EXIT))
+	if (ioctl(pidfd, PIDFD_GET_INFO, &info) < 0)
 		return -1;
+	/* The pidfd turns readable when the process exits; the kernel
+	 * records the status when its parent reaps it, a moment later. */
+	if (!(info.mask & PIDFD_INFO_EXIT))
+		return 1;
 	*status = info.exit_code;
 	return 0;
 }
