@@ -21,6 +21,9 @@ void passdb_file_close(struct passdb_file *p);
  * file when it changed on disk. */
 int passdb_file_lookup(struct passdb_file *p, const char *user, struct passdb_user *out,
 		       struct error *err);
+/* Read the whole file as havend -t does: -1 when it is missing,
+ * unreadable or has a malformed line (err: "passdb PATH:LINE: ..."). */
+int passdb_file_check(const char *path, size_t *nusers, struct error *err);
 /* Parse one line of the file (exposed for tests and the fuzz target):
  * 1 parsed, 0 comment/blank, -1 malformed. */
 int passdb_file_parse_line(const char *line, struct passdb_user *out);

@@ -108,7 +108,8 @@ int passdb_file_parse_line(const char *line, struct passdb_user *out)
 	return 1;
 }
 
-static int reload(struct passdb_file *p, struct error *err)
+/* strict (havend -t): a malformed line is an error, not a warning. */
+static int reload(struct passdb_file *p, int strict, struct error *err)
 {
 	FILE *fp = fopen(p->path, "re");
 	char *line = NULL;
@@ -132,6 +133,13 @@ static int reload(struct passdb_file *p, struct error *err)
 		int r;
 		lineno++;
 		r = passdb_file_parse_line(line, &u);
+		if (r < 0 && strict) {
+			error_set(err, ERR_PARSE, "passdb %s:%u: malformed line", p->path, lineno);
+			free(line);
+			fclose(fp);
+			p->n = 0;
+			return -1;
+		}
 		if (r < 0) {
 			log_warn("passdb %s:%u: malformed line ignored", p->path, lineno);
 			continue;
@@ -177,7 +185,7 @@ int passdb_file_lookup(struct passdb_file *p, const char *user, struct passdb_us
 	if (!p->loaded || st.st_mtim.tv_sec != p->st.st_mtim.tv_sec ||
 	    st.st_mtim.tv_nsec != p->st.st_mtim.tv_nsec || st.st_size != p->st.st_size ||
 	    st.st_ino != p->st.st_ino) {
-		if (reload(p, err) < 0)
+		if (reload(p, 0, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < p->n; i++) {
@@ -187,4 +195,14 @@ int passdb_file_lookup(struct passdb_file *p, const char *user, struct passdb_us
 		}
 	}
 	return 0;
+}
+
+int passdb_file_check(const char *path, size_t *nusers, struct error *err)
+{
+	struct passdb_file *p = passdb_file_open(path);
+	int r = reload(p, 1, err);
+
+	*nusers = p->n;
+	passdb_file_close(p);
+	return r;
 }

@@ -137,6 +137,15 @@ int authchan_child_exited(pid_t pid)
 	return 1;
 }
 
+void authchan_reconfigure(void)
+{
+	/* A helper that is restarting reads the new memfd when it starts. */
+	if (M->auth_chan < 0)
+		return;
+	if (ipc_send_empty(M->auth_chan, MSG_AUTH_CONFIG, 0, cfgtext_fd("haven-auth")) < 0)
+		log_err("sending the new configuration to the auth helper: %s", strerror(errno));
+}
+
 void authchan_stop(void)
 {
 	if (M->auth_pid > 0)

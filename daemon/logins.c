@@ -19,9 +19,12 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "../lib/child.h"
 #include "../lib/log.h"
+#include "../lib/msg_auth.h"
 #include "../lib/msg_login.h"
 #include "../lib/xmalloc.h"
 #include "master.h"
@@ -82,8 +85,16 @@ static void schedule_backoff(long sec)
 
 /* --- connections ------------------------------------------------------- */
 
+/* The connection is no longer a pre-auth one of its network. */
+static void conn_uncount(struct login_conn *lc)
+{
+	perip_del(lc->net);
+	lc->net[0] = '\0';
+}
+
 static void conn_free(struct login_conn *lc)
 {
+	conn_uncount(lc);
 	if (lc->client_fd >= 0)
 		close(lc->client_fd);
 	free(lc->tag);
@@ -384,6 +395,7 @@ static void login_read(evutil_socket_t fd, short what, void *arg)
 			login_kill(p, "malformed READY");
 		} else if (p->state == LP_STARTING) {
 			fail_streak = 0;
+			master_started();
 			proc_ready(p);
 		} else if (p->state == LP_BUSY && p->conn && p->conn->auth_req == 0 &&
 			   !p->conn->tls && !p->conn->implicit_tls) {
@@ -465,11 +477,32 @@ static void proc_exited(struct login_proc *p)
 		schedule_refill();
 }
 
+/* The template reaps its workers a moment after the pidfd says one
+ * exited: look for the status this often, this many times. */
+#define STATUS_WAIT_MS 10
+#define STATUS_WAITS 20
+
 /* The pidfd names this very process: no search by a pid that the
- * template has already reaped (and the kernel may hand out again). */
+ * template has already reaped (and the kernel may hand out again). A
+ * crash (a seccomp kill above all) is logged with the session it ended,
+ * where the kernel tells the status (pidfd.c). */
 static void proc_exited_cb(evutil_socket_t fd, short what, void *arg)
 {
-	proc_exited(arg);
+	struct login_proc *p = arg;
+	int status, sig, r = pidfd_exit_status(p->pidfd, &status);
+
+	if (r == 1 && p->status_waits++ < STATUS_WAITS && !M->stopping) {
+		struct timeval tv = { 0, STATUS_WAIT_MS * 1000 };
+		event_del(p->pidfd_ev);
+		event_assign(p->pidfd_ev, M->base, -1, EV_TIMEOUT, proc_exited_cb, p);
+		evtimer_add(p->pidfd_ev, &tv);
+		return;
+	}
+	if (r == 0 && WIFSIGNALED(status) && (sig = WTERMSIG(status)) != SIGTERM && sig != SIGKILL)
+		log_warn("%s: login worker %ld (client %s) killed by signal %d (%s)",
+			 p->conn ? p->conn->sid : "pool", (long)p->pid,
+			 p->conn ? p->conn->remote : "none", sig, child_signal_text(sig));
+	proc_exited(p);
 }
 
 void logins_forked(struct login_tmpl *t, uint32_t id, pid_t pid, int pidfd)
@@ -502,6 +535,7 @@ void logins_forked(struct login_tmpl *t, uint32_t id, pid_t pid, int pidfd)
 
 void logins_tmpl_ready(void)
 {
+	master_started();
 	fail_streak = 0;
 	schedule_refill();
 }
@@ -533,6 +567,11 @@ static void start_failed(void)
 	fail_streak++;
 	if (fail_streak < LOGIN_FAIL_STREAK)
 		return;
+	if (!M->started) {
+		/* Not once since the start: no retry will do better. */
+		master_start_failed("login workers cannot start (see the errors above)");
+		return;
+	}
 	long delay = 1L << (fail_streak - LOGIN_FAIL_STREAK < 5 ? fail_streak - LOGIN_FAIL_STREAK : 5);
 	if (delay > LOGIN_BACKOFF_MAX)
 		delay = LOGIN_BACKOFF_MAX;
@@ -598,6 +637,10 @@ static void refill_cb(evutil_socket_t fd, short what, void *arg)
 
 void logins_init(void)
 {
+	/* Nothing to start (login_fork = no and an empty pool): the first
+	 * worker starts with the first client. */
+	if (!M->cfg.login_fork && M->cfg.login_pool_size == 0)
+		master_started();
 	schedule_refill();
 }
 
@@ -650,7 +693,7 @@ static void login_handle_auth(struct login_conn *lc, struct ipc_msg *m)
 	if (authchan_request(lc, mech, user, pass, authzid) < 0) {
 		struct ipc_out o;
 		ipc_out_init(&o, MSG_LOGIN_FAIL, 0);
-		ipc_put_u32(&o, 1);
+		ipc_put_u32(&o, LOGIN_FAIL_TEMP);
 		ipc_put_str(&o, "Authentication service unavailable");
 		ipc_send(p->chan, &o, -1);
 		ipc_out_free(&o);
@@ -669,7 +712,7 @@ void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 	    ipc_get_u32(m, &uid) < 0 || ipc_get_u32(m, &gid) < 0 ||
 	    ipc_get_str(m, &home) < 0 || ipc_get_str(m, &reason) < 0 || ipc_get_end(m) < 0) {
 		log_err("auth helper sent a malformed result");
-		status = 2;
+		status = AUTH_TEMPFAIL;
 		reason = "Internal error";
 	}
 	if (p == NULL || p->chan < 0)
@@ -681,7 +724,7 @@ void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 			 * through a socketpair made here, not by it. */
 			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 				log_err("socketpair: %s", strerror(errno));
-				status = 2;
+				status = AUTH_TEMPFAIL;
 				reason = "Internal error";
 				goto fail;
 			}
@@ -692,7 +735,7 @@ void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 			fd = fcntl(lc->client_fd, F_DUPFD_CLOEXEC, 0);
 			if (fd < 0) {
 				log_err("dup: %s", strerror(errno));
-				status = 2;
+				status = AUTH_TEMPFAIL;
 				reason = "Internal error";
 				goto fail;
 			}
@@ -701,11 +744,12 @@ void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 			/* fd went with the failed hand-off. */
 			if (sp[0] >= 0)
 				close(sp[0]);
-			status = 2;
+			status = AUTH_TEMPFAIL;
 			reason = "Mail service unavailable";
 			goto fail;
 		}
 		lc->handed_off = 1;
+		conn_uncount(lc);
 		if (lc->tls) {
 			/* This worker proxies until the session ends and never
 			 * takes another client. */
@@ -725,7 +769,8 @@ void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 fail:
 	log_info("%s: login failed: remote=%s (%s)", lc->sid, lc->remote, reason);
 	ipc_out_init(&o, MSG_LOGIN_FAIL, 0);
-	ipc_put_u32(&o, status == 2);
+	ipc_put_u32(&o, status == AUTH_FAIL ? LOGIN_FAIL_AUTH
+		    : status == AUTH_BLOCKED ? LOGIN_FAIL_BLOCKED : LOGIN_FAIL_TEMP);
 	ipc_put_str(&o, reason);
 	ipc_send(p->chan, &o, -1);
 	ipc_out_free(&o);
@@ -748,6 +793,39 @@ void logins_each_pending(void (*fn)(struct login_conn *lc))
 
 /* --- accepting --------------------------------------------------------- */
 
+/* Beyond max_connections, or max_connections_per_ip for its network, a
+ * connection gets BYE at once (implicit TLS: a close; the master speaks
+ * no TLS). The warnings are rate-limited: a flood must not flood the log. */
+#define LIMIT_WARN_EVERY 10
+
+static int accept_refused(struct login_conn *lc)
+{
+	static struct log_limit total_warn, perip_warn;
+	const char *bye = lc->implicit_tls ? "" : "* BYE [UNAVAILABLE] Too many connections\r\n";
+	unsigned held;
+
+	if (M->login_conns >= (unsigned)M->cfg.max_connections) {
+		if (log_limit_pass(&total_warn, time(NULL), LIMIT_WARN_EVERY, &held))
+			log_warn("max_connections (%ld) reached, refusing connections (from %s; "
+				 "%u more refused since the last warning)",
+				 M->cfg.max_connections, lc->remote, held);
+		refuse(lc->client_fd, bye);
+		return 1;
+	}
+	perip_network(lc->remote, lc->net, sizeof(lc->net));
+	if (perip_add(lc->net) < 0) {
+		if (log_limit_pass(&perip_warn, time(NULL), LIMIT_WARN_EVERY, &held))
+			log_warn("max_connections_per_ip (%ld) reached for %s, refusing connections "
+				 "from it (%s; %u more refused from any network since the last "
+				 "warning)", M->cfg.max_connections_per_ip, lc->net, lc->remote, held);
+		lc->net[0] = '\0';
+		refuse(lc->client_fd, lc->implicit_tls ? ""
+			: "* BYE [UNAVAILABLE] Too many connections from your network\r\n");
+		return 1;
+	}
+	return 0;
+}
+
 void logins_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	int implicit_tls = (int)(intptr_t)arg;
@@ -767,17 +845,15 @@ void logins_accept(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
-	if (M->login_conns >= (unsigned)M->cfg.max_connections) {
-		log_warn("max_connections (%ld) reached, refusing a connection",
-			 M->cfg.max_connections);
-		refuse(fd, implicit_tls ? "" : "* BYE [UNAVAILABLE] Too many connections\r\n");
-		return;
-	}
 	lc = xcalloc(1, sizeof(*lc));
-	lc->id = ++M->next_id;
 	lc->client_fd = fd;
 	lc->implicit_tls = implicit_tls;
 	net_addr_text((struct sockaddr *)&ss, lc->remote, sizeof(lc->remote));
+	if (accept_refused(lc)) {
+		free(lc);
+		return;
+	}
+	lc->id = ++M->next_id;
 	snprintf(lc->sid, sizeof(lc->sid), "s%ld.%u", (long)getpid(), lc->id);
 	M->login_conns++;
 
@@ -858,6 +934,7 @@ void logins_free_all(void)
 	while ((lc = queue_pop()) != NULL)
 		conn_free(lc);
 	login_tmpl_free_all();
+	perip_free_all();
 	if (refill_ev) {
 		event_free(refill_ev);
 		refill_ev = NULL;

@@ -1,6 +1,13 @@
-/* havend: the master. */
+/* havend: the master. main() runs the named steps below in order: read
+ * and check the configuration, set up logging and the identity of the
+ * login workers, bind, give up the capabilities the master does not need,
+ * start the auth helper and the login pool, and serve until a signal
+ * stops it. "started" is logged (and systemd told READY=1) only once a
+ * login worker or template has said READY; a server whose login workers
+ * cannot start stops with an error instead. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +21,7 @@
 #include "../lib/child.h"
 #include "../lib/log.h"
 #include "../lib/privdrop.h"
+#include "../lib/sandbox.h"
 #include "../lib/xmalloc.h"
 #include "master.h"
 
@@ -21,9 +29,18 @@
 #define HAVEN_VERSION "dev"
 #endif
 
+/* Seconds the children get to end their sessions after SIGTERM. */
+#define STOP_DEADLINE_SEC 10
+
 static struct master master_state;
 struct master *M = &master_state;
 static struct event *stop_deadline;
+static struct event *sigs[4];
+
+struct options {
+	const char *path;
+	int test_only, print;
+};
 
 static void usage(void)
 {
@@ -32,116 +49,107 @@ static void usage(void)
 	exit(2);
 }
 
-static int load_config(const char *path, struct config *cfg, struct buf *text)
+static void parse_args(int argc, char **argv, struct options *o)
 {
-	struct error err;
+	o->path = HAVEN_SYSCONFDIR "/haven.conf";
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("havend %s\n", HAVEN_VERSION);
+			exit(0);
+		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			o->path = argv[++i];
+		} else if (strcmp(argv[i], "-F") == 0) {
+			M->foreground = 1;
+		} else if (strcmp(argv[i], "-d") == 0) {
+			M->debug = 1;
+		} else if (strcmp(argv[i], "-t") == 0) {
+			o->test_only = 1;
+		} else if (strcmp(argv[i], "-n") == 0) {
+			o->print = 1;
+		} else {
+			usage();
+		}
+	}
+}
+
+int master_config_load(const char *path, struct config *cfg, struct buf *text, struct error *err)
+{
 	config_init(cfg);
-	if (config_read_file(path, text, &err) < 0 ||
-	    config_parse(cfg, text->data ? text->data : "", text->len, path, &err) < 0 ||
-	    config_validate(cfg, &err) < 0) {
-		fprintf(stderr, "havend: %s\n", err.msg);
+	if (config_read_file(path, text, err) < 0 ||
+	    config_parse(cfg, text->data ? text->data : "", text->len, path, err) < 0 ||
+	    config_validate(cfg, err) < 0) {
 		config_free(cfg);
 		return -1;
 	}
 	return 0;
 }
 
-/* The login chroot must be a root-owned directory nobody else can write,
- * or the chroot protects nothing. */
-static int check_chroot_dir(const char *dir)
+/* -t: the file, then what it names on this machine (every check, so that
+ * one run lists every problem). */
+static int check_only(const struct buf *text, const char *path)
 {
-	struct stat st;
-	if (stat(dir, &st) < 0) {
-		log_err("login_chroot %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
-		log_err("login_chroot %s must be a directory owned by root, not group/world writable",
-			dir);
-		return -1;
-	}
-	return 0;
-}
-
-static void reap(evutil_socket_t sig, short what, void *arg)
-{
-	int status;
-	pid_t pid;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL)
-			log_warn("child %ld killed by signal %d", (long)pid, WTERMSIG(status));
-		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-			log_warn("child %ld exited with status %d", (long)pid, WEXITSTATUS(status));
-		if (authchan_child_exited(pid))
-			continue;
-		if (workers_child_exited(pid))
-			continue;
-		logins_child_exited(pid);
-	}
-	if (M->stopping && logins_none_left() && M->workers == NULL && M->auth_pid <= 0)
-		event_base_loopbreak(M->base);
-}
-
-static void deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	log_warn("shutdown deadline passed; killing remaining children");
-	logins_kill_all();
-	for (struct user_worker *w = M->workers; w; w = w->next)
-		if (w->pid > 0)
-			kill(w->pid, SIGKILL);
-	if (M->auth_pid > 0)
-		kill(M->auth_pid, SIGKILL);
-	event_base_loopbreak(M->base);
-}
-
-static void stop(evutil_socket_t sig, short what, void *arg)
-{
-	struct timeval tv = { 10, 0 };
-	if (M->stopping)
-		return;
-	log_info("signal %d: shutting down", (int)sig);
-	M->stopping = 1;
-	for (int i = 0; i < M->nlisten; i++) {
-		event_del(M->listen_ev[i]);
-		close(M->listen_fds[i]);
-	}
-	M->nlisten = 0;
-	logins_stop_all();
-	workers_stop_all();
-	authchan_stop();
-	stop_deadline = evtimer_new(M->base, deadline_cb, NULL);
-	evtimer_add(stop_deadline, &tv);
-	reap(0, 0, NULL);
-}
-
-static void reload(evutil_socket_t sig, short what, void *arg)
-{
-	struct config cfg;
-	struct buf text = BUF_INIT;
+	int (*const checks[])(const struct config *, struct error *) = {
+		check_programs, check_tls, check_chroot, check_users,
+	};
 	struct error err;
-	if (load_config(M->config_path, &cfg, &text) < 0) {
-		log_err("SIGHUP: keeping the old configuration");
-		buf_free(&text);
-		return;
+	int bad = 0;
+
+	M->foreground = 1;
+	if (cfgtext_publish(&M->cfg, 0) < 0) {
+		fprintf(stderr, "havend: memfd: %s\n", strerror(errno));
+		return 1;
 	}
-	buf_free(&text);
-	if (cfgtext_publish(&cfg, M->debug) < 0) {
-		log_err("SIGHUP: memfd: %s", strerror(errno));
-		config_free(&cfg);
-		return;
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		if (checks[i] == check_chroot && !privdrop_is_root())
+			continue;
+		if (checks[i](&M->cfg, &err) < 0) {
+			fprintf(stderr, "havend: %s\n", err.msg);
+			bad = 1;
+		}
 	}
-	if (cfgtext_check(&cfg, M->config_path, &err) < 0) {
-		log_err("SIGHUP: %s; keeping the old configuration", err.msg);
-		cfgtext_publish(&M->cfg, M->debug);
-		config_free(&cfg);
-		return;
+	/* The passdb and backend checks run haven-auth and haven-worker:
+	 * only when the programs are there. */
+	if (check_programs(&M->cfg, &err) == 0) {
+		if (check_passdb(&err) < 0)
+			bad = 1;
+		if (cfgtext_check(&M->cfg, path, &err) < 0) {
+			fprintf(stderr, "havend: %s\n", err.msg);
+			bad = 1;
+		}
 	}
-	/* Listeners and the login identity stay as they were bound. */
-	config_free(&M->cfg);
-	M->cfg = cfg;
-	/* Pooled login workers read the old text: start fresh ones. */
-	logins_reload();
-	log_info("SIGHUP: configuration reloaded for new connections");
+	if (!bad)
+		printf("havend: %s: configuration OK\n", path);
+	cfgtext_close();
+	return bad;
+}
+
+/* -t and -n: no server. Returns the exit status. */
+static int config_only(const struct options *o, const struct buf *text)
+{
+	int r = 0;
+
+	if (o->print) {
+		struct buf out = BUF_INIT;
+		config_dump(&M->cfg, &out);
+		fwrite(out.data, 1, out.len, stdout);
+		buf_free(&out);
+	}
+	if (o->test_only)
+		r = check_only(text, o->path);
+	return r;
+}
+
+static void setup_logging(struct buf *text)
+{
+	enum log_level lvl;
+
+	log_init("master", M->foreground);
+	if (log_level_parse(M->cfg.log_level, &lvl) == 0)
+		log_set_level(M->debug ? LOG_LVL_DEBUG : lvl);
+	(void)text;
+	/* Children read log_level from their config text; -d forces debug. */
+	if (cfgtext_publish(&M->cfg, M->debug) < 0)
+		fatal("memfd_create: %s", strerror(errno));
 }
 
 /* The master holds three descriptors per pre-auth connection (its copy of
@@ -167,22 +175,173 @@ static void raise_fd_limit(void)
 			 M->cfg.max_connections);
 }
 
-/* -t: what the children will check of the configuration, checked now. */
-static int check_children_config(const char *name)
+/* What the login workers run as, and the checks that must hold before
+ * any of them starts: a failure here stops the server with the reason. */
+static void setup_identity(void)
 {
 	struct error err;
-	int rc = 0;
 
-	if (cfgtext_publish(&M->cfg, 0) < 0) {
-		fprintf(stderr, "havend: memfd: %s\n", strerror(errno));
-		return -1;
+	if (check_runtime(&M->cfg, &err) < 0)
+		fatal("%s", err.msg);
+	if (!privdrop_is_root()) {
+		log_warn("running as uid %ld, not root: no chroot and no uid switches "
+			 "(development mode; every process runs as this user)", (long)getuid());
+		return;
 	}
-	if (cfgtext_check(&M->cfg, name, &err) < 0) {
-		fprintf(stderr, "havend: %s\n", err.msg);
-		rc = -1;
+	/* A copy: the login identity outlives SIGHUP's new config. */
+	M->login_user = xstrdup(M->cfg.login_user);
+	if (privdrop_lookup(M->login_user, &M->login_uid, &M->login_gid, &err) < 0) {
+		/* Documented fallback: a machine without the haven user
+		 * (e.g. a fresh checkout) still separates privileges. */
+		log_warn("%s; login workers will run as nobody", err.msg);
+		free((char *)M->login_user);
+		M->login_user = "nobody";
+		if (privdrop_lookup("nobody", &M->login_uid, &M->login_gid, &err) < 0)
+			fatal("%s", err.msg);
 	}
-	cfgtext_close();
-	return rc;
+}
+
+static void open_listeners(void)
+{
+	struct error err;
+	int n = net_listen_list(M->cfg.listen, M->listen_fds, NET_MAX_LISTENERS, &err);
+
+	if (n < 0)
+		fatal("%s", err.msg);
+	for (int i = 0; i < n; i++)
+		M->listen_tls[i] = 0;
+	M->nlisten = n;
+	n = net_listen_list(M->cfg.listen_tls, M->listen_fds + M->nlisten,
+			    NET_MAX_LISTENERS - M->nlisten, &err);
+	if (n < 0)
+		fatal("%s", err.msg);
+	for (int i = 0; i < n; i++)
+		M->listen_tls[M->nlisten + i] = 1;
+	M->nlisten += n;
+}
+
+/* Listeners bound: the master keeps what starting and stopping its
+ * children takes (uid and gid changes and chroot for them, the bounding
+ * set they shrink, signals to other uids, reading what they open as
+ * root), for itself and for all it executes. */
+static void drop_capabilities(void)
+{
+	static const int keep[] = {
+		CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_SETPCAP, CAP_KILL,
+		CAP_DAC_READ_SEARCH, CAP_AUDIT_WRITE,
+	};
+	struct error err;
+
+	if (sandbox_caps_keep(keep, sizeof(keep) / sizeof(keep[0]), &err) < 0)
+		fatal("%s", err.msg);
+}
+
+static void reap(evutil_socket_t sig, short what, void *arg)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM && WTERMSIG(status) != SIGKILL)
+			log_warn("child %ld killed by signal %d (%s)", (long)pid, WTERMSIG(status),
+				 child_signal_text(WTERMSIG(status)));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			log_warn("child %ld exited with status %d", (long)pid, WEXITSTATUS(status));
+		if (authchan_child_exited(pid))
+			continue;
+		if (workers_child_exited(pid))
+			continue;
+		logins_child_exited(pid);
+	}
+	if (M->stopping && logins_none_left() && M->workers == NULL && M->auth_pid <= 0)
+		event_base_loopbreak(M->base);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn("shutdown deadline passed; killing remaining children");
+	logins_kill_all();
+	for (struct user_worker *w = M->workers; w; w = w->next)
+		if (w->pid > 0)
+			kill(w->pid, SIGKILL);
+	if (M->auth_pid > 0)
+		kill(M->auth_pid, SIGKILL);
+	event_base_loopbreak(M->base);
+}
+
+void master_stop(void)
+{
+	struct timeval tv = { STOP_DEADLINE_SEC, 0 };
+	if (M->stopping)
+		return;
+	M->stopping = 1;
+	notify_send("STOPPING=1");
+	for (int i = 0; i < M->nlisten; i++) {
+		event_del(M->listen_ev[i]);
+		close(M->listen_fds[i]);
+	}
+	M->nlisten = 0;
+	logins_stop_all();
+	workers_stop_all();
+	authchan_stop();
+	stop_deadline = evtimer_new(M->base, deadline_cb, NULL);
+	evtimer_add(stop_deadline, &tv);
+	reap(0, 0, NULL);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	if (!M->stopping)
+		log_info("signal %d: shutting down", (int)sig);
+	master_stop();
+}
+
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	reload_config();
+}
+
+void master_start_failed(const char *why)
+{
+	if (M->stopping)
+		return;
+	log_err("%s: stopping", why);
+	M->exit_status = 1;
+	master_stop();
+}
+
+void master_started(void)
+{
+	if (M->started || M->stopping)
+		return;
+	M->started = 1;
+	log_info("havend %s started: listen=%s%s%s, login user %s", HAVEN_VERSION, M->cfg.listen,
+		 M->cfg.listen_tls[0] ? " tls=" : "", M->cfg.listen_tls,
+		 privdrop_is_root() ? M->login_user : "(unchanged)");
+	notify_send("READY=1\nSTATUS=Serving IMAP");
+}
+
+static void setup_events(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	M->base = event_base_new();
+	if (M->base == NULL)
+		fatal("event_base_new failed");
+	for (int i = 0; i < M->nlisten; i++) {
+		M->listen_ev[i] = event_new(M->base, M->listen_fds[i], EV_READ | EV_PERSIST,
+					    logins_accept, (void *)(intptr_t)M->listen_tls[i]);
+		event_add(M->listen_ev[i], NULL);
+	}
+	sigs[0] = evsignal_new(M->base, SIGCHLD, reap, NULL);
+	sigs[1] = evsignal_new(M->base, SIGTERM, on_stop_signal, NULL);
+	sigs[2] = evsignal_new(M->base, SIGINT, on_stop_signal, NULL);
+	sigs[3] = evsignal_new(M->base, SIGHUP, on_reload_signal, NULL);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_add(sigs[i], NULL);
+	/* Login workers forked by a template are its children; when a
+	 * template ends first they come to us, not to init, and are reaped
+	 * here (login_tmpl.c). */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		log_warn("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 }
 
 static void write_pidfile(const char *path)
@@ -199,140 +358,18 @@ static void write_pidfile(const char *path)
 	fclose(f);
 }
 
-int main(int argc, char **argv)
+static void start_children(void)
 {
-	const char *path = HAVEN_SYSCONFDIR "/haven.conf";
-	int test_only = 0, print = 0;
-	struct buf text = BUF_INIT;
-	struct error err;
-	enum log_level lvl;
-	char *abspath;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("havend %s\n", HAVEN_VERSION);
-			return 0;
-		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-			path = argv[++i];
-		} else if (strcmp(argv[i], "-F") == 0) {
-			M->foreground = 1;
-		} else if (strcmp(argv[i], "-d") == 0) {
-			M->debug = 1;
-		} else if (strcmp(argv[i], "-t") == 0) {
-			test_only = 1;
-		} else if (strcmp(argv[i], "-n") == 0) {
-			print = 1;
-		} else {
-			usage();
-		}
-	}
-	abspath = realpath(path, NULL);
-	M->config_path = abspath ? abspath : path;
-	if (load_config(M->config_path, &M->cfg, &text) < 0) {
-		buf_free(&text);
-		free(abspath);
-		return 1;
-	}
-	buf_free(&text);
-	if (print || test_only) {
-		free(abspath);
-		abspath = NULL;
-	}
-	if (test_only && check_children_config(path) < 0) {
-		config_free(&M->cfg);
-		return 1;
-	}
-	if (print) {
-		struct buf out = BUF_INIT;
-		config_dump(&M->cfg, &out);
-		fwrite(out.data, 1, out.len, stdout);
-		buf_free(&out);
-	}
-	if (test_only && !print)
-		printf("havend: %s: configuration OK\n", path);
-	if (test_only || print) {
-		config_free(&M->cfg);
-		return 0;
-	}
-
-	log_init("master", M->foreground);
-	if (log_level_parse(M->cfg.log_level, &lvl) == 0)
-		log_set_level(M->debug ? LOG_LVL_DEBUG : lvl);
-	/* Children read log_level from their config text; -d forces debug. */
-	if (cfgtext_publish(&M->cfg, M->debug) < 0)
-		fatal("memfd_create: %s", strerror(errno));
-	if (cfgtext_check(&M->cfg, M->config_path, &err) < 0)
-		fatal("%s", err.msg);
-	raise_fd_limit();
-
-	if (privdrop_is_root()) {
-		/* A copy: the login identity outlives SIGHUP's new config. */
-		M->login_user = xstrdup(M->cfg.login_user);
-		if (privdrop_lookup(M->login_user, &M->login_uid, &M->login_gid, &err) < 0) {
-			/* Documented fallback: a machine without the haven user
-			 * (e.g. a fresh checkout) still separates privileges. */
-			log_warn("%s; login workers will run as nobody", err.msg);
-			free((char *)M->login_user);
-			M->login_user = "nobody";
-			if (privdrop_lookup("nobody", &M->login_uid, &M->login_gid, &err) < 0)
-				fatal("%s", err.msg);
-		}
-		if (check_chroot_dir(M->cfg.login_chroot) < 0)
-			return 1;
-	} else {
-		log_warn("running as uid %ld, not root: no chroot and no uid switches "
-			 "(development mode; every process runs as this user)", (long)getuid());
-	}
-
-	M->nlisten = 0;
-	int n = net_listen_list(M->cfg.listen, M->listen_fds, NET_MAX_LISTENERS, &err);
-	if (n < 0)
-		fatal("%s", err.msg);
-	for (int i = 0; i < n; i++)
-		M->listen_tls[i] = 0;
-	M->nlisten = n;
-	n = net_listen_list(M->cfg.listen_tls, M->listen_fds + M->nlisten,
-			    NET_MAX_LISTENERS - M->nlisten, &err);
-	if (n < 0)
-		fatal("%s", err.msg);
-	for (int i = 0; i < n; i++)
-		M->listen_tls[M->nlisten + i] = 1;
-	M->nlisten += n;
-
-	signal(SIGPIPE, SIG_IGN);
-	M->base = event_base_new();
-	if (M->base == NULL)
-		fatal("event_base_new failed");
-	for (int i = 0; i < M->nlisten; i++) {
-		M->listen_ev[i] = event_new(M->base, M->listen_fds[i], EV_READ | EV_PERSIST,
-					    logins_accept, (void *)(intptr_t)M->listen_tls[i]);
-		event_add(M->listen_ev[i], NULL);
-	}
-	struct event *sigs[] = {
-		evsignal_new(M->base, SIGCHLD, reap, NULL),
-		evsignal_new(M->base, SIGTERM, stop, NULL),
-		evsignal_new(M->base, SIGINT, stop, NULL),
-		evsignal_new(M->base, SIGHUP, reload, NULL),
-	};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		event_add(sigs[i], NULL);
-	/* Login workers forked by a template are its children; when a
-	 * template ends first they come to us, not to init, and are reaped
-	 * here (login_tmpl.c). */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-		log_warn("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 	M->auth_chan = -1;
 	if (authchan_start() < 0)
 		fatal("could not start the auth helper");
 	logins_init();
 	write_pidfile(M->cfg.pid_file);
-	log_info("havend %s started: listen=%s%s%s, login user %s", HAVEN_VERSION, M->cfg.listen,
-		 M->cfg.listen_tls[0] ? " tls=" : "", M->cfg.listen_tls,
-		 privdrop_is_root() ? M->login_user : "(unchanged)");
+}
 
-	event_base_dispatch(M->base);
-
-	log_info("stopped");
+static void teardown(void)
+{
+	log_info(M->exit_status ? "stopped after a failed start" : "stopped");
 	if (M->cfg.pid_file[0])
 		unlink(M->cfg.pid_file);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -347,6 +384,43 @@ int main(int argc, char **argv)
 	event_base_free(M->base);
 	cfgtext_close();
 	config_free(&M->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { 0 };
+	struct buf text = BUF_INIT;
+	struct error err;
+	char *abspath;
+	int r;
+
+	parse_args(argc, argv, &opt);
+	abspath = realpath(opt.path, NULL);
+	M->config_path = abspath ? abspath : opt.path;
+	if (master_config_load(M->config_path, &M->cfg, &text, &err) < 0) {
+		fprintf(stderr, "havend: %s\n", err.msg);
+		buf_free(&text);
+		free(abspath);
+		return 1;
+	}
+	if (opt.test_only || opt.print) {
+		r = config_only(&opt, &text);
+		buf_free(&text);
+		config_free(&M->cfg);
+		free(abspath);
+		return r;
+	}
+	notify_init();
+	setup_logging(&text);
+	buf_free(&text);
+	raise_fd_limit();
+	setup_identity();
+	open_listeners();
+	drop_capabilities();
+	setup_events();
+	start_children();
+	event_base_dispatch(M->base);
+	teardown();
 	free(abspath);
-	return 0;
+	return M->exit_status;
 }

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "../lib/cidr.h"
 #include "../lib/config.h"
 #include "../lib/ipc.h"
 #include "../lib/net.h"
@@ -29,6 +30,7 @@ struct login_conn {
 	int client_fd;          /* our copy of the accepted socket until hand-off */
 	int implicit_tls;
 	char remote[64];
+	char net[CIDR_TEXT_MAX]; /* counted under it (perip.c) while pre-auth; "" not */
 	char sid[32];
 	unsigned attempts;
 	uint32_t auth_req;      /* pending request id, 0 if none */
@@ -66,7 +68,8 @@ struct login_proc {
 	struct login_tmpl *tmpl; /* asked, FORKED not in yet; NULL otherwise */
 	uint32_t fork_id;
 	int pidfd;              /* -1 unless forked by a template */
-	struct event *pidfd_ev; /* fires when it exits */
+	struct event *pidfd_ev; /* fires when it exits (then: the status wait) */
+	unsigned status_waits;  /* looks for the exit status so far */
 };
 
 struct user_worker {
@@ -104,12 +107,44 @@ struct master {
 	struct user_worker *workers;
 	uint32_t next_id;
 	int stopping;
+	int started;            /* said "started" (a login worker was READY) */
+	int exit_status;        /* 1 after a failed start */
 	uid_t login_uid;
 	gid_t login_gid;
 	const char *login_user;
 };
 
 extern struct master *M;
+
+/* main.c */
+/* Read, parse and validate the file (into text, for the children). */
+int master_config_load(const char *path, struct config *cfg, struct buf *text,
+		       struct error *err);
+/* Stop: no more clients, children asked to end (SIGTERM's path). */
+void master_stop(void);
+/* The first login worker or template is READY: log "started", tell systemd. */
+void master_started(void);
+/* Login workers cannot start at all: log why and stop with status 1. */
+void master_start_failed(const char *why);
+
+/* check.c: what the configuration names exists and works; errors carry
+ * the file and line of the key. */
+int check_tls(const struct config *c, struct error *err);
+int check_chroot(const struct config *c, struct error *err);
+int check_programs(const struct config *c, struct error *err);
+int check_users(const struct config *c, struct error *err);
+/* Runs haven-auth in check mode (its config text, M->cfg); prints its errors. */
+int check_passdb(struct error *err);
+/* What must hold for login workers to start: programs, TLS, chroot. */
+int check_runtime(const struct config *c, struct error *err);
+
+/* reload.c */
+void reload_config(void);
+
+/* notify.c: sd_notify(3) readiness for Type=notify */
+void notify_init(void);
+void notify_send(const char *state);
+void notify_reloading(void);
 
 /* spawn.c */
 /* Fork and exec libexec_dir/prog with fd 3 = chan, fd 4 = config, fd 5 =
@@ -173,11 +208,28 @@ void login_tmpl_signal_all(int sig);
 int login_tmpl_none_left(void);
 void login_tmpl_free_all(void);
 
+/* pidfd.c: the wait status of an exited process through its pidfd
+ * (Linux 6.15): 0; 1 when it is not reaped yet; -1 where the kernel does
+ * not tell. */
+int pidfd_exit_status(int pidfd, int *status);
+
+/* perip.c: pre-auth connections per client network */
+/* The network remote counts under, or "" when it is not counted (no
+ * limit, trusted, not an IP address). */
+void perip_network(const char *remote, char *net, size_t netlen);
+/* Count one more connection from net: 0, or -1 when that would exceed
+ * max_connections_per_ip (not counted then). "" always passes. */
+int perip_add(const char *net);
+void perip_del(const char *net);
+void perip_free_all(void);
+
 /* authchan.c */
 int authchan_start(void);
 int authchan_request(struct login_conn *lc, const char *mech, const char *user,
 		     const char *pass, const char *authzid);
 int authchan_child_exited(pid_t pid);
+/* SIGHUP: send the auth helper the new configuration (its config text). */
+void authchan_reconfigure(void);
 void authchan_stop(void);
 
 /* workers.c */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -9,13 +10,45 @@
 
 #include "log.h"
 
+int child_config_read(int fd, const char *name, struct config *cfg, struct error *err)
+{
+	struct buf text = BUF_INIT;
+	char tmp[8192];
+	ssize_t n;
+
+	/* pread from 0: a memfd is shared by many children (no shared file
+	 * offset trouble). */
+	for (off_t off = 0;; off += n) {
+		n = pread(fd, tmp, sizeof(tmp), off);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0) {
+			error_set(err, ERR_INTERNAL, "reading config from fd %d: %s", fd,
+				  strerror(errno));
+			buf_free(&text);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		buf_append(&text, tmp, (size_t)n);
+	}
+	config_init(cfg);
+	if (config_parse(cfg, text.data ? text.data : "", text.len, name, err) < 0 ||
+	    config_validate(cfg, err) < 0) {
+		config_free(cfg);
+		buf_free(&text);
+		return -1;
+	}
+	buf_free(&text);
+	return 0;
+}
+
 void child_init(const char *role, int argc, char **argv, struct child_args *args,
 		struct config *cfg)
 {
-	struct buf text = BUF_INIT;
 	struct error err;
-	char tmp[8192];
-	ssize_t n;
 	enum log_level lvl;
 
 	memset(args, 0, sizeof(*args));
@@ -36,32 +69,21 @@ void child_init(const char *role, int argc, char **argv, struct child_args *args
 		}
 	}
 	log_init(role, args->foreground);
-	/* The config arrives on an fd; pread from 0 since a memfd may be
-	 * shared by many children (no shared file offset trouble). */
-	for (off_t off = 0;; off += n) {
-		n = pread(CHILD_FD_CONFIG, tmp, sizeof(tmp), off);
-		if (n < 0 && errno == EINTR) {
-			n = 0;
-			continue;
-		}
-		if (n < 0)
-			fatal("reading config from fd %d: %s", CHILD_FD_CONFIG, strerror(errno));
-		if (n == 0)
-			break;
-		buf_append(&text, tmp, (size_t)n);
-	}
-	close(CHILD_FD_CONFIG);
-	config_init(cfg);
-	if (config_parse(cfg, text.data ? text.data : "", text.len, args->config_name, &err) < 0 ||
-	    config_validate(cfg, &err) < 0)
+	if (child_config_read(CHILD_FD_CONFIG, args->config_name, cfg, &err) < 0)
 		fatal("%s", err.msg);
-	buf_free(&text);
+	close(CHILD_FD_CONFIG);
 	if (log_level_parse(cfg->log_level, &lvl) == 0)
 		log_set_level(lvl);
 	return;
 usage:
 	log_init(role, 1);
 	fatal("%s: internal program, started by havend only", argv[0]);
+}
+
+const char *child_signal_text(int sig)
+{
+	return sig == SIGSYS ? "SIGSYS: its seccomp filter stopped a forbidden system call"
+			     : strsignal(sig);
 }
 
 int child_config_memfd(const char *text, size_t len)

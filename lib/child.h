@@ -23,6 +23,12 @@ struct child_args {
  * CHILD_FD_CONFIG (then close it), set up logging. Exits on error. */
 void child_init(const char *role, int argc, char **argv, struct child_args *args,
 		struct config *cfg);
+/* Read, parse and validate the configuration text in fd (a memfd from
+ * the master); name is for messages. 0, or -1 with cfg left empty. */
+int child_config_read(int fd, const char *name, struct config *cfg, struct error *err);
+/* How a child killed by sig died, for the log: SIGSYS is its seccomp
+ * filter (sandbox.h) stopping a system call its role may not make. */
+const char *child_signal_text(int sig);
 /* Create the sealed memfd the master hands to children. */
 int child_config_memfd(const char *text, size_t len);
 

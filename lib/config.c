@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "log.h"
+#include "sandbox.h"
 #include "xmalloc.h"
 
 #ifndef HAVEN_LIBEXECDIR
@@ -59,19 +62,32 @@ static const struct ckey keys[] = {
 	S(pid_file, "", "write the master's pid here when set"),
 	S(log_level, "info", "error, warning, info or debug"),
 	I(auth_failure_delay_ms, "2000", 0, 60000, "delay before answering a failed login"),
+	I(auth_failure_delay_max_ms, "15000", 0, 600000, "the failure delay doubles with each failure counted for the user or the client network, up to this"),
 	I(auth_max_attempts, "3", 1, 100, "failed logins allowed per connection before BYE"),
+	I(auth_failure_window, "300", 1, 86400, "seconds over which failed logins add up (from the first of them)"),
+	I(auth_ip_max_failures, "30", 0, 1000000, "failed logins from one client network within auth_failure_window that block it, for every user; 0 never"),
+	I(auth_user_ip_max_failures, "10", 0, 1000000, "failed logins of one user from one client network within auth_failure_window that block that user from that network only; 0 never"),
+	I(auth_block_time, "900", 1, 86400, "seconds a login block lasts"),
+	I(client_ipv4_prefix, "32", 8, 32, "IPv4 client addresses are counted by this prefix for per-network limits"),
+	I(client_ipv6_prefix, "64", 16, 128, "IPv6 client addresses are counted by this prefix for per-network limits (a client has a /64 to pick addresses from)"),
+	S(trusted_networks, "127.0.0.0/8, ::1", "networks (comma-separated, CIDR) exempt from the per-network limits, such as a webmail host that brings every user from one address; their users are still counted per user"),
 	I(max_line_length, "65536", 1024, 16777216, "longest command line after login, in bytes"),
 	I(max_preauth_line, "65536", 256, 65536, "longest command line before login"),
 	I(max_literal_preauth, "8192", 0, 65536, "largest literal accepted before login"),
 	I(max_literal, "52428800", 1024, 2147483647L, "largest literal (APPEND message) after login"),
 	I(max_bad_commands, "10", 1, 1000, "consecutive bad commands before BYE"),
-	I(preauth_timeout, "60", 1, 3600, "seconds a client may stay unauthenticated"),
+	I(preauth_timeout, "60", 1, 3600, "seconds a client may stay unauthenticated in all"),
+	I(preauth_idle_timeout, "30", 1, 3600, "seconds of silence before login after which the connection is closed"),
 	I(idle_timeout, "1800", 60, 86400, "seconds of client silence before an authenticated session is closed"),
 	I(worker_idle_timeout, "30", 0, 86400, "seconds a user worker lingers after its last session"),
 	I(max_connections, "1000", 1, 1000000, "concurrent pre-auth connections"),
+	I(max_connections_per_ip, "50", 0, 1000000, "concurrent pre-auth connections from one client network (see client_ipv4_prefix); 0 for no limit"),
 	I(login_pool_size, "4", 0, 10000, "idle login workers kept started, chrooted and unprivileged, waiting for a client"),
 	B(login_fork, "yes", "start login workers by forking a template that is already chrooted and unprivileged (fast) instead of executing haven-login for each (a new address-space layout every time)"),
 	I(login_connections_per_process, "1", 1, 1000000, "clients a login worker serves one after another before it exits; above 1 trades isolation between clients for speed"),
+	S(seccomp, "yes", "seccomp-bpf filters on the login and user workers: yes (a call outside the list kills the process), log (allowed, but the kernel logs it) or no"),
+	I(login_memory_limit, "256", 0, 1048576, "address space of a login worker, in MiB (RLIMIT_AS); 0 for none"),
+	I(worker_memory_limit, "4096", 0, 1048576, "address space of a user worker, in MiB (RLIMIT_AS); 0 for none"),
 	I(lock_timeout, "10", 1, 300, "seconds to wait for a mailbox lock"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -142,6 +158,7 @@ void config_init(struct config *c)
 {
 	struct error err;
 	memset(c, 0, sizeof(*c));
+	c->key_lines = xcalloc(NKEYS, sizeof(*c->key_lines));
 	for (size_t i = 0; i < NKEYS; i++)
 		if (set_key(c, &keys[i], keys[i].def, "default", &err) < 0)
 			fatal("bad built-in default: %s", err.msg);
@@ -158,6 +175,8 @@ void config_free(struct config *c)
 		free(c->extra[i].where);
 	}
 	free(c->extra);
+	free(c->key_lines);
+	free(c->source);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -225,6 +244,9 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 	unsigned lineno = 0;
 	char where[PATH_MAX + 32], next_where[PATH_MAX + 32] = "";
 
+	free(c->source);
+	c->source = xstrdup(name);
+
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
@@ -289,6 +311,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 			free(line);
 			return -1;
 		}
+		c->key_lines[k - keys] = lineno;
 		free(line);
 	}
 	return 0;
@@ -329,7 +352,39 @@ int config_read_file(const char *path, struct buf *out, struct error *err)
 	return 0;
 }
 
-static int listen_list_ok(const char *v, const char *key, struct error *err)
+/* Where key got its value, for messages: "file:line", or "file" and
+ * "(default)" when the file does not set it. */
+void config_where(const struct config *c, const char *key, char *out, size_t outlen)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, key) != 0)
+			continue;
+		if (c->key_lines && c->key_lines[i])
+			snprintf(out, outlen, "%s:%u", c->source ? c->source : "config",
+				 c->key_lines[i]);
+		else
+			snprintf(out, outlen, "%s: (default)", c->source ? c->source : "config");
+		return;
+	}
+	snprintf(out, outlen, "%s", c->source ? c->source : "config");
+}
+
+int config_fail(const struct config *c, const char *key, struct error *err, const char *fmt,
+		...)
+{
+	char where[PATH_MAX + 32], msg[sizeof(err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	config_where(c, key, where, sizeof(where));
+	error_set(err, ERR_PARSE, "%s: %s: %s", where, key, msg);
+	return -1;
+}
+
+static int listen_list_ok(const struct config *c, const char *v, const char *key,
+			  struct error *err)
 {
 	char *copy = xstrdup(v), *save = NULL, *tok;
 	int rc = 0, n = 0;
@@ -342,77 +397,90 @@ static int listen_list_ok(const char *v, const char *key, struct error *err)
 		char *end;
 		long port;
 		if (colon == NULL || colon == t) {
-			error_set(err, ERR_PARSE, "%s: \"%s\" is not host:port", key, t);
-			rc = -1;
+			rc = config_fail(c, key, err, "\"%s\" is not host:port", t);
 			break;
 		}
 		port = strtol(colon + 1, &end, 10);
 		if (*end != '\0' || port < 0 || port > 65535 || end == colon + 1) {
-			error_set(err, ERR_PARSE, "%s: bad port in \"%s\"", key, t);
-			rc = -1;
+			rc = config_fail(c, key, err, "bad port in \"%s\"", t);
 			break;
 		}
 	}
 	free(copy);
 	/* "," or " " is a typo, not a way to say "no listener". */
-	if (rc == 0 && n == 0 && strspn(v, " \t") != strlen(v)) {
-		error_set(err, ERR_PARSE, "%s: no host:port in \"%s\"", key, v);
-		rc = -1;
-	}
+	if (rc == 0 && n == 0 && strspn(v, " \t") != strlen(v))
+		rc = config_fail(c, key, err, "no host:port in \"%s\"", v);
 	return rc;
+}
+
+static int validate_words(const struct config *c, struct error *err)
+{
+	enum log_level lvl;
+	enum sandbox_mode sb;
+	struct cidr_list nets;
+
+	if (strcmp(c->plaintext_auth, "no") && strcmp(c->plaintext_auth, "loopback") &&
+	    strcmp(c->plaintext_auth, "yes"))
+		return config_fail(c, "plaintext_auth", err, "expected no, loopback or yes");
+	if (log_level_parse(c->log_level, &lvl) < 0)
+		return config_fail(c, "log_level", err, "expected error, warning, info or debug");
+	if (cidr_list_parse(c->trusted_networks, &nets, err) < 0)
+		return config_fail(c, "trusted_networks", err, "%s", err->msg);
+	cidr_list_free(&nets);
+	if (sandbox_mode_parse(c->seccomp, &sb) < 0)
+		return config_fail(c, "seccomp", err, "expected yes, log or no");
+	return 0;
 }
 
 int config_validate(const struct config *c, struct error *err)
 {
-	enum log_level lvl;
-	if (strcmp(c->plaintext_auth, "no") && strcmp(c->plaintext_auth, "loopback") &&
-	    strcmp(c->plaintext_auth, "yes")) {
-		error_set(err, ERR_PARSE, "plaintext_auth: expected no, loopback or yes");
+	if (validate_words(c, err) < 0)
 		return -1;
-	}
-	if (log_level_parse(c->log_level, &lvl) < 0) {
-		error_set(err, ERR_PARSE, "log_level: expected error, warning, info or debug");
+	if (listen_list_ok(c, c->listen, "listen", err) < 0 ||
+	    listen_list_ok(c, c->listen_tls, "listen_tls", err) < 0)
 		return -1;
-	}
-	if (listen_list_ok(c->listen, "listen", err) < 0 ||
-	    listen_list_ok(c->listen_tls, "listen_tls", err) < 0)
-		return -1;
-	if (c->listen[0] == '\0' && c->listen_tls[0] == '\0') {
-		error_set(err, ERR_PARSE, "listen and listen_tls are both empty");
-		return -1;
-	}
-	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
-		error_set(err, ERR_PARSE, "tls_cert and tls_key must be set together");
-		return -1;
-	}
-	if (c->listen_tls[0] && c->tls_cert[0] == '\0') {
-		error_set(err, ERR_PARSE, "listen_tls needs tls_cert and tls_key");
-		return -1;
-	}
-	if (strncmp(c->passdb, "file:", 5) != 0 || c->passdb[5] == '\0') {
-		error_set(err, ERR_PARSE, "passdb: expected file:PATH");
-		return -1;
-	}
-	if (c->login_chroot[0] != '/') {
-		error_set(err, ERR_PARSE, "login_chroot must be an absolute path");
-		return -1;
-	}
+	if (c->listen[0] == '\0' && c->listen_tls[0] == '\0')
+		return config_fail(c, "listen", err, "listen and listen_tls are both empty");
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
+		return config_fail(c, c->tls_cert[0] ? "tls_cert" : "tls_key", err,
+				   "tls_cert and tls_key must be set together");
+	if (c->listen_tls[0] && c->tls_cert[0] == '\0')
+		return config_fail(c, "listen_tls", err, "needs tls_cert and tls_key");
+	if (strncmp(c->passdb, "file:", 5) != 0 || c->passdb[5] == '\0')
+		return config_fail(c, "passdb", err, "expected file:PATH");
+	if (c->login_chroot[0] != '/')
+		return config_fail(c, "login_chroot", err, "must be an absolute path");
 	return 0;
+}
+
+/* k's value as haven.conf text, into out (reset first). */
+static void value_text(const struct config *c, const struct ckey *k, struct buf *out)
+{
+	out->len = 0;
+	switch (k->type) {
+	case C_STR:
+		buf_append_str(out, *str_field((struct config *)c, k));
+		break;
+	case C_INT:
+		buf_printf(out, "%ld", *int_field((struct config *)c, k));
+		break;
+	case C_BOOL:
+		buf_append_str(out, *bool_field((struct config *)c, k) ? "yes" : "no");
+		break;
+	}
+	buf_append_byte(out, '\0');
+	out->len--;
 }
 
 static void dump_key(const struct config *c, const struct ckey *k, struct buf *out)
 {
-	switch (k->type) {
-	case C_STR:
-		buf_printf(out, "%s = \"%s\"\n", k->name, *str_field((struct config *)c, k));
-		break;
-	case C_INT:
-		buf_printf(out, "%s = %ld\n", k->name, *int_field((struct config *)c, k));
-		break;
-	case C_BOOL:
-		buf_printf(out, "%s = %s\n", k->name, *bool_field((struct config *)c, k) ? "yes" : "no");
-		break;
-	}
+	struct buf v = BUF_INIT;
+	value_text(c, k, &v);
+	if (k->type == C_STR)
+		buf_printf(out, "%s = \"%s\"\n", k->name, v.data);
+	else
+		buf_printf(out, "%s = %s\n", k->name, v.data);
+	buf_free(&v);
 }
 
 void config_dump_role(const struct config *c, unsigned roles, struct buf *out)
@@ -427,25 +495,36 @@ void config_dump_role(const struct config *c, unsigned roles, struct buf *out)
 
 void config_dump(const struct config *c, struct buf *out)
 {
+	struct buf v = BUF_INIT;
+
 	for (size_t i = 0; i < NKEYS; i++) {
-		const struct ckey *k = &keys[i];
-		buf_printf(out, "# %s\n", k->doc);
-		switch (k->type) {
-		case C_STR:
-			buf_printf(out, "%s = %s\n", k->name, *str_field((struct config *)c, k));
-			break;
-		case C_INT:
-			buf_printf(out, "%s = %ld\n", k->name, *int_field((struct config *)c, k));
-			break;
-		case C_BOOL:
-			buf_printf(out, "%s = %s\n", k->name,
-				   *bool_field((struct config *)c, k) ? "yes" : "no");
-			break;
-		}
+		value_text(c, &keys[i], &v);
+		buf_printf(out, "# %s\n%s = %s\n", keys[i].doc, keys[i].name, v.data);
 	}
 	for (size_t i = 0; i < c->nextra; i++)
 		buf_printf(out, "# (%s)\n%s = \"%s\"\n", c->extra[i].where, c->extra[i].key,
 			   c->extra[i].value);
+	buf_free(&v);
+}
+
+unsigned config_each_change(const struct config *a, const struct config *b,
+			    void (*fn)(const char *key, const char *from, const char *to, void *arg),
+			    void *arg)
+{
+	struct buf va = BUF_INIT, vb = BUF_INIT;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		value_text(a, &keys[i], &va);
+		value_text(b, &keys[i], &vb);
+		if (strcmp(va.data, vb.data) == 0)
+			continue;
+		n++;
+		fn(keys[i].name, va.data, vb.data, arg);
+	}
+	buf_free(&va);
+	buf_free(&vb);
+	return n;
 }
 
 enum plaintext_auth config_plaintext_auth(const struct config *c)

@@ -12,6 +12,8 @@
 enum plaintext_auth { PLAINTEXT_NO, PLAINTEXT_LOOPBACK, PLAINTEXT_YES };
 
 struct config {
+	char *source;           /* the name config_parse was given */
+	unsigned *key_lines;    /* per key, the line that set it; 0: default */
 	char *listen;           /* comma-separated host:port, STARTTLS capable */
 	char *listen_tls;       /* implicit TLS listeners */
 	char *tls_cert;
@@ -29,19 +31,32 @@ struct config {
 	char *pid_file;
 	char *log_level;
 	long auth_failure_delay_ms;
+	long auth_failure_delay_max_ms;
 	long auth_max_attempts;
+	long auth_failure_window;
+	long auth_ip_max_failures;
+	long auth_user_ip_max_failures;
+	long auth_block_time;
+	long client_ipv4_prefix;
+	long client_ipv6_prefix;
+	char *trusted_networks;
 	long max_line_length;
 	long max_preauth_line;
 	long max_literal_preauth;
 	long max_literal;
 	long max_bad_commands;
 	long preauth_timeout;
+	long preauth_idle_timeout;
 	long idle_timeout;
 	long worker_idle_timeout;
 	long max_connections;
+	long max_connections_per_ip;
 	long login_pool_size;
 	long login_connections_per_process;
 	int login_fork;
+	char *seccomp;          /* yes | log | no */
+	long login_memory_limit;   /* MiB */
+	long worker_memory_limit;  /* MiB */
 	long lock_timeout;
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */
@@ -71,8 +86,13 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 		 struct error *err);
 /* Read a file into buf (bounded size). */
 int config_read_file(const char *path, struct buf *out, struct error *err);
-/* Cross-key checks after parsing. */
+/* Cross-key checks after parsing. Errors start "file:line: key: ". */
 int config_validate(const struct config *c, struct error *err);
+/* "file:line" where key was set ("file: (default)" when it was not). */
+void config_where(const struct config *c, const char *key, char *out, size_t outlen);
+/* Fill err with "file:line: key: " and the message; returns -1. */
+int config_fail(const struct config *c, const char *key, struct error *err, const char *fmt,
+		...) __attribute__((format(printf, 4, 5)));
 /* Print the effective configuration as a valid haven.conf. */
 void config_dump(const struct config *c, struct buf *out);
 /* The configuration as the given roles may see it (no comments): core
@@ -84,6 +104,11 @@ void config_extra_set(struct config *c, const char *key, const char *value, cons
 const char *config_extra_get(const struct config *c, const char *key);
 /* yes/no/true/false/on/off/1/0 -> 1/0; -1 if none of these. */
 int config_bool_value(const char *v, int *out);
+/* Call fn for every key whose value differs between a and b (values as
+ * haven.conf text); returns how many did. */
+unsigned config_each_change(const struct config *a, const struct config *b,
+			    void (*fn)(const char *key, const char *from, const char *to, void *arg),
+			    void *arg);
 enum plaintext_auth config_plaintext_auth(const struct config *c);
 /* Expand %u (user), %h (home), %% in a location template. */
 char *config_expand(const char *tmpl, const char *user, const char *home);

@@ -15,7 +15,12 @@
 #include <stdint.h>
 #include "buf.h"
 
-#define IPC_VERSION 1
+/* Every process checks it in every header. Any change to the layout or
+ * the meaning of a message of any pair bumps it, so that a new helper
+ * program on disk (a package upgrade) and a master still running the old
+ * code refuse each other instead of misreading each other.
+ * 2: MSG_AUTH_CONFIG, AUTH_BLOCKED, MSG_LOGIN_FAIL's kind. */
+#define IPC_VERSION 2
 #define IPC_MAX_PAYLOAD (96 * 1024)
 
 struct ipc_hdr {

@@ -90,6 +90,18 @@ LOG_FN(log_warn, LOG_LVL_WARN)
 LOG_FN(log_info, LOG_LVL_INFO)
 LOG_FN(log_debug, LOG_LVL_DEBUG)
 
+int log_limit_pass(struct log_limit *l, time_t now, unsigned every, unsigned *suppressed)
+{
+	if (l->last != 0 && now - l->last < (time_t)every) {
+		l->held++;
+		return 0;
+	}
+	*suppressed = l->held;
+	l->held = 0;
+	l->last = now;
+	return 1;
+}
+
 void fatal(const char *fmt, ...)
 {
 	va_list ap;

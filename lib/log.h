@@ -4,6 +4,7 @@
 #ifndef HAVEN_LOG_H
 #define HAVEN_LOG_H
 #include <stdarg.h>
+#include <time.h>
 
 enum log_level { LOG_LVL_ERR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -21,6 +22,15 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_vmsg(enum log_level lvl, const char *fmt, va_list ap);
+/* Rate limit for a warning that an attacker can trigger at will (a limit
+ * being hit): log_limit_pass says 1 at most once per `every` seconds and
+ * gives the number of times it said 0 since. Zero-initialise. */
+struct log_limit {
+	time_t last;
+	unsigned held;
+};
+int log_limit_pass(struct log_limit *l, time_t now, unsigned every, unsigned *suppressed);
+
 /* For programming errors and start-up failures only. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

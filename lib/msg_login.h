@@ -20,7 +20,8 @@ enum msg_login {
 	 * str mech, str authzid, str user, str password, str tag,
 	 * u32 tls, str enabled-capabilities, bytes pipelined-after-login */
 	MSG_LOGIN_AUTH = 0x100,
-	/* master -> login: u32 tempfail, str reason. The worker answers NO. */
+	/* master -> login: u32 kind (enum login_fail), str reason. The
+	 * worker answers NO. */
 	MSG_LOGIN_FAIL,
 	/* master -> login: the user worker owns the client socket now; close
 	 * it without touching it (and exit, unless the worker is reused).
@@ -42,6 +43,14 @@ enum msg_login {
 	 * Without an fd and with pid 0 when fork failed. The worker itself
 	 * says READY on its own channel. */
 	MSG_LOGIN_FORKED,
+};
+
+/* What MSG_LOGIN_FAIL says happened, and the client's answer. */
+enum login_fail {
+	LOGIN_FAIL_AUTH = 0,     /* NO [AUTHENTICATIONFAILED] Authentication failed */
+	LOGIN_FAIL_TEMP = 1,     /* NO [UNAVAILABLE] reason */
+	LOGIN_FAIL_BLOCKED = 2,  /* NO [UNAVAILABLE] reason: too many failures, the
+				  * password was not even checked */
 };
 
 #endif

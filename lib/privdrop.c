@@ -7,9 +7,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox.h"
 
 int privdrop_is_root(void)
 {
@@ -31,24 +33,22 @@ int privdrop_lookup(const char *user, uid_t *uid, gid_t *gid, struct error *err)
 static void set_limit(int res, rlim_t v)
 {
 	struct rlimit rl = { v, v };
-	setrlimit(res, &rl);
+	if (setrlimit(res, &rl) < 0)
+		log_warn("setrlimit %d: %s", res, strerror(errno));
 }
 
-int privdrop_apply(const struct privdrop *p, struct error *err)
+/* Root: into the chroot (or the directory), then the identity. */
+static int drop_identity(const struct privdrop *p, struct error *err)
 {
-	if (!privdrop_is_root()) {
-		if (p->chdir_dir && chdir(p->chdir_dir) < 0) {
-			error_set(err, ERR_INTERNAL, "chdir %s: %s", p->chdir_dir, strerror(errno));
-			return -1;
-		}
-		log_debug("not root: keeping uid %ld, no chroot", (long)getuid());
-		goto common;
-	}
 	if (p->uid == 0) {
 		error_set(err, ERR_NOPERM, "refusing to run a child as root (%s)",
 			  p->user ? p->user : "?");
 		return -1;
 	}
+	/* Before the uid switch, which takes CAP_SETPCAP away: no program
+	 * this process could ever execute gets a capability back. */
+	if (sandbox_capbset_keep(NULL, 0, err) < 0)
+		return -1;
 	if (p->chroot_dir) {
 		if (chroot(p->chroot_dir) < 0) {
 			error_set(err, ERR_INTERNAL, "chroot %s: %s", p->chroot_dir, strerror(errno));
@@ -76,21 +76,52 @@ int privdrop_apply(const struct privdrop *p, struct error *err)
 	/* A drop that can be undone is no drop (the kept group is not 0). */
 	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0)
 		fatal("privilege drop to %s could be reverted", p->user ? p->user : "?");
-common:
+	return 0;
+}
+
+/* A file-size limit of 0 makes every write to a regular file fail. The
+ * one regular file a worker may write is stderr when havend runs in the
+ * foreground with its output sent to a file (tests, a shell's `>log`):
+ * then the limit would silence the worker's log, and it is left out. */
+static int stderr_is_file(void)
+{
+	struct stat st;
+	return fstat(2, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void apply_limits(const struct privdrop *p)
+{
+	if (p->login_limits) {
+		set_limit(RLIMIT_NOFILE, 16);
+		set_limit(RLIMIT_CORE, 0);
+		if (!stderr_is_file())
+			set_limit(RLIMIT_FSIZE, 0);
+	}
+	if (p->no_fork)
+		privdrop_no_fork();
+	if (p->memory_limit > 0 && !sandbox_sanitized())
+		set_limit(RLIMIT_AS, (rlim_t)p->memory_limit);
+}
+
+int privdrop_apply(const struct privdrop *p, struct error *err)
+{
+	if (privdrop_is_root()) {
+		if (drop_identity(p, err) < 0)
+			return -1;
+	} else {
+		if (p->chdir_dir && chdir(p->chdir_dir) < 0) {
+			error_set(err, ERR_INTERNAL, "chdir %s: %s", p->chdir_dir, strerror(errno));
+			return -1;
+		}
+		log_debug("not root: keeping uid %ld, no chroot", (long)getuid());
+	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		error_set(err, ERR_INTERNAL, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 		return -1;
 	}
 	/* Non-dumpable: another process of the same uid cannot ptrace us. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (p->login_limits) {
-		set_limit(RLIMIT_NOFILE, 16);
-		/* No RLIMIT_FSIZE: stderr may be a log file in foreground
-		 * mode, and the chroot has nothing writable anyway. */
-		if (!p->may_fork)
-			privdrop_no_fork();
-		set_limit(RLIMIT_CORE, 0);
-	}
+	apply_limits(p);
 	return 0;
 }
 

@@ -1,7 +1,10 @@
 /* The one privilege-drop function every process uses. Fixed order:
- * resolve, chroot + chdir, setgroups, setresgid, setresuid; then prove root
- * cannot be regained, set no-new-privs and non-dumpable. When the process
- * is not root (development), it changes nothing but says so. */
+ * resolve, empty the capability bounding set, chroot + chdir, setgroups,
+ * setresgid, setresuid; then prove root cannot be regained, set
+ * no-new-privs and non-dumpable, and the resource limits. The seccomp
+ * filter follows once the process has set up what it needs (sandbox.h).
+ * When the process is not root (development), it changes no identity but
+ * says so. */
 #ifndef HAVEN_PRIVDROP_H
 #define HAVEN_PRIVDROP_H
 #include <sys/types.h>
@@ -14,8 +17,9 @@ struct privdrop {
 	const char *chroot_dir;  /* NULL: no chroot */
 	const char *chdir_dir;   /* after chroot (or instead of it); NULL: "/" */
 	int login_limits;        /* tight rlimits for the pre-auth worker */
-	int may_fork;            /* with login_limits: keep RLIMIT_NPROC (the
-				  * login template forks the workers) */
+	int no_fork;             /* RLIMIT_NPROC 0 (not for the login
+				  * template, which forks the workers) */
+	size_t memory_limit;     /* RLIMIT_AS in bytes; 0: none */
 	/* A group kept as the saved gid (not effective, not supplementary)
 	 * for the few operations that need it: Debian's /var/mail is
 	 * root:mail 2775, so dotlocks and rewrites of INBOX there need the

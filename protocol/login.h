@@ -4,6 +4,8 @@
 #include <openssl/ssl.h>
 
 #include "../lib/config.h"
+#include "../lib/msg_login.h"
+#include "../lib/sandbox.h"
 #include "session.h"
 
 struct login {
@@ -26,7 +28,7 @@ extern struct login *L;
 extern const struct command login_commands[];
 extern const size_t login_ncommands;
 const char *login_capability(struct session *s);
-void login_auth_failed(int tempfail, const char *reason);
+void login_auth_failed(enum login_fail kind, const char *reason);
 
 /* login_template.c */
 /* Be the login template: fork a login worker per FORK from the master.
@@ -36,6 +38,10 @@ void login_template_run(void);
 
 /* login_main.c */
 void login_start_tls(void);
+/* Install role's seccomp filter as configured (a forked worker: the one
+ * login_sandbox_prepare compiled in the template); exits when it cannot. */
+void login_sandbox(enum sandbox_role role);
+void login_sandbox_prepare(void);
 void login_start_proxy(int fd);
 
 #endif

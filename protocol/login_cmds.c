@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -92,15 +94,18 @@ static void start_auth(struct session *s, const char *tag, const char *mech,
 		s->drained = send_pending;
 }
 
-void login_auth_failed(int tempfail, const char *reason)
+void login_auth_failed(enum login_fail kind, const char *reason)
 {
 	struct session *s = &L->s;
 	L->auth_pending = 0;
 	L->failures++;
-	if (tempfail)
-		session_tagged(s, L->tag, "NO", "UNAVAILABLE", "%s", reason);
-	else
+	/* A block and a server fault are [UNAVAILABLE] with the helper's
+	 * text: a client keeps the password and tries later, and the text
+	 * tells a person which it was. Only a wrong password says so. */
+	if (kind == LOGIN_FAIL_AUTH)
 		session_tagged(s, L->tag, "NO", "AUTHENTICATIONFAILED", "Authentication failed");
+	else
+		session_tagged(s, L->tag, "NO", "UNAVAILABLE", "%s", reason);
 	if (L->failures >= (unsigned)L->cfg.auth_max_attempts) {
 		session_bye(s, "Too many failed logins");
 		return;
@@ -222,6 +227,19 @@ static void cmd_starttls(struct session *s, const struct imap_cmd *cmd)
 		s->drained = starttls_drained;
 }
 
+#ifdef HAVEN_TEST_HOOKS
+/* Test builds only: the login worker does what an attacker who took it
+ * over would try, a connection of its own, which its seccomp filter
+ * forbids. The tests see it killed (SIGSYS) and logged. */
+static void cmd_xtest_syscall(struct session *s, const struct imap_cmd *cmd)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	session_tagged(s, cmd->tag, "NO", NULL, "socket() was allowed (fd %d)", fd);
+	if (fd >= 0)
+		close(fd);
+}
+#endif
+
 const struct command login_commands[] = {
 	{ "CAPABILITY", ST_ANY, cmd_capability },
 	{ "NOOP", ST_ANY, cmd_noop },
@@ -230,5 +248,8 @@ const struct command login_commands[] = {
 	{ "STARTTLS", ST_NOTAUTH, cmd_starttls },
 	{ "LOGIN", ST_NOTAUTH, cmd_login },
 	{ "AUTHENTICATE", ST_NOTAUTH, cmd_authenticate },
+#ifdef HAVEN_TEST_HOOKS
+	{ "XTESTSYSCALL", ST_NOTAUTH, cmd_xtest_syscall },
+#endif
 };
 const size_t login_ncommands = sizeof(login_commands) / sizeof(login_commands[0]);

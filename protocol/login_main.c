@@ -30,6 +30,7 @@
 #include "../lib/msg_login.h"
 #include "../lib/net.h"
 #include "../lib/privdrop.h"
+#include "../lib/sandbox.h"
 #include "../lib/tls.h"
 #include "../lib/xmalloc.h"
 #include "login.h"
@@ -189,7 +190,9 @@ static void start_connection(int fd, const char *sid, const char *remote, int im
 		.max_literal = (size_t)L->cfg.max_literal_preauth,
 		.max_command = (size_t)L->cfg.max_preauth_line + (size_t)L->cfg.max_literal_preauth * 2,
 		.max_bad = (unsigned)L->cfg.max_bad_commands,
-		.timeout_sec = L->cfg.preauth_timeout,
+		/* Silence ends it sooner than the total limit (on_deadline). */
+		.timeout_sec = L->cfg.preauth_idle_timeout < L->cfg.preauth_timeout
+				       ? L->cfg.preauth_idle_timeout : L->cfg.preauth_timeout,
 	};
 	session_init(&L->s, base, bev, &lim, login_commands, login_ncommands);
 	snprintf(L->s.sid, sizeof(L->s.sid), "%s", sid);
@@ -255,7 +258,7 @@ static void take_client(struct ipc_msg *m)
 static void master_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc_msg m;
-	uint32_t tempfail;
+	uint32_t kind;
 	const char *reason;
 	int r = ipc_recv(fd, &m, 1);
 
@@ -276,10 +279,10 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 	}
 	switch (m.type) {
 	case MSG_LOGIN_FAIL:
-		if (m.fd >= 0 || ipc_get_u32(&m, &tempfail) < 0 || ipc_get_str(&m, &reason) < 0 ||
-		    ipc_get_end(&m) < 0)
+		if (m.fd >= 0 || ipc_get_u32(&m, &kind) < 0 || ipc_get_str(&m, &reason) < 0 ||
+		    ipc_get_end(&m) < 0 || kind > LOGIN_FAIL_BLOCKED)
 			_exit(1);
-		login_auth_failed(tempfail != 0, reason);
+		login_auth_failed((enum login_fail)kind, reason);
 		break;
 	case MSG_LOGIN_HANDED_OFF:
 		/* The user worker owns the socket and answers the client:
@@ -320,10 +323,45 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	L->cfg.login_connections_per_process = 0;
 	if (!conn_active)
 		_exit(0);
+	/* A TLS proxy goes on: the user worker got SIGTERM too and sends its
+	 * BYE through us, then closes, and that ends the proxy (after the
+	 * BYE reached the client). Ending here lost that BYE whenever this
+	 * SIGTERM came first. A worker that never closes is the master's
+	 * shutdown deadline's business. */
 	if (proxy_client == NULL)
 		session_bye(&L->s, "Server shutting down");
-	else
-		proxy_end();
+}
+
+static struct sandbox_prog *worker_prog;  /* compiled by the template */
+
+static enum sandbox_mode sandbox_mode(void)
+{
+	enum sandbox_mode mode = SANDBOX_SECCOMP_KILL;  /* validated by child_init */
+	(void)sandbox_mode_parse(L->cfg.seccomp, &mode);
+	return mode;
+}
+
+void login_sandbox_prepare(void)
+{
+	struct error err;
+	if (sandbox_compile(SANDBOX_LOGIN, sandbox_mode(), &worker_prog, &err) < 0)
+		fatal("%s", err.msg);
+}
+
+void login_sandbox(enum sandbox_role role)
+{
+	struct error err;
+	int r;
+
+	if (role == SANDBOX_LOGIN && worker_prog) {
+		r = sandbox_load(worker_prog, &err);
+		sandbox_prog_free(worker_prog);
+		worker_prog = NULL;
+	} else {
+		r = sandbox_seccomp(role, sandbox_mode(), &err);
+	}
+	if (r < 0)
+		fatal("%s", err.msg);
 }
 
 int main(int argc, char **argv)
@@ -350,12 +388,14 @@ int main(int argc, char **argv)
 	pd.user = login_user;
 	pd.chroot_dir = L->cfg.login_chroot;
 	pd.login_limits = 1;
-	pd.may_fork = template;
+	pd.no_fork = !template;
+	pd.memory_limit = (size_t)L->cfg.login_memory_limit << 20;
 	if (privdrop_is_root() && privdrop_lookup(login_user, &pd.uid, &pd.gid, &err) < 0)
 		fatal("%s", err.msg);
 	if (privdrop_apply(&pd, &err) < 0)
 		fatal("%s", err.msg);
 	if (template) {
+		login_sandbox_prepare();
 		login_template_run();  /* returns in each forked worker */
 		/* So that ps tells the workers from their template: "-e
 		 * template" becomes "-e worker" in place. */
@@ -374,6 +414,9 @@ int main(int argc, char **argv)
 	done_ev = evtimer_new(base, finish_connection, NULL);
 	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
 	event_add(term_ev, NULL);
+	/* Set up: from here on only what serving a client takes (a worker
+	 * forked by the template narrows the template's filter). */
+	login_sandbox(SANDBOX_LOGIN);
 	send_ready();
 
 	event_base_dispatch(base);

@@ -48,8 +48,8 @@ static int reap_workers(void)
 		    WTERMSIG(status) == SIGKILL)
 			continue;
 		log_warn("login worker %ld killed by signal %d; ending the login template so that "
-			 "the next workers get a new address-space layout",
-			 (long)pid, WTERMSIG(status));
+			 "the next workers get a new address-space layout (%s)",
+			 (long)pid, WTERMSIG(status), child_signal_text(WTERMSIG(status)));
 		crash = 1;
 	}
 	return crash;
@@ -93,6 +93,7 @@ void login_template_run(void)
 	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
 	    (sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		fatal("signalfd: %s", strerror(errno));
+	login_sandbox(SANDBOX_LOGIN_TEMPLATE);
 	if (ipc_send_empty(CHILD_FD_MASTER, MSG_LOGIN_READY, 0, -1) < 0)
 		_exit(0);
 	log_debug("login template ready");

@@ -18,6 +18,7 @@
 
 #include "../../lib/ipc.h"
 #include "../../lib/log.h"
+#include "../../lib/msg_login.h"
 #include "../../lib/xmalloc.h"
 
 static int sv[2] = { -1, -1 };
@@ -142,16 +143,16 @@ static int decode_worker_session(struct ipc_msg *m)
  * master -> login). */
 static int decode_login_fail(struct ipc_msg *m)
 {
-	uint32_t tempfail;
+	uint32_t kind;
 	const char *reason;
 
-	if (m->fd >= 0 || ipc_get_u32(m, &tempfail) < 0 || ipc_get_str(m, &reason) < 0 ||
-	    ipc_get_end(m) < 0)
+	if (m->fd >= 0 || ipc_get_u32(m, &kind) < 0 || ipc_get_str(m, &reason) < 0 ||
+	    ipc_get_end(m) < 0 || kind > LOGIN_FAIL_BLOCKED)
 		return -1;
 	check_str(m, reason);
 	struct ipc_out o;
 	ipc_out_init(&o, m->type, m->id);
-	ipc_put_u32(&o, tempfail);
+	ipc_put_u32(&o, kind);
 	ipc_put_str(&o, reason);
 	check_same(m, &o);
 	ipc_out_free(&o);
@@ -159,6 +160,17 @@ static int decode_login_fail(struct ipc_msg *m)
 }
 
 static int decode_login_proxy(struct ipc_msg *m)
+{
+	if (m->fd < 0 || ipc_get_end(m) < 0)
+		return -1;
+	if (m->len != 0)
+		abort();
+	return 0;
+}
+
+/* auth/main.c reconfigure (MSG_AUTH_CONFIG, master -> auth): an fd and
+ * nothing else. */
+static int decode_auth_config(struct ipc_msg *m)
 {
 	if (m->fd < 0 || ipc_get_end(m) < 0)
 		return -1;
@@ -195,7 +207,7 @@ typedef int (*decoder)(struct ipc_msg *);
 static const decoder decoders[] = {
 	decode_login_auth,      decode_auth_result, decode_worker_quit_req,
 	decode_worker_session,  decode_login_fail,  decode_login_proxy,
-	decode_auth_password,
+	decode_auth_password,   decode_auth_config,
 };
 
 /* Every decoder sees the message from the start, as its receiver would. */

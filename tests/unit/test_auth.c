@@ -490,116 +490,156 @@ static void test_password_dummy(void **state)
 
 /* ---- ratelimit ---------------------------------------------------------- */
 
-static void test_ratelimit_blocks(void **state)
-{
-	struct ratelimit *r = ratelimit_new(4096, 3, 60);
-	const char *k = "192.0.2.1";
+static const struct rl_policy pol_3_2 = { .ip_max = 3, .user_ip_max = 2, .window = 60,
+					  .block_time = 100 };
 
-	assert_false(ratelimit_blocked(r, k, 1000));
-	ratelimit_fail(r, k, 1000);
-	assert_false(ratelimit_blocked(r, k, 1000));
-	ratelimit_fail(r, k, 1010);
-	assert_false(ratelimit_blocked(r, k, 1010));
-	ratelimit_fail(r, k, 1059);
-	assert_true(ratelimit_blocked(r, k, 1059));
-	/* More failures keep it blocked. */
-	ratelimit_fail(r, k, 1059);
-	assert_true(ratelimit_blocked(r, k, 1059));
+static enum rl_block blocked(struct ratelimit *r, const char *net, const char *user, time_t now)
+{
+	time_t until;
+	return ratelimit_blocked(r, net, user, 0, now, &until);
+}
+
+static void test_ratelimit_user_net_block(void **state)
+{
+	struct ratelimit *r = ratelimit_new(4096, &pol_3_2);
+	enum rl_block started;
+	time_t until;
+
+	assert_int_equal(ratelimit_fail(r, "192.0.2.1/32", "alice", 0, 1000, &started), 1);
+	assert_int_equal(started, RL_NONE);
+	assert_int_equal(blocked(r, "192.0.2.1/32", "alice", 1000), RL_NONE);
+	assert_int_equal(ratelimit_fail(r, "192.0.2.1/32", "alice", 0, 1010, &started), 2);
+	assert_int_equal(started, RL_USER_NET);
+	assert_int_equal(ratelimit_blocked(r, "192.0.2.1/32", "alice", 0, 1010, &until),
+			 RL_USER_NET);
+	assert_int_equal(until, 1110);
+	/* Alice from elsewhere, and bob from there, are not blocked. */
+	assert_int_equal(blocked(r, "198.51.100.0/24", "alice", 1010), RL_NONE);
+	assert_int_equal(blocked(r, "192.0.2.1/32", "bob", 1010), RL_NONE);
+	/* The block ends after block_time. */
+	assert_int_equal(blocked(r, "192.0.2.1/32", "alice", 1109), RL_USER_NET);
+	assert_int_equal(blocked(r, "192.0.2.1/32", "alice", 1110), RL_NONE);
 	ratelimit_free(r);
 	ratelimit_free(NULL);
 }
 
+static void test_ratelimit_net_block(void **state)
+{
+	struct ratelimit *r = ratelimit_new(4096, &pol_3_2);
+	enum rl_block started;
+
+	ratelimit_fail(r, "2001:db8:1:2::/64", "a", 0, 5000, &started);
+	ratelimit_fail(r, "2001:db8:1:2::/64", "b", 0, 5001, &started);
+	assert_int_equal(started, RL_NONE);
+	assert_int_equal(blocked(r, "2001:db8:1:2::/64", "c", 5001), RL_NONE);
+	ratelimit_fail(r, "2001:db8:1:2::/64", "c", 0, 5002, &started);
+	assert_int_equal(started, RL_NET);
+	/* Every user of that network, none of another. */
+	assert_int_equal(blocked(r, "2001:db8:1:2::/64", "d", 5002), RL_NET);
+	assert_int_equal(blocked(r, "2001:db8:1:3::/64", "d", 5002), RL_NONE);
+	/* A trusted network is never blocked as a whole... */
+	for (int i = 0; i < 10; i++)
+		ratelimit_fail(r, "127.0.0.1/32", i % 2 ? "x" : "y", 1, 5000, &started);
+	time_t until;
+	assert_int_equal(ratelimit_blocked(r, "127.0.0.1/32", "z", 1, 5000, &until), RL_NONE);
+	/* ...but its users are, each from it. */
+	assert_int_equal(ratelimit_blocked(r, "127.0.0.1/32", "x", 1, 5000, &until), RL_USER_NET);
+	ratelimit_free(r);
+}
+
+/* The per-user count (all networks) never blocks: an attacker who fails
+ * for alice from many networks slows her answers but cannot lock her out. */
+static void test_ratelimit_user_never_blocked(void **state)
+{
+	struct ratelimit *r = ratelimit_new(4096, &pol_3_2);
+	enum rl_block started;
+	char net[32];
+	unsigned n = 0;
+
+	for (int i = 0; i < 50; i++) {
+		snprintf(net, sizeof(net), "203.0.113.%d/32", i);
+		n = ratelimit_fail(r, net, "alice", 0, 100, &started);
+		assert_int_equal(started, RL_NONE);
+	}
+	assert_int_equal(n, 50);  /* the growing delay sees all of them */
+	assert_int_equal(blocked(r, "192.0.2.7/32", "alice", 100), RL_NONE);
+	ratelimit_free(r);
+}
+
 static void test_ratelimit_window(void **state)
 {
-	struct ratelimit *r = ratelimit_new(4096, 3, 60);
-	const char *k = "2001:db8::1";
-
-	for (int i = 0; i < 3; i++)
-		ratelimit_fail(r, k, 5000);
-	assert_true(ratelimit_blocked(r, k, 5000));
-	assert_true(ratelimit_blocked(r, k, 5059));
-	/* The window (60 s from the first failure) has passed. */
-	assert_false(ratelimit_blocked(r, k, 5060));
-	assert_false(ratelimit_blocked(r, k, 9999));
-	/* A new failure starts a new window; one is not enough. */
-	ratelimit_fail(r, k, 6000);
-	assert_false(ratelimit_blocked(r, k, 6000));
-	ratelimit_fail(r, k, 6001);
-	assert_false(ratelimit_blocked(r, k, 6001));
-	ratelimit_fail(r, k, 6002);
-	assert_true(ratelimit_blocked(r, k, 6002));
+	struct ratelimit *r = ratelimit_new(4096, &pol_3_2);
+	enum rl_block started;
 
 	/* Failures spread wider than the window never add up to a block. */
-	const char *s = "198.51.100.9";
-	for (time_t t = 10000; t < 10000 + 60 * 10; t += 30) {
-		ratelimit_fail(r, s, t);
-		if (ratelimit_blocked(r, s, t)) {
-			/* at most 2 failures fall into one 60 s window */
+	for (time_t t = 10000; t < 10000 + 60 * 10; t += 60) {
+		ratelimit_fail(r, "198.51.100.9/32", "u", 0, t, &started);
+		if (started != RL_NONE || blocked(r, "198.51.100.9/32", "u", t) != RL_NONE)
 			fail_msg("blocked at %ld", (long)t);
-		}
 	}
+	/* After the window the count starts again. */
+	assert_int_equal(ratelimit_fail(r, "192.0.2.9/32", "v", 0, 20000, &started), 1);
+	assert_int_equal(ratelimit_fail(r, "192.0.2.9/32", "v", 0, 20060, &started), 1);
+	assert_int_equal(started, RL_NONE);
 	ratelimit_free(r);
 }
 
-static void test_ratelimit_keys_independent(void **state)
+/* The policy changes (SIGHUP) without losing counts or blocks. */
+static void test_ratelimit_new_policy(void **state)
 {
-	struct ratelimit *r = ratelimit_new(4096, 2, 60);
-	const char *a = "203.0.113.1", *b = "203.0.113.2", *c = "::ffff:203.0.113.1";
+	struct ratelimit *r = ratelimit_new(64, &pol_3_2);
+	struct rl_policy strict = { .ip_max = 1, .user_ip_max = 0, .window = 60, .block_time = 5 };
+	enum rl_block started;
 
-	ratelimit_fail(r, a, 100);
-	ratelimit_fail(r, a, 100);
-	assert_true(ratelimit_blocked(r, a, 100));
-	assert_false(ratelimit_blocked(r, b, 100));
-	assert_false(ratelimit_blocked(r, c, 100));
-	ratelimit_fail(r, b, 100);
-	assert_false(ratelimit_blocked(r, b, 100));
-	assert_true(ratelimit_blocked(r, a, 100));
-	ratelimit_fail(r, b, 101);
-	assert_true(ratelimit_blocked(r, b, 101));
-	assert_false(ratelimit_blocked(r, c, 101));
-	ratelimit_free(r);
-
-	/* With a single slot every key collides: a collision must never make
-	 * an innocent key blocked. */
-	r = ratelimit_new(1, 2, 60);
-	ratelimit_fail(r, a, 100);
-	ratelimit_fail(r, a, 100);
-	assert_true(ratelimit_blocked(r, a, 100));
-	assert_false(ratelimit_blocked(r, b, 100));
-	assert_false(ratelimit_blocked(r, c, 100));
-	ratelimit_fail(r, b, 100);
-	assert_false(ratelimit_blocked(r, b, 100));
-	ratelimit_free(r);
-
-	/* Keys up to the longest IPv6 text form (45 bytes) are distinct. */
-	r = ratelimit_new(4096, 1, 60);
-	const char *l1 = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255";
-	const char *l2 = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.254";
-	ratelimit_fail(r, l1, 1);
-	assert_true(ratelimit_blocked(r, l1, 1));
-	assert_false(ratelimit_blocked(r, l2, 1));
+	ratelimit_fail(r, "192.0.2.1/32", "a", 0, 10, &started);
+	ratelimit_fail(r, "192.0.2.1/32", "a", 0, 10, &started);
+	assert_int_equal(blocked(r, "192.0.2.1/32", "a", 10), RL_USER_NET);
+	ratelimit_set_policy(r, &strict);
+	assert_int_equal(blocked(r, "192.0.2.1/32", "a", 10), RL_USER_NET);
+	ratelimit_fail(r, "192.0.2.2/32", "b", 0, 10, &started);
+	assert_int_equal(started, RL_NET);
+	assert_int_equal(blocked(r, "192.0.2.2/32", "c", 14), RL_NET);
+	assert_int_equal(blocked(r, "192.0.2.2/32", "c", 15), RL_NONE);
 	ratelimit_free(r);
 }
 
-/* Regression (was a bug), latent: auth/ratelimit.c stores
- * at most 63 bytes of a key (snprintf into key[64]) but compares with
- * strncmp(s->key, key, 64), so a key of 64 bytes or more never equals its
- * own stored copy: every failure restarts the count at 1 and the key is
- * never blocked. Today's only caller passes the client IP text (at most 45
- * bytes), so nothing is exposed yet; a key such as "user@address" would be. */
-static void test_known_bug_ratelimit_long_key(void **state)
+/* Keys are whole: long user names, or names that share a prefix, and
+ * user/network splits that concatenate alike, are distinct. A tiny table
+ * under pressure gives up unblocked slots before blocked ones. */
+static void test_ratelimit_keys(void **state)
 {
-	char key[80];
+	struct rl_policy one = { .ip_max = 0, .user_ip_max = 1, .window = 60, .block_time = 60 };
+	struct ratelimit *r = ratelimit_new(4096, &one);
+	enum rl_block started;
+	char a[300], b[300];
 
-	memset(key, 'k', sizeof(key) - 1);
-	key[sizeof(key) - 1] = '\0';
-	struct ratelimit *r = ratelimit_new(64, 2, 60);
-	ratelimit_fail(r, key, 1);
-	ratelimit_fail(r, key, 1);
-	ratelimit_fail(r, key, 1);
-	int blocked = ratelimit_blocked(r, key, 1);
+	memset(a, 'k', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	memcpy(b, a, sizeof(b));
+	b[sizeof(b) - 2] = 'j';
+	ratelimit_fail(r, "n", a, 0, 1, &started);
+	assert_int_equal(blocked(r, "n", a, 1), RL_USER_NET);
+	assert_int_equal(blocked(r, "n", b, 1), RL_NONE);
+	ratelimit_fail(r, "cd", "ab", 0, 1, &started);
+	assert_int_equal(blocked(r, "d", "abc", 1), RL_NONE);
+	assert_int_equal(blocked(r, "bcd", "a", 1), RL_NONE);
 	ratelimit_free(r);
-	assert_true(blocked);
+
+	/* 8 slots, all of them probed for every key: a table under pressure.
+	 * The victim's block outlives 100 other keys passing through. */
+	struct rl_policy two = { .ip_max = 0, .user_ip_max = 2, .window = 60, .block_time = 60 };
+	r = ratelimit_new(8, &two);
+	ratelimit_fail(r, "n1", "victim", 0, 1, &started);
+	ratelimit_fail(r, "n1", "victim", 0, 1, &started);
+	assert_int_equal(started, RL_USER_NET);
+	for (int i = 0; i < 100; i++) {
+		char u[16];
+		snprintf(u, sizeof(u), "u%d", i);
+		ratelimit_fail(r, "n2", u, 0, 2, &started);
+		assert_int_equal(started, RL_NONE);
+	}
+	assert_int_equal(blocked(r, "n1", "victim", 3), RL_USER_NET);
+	ratelimit_free(r);
 }
 
 /* Regression (was a bug), cosmetic: a blank line of a
@@ -634,10 +674,12 @@ int main(void)
 		cmocka_unit_test(test_password_locked),
 		cmocka_unit_test(test_password_unknown),
 		cmocka_unit_test(test_password_dummy),
-		cmocka_unit_test(test_ratelimit_blocks),
+		cmocka_unit_test(test_ratelimit_user_net_block),
+		cmocka_unit_test(test_ratelimit_net_block),
+		cmocka_unit_test(test_ratelimit_user_never_blocked),
 		cmocka_unit_test(test_ratelimit_window),
-		cmocka_unit_test(test_ratelimit_keys_independent),
-		cmocka_unit_test(test_known_bug_ratelimit_long_key),
+		cmocka_unit_test(test_ratelimit_new_policy),
+		cmocka_unit_test(test_ratelimit_keys),
 		cmocka_unit_test(test_known_bug_passdb_crlf_blank),
 	};
 	log_set_level(LOG_LVL_ERR);

@@ -687,7 +687,16 @@ static void test_config_validate(void **state)
 	expect_invalid("listen = \" , \"\n", "no host:port");
 	expect_invalid("tls_cert = /c.pem\n", "tls_cert and tls_key");
 	expect_invalid("tls_key = /k.pem\n", "tls_cert and tls_key");
-	expect_invalid("listen_tls = 127.0.0.1:993\n", "listen_tls needs tls_cert");
+	expect_invalid("listen_tls = 127.0.0.1:993\n", "v:1: listen_tls: needs tls_cert");
+	/* Every error names the file and line that set the key. */
+	expect_invalid("# comment\n\nplaintext_auth = maybe\n", "v:3: plaintext_auth: expected");
+	expect_invalid("listen = 127.0.0.1:143\nlisten = 127.0.0.1:x\n", "v:2: listen: bad port");
+	expect_invalid("log_level = info\ntls_key = /k.pem\n", "v:2: tls_key: tls_cert and");
+	expect_invalid("passdb = ldap:x\n", "v:1: passdb: expected file:PATH");
+	expect_invalid("listen_tls = 127.0.0.1:993\ntls_key = /k\n", "v:2: tls_key: tls_cert and");
+	expect_invalid("trusted_networks = 10.0.0.0/8, 10.1.2.3/33\n",
+		       "v:1: trusted_networks: not a network: \"10.1.2.3/33\"");
+	expect_invalid("seccomp = maybe\n", "v:1: seccomp: expected yes, log or no");
 	expect_invalid("passdb = ldap:x\n", "passdb");
 	expect_invalid("passdb = file:\n", "passdb");
 	expect_invalid("login_chroot = var/empty\n", "absolute");
