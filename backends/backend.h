@@ -214,7 +214,9 @@ struct backend_ops {
 	 * the backend and may be shared by every view of the store (one
 	 * inotify instance, one LISTEN connection): a readable fd is drained
 	 * by the next sync() of any view, so a caller woken by it must call
-	 * sync() on its view, and must not read the fd itself. */
+	 * sync() on its view, and must not read the fd itself; and a caller
+	 * that syncs one view must let the other waiting views sync too
+	 * (their wake-up may be what it drained). */
 	int (*notify_fd)(struct mailbox *mb);
 	/* Optional search push-down: decide, for every message of the view,
 	 * BM_YES, BM_NO or BM_MAYBE (the caller evaluates those itself), in

@@ -60,7 +60,12 @@ void mail_write_envelope(struct buf *out, const struct mail_message *m,
 	int i;
 
 	memset(ev, 0, sizeof(ev));
-	mail_field_iter_init(&it, m->data + msgpart->hdr_off, msgpart->hdr_len);
+	/* The message's bytes, or (parsed in pieces) the header it kept. */
+	if (m->data)
+		mail_field_iter_init(&it, m->data + msgpart->hdr_off, msgpart->hdr_len);
+	else
+		mail_field_iter_init(&it, msgpart->hdr_data ? msgpart->hdr_data : "",
+				     msgpart->hdr_data ? msgpart->hdr_data_len : 0);
 	while (mail_field_next(&it, &f)) {
 		for (i = 0; i < E_COUNT; i++) {
 			if (mail_name_eq(f.name, f.name_len, env_names[i])) {

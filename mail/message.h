@@ -60,6 +60,11 @@ struct mail_part {
 	size_t nchildren;
 	struct mail_part *parent;
 	int is_message;          /* this part is an embedded message/rfc822 (or global) */
+	/* A message-level part's (the root's, an embedded message's) header
+	 * as read, at most MIME_HEADER_KEEP bytes: ENVELOPE without the
+	 * message's bytes. NULL for other parts. */
+	const char *hdr_data;
+	size_t hdr_data_len;
 };
 
 struct mail_message {
@@ -71,6 +76,18 @@ struct mail_message {
 /* Parse data[0..len). Never fails: garbage yields a text/plain leaf. */
 struct mail_message *mail_parse(struct arena *a, const char *data, size_t len,
 				const struct mail_limits *lim);
+
+/* The same parse for a message that arrives in pieces and is not kept:
+ * feed every byte in order, then finish. The result's data is NULL (the
+ * bytes are elsewhere); parts' offsets are into the message as fed.
+ * Memory: the headers (at most MIME_HEADER_KEEP bytes each) and the part
+ * tree, whatever the message's size. */
+#define MIME_LINE_KEEP 2048          /* of a line, for boundary tests */
+#define MIME_HEADER_KEEP (1 << 20)   /* of a part's header, for its fields */
+struct mail_parser;
+struct mail_parser *mail_parser_new(struct arena *a, const struct mail_limits *lim);
+void mail_parser_feed(struct mail_parser *ps, const char *data, size_t len);
+struct mail_message *mail_parser_finish(struct mail_parser *ps);
 
 /* Write the IMAP ENVELOPE of a message-level part (root, or the child of a
  * message/rfc822 part) as "(date subject from sender reply-to to cc bcc

@@ -173,6 +173,9 @@ struct search_texts {
 	int64_t sent_day;       /* SENT*: day of Date:, INT64_MIN if none */
 };
 void search_texts_build(const struct mail_message *m, size_t max, struct search_texts *t);
+/* SENT*: the day of the first Date: field of a header block as written in
+ * its own zone (days since 1970-01-01), INT64_MIN if none is usable. */
+int64_t search_sent_day(const char *hdr, size_t hdr_len);
 /* 1 if a needle cannot straddle a separator (no NUL, no SEARCH_TEXT_SEP). */
 int search_text_needle_ok(const char *s, size_t len);
 

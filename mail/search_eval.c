@@ -235,15 +235,12 @@ static int match_header(struct search_ctx *ctx, struct mstate *ms, const char *n
 }
 
 /* Day of the first Date: field as written in its own zone, once per message. */
-static int64_t sent_day(struct mstate *ms)
+int64_t search_sent_day(const char *hdr, size_t hdr_len)
 {
-	if (ms->have_sent)
-		return ms->sent_day;
-	const char *p = ms->hdr, *end = ms->hdr + ms->hdr_len;
+	const char *p = hdr, *end = hdr + hdr_len;
 	struct mail_hfield f;
 	size_t seen = 0;
-	ms->have_sent = 1;
-	ms->sent_day = INT64_MIN;
+
 	while (seen++ < SEARCH_MAX_FIELDS && mail_hfield_next(&p, end, &f)) {
 		if (f.name_len != 4 || strncasecmp(f.name, "Date", 4) != 0)
 			continue;
@@ -256,8 +253,17 @@ static int64_t sent_day(struct mstate *ms)
 				buf[len++] = f.value[i];
 		buf[len] = '\0';
 		if (mail_parse_date(buf, len, &t, &zone) == 0)
-			ms->sent_day = imapdate_day((time_t)t, zone);
-		break;
+			return imapdate_day((time_t)t, zone);
+		return INT64_MIN;
+	}
+	return INT64_MIN;
+}
+
+static int64_t sent_day(struct mstate *ms)
+{
+	if (!ms->have_sent) {
+		ms->have_sent = 1;
+		ms->sent_day = search_sent_day(ms->hdr, ms->hdr_len);
 	}
 	return ms->sent_day;
 }

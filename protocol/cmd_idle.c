@@ -22,7 +22,14 @@ static void idle_wake(evutil_socket_t fd, short what, void *arg)
 	struct wsession *ws = arg;
 	int now;
 
-	wsession_sync(ws);
+	/* A poke came from a sync that already woke everyone: passing it
+	 * on would have two idlers wake each other for ever. */
+	if (ws->idle_poked) {
+		ws->idle_poked = 0;
+		wsession_sync_view(ws);
+	} else {
+		wsession_sync(ws);
+	}
 	if (ws->idle_ev == NULL || ws->mb == NULL)
 		return;   /* the sync ended the session or the selection */
 	now = mailbox_notify_fd(ws->mb);
@@ -42,6 +49,19 @@ static void idle_watch(struct wsession *ws, int fd)
 	event_add(ws->idle_ev, &tv);
 }
 
+/* The notify fd is the store's, one for every view in this worker, and
+ * any view's sync drains it (backend.h): a session's NOOP can take the
+ * wake-up of another that is in IDLE on the same change. */
+void wsession_idle_poke_others(struct wsession *self)
+{
+	for (struct wsession *ws = W->sessions; ws; ws = ws->next) {
+		if (ws != self && ws->idle_ev && !ws->idle_poked) {
+			ws->idle_poked = 1;
+			event_active(ws->idle_ev, EV_READ, 0);
+		}
+	}
+}
+
 void wsession_idle_stop(struct wsession *ws)
 {
 	if (ws->idle_ev) {
@@ -49,6 +69,7 @@ void wsession_idle_stop(struct wsession *ws)
 		ws->idle_ev = NULL;
 	}
 	ws->idle_tag = NULL;
+	ws->idle_poked = 0;
 }
 
 static void idle_line(struct session *s, const char *line, size_t len)

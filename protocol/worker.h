@@ -7,10 +7,13 @@
 #include "../mail/seqset.h"
 #include "session.h"
 
+struct wsession;
+
 struct worker {
 	struct config cfg;
 	struct store *store;
 	struct backend_user user;
+	struct wsession *sessions;   /* linked by next */
 	unsigned nsessions;
 	int quit_requested;   /* asked the master; waiting for QUIT_OK */
 	int quitting;         /* master agreed: exit when the last session ends */
@@ -26,6 +29,7 @@ struct wsession {
 	struct event *idle_ev;     /* notify fd watch while in IDLE */
 	int idle_fd;               /* the fd it watches, -1: polling */
 	const char *idle_tag;      /* set while in IDLE */
+	int idle_poked;            /* woken by another session's sync */
 	char idle_tagbuf[IMAP_MAX_TAG + 1];
 	/* SEARCH RETURN (SAVE) result for "$" (RFC 5182): UIDs, ascending;
 	 * emptied when the mailbox is unselected. */
@@ -41,12 +45,18 @@ static inline struct wsession *wsession_of(struct session *s)
 }
 
 /* worker_sync.c: send pending EXISTS/EXPUNGE/FETCH FLAGS for the selected
- * mailbox. Call only where RFC 9051 allows expunge responses. */
+ * mailbox. Call only where RFC 9051 allows expunge responses. It also
+ * wakes this worker's other sessions in IDLE: the sync may have drained
+ * the store's notify fd (backend.h) of a change they wait for.
+ * wsession_sync_view: the sync alone, for a session so woken. */
 void wsession_sync(struct wsession *ws);
+void wsession_sync_view(struct wsession *ws);
 void wsession_unselect(struct wsession *ws);
 /* A mailbox or session was freed: give unused heap back once idle. */
 void worker_memory_released(void);
 void wsession_idle_stop(struct wsession *ws);
+/* cmd_idle.c: make every other session in IDLE sync soon. */
+void wsession_idle_poke_others(struct wsession *self);
 const char *worker_capability(struct session *s);
 
 /* worker_util.c */

@@ -27,7 +27,6 @@ static struct worker worker_state;
 struct worker *W = &worker_state;
 static struct event_base *base;
 static struct event *master_ev, *idle_ev, *term_ev, *trim_ev;
-static struct wsession *sessions;
 
 static void maybe_exit(void)
 {
@@ -85,7 +84,7 @@ static void on_session_free(struct session *s)
 {
 	struct wsession *ws = wsession_of(s), **pp;
 	wsession_unselect(ws);
-	for (pp = &sessions; *pp; pp = &(*pp)->next) {
+	for (pp = &W->sessions; *pp; pp = &(*pp)->next) {
 		if (*pp == ws) {
 			*pp = ws->next;
 			break;
@@ -142,8 +141,8 @@ static void new_session(struct ipc_msg *m)
 	ws->s.state = ST_AUTH;
 	ws->s.capability = worker_capability;
 	ws->s.on_free = on_session_free;
-	ws->next = sessions;
-	sessions = ws;
+	ws->next = W->sessions;
+	W->sessions = ws;
 	W->nsessions++;
 	evtimer_del(idle_ev);
 	log_set_session(sid);
@@ -185,7 +184,7 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
 {
-	struct wsession *ws = sessions, *next;
+	struct wsession *ws = W->sessions, *next;
 	W->quitting = 1;
 	for (; ws; ws = next) {
 		next = ws->next;
@@ -310,8 +309,8 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(base);
 
-	while (sessions) {
-		struct wsession *ws = sessions;
+	while (W->sessions) {
+		struct wsession *ws = W->sessions;
 		session_release(&ws->s);  /* calls on_session_free, which unlinks */
 	}
 	event_free(master_ev);

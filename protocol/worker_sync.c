@@ -43,6 +43,12 @@ static void on_exists(void *arg, uint32_t count)
 
 void wsession_sync(struct wsession *ws)
 {
+	wsession_sync_view(ws);
+	wsession_idle_poke_others(ws);
+}
+
+void wsession_sync_view(struct wsession *ws)
+{
 	static const struct sync_cb cb = {
 		.expunged = on_expunged,
 		.flags_changed = on_flags,

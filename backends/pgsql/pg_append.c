@@ -31,6 +31,10 @@
 
 /* Search text kept per message; beyond it, SEARCH reads the message. */
 #define PG_SEARCH_TEXT_MAX (2 * 1024 * 1024)
+/* Messages up to this size are also kept whole while they arrive, for
+ * the search text; bigger ones are parsed in passing and searched by
+ * reading them (their text is not indexed). */
+#define PG_KEEP_MAX (8 * 1024 * 1024)
 
 struct appender {
 	struct store *st;
@@ -40,10 +44,15 @@ struct appender {
 	time_t date;
 	int tz;
 	uint64_t size;           /* announced */
-	struct buf msg;          /* the message, for the parse at the end */
+	uint64_t total;          /* bytes written */
+	struct buf whole;        /* the message, while at most PG_KEEP_MAX */
+	int whole_lost;
+	struct buf pending;      /* bytes not sent to the database yet */
 	int64_t upload;          /* body row of the chunks sent so far; 0: none */
 	uint32_t chunks;         /* chunks sent */
 	EVP_MD_CTX *sha;
+	struct arena *arena;     /* the parse */
+	struct mail_parser *parser;
 };
 
 int pg_append_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
@@ -73,16 +82,16 @@ int pg_append_begin(struct store *st, const char *name, uint64_t size, uint32_t 
 	ap->sha = EVP_MD_CTX_new();
 	if (ap->sha == NULL || EVP_DigestInit_ex(ap->sha, EVP_sha256(), NULL) != 1)
 		fatal("pgsql: SHA-256 unavailable");
-	buf_reserve(&ap->msg, (size_t)(size < PG_CHUNK * 4 ? size : PG_CHUNK * 4));
+	ap->arena = arena_new();
+	ap->parser = mail_parser_new(ap->arena, NULL);
 	*out = ap;
 	return 0;
 }
 
-/* Send chunk k of the message (the body row is made with the first). */
-static int send_chunk(struct appender *ap, uint32_t k, struct error *err)
+/* Send the first len bytes of what is pending as the next chunk (the
+ * body row is made with the first). */
+static int send_chunk(struct appender *ap, size_t len, struct error *err)
 {
-	size_t off = (size_t)k * PG_CHUNK;
-	size_t len = ap->msg.len - off < PG_CHUNK ? ap->msg.len - off : PG_CHUNK;
 	struct pgp p;
 	PGresult *r;
 
@@ -96,27 +105,36 @@ static int send_chunk(struct appender *ap, uint32_t k, struct error *err)
 	}
 	pgp_init(&p);
 	pgp_i64(&p, ap->upload);
-	pgp_i64(&p, k);
-	pgp_bytes(&p, ap->msg.data + off, len);
+	pgp_i64(&p, ap->chunks);
+	pgp_bytes(&p, ap->pending.data, len);
 	if (pgc_call(&ap->st->db, PS_UPLOAD_CHUNK, &p, 0, &r, err) < 0)
 		return -1;
 	PQclear(r);
-	ap->chunks = k + 1;
+	ap->chunks++;
+	buf_consume(&ap->pending, len);
 	return 0;
 }
 
 int pg_append_write(struct appender *ap, const void *data, size_t len, struct error *err)
 {
-	if (ap->msg.len + len > ap->st->max_message) {
+	if (ap->total + len > ap->st->max_message) {
 		error_set(err, ERR_LIMIT, "Message too large");
 		return -1;
 	}
-	buf_append(&ap->msg, data, len);
+	ap->total += len;
 	EVP_DigestUpdate(ap->sha, data, len);
+	mail_parser_feed(ap->parser, data, len);
+	if (!ap->whole_lost && ap->whole.len + len <= PG_KEEP_MAX) {
+		buf_append(&ap->whole, data, len);
+	} else if (!ap->whole_lost) {
+		ap->whole_lost = 1;
+		buf_free(&ap->whole);
+	}
+	buf_append(&ap->pending, data, len);
 	/* Full chunks go now, all but the last: it may turn out to be the
 	 * only one (then it travels with the final call). */
-	while (ap->msg.len >= (size_t)(ap->chunks + 2) * PG_CHUNK)
-		if (send_chunk(ap, ap->chunks, err) < 0)
+	while (ap->pending.len >= 2 * (size_t)PG_CHUNK)
+		if (send_chunk(ap, PG_CHUNK, err) < 0)
 			return -1;
 	return 0;
 }
@@ -126,7 +144,9 @@ void pg_append_abort(struct appender *ap)
 	/* A started upload stays as a body without sha256: nobody sees it,
 	 * haven.sweep() removes it. */
 	EVP_MD_CTX_free(ap->sha);
-	buf_free(&ap->msg);
+	arena_free(ap->arena);
+	buf_free(&ap->whole);
+	buf_free(&ap->pending);
 	buf_free(&ap->keywords);
 	free(ap->name);
 	free(ap);
@@ -163,18 +183,27 @@ struct parsed {
 	unsigned char sha[32];
 };
 
+/* The parse of what was fed, and the search text: from the message when
+ * it was kept whole, else only what its header says (not complete, so
+ * SEARCH reads such a message when a text key needs it). */
 static void parse_message(struct appender *ap, struct parsed *pd)
 {
-	struct mail_limits lim = MAIL_LIMITS_DEFAULT;
-	struct arena *a = arena_new();
-	struct mail_message *m = mail_parse(a, ap->msg.data ? ap->msg.data : "", ap->msg.len, &lim);
+	struct mail_message *m = mail_parser_finish(ap->parser);
 	unsigned int shalen = 0;
 
 	memset(pd, 0, sizeof(*pd));
-	mail_structure_encode(mail_structure_from_message(a, m), &pd->structure);
-	search_texts_build(m, PG_SEARCH_TEXT_MAX, &pd->texts);
+	mail_structure_encode(mail_structure_from_message(ap->arena, m), &pd->structure);
+	if (!ap->whole_lost) {
+		m->data = ap->whole.data ? ap->whole.data : "";
+		search_texts_build(m, PG_SEARCH_TEXT_MAX, &pd->texts);
+	} else {
+		buf_append_str(&pd->texts.text, "");
+		pd->texts.complete = 0;
+		pd->texts.body_start = pd->texts.addr_start = 1;
+		pd->texts.sent_day = search_sent_day(m->root.hdr_data ? m->root.hdr_data : "",
+						     m->root.hdr_data_len);
+	}
 	EVP_DigestFinal_ex(ap->sha, pd->sha, &shalen);
-	arena_free(a);
 }
 
 static void append_params(struct appender *ap, const struct parsed *pd, const char *token,
@@ -189,11 +218,11 @@ static void append_params(struct appender *ap, const struct parsed *pd, const ch
 	else
 		pgp_str(p, NULL);
 	if (with_data)
-		pgp_bytes(p, ap->msg.data ? ap->msg.data : "", ap->msg.len);
+		pgp_bytes(p, ap->pending.data ? ap->pending.data : "", ap->pending.len);
 	else
 		pgp_str(p, NULL);
 	pgp_bytes(p, pd->sha, sizeof(pd->sha));
-	pgp_i64(p, (int64_t)ap->msg.len);
+	pgp_i64(p, (int64_t)ap->total);
 	pgp_bytes(p, pd->structure.data, pd->structure.len);
 	pgp_str(p, pd->texts.text.data ? pd->texts.text.data : "");
 	pgp_bool(p, pd->texts.complete);
@@ -242,9 +271,10 @@ int pg_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
 	int rc = -1;
 
 	make_token(token, sizeof(token));
-	if (ap->upload || ap->msg.len > PG_CHUNK) {
-		while ((size_t)ap->chunks * PG_CHUNK < ap->msg.len)
-			if (send_chunk(ap, ap->chunks, err) < 0)
+	if (ap->upload || ap->pending.len > PG_CHUNK) {
+		while (ap->pending.len > 0)
+			if (send_chunk(ap, ap->pending.len < PG_CHUNK ? ap->pending.len : PG_CHUNK,
+				       err) < 0)
 				goto out;
 	}
 	parse_message(ap, &pd);

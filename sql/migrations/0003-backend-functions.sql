@@ -520,6 +520,26 @@ BEGIN
 	 ORDER BY s.uid;
 END $$;
 
+-- The user workers' role (0002) calls these, and only these; nobody else
+-- may (functions are executable by PUBLIC unless revoked).
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA haven FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	haven.store_open(text, bigint), haven.parents(text), haven.like_prefix(text),
+	haven.mailbox_create(bigint, text, text[], boolean), haven.mailbox_delete(bigint, text),
+	haven.mailbox_rename(bigint, text, text), haven.subscribe(bigint, text, boolean),
+	haven.select_mailbox(bigint, text, boolean), haven.claim_recent(bigint, bigint, boolean),
+	haven.kw_apply(text[], text[], integer),
+	haven.store_flags(bigint, bigint[], integer, integer, text[], bigint),
+	haven.expunge(bigint, bigint[]), haven.check_quota(bigint, bigint, bigint),
+	haven.append(bigint, text, uuid, bigint, bytea, bytea, bigint, bytea, text, boolean,
+		     integer, integer, integer, integer, text[], timestamptz, integer),
+	haven.body_store(bigint, bytea, bytea, bigint, bytea, text, boolean, integer, integer,
+			 integer),
+	haven.copy(bigint, bigint, bigint[], text, boolean),
+	haven.sweep(interval)
+	TO haven_mail;
+GRANT SELECT, INSERT, DELETE ON haven.append_log TO haven_mail;
+
 INSERT INTO haven.schema_migrations (version, name) VALUES (3, 'backend functions');
 
 COMMIT;

@@ -62,6 +62,9 @@ def pg_cluster():
         c = pgcluster.PgCluster(dbname="haven_template").start()
         _PG["cluster"] = c
         c.migrate()
+        # The user workers connect as the role the documentation tells
+        # administrators to make: granted haven_mail and nothing else.
+        c.psql("CREATE ROLE haven_worker LOGIN IN ROLE haven_mail", db="postgres")
         _PG["n"] = 0
     return _PG["cluster"]
 
@@ -148,7 +151,8 @@ class Haven:
             self.db = pg_database()
             self.pg.psql("".join("INSERT INTO haven.users (login) VALUES ('%s');" % u
                                  for u in self.users), db=self.db)
-            conf += ["mail_backend = pgsql", "pgsql_dsn = %s" % self.pg.dsn(db=self.db)]
+            conf += ["mail_backend = pgsql",
+                     "pgsql_dsn = %s" % self.pg.dsn(db=self.db, user="haven_worker")]
         if tls:
             self.cert, self.key = make_cert(self.dir)
             conf += ["listen_tls = 127.0.0.1:%d" % self.tls_port,
@@ -286,20 +290,22 @@ def haven_factory(backend):
         h.cleanup()
 
 
-_LIST_LINE = re.compile(rb'^(\* (?:LIST|LSUB) \()([^)]*)(\) .*)$', re.S)
+_LIST_LINE = re.compile(rb'^(\* LIST \()([^)]*)(\) .*)$', re.S)
 
 
 def as_mbox_list(line):
-    """A LIST/LSUB line of a store whose mailboxes may have children (the
-    PostgreSQL one), read as the mbox store writes it, where every mailbox
-    is a file and has \\NoInferiors: expectations written for one hold for
-    the other. (That PostgreSQL mailboxes can have children is tested on its
-    own.)"""
+    """A LIST line of a store whose mailboxes may have children (the
+    PostgreSQL one), read as the mbox store writes it, where a mailbox that
+    holds messages is a file and has \\NoInferiors (a \\Noselect one is a
+    directory and has not): expectations written for one hold for the
+    other. A selectable PostgreSQL mailbox that has children keeps its
+    attributes when the line says so (\\HasChildren); that PostgreSQL
+    mailboxes can have children is tested on its own. (LSUB says neither.)"""
     m = _LIST_LINE.match(line)
     if not m:
         return line
     attrs = m.group(2).split()
-    if b"\\HasNoChildren" in attrs and b"\\NoInferiors" not in attrs:
+    if not {b"\\NoInferiors", b"\\Noselect", b"\\NonExistent", b"\\HasChildren"} & set(attrs):
         attrs.insert(0, b"\\NoInferiors")
     return m.group(1) + b" ".join(attrs) + m.group(3)
 

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from conftest import Haven, check_sanitizers
+from conftest import Haven, check_sanitizers, only_backends
 from rfc9051_common import Session, tagged
 
 UIDV = re.compile(rb"UIDVALIDITY (\d+)")
@@ -73,6 +73,7 @@ def test_uidvalidity_grows_across_restarts(haven_factory):
     assert first + second == sorted(set(first + second)), (first, second)
 
 
+@only_backends("mbox")
 def test_uidvalidity_greater_than_a_deleted_mailboxs_own(haven):
     """A mailbox whose UIDVALIDITY came from elsewhere (another server's
     file, far in the future): its successor is still greater."""
@@ -114,14 +115,8 @@ def test_mailboxes_are_no_inferiors(haven):
     s.close()
 
 
-@pytest.mark.parametrize("parent", [b"Tofu", b"INBOX", b"Fruit/Apple"])
-def test_nothing_below_a_mailbox(haven, parent):
-    s = Session(haven)
-    s.ok(b"CREATE Tofu")
-    s.ok(b"CREATE Fruit/Apple")
-    s.ok(b"CREATE Other")
-    s.ok(b"SELECT INBOX")   # makes INBOX
-    s.ok(b"UNSELECT")
+def nothing_below(s, parent):
+    """Every command on a name below parent fails and changes nothing."""
     before = list_attrs(s, b"*")
     child = parent + b"/Child"
     for cmd in (b"DELETE %s", b"RENAME %s Elsewhere"):
@@ -134,6 +129,51 @@ def test_nothing_below_a_mailbox(haven, parent):
         out = s.cmd(cmd % child)
         assert tagged(out).startswith(b"NO [CANNOT]"), (cmd % child, out)
     assert list_attrs(s, b"*") == before
+
+
+def test_nothing_below_inbox(haven):
+    """INBOX has no children in any store (they would be lost to a client
+    that takes INBOX for a plain mailbox, and mbox cannot keep them)."""
+    s = Session(haven)
+    s.ok(b"CREATE Other")
+    s.ok(b"SELECT INBOX")   # makes INBOX
+    s.ok(b"UNSELECT")
+    nothing_below(s, b"INBOX")
+    s.close()
+
+
+@only_backends("mbox")
+@pytest.mark.parametrize("parent", [b"Tofu", b"Fruit/Apple"])
+def test_nothing_below_a_mailbox(haven, parent):
+    s = Session(haven)
+    s.ok(b"CREATE Tofu")
+    s.ok(b"CREATE Fruit/Apple")
+    s.ok(b"CREATE Other")
+    nothing_below(s, parent)
+    s.close()
+
+
+@only_backends("pgsql")
+def test_database_mailboxes_have_children(haven):
+    """In the PostgreSQL store a mailbox that holds messages can have
+    children (RFC 9051 6.3.4): LIST says \\HasChildren without
+    \\Noselect; DELETE of it keeps the children and leaves a \\Noselect
+    level, whose messages are gone; RENAME takes the children along."""
+    s = Session(haven)
+    s.ok(b"CREATE Tofu")
+    s.ok(b"APPEND Tofu {12+}\r\nSubject: t\r\n")
+    s.ok(b"CREATE Tofu/Child")
+    got = list_attrs(s, b"Tofu*")
+    assert b"\\HasChildren" in got[b"Tofu"] and b"\\Noselect" not in got[b"Tofu"], got
+    assert b"MESSAGES 1" in s.ok(b"STATUS Tofu (MESSAGES)")[0]
+    s.ok(b"RENAME Tofu Soy")
+    got = list_attrs(s, b"Soy*")
+    assert set(got) == {b"Soy", b"Soy/Child"}, got
+    s.ok(b"DELETE Soy")
+    got = list_attrs(s, b"Soy*")
+    assert b"\\Noselect" in got[b"Soy"] and b"\\HasChildren" in got[b"Soy"], got
+    assert tagged(s.cmd(b"SELECT Soy")).startswith(b"NO"), "a level holds no messages"
+    s.ok(b"DELETE Soy/Child")
     s.close()
 
 
