@@ -88,6 +88,9 @@ struct mail_parser;
 struct mail_parser *mail_parser_new(struct arena *a, const struct mail_limits *lim);
 void mail_parser_feed(struct mail_parser *ps, const char *data, size_t len);
 struct mail_message *mail_parser_finish(struct mail_parser *ps);
+/* Free what a parser holds outside its arena, for a message given up
+ * before mail_parser_finish (which does this itself); idempotent. */
+void mail_parser_abandon(struct mail_parser *ps);
 
 /* Write the IMAP ENVELOPE of a message-level part (root, or the child of a
  * message/rfc822 part) as "(date subject from sender reply-to to cc bcc

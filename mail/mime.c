@@ -407,12 +407,19 @@ struct mail_message *mail_parser_finish(struct mail_parser *ps)
 	m->len = ps->pos;
 	flatten(ps->a, ps->root, &m->root);
 	m->root.parent = NULL;
+	mail_parser_abandon(ps);
+	return m;
+}
+
+void mail_parser_abandon(struct mail_parser *ps)
+{
 	free(ps->open);
 	free(ps->fr);
 	buf_free(&ps->hdr);
 	ps->open = NULL;
 	ps->fr = NULL;
-	return m;
+	ps->nopen = ps->capopen = 0;
+	ps->nfr = ps->capfr = 0;
 }
 
 struct mail_message *mail_parse(struct arena *a, const char *data, size_t len,

@@ -144,6 +144,7 @@ void pg_append_abort(struct appender *ap)
 	/* A started upload stays as a body without sha256: nobody sees it,
 	 * haven.sweep() removes it. */
 	EVP_MD_CTX_free(ap->sha);
+	mail_parser_abandon(ap->parser);   /* it lives in the arena */
 	arena_free(ap->arena);
 	buf_free(&ap->whole);
 	buf_free(&ap->pending);
