@@ -89,6 +89,8 @@ struct master {
 	struct event_base *base;
 	struct config cfg;
 	const char *config_path;
+	const char **overrides;  /* -o KEY=VALUE, applied after the file */
+	size_t noverrides;
 	int foreground;
 	int debug;
 	int listen_fds[NET_MAX_LISTENERS];
@@ -117,7 +119,8 @@ struct master {
 extern struct master *M;
 
 /* main.c */
-/* Read, parse and validate the file (into text, for the children). */
+/* Read, parse and validate the file (into text, for the children), with
+ * the -o overrides of the command line applied after it. */
 int master_config_load(const char *path, struct config *cfg, struct buf *text,
 		       struct error *err);
 /* Stop: no more clients, children asked to end (SIGTERM's path). */

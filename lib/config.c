@@ -237,6 +237,32 @@ static char *trim(char *s)
 	return s;
 }
 
+/* One "key = value": a core key of the table, or a module's key kept in
+ * extra for the process that reads it. lineno goes to key_lines. */
+static int set_line(struct config *c, const char *key, const char *val, const char *where,
+		    unsigned lineno, struct error *err)
+{
+	const struct ckey *k = NULL;
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, key) == 0)
+			k = &keys[i];
+	if (k == NULL && extra_key_valid(key)) {
+		/* A backend's or passdb's: checked by the process that reads
+		 * it (backend_settings_check, haven-auth's passdb check). */
+		config_extra_set(c, key, val, where);
+		return 0;
+	}
+	if (k == NULL) {
+		error_set(err, ERR_PARSE, "%s: unknown key \"%s\"", where, key);
+		return -1;
+	}
+	if (set_key(c, k, val, where, err) < 0)
+		return -1;
+	c->key_lines[k - keys] = lineno;
+	return 0;
+}
+
 int config_parse(struct config *c, const char *text, size_t len, const char *name,
 		 struct error *err)
 {
@@ -251,7 +277,6 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
 		char *line, *key, *val, *eq;
-		const struct ckey *k = NULL;
 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%u", name, lineno);
@@ -292,29 +317,32 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 			val[vl - 1] = '\0';
 			val++;
 		}
-		for (size_t i = 0; i < NKEYS; i++)
-			if (strcmp(keys[i].name, key) == 0)
-				k = &keys[i];
-		if (k == NULL && extra_key_valid(key)) {
-			/* A backend's or passdb's: checked by the process
-			 * that reads it (backend_settings_check). */
-			config_extra_set(c, key, val, where);
-			free(line);
-			continue;
-		}
-		if (k == NULL) {
-			error_set(err, ERR_PARSE, "%s: unknown key \"%s\"", where, key);
+		if (set_line(c, key, val, where, lineno, err) < 0) {
 			free(line);
 			return -1;
 		}
-		if (set_key(c, k, val, where, err) < 0) {
-			free(line);
-			return -1;
-		}
-		c->key_lines[k - keys] = lineno;
 		free(line);
 	}
 	return 0;
+}
+
+int config_override(struct config *c, const char *arg, struct error *err)
+{
+	const char *eq = strchr(arg, '=');
+	char *key, *val, where[300];
+	int r;
+
+	if (eq == NULL || eq == arg) {
+		error_set(err, ERR_PARSE, "-o %s: expected KEY=VALUE", arg);
+		return -1;
+	}
+	key = xstrndup(arg, (size_t)(eq - arg));
+	val = xstrdup(eq + 1);
+	snprintf(where, sizeof(where), "command line: -o %s", trim(key));
+	r = set_line(c, trim(key), val, where, CONFIG_LINE_OVERRIDE, err);
+	free(key);
+	free(val);
+	return r;
 }
 
 int config_read_file(const char *path, struct buf *out, struct error *err)
@@ -359,7 +387,9 @@ void config_where(const struct config *c, const char *key, char *out, size_t out
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].name, key) != 0)
 			continue;
-		if (c->key_lines && c->key_lines[i])
+		if (c->key_lines && c->key_lines[i] == CONFIG_LINE_OVERRIDE)
+			snprintf(out, outlen, "command line: -o %s", key);
+		else if (c->key_lines && c->key_lines[i])
 			snprintf(out, outlen, "%s:%u", c->source ? c->source : "config",
 				 c->key_lines[i]);
 		else

@@ -84,6 +84,11 @@ void config_free(struct config *c);
 /* Parse text; name is used in error messages ("name:line: ..."). */
 int config_parse(struct config *c, const char *text, size_t len, const char *name,
 		 struct error *err);
+/* havend -o KEY=VALUE: set one key as a line of the file would, after
+ * it (messages name "command line: -o KEY"). */
+int config_override(struct config *c, const char *arg, struct error *err);
+/* key_lines value of a key set by config_override. */
+#define CONFIG_LINE_OVERRIDE 0xffffffffu
 /* Read a file into buf (bounded size). */
 int config_read_file(const char *path, struct buf *out, struct error *err);
 /* Cross-key checks after parsing. Errors start "file:line: key: ". */

@@ -110,7 +110,9 @@ def make_cert(directory):
 class Haven:
     """One running havend with its own directory, users and ports."""
 
-    def __init__(self, users=("alice", "bob"), extra_conf="", tls=True, backend="mbox"):
+    def __init__(self, users=("alice", "bob"), extra_conf="", tls=True, backend="mbox",
+                 args=()):
+        self.args = list(args)  # havend options after -c (such as -o KEY=VALUE)
         self.dir = tempfile.mkdtemp(prefix="haven-test-")
         os.chmod(self.dir, 0o755)  # mail users must traverse it
         self.port = free_port()
@@ -165,7 +167,7 @@ class Haven:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen([os.path.join(BUILD, "havend"), "-F", "-c", self.conf],
+        self.proc = subprocess.Popen([os.path.join(BUILD, "havend"), "-F", "-c", self.conf] + self.args,
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)
         RUNNING.append(self)
         wait_listening(self.port, self.proc, 15, self.log_text)
