@@ -1,14 +1,23 @@
 /* Password verification: crypt(3) hashes through libxcrypt (yescrypt,
- * sha512-crypt, bcrypt, ...) and {PLAIN} for tests. Comparisons are
- * constant-time. */
+ * sha512-crypt, bcrypt, ...), stored SCRAM-SHA-256 secrets, and {PLAIN}
+ * for tests and demos. Comparisons are constant-time. */
 #include <crypt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
 #include "passdb.h"
+#include "scram.h"
 
+int password_ct_equal(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+/* Equal strings, in a time that depends on the lengths only. */
 static int ct_equal(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -17,6 +26,20 @@ static int ct_equal(const char *a, const char *b)
 	for (size_t i = 0; i < n; i++)
 		d |= (unsigned char)(a[i] ^ b[i]);
 	return d == 0;
+}
+
+static int scram_verify(const char *plain, const char *stored)
+{
+	struct scram_secret s;
+	int ok;
+
+	if (scram_secret_parse(stored, &s) < 0) {
+		log_warn("malformed " SCRAM_PREFIX " secret in passdb");
+		return -1;
+	}
+	ok = scram_password_ok(&s, plain);
+	explicit_bzero(&s, sizeof(s));
+	return ok;
 }
 
 int passdb_user_name_valid(const char *user)
@@ -43,6 +66,8 @@ int password_verify(const char *plain, const char *stored, int allow_plain)
 		}
 		return ct_equal(plain, h + 7);
 	}
+	if (strncmp(h, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) == 0)
+		return scram_verify(plain, h);
 	if (strncmp(h, "{CRYPT}", 7) == 0)
 		h += 7;
 	if (h[0] == '{') {
@@ -58,7 +83,9 @@ int password_verify(const char *plain, const char *stored, int allow_plain)
 		log_warn("password hash in passdb is not usable by crypt(3)");
 		return -1;
 	}
-	return ct_equal(out, h);
+	int ok = ct_equal(out, h);
+	explicit_bzero(cd, sizeof(*cd));
+	return ok;
 }
 
 char *password_dummy_hash(void)
