@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -44,6 +45,47 @@ static unsigned gen, want;
 static long timeout_ms;
 
 static void child_read(evutil_socket_t fd, short what, void *arg);
+
+/* Processes below a stuck child, at most (and levels down). */
+#define KILL_TREE_MAX 64
+#define KILL_TREE_DEPTH 4
+
+/* pid's children, from /proc (their main thread's list). */
+static size_t children_of(pid_t pid, pid_t *out, size_t cap)
+{
+	char path[64];
+	size_t n = 0;
+	long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (n < cap && fscanf(f, "%ld", &v) == 1)
+		out[n++] = (pid_t)v;
+	fclose(f);
+	return n;
+}
+
+/* Stop pid, kill what is below it, then it. A module may start processes
+ * in a session of their own (pam_exec does): a process group would miss
+ * them. */
+static void kill_tree(pid_t pid, int depth)
+{
+	pid_t kids[KILL_TREE_MAX];
+	size_t n;
+
+	kill(pid, SIGSTOP);
+	n = depth < KILL_TREE_DEPTH ? children_of(pid, kids, KILL_TREE_MAX) : 0;
+	for (size_t i = 0; i < n; i++)
+		kill_tree(kids[i], depth + 1);
+	kill(pid, SIGKILL);
+}
+
+static void child_kill(struct child *c)
+{
+	kill_tree(c->pid, 0);
+}
 static void dispatch(void);
 
 static void task_finish(struct task *t, enum passdb_result r, struct passdb_record *rec)
@@ -142,7 +184,7 @@ static void child_read(evutil_socket_t fd, short what, void *arg)
 	    r > PDB_TEMPFAIL || passdb_record_get(&m, &rec) < 0 || ipc_get_end(&m) < 0) {
 		if (got > 0)
 			ipc_msg_free_secret(&m);
-		kill(c->pid, SIGKILL);
+		child_kill(c);
 		child_lost(c, got == 0 ? "exited during a job" : "sent a malformed answer");
 		fill();
 		dispatch();
@@ -177,7 +219,7 @@ static void dispatch(void)
 		queued--;
 		if (ipc_send(c->sock, &t->out, -1) < 0) {
 			c->task = t;
-			kill(c->pid, SIGKILL);
+			child_kill(c);
 			child_lost(c, "cannot be sent a job");
 			fill();
 			continue;
@@ -214,7 +256,7 @@ static void task_timeout(evutil_socket_t fd, short what, void *arg)
 		task_finish(t, PDB_TEMPFAIL, NULL);
 		return;
 	}
-	kill(c->pid, SIGKILL);
+	child_kill(c);
 	child_lost(c, "timed out (passdb_timeout): killed");
 	fill();
 	dispatch();
@@ -298,7 +340,7 @@ void pool_shutdown(void)
 		task_finish(t, PDB_TEMPFAIL, NULL);
 	}
 	for (struct child *c = children; c; c = c->next) {
-		kill(c->pid, SIGKILL);
+		child_kill(c);
 		child_lost(c, "stopped");
 	}
 	while (children) {
