@@ -15,7 +15,7 @@ const struct passdb_ops *passdb_ops_of(int driver)
 #if HAVE_PAM
 	case PASSDB_PAM: return &passdb_pam_ops;
 #endif
-#if HAVE_LDAP && defined(LDAP_PASSDB_WRITTEN)
+#if HAVE_LDAP
 	case PASSDB_LDAP: return &passdb_ldap_ops;
 #endif
 #if HAVE_PGSQL
