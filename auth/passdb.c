@@ -21,7 +21,7 @@ const struct passdb_ops *passdb_ops_of(int driver)
 #if HAVE_PGSQL
 	case PASSDB_SQL: return &passdb_sql_ops;
 #endif
-#if HAVE_OAUTH && defined(OAUTH_PASSDB_WRITTEN)
+#if HAVE_OAUTH
 	case PASSDB_OAUTH: return &passdb_oauth_ops;
 #endif
 	}
