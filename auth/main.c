@@ -192,15 +192,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	drop_capabilities();
 	scram_init();
-	/* A valid hash for the unknown-user path, made once. */
-	A->dummy_hash = password_dummy_hash();
 	serve();
 	request_end_all();
 	cache_clear();
 	passdbs_close(&A->dbs);
 	ratelimit_free(A->rl);
 	cidr_list_free(&A->trusted);
-	free(A->dummy_hash);
 	event_base_free(A->base);
 	config_free(&A->cfg);
 	return 0;

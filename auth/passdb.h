@@ -117,6 +117,12 @@ int password_verify(const char *plain, const char *stored, int allow_plain);
 int password_ct_equal(const void *a, const void *b, size_t n);
 /* A real hash to verify against when the user is unknown. */
 char *password_dummy_hash(void);
+/* What a verification against stored costs, without stored: its setting
+ * (scheme, cost, salt) into out, "" when it costs nothing. */
+void password_like(const char *stored, char *out, size_t cap);
+/* Spend the work of verifying plain against a hash with setting like: an
+ * unknown user costs what a known one does. */
+void password_burn(const char *plain, const char *like);
 /* A syntactically valid user name from a client. */
 int passdb_user_name_valid(const char *user);
 

@@ -212,12 +212,17 @@ int passdb_file_check(const char *path, size_t *nusers, struct error *err)
 struct pdb_file {
 	struct passdb base;
 	struct passdb_file *f;
+	char like[128];   /* the setting of the last hash verified (password_like) */
 };
 
 static struct passdb *file_open(const struct config *cfg, const char *arg)
 {
 	struct pdb_file *p = xcalloc(1, sizeof(*p));
+	char *dummy = password_dummy_hash();
+
 	p->f = passdb_file_open(arg);
+	password_like(dummy, p->like, sizeof(p->like));
+	free(dummy);
 	return &p->base;
 }
 
@@ -272,10 +277,15 @@ static enum passdb_result file_lookup(struct passdb *pd, const char *user,
 static enum passdb_result file_verify(struct passdb *pd, const struct passdb_query *q,
 				      struct passdb_record *rec)
 {
+	struct pdb_file *p = (struct pdb_file *)pd;
 	enum passdb_result r = file_lookup(pd, q->user, rec);
 
+	/* An unknown user costs the hash work of the last known one. */
+	if (r == PDB_UNKNOWN)
+		password_burn(q->password, p->like);
 	if (r != PDB_OK)
 		return r;
+	password_like(rec->secret, p->like, sizeof(p->like));
 	if (q->known[0] && strcmp(q->known, rec->secret) == 0)
 		return PDB_OK;
 	return password_verify(q->password, rec->secret, pd->cfg->allow_plain_passwords) == 1

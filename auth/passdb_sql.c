@@ -39,11 +39,17 @@ enum { C_LOGIN, C_PASSWORD, C_ENABLED, C_ID, C_UID, C_GID, C_HOME, C_QBYTES, C_Q
 struct pdb_sql {
 	struct passdb base;
 	PGconn *conn;
+	char like[128];   /* the setting of the last hash verified (password_like) */
 };
+
+/* Until a real one is seen: what sql/'s create_user makes (bcrypt, 10). */
+#define SQL_LIKE "$2b$10$saltsaltsaltsaltsaltsu"
 
 static struct passdb *sql_open(const struct config *cfg, const char *arg)
 {
-	return xcalloc(1, sizeof(struct pdb_sql));
+	struct pdb_sql *p = xcalloc(1, sizeof(*p));
+	snprintf(p->like, sizeof(p->like), "%s", SQL_LIKE);
+	return &p->base;
 }
 
 static void sql_close(struct passdb *pd)
@@ -170,13 +176,19 @@ static enum passdb_result sql_lookup(struct passdb *pd, const char *user,
 static enum passdb_result sql_verify(struct passdb *pd, const struct passdb_query *q,
 				     struct passdb_record *rec)
 {
+	struct pdb_sql *p = (struct pdb_sql *)pd;
 	int enabled = 0, ok;
-	enum passdb_result res = user_row((struct pdb_sql *)pd, q->user, rec, &enabled);
+	enum passdb_result res = user_row(p, q->user, rec, &enabled);
 
+	/* Unknown, or no password: the hash work of a known user, so that
+	 * the time tells nothing. */
+	if (res == PDB_UNKNOWN || (res == PDB_OK && rec->secret[0] == '\0'))
+		password_burn(q->password, p->like);
 	if (res != PDB_OK)
 		return res;
 	if (rec->secret[0] == '\0')
 		return PDB_MISMATCH;  /* NULL: no password login */
+	password_like(rec->secret, p->like, sizeof(p->like));
 	if (enabled && q->known[0] && strcmp(q->known, rec->secret) == 0)
 		return PDB_OK;
 	/* The hash work also for a disabled user: the time says nothing. */

@@ -88,6 +88,50 @@ int password_verify(const char *plain, const char *stored, int allow_plain)
 	return ok;
 }
 
+/* The part of a stored hash that says how to hash (scheme, cost, salt):
+ * crypt(3)'s setting, or the iterations of a SCRAM secret. */
+void password_like(const char *stored, char *out, size_t cap)
+{
+	const char *h = strncmp(stored, "{CRYPT}", 7) == 0 ? stored + 7 : stored;
+	const char *end = strrchr(h, '$');
+	size_t n;
+
+	if (strncmp(h, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) == 0)
+		n = strcspn(h, ",");
+	else if (h[0] != '$')
+		n = 0;  /* {PLAIN}, locked, empty: no work to copy */
+	else if (strncmp(h, "$2", 2) == 0)
+		n = strlen(h) < 29 ? 0 : 29;  /* bcrypt: $2b$NN$ and 22 salt characters */
+	else
+		n = end && end > h ? (size_t)(end - h) : 0;
+	if (n >= cap)
+		n = 0;
+	memcpy(out, h, n);
+	out[n] = '\0';
+}
+
+void password_burn(const char *plain, const char *like)
+{
+	static struct crypt_data *cd;
+	unsigned long iter;
+
+	if (strncmp(like, SCRAM_PREFIX, strlen(SCRAM_PREFIX)) == 0) {
+		struct scram_secret s;
+		static const unsigned char salt[16];
+		iter = strtoul(like + strlen(SCRAM_PREFIX), NULL, 10);
+		scram_secret_derive(plain, salt, sizeof(salt),
+				    iter >= 1 && iter <= SCRAM_ITER_MAX ? (unsigned)iter : 4096, &s);
+		explicit_bzero(&s, sizeof(s));
+		return;
+	}
+	if (like[0] != '$')
+		return;
+	if (cd == NULL)
+		cd = xcalloc(1, sizeof(*cd));
+	(void)crypt_r(plain, like, cd);
+	explicit_bzero(cd, sizeof(*cd));
+}
+
 char *password_dummy_hash(void)
 {
 	struct crypt_data *cd = xcalloc(1, sizeof(*cd));

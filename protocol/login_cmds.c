@@ -13,6 +13,7 @@
 #include "../lib/child.h"
 #include "../lib/ipc.h"
 #include "../lib/log.h"
+#include "../lib/msg_auth.h"
 #include "../lib/msg_login.h"
 #include "../lib/xmalloc.h"
 #include "login.h"
@@ -56,6 +57,49 @@ static void cmd_xtest_syscall(struct session *s, const struct imap_cmd *cmd)
 	if (fd >= 0)
 		close(fd);
 }
+
+/* Test builds only: a taken-over login worker that talks to the auth side
+ * out of turn. "twice": two exchanges at once; "continue": a next step
+ * nobody asked for; "after": an exchange after its session went to the
+ * user worker (it sends LOGIN alice pw-alice, then another). The master
+ * must kill it every time, and nobody else may notice. */
+static void xtest_send(enum auth_step kind, const char *user, const char *pass)
+{
+	struct ipc_out o, step;
+
+	ipc_out_init(&step, 0, 0);
+	ipc_put_str(&step, "");
+	ipc_put_str(&step, user);
+	ipc_put_str(&step, pass);
+	ipc_out_init(&o, MSG_LOGIN_AUTH, 0);
+	ipc_put_u32(&o, kind);
+	ipc_put_str(&o, "LOGIN");
+	ipc_put_bytes(&o, step.payload.data, step.payload.len);
+	ipc_put_str(&o, "x");
+	ipc_put_u32(&o, 0);
+	ipc_put_str(&o, "");
+	ipc_put_bytes(&o, NULL, 0);
+	(void)ipc_send(CHILD_FD_MASTER, &o, -1);
+	ipc_out_free(&o);
+	ipc_out_free(&step);
+}
+
+static void cmd_xtest_auth(struct session *s, const struct imap_cmd *cmd)
+{
+	const char *what = cmd->nargs == 1 ? cmd->args[0].str : "";
+
+	if (strcmp(what, "twice") == 0) {
+		xtest_send(AUTH_STEP_START, "alice", "guess1");
+		xtest_send(AUTH_STEP_START, "alice", "guess2");
+	} else if (strcmp(what, "continue") == 0) {
+		xtest_send(AUTH_STEP_CONTINUE, "alice", "guess");
+	} else if (strcmp(what, "after") == 0) {
+		xtest_send(AUTH_STEP_START, "alice", "pw-alice");
+		usleep(500 * 1000);  /* the session is the user worker's by now */
+		xtest_send(AUTH_STEP_START, "bob", "pw-bob");
+	}
+	session_tagged(s, cmd->tag, "NO", NULL, "sent");
+}
 #endif
 
 const struct command login_commands[] = {
@@ -68,6 +112,7 @@ const struct command login_commands[] = {
 	{ "AUTHENTICATE", ST_NOTAUTH, cmd_authenticate },
 #ifdef HAVEN_TEST_HOOKS
 	{ "XTESTSYSCALL", ST_NOTAUTH, cmd_xtest_syscall },
+	{ "XTESTAUTH", ST_NOTAUTH, cmd_xtest_auth },
 #endif
 };
 const size_t login_ncommands = sizeof(login_commands) / sizeof(login_commands[0]);
