@@ -19,6 +19,7 @@
 #include "../lib/msg_sasl.h"
 #include "../lib/xmalloc.h"
 #include "auth.h"
+#include "authmsg.h"
 #include "scram.h"
 
 #define SCRAM_NONCE_MAX 256
@@ -68,24 +69,8 @@ static int nonce_ok(const char *n)
 	return 1;
 }
 
-struct first_in {
-	const char *authzid, *user, *cnonce, *cfb, *gs2, *cbname;
-	uint32_t cbind;
-	const unsigned char *cb;
-	size_t cblen;
-};
-
-static int first_decode(struct ipc_msg *m, struct first_in *f)
-{
-	return ipc_get_str(m, &f->authzid) < 0 || ipc_get_str(m, &f->user) < 0 ||
-	       ipc_get_str(m, &f->cnonce) < 0 || ipc_get_str(m, &f->cfb) < 0 ||
-	       ipc_get_str(m, &f->gs2) < 0 || ipc_get_u32(m, &f->cbind) < 0 ||
-	       ipc_get_str(m, &f->cbname) < 0 || ipc_get_bytes(m, &f->cb, &f->cblen) < 0 ||
-	       ipc_get_end(m) < 0 ? -1 : 0;
-}
-
 /* Why the channel binding the client chose cannot succeed, or NULL. */
-static const char *cbind_refused(const struct auth_req *r, const struct first_in *f)
+static const char *cbind_refused(const struct auth_req *r, const struct scram_first_in *f)
 {
 	int plus = strcmp(r->mech, SASL_MECH_SCRAM_PLUS) == 0;
 
@@ -182,7 +167,7 @@ static void after_lookup(struct auth_req *r, enum passdb_result res)
 	send_server_first(r);
 }
 
-static int state_init(struct auth_req *r, const struct first_in *f)
+static int state_init(struct auth_req *r, const struct scram_first_in *f)
 {
 	struct scram_state *s = xcalloc(1, sizeof(*s));
 
@@ -206,9 +191,9 @@ static int state_init(struct auth_req *r, const struct first_in *f)
 
 void scram_start(struct auth_req *r, struct ipc_msg *step)
 {
-	struct first_in f;
+	struct scram_first_in f;
 
-	if (first_decode(step, &f) < 0) {
+	if (authmsg_scram_first(step, &f) < 0) {
 		log_err("auth: malformed %s step from the master", r->mech);
 		verdict_tempfail(r, "Internal error");
 		return;
@@ -224,15 +209,9 @@ void scram_start(struct auth_req *r, struct ipc_msg *step)
 	chain_lookup(r, r->user, after_lookup);
 }
 
-struct final_in {
-	const unsigned char *cbinput, *proof;
-	size_t cbinput_len, proof_len;
-	const char *nonce, *without_proof;
-};
-
 /* Why the client-final-message proves nothing, or NULL when it proves
  * the password. */
-static const char *final_refused(struct scram_state *s, const struct final_in *f)
+static const char *final_refused(struct scram_state *s, const struct scram_final_in *f)
 {
 	size_t glen = strlen(s->gs2);
 	struct buf am = BUF_INIT;
@@ -252,7 +231,7 @@ static const char *final_refused(struct scram_state *s, const struct final_in *f
 	return why;
 }
 
-static void send_server_final(struct auth_req *r, const struct final_in *f)
+static void send_server_final(struct auth_req *r, const struct scram_final_in *f)
 {
 	struct scram_state *s = r->scram;
 	unsigned char sig[SCRAM_KEY_LEN];
@@ -271,7 +250,7 @@ static void send_server_final(struct auth_req *r, const struct final_in *f)
 void scram_continue(struct auth_req *r, struct ipc_msg *step)
 {
 	struct scram_state *s = r->scram;
-	struct final_in f;
+	struct scram_final_in f;
 	const char *why;
 
 	if (s->step == 2) {
@@ -282,9 +261,7 @@ void scram_continue(struct auth_req *r, struct ipc_msg *step)
 			verdict_ok(r);
 		return;
 	}
-	if (ipc_get_bytes(step, &f.cbinput, &f.cbinput_len) < 0 ||
-	    ipc_get_str(step, &f.nonce) < 0 || ipc_get_bytes(step, &f.proof, &f.proof_len) < 0 ||
-	    ipc_get_str(step, &f.without_proof) < 0 || ipc_get_end(step) < 0) {
+	if (authmsg_scram_final(step, &f) < 0) {
 		log_err("auth: malformed %s step from the master", r->mech);
 		verdict_tempfail(r, "Internal error");
 		return;

@@ -8,20 +8,8 @@
 
 #include "../lib/ipc.h"
 #include "../lib/log.h"
+#include "authmsg.h"
 #include "pool.h"
-
-struct job_in {
-	uint32_t op, db;
-	const char *user, *password, *remote, *known;
-};
-
-static int job_decode(struct ipc_msg *m, struct job_in *j)
-{
-	return ipc_get_u32(m, &j->op) < 0 || ipc_get_u32(m, &j->db) < 0 ||
-	       ipc_get_str(m, &j->user) < 0 || ipc_get_str(m, &j->password) < 0 ||
-	       ipc_get_str(m, &j->remote) < 0 || ipc_get_str(m, &j->known) < 0 ||
-	       ipc_get_end(m) < 0 ? -1 : 0;
-}
 
 static enum passdb_result job_run(struct passdb_set *set, const struct job_in *j,
 				  struct passdb_record *rec)
@@ -66,7 +54,7 @@ void pool_child_run(int fd, struct passdb_set *set)
 
 		if (ipc_recv(fd, &m, 0) <= 0)
 			_exit(0);  /* the helper closed us: done */
-		if (job_decode(&m, &j) < 0 || j.db >= ndb || j.op > POOL_LOOKUP) {
+		if (authmsg_job(&m, &j) < 0 || j.db >= ndb || j.op > POOL_LOOKUP) {
 			log_err("pool: malformed job from the auth helper");
 			_exit(1);
 		}

@@ -12,6 +12,7 @@
 #include "../lib/msg_sasl.h"
 #include "../lib/xmalloc.h"
 #include "auth.h"
+#include "authmsg.h"
 
 /* Exchanges in progress at most: beyond, NO [UNAVAILABLE]. */
 #define AUTH_MAX_EXCHANGES 4096
@@ -160,17 +161,16 @@ static int split_master(struct auth_req *r, const char *authcid, const char *aut
 
 static void plain_start(struct auth_req *r, struct ipc_msg *step)
 {
-	const char *authzid, *authcid, *password;
+	struct plain_in p;
 
-	if (ipc_get_str(step, &authzid) < 0 || ipc_get_str(step, &authcid) < 0 ||
-	    ipc_get_str(step, &password) < 0 || ipc_get_end(step) < 0) {
+	if (authmsg_plain(step, &p) < 0) {
 		log_err("auth: malformed %s step from the master", r->mech);
 		verdict_tempfail(r, "Internal error");
 		return;
 	}
-	r->secret = xstrdup(password);
-	if (split_master(r, authcid, authzid) < 0) {
-		snprintf(r->user, sizeof(r->user), "%.200s", authcid);
+	r->secret = xstrdup(p.password);
+	if (split_master(r, p.authcid, p.authzid) < 0) {
+		snprintf(r->user, sizeof(r->user), "%.200s", p.authcid);
 		if (!verdict_blocked(r))
 			verdict_fail(r, " (invalid name or authorization identity)");
 		return;
@@ -200,16 +200,15 @@ static void after_token(struct auth_req *r, enum passdb_result res)
 
 static void oauth_start(struct auth_req *r, struct ipc_msg *step)
 {
-	const char *authzid, *token;
+	struct oauth_in o;
 
-	if (ipc_get_str(step, &authzid) < 0 || ipc_get_str(step, &token) < 0 ||
-	    ipc_get_end(step) < 0) {
+	if (authmsg_oauth(step, &o) < 0) {
 		log_err("auth: malformed %s step from the master", r->mech);
 		verdict_tempfail(r, "Internal error");
 		return;
 	}
-	r->secret = xstrdup(token);
-	if (authzid[0] && name_fits(authzid, r->authzid, sizeof(r->authzid)) < 0) {
+	r->secret = xstrdup(o.token);
+	if (o.authzid[0] && name_fits(o.authzid, r->authzid, sizeof(r->authzid)) < 0) {
 		verdict_fail(r, " (invalid authorization identity)");
 		return;
 	}
@@ -224,21 +223,6 @@ static void oauth_start(struct auth_req *r, struct ipc_msg *step)
 }
 
 /* ---- the master's messages ------------------------------------------------ */
-
-struct request_in {
-	uint32_t step, tls;
-	const char *mech, *remote, *sid;
-	const unsigned char *sasl;
-	size_t sasl_len;
-};
-
-static int request_decode(struct ipc_msg *m, struct request_in *q)
-{
-	return ipc_get_u32(m, &q->step) < 0 || ipc_get_str(m, &q->mech) < 0 ||
-	       ipc_get_bytes(m, &q->sasl, &q->sasl_len) < 0 || ipc_get_str(m, &q->remote) < 0 ||
-	       ipc_get_str(m, &q->sid) < 0 || ipc_get_u32(m, &q->tls) < 0 ||
-	       ipc_get_end(m) < 0 ? -1 : 0;
-}
 
 static void start(struct auth_req *r, struct ipc_msg *step)
 {
@@ -279,7 +263,7 @@ void request_handle(struct ipc_msg *m)
 	struct ipc_msg step;
 	struct auth_req *r;
 
-	if (request_decode(m, &q) < 0 || q.step > AUTH_STEP_CANCEL) {
+	if (authmsg_request(m, &q) < 0 || q.step > AUTH_STEP_CANCEL) {
 		log_err("auth: malformed request from the master");
 		return;
 	}
