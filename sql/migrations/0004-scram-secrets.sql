@@ -14,13 +14,16 @@ ALTER TABLE haven.users ADD COLUMN scram_sha256 text
 	CHECK (scram_sha256 ~ '^[0-9]{4,7},[A-Za-z0-9+/]+=*,[A-Za-z0-9+/]{43}=,[A-Za-z0-9+/]{43}=$');
 GRANT SELECT (scram_sha256) ON haven.users TO haven_auth;
 
--- PBKDF2-HMAC-SHA256 (RFC 8018), one 32-byte block, and the secret made
--- from it (RFC 5802 section 3), with pgcrypto's hmac() and digest() from
--- whichever schema pgcrypto is in now (0002's password_hash finds it the
--- same way; these functions name it in their search_path).
-DO $$
+-- A new secret for password (RFC 5802 section 3): SaltedPassword by
+-- PBKDF2-HMAC-SHA256 (RFC 8018, one 32-byte block, 4096 iterations as one
+-- recursive query), then StoredKey and ServerKey. pgcrypto's functions come
+-- from whichever schema pgcrypto is in now, found at each call as 0002's
+-- password_hash does (and with the same error when it is gone).
+CREATE FUNCTION haven.scram_secret(password text) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, haven, pg_temp AS $$
 DECLARE
 	nsp text;
+	secret text;
 BEGIN
 	SELECT e.extnamespace::regnamespace::text INTO nsp
 	  FROM pg_catalog.pg_extension e WHERE e.extname = 'pgcrypto';
@@ -28,36 +31,24 @@ BEGIN
 		RAISE EXCEPTION 'the pgcrypto extension is missing' USING ERRCODE = 'undefined_function',
 			HINT = 'CREATE EXTENSION pgcrypto (Debian: postgresql-contrib)';
 	END IF;
-	EXECUTE format($f$
-CREATE FUNCTION haven.pbkdf2_sha256(password bytea, salt bytea, iterations integer)
-RETURNS bytea LANGUAGE plpgsql IMMUTABLE STRICT
-SET search_path = pg_catalog, %I, pg_temp AS $b$
-DECLARE
-	u bytea := hmac(salt || '\x00000001'::bytea, password, 'sha256');
-	a bigint[] := ARRAY[0, 0, 0, 0];
-BEGIN
-	FOR i IN 1..iterations LOOP
-		IF i > 1 THEN
-			u := hmac(u, password, 'sha256');
-		END IF;
-		FOR k IN 0..3 LOOP
-			a[k + 1] := a[k + 1] # ('x' || encode(substr(u, 8 * k + 1, 8), 'hex'))::bit(64)::bigint;
-		END LOOP;
-	END LOOP;
-	RETURN int8send(a[1]) || int8send(a[2]) || int8send(a[3]) || int8send(a[4]);
-END $b$ $f$, nsp);
-	EXECUTE format($f$
-CREATE FUNCTION haven.scram_secret(password text) RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, %I, pg_temp AS $b$
-DECLARE
-	salt bytea := gen_random_bytes(16);
-	salted bytea := haven.pbkdf2_sha256(convert_to(password, 'UTF8'), salt, 4096);
-	client_key bytea := hmac('Client Key'::bytea, salted, 'sha256');
-BEGIN
-	RETURN '4096,' || encode(salt, 'base64') || ','
-		|| encode(digest(client_key, 'sha256'), 'base64') || ','
-		|| encode(hmac('Server Key'::bytea, salted, 'sha256'), 'base64');
-END $b$ $f$, nsp);
+	EXECUTE format($q$
+	WITH RECURSIVE
+	k AS (SELECT convert_to($1, 'UTF8') AS pw, %1$s.gen_random_bytes(16) AS salt),
+	it AS (SELECT 1 AS i, %1$s.hmac(k.salt || '\x00000001'::bytea, k.pw, 'sha256') AS u FROM k
+	       UNION ALL
+	       SELECT it.i + 1, %1$s.hmac(it.u, k.pw, 'sha256') FROM it, k WHERE it.i < 4096),
+	x AS (SELECT bit_xor(('x' || encode(substr(u, 1, 8), 'hex'))::bit(64)::bigint) AS a1,
+		     bit_xor(('x' || encode(substr(u, 9, 8), 'hex'))::bit(64)::bigint) AS a2,
+		     bit_xor(('x' || encode(substr(u, 17, 8), 'hex'))::bit(64)::bigint) AS a3,
+		     bit_xor(('x' || encode(substr(u, 25, 8), 'hex'))::bit(64)::bigint) AS a4 FROM it),
+	salted AS (SELECT int8send(a1) || int8send(a2) || int8send(a3) || int8send(a4) AS sp FROM x),
+	keys AS (SELECT %1$s.hmac('Client Key'::bytea, sp, 'sha256') AS ck,
+			%1$s.hmac('Server Key'::bytea, sp, 'sha256') AS sk FROM salted)
+	SELECT '4096,' || encode(k.salt, 'base64') || ','
+	       || encode(%1$s.digest(keys.ck, 'sha256'), 'base64') || ',' || encode(keys.sk, 'base64')
+	  FROM k, keys
+	$q$, nsp) INTO secret USING password;
+	RETURN secret;
 END $$;
 
 -- The SCRAM secret for a password given to the API: NULL for NULL (no
@@ -110,8 +101,7 @@ BEGIN
 	UPDATE haven.users u SET password = hash, scram_sha256 = scram WHERE u.id = usr;
 END $$;
 
-REVOKE EXECUTE ON FUNCTION haven.pbkdf2_sha256(bytea, bytea, integer), haven.scram_secret(text),
-	haven.scram_of(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION haven.scram_secret(text), haven.scram_of(text) FROM PUBLIC;
 
 INSERT INTO haven.schema_migrations (version, name) VALUES (4, 'scram-secrets');
 

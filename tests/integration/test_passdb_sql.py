@@ -153,3 +153,24 @@ def test_database_down_then_back(sqlhaven):
         h.pg.pg_ctl("start", "-w", "-t", "60", "-l", h.pg.log)
         h.pg.wait_ready()
     assert login_answer(h, "hank@example.org", "pw") == "OK"
+
+
+def test_scram_secret_column(sqlhaven):
+    """0004's secret is RFC 5802's for the password, and only the auth
+    helper's role reads it."""
+    import base64
+    import hashlib
+    import hmac
+    h = sqlhaven
+    sql(h, "SELECT haven.create_user('ivy@example.org', 'p\u00e4ss')")
+    it, salt, stored, server = h.pg.psql(
+        "SELECT scram_sha256 FROM haven.users WHERE login = 'ivy@example.org'",
+        db=h.db, user=AUTH_ROLE).split(",")
+    salted = hashlib.pbkdf2_hmac("sha256", "p\u00e4ss".encode(), base64.b64decode(salt), int(it))
+    ck = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    assert base64.b64decode(stored) == hashlib.sha256(ck).digest()
+    assert base64.b64decode(server) == hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    h.pg.psql("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 't_mail2') "
+              "THEN CREATE ROLE t_mail2 LOGIN IN ROLE haven_mail; END IF; END $$", db="postgres")
+    r = h.pg.psql("SELECT scram_sha256 FROM haven.users", db=h.db, user="t_mail2", check=False)
+    assert "permission denied" in r.stderr, r.stdout
