@@ -293,3 +293,36 @@ def test_timing_pam(capsys):
         h.cleanup()
         subprocess.run(["userdel", "-r", "-f", user], capture_output=True)
         os.unlink("/etc/pam.d/" + service)
+
+
+def test_file_password_change_beats_the_cache(haven_factory):
+    """A success is cached (passdb_cache_ttl), yet a password changed in
+    the file takes effect at the next login: the cache only spares the
+    hash work while the stored hash is the one it saw."""
+    h = haven_factory(extra_conf="passdb_cache_ttl = 300")
+    assert login_answer(h, "127.0.0.1", "alice", "pw-alice").startswith(b"a OK")
+    passwd = os.path.join(h.dir, "passwd")
+    with open(passwd) as f:
+        text = f.read()
+    with open(passwd, "w") as f:
+        f.write(text.replace("{PLAIN}pw-alice", "{PLAIN}new-alice"))
+    assert login_answer(h, "127.0.0.1", "alice", "pw-alice") == WRONG
+    assert login_answer(h, "127.0.0.1", "alice", "new-alice").startswith(b"a OK")
+
+
+def test_passwords_never_logged(haven_factory):
+    """Not at debug level, not for failures, not for any mechanism."""
+    h = haven_factory()
+    secrets = ["Sekr3t-wrong-%d" % i for i in range(3)]
+    for s in secrets:
+        assert login_answer(h, "127.0.0.1", "alice", s) == WRONG
+    s, f = h.raw()
+    s.sendall(b"p AUTHENTICATE PLAIN " + base64.b64encode(b"\0bob\0Plain-Sekr3t") + b"\r\n")
+    read_until_tagged(f, b"p")
+    s.close()
+    assert login_answer(h, "127.0.0.1", "bob", "pw-bob").startswith(b"a OK")
+    h.stop()
+    log = h.log_text()
+    assert "log_level = debug" in open(h.conf).read()
+    for secret in secrets + ["Plain-Sekr3t", "pw-bob"]:
+        assert secret not in log, secret
