@@ -24,6 +24,7 @@ struct login {
 	const struct mech *mech;
 	unsigned mech_step;      /* client answers it has had */
 	int exchange;            /* the master holds an exchange for it */
+	unsigned started;        /* exchanges started on this connection */
 	struct buf login_user;   /* mechanism LOGIN: the name, until the password */
 };
 

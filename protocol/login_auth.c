@@ -156,8 +156,10 @@ static void send_step(struct session *s, enum auth_step kind, const char *mech,
 	 * the client's next lines; after success the user worker got a
 	 * copy and a TLS proxy drops them (L->handed_bytes) first. */
 	L->handed_bytes = left;
-	if (kind == AUTH_STEP_START)
+	if (kind == AUTH_STEP_START) {
 		L->exchange = 1;
+		L->started++;
+	}
 	bufferevent_disable(s->bev, EV_READ);
 	L->auth_pending = 1;
 	L->pending = o;
@@ -169,7 +171,8 @@ static void send_step(struct session *s, enum auth_step kind, const char *mech,
 		s->drained = send_pending;
 }
 
-/* Build a step with fill(); malformed: BAD with text, the exchange ends. */
+/* Send a step the client's answer made (ok 0), or answer BAD with text
+ * (the client's answer was malformed) and end the exchange. */
 static void step_or_bad(struct session *s, enum auth_step kind, int ok, struct ipc_out *step,
 			const char *text)
 {
@@ -185,11 +188,10 @@ static void step_or_bad(struct session *s, enum auth_step kind, int ok, struct i
 /* The exchange at the master ends without an answer (the client gave up). */
 static void cancel_exchange(struct session *s)
 {
-	struct ipc_out step, o;
+	struct ipc_out o;
 
 	if (!L->exchange)
 		return;
-	ipc_out_init(&step, 0, 0);
 	ipc_out_init(&o, MSG_LOGIN_AUTH, 0);
 	ipc_put_u32(&o, AUTH_STEP_CANCEL);
 	ipc_put_str(&o, L->mech ? L->mech->name : "");
@@ -201,7 +203,6 @@ static void cancel_exchange(struct session *s)
 	if (ipc_send(CHILD_FD_MASTER, &o, -1) < 0)
 		session_bye(s, "[UNAVAILABLE] Server shutting down");
 	ipc_out_free(&o);
-	ipc_out_free(&step);
 	L->exchange = 0;
 }
 
@@ -400,6 +401,17 @@ void login_auth_failed(enum login_fail kind, const char *reason)
 
 /* ---- the commands --------------------------------------------------------------- */
 
+/* The master allows auth_max_attempts exchanges per connection and kills
+ * a login worker that asks for more: before that, the client gets BYE,
+ * whether its exchanges failed or were cancelled. 1 when it got it. */
+static int attempts_used_up(struct session *s)
+{
+	if (L->started < (unsigned)L->cfg.auth_max_attempts)
+		return 0;
+	session_bye(s, "Too many login attempts");
+	return 1;
+}
+
 void cmd_login(struct session *s, const struct imap_cmd *cmd)
 {
 	struct ipc_out step;
@@ -415,6 +427,8 @@ void cmd_login(struct session *s, const struct imap_cmd *cmd)
 			       "Plaintext authentication disallowed without TLS");
 		return;
 	}
+	if (attempts_used_up(s))
+		return;
 	snprintf(L->tag, sizeof(L->tag), "%s", cmd->tag);
 	L->mech = &mechs[1];
 	ipc_out_init(&step, 0, 0);
@@ -458,6 +472,8 @@ void cmd_authenticate(struct session *s, const struct imap_cmd *cmd)
 		session_tagged(s, cmd->tag, "NO", "CANNOT", "Unsupported authentication mechanism");
 		return;
 	}
+	if (attempts_used_up(s))
+		return;
 	snprintf(L->tag, sizeof(L->tag), "%s", cmd->tag);
 	login_auth_reset(s);
 	L->mech = m;

@@ -220,7 +220,7 @@ static void finish_connection(evutil_socket_t fd, short what, void *arg)
 	if (L->client_fd >= 0)
 		close(L->client_fd);
 	if (L->pending) {
-		ipc_out_free(L->pending);
+		ipc_out_free_secret(L->pending);
 		free(L->pending);
 	}
 	memset(&L->s, 0, sizeof(L->s));
@@ -228,6 +228,11 @@ static void finish_connection(evutil_socket_t fd, short what, void *arg)
 	L->tls = 0;
 	L->loopback = 0;
 	L->failures = 0;
+	L->started = 0;
+	L->exchange = 0;
+	L->mech = NULL;
+	L->mech_step = 0;
+	buf_free_secret(&L->login_user);
 	L->auth_pending = 0;
 	L->handed_bytes = 0;
 	L->tag[0] = '\0';

@@ -237,3 +237,21 @@ def test_login_mechanism(h):
     s.sendall(base64.b64encode(b"nope") + b"\r\n")
     assert b"AUTHENTICATIONFAILED" in read_until_tagged(f, b"a")[-1]
     s.close()
+
+
+def test_cancelled_exchanges_count_then_bye(h):
+    """auth_max_attempts (3) exchanges per connection, cancelled or not:
+    the fourth gets BYE from the login worker (the master would kill a
+    worker that asked for more)."""
+    s, f = h.raw()
+    for i in range(3):
+        tag = b"c%d" % i
+        s.sendall(tag + b" AUTHENTICATE SCRAM-SHA-256 " + b64(Scram("alice", "x").first()) + b"\r\n")
+        assert f.readline().startswith(b"+ ")
+        s.sendall(b"*\r\n")
+        assert read_until_tagged(f, tag)[-1].startswith(tag + b" BAD")
+    s.sendall(b"d LOGIN alice pw-alice\r\n")
+    rest = f.read()
+    assert b"* BYE Too many login attempts" in rest, rest
+    s.close()
+    assert "killing it" not in h.log_text()
