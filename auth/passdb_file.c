@@ -206,3 +206,97 @@ int passdb_file_check(const char *path, size_t *nusers, struct error *err)
 	passdb_file_close(p);
 	return r;
 }
+
+/* ---- the vtable ----------------------------------------------------------- */
+
+struct pdb_file {
+	struct passdb base;
+	struct passdb_file *f;
+	char like[128];   /* the setting of the last hash verified (password_like) */
+};
+
+static struct passdb *file_open(const struct config *cfg, const char *arg)
+{
+	struct pdb_file *p = xcalloc(1, sizeof(*p));
+	char *dummy = password_dummy_hash();
+
+	p->f = passdb_file_open(arg);
+	password_like(dummy, p->like, sizeof(p->like));
+	free(dummy);
+	return &p->base;
+}
+
+static void file_close(struct passdb *pd)
+{
+	struct pdb_file *p = (struct pdb_file *)pd;
+	passdb_file_close(p->f);
+	free(p);
+}
+
+static int file_check(const struct config *cfg, const char *arg, struct error *err)
+{
+	size_t n;
+
+	if (passdb_file_check(arg, &n, err) < 0)
+		return -1;
+	if (n == 0)
+		log_warn("passdb %s has no users", arg);
+	return 0;
+}
+
+static void record_of(const struct passdb_user *u, struct passdb_record *rec)
+{
+	passdb_record_init(rec, u->name);
+	snprintf(rec->home, sizeof(rec->home), "%s", u->home);
+	rec->uid = u->uid;
+	rec->gid = u->gid;
+	snprintf(rec->secret, sizeof(rec->secret), "%s", u->hash);
+}
+
+static enum passdb_result file_lookup(struct passdb *pd, const char *user,
+				      struct passdb_record *rec)
+{
+	struct pdb_file *p = (struct pdb_file *)pd;
+	struct passdb_user u;
+	struct error err;
+	int found = passdb_file_lookup(p->f, user, &u, &err);
+
+	if (found < 0) {
+		log_err("%s", err.msg);
+		passdb_record_init(rec, user);
+		snprintf(rec->reason, sizeof(rec->reason), "passdb file unreadable");
+		return PDB_TEMPFAIL;
+	}
+	if (!found)
+		return PDB_UNKNOWN;
+	record_of(&u, rec);
+	explicit_bzero(u.hash, sizeof(u.hash));
+	return PDB_OK;
+}
+
+static enum passdb_result file_verify(struct passdb *pd, const struct passdb_query *q,
+				      struct passdb_record *rec)
+{
+	struct pdb_file *p = (struct pdb_file *)pd;
+	enum passdb_result r = file_lookup(pd, q->user, rec);
+
+	/* An unknown user costs the hash work of the last known one. */
+	if (r == PDB_UNKNOWN)
+		password_burn(q->password, p->like);
+	if (r != PDB_OK)
+		return r;
+	password_like(rec->secret, p->like, sizeof(p->like));
+	if (q->known[0] && strcmp(q->known, rec->secret) == 0)
+		return PDB_OK;
+	return password_verify(q->password, rec->secret, pd->cfg->allow_plain_passwords) == 1
+		? PDB_OK : PDB_MISMATCH;
+}
+
+const struct passdb_ops passdb_file_ops = {
+	.name = "file",
+	.check = file_check,
+	.open = file_open,
+	.close = file_close,
+	.verify = file_verify,
+	.lookup = file_lookup,
+};

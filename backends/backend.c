@@ -48,68 +48,45 @@ static const struct backend_setting *setting_find(const char *key)
 	return NULL;
 }
 
-static int setting_value_ok(const struct backend_setting *s, const char *v, long *num)
-{
-	char *end;
-	switch (s->type) {
-	case BS_STR:
-		return 1;
-	case BS_INT:
-		errno = 0;
-		*num = strtol(v, &end, 10);
-		return errno == 0 && end != v && *end == '\0' && *num >= s->min && *num <= s->max;
-	case BS_BOOL:
-		return config_bool_value(v, (int *)num) == 0;
-	}
-	return 0;
-}
-
 int backend_settings_check(const struct config *cfg, struct error *err)
 {
 	for (size_t i = 0; i < cfg->nextra; i++) {
 		const struct config_extra *x = &cfg->extra[i];
 		const struct backend_setting *s;
-		long num = 0;
 		if (config_extra_role(x->key) != CONFIG_ROLE_WORKER)
 			continue;
 		if ((s = setting_find(x->key)) == NULL) {
 			error_set(err, ERR_PARSE, "%s: unknown key \"%s\"", x->where, x->key);
 			return -1;
 		}
-		if (!setting_value_ok(s, x->value, &num)) {
-			if (s->type == BS_INT)
-				error_set(err, ERR_PARSE, "%s: %s: expected a number in %ld..%ld, got \"%s\"",
-					  x->where, x->key, s->min, s->max, x->value);
-			else
-				error_set(err, ERR_PARSE, "%s: %s: expected yes or no, got \"%s\"",
-					  x->where, x->key, x->value);
+		if (setting_check(s, x->value, x->where, err) < 0)
 			return -1;
-		}
 	}
 	return 0;
 }
 
+/* The setting of that name, which some backend must declare. */
+static const struct backend_setting *setting_declared(const char *key)
+{
+	const struct backend_setting *s = setting_find(key);
+	if (s == NULL)
+		fatal("backend setting %s is not declared", key);
+	return s;
+}
+
 const char *backend_setting_str(const struct config *cfg, const char *key)
 {
-	const char *v = config_extra_get(cfg, key);
-	const struct backend_setting *s;
-	if (v != NULL)
-		return v;
-	if ((s = setting_find(key)) == NULL)
-		fatal("backend setting %s is not declared", key);
-	return s->def;
+	return setting_str(cfg, setting_declared(key));
 }
 
 long backend_setting_int(const struct config *cfg, const char *key)
 {
-	return strtol(backend_setting_str(cfg, key), NULL, 10);
+	return setting_int(cfg, setting_declared(key));
 }
 
 int backend_setting_bool(const struct config *cfg, const char *key)
 {
-	int on = 0;
-	config_bool_value(backend_setting_str(cfg, key), &on);
-	return on;
+	return setting_bool(cfg, setting_declared(key));
 }
 
 /* ---- mailbox names -------------------------------------------------------- */

@@ -21,6 +21,7 @@
 
 #include "../lib/config.h"
 #include "../lib/error.h"
+#include "../lib/settings.h"
 #include "../mail/msgmeta.h"
 
 struct store;
@@ -111,14 +112,10 @@ enum backend_match { BM_NO = 0, BM_YES = 1, BM_MAYBE = 2 };
 /* A setting a backend reads from haven.conf, named "<backend>_<name>"
  * (backends declare their own; the master routes such keys to the user
  * workers only and never to the login workers). */
-enum backend_setting_type { BS_STR, BS_INT, BS_BOOL };
-struct backend_setting {
-	const char *key;         /* full key, e.g. "mbox_dir" */
-	enum backend_setting_type type;
-	const char *def;
-	long min, max;           /* BS_INT */
-	const char *doc;
-};
+#define backend_setting setting  /* lib/settings.h */
+#define BS_STR SETTING_STR
+#define BS_INT SETTING_INT
+#define BS_BOOL SETTING_BOOL
 
 struct search_program;
 struct search_ctx;

@@ -11,6 +11,7 @@
  *            each LOGIN, the --big-ops commands (STATUS, SELECT, FETCH 1:*
  *            (UID FLAGS), UID SEARCH SUBJECT, SEARCH BODY), LOGOUT; every
  *            answer is checked against --bigbox-expect
+ * --scram: log in with AUTHENTICATE SCRAM-SHA-256 instead of LOGIN.
  * --tls: implicit TLS (IMAPS), the server certificate verified against
  * --tls-ca for IP 127.0.0.1; every connection makes a full handshake (no
  * session resumption); CONNECT then includes the handshake.
@@ -38,6 +39,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -83,8 +88,9 @@ static struct {
 	unsigned long fetch_max; /* FETCH only 1..fetch_max (the seeded messages) */
 	int tls, timeout;
 	const char *tls_ca, *big_ops, *big_expect;
+	int scram;               /* log in with AUTHENTICATE SCRAM-SHA-256 */
 } opt = { P_DEFAULT, 143, 10, 50, 1000000, 10.0, 2.0, "bench%02d", "pw-bench%02d",
-	  NULL, NULL, 0, 0, 0, 60, NULL, NULL, NULL };
+	  NULL, NULL, 0, 0, 0, 60, NULL, NULL, NULL, 0 };
 
 static SSL_CTX *ssl_ctx;
 static char tls_version[32], tls_cipher[64]; /* of the first TLS connection */
@@ -174,6 +180,10 @@ struct conn {
 	int got_status;
 	unsigned long *found;
 	size_t nfound, found_cap;
+	/* --scram: the exchange in progress (RFC 5802) */
+	int scram_step;
+	char scram_bare[160], scram_pass[64];
+	unsigned char scram_sig[32];
 };
 
 static struct conn *conns;
@@ -220,13 +230,125 @@ static void user_creds(int u, char *user, size_t ul, char *pass, size_t pl)
 	snprintf(pass, pl, opt.pass_fmt, u + 1);
 }
 
+/* ---- SCRAM-SHA-256 (--scram), the client's side of RFC 5802 ------------ */
+
+static void b64(const void *in, size_t n, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+/* The server's challenge (after "+ "), decoded into out: its length or -1. */
+static int unb64(const char *in, unsigned char *out, size_t cap)
+{
+	size_t n = strcspn(in, "\r\n");
+	int len;
+
+	if (n % 4 || n / 4 * 3 >= cap)
+		return -1;
+	len = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+	if (len < 0)
+		return -1;
+	len -= (n >= 1 && in[n - 1] == '=') + (n >= 2 && in[n - 2] == '=');
+	out[len] = '\0';
+	return len;
+}
+
+static void scram_first(struct conn *c, const char *user, const char *pass)
+{
+	unsigned char rnd[18];
+	char nonce[32], first[200], out[300];
+
+	RAND_bytes(rnd, sizeof(rnd));
+	b64(rnd, sizeof(rnd), nonce);
+	snprintf(c->scram_bare, sizeof(c->scram_bare), "n=%s,r=%s", user, nonce);
+	snprintf(c->scram_pass, sizeof(c->scram_pass), "%s", pass);
+	snprintf(first, sizeof(first), "n,,%s", c->scram_bare);
+	b64(first, strlen(first), out);
+	c->scram_step = 1;
+	send_cmd(c, C_LOGIN, "AUTHENTICATE SCRAM-SHA-256 %s", out);
+}
+
+static void hmac256(const void *key, size_t klen, const void *d, size_t n, unsigned char *out)
+{
+	unsigned int len = 32;
+	HMAC(EVP_sha256(), key, (int)klen, d, n, out, &len);
+}
+
+/* client-final-message for server-first sf: 0, or -1 when sf is not one. */
+static int scram_final(struct conn *c, const char *sf, char *out, size_t cap)
+{
+	const char *r = strstr(sf, "r="), *s = strstr(sf, ",s="), *i = strstr(sf, ",i=");
+	unsigned char salt[128], salted[32], ck[32], sk[32], stored[32], sig[32], proof[32];
+	char without[400], am[1200], pb[64];
+	int slen;
+
+	if (r != sf || !s || !i || i < s)
+		return -1;
+	char saltb[200];
+	snprintf(saltb, sizeof(saltb), "%.*s", (int)(i - s - 3), s + 3);
+	if ((slen = unb64(saltb, salt, sizeof(salt))) < 0)
+		return -1;
+	PKCS5_PBKDF2_HMAC(c->scram_pass, (int)strlen(c->scram_pass), salt, slen, atoi(i + 3),
+			  EVP_sha256(), 32, salted);
+	hmac256(salted, 32, "Client Key", 10, ck);
+	hmac256(salted, 32, "Server Key", 10, sk);
+	SHA256(ck, 32, stored);
+	snprintf(without, sizeof(without), "c=biws,r=%.*s", (int)(s - r - 2), r + 2);
+	snprintf(am, sizeof(am), "%s,%s,%s", c->scram_bare, sf, without);
+	hmac256(stored, 32, am, strlen(am), sig);
+	for (int k = 0; k < 32; k++)
+		proof[k] = ck[k] ^ sig[k];
+	hmac256(sk, 32, am, strlen(am), c->scram_sig);
+	b64(proof, 32, pb);
+	char msg[600];
+	snprintf(msg, sizeof(msg), "%s,p=%s", without, pb);
+	if (cap < 4 * (strlen(msg) / 3 + 1) + 1)
+		return -1;
+	b64(msg, strlen(msg), out);
+	return 0;
+}
+
+/* A "+" line during the SCRAM login: the next answer. */
+static void scram_continue(struct conn *c, const char *challenge)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	unsigned char dec[512], want[40];
+	char answer[1200];
+
+	if (unb64(challenge, dec, sizeof(dec)) < 0) {
+		proto_errors++;
+		evbuffer_add(out, "*\r\n", 3);
+		return;
+	}
+	if (c->scram_step++ == 1) {
+		if (scram_final(c, (const char *)dec, answer, sizeof(answer)) < 0) {
+			proto_errors++;
+			evbuffer_add(out, "*\r\n", 3);
+			return;
+		}
+		evbuffer_add_printf(out, "%s\r\n", answer);
+		return;
+	}
+	/* v=: the server proves it knows the secret too. */
+	if (strncmp((const char *)dec, "v=", 2) != 0 ||
+	    unb64((const char *)dec + 2, want, sizeof(want)) != 32 ||
+	    memcmp(want, c->scram_sig, 32) != 0) {
+		verify_errors++;
+		errmsg("conn %d: SCRAM server signature wrong", c->id);
+	}
+	evbuffer_add(out, "\r\n", 2);
+}
+
 static void do_login(struct conn *c)
 {
 	char user[64], pass[64];
 	c->user = (int)(random() % opt.nusers);
 	user_creds(c->user, user, sizeof(user), pass, sizeof(pass));
 	c->step = S_LOGIN;
-	send_cmd(c, C_LOGIN, "LOGIN %s %s", user, pass);
+	if (opt.scram)
+		scram_first(c, user, pass);
+	else
+		send_cmd(c, C_LOGIN, "LOGIN %s %s", user, pass);
 }
 
 static void make_append(struct conn *c)
@@ -578,7 +700,9 @@ static void handle_line(struct conn *c, const char *line, size_t len)
 		return;
 	}
 	if (line[0] == '+') {
-		if (c->pending_literal) {
+		if (c->cur == C_LOGIN && opt.scram) {
+			scram_continue(c, len > 2 ? line + 2 : "");
+		} else if (c->pending_literal) {
 			struct evbuffer *out = bufferevent_get_output(c->bev);
 			evbuffer_add(out, c->pending_literal, c->pending_len);
 			evbuffer_add(out, "\r\n", 2);
@@ -922,7 +1046,8 @@ static void usage(void)
 		"       [--corpus DIR] [--max-sessions N] [--hold-interval S] [--ready-file F]\n"
 		"       [--fetch-max N] [--timeout S] [--tls --tls-ca CERT.pem]\n"
 		"       [--big-ops STATUS,SELECT,FETCH,SEARCH_HEADER,SEARCH_BODY --bigbox-expect F]\n"
-		"       [-v]\n"
+		"       [--scram] [-v]\n"
+		"--scram: log in with AUTHENTICATE SCRAM-SHA-256 (the server's signature checked)\n"
 		"bigbox: --max-sessions sessions one after the other (use --clients 1); F has\n"
 		"lines 'messages N', 'uidnext N', 'unseen N', 'subject STR', 'subject_uids U...',\n"
 		"'body STR', 'body_seqs S...' (ascending)\n");
@@ -1038,10 +1163,11 @@ int main(int argc, char **argv)
 		{ "fetch-max", 1, 0, 'f' },   { "timeout", 1, 0, 't' },
 		{ "tls", 0, 0, 'T' },	      { "tls-ca", 1, 0, 'A' },
 		{ "big-ops", 1, 0, 'B' },     { "bigbox-expect", 1, 0, 'E' },
+		{ "scram", 0, 0, 'S' },
 		{ 0, 0, 0, 0 }
 	};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "p:P:c:d:u:U:W:C:m:i:r:vf:t:TA:B:E:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:P:c:d:u:U:W:C:m:i:r:vf:t:TA:B:E:S", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'p': opt.port = atoi(optarg); break;
 		case 'P':
@@ -1067,6 +1193,7 @@ int main(int argc, char **argv)
 		case 'A': opt.tls_ca = optarg; break;
 		case 'B': opt.big_ops = optarg; break;
 		case 'E': opt.big_expect = optarg; break;
+		case 'S': opt.scram = 1; break;
 		default: usage();
 		}
 	}

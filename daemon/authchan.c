@@ -19,23 +19,7 @@ static void auth_read(evutil_socket_t fd, short what, void *arg);
 
 static void fail_one(struct login_conn *lc)
 {
-	struct ipc_msg fake;
-	struct ipc_out o;
-	/* Build a TEMPFAIL result and feed it through the normal path so
-	 * there is one place that answers login workers. */
-	ipc_out_init(&o, MSG_AUTH_RESULT, lc->auth_req);
-	ipc_put_u32(&o, AUTH_TEMPFAIL);
-	ipc_put_str(&o, "");
-	ipc_put_u32(&o, 0);
-	ipc_put_u32(&o, 0);
-	ipc_put_str(&o, "");
-	ipc_put_str(&o, "Authentication service restarting");
-	memset(&fake, 0, sizeof(fake));
-	fake.fd = -1;
-	fake.data = (unsigned char *)o.payload.data;
-	fake.len = o.payload.len;
-	logins_auth_result(lc, &fake);
-	ipc_out_free(&o);
+	logins_auth_fail(lc, AUTH_TEMPFAIL, "Authentication service restarting");
 }
 
 static void auth_fail_pending(void)
@@ -77,38 +61,49 @@ static void auth_read(evutil_socket_t fd, short what, void *arg)
 		auth_fail_pending();
 		return;
 	}
-	if (m.type != MSG_AUTH_RESULT) {
+	if (m.type != MSG_AUTH_RESULT && m.type != MSG_AUTH_CHALLENGE) {
 		log_err("auth helper sent unexpected message %u", m.type);
 		ipc_msg_free(&m);
 		return;
 	}
+	/* Only an exchange waiting for the helper (not one waiting for its
+	 * client) can be answered. */
 	struct login_conn *lc = m.id ? logins_find_req(m.id) : NULL;
-	if (lc)
+	if (lc && !lc->challenged && m.type == MSG_AUTH_RESULT)
 		logins_auth_result(lc, &m);
+	else if (lc && !lc->challenged)
+		logins_auth_challenge(lc, &m);
 	else
-		log_debug("auth result for a connection that is gone (req %u)", m.id);
-	ipc_msg_free(&m);
+		log_debug("auth answer for an exchange that is gone or not waiting (req %u)", m.id);
+	ipc_msg_free_secret(&m);
 }
 
-int authchan_request(struct login_conn *lc, const char *mech, const char *user,
-		     const char *pass, const char *authzid)
+int authchan_request(struct login_conn *lc, uint32_t step, const char *mech,
+		     const unsigned char *sasl, size_t len)
 {
 	struct ipc_out o;
+	uint32_t id = lc->auth_req;
 	int r;
+
 	if (M->auth_chan < 0)
 		return -1;
-	if (++next_req == 0)
-		next_req = 1;
-	ipc_out_init(&o, MSG_AUTH_PASSWORD, next_req);
-	ipc_put_str(&o, user);
-	ipc_put_str(&o, pass);
-	ipc_put_str(&o, authzid);
-	ipc_put_str(&o, lc->remote);
+	if (step == AUTH_STEP_START) {
+		if (++next_req == 0)
+			next_req = 1;
+		id = next_req;
+	}
+	ipc_out_init(&o, MSG_AUTH_REQUEST, id);
+	buf_reserve(&o.payload, len + 256);  /* no copies of it left in freed memory */
+	ipc_put_u32(&o, step);
 	ipc_put_str(&o, mech);
+	ipc_put_bytes(&o, sasl, len);
+	ipc_put_str(&o, lc->remote);
+	ipc_put_str(&o, lc->sid);
+	ipc_put_u32(&o, lc->tls);
 	r = ipc_send(M->auth_chan, &o, -1);
-	ipc_out_free(&o);
+	ipc_out_free_secret(&o);
 	if (r == 0)
-		lc->auth_req = next_req;
+		lc->auth_req = id;
 	return r;
 }
 

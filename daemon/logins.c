@@ -86,7 +86,7 @@ static void schedule_backoff(long sec)
 /* --- connections ------------------------------------------------------- */
 
 /* The connection is no longer a pre-auth one of its network. */
-static void conn_uncount(struct login_conn *lc)
+void logins_conn_uncount(struct login_conn *lc)
 {
 	perip_del(lc->net);
 	lc->net[0] = '\0';
@@ -94,7 +94,7 @@ static void conn_uncount(struct login_conn *lc)
 
 static void conn_free(struct login_conn *lc)
 {
-	conn_uncount(lc);
+	logins_conn_uncount(lc);
 	if (lc->client_fd >= 0)
 		close(lc->client_fd);
 	free(lc->tag);
@@ -225,6 +225,11 @@ static void set_state(struct login_proc *p, enum login_proc_state st)
 	}
 }
 
+void logins_proc_done(struct login_proc *p)
+{
+	set_state(p, LP_DONE);
+}
+
 /* Signal a login worker: through its pidfd when a template forked it (it
  * is not our child, so its pid alone could name another process by now);
  * one not forked yet has nothing to signal, its channel is all it has. */
@@ -261,7 +266,7 @@ static void proc_retire(struct login_proc *p)
 }
 
 /* A login worker misbehaved or its channel broke: end it. */
-static void login_kill(struct login_proc *p, const char *why)
+void logins_kill(struct login_proc *p, const char *why)
 {
 	log_warn("%s: login worker %ld: %s; killing it", p->conn ? p->conn->sid : "pool",
 		 (long)p->pid, why);
@@ -303,7 +308,7 @@ static int proc_assign(struct login_proc *p, struct login_conn *lc)
 	r = ipc_send(p->chan, &o, lc->client_fd);
 	ipc_out_free(&o);
 	if (r < 0) {
-		login_kill(p, "cannot pass it a client");
+		logins_kill(p, "cannot pass it a client");
 		return -1;
 	}
 	set_state(p, LP_BUSY);
@@ -359,7 +364,6 @@ static void proc_ready(struct login_proc *p)
 	set_state(p, LP_IDLE);
 }
 
-static void login_handle_auth(struct login_conn *lc, struct ipc_msg *m);
 
 static void login_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -372,7 +376,7 @@ static void login_read(evutil_socket_t fd, short what, void *arg)
 	if (r <= 0) {
 		/* Worker exited or broke; the reaper frees the record. */
 		if (r < 0)
-			login_kill(p, "bad message framing");
+			logins_kill(p, "bad message framing");
 		else {
 			set_state(p, LP_DONE);
 			proc_close_chan(p);
@@ -386,13 +390,13 @@ static void login_read(evutil_socket_t fd, short what, void *arg)
 	switch (m.type) {
 	case MSG_LOGIN_AUTH:
 		if (p->state != LP_BUSY || p->conn == NULL)
-			login_kill(p, "auth request without a client");
+			logins_kill(p, "auth request without a client");
 		else
-			login_handle_auth(p->conn, &m);
+			logins_auth_step(p->conn, &m);
 		break;
 	case MSG_LOGIN_READY:
 		if (ipc_get_end(&m) < 0) {
-			login_kill(p, "malformed READY");
+			logins_kill(p, "malformed READY");
 		} else if (p->state == LP_STARTING) {
 			fail_streak = 0;
 			master_started();
@@ -407,19 +411,20 @@ static void login_read(evutil_socket_t fd, short what, void *arg)
 			set_state(p, LP_DONE);
 			if (p->gen == M->login_gen &&
 			    p->served >= (unsigned long)M->cfg.login_connections_per_process)
-				login_kill(p, "READY after its last client");
+				logins_kill(p, "READY after its last client");
 			else
 				proc_ready(p);
 			schedule_refill();
 		} else {
-			login_kill(p, "READY when it may not take a client");
+			logins_kill(p, "READY when it may not take a client");
 		}
 		break;
 	default:
-		login_kill(p, "unexpected message type");
+		logins_kill(p, "unexpected message type");
 		break;
 	}
-	ipc_msg_free(&m);
+	/* Credentials went through it. */
+	ipc_msg_free_secret(&m);
 }
 
 /* Start a login worker: 0, or 1 when the login template it would come
@@ -652,143 +657,6 @@ void logins_reload(void)
 		if (p->state == LP_IDLE || p->state == LP_STARTING)
 			proc_retire(p);
 	schedule_refill();
-}
-
-/* --- authentication ---------------------------------------------------- */
-
-static void login_handle_auth(struct login_conn *lc, struct ipc_msg *m)
-{
-	struct login_proc *p = lc->proc;
-	const char *mech, *authzid, *user, *pass, *tag, *enabled;
-	const unsigned char *left;
-	size_t leftlen;
-	uint32_t tls;
-
-	if (ipc_get_str(m, &mech) < 0 || ipc_get_str(m, &authzid) < 0 ||
-	    ipc_get_str(m, &user) < 0 || ipc_get_str(m, &pass) < 0 ||
-	    ipc_get_str(m, &tag) < 0 || ipc_get_u32(m, &tls) < 0 ||
-	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
-	    ipc_get_end(m) < 0) {
-		login_kill(p, "malformed auth request");
-		return;
-	}
-	if (lc->auth_req != 0 || lc->handed_off) {
-		login_kill(p, "auth request while one is pending");
-		return;
-	}
-	if (lc->attempts >= (unsigned)M->cfg.auth_max_attempts) {
-		login_kill(p, "too many auth attempts");
-		return;
-	}
-	lc->attempts++;
-	free(lc->tag);
-	free(lc->enabled);
-	free(lc->leftover);
-	lc->tag = xstrdup(tag);
-	lc->enabled = xstrdup(enabled);
-	lc->leftover = xmalloc(leftlen ? leftlen : 1);
-	memcpy(lc->leftover, left, leftlen);
-	lc->leftover_len = leftlen;
-	lc->tls = tls ? 1 : 0;
-	if (authchan_request(lc, mech, user, pass, authzid) < 0) {
-		struct ipc_out o;
-		ipc_out_init(&o, MSG_LOGIN_FAIL, 0);
-		ipc_put_u32(&o, LOGIN_FAIL_TEMP);
-		ipc_put_str(&o, "Authentication service unavailable");
-		ipc_send(p->chan, &o, -1);
-		ipc_out_free(&o);
-	}
-}
-
-void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
-{
-	struct login_proc *p = lc->proc;
-	uint32_t status, uid, gid;
-	const char *user, *home, *reason;
-	struct ipc_out o;
-
-	lc->auth_req = 0;
-	if (ipc_get_u32(m, &status) < 0 || ipc_get_str(m, &user) < 0 ||
-	    ipc_get_u32(m, &uid) < 0 || ipc_get_u32(m, &gid) < 0 ||
-	    ipc_get_str(m, &home) < 0 || ipc_get_str(m, &reason) < 0 || ipc_get_end(m) < 0) {
-		log_err("auth helper sent a malformed result");
-		status = AUTH_TEMPFAIL;
-		reason = "Internal error";
-	}
-	if (p == NULL || p->chan < 0)
-		return;  /* the client went away meanwhile */
-	if (status == 0) {
-		int fd, sp[2] = { -1, -1 };
-		if (lc->tls) {
-			/* The login worker keeps TLS and proxies plaintext
-			 * through a socketpair made here, not by it. */
-			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-				log_err("socketpair: %s", strerror(errno));
-				status = AUTH_TEMPFAIL;
-				reason = "Internal error";
-				goto fail;
-			}
-			fd = sp[1];
-		} else {
-			/* A copy: if the hand-off fails, a later login on
-			 * this connection still has the master's own. */
-			fd = fcntl(lc->client_fd, F_DUPFD_CLOEXEC, 0);
-			if (fd < 0) {
-				log_err("dup: %s", strerror(errno));
-				status = AUTH_TEMPFAIL;
-				reason = "Internal error";
-				goto fail;
-			}
-		}
-		if (workers_hand_off(user, (uid_t)uid, (gid_t)gid, home, lc, fd) < 0) {
-			/* fd went with the failed hand-off. */
-			if (sp[0] >= 0)
-				close(sp[0]);
-			status = AUTH_TEMPFAIL;
-			reason = "Mail service unavailable";
-			goto fail;
-		}
-		lc->handed_off = 1;
-		conn_uncount(lc);
-		if (lc->tls) {
-			/* This worker proxies until the session ends and never
-			 * takes another client. */
-			set_state(p, LP_DONE);
-			ipc_send_empty(p->chan, MSG_LOGIN_PROXY, 0, sp[0]);
-			close(sp[0]);
-		} else {
-			ipc_send_empty(p->chan, MSG_LOGIN_HANDED_OFF, 0, -1);
-		}
-		if (lc->client_fd >= 0) {
-			close(lc->client_fd);
-			lc->client_fd = -1;
-		}
-		log_info("%s: login: user=%s remote=%s tls=%u", lc->sid, user, lc->remote, lc->tls);
-		return;
-	}
-fail:
-	log_info("%s: login failed: remote=%s (%s)", lc->sid, lc->remote, reason);
-	ipc_out_init(&o, MSG_LOGIN_FAIL, 0);
-	ipc_put_u32(&o, status == AUTH_FAIL ? LOGIN_FAIL_AUTH
-		    : status == AUTH_BLOCKED ? LOGIN_FAIL_BLOCKED : LOGIN_FAIL_TEMP);
-	ipc_put_str(&o, reason);
-	ipc_send(p->chan, &o, -1);
-	ipc_out_free(&o);
-}
-
-struct login_conn *logins_find_req(uint32_t req)
-{
-	for (struct login_proc *p = M->login_procs; p; p = p->next)
-		if (p->conn && p->conn->auth_req == req)
-			return p->conn;
-	return NULL;
-}
-
-void logins_each_pending(void (*fn)(struct login_conn *lc))
-{
-	for (struct login_proc *p = M->login_procs; p; p = p->next)
-		if (p->conn && p->conn->auth_req != 0)
-			fn(p->conn);
 }
 
 /* --- accepting --------------------------------------------------------- */

@@ -44,7 +44,7 @@ struct options {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: havend [-F] [-d] [-t] [-n] [-c config]\n"
+	fprintf(stderr, "usage: havend [-F] [-d] [-t] [-n] [-c config] [-o key=value]...\n"
 			"       havend --version\n");
 	exit(2);
 }
@@ -66,6 +66,11 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->test_only = 1;
 		} else if (strcmp(argv[i], "-n") == 0) {
 			o->print = 1;
+		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+			/* Kept for SIGHUP, which reads the file again. */
+			M->overrides = xreallocarray(M->overrides, M->noverrides + 1,
+						     sizeof(*M->overrides));
+			M->overrides[M->noverrides++] = argv[++i];
 		} else {
 			usage();
 		}
@@ -76,12 +81,17 @@ int master_config_load(const char *path, struct config *cfg, struct buf *text, s
 {
 	config_init(cfg);
 	if (config_read_file(path, text, err) < 0 ||
-	    config_parse(cfg, text->data ? text->data : "", text->len, path, err) < 0 ||
-	    config_validate(cfg, err) < 0) {
-		config_free(cfg);
-		return -1;
-	}
+	    config_parse(cfg, text->data ? text->data : "", text->len, path, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < M->noverrides; i++)
+		if (config_override(cfg, M->overrides[i], err) < 0)
+			goto fail;
+	if (config_validate(cfg, err) < 0)
+		goto fail;
 	return 0;
+fail:
+	config_free(cfg);
+	return -1;
 }
 
 /* -t: the file, then what it names on this machine (every check, so that
@@ -400,6 +410,7 @@ int main(int argc, char **argv)
 	if (master_config_load(M->config_path, &M->cfg, &text, &err) < 0) {
 		fprintf(stderr, "havend: %s\n", err.msg);
 		buf_free(&text);
+		free(M->overrides);
 		free(abspath);
 		return 1;
 	}
@@ -407,6 +418,7 @@ int main(int argc, char **argv)
 		r = config_only(&opt, &text);
 		buf_free(&text);
 		config_free(&M->cfg);
+		free(M->overrides);
 		free(abspath);
 		return r;
 	}
@@ -421,6 +433,7 @@ int main(int argc, char **argv)
 	start_children();
 	event_base_dispatch(M->base);
 	teardown();
+	free(M->overrides);
 	free(abspath);
 	return M->exit_status;
 }

@@ -33,7 +33,8 @@ struct login_conn {
 	char net[CIDR_TEXT_MAX]; /* counted under it (perip.c) while pre-auth; "" not */
 	char sid[32];
 	unsigned attempts;
-	uint32_t auth_req;      /* pending request id, 0 if none */
+	uint32_t auth_req;      /* exchange in progress (its request id), 0 if none */
+	int challenged;         /* ... waiting for the login worker's next step */
 	int handed_off;
 	/* session state kept while the auth helper decides */
 	char *tag, *enabled;
@@ -72,12 +73,23 @@ struct login_proc {
 	unsigned status_waits;  /* looks for the exit status so far */
 };
 
+/* Who a user worker serves, as the auth helper said. */
+struct worker_identity {
+	const char *user, *home;
+	uid_t uid;
+	gid_t gid;
+	int64_t id;                 /* the passdb's id of the user; 0: none */
+	uint64_t quota_bytes, quota_messages;  /* 0: no limit */
+};
+
 struct user_worker {
 	struct user_worker *next;
 	char *user;
 	uid_t uid;
 	gid_t gid;
 	char *home;
+	int64_t id;
+	uint64_t quota_bytes, quota_messages;
 	pid_t pid;
 	int chan;
 	struct event *ev;
@@ -89,6 +101,8 @@ struct master {
 	struct event_base *base;
 	struct config cfg;
 	const char *config_path;
+	const char **overrides;  /* -o KEY=VALUE, applied after the file */
+	size_t noverrides;
 	int foreground;
 	int debug;
 	int listen_fds[NET_MAX_LISTENERS];
@@ -117,7 +131,8 @@ struct master {
 extern struct master *M;
 
 /* main.c */
-/* Read, parse and validate the file (into text, for the children). */
+/* Read, parse and validate the file (into text, for the children), with
+ * the -o overrides of the command line applied after it. */
 int master_config_load(const char *path, struct config *cfg, struct buf *text,
 		       struct error *err);
 /* Stop: no more clients, children asked to end (SIGTERM's path). */
@@ -173,9 +188,23 @@ int cfgtext_check(const struct config *cfg, const char *name, struct error *err)
 void logins_init(void);
 void logins_accept(evutil_socket_t fd, short what, void *arg);
 void logins_child_exited(pid_t pid);
-struct login_conn *logins_find_req(uint32_t req);
+/* The connection is no longer a pre-auth one of its network. */
+void logins_conn_uncount(struct login_conn *lc);
+/* A login worker misbehaved or its channel broke: end it. */
+void logins_kill(struct login_proc *p, const char *why);
+/* p gets no more clients (it proxies a TLS session now). */
+void logins_proc_done(struct login_proc *p);
+
+/* login_auth.c: exchanges between login workers and the auth helper */
+/* MSG_LOGIN_AUTH from lc's login worker. */
+void logins_auth_step(struct login_conn *lc, struct ipc_msg *m);
+/* MSG_AUTH_CHALLENGE / MSG_AUTH_RESULT for lc's exchange. */
+void logins_auth_challenge(struct login_conn *lc, struct ipc_msg *m);
 void logins_auth_result(struct login_conn *lc, struct ipc_msg *m);
-/* Call fn for every connection with an auth request pending. */
+/* End lc's exchange with a failure (status: enum auth_status). */
+void logins_auth_fail(struct login_conn *lc, uint32_t status, const char *reason);
+struct login_conn *logins_find_req(uint32_t req);
+/* Call fn for every connection with an exchange in progress. */
 void logins_each_pending(void (*fn)(struct login_conn *lc));
 /* SIGHUP: idle and starting workers have the old configuration; replace them. */
 void logins_reload(void);
@@ -225,8 +254,9 @@ void perip_free_all(void);
 
 /* authchan.c */
 int authchan_start(void);
-int authchan_request(struct login_conn *lc, const char *mech, const char *user,
-		     const char *pass, const char *authzid);
+/* Send a step of lc's exchange (a START gets a new request id). */
+int authchan_request(struct login_conn *lc, uint32_t step, const char *mech,
+		     const unsigned char *sasl, size_t len);
 int authchan_child_exited(pid_t pid);
 /* SIGHUP: send the auth helper the new configuration (its config text). */
 void authchan_reconfigure(void);
@@ -235,8 +265,7 @@ void authchan_stop(void);
 /* workers.c */
 /* Route a freshly authenticated session to the user's worker, spawning it
  * when needed. fd: the session socket (consumed). */
-int workers_hand_off(const char *user, uid_t uid, gid_t gid, const char *home,
-		     struct login_conn *lc, int fd);
+int workers_hand_off(const struct worker_identity *id, struct login_conn *lc, int fd);
 int workers_child_exited(pid_t pid);
 void workers_stop_all(void);
 unsigned workers_count(void);

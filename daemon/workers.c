@@ -66,47 +66,61 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 	ipc_msg_free(&m);
 }
 
-static struct user_worker *worker_spawn(const char *user, uid_t uid, gid_t gid, const char *home)
+static struct user_worker *worker_spawn(const struct worker_identity *id)
 {
 	struct user_worker *w;
+	char uidbuf[16], gidbuf[16], record[80];
 	int chan;
 
 	/* The worker drops to uid/gid itself, first thing after exec: the
 	 * binary may live where the mail user cannot reach it. */
-	char uidbuf[16], gidbuf[16];
-	snprintf(uidbuf, sizeof(uidbuf), "%lu", (unsigned long)uid);
-	snprintf(gidbuf, sizeof(gidbuf), "%lu", (unsigned long)gid);
-	const char *extra[] = { "-a", user, "-b", home, "-e", uidbuf, "-f", gidbuf, NULL };
+	snprintf(uidbuf, sizeof(uidbuf), "%lu", (unsigned long)id->uid);
+	snprintf(gidbuf, sizeof(gidbuf), "%lu", (unsigned long)id->gid);
+	snprintf(record, sizeof(record), "%lld:%llu:%llu", (long long)id->id,
+		 (unsigned long long)id->quota_bytes, (unsigned long long)id->quota_messages);
+	const char *extra[] = { "-a", id->user, "-b", id->home, "-c", record, "-e", uidbuf,
+				"-f", gidbuf, NULL };
 	pid_t pid = spawn_with_chan("haven-worker", extra, &chan);
 	if (pid < 0)
 		return NULL;
 	w = xcalloc(1, sizeof(*w));
-	w->user = xstrdup(user);
-	w->home = xstrdup(home);
-	w->uid = uid;
-	w->gid = gid;
+	w->user = xstrdup(id->user);
+	w->home = xstrdup(id->home);
+	w->uid = id->uid;
+	w->gid = id->gid;
+	w->id = id->id;
+	w->quota_bytes = id->quota_bytes;
+	w->quota_messages = id->quota_messages;
 	w->pid = pid;
 	w->chan = chan;
 	w->ev = event_new(M->base, w->chan, EV_READ | EV_PERSIST, worker_read, w);
 	event_add(w->ev, NULL);
 	w->next = M->workers;
 	M->workers = w;
-	log_debug("worker for %s started, pid %ld uid %ld", user, (long)pid, (long)uid);
+	log_debug("worker for %s started, pid %ld uid %ld", id->user, (long)pid, (long)id->uid);
 	return w;
 }
 
+/* Whether w serves exactly this identity: a changed uid, home, id or
+ * quota in the passdb means a new worker, not a reused one. */
+static int worker_same(const struct user_worker *w, const struct worker_identity *id)
+{
+	return w->uid == id->uid && w->gid == id->gid && strcmp(w->home, id->home) == 0 &&
+	       w->id == id->id && w->quota_bytes == id->quota_bytes &&
+	       w->quota_messages == id->quota_messages;
+}
+
 /* The user's running worker, or a new one. */
-static struct user_worker *worker_for(const char *user, uid_t uid, gid_t gid, const char *home)
+static struct user_worker *worker_for(const struct worker_identity *id)
 {
 	struct user_worker *w;
 
 	for (w = M->workers; w; w = w->next)
-		if (!w->quitting && strcmp(w->user, user) == 0)
+		if (!w->quitting && strcmp(w->user, id->user) == 0)
 			break;
-	/* A changed uid/home in the passdb means a new worker, not a reused one. */
-	if (w && (w->uid != uid || w->gid != gid || strcmp(w->home, home) != 0))
+	if (w && !worker_same(w, id))
 		w->quitting = 1, w = NULL;
-	return w ? w : worker_spawn(user, uid, gid, home);
+	return w ? w : worker_spawn(id);
 }
 
 static int send_session(struct user_worker *w, struct login_conn *lc, int fd)
@@ -126,10 +140,10 @@ static int send_session(struct user_worker *w, struct login_conn *lc, int fd)
 	return r;
 }
 
-int workers_hand_off(const char *user, uid_t uid, gid_t gid, const char *home,
-		     struct login_conn *lc, int fd)
+int workers_hand_off(const struct worker_identity *id, struct login_conn *lc, int fd)
 {
-	struct user_worker *w = worker_for(user, uid, gid, home);
+	const char *user = id->user;
+	struct user_worker *w = worker_for(id);
 	int r = w ? send_session(w, lc, fd) : -1;
 
 	if (w && r < 0 && (errno == EPIPE || errno == ECONNREFUSED || errno == ECONNRESET)) {
@@ -137,7 +151,7 @@ int workers_hand_off(const char *user, uid_t uid, gid_t gid, const char *home,
 		 * the session goes to a new worker instead. */
 		log_warn("worker for %s is gone; starting a new one for %s", user, lc->sid);
 		w->quitting = 1;
-		if ((w = worker_spawn(user, uid, gid, home)) != NULL)
+		if ((w = worker_spawn(id)) != NULL)
 			r = send_session(w, lc, fd);
 	}
 	close(fd);

@@ -45,6 +45,27 @@ int base64_decode(const char *in, size_t len, struct buf *out)
 	return 0;
 }
 
+int base64url_decode(const char *in, size_t len, struct buf *out)
+{
+	struct buf std = BUF_INIT;
+	int r = -1;
+
+	if (len % 4 == 1)
+		goto out;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '+' || c == '/' || c == '=')
+			goto out;
+		buf_append_byte(&std, c == '-' ? '+' : c == '_' ? '/' : c);
+	}
+	while (std.len % 4)
+		buf_append_byte(&std, '=');
+	r = base64_decode(std.data ? std.data : "", std.len, out);
+out:
+	buf_free(&std);
+	return r;
+}
+
 void base64_encode(const void *in, size_t len, struct buf *out)
 {
 	const unsigned char *p = in;

@@ -21,6 +21,13 @@ void buf_free(struct buf *b)
 	buf_init(b);
 }
 
+void buf_free_secret(struct buf *b)
+{
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
+	buf_free(b);
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

@@ -14,6 +14,7 @@
 
 #include "cidr.h"
 #include "log.h"
+#include "passdb_list.h"
 #include "sandbox.h"
 #include "xmalloc.h"
 
@@ -53,7 +54,8 @@ static const struct ckey keys[] = {
 	S(login_user, "haven", "unprivileged user the pre-auth login workers run as; owns no files"),
 	S(login_chroot, HAVEN_LOCALSTATEDIR "/lib/haven/empty", "empty root-owned directory the login workers chroot to"),
 	S(libexec_dir, HAVEN_LIBEXECDIR, "where haven-login, haven-auth and haven-worker are installed"),
-	S(passdb, "file:" HAVEN_SYSCONFDIR "/passwd", "password database: file:PATH (passwd-like: user:password:uid:gid:gecos:home:shell)"),
+	S(passdb, "file:" HAVEN_SYSCONFDIR "/passwd", "password databases, tried in order until one knows the user: comma-separated file:PATH (passwd-like: user:password:uid:gid:gecos:home:shell), pam, ldap, sql, oauth; their settings are passdb_* keys (haven.conf(5))"),
+	S(pam_service, "haven", "PAM service name of passdb = pam (/etc/pam.d/SERVICE)"),
 	B(allow_plain_passwords, "no", "accept {PLAIN} passwords in the file passdb (tests and demos only)"),
 	S(mail_user, "", "system user whose uid/gid serve passdb entries that have none (virtual users)"),
 	S(mail_home, HAVEN_LOCALSTATEDIR "/lib/haven/users/%u", "home directory template for passdb entries without one (%u user, %h home)"),
@@ -158,7 +160,7 @@ void config_init(struct config *c)
 {
 	struct error err;
 	memset(c, 0, sizeof(*c));
-	c->key_lines = xcalloc(NKEYS, sizeof(*c->key_lines));
+	c->key_where = xcalloc(NKEYS, sizeof(*c->key_where));
 	for (size_t i = 0; i < NKEYS; i++)
 		if (set_key(c, &keys[i], keys[i].def, "default", &err) < 0)
 			fatal("bad built-in default: %s", err.msg);
@@ -175,7 +177,9 @@ void config_free(struct config *c)
 		free(c->extra[i].where);
 	}
 	free(c->extra);
-	free(c->key_lines);
+	for (size_t i = 0; c->key_where && i < NKEYS; i++)
+		free(c->key_where[i]);
+	free(c->key_where);
 	free(c->source);
 	memset(c, 0, sizeof(*c));
 }
@@ -237,6 +241,33 @@ static char *trim(char *s)
 	return s;
 }
 
+/* One "key = value": a core key of the table, or a module's key kept in
+ * extra for the process that reads it. where ("file:line") is kept. */
+static int set_line(struct config *c, const char *key, const char *val, const char *where,
+		    struct error *err)
+{
+	const struct ckey *k = NULL;
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, key) == 0)
+			k = &keys[i];
+	if (k == NULL && extra_key_valid(key)) {
+		/* A backend's or passdb's: checked by the process that reads
+		 * it (backend_settings_check, haven-auth's passdb check). */
+		config_extra_set(c, key, val, where);
+		return 0;
+	}
+	if (k == NULL) {
+		error_set(err, ERR_PARSE, "%s: unknown key \"%s\"", where, key);
+		return -1;
+	}
+	if (set_key(c, k, val, where, err) < 0)
+		return -1;
+	free(c->key_where[k - keys]);
+	c->key_where[k - keys] = xstrdup(where);
+	return 0;
+}
+
 int config_parse(struct config *c, const char *text, size_t len, const char *name,
 		 struct error *err)
 {
@@ -251,7 +282,6 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t llen = nl ? (size_t)(nl - (text + pos)) : len - pos;
 		char *line, *key, *val, *eq;
-		const struct ckey *k = NULL;
 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%u", name, lineno);
@@ -292,29 +322,32 @@ int config_parse(struct config *c, const char *text, size_t len, const char *nam
 			val[vl - 1] = '\0';
 			val++;
 		}
-		for (size_t i = 0; i < NKEYS; i++)
-			if (strcmp(keys[i].name, key) == 0)
-				k = &keys[i];
-		if (k == NULL && extra_key_valid(key)) {
-			/* A backend's or passdb's: checked by the process
-			 * that reads it (backend_settings_check). */
-			config_extra_set(c, key, val, where);
-			free(line);
-			continue;
-		}
-		if (k == NULL) {
-			error_set(err, ERR_PARSE, "%s: unknown key \"%s\"", where, key);
+		if (set_line(c, key, val, where, err) < 0) {
 			free(line);
 			return -1;
 		}
-		if (set_key(c, k, val, where, err) < 0) {
-			free(line);
-			return -1;
-		}
-		c->key_lines[k - keys] = lineno;
 		free(line);
 	}
 	return 0;
+}
+
+int config_override(struct config *c, const char *arg, struct error *err)
+{
+	const char *eq = strchr(arg, '=');
+	char *key, *val, where[300];
+	int r;
+
+	if (eq == NULL || eq == arg) {
+		error_set(err, ERR_PARSE, "-o %s: expected KEY=VALUE", arg);
+		return -1;
+	}
+	key = xstrndup(arg, (size_t)(eq - arg));
+	val = xstrdup(eq + 1);
+	snprintf(where, sizeof(where), "command line: -o %s", trim(key));
+	r = set_line(c, trim(key), val, where, err);
+	free(key);
+	free(val);
+	return r;
 }
 
 int config_read_file(const char *path, struct buf *out, struct error *err)
@@ -359,9 +392,8 @@ void config_where(const struct config *c, const char *key, char *out, size_t out
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].name, key) != 0)
 			continue;
-		if (c->key_lines && c->key_lines[i])
-			snprintf(out, outlen, "%s:%u", c->source ? c->source : "config",
-				 c->key_lines[i]);
+		if (c->key_where && c->key_where[i])
+			snprintf(out, outlen, "%s", c->key_where[i]);
 		else
 			snprintf(out, outlen, "%s: (default)", c->source ? c->source : "config");
 		return;
@@ -434,6 +466,9 @@ static int validate_words(const struct config *c, struct error *err)
 
 int config_validate(const struct config *c, struct error *err)
 {
+	struct passdb_list pdbs;
+	int only_oauth;
+
 	if (validate_words(c, err) < 0)
 		return -1;
 	if (listen_list_ok(c, c->listen, "listen", err) < 0 ||
@@ -446,8 +481,12 @@ int config_validate(const struct config *c, struct error *err)
 				   "tls_cert and tls_key must be set together");
 	if (c->listen_tls[0] && c->tls_cert[0] == '\0')
 		return config_fail(c, "listen_tls", err, "needs tls_cert and tls_key");
-	if (strncmp(c->passdb, "file:", 5) != 0 || c->passdb[5] == '\0')
-		return config_fail(c, "passdb", err, "expected file:PATH");
+	if (passdb_list_parse(c->passdb, &pdbs, err) < 0)
+		return config_fail(c, "passdb", err, "%s", err->msg);
+	only_oauth = pdbs.n == 1 && pdbs.e[0].driver == PASSDB_OAUTH;
+	passdb_list_free(&pdbs);
+	if (only_oauth)
+		return config_fail(c, "passdb", err, "oauth needs a passdb after it that knows the users");
 	if (c->login_chroot[0] != '/')
 		return config_fail(c, "login_chroot", err, "must be an absolute path");
 	return 0;
@@ -485,8 +524,16 @@ static void dump_key(const struct config *c, const struct ckey *k, struct buf *o
 
 void config_dump_role(const struct config *c, unsigned roles, struct buf *out)
 {
-	for (size_t i = 0; i < NKEYS; i++)
+	char where[PATH_MAX + 64];
+
+	/* "#@ where" before each key: the child's messages then name the
+	 * administrator's file and line (or -o, or the default), not this
+	 * text's. */
+	for (size_t i = 0; i < NKEYS; i++) {
+		config_where(c, keys[i].name, where, sizeof(where));
+		buf_printf(out, "#@ %s\n", where);
 		dump_key(c, &keys[i], out);
+	}
 	for (size_t i = 0; i < c->nextra; i++)
 		if (config_extra_role(c->extra[i].key) & roles)
 			buf_printf(out, "#@ %s\n%s = \"%s\"\n", c->extra[i].where, c->extra[i].key,

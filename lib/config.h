@@ -13,7 +13,7 @@ enum plaintext_auth { PLAINTEXT_NO, PLAINTEXT_LOOPBACK, PLAINTEXT_YES };
 
 struct config {
 	char *source;           /* the name config_parse was given */
-	unsigned *key_lines;    /* per key, the line that set it; 0: default */
+	char **key_where;       /* per key, "file:line" that set it; NULL: default */
 	char *listen;           /* comma-separated host:port, STARTTLS capable */
 	char *listen_tls;       /* implicit TLS listeners */
 	char *tls_cert;
@@ -22,7 +22,8 @@ struct config {
 	char *login_user;
 	char *login_chroot;
 	char *libexec_dir;
-	char *passdb;           /* file:/path */
+	char *passdb;           /* list: lib/passdb_list.h */
+	char *pam_service;
 	int allow_plain_passwords;
 	char *mail_user;        /* uid/gid for passdb entries without them */
 	char *mail_home;        /* home template for entries without one */
@@ -84,6 +85,9 @@ void config_free(struct config *c);
 /* Parse text; name is used in error messages ("name:line: ..."). */
 int config_parse(struct config *c, const char *text, size_t len, const char *name,
 		 struct error *err);
+/* havend -o KEY=VALUE: set one key as a line of the file would, after
+ * it (messages name "command line: -o KEY"). */
+int config_override(struct config *c, const char *arg, struct error *err);
 /* Read a file into buf (bounded size). */
 int config_read_file(const char *path, struct buf *out, struct error *err);
 /* Cross-key checks after parsing. Errors start "file:line: key: ". */

@@ -21,6 +21,11 @@ void ipc_out_free(struct ipc_out *o)
 	buf_free(&o->payload);
 }
 
+void ipc_out_free_secret(struct ipc_out *o)
+{
+	buf_free_secret(&o->payload);
+}
+
 void ipc_put_u32(struct ipc_out *o, uint32_t v)
 {
 	buf_append(&o->payload, &v, sizeof(v));
@@ -178,6 +183,21 @@ int ipc_recv(int sock, struct ipc_msg *m, int allow_fd)
 	m->len = h.len;
 	m->fd = fd;
 	return 1;
+}
+
+void ipc_msg_view(struct ipc_msg *m, const void *p, size_t n)
+{
+	memset(m, 0, sizeof(*m));
+	m->data = (unsigned char *)p;
+	m->len = n;
+	m->fd = -1;
+}
+
+void ipc_msg_free_secret(struct ipc_msg *m)
+{
+	if (m->data)
+		explicit_bzero(m->data, m->len);
+	ipc_msg_free(m);
 }
 
 void ipc_msg_free(struct ipc_msg *m)

@@ -19,8 +19,10 @@
  * the meaning of a message of any pair bumps it, so that a new helper
  * program on disk (a package upgrade) and a master still running the old
  * code refuse each other instead of misreading each other.
- * 2: MSG_AUTH_CONFIG, AUTH_BLOCKED, MSG_LOGIN_FAIL's kind. */
-#define IPC_VERSION 2
+ * 2: MSG_AUTH_CONFIG, AUTH_BLOCKED, MSG_LOGIN_FAIL's kind.
+ * 3: SASL exchanges of several steps (msg_sasl.h), the user record with
+ *    id and quotas, AUTH_EXPIRED. */
+#define IPC_VERSION 3
 #define IPC_MAX_PAYLOAD (96 * 1024)
 
 struct ipc_hdr {
@@ -47,6 +49,7 @@ struct ipc_msg {
 
 void ipc_out_init(struct ipc_out *o, uint32_t type, uint32_t id);
 void ipc_out_free(struct ipc_out *o);
+void ipc_out_free_secret(struct ipc_out *o);
 void ipc_put_u32(struct ipc_out *o, uint32_t v);
 void ipc_put_u64(struct ipc_out *o, uint64_t v);
 void ipc_put_str(struct ipc_out *o, const char *s);      /* NULL sends "" */
@@ -63,6 +66,11 @@ int ipc_send_empty(int sock, uint32_t type, uint32_t id, int fd);
  * EAGAIN on a non-blocking socket. */
 int ipc_recv(int sock, struct ipc_msg *m, int allow_fd);
 void ipc_msg_free(struct ipc_msg *m);
+/* ipc_msg_free after overwriting the payload (passwords, keys). */
+void ipc_msg_free_secret(struct ipc_msg *m);
+/* Read n bytes at p (a field of another message) with the getters;
+ * nothing to free. */
+void ipc_msg_view(struct ipc_msg *m, const void *p, size_t n);
 
 int ipc_get_u32(struct ipc_msg *m, uint32_t *v);
 int ipc_get_u64(struct ipc_msg *m, uint64_t *v);

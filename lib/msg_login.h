@@ -16,9 +16,12 @@
 #define HAVEN_MSG_LOGIN_H
 
 enum msg_login {
-	/* login -> master: credentials plus the session state to hand over.
-	 * str mech, str authzid, str user, str password, str tag,
-	 * u32 tls, str enabled-capabilities, bytes pipelined-after-login */
+	/* login -> master: a step of an authentication exchange plus the
+	 * session state to hand over. u32 step (enum auth_step of
+	 * msg_auth.h: START begins an exchange, CONTINUE answers a CHALLENGE,
+	 * CANCEL ends the exchange, the client said '*'), str mech,
+	 * bytes sasl-step (msg_sasl.h), str tag, u32 tls,
+	 * str enabled-capabilities, bytes pipelined-after-login */
 	MSG_LOGIN_AUTH = 0x100,
 	/* master -> login: u32 kind (enum login_fail), str reason. The
 	 * worker answers NO. */
@@ -43,6 +46,10 @@ enum msg_login {
 	 * Without an fd and with pid 0 when fork failed. The worker itself
 	 * says READY on its own channel. */
 	MSG_LOGIN_FORKED,
+	/* master -> login: bytes challenge of the exchange in progress; the
+	 * worker sends it to the client and answers with a CONTINUE (or a
+	 * CANCEL). */
+	MSG_LOGIN_CHALLENGE,
 };
 
 /* What MSG_LOGIN_FAIL says happened, and the client's answer. */
@@ -51,6 +58,7 @@ enum login_fail {
 	LOGIN_FAIL_TEMP = 1,     /* NO [UNAVAILABLE] reason */
 	LOGIN_FAIL_BLOCKED = 2,  /* NO [UNAVAILABLE] reason: too many failures, the
 				  * password was not even checked */
+	LOGIN_FAIL_EXPIRED = 3,  /* NO [EXPIRED] reason: the password was right */
 };
 
 #endif

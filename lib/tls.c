@@ -32,3 +32,39 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, struct error *err)
 	}
 	return ctx;
 }
+
+/* RFC 5929 4.1: the certificate's own signature hash, SHA-256 instead of
+ * MD5 or SHA-1. */
+static const EVP_MD *end_point_hash(X509 *cert)
+{
+	int md;
+
+	if (!X509_get_signature_info(cert, &md, NULL, NULL, NULL) || md == NID_undef ||
+	    md == NID_md5 || md == NID_sha1)
+		return EVP_sha256();
+	return EVP_get_digestbynid(md);
+}
+
+int tls_channel_binding(SSL *ssl, const char *name, unsigned char *out, size_t cap,
+			size_t *len)
+{
+	if (strcmp(name, "tls-exporter") == 0) {
+		static const char label[] = "EXPORTER-Channel-Binding";
+		if (SSL_version(ssl) != TLS1_3_VERSION || cap < 32 ||
+		    SSL_export_keying_material(ssl, out, 32, label, sizeof(label) - 1, NULL, 0,
+					       0) != 1)
+			return -1;
+		*len = 32;
+		return 0;
+	}
+	if (strcmp(name, "tls-server-end-point") == 0) {
+		X509 *cert = SSL_get_certificate(ssl);
+		const EVP_MD *md = cert ? end_point_hash(cert) : NULL;
+		unsigned int n = 0;
+		if (md == NULL || (size_t)EVP_MD_get_size(md) > cap || !X509_digest(cert, md, out, &n))
+			return -1;
+		*len = n;
+		return 0;
+	}
+	return -1;
+}

@@ -20,6 +20,12 @@ struct login {
 	size_t handed_bytes;     /* pipelined input already sent with the auth request */
 	char tag[IMAP_MAX_TAG + 1];
 	struct ipc_out *pending; /* auth request waiting for output to drain */
+	/* the LOGIN or AUTHENTICATE in progress (login_auth.c) */
+	const struct mech *mech;
+	unsigned mech_step;      /* client answers it has had */
+	int exchange;            /* the master holds an exchange for it */
+	unsigned started;        /* exchanges started on this connection */
+	struct buf login_user;   /* mechanism LOGIN: the name, until the password */
 };
 
 extern struct login *L;
@@ -27,8 +33,17 @@ extern struct login *L;
 /* login_cmds.c */
 extern const struct command login_commands[];
 extern const size_t login_ncommands;
+
+/* login_auth.c */
 const char *login_capability(struct session *s);
+void cmd_login(struct session *s, const struct imap_cmd *cmd);
+void cmd_authenticate(struct session *s, const struct imap_cmd *cmd);
+/* The master's answers to a step: a challenge for the client, or a
+ * failure (which may also come while the client is being waited for). */
+void login_auth_challenge(const unsigned char *data, size_t len);
 void login_auth_failed(enum login_fail kind, const char *reason);
+/* No exchange in progress any more. */
+void login_auth_reset(struct session *s);
 
 /* login_template.c */
 /* Be the login template: fork a login worker per FORK from the master.

@@ -220,7 +220,7 @@ static void finish_connection(evutil_socket_t fd, short what, void *arg)
 	if (L->client_fd >= 0)
 		close(L->client_fd);
 	if (L->pending) {
-		ipc_out_free(L->pending);
+		ipc_out_free_secret(L->pending);
 		free(L->pending);
 	}
 	memset(&L->s, 0, sizeof(L->s));
@@ -228,6 +228,11 @@ static void finish_connection(evutil_socket_t fd, short what, void *arg)
 	L->tls = 0;
 	L->loopback = 0;
 	L->failures = 0;
+	L->started = 0;
+	L->exchange = 0;
+	L->mech = NULL;
+	L->mech_step = 0;
+	buf_free_secret(&L->login_user);
 	L->auth_pending = 0;
 	L->handed_bytes = 0;
 	L->tag[0] = '\0';
@@ -260,6 +265,8 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 	struct ipc_msg m;
 	uint32_t kind;
 	const char *reason;
+	const unsigned char *data;
+	size_t len;
 	int r = ipc_recv(fd, &m, 1);
 
 	if (r == -2)
@@ -273,16 +280,24 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 		ipc_msg_free(&m);
 		return;
 	}
-	if (!L->auth_pending) {
+	/* A failure may also end an exchange that waits for the client (the
+	 * auth helper restarted); anything else answers a step we sent. */
+	if (!L->auth_pending && !(m.type == MSG_LOGIN_FAIL && L->exchange)) {
 		log_err("unexpected message %u from master", m.type);
 		_exit(1);
 	}
 	switch (m.type) {
 	case MSG_LOGIN_FAIL:
 		if (m.fd >= 0 || ipc_get_u32(&m, &kind) < 0 || ipc_get_str(&m, &reason) < 0 ||
-		    ipc_get_end(&m) < 0 || kind > LOGIN_FAIL_BLOCKED)
+		    ipc_get_end(&m) < 0 || kind > LOGIN_FAIL_EXPIRED)
 			_exit(1);
 		login_auth_failed((enum login_fail)kind, reason);
+		break;
+	case MSG_LOGIN_CHALLENGE:
+		if (m.fd >= 0 || ipc_get_bytes(&m, &data, &len) < 0 || ipc_get_end(&m) < 0 ||
+		    L->mech == NULL)
+			_exit(1);
+		login_auth_challenge(data, len);
 		break;
 	case MSG_LOGIN_HANDED_OFF:
 		/* The user worker owns the socket and answers the client:

@@ -193,7 +193,7 @@ static enum imap_read_status reader_end_line(struct imap_reader *r)
 		r->cmd.data[r->cmd.len] = '\0';
 	}
 	linelen = r->cmd.len - r->line_start;
-	if (r->line_start == 0 && linelen == 0) {
+	if (r->line_start == 0 && linelen == 0 && !r->keep_blank) {
 		/* Blank lines between commands are ignored. */
 		r->state = RS_IDLE;
 		return IMAP_READ_MORE;

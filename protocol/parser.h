@@ -41,6 +41,8 @@ struct imap_reader {
 	size_t max_line;        /* per line, excluding literal data */
 	size_t max_literal;     /* per literal */
 	size_t max_command;     /* total bytes of one command incl. literals */
+	int keep_blank;         /* a blank line is a line (a SASL answer), not
+				 * nothing between commands */
 	/* private */
 	struct buf cmd;         /* command assembled so far */
 	size_t line_start;      /* offset in cmd where the current line began */

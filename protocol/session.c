@@ -320,6 +320,8 @@ void session_input(struct session *s)
 								      : bufferevent_get_input(s->bev);
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			break;
+		/* An empty SASL answer is a blank line. */
+		s->reader.keep_blank = s->line_fn != NULL;
 		st = imap_reader_feed(&s->reader, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
 		switch (st) {

@@ -1,6 +1,8 @@
-/* haven-worker: one per logged-in user, started by the master already
- * running as the user's uid. Receives sessions (socket + state) from the
- * master and serves them all from one event loop. */
+/* haven-worker: one per logged-in user, started by the master with the
+ * user's record from the auth helper (-a name, -b home, -c id and quotas,
+ * -e uid, -f gid), whose uid it drops to first thing. Receives sessions
+ * (socket + state) from the master and serves them all from one event
+ * loop. */
 #include <errno.h>
 #include <grp.h>
 #include <malloc.h>
@@ -240,6 +242,22 @@ static void drop_to_user(const char *user, const char *home, const char *uid, co
 		fatal("%s", err.msg);
 }
 
+/* -c ID:QUOTA_BYTES:QUOTA_MESSAGES, the rest of the auth helper's record
+ * of the user (workers.c). */
+static void parse_record(const char *s, struct backend_user *u)
+{
+	unsigned long long q[2];
+	long long id;
+	int end = 0;
+
+	if (s == NULL || sscanf(s, "%lld:%llu:%llu%n", &id, &q[0], &q[1], &end) != 3 ||
+	    s[end] != '\0' || id < 0)
+		fatal("bad user record \"%s\"", s ? s : "");
+	u->id = id;
+	u->quota_bytes = q[0];
+	u->quota_messages = q[1];
+}
+
 /* havend's check of what only this program knows: the mail backend and
  * its settings (daemon/cfgtext.c). The answer is the exit status, the
  * reason one line on stderr. */
@@ -288,6 +306,7 @@ int main(int argc, char **argv)
 	W->user.home = args.opt[1];
 	W->user.uid = getuid();
 	W->user.gid = getgid();
+	parse_record(args.opt[2], &W->user);
 	if (make_home(W->user.home) == 0 && chdir(W->user.home) < 0)
 		log_warn("chdir %s: %s", W->user.home, strerror(errno));
 	if (backend_settings_check(&W->cfg, &err) < 0)

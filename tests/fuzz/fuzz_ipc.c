@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../auth/authmsg.h"
 #include "../../lib/ipc.h"
 #include "../../lib/log.h"
 #include "../../lib/msg_login.h"
@@ -40,31 +41,30 @@ static void check_str(const struct ipc_msg *m, const char *s)
 		abort();
 }
 
-/* daemon/logins.c login_handle_auth (MSG_LOGIN_AUTH, login -> master). */
+/* daemon/login_auth.c step_decode (MSG_LOGIN_AUTH, login -> master). */
 static int decode_login_auth(struct ipc_msg *m)
 {
-	const char *mech, *authzid, *user, *pass, *tag, *enabled;
-	const unsigned char *left;
-	size_t leftlen;
-	uint32_t tls;
+	const char *mech, *tag, *enabled;
+	const unsigned char *sasl, *left;
+	size_t sasl_len, leftlen;
+	uint32_t step, tls;
 
-	if (ipc_get_str(m, &mech) < 0 || ipc_get_str(m, &authzid) < 0 ||
-	    ipc_get_str(m, &user) < 0 || ipc_get_str(m, &pass) < 0 ||
-	    ipc_get_str(m, &tag) < 0 || ipc_get_u32(m, &tls) < 0 ||
-	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
-	    ipc_get_end(m) < 0)
+	if (ipc_get_u32(m, &step) < 0 || ipc_get_str(m, &mech) < 0 ||
+	    ipc_get_bytes(m, &sasl, &sasl_len) < 0 || ipc_get_str(m, &tag) < 0 ||
+	    ipc_get_u32(m, &tls) < 0 || ipc_get_str(m, &enabled) < 0 ||
+	    ipc_get_bytes(m, &left, &leftlen) < 0 || ipc_get_end(m) < 0)
 		return -1;
 	check_str(m, mech);
 	check_str(m, tag);
 	check_str(m, enabled);
-	if (left < m->data || left + leftlen > m->data + m->len)
+	if (left < m->data || left + leftlen > m->data + m->len || sasl < m->data ||
+	    sasl + sasl_len > m->data + m->len)
 		abort();
 	struct ipc_out o;
 	ipc_out_init(&o, m->type, m->id);
+	ipc_put_u32(&o, step);
 	ipc_put_str(&o, mech);
-	ipc_put_str(&o, authzid);
-	ipc_put_str(&o, user);
-	ipc_put_str(&o, pass);
+	ipc_put_bytes(&o, sasl, sasl_len);
 	ipc_put_str(&o, tag);
 	ipc_put_u32(&o, tls);
 	ipc_put_str(&o, enabled);
@@ -74,15 +74,18 @@ static int decode_login_auth(struct ipc_msg *m)
 	return 0;
 }
 
-/* daemon/logins.c logins_auth_result (MSG_AUTH_RESULT, auth -> master). */
+/* daemon/login_auth.c result_decode (MSG_AUTH_RESULT, auth -> master). */
 static int decode_auth_result(struct ipc_msg *m)
 {
 	uint32_t status, uid, gid;
+	uint64_t id, qb, qm;
 	const char *user, *home, *reason;
 
 	if (ipc_get_u32(m, &status) < 0 || ipc_get_str(m, &user) < 0 ||
 	    ipc_get_u32(m, &uid) < 0 || ipc_get_u32(m, &gid) < 0 ||
-	    ipc_get_str(m, &home) < 0 || ipc_get_str(m, &reason) < 0 || ipc_get_end(m) < 0)
+	    ipc_get_str(m, &home) < 0 || ipc_get_str(m, &reason) < 0 ||
+	    ipc_get_u64(m, &id) < 0 || ipc_get_u64(m, &qb) < 0 || ipc_get_u64(m, &qm) < 0 ||
+	    ipc_get_end(m) < 0)
 		return -1;
 	check_str(m, user);
 	check_str(m, home);
@@ -95,6 +98,27 @@ static int decode_auth_result(struct ipc_msg *m)
 	ipc_put_u32(&o, gid);
 	ipc_put_str(&o, home);
 	ipc_put_str(&o, reason);
+	ipc_put_u64(&o, id);
+	ipc_put_u64(&o, qb);
+	ipc_put_u64(&o, qm);
+	check_same(m, &o);
+	ipc_out_free(&o);
+	return 0;
+}
+
+/* daemon/login_auth.c logins_auth_challenge (MSG_AUTH_CHALLENGE, auth ->
+ * master) and protocol/login_main.c (MSG_LOGIN_CHALLENGE, master ->
+ * login): the same layout. */
+static int decode_challenge(struct ipc_msg *m)
+{
+	const unsigned char *data;
+	size_t len;
+
+	if (m->fd >= 0 || ipc_get_bytes(m, &data, &len) < 0 || ipc_get_end(m) < 0)
+		return -1;
+	struct ipc_out o;
+	ipc_out_init(&o, m->type, m->id);
+	ipc_put_bytes(&o, data, len);
 	check_same(m, &o);
 	ipc_out_free(&o);
 	return 0;
@@ -147,7 +171,7 @@ static int decode_login_fail(struct ipc_msg *m)
 	const char *reason;
 
 	if (m->fd >= 0 || ipc_get_u32(m, &kind) < 0 || ipc_get_str(m, &reason) < 0 ||
-	    ipc_get_end(m) < 0 || kind > LOGIN_FAIL_BLOCKED)
+	    ipc_get_end(m) < 0 || kind > LOGIN_FAIL_EXPIRED)
 		return -1;
 	check_str(m, reason);
 	struct ipc_out o;
@@ -179,24 +203,25 @@ static int decode_auth_config(struct ipc_msg *m)
 	return 0;
 }
 
-/* auth/main.c handle_password (MSG_AUTH_PASSWORD, master -> auth). */
-static int decode_auth_password(struct ipc_msg *m)
+/* auth/authmsg.c authmsg_request (MSG_AUTH_REQUEST, master -> auth): the
+ * real reader. */
+static int decode_auth_request(struct ipc_msg *m)
 {
-	const char *user, *pass, *authzid, *remote, *mech;
+	struct request_in q;
 
-	if (ipc_get_str(m, &user) < 0 || ipc_get_str(m, &pass) < 0 ||
-	    ipc_get_str(m, &authzid) < 0 || ipc_get_str(m, &remote) < 0 ||
-	    ipc_get_str(m, &mech) < 0 || ipc_get_end(m) < 0)
+	if (authmsg_request(m, &q) < 0)
 		return -1;
-	check_str(m, user);
-	check_str(m, remote);
+	check_str(m, q.mech);
+	check_str(m, q.remote);
+	check_str(m, q.sid);
 	struct ipc_out o;
 	ipc_out_init(&o, m->type, m->id);
-	ipc_put_str(&o, user);
-	ipc_put_str(&o, pass);
-	ipc_put_str(&o, authzid);
-	ipc_put_str(&o, remote);
-	ipc_put_str(&o, mech);
+	ipc_put_u32(&o, q.step);
+	ipc_put_str(&o, q.mech);
+	ipc_put_bytes(&o, q.sasl, q.sasl_len);
+	ipc_put_str(&o, q.remote);
+	ipc_put_str(&o, q.sid);
+	ipc_put_u32(&o, q.tls);
 	check_same(m, &o);
 	ipc_out_free(&o);
 	return 0;
@@ -207,7 +232,7 @@ typedef int (*decoder)(struct ipc_msg *);
 static const decoder decoders[] = {
 	decode_login_auth,      decode_auth_result, decode_worker_quit_req,
 	decode_worker_session,  decode_login_fail,  decode_login_proxy,
-	decode_auth_password,   decode_auth_config,
+	decode_auth_request,    decode_auth_config, decode_challenge,
 };
 
 /* Every decoder sees the message from the start, as its receiver would. */

@@ -113,7 +113,10 @@ def make_cert(directory):
 class Haven:
     """One running havend with its own directory, users and ports."""
 
-    def __init__(self, users=("alice", "bob"), extra_conf="", tls=True, backend="mbox"):
+    def __init__(self, users=("alice", "bob"), extra_conf="", tls=True, backend="mbox",
+                 args=(), wrap=()):
+        self.args = list(args)  # havend options after -c (such as -o KEY=VALUE)
+        self.wrap = list(wrap)  # runs havend: argv before its own (it must exec it)
         self.dir = tempfile.mkdtemp(prefix="haven-test-")
         os.chmod(self.dir, 0o755)  # mail users must traverse it
         self.port = free_port()
@@ -169,7 +172,8 @@ class Haven:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen([os.path.join(BUILD, "havend"), "-F", "-c", self.conf],
+        self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "havend"), "-F", "-c",
+                                                  self.conf] + self.args,
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)
         RUNNING.append(self)
         wait_listening(self.port, self.proc, 15, self.log_text)

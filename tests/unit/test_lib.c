@@ -26,6 +26,7 @@
 #include "../../lib/ipc.h"
 #include "../../lib/log.h"
 #include "../../lib/net.h"
+#include "../../lib/passdb_list.h"
 #include "../../lib/xmalloc.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -692,13 +693,20 @@ static void test_config_validate(void **state)
 	expect_invalid("# comment\n\nplaintext_auth = maybe\n", "v:3: plaintext_auth: expected");
 	expect_invalid("listen = 127.0.0.1:143\nlisten = 127.0.0.1:x\n", "v:2: listen: bad port");
 	expect_invalid("log_level = info\ntls_key = /k.pem\n", "v:2: tls_key: tls_cert and");
-	expect_invalid("passdb = ldap:x\n", "v:1: passdb: expected file:PATH");
+	expect_invalid("passdb = ldap:x\n", "v:1: passdb: ldap takes no argument");
 	expect_invalid("listen_tls = 127.0.0.1:993\ntls_key = /k\n", "v:2: tls_key: tls_cert and");
 	expect_invalid("trusted_networks = 10.0.0.0/8, 10.1.2.3/33\n",
 		       "v:1: trusted_networks: not a network: \"10.1.2.3/33\"");
 	expect_invalid("seccomp = maybe\n", "v:1: seccomp: expected yes, log or no");
 	expect_invalid("passdb = ldap:x\n", "passdb");
-	expect_invalid("passdb = file:\n", "passdb");
+	expect_invalid("passdb = file:\n", "v:1: passdb: file needs a path");
+	/* The list: known names, each once, at least one, oauth not alone. */
+	expect_invalid("passdb = pam, nis\n", "v:1: passdb: unknown passdb \"nis\"");
+	expect_invalid("passdb = pam, file:/a, pam\n", "v:1: passdb: pam is listed twice");
+	expect_invalid("passdb = file:/a, file:/a\n", "v:1: passdb: file is listed twice");
+	expect_invalid("passdb = , ,\n", "v:1: passdb: empty");
+	expect_invalid("passdb = oauth\n", "v:1: passdb: oauth needs a passdb after it");
+	expect_invalid("passdb = a,b,c,d,e,f,g,h,i\n", "passdb: unknown passdb \"a\"");
 	expect_invalid("login_chroot = var/empty\n", "absolute");
 	expect_invalid("login_chroot =\n", "absolute");
 
@@ -706,11 +714,77 @@ static void test_config_validate(void **state)
 	struct config c;
 	struct error err;
 	const char *ok = "listen =\nlisten_tls = *:993, [::]:993\ntls_cert = c\ntls_key = k\n"
-			 "log_level = WARNING\n";
+			 "log_level = WARNING\npassdb = pam , file:/a,sql, oauth,ldap, file:/b\n";
 	config_init(&c);
 	assert_int_equal(config_parse(&c, ok, strlen(ok), "v", &err), 0);
 	assert_int_equal(config_validate(&c, &err), 0);
 	config_free(&c);
+}
+
+/* The passdb list: order kept, blanks trimmed, file's path whole. */
+static void test_passdb_list(void **state)
+{
+	struct passdb_list l;
+	struct error err;
+
+	assert_int_equal(passdb_list_parse(" pam ,file:/etc/haven/passwd, sql,oauth", &l, &err), 0);
+	assert_int_equal(l.n, 4);
+	assert_int_equal(l.e[0].driver, PASSDB_PAM);
+	assert_int_equal(l.e[1].driver, PASSDB_FILE);
+	assert_string_equal(l.e[1].arg, "/etc/haven/passwd");
+	assert_int_equal(l.e[2].driver, PASSDB_SQL);
+	assert_int_equal(l.e[3].driver, PASSDB_OAUTH);
+	assert_true(passdb_list_has(&l, PASSDB_SQL));
+	assert_false(passdb_list_has(&l, PASSDB_LDAP));
+	passdb_list_free(&l);
+	/* Two files are two databases. */
+	assert_int_equal(passdb_list_parse("file:/a,file:/b", &l, &err), 0);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.e[1].arg, "/b");
+	passdb_list_free(&l);
+	assert_int_equal(passdb_list_parse("pam:x", &l, &err), -1);
+	assert_int_equal(passdb_list_parse("PAM", &l, &err), -1);
+	assert_int_equal(passdb_list_parse("", &l, &err), -1);
+}
+
+/* -o KEY=VALUE: after the file, the last one wins, and messages name it;
+ * a child's copy of the text still names the file and line (or -o). */
+static void test_config_override(void **state)
+{
+	struct config c, child;
+	struct error err;
+	struct buf text = BUF_INIT;
+	char where[256];
+	const char *file = "\nmax_bad_commands = 5\n";
+
+	config_init(&c);
+	assert_int_equal(config_parse(&c, file, strlen(file), "f.conf", &err), 0);
+	config_where(&c, "max_bad_commands", where, sizeof(where));
+	assert_string_equal(where, "f.conf:2");
+	assert_int_equal(config_override(&c, "max_bad_commands=7", &err), 0);
+	assert_int_equal(c.max_bad_commands, 7);
+	config_where(&c, "max_bad_commands", where, sizeof(where));
+	assert_string_equal(where, "command line: -o max_bad_commands");
+	assert_int_equal(config_override(&c, "passdb_sql_dsn=dbname=x user=y", &err), 0);
+	assert_string_equal(config_extra_get(&c, "passdb_sql_dsn"), "dbname=x user=y");
+	assert_int_equal(config_override(&c, "max_bad_commands=0", &err), -1);
+	assert_non_null(strstr(err.msg, "command line: -o max_bad_commands: max_bad_commands"));
+	assert_int_equal(config_override(&c, "nokey", &err), -1);
+	assert_int_equal(config_override(&c, "no_such_thing_here=1", &err), 0);  /* a module's */
+	assert_int_equal(config_override(&c, "nosuch=1", &err), -1);
+	config_where(&c, "log_level", where, sizeof(where));
+	assert_string_equal(where, "f.conf: (default)");
+
+	config_dump_role(&c, CONFIG_ROLE_AUTH, &text);
+	config_init(&child);
+	assert_int_equal(config_parse(&child, text.data, text.len, "f.conf", &err), 0);
+	config_where(&child, "max_bad_commands", where, sizeof(where));
+	assert_string_equal(where, "command line: -o max_bad_commands");
+	config_where(&child, "log_level", where, sizeof(where));
+	assert_string_equal(where, "f.conf: (default)");
+	config_free(&child);
+	config_free(&c);
+	buf_free(&text);
 }
 
 /* Keys the core does not declare belong to a backend or passdb: kept with
@@ -1414,6 +1488,8 @@ int main(void)
 		cmocka_unit_test(test_config_bools_ints),
 		cmocka_unit_test(test_config_quoted),
 		cmocka_unit_test(test_config_validate),
+		cmocka_unit_test(test_passdb_list),
+		cmocka_unit_test(test_config_override),
 		cmocka_unit_test(test_config_dump_roundtrip),
 		cmocka_unit_test(test_config_extra_keys_and_roles),
 		cmocka_unit_test(test_config_read_file),
