@@ -183,6 +183,7 @@ def run_phase(ctx, ids, results, names):
     t0 = time.time()
     ph = Phase(ctx, ids)
     servers = ph.servers(names)
+    ctx["servers"] = ctx.get("servers", []) + [{s.name: s for s in servers}]
     try:
         for s in servers:
             ph.first_open(s)

@@ -81,47 +81,60 @@ def make_cert(d):
 
 # ---- what a user's INBOX starts with --------------------------------------
 class Mail:
-    """The messages (CRLF bytes) of one group of users' INBOXes, in order,
-    with the flags and INTERNALDATE each store is given: as an mbox file
-    (the same bytes for Haven and Dovecot), as maildir files, or as IMAP
-    APPENDs (a store that parses at delivery). path: an mbox file already
-    written (bigbox), with appends() giving the same messages."""
+    """What one group of users' INBOXes start with, in order, with the flags
+    and INTERNALDATE each store is given: as an mbox file (the same bytes
+    for Haven and Dovecot), as maildir files, or as IMAP APPENDs (a store
+    that parses at delivery).
+
+    msgs: CRLF messages given to every user of the group, each with an
+    "X-Bench-Seed: <login>" line first, so that no two users hold the same
+    message (as on a real server; a store that keeps a body once however
+    many mailboxes hold it must not get 50 copies of one INBOX for the
+    price of one). path: an mbox file already written for a single user
+    (bigbox), appends() giving the same messages."""
     DATE = "22-Nov-2026 00:00:00 +0000"   # the From_ line's date
 
-    def __init__(self, msgs=None, path=None, appends=None, maildir_flags=None):
-        self.msgs, self.path, self._appends = msgs, path, appends
+    def __init__(self, msgs=None, path=None, appends=None, maildir_flags=None, cache=None):
+        self.msgs, self.path, self._appends, self.cache = msgs, path, appends, cache
         self.maildir_flags = maildir_flags or (lambda i: "")
-        self._mbox = None
 
-    def mbox(self):
-        if self._mbox is None and self.path is None:
-            self._mbox = mbox_from(self.msgs)
-        return self._mbox
+    def messages(self, login):
+        if self.msgs is None:
+            return (m for _, _, m in self._appends())
+        tag = b"X-Bench-Seed: %s\r\n" % login.encode()
+        return (tag + m for m in self.msgs)
 
-    def appends(self):
+    def mbox_path(self, login):
+        """The mbox file of login's INBOX (written once, in cache)."""
+        if self.path:
+            return self.path
+        path = os.path.join(self.cache, "%s.mbox" % login)
+        if not os.path.exists(path):
+            with open(path + ".tmp", "wb") as f:
+                f.write(mbox_from(self.messages(login)))
+            os.replace(path + ".tmp", path)
+        return path
+
+    def appends(self, login):
         if self._appends:
             return self._appends()
-        return (("", self.DATE, m) for m in self.msgs)
+        return (("", self.DATE, m) for m in self.messages(login))
 
 
 class Group:
-    """Users (login, password) who all start with the same Mail."""
+    """Users (login, password) whose INBOXes start alike (Mail)."""
     def __init__(self, users, mail):
         self.users, self.mail = users, mail
 
 
-def fill_mbox(home, mail, path=None):
+def fill_mbox(home, path):
     os.makedirs(os.path.join(home, "mail"), exist_ok=True)
     inbox = os.path.join(home, "INBOX")
-    if path or mail.path:
-        shutil.copyfile(path or mail.path, inbox)
-    else:
-        with open(inbox, "wb") as f:
-            f.write(mail.mbox())
+    shutil.copyfile(path, inbox)
     os.chmod(inbox, 0o600)
 
 
-def fill_maildir(home, mail, baseline=None):
+def fill_maildir(home, mail, login, baseline=None):
     """~/Maildir with the messages one file each in cur/, named so that
     their order is the UID order; from a baseline copy (hard links: maildir
     never rewrites a message file) when there is one."""
@@ -131,11 +144,7 @@ def fill_maildir(home, mail, baseline=None):
         return
     for sub in ("cur", "new", "tmp"):
         os.makedirs(os.path.join(md, sub), exist_ok=True)
-    if mail.msgs is not None:
-        items = ((i, m) for i, m in enumerate(mail.msgs))
-    else:
-        items = ((i, m) for i, (_, _, m) in enumerate(mail.appends()))
-    for i, m in items:
+    for i, m in enumerate(mail.messages(login)):
         name = "%d.M%dP1.bench:2,%s" % (1763769600 + i, i, mail.maildir_flags(i + 1))
         with open(os.path.join(md, "cur", name), "wb") as f:
             f.write(m.replace(b"\r\n", b"\n"))
@@ -180,7 +189,7 @@ class Server:
         return os.path.join(self.homes, u)
 
     def fill(self, login, mail):
-        fill_mbox(self.home(login), mail, self.baseline.get(login))
+        fill_mbox(self.home(login), self.baseline.get(login) or mail.mbox_path(login))
 
     def reset_mail(self):
         """Every home as seeded, every index/cache file of the server gone."""
@@ -319,7 +328,7 @@ class HavenPgsqlSrv(HavenSrv):
         self.pg.seeding()
         try:
             for g in self.groups:
-                imapseed.seed_users(self.port, g.users, lambda _u, g=g: g.mail.appends())
+                imapseed.seed_users(self.port, g.users, g.mail.appends)
         finally:
             self.pg.seeded(self.db)
         self.seed_s = round(time.time() - t0, 1)
@@ -369,7 +378,7 @@ class DovecotMaildirSrv(DovecotSrv):
     driver = "maildir"
 
     def fill(self, login, mail):
-        fill_maildir(self.home(login), mail, self.baseline.get(login))
+        fill_maildir(self.home(login), mail, login, self.baseline.get(login))
 
     def keep_baseline(self, login, mail):
         """The maildir as Dovecot left it after the first open (its
