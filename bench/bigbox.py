@@ -83,20 +83,31 @@ def _message(rng, i):
     return hdr, body
 
 
+def records(n):
+    """(i, header lines, body) of messages 1..n, LF line ends, without the
+    mbox state headers."""
+    rng = random.Random(20260522)
+    for i in range(1, n + 1):
+        hdr, body = _message(rng, i)
+        yield i, hdr, body
+
+
+def seen(i):
+    return i % 3 != 0
+
+
 def generate(n, path):
     """Write the N-message mbox to path (atomically: tmp file + rename)."""
-    rng = random.Random(20260522)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="ascii", newline="\n") as f:
         out = []
-        for i in range(1, n + 1):
-            hdr, body = _message(rng, i)
+        for i, hdr, body in records(n):
             out.append("From %s@example.com Sat Nov 22 00:00:00 2025\n" %
                        hdr[0].split("<")[1].split("@")[0])
             out.append("\n".join(hdr) + "\n")
             if i == 1:
                 out.append("X-IMAPbase: %d %010d\n" % (UIDVALIDITY, n))
-            out.append("Status: %s\nX-UID: %d\n\n" % ("O" if i % 3 == 0 else "RO", i))
+            out.append("Status: %s\nX-UID: %d\n\n" % ("RO" if seen(i) else "O", i))
             out.append(body)
             out.append("\n")
             if len(out) > 4000:
@@ -104,6 +115,15 @@ def generate(n, path):
                 out = []
         f.write("".join(out))
     os.replace(tmp, path)
+
+
+def appends(n):
+    """The same messages as APPEND arguments (flags, date, CRLF bytes), for
+    a store that is seeded through IMAP: the mbox file's From_ line date,
+    \\Seen where its Status says RO."""
+    for i, hdr, body in records(n):
+        msg = ("\n".join(hdr) + "\n\n" + body).replace("\n", "\r\n").encode("ascii")
+        yield ("\\Seen" if seen(i) else ""), "22-Nov-2025 00:00:00 +0000", msg
 
 
 def cached(n, cache_dir):

@@ -56,7 +56,10 @@ class PgCluster:
                     "--clear-groups", "--"] + argv
         return subprocess.run(argv, cwd=self.top, **kw)
 
-    def start(self):
+    def start(self, settings=None):
+        """initdb, start, create the database. settings: further
+        postgresql.conf lines {name: value} (a benchmark's tuning); they
+        come last, so they override the defaults written here."""
         self._as_pg([os.path.join(self.bin, "initdb"), "-D", self.data, "-U", self.superuser,
                      "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
                     check=True, capture_output=True)
@@ -65,6 +68,8 @@ class PgCluster:
                     "unix_socket_directories = '%s'\n"
                     "fsync = on\nmax_connections = 300\n"
                     "shared_buffers = 64MB\n" % self.sock)
+            for k, v in (settings or {}).items():
+                f.write("%s = %s\n" % (k, v))
         self.pg_ctl("start", "-w", "-t", "60", "-l", self.log)
         self.psql("CREATE DATABASE %s" % self.dbname, db="postgres")
         return self
