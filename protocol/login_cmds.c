@@ -2,6 +2,7 @@
  * AUTHENTICATE are in login_auth.c. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -84,6 +85,25 @@ static void xtest_send(enum auth_step kind, const char *user, const char *pass)
 	ipc_out_free(&step);
 }
 
+/* Take the master's answers off the channel behind the event loop's back
+ * until the session is the user worker's (a fixed sleep lost the race on
+ * a loaded machine); at most 20 s. */
+static void xtest_wait_handed_off(void)
+{
+	struct pollfd pfd = { .fd = CHILD_FD_MASTER, .events = POLLIN };
+	struct ipc_msg m;
+	int got = 0;
+
+	for (int i = 0; i < 200 && !got; i++) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if (ipc_recv(CHILD_FD_MASTER, &m, 1) != 1)
+			continue;
+		got = m.type == MSG_LOGIN_HANDED_OFF || m.type == MSG_LOGIN_PROXY;
+		ipc_msg_free(&m);
+	}
+}
+
 static void cmd_xtest_auth(struct session *s, const struct imap_cmd *cmd)
 {
 	const char *what = cmd->nargs == 1 ? cmd->args[0].str : "";
@@ -95,7 +115,7 @@ static void cmd_xtest_auth(struct session *s, const struct imap_cmd *cmd)
 		xtest_send(AUTH_STEP_CONTINUE, "alice", "guess");
 	} else if (strcmp(what, "after") == 0) {
 		xtest_send(AUTH_STEP_START, "alice", "pw-alice");
-		usleep(500 * 1000);  /* the session is the user worker's by now */
+		xtest_wait_handed_off();
 		xtest_send(AUTH_STEP_START, "bob", "pw-bob");
 	}
 	session_tagged(s, cmd->tag, "NO", NULL, "sent");
