@@ -13,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -281,30 +282,18 @@ struct sandbox_prog {
 /* Programs are a few hundred instructions; more is a bug. */
 #define SANDBOX_PROG_MAX 4096
 
-/* ctx's BPF program. libseccomp 2.5 exports to an fd only: a pipe, since
- * a login process has a file-size limit of 0, which a memfd is subject to
- * and a pipe is not. */
-static struct sandbox_prog *export_prog(scmp_filter_ctx ctx, struct error *err)
+/* A program read from fd until its end. */
+static struct sandbox_prog *prog_read(int fd, struct error *err)
 {
 	struct sandbox_prog *p;
 	size_t cap = SANDBOX_PROG_MAX * sizeof(struct sock_filter), len = 0;
-	unsigned char *buf;
+	unsigned char *buf = xmalloc(cap);
 	ssize_t n;
-	int fds[2], r;
 
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		error_set(err, ERR_INTERNAL, "pipe: %s", strerror(errno));
-		return NULL;
-	}
-	/* Far below the pipe's buffer: the write cannot block. */
-	r = seccomp_export_bpf(ctx, fds[1]);
-	close(fds[1]);
-	buf = xmalloc(cap);
-	while (r == 0 && len < cap && (n = read(fds[0], buf + len, cap - len)) > 0)
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
 		len += (size_t)n;
-	close(fds[0]);
-	if (r < 0 || len == 0 || len == cap || len % sizeof(struct sock_filter) != 0) {
-		error_set(err, ERR_INTERNAL, "seccomp_export_bpf: %s", strerror(r < 0 ? -r : EINVAL));
+	if (len == 0 || len == cap || len % sizeof(struct sock_filter) != 0) {
+		error_set(err, ERR_INTERNAL, "seccomp filter: a program of %zu bytes", len);
 		free(buf);
 		return NULL;
 	}
@@ -314,26 +303,101 @@ static struct sandbox_prog *export_prog(scmp_filter_ctx ctx, struct error *err)
 	return p;
 }
 
-int sandbox_compile(enum sandbox_role role, enum sandbox_mode mode, struct sandbox_prog **out,
-		    struct error *err)
+/* role's program, written to fd. libseccomp 2.5 exports to an fd only:
+ * a pipe, since a login process has a file-size limit of 0, which a
+ * memfd is subject to and a pipe is not; programs are far below a pipe's
+ * buffer, so the write cannot block. */
+static int export_role(enum sandbox_role role, enum sandbox_mode mode, int fd, struct error *err)
 {
 	scmp_filter_ctx ctx;
+	int r = -1;
 
-	*out = NULL;
-	if (mode == SANDBOX_SECCOMP_OFF)
-		return 0;
-	if (sandbox_under_valgrind()) {
-		log_debug("running under valgrind: no seccomp filter");
-		return 0;
-	}
 	ctx = seccomp_init(mode == SANDBOX_SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL) {
 		error_set(err, ERR_INTERNAL, "seccomp_init failed");
 		return -1;
 	}
-	if (allow_role(ctx, role, err) == 0)
-		*out = export_prog(ctx, err);
+	if (allow_role(ctx, role, err) == 0 && (r = seccomp_export_bpf(ctx, fd)) < 0)
+		error_set(err, ERR_INTERNAL, "seccomp_export_bpf: %s", strerror(-r));
 	seccomp_release(ctx);
+	return r < 0 ? -1 : 0;
+}
+
+/* 1 when no filter is to be installed. */
+static int compile_skipped(enum sandbox_mode mode)
+{
+	if (mode == SANDBOX_SECCOMP_OFF)
+		return 1;
+	if (sandbox_under_valgrind()) {
+		log_debug("running under valgrind: no seccomp filter");
+		return 1;
+	}
+	return 0;
+}
+
+int sandbox_compile(enum sandbox_role role, enum sandbox_mode mode, struct sandbox_prog **out,
+		    struct error *err)
+{
+	int fds[2], r;
+
+	*out = NULL;
+	if (compile_skipped(mode))
+		return 0;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		error_set(err, ERR_INTERNAL, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	r = export_role(role, mode, fds[1], err);
+	close(fds[1]);
+	if (r == 0)
+		*out = prog_read(fds[0], err);
+	close(fds[0]);
+	return *out ? 0 : -1;
+}
+
+/* The child of sandbox_compile_apart: role's program into fd, then exit. */
+static void __attribute__((noreturn)) compile_child(enum sandbox_role role,
+						     enum sandbox_mode mode, int fd)
+{
+	struct error err;
+
+	if (export_role(role, mode, fd, &err) < 0) {
+		log_err("%s", err.msg);
+		_exit(1);
+	}
+	_exit(0);
+}
+
+int sandbox_compile_apart(enum sandbox_role role, enum sandbox_mode mode,
+			  struct sandbox_prog **out, struct error *err)
+{
+	int fds[2], status = 0;
+	pid_t pid;
+
+	*out = NULL;
+	if (compile_skipped(mode))
+		return 0;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		error_set(err, ERR_INTERNAL, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) == 0)
+		compile_child(role, mode, fds[1]);
+	close(fds[1]);
+	if (pid > 0) {
+		*out = prog_read(fds[0], err);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	} else {
+		error_set(err, ERR_INTERNAL, "fork: %s", strerror(errno));
+	}
+	close(fds[0]);
+	if (*out && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+		error_set(err, ERR_INTERNAL, "the seccomp filter's compiler process failed "
+			  "(wait status %d)", status);
+		sandbox_prog_free(*out);
+		*out = NULL;
+	}
 	return *out ? 0 : -1;
 }
 

@@ -49,6 +49,13 @@ int sandbox_seccomp(enum sandbox_role role, enum sandbox_mode mode, struct error
 struct sandbox_prog;
 int sandbox_compile(enum sandbox_role role, enum sandbox_mode mode, struct sandbox_prog **out,
 		    struct error *err);
+/* The same, compiled in a child process: libseccomp's work is many small
+ * allocations freed at the end, and in a process that forks (the login
+ * template) the holes they leave in the heap are where a forked child's
+ * first allocations land, spread over many pages, each a copy-on-write
+ * fault. Only the program comes back (a pipe). Needs fork. */
+int sandbox_compile_apart(enum sandbox_role role, enum sandbox_mode mode,
+			  struct sandbox_prog **out, struct error *err);
 /* Install p (NULL: nothing). */
 int sandbox_load(const struct sandbox_prog *p, struct error *err);
 void sandbox_prog_free(struct sandbox_prog *p);

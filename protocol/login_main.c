@@ -347,7 +347,9 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 		session_bye(&L->s, "Server shutting down");
 }
 
-static struct sandbox_prog *worker_prog;  /* compiled by the template */
+/* Compiled by the template, before its first fork: its own and its
+ * workers'. */
+static struct sandbox_prog *template_prog, *worker_prog;
 
 static enum sandbox_mode sandbox_mode(void)
 {
@@ -356,22 +358,28 @@ static enum sandbox_mode sandbox_mode(void)
 	return mode;
 }
 
+/* Both in a throwaway process (sandbox.h says why): a forked worker's
+ * allocations then fill a few pages of the template's heap instead of
+ * holes all over it, and it copies fewer pages (about 9 of its 52 page
+ * faults). */
 void login_sandbox_prepare(void)
 {
 	struct error err;
-	if (sandbox_compile(SANDBOX_LOGIN, sandbox_mode(), &worker_prog, &err) < 0)
+	if (sandbox_compile_apart(SANDBOX_LOGIN_TEMPLATE, sandbox_mode(), &template_prog, &err) < 0 ||
+	    sandbox_compile_apart(SANDBOX_LOGIN, sandbox_mode(), &worker_prog, &err) < 0)
 		fatal("%s", err.msg);
 }
 
 void login_sandbox(enum sandbox_role role)
 {
+	struct sandbox_prog **prepared = role == SANDBOX_LOGIN ? &worker_prog : &template_prog;
 	struct error err;
 	int r;
 
-	if (role == SANDBOX_LOGIN && worker_prog) {
-		r = sandbox_load(worker_prog, &err);
-		sandbox_prog_free(worker_prog);
-		worker_prog = NULL;
+	if (*prepared) {
+		r = sandbox_load(*prepared, &err);
+		sandbox_prog_free(*prepared);
+		*prepared = NULL;
 	} else {
 		r = sandbox_seccomp(role, sandbox_mode(), &err);
 	}

@@ -1,7 +1,8 @@
 /* lib/sandbox.c: each filter, installed in a child process, lets its
  * role's calls through and kills the process (SIGSYS) on a call outside
  * them; log mode lets everything through; a compiled program loads the
- * same filter; the bounding set shrinks to what is kept. */
+ * same filter, and so does one compiled in a child process; the bounding
+ * set shrinks to what is kept. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,7 +23,7 @@
 #include "../../lib/log.h"
 #include "../../lib/sandbox.h"
 
-enum how { DIRECT, COMPILED };
+enum how { DIRECT, COMPILED, APART };
 
 /* In a child: install role's filter, then make one call (family: a socket
  * of that family; 0: open a file). The child's wait status. */
@@ -37,8 +38,10 @@ static int run_child(enum sandbox_role role, enum sandbox_mode mode, enum how ho
 		struct sandbox_prog *p;
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			_exit(90);
-		if (how == COMPILED) {
-			if (sandbox_compile(role, mode, &p, &err) < 0 || sandbox_load(p, &err) < 0)
+		if (how != DIRECT) {
+			int r = how == APART ? sandbox_compile_apart(role, mode, &p, &err)
+					     : sandbox_compile(role, mode, &p, &err);
+			if (r < 0 || sandbox_load(p, &err) < 0)
 				_exit(91);
 			sandbox_prog_free(p);
 		} else if (sandbox_seccomp(role, mode, &err) < 0) {
@@ -65,7 +68,7 @@ static void expect_ok(int status)
 
 static void test_login_filter(void **state)
 {
-	for (enum how h = DIRECT; h <= COMPILED; h++) {
+	for (enum how h = DIRECT; h <= APART; h++) {
 		expect_ok(run_child(SANDBOX_LOGIN, SANDBOX_SECCOMP_KILL, h, AF_UNIX));
 		expect_killed(run_child(SANDBOX_LOGIN, SANDBOX_SECCOMP_KILL, h, AF_INET));
 		expect_killed(run_child(SANDBOX_LOGIN, SANDBOX_SECCOMP_KILL, h, AF_INET6));
@@ -88,6 +91,8 @@ static void test_log_and_off(void **state)
 {
 	expect_ok(run_child(SANDBOX_LOGIN, SANDBOX_SECCOMP_LOG, DIRECT, AF_INET));
 	expect_ok(run_child(SANDBOX_LOGIN, SANDBOX_SECCOMP_OFF, COMPILED, AF_INET));
+	expect_ok(run_child(SANDBOX_LOGIN, SANDBOX_SECCOMP_LOG, APART, AF_INET));
+	expect_ok(run_child(SANDBOX_LOGIN, SANDBOX_SECCOMP_OFF, APART, AF_INET));
 }
 
 static void test_mode_parse(void **state)
