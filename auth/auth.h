@@ -79,6 +79,9 @@ void verdict_expired(struct auth_req *r);
 int verdict_blocked(struct auth_req *r);
 /* The next step's challenge; the exchange stays. */
 void verdict_challenge(struct auth_req *r, const void *data, size_t len);
+/* At exit: forget the failure answers still waiting for their delay (the
+ * master is going away and would not read them). */
+void verdict_drop_pending(void);
 /* A name a client may log in with. */
 int verdict_name_ok(const char *user);
 /* Such a name into dst (cap bytes): 0, or -1 when it is not one or is too

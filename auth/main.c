@@ -193,6 +193,7 @@ int main(int argc, char **argv)
 	drop_capabilities();
 	scram_init();
 	serve();
+	verdict_drop_pending();
 	request_end_all();
 	cache_clear();
 	passdbs_close(&A->dbs);

@@ -26,7 +26,11 @@
 struct delayed {
 	struct event *ev;
 	struct ipc_out out;
+	struct delayed *prev, *next;
 };
+
+/* Answers waiting for their failure delay, dropped at exit. */
+static struct delayed *pending;
 
 static struct log_limit block_warn;
 
@@ -36,13 +40,30 @@ static void send_now(struct ipc_out *o)
 		log_err("sending an answer to the master: lost it");
 }
 
+static void delayed_free(struct delayed *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		pending = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	ipc_out_free_secret(&d->out);
+	event_free(d->ev);
+	free(d);
+}
+
 static void delayed_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct delayed *d = arg;
 	send_now(&d->out);
-	ipc_out_free_secret(&d->out);
-	event_free(d->ev);
-	free(d);
+	delayed_free(d);
+}
+
+void verdict_drop_pending(void)
+{
+	while (pending)
+		delayed_free(pending);
 }
 
 static long ms_since(const struct timespec *t0)
@@ -68,6 +89,10 @@ static void send_at(struct ipc_out *o, const struct timespec *t0, long delay_ms)
 	struct timeval tv = { left / 1000, (left % 1000) * 1000 };
 	d->ev = evtimer_new(A->base, delayed_cb, d);
 	evtimer_add(d->ev, &tv);
+	d->next = pending;
+	if (pending)
+		pending->prev = d;
+	pending = d;
 }
 
 struct answer {

@@ -104,6 +104,20 @@ def test_login_worker_out_of_turn_is_killed(haven_factory, what, why):
     m.logout()
 
 
+def test_stop_while_a_failure_waits_for_its_delay(haven_factory):
+    """A wrong password's answer waits auth_failure_delay_ms; havend stopped
+    meanwhile: the auth helper exits without leaking the waiting answer
+    (the sanitizer check of the fixture's stop)."""
+    h = haven_factory(extra_conf="auth_failure_delay_ms = 8000\nauth_failure_delay_max_ms = 8000\n")
+    s, f = h.raw()
+    s.sendall(b"a LOGIN alice wrong\r\n")
+    deadline = time.time() + 20
+    while "auth failed: user=alice" not in h.log_text():
+        assert time.time() < deadline, h.log_text()[-3000:]
+        time.sleep(0.05)
+    s.close()
+
+
 BRUTE = """trusted_networks =
 auth_failure_delay_ms = 50
 auth_failure_delay_max_ms = 2000
