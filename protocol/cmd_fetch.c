@@ -483,6 +483,8 @@ static void write_head(struct session *s, struct fetch_state *fs, const struct m
 	int flags_now = (fs->req.atts & FA_FLAGS) || (fs->seen_set && fs->seen_set[fs->cur.k]);
 	int sep = 0;
 
+	if (flags_now)
+		wsession_announce_flags(ws, 0);
 	buf_printf(&out, "* %u FETCH (", fs->cur.seq);
 	if (fs->req.atts & FA_UID) {
 		buf_printf(&out, "UID %u", m->uid);

@@ -21,8 +21,6 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	struct mailbox_status st;
 	struct error err;
 	const char *name;
-	const char *const *kw;
-	size_t nkw;
 
 	if (cmd->nargs != 1) {
 		BAD("%s expects a mailbox name", cmd->name);
@@ -42,19 +40,8 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	ws->readonly = readonly;
 	ws->mbname = xstrdup(name);
 	s->state = ST_SELECTED;
-	nkw = mailbox_keywords(ws->mb, &kw);
-	session_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (size_t i = 0; i < nkw; i++)
-		session_printf(s, " %s", kw[i]);
-	session_printf(s, ")\r\n");
-	if (readonly) {
-		session_printf(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-	} else {
-		session_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-		for (size_t i = 0; i < nkw; i++)
-			session_printf(s, " %s", kw[i]);
-		session_printf(s, " \\*)] Flags permitted\r\n");
-	}
+	ws->kw_announced = 0;
+	wsession_announce_flags(ws, 1);
 	session_printf(s, "* %u EXISTS\r\n", mailbox_count(ws->mb));
 	if (s->enabled & EN_IMAP4REV2)
 		list_write_one(s, name);   /* RFC 9051 6.3.2: a LIST with its attributes */

@@ -73,6 +73,7 @@ void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 			const struct msg_meta *m = seq ? mailbox_meta(ws->mb, seq) : NULL;
 			if (m == NULL)
 				continue;
+			wsession_announce_flags(ws, 0);
 			session_printf(s, "* %u FETCH (", seq);
 			if (by_uid)
 				session_printf(s, "UID %u ", m->uid);

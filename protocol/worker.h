@@ -32,6 +32,9 @@ struct wsession {
 	uint32_t *saved;
 	size_t nsaved;
 	int saved_valid;
+	/* Keywords of the view's table (mailbox_keywords) the client has
+	 * been told of in FLAGS and PERMANENTFLAGS. */
+	size_t kw_announced;
 	struct wsession *next;
 };
 
@@ -43,6 +46,11 @@ static inline struct wsession *wsession_of(struct session *s)
 /* worker_sync.c: send pending EXISTS/EXPUNGE/FETCH FLAGS for the selected
  * mailbox. Call only where RFC 9051 allows expunge responses. */
 void wsession_sync(struct wsession *ws);
+/* Untagged FLAGS and PERMANENTFLAGS naming every keyword of the view:
+ * always (SELECT), or only when the view knows keywords the client has
+ * not been told of. Call before any FETCH response that carries flags,
+ * after the mailbox_meta() of its message (which may add keywords). */
+void wsession_announce_flags(struct wsession *ws, int always);
 void wsession_unselect(struct wsession *ws);
 /* A mailbox or session was freed: give unused heap back once idle. */
 void worker_memory_released(void);
