@@ -7,6 +7,31 @@
 #include "../lib/log.h"
 #include "worker.h"
 
+/* The new flags of each message STORE changed; a message another session
+ * expunged meanwhile has none to show. Returns how many those were. */
+static size_t store_answer(struct session *s, const uint32_t *uids, size_t n, int by_uid)
+{
+	struct wsession *ws = wsession_of(s);
+	size_t gone = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		uint32_t seq = mailbox_uid_to_seq(ws->mb, uids[k]);
+		const struct msg_meta *m = seq ? mailbox_meta(ws->mb, seq) : NULL;
+		if (m == NULL) {
+			gone++;
+			continue;
+		}
+		wsession_announce_flags(ws, 0);
+		session_printf(s, "* %u FETCH (", seq);
+		if (by_uid)
+			session_printf(s, "UID %u ", m->uid);
+		session_printf(s, "FLAGS ");
+		flags_write(s, ws->mb, m);
+		session_write(s, ")\r\n", 3);
+	}
+	return gone;
+}
+
 void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi)
 {
 	struct wsession *ws = wsession_of(s);
@@ -67,20 +92,11 @@ void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
-	if (!silent) {
-		for (size_t k = 0; k < n; k++) {
-			uint32_t seq = mailbox_uid_to_seq(ws->mb, uids[k]);
-			const struct msg_meta *m = seq ? mailbox_meta(ws->mb, seq) : NULL;
-			if (m == NULL)
-				continue;
-			wsession_announce_flags(ws, 0);
-			session_printf(s, "* %u FETCH (", seq);
-			if (by_uid)
-				session_printf(s, "UID %u ", m->uid);
-			session_printf(s, "FLAGS ");
-			flags_write(s, ws->mb, m);
-			session_write(s, ")\r\n", 3);
-		}
+	if (!silent && store_answer(s, uids, n, by_uid) > 0) {
+		session_tagged(s, cmd->tag, "OK", "EXPUNGEISSUED",
+			       "%sSTORE completed; some messages were expunged meanwhile",
+			       by_uid ? "UID " : "");
+		return;
 	}
 	session_tagged(s, cmd->tag, "OK", NULL, "%sSTORE completed", by_uid ? "UID " : "");
 }

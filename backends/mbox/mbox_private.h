@@ -193,6 +193,7 @@ struct mbox_vmsg {
 	struct msg_meta meta;
 	uint64_t hdr_off, end_off;
 	int hide_clen;
+	int gone;              /* found expunged by another session; sync removes it */
 	uint32_t *kw;
 };
 
@@ -483,6 +484,8 @@ void mbox_notify_drain(struct mailbox *mb);    /* in sync(): events read, watche
 void mbox_notify_release(struct mailbox *mb);  /* the view closes */
 void mbox_notify_close(struct store *st);
 struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid);
+/* uid (if in the view) is gone from the file: meta() says so from now on. */
+void mbox_view_gone(struct mailbox *mb, uint32_t uid);
 void mbox_view_own_modseq(struct mailbox *mb, uint64_t modseq);
 
 /* mbox_fields.c: the header-field cache (backend_ops.header_fields) */
