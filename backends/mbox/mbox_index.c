@@ -732,6 +732,18 @@ int mbox_side_write(struct store *st, const char *name, const char *kind, const 
 	return write_replace(dfd, fname, data, len);
 }
 
+int mbox_side_open(struct store *st, const char *name, const char *kind, int create)
+{
+	char fname[64];
+	int dfd = index_dir(st, create);
+
+	if (dfd < 0)
+		return -1;
+	journal_name(name, kind, fname, sizeof(fname));
+	return openat(dfd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (create ? O_CREAT : 0),
+		      0600);
+}
+
 int mbox_side_read(struct store *st, const char *name, const char *kind, struct buf *out)
 {
 	char fname[64];
@@ -773,6 +785,8 @@ void mbox_index_forget(struct store *st, const char *name)
 	index_file_name(name, fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
 	journal_name(name, MBOX_FIELDS_KIND, fname, sizeof(fname));
+	unlinkat(dfd, fname, 0);
+	journal_name(name, "recent", fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
 }
 

@@ -135,6 +135,7 @@ struct mbox_smsg {
 	unsigned virt : 1;     /* UID assigned by the scan, not yet on disk */
 	unsigned fresh : 1;    /* no O in Status: no session has seen it (\Recent) */
 	unsigned claimed : 1;  /* this scan's view just took it as its \Recent */
+	unsigned taken : 1;    /* fresh, but claimed already (mbox_recent.c) */
 	unsigned hide_clen : 1; /* its Content-Length frames it: mbox metadata, not shown */
 };
 
@@ -359,6 +360,9 @@ void mbox_journal_remove(struct store *st, const char *name, const char *kind);
 int mbox_side_write(struct store *st, const char *name, const char *kind, const void *data,
 		    size_t len);
 int mbox_side_read(struct store *st, const char *name, const char *kind, struct buf *out);
+/* The same kind of file, opened for reading and writing in place (create:
+ * made if missing); the caller closes it. -1 if there is no place. */
+int mbox_side_open(struct store *st, const char *name, const char *kind, int create);
 #define MBOX_FIELDS_KIND "fields"
 /* The mailbox is gone or renamed: drop its index and caches. */
 void mbox_index_forget(struct store *st, const char *name);
@@ -483,6 +487,18 @@ int mbox_notify_fd(struct mailbox *mb);
 void mbox_notify_drain(struct mailbox *mb);    /* in sync(): events read, watches renewed */
 void mbox_notify_release(struct mailbox *mb);  /* the view closes */
 void mbox_notify_close(struct store *st);
+/* mbox_recent.c: \Recent claims kept beside the index. FIRST of the
+ * mailbox's record: messages below it have been claimed (1: none). */
+uint32_t mbox_recent_first(struct store *st, const char *name, uint32_t uidvalidity);
+/* Claim [*first, upto) where *first = max(FIRST, from), moving FIRST to
+ * upto, all under the record's lock. -1 if the record cannot be kept. */
+int mbox_recent_claim(struct store *st, const char *name, uint32_t uidvalidity, uint32_t from,
+		      uint32_t upto, uint32_t *first);
+/* Mark the fresh messages of s below first as taken. */
+void mbox_recent_apply(struct mbox_scan *s, uint32_t first);
+/* Fresh messages of s nobody has claimed: what STATUS reports as RECENT. */
+uint32_t mbox_recent_count(const struct mbox_scan *s);
+
 struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid);
 /* uid (if in the view) is gone from the file: meta() says so from now on. */
 void mbox_view_gone(struct mailbox *mb, uint32_t uid);

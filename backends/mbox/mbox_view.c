@@ -205,7 +205,7 @@ static void view_merge(struct mailbox *mb, struct mbox_scan *s, const struct syn
 		vmsg_set(mb, &nv[nn], &s->m[i], kwmap);
 		/* Ours if we claimed it, or if nobody could (read-only view
 		 * or file): \Recent for the rest of this view's life. */
-		nv[nn].meta.recent = s->m[i].fresh || s->m[i].claimed;
+		nv[nn].meta.recent = (s->m[i].fresh && !s->m[i].taken) || s->m[i].claimed;
 		nn++;
 		added++;
 	}

@@ -287,7 +287,7 @@ int mbox_write_messages(int dstfd, int srcfd, const struct mbox_scan *s, size_t 
 		for (uint32_t k = 0; k < m->nkw; k++)
 			names[k] = s->kw[m->kw[k]];
 		if (mbox_emit_stored(&w, srcfd, m, first ? s : NULL, m->uid,
-				     m->flags | (m->fresh ? MBOX_F_FRESH : 0), names,
+				     m->flags | (m->fresh && !m->taken ? MBOX_F_FRESH : 0), names,
 				     m->nkw, m->modseq) < 0 && !w.err)
 			w.err = errno ? errno : EIO;
 		first = 0;

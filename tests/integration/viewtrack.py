@@ -146,5 +146,8 @@ class TrackedSession(Session):
         if unperm and not self.readonly:
             self.violation("keywords %s in FETCH before PERMANENTFLAGS named them"
                            % sorted(unperm))
-        if any(bytes(f).lower() == b"\\recent" for f in flags) and uid is not None:
+        # A read-only session may see \Recent that others see too (RFC 3501
+        # 2.3.2); the registry is about the sessions that claim.
+        if any(bytes(f).lower() == b"\\recent" for f in flags) and uid is not None \
+                and not self.readonly:
             self.registry.recent((self.box, self.uidvalidity, uid), self)

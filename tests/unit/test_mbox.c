@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1653,8 +1654,9 @@ static void test_recent_sync_and_mda(void **state)
 
 /* A file we cannot rewrite (a Debian /var/mail is not writable by the
  * user; here the rewrite fails on the file size limit, which holds for root
- * too): new mail stays new, SELECT still reports it as recent and does not
- * fail. */
+ * too): SELECT still reports the new mail as recent and does not fail; the
+ * claim goes to the record beside the index, so no other session takes it
+ * again, and the next rewrite writes it into the file. */
 static void test_recent_unwritable(void **state)
 {
 	struct fx *f = *state;
@@ -1677,12 +1679,103 @@ static void test_recent_unwritable(void **state)
 	assert_int_equal(s.recent, 1);
 	assert_true(f->ops->meta(a, 1)->recent);
 	f->ops->mailbox_close(a);
-	assert_int_equal(status_recent(f, "INBOX"), 1);
-	/* once it can be written, the next SELECT claims it */
-	a = select_box(f, f->st, "INBOX", &s);
-	assert_int_equal(s.recent, 1);
-	f->ops->mailbox_close(a);
 	assert_int_equal(status_recent(f, "INBOX"), 0);
+	a = select_box(f, f->st, "INBOX", &s);
+	assert_int_equal(s.recent, 0);
+	assert_false(f->ops->meta(a, 1)->recent);
+	{
+		struct error err;
+		uint32_t one = 1;
+		char *disk;
+		assert_int_equal(f->ops->store_flags(a, &one, 1, STORE_ADD, MF_FLAGGED, NULL, 0, 0,
+						     NULL, NULL, &err), 0);
+		disk = slurp(f->inbox, NULL);
+		assert_non_null(strstr(disk, "Status: O "));
+		free(disk);
+	}
+	f->ops->mailbox_close(a);
+}
+
+/* Sessions that only read a big file (one with an index) claim new mail
+ * in the record beside the index, not in the file: one session, and one
+ * only, sees it as \Recent, across stores (processes), EXAMINE still sees
+ * what nobody claimed, STATUS counts what is left, and a record of an
+ * earlier mailbox (other UIDVALIDITY) or a torn one claims nothing. */
+static void test_recent_record(void **state)
+{
+	struct fx *f = *state;
+	struct store *a_st, *b_st;
+	struct mailbox *a, *b, *ex;
+	struct mailbox_status s;
+	uint32_t first = 0;
+	char *disk, *rec;
+
+	config_extra_set(&f->cfg, "mbox_index_min_size", "0", "test");
+	a_st = open_store(f);
+	b_st = open_store(f);
+	append_str(f, "INBOX", MSG1);
+	append_str(f, "INBOX", MSG1);
+	ex = examine_box(f, b_st, "INBOX", &s);
+	assert_int_equal(s.recent, 2);
+	a = select_box(f, a_st, "INBOX", &s);
+	assert_int_equal(s.recent, 2);
+	disk = slurp(f->inbox, NULL);
+	assert_null(strstr(disk, "Status: O"));      /* the file was not rewritten */
+	free(disk);
+	b = select_box(f, b_st, "INBOX", &s);
+	assert_int_equal(s.recent, 0);
+	assert_false(f->ops->meta(b, 1)->recent);
+	assert_int_equal(status_recent(f, "INBOX"), 0);
+	/* new mail while both are selected: the first to sync takes it */
+	append_str(f, "INBOX", MSG1);
+	{
+		struct rec r;
+		do_sync(f, b, &r);
+		assert_true(f->ops->meta(b, 3)->recent);
+		do_sync(f, a, &r);
+		assert_false(f->ops->meta(a, 3)->recent);
+		assert_true(f->ops->meta(a, 1)->recent);
+		do_sync(f, ex, &r);
+		assert_false(f->ops->meta(ex, 3)->recent);   /* claimed before it looked */
+	}
+	rec = xasprintf("%s/.haven-index", f->maildir);
+	{
+		/* the record's API: claims only move forward, per UIDVALIDITY */
+		uint32_t uv = s.uidvalidity;
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 4);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv + 1), 1);
+		assert_int_equal(mbox_recent_claim(f->st, "INBOX", uv, 2, 3, &first), 0);
+		assert_int_equal(first, 4);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 4);
+		assert_int_equal(mbox_recent_claim(f->st, "INBOX", uv + 1, 2, 3, &first), 0);
+		assert_int_equal(first, 2);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 1);
+		assert_int_equal(mbox_recent_claim(f->st, "INBOX", uv, 1, 4, &first), 0);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 4);
+		/* torn: claims nothing */
+		DIR *d = opendir(rec);
+		struct dirent *e;
+		int found = 0;
+		assert_non_null(d);
+		while ((e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+			if (n > 7 && strcmp(e->d_name + n - 7, ".recent") == 0) {
+				char *p = xasprintf("%s/%s", rec, e->d_name);
+				spit(p, "4", 1, 0);
+				free(p);
+				found++;
+			}
+		}
+		closedir(d);
+		assert_int_equal(found, 1);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 1);
+	}
+	free(rec);
+	f->ops->mailbox_close(ex);
+	f->ops->mailbox_close(b);
+	f->ops->mailbox_close(a);
+	f->ops->store_close(b_st);
+	f->ops->store_close(a_st);
 }
 
 int main(void)
@@ -1722,6 +1815,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recent_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_sync_and_mda, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_unwritable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_record, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
