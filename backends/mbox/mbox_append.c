@@ -211,8 +211,9 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 	s.highestmodseq = modseq;
 	mbox_append_begin(&h, &s, &w, newuid, &orig, err);
 	mbox_emit_new(&w, msg, len, internaldate ? internaldate : time(NULL),
-		      s.n == 0 && !s.has_pseudo ? &s : NULL, newuid, (flags & MF_ALL) | MBOX_F_FRESH, names,
-		      nnames, modseq);
+		      s.n == 0 && !s.has_pseudo ? &s : NULL, newuid,
+		      (flags & MF_ALL) | MBOX_F_FRESH | (mbox_raw_needed(msg, len) ? MBOX_F_RAW : 0),
+		      names, nnames, modseq);
 	if (mbox_append_commit(&h, &w, orig, err) < 0)
 		goto out_scan;
 	*uidvalidity = s.uidvalidity;

@@ -355,7 +355,8 @@ static int copy_into(struct mbox_handle *dh, struct mbox_scan *ds, int srcfd,
 			names[k] = ss->kw[m->kw[k]];
 		dst_uids[i] = first + (uint32_t)i;
 		if (mbox_emit_stored(&w, srcfd, m, empty && i == 0 ? ds : NULL, dst_uids[i],
-				     m->flags | MBOX_F_FRESH, names, m->nkw, modseq) < 0 && !w.err)
+				     m->flags | MBOX_F_FRESH | (m->raw ? MBOX_F_RAW : 0), names, m->nkw,
+				     modseq) < 0 && !w.err)
 			w.err = errno ? errno : EIO;
 	}
 	free(names);

@@ -137,6 +137,7 @@ struct mbox_smsg {
 	unsigned claimed : 1;  /* this scan's view just took it as its \Recent */
 	unsigned taken : 1;    /* fresh, but claimed already (mbox_recent.c) */
 	unsigned hide_clen : 1; /* its Content-Length frames it: mbox metadata, not shown */
+	unsigned raw : 1;      /* stored as it came (X-Haven-Raw): see mbox_raw_needed */
 };
 
 struct mbox_scan {
@@ -277,6 +278,7 @@ int mbox_reader_next(struct mbox_reader *r, const char **p, size_t *n, uint64_t 
 enum mbox_hdr {
 	MH_NONE = 0, MH_XIMAPBASE, MH_XIMAP, MH_XUID, MH_STATUS, MH_XSTATUS, MH_XKEYWORDS,
 	MH_MODSEQ, MH_HIGHESTMODSEQ,
+	MH_RAW,                /* X-Haven-Raw: the stored bytes are the message's */
 	MH_CLEN,               /* Content-Length of a message we did not write (xform only) */
 };
 /* Which of our headers a header line is (MH_NONE: not ours). */
@@ -294,6 +296,7 @@ struct mbox_xform {
 	int last_lf_out;       /* bytes that '\n' produced */
 	uint32_t uid;          /* first X-UID seen (region mode check), 0 none */
 	int ours;              /* X-Haven-Modseq seen: a message we wrote */
+	int raw;               /* and X-Haven-Raw after it: no LF -> CRLF */
 	int hide_clen;         /* set by the caller: smsg.hide_clen */
 };
 void mbox_xform_init(struct mbox_xform *x);
@@ -426,6 +429,12 @@ void mbox_writer_free(struct mbox_writer *w);
 /* Extra bit in the flags given to the emit functions: write the message
  * without O in Status (new, not yet claimed). Never in a view's flags. */
 #define MBOX_F_FRESH (1u << 31)
+/* ... and mark it as stored byte for byte (X-Haven-Raw). */
+#define MBOX_F_RAW (1u << 30)
+/* 1 when msg does not come back as it was through the usual stored form
+ * (line ends as LF, CRLF on reading): a bare LF, or a CR before CRLF. Such
+ * a message is stored with its line ends as they are and X-Haven-Raw. */
+int mbox_raw_needed(const char *msg, size_t len);
 /* State headers of one message; base != NULL adds the first-message ones. */
 void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32_t uid,
 		     uint32_t flags, const char *const *kw, size_t nkw, uint64_t modseq);

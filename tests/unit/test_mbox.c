@@ -494,6 +494,78 @@ static void test_append_fetch_identity(void **state)
 	free(disk);
 }
 
+/* Messages whose line ends are not all CRLF (bare LF, CR before CRLF, a
+ * lone CR, NUL bytes around them) come back byte for byte: stored with
+ * X-Haven-Raw, through APPEND, COPY, a rewrite and the index; the usual
+ * CRLF message keeps the usual LF form. */
+static void test_append_raw_bytes(void **state)
+{
+	struct fx *f = *state;
+	static const char bin[] = "Subject: binary\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+				  "\0 - \xe4\n\r\n\n\r\r\nFrom x\nend\r";
+	static const char *const msgs[] = {
+		"Subject: lf only\n\nline\nFrom here\n",
+		"Subject: mixed\r\n\r\na\nb\r\r\nc\rd\r\n",
+		"\nstarts with LF\r\n",
+		MSG1,
+	};
+	size_t lens[5], n = 5;
+	const char *all[5];
+	uint32_t uids[5], dst[5], uv;
+	struct mailbox *mb, *ib;
+	struct error err;
+	char *disk;
+
+	config_extra_set(&f->cfg, "mbox_index_min_size", "0", "test");
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	for (size_t i = 0; i < 4; i++) {
+		all[i] = msgs[i];
+		lens[i] = strlen(msgs[i]);
+	}
+	all[4] = bin;
+	lens[4] = sizeof(bin) - 1;
+	assert_false(mbox_raw_needed(MSG1, strlen(MSG1)));
+	for (size_t i = 0; i < 4; i++)
+		assert_true(i == 3 || mbox_raw_needed(all[i], lens[i]));
+	assert_true(mbox_raw_needed(bin, lens[4]));
+	for (size_t i = 0; i < n; i++)
+		uids[i] = append_msg(f, f->st, "INBOX", all[i], lens[i], 0);
+	disk = slurp(f->inbox, NULL);
+	assert_non_null(strstr(disk, "X-Haven-Raw: 1\nSubject: lf only\n"));
+	assert_non_null(strstr(disk, "\n>From here\n"));
+	assert_non_null(strstr(disk, "Subject: one\n\nHello\n"));   /* the usual form */
+	free(disk);
+	assert_int_equal(f->ops->create(f->st, "Drafts", 0, &err), 0);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	assert_int_equal(f->ops->copy(mb, uids, n, "Drafts", 0, &uv, dst, &err), 0);
+	{
+		/* a rewrite (a new keyword) keeps them too */
+		const char *kw = "$New";
+		assert_int_equal(f->ops->store_flags(mb, uids, n, STORE_ADD, 0, &kw, 1, 0, NULL, NULL,
+						     &err), 0);
+	}
+	f->ops->mailbox_close(mb);
+	f->ops->store_close(f->st);
+	f->st = open_store(f);   /* read back through the index */
+	mb = select_box(f, f->st, "INBOX", NULL);
+	ib = select_box(f, f->st, "Drafts", NULL);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		char *got = fetch(f, mb, uids[i], &len);
+		assert_int_equal(len, lens[i]);
+		assert_memory_equal(got, all[i], len);
+		assert_int_equal(f->ops->meta(mb, (uint32_t)(i + 1))->size, lens[i]);
+		free(got);
+		got = fetch(f, ib, dst[i], &len);
+		assert_int_equal(len, lens[i]);
+		assert_memory_equal(got, all[i], len);
+		free(got);
+	}
+	f->ops->mailbox_close(ib);
+	f->ops->mailbox_close(mb);
+}
+
 static void test_append_strips_state_headers(void **state)
 {
 	struct fx *f = *state;
@@ -1786,6 +1858,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hierarchy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_fetch_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_raw_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_strips_state_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_all_or_nothing, setup, teardown),
