@@ -177,9 +177,27 @@ void session_tagged_error(struct session *s, const char *tag, const struct error
 	session_tagged(s, tag, "NO", code, "%s", err->msg[0] ? err->msg : "Failed");
 }
 
+void session_write_char8(struct session *s, const void *p, size_t n)
+{
+	const char *c = p, *end = c + n, *nul;
+
+	while ((nul = memchr(c, '\0', (size_t)(end - c))) != NULL) {
+		session_write(s, c, (size_t)(nul - c));
+		session_write(s, "\x80", 1);
+		c = nul + 1;
+	}
+	session_write(s, c, (size_t)(end - c));
+}
+
 void session_write_literal(struct session *s, const void *p, size_t n)
 {
 	session_printf(s, "{%zu}\r\n", n);
+	session_write_char8(s, p, n);
+}
+
+void session_write_literal8(struct session *s, const void *p, size_t n)
+{
+	session_printf(s, "~{%zu}\r\n", n);
 	session_write(s, p, n);
 }
 

@@ -117,7 +117,14 @@ void session_tagged(struct session *s, const char *tag, const char *result, cons
 void session_tagged_error(struct session *s, const char *tag, const struct error *err);
 /* A string as a quoted string when safe, else as a literal. */
 void session_write_astring(struct session *s, const char *str);
+/* A literal's bytes: a plain literal carries no NUL (RFC 9051 CHAR8), so a
+ * NUL in message data becomes 0x80, as Dovecot sends it (BINARY, with
+ * literal8, gives the exact bytes). */
+void session_write_char8(struct session *s, const void *p, size_t n);
+/* "{n}" and the bytes, through session_write_char8. */
 void session_write_literal(struct session *s, const void *p, size_t n);
+/* "~{n}" (RFC 3516 literal8) and the bytes as they are. */
+void session_write_literal8(struct session *s, const void *p, size_t n);
 /* Send BYE and close once the output is flushed. */
 void session_bye(struct session *s, const char *text);
 /* Close now (after flushing what is queued). */
