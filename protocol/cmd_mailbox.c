@@ -325,19 +325,6 @@ void cmd_status(struct session *s, const struct imap_cmd *cmd)
 	session_tagged(s, cmd->tag, "OK", NULL, "STATUS completed");
 }
 
-static int header_has_8bit(const char *m, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)m[i] >= 0x80)
-			return 1;
-		/* the header ends at the first empty line */
-		if (m[i] == '\n' && (i + 1 == len || m[i + 1] == '\n' ||
-				      (m[i + 1] == '\r' && i + 2 < len && m[i + 2] == '\n')))
-			return 0;
-	}
-	return 0;
-}
-
 void cmd_append(struct session *s, const struct imap_cmd *cmd)
 {
 	struct wsession *ws = wsession_of(s);
@@ -397,14 +384,13 @@ void cmd_append(struct session *s, const struct imap_cmd *cmd)
 		session_tagged(s, cmd->tag, "NO", "UNKNOWN-CTE", "NUL in message: use literal8");
 		return;
 	}
-	/* RFC 6855 section 4: since UTF8=ACCEPT is advertised, 8-bit header
-	 * bytes are refused from a client that enabled neither it nor
-	 * IMAP4rev2 (which allows UTF-8 headers). */
-	if (!(s->enabled & (EN_UTF8 | EN_IMAP4REV2)) && header_has_8bit(msg->str, msg->len)) {
-		session_tagged(s, cmd->tag, "NO", "CANNOT",
-			       "8-bit characters in message header: ENABLE UTF8=ACCEPT first");
-		return;
-	}
+	/* 8-bit header bytes are accepted from every session. RFC 6855
+	 * section 4 asks a server advertising UTF8=ACCEPT to refuse them
+	 * from a client that has not enabled it, but legacy mail (raw
+	 * Latin-1 or UTF-8 headers from before RFC 6532) has no other way
+	 * in: mbsync, OfflineIMAP and migration tools never enable it, and
+	 * such mail is what they copy. Dovecot accepts it too, and IMAP4rev2
+	 * (RFC 9051 6.3.12) allows it. The bytes are stored as they came. */
 	if (store_append(W->store, name, msg->str, msg->len, flags, kw, nkw, date, tz,
 			  &uidvalidity, &uid, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
