@@ -1,15 +1,15 @@
 /* Authenticated-state commands on mailboxes: SELECT, EXAMINE, CREATE
- * (with USE, RFC 6154), DELETE, RENAME, (UN)SUBSCRIBE, STATUS (with SIZE and
- * DELETED) and APPEND. LIST and LSUB are in cmd_list.c. Names arrive and
- * leave through mailbox_arg_reply / mailbox_name_out (worker_util.c):
- * modified UTF-7 for IMAP4rev1 clients, UTF-8 after ENABLE. */
+ * (with USE, RFC 6154), DELETE, RENAME, (UN)SUBSCRIBE, STATUS (with SIZE
+ * and DELETED). APPEND is in cmd_append.c, LIST and LSUB in cmd_list.c.
+ * Names arrive and leave through mailbox_arg_reply / mailbox_name_out
+ * (worker_util.c): modified UTF-7 for IMAP4rev1 clients, UTF-8 after
+ * ENABLE. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
-#include "../mail/imapdate.h"
 #include "worker.h"
 
 #define BAD(...) session_tagged(s, cmd->tag, "BAD", NULL, __VA_ARGS__)
@@ -323,81 +323,4 @@ void cmd_status(struct session *s, const struct imap_cmd *cmd)
 	}
 	status_write(s, wire, items, &r);
 	session_tagged(s, cmd->tag, "OK", NULL, "STATUS completed");
-}
-
-void cmd_append(struct session *s, const struct imap_cmd *cmd)
-{
-	struct wsession *ws = wsession_of(s);
-	const char *name, *errmsg = NULL;
-	const char **kw = NULL;
-	size_t nkw = 0, i = 1;
-	uint32_t flags = 0, uidvalidity = 0, uid = 0;
-	time_t date = time(NULL);
-	int tz = 0;
-	struct error err;
-	const struct imap_arg *msg;
-
-	if (cmd->nargs < 2) {
-		BAD("APPEND expects a mailbox name and a message");
-		return;
-	}
-	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
-		return;
-	if (i < cmd->nargs && cmd->args[i].type == IMAP_ARG_LIST) {
-		if (flags_parse(s, &cmd->args[i], &flags, &kw, &nkw, &errmsg) < 0) {
-			BAD("%s", errmsg);
-			return;
-		}
-		i++;
-	}
-	if (i < cmd->nargs && cmd->args[i].type == IMAP_ARG_QUOTED) {
-		if (imapdate_parse_datetime(cmd->args[i].str, cmd->args[i].len, &date, &tz) < 0) {
-			BAD("Invalid date-time");
-			return;
-		}
-		i++;
-	}
-	/* RFC 6855 section 4: UTF8 (~{n}...) after ENABLE UTF8=ACCEPT. */
-	if (i + 2 == cmd->nargs && imap_arg_is_atom(&cmd->args[i], "UTF8")) {
-		const struct imap_arg *l = &cmd->args[i + 1];
-		if (!(s->enabled & EN_UTF8)) {
-			BAD("APPEND UTF8 needs ENABLE UTF8=ACCEPT first");
-			return;
-		}
-		if (l->type != IMAP_ARG_LIST || l->count != 1 ||
-		    l->list[0].type != IMAP_ARG_LITERAL8) {
-			BAD("APPEND UTF8 expects (~{n} message)");
-			return;
-		}
-		msg = &l->list[0];
-	} else if (i + 1 != cmd->nargs) {
-		BAD("APPEND expects one message literal (MULTIAPPEND is not supported)");
-		return;
-	} else {
-		msg = &cmd->args[i];
-	}
-	if (msg->type != IMAP_ARG_LITERAL && msg->type != IMAP_ARG_LITERAL8) {
-		BAD("APPEND expects the message as a literal");
-		return;
-	}
-	if (msg->type == IMAP_ARG_LITERAL && memchr(msg->str, '\0', msg->len)) {
-		session_tagged(s, cmd->tag, "NO", "UNKNOWN-CTE", "NUL in message: use literal8");
-		return;
-	}
-	/* 8-bit header bytes are accepted from every session. RFC 6855
-	 * section 4 asks a server advertising UTF8=ACCEPT to refuse them
-	 * from a client that has not enabled it, but legacy mail (raw
-	 * Latin-1 or UTF-8 headers from before RFC 6532) has no other way
-	 * in: mbsync, OfflineIMAP and migration tools never enable it, and
-	 * such mail is what they copy. Dovecot accepts it too, and IMAP4rev2
-	 * (RFC 9051 6.3.12) allows it. The bytes are stored as they came. */
-	if (store_append(W->store, name, msg->str, msg->len, flags, kw, nkw, date, tz,
-			  &uidvalidity, &uid, &err) < 0) {
-		session_tagged_error(s, cmd->tag, &err);
-		return;
-	}
-	if (ws->mb)
-		wsession_sync(ws);
-	session_tagged(s, cmd->tag, "OK", arena_printf(s->arena, "APPENDUID %u %u", uidvalidity, uid),
-		       "APPEND completed");
 }

@@ -35,6 +35,9 @@ struct wsession {
 	/* Keywords of the view's table (mailbox_keywords) the client has
 	 * been told of in FLAGS and PERMANENTFLAGS. */
 	size_t kw_announced;
+	/* The APPEND whose message is arriving (cmd_append.c; the
+	 * command's arena holds it). */
+	struct append_state *append;
 	struct wsession *next;
 };
 
@@ -104,6 +107,8 @@ void cmd_subscribe(struct session *s, const struct imap_cmd *cmd);
 void cmd_list(struct session *s, const struct imap_cmd *cmd);
 void cmd_status(struct session *s, const struct imap_cmd *cmd);
 void cmd_append(struct session *s, const struct imap_cmd *cmd);
+enum literal_action append_literal(struct session *s, const struct imap_cmd *cmd,
+				   const struct imap_literal *lit);
 void cmd_fetch(struct session *s, const struct imap_cmd *cmd);
 void cmd_store(struct session *s, const struct imap_cmd *cmd);
 void cmd_expunge(struct session *s, const struct imap_cmd *cmd);

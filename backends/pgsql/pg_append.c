@@ -73,7 +73,9 @@ int pg_append_begin(struct store *st, const char *name, uint64_t size, uint32_t 
 	ap->sha = EVP_MD_CTX_new();
 	if (ap->sha == NULL || EVP_DigestInit_ex(ap->sha, EVP_sha256(), NULL) != 1)
 		fatal("pgsql: SHA-256 unavailable");
-	buf_reserve(&ap->msg, (size_t)(size < PG_CHUNK * 4 ? size : PG_CHUNK * 4));
+	/* Room for all of it at once: growing by doubling would hold two
+	 * copies while it moves. */
+	buf_reserve(&ap->msg, (size_t)size);
 	*out = ap;
 	return 0;
 }
