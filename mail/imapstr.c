@@ -1,7 +1,8 @@
 /* IMAP string output for ENVELOPE and BODYSTRUCTURE: a quoted string when
  * that is safe, otherwise a literal. Literals are used for CR, LF, NUL,
  * 8-bit bytes (a client that has not enabled UTF8=ACCEPT must not see
- * them quoted) and for long values. */
+ * them quoted) and for long values; a literal carries no NUL (RFC 9051
+ * CHAR8): a NUL in a header becomes 0x80, as in FETCH BODY. */
 #include <ctype.h>
 #include <string.h>
 
@@ -21,12 +22,14 @@ static void write_string(struct buf *out, const char *s, size_t len, int lower)
 	}
 	if (literal) {
 		buf_printf(out, "{%zu}\r\n", len);
-		if (!lower) {
+		if (!lower && memchr(s, '\0', len) == NULL) {
 			buf_append(out, s, len);
 			return;
 		}
-		for (i = 0; i < len; i++)
-			buf_append_byte(out, (char)tolower((unsigned char)s[i]));
+		for (i = 0; i < len; i++) {
+			char c = lower ? (char)tolower((unsigned char)s[i]) : s[i];
+			buf_append_byte(out, c == '\0' ? (char)0x80 : c);
+		}
 		return;
 	}
 	buf_reserve(out, len + 2);

@@ -1,10 +1,14 @@
 #include "keyword.h"
 
 #include <string.h>
+#include <strings.h>
 
 int mail_keyword_valid(const char *kw, size_t len)
 {
 	if (len == 0 || len > MAIL_KEYWORD_MAX || kw[0] == '\\')
+		return 0;
+	/* An atom, but in a flag list a client reads it as nil. */
+	if (len == 3 && strncasecmp(kw, "NIL", 3) == 0)
 		return 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)kw[i];

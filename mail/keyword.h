@@ -7,7 +7,8 @@
 #define MAIL_KEYWORD_MAX 100   /* bytes; longer ones are refused */
 
 /* 1 for a valid keyword: atom characters except resp-specials, not a
- * system flag (no leading '\'), at most MAIL_KEYWORD_MAX bytes. */
+ * system flag (no leading '\'), not NIL in any case, at most
+ * MAIL_KEYWORD_MAX bytes. */
 int mail_keyword_valid(const char *kw, size_t len);
 
 #endif

@@ -414,8 +414,9 @@ static void write_item_bytes(struct session *s, const struct body_item *bi, cons
 	item_label(s, bi, sep);
 	/* literal8 only when the bytes need it (NUL) */
 	if (bi->binary == BIN_CONTENT && memchr(p + o, '\0', (size_t)c))
-		session_write(s, "~", 1);
-	session_write_literal(s, p + o, (size_t)c);
+		session_write_literal8(s, p + o, (size_t)c);
+	else
+		session_write_literal(s, p + o, (size_t)c);
 }
 
 /* One body item. 0 written, 1 a big literal was begun (fs->cur.off/left:
@@ -483,6 +484,8 @@ static void write_head(struct session *s, struct fetch_state *fs, const struct m
 	int flags_now = (fs->req.atts & FA_FLAGS) || (fs->seen_set && fs->seen_set[fs->cur.k]);
 	int sep = 0;
 
+	if (flags_now)
+		wsession_announce_flags(ws, 0);
 	buf_printf(&out, "* %u FETCH (", fs->cur.seq);
 	if (fs->req.atts & FA_UID) {
 		buf_printf(&out, "UID %u", m->uid);
@@ -563,7 +566,7 @@ static int stream_literal(struct session *s, struct fetch_state *fs)
 			session_close(s);
 			return -1;
 		}
-		session_write(s, tmp, (size_t)r);
+		session_write_char8(s, tmp, (size_t)r);   /* BODY: never binary */
 		fs->cur.off += (uint64_t)r;
 		fs->cur.left -= (uint64_t)r;
 	}

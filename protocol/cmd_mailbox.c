@@ -1,15 +1,15 @@
 /* Authenticated-state commands on mailboxes: SELECT, EXAMINE, CREATE
- * (with USE, RFC 6154), DELETE, RENAME, (UN)SUBSCRIBE, STATUS (with SIZE and
- * DELETED) and APPEND. LIST and LSUB are in cmd_list.c. Names arrive and
- * leave through mailbox_arg_reply / mailbox_name_out (worker_util.c):
- * modified UTF-7 for IMAP4rev1 clients, UTF-8 after ENABLE. */
+ * (with USE, RFC 6154), DELETE, RENAME, (UN)SUBSCRIBE, STATUS (with SIZE
+ * and DELETED). APPEND is in cmd_append.c, LIST and LSUB in cmd_list.c.
+ * Names arrive and leave through mailbox_arg_reply / mailbox_name_out
+ * (worker_util.c): modified UTF-7 for IMAP4rev1 clients, UTF-8 after
+ * ENABLE. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
-#include "../mail/imapdate.h"
 #include "worker.h"
 
 #define BAD(...) session_tagged(s, cmd->tag, "BAD", NULL, __VA_ARGS__)
@@ -21,8 +21,6 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	struct mailbox_status st;
 	struct error err;
 	const char *name;
-	const char *const *kw;
-	size_t nkw;
 
 	if (cmd->nargs != 1) {
 		BAD("%s expects a mailbox name", cmd->name);
@@ -42,19 +40,8 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	ws->readonly = readonly;
 	ws->mbname = xstrdup(name);
 	s->state = ST_SELECTED;
-	nkw = mailbox_keywords(ws->mb, &kw);
-	session_printf(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-	for (size_t i = 0; i < nkw; i++)
-		session_printf(s, " %s", kw[i]);
-	session_printf(s, ")\r\n");
-	if (readonly) {
-		session_printf(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
-	} else {
-		session_printf(s, "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-		for (size_t i = 0; i < nkw; i++)
-			session_printf(s, " %s", kw[i]);
-		session_printf(s, " \\*)] Flags permitted\r\n");
-	}
+	ws->kw_announced = 0;
+	wsession_announce_flags(ws, 1);
 	session_printf(s, "* %u EXISTS\r\n", mailbox_count(ws->mb));
 	if (s->enabled & EN_IMAP4REV2)
 		list_write_one(s, name);   /* RFC 9051 6.3.2: a LIST with its attributes */
@@ -336,95 +323,4 @@ void cmd_status(struct session *s, const struct imap_cmd *cmd)
 	}
 	status_write(s, wire, items, &r);
 	session_tagged(s, cmd->tag, "OK", NULL, "STATUS completed");
-}
-
-static int header_has_8bit(const char *m, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)m[i] >= 0x80)
-			return 1;
-		/* the header ends at the first empty line */
-		if (m[i] == '\n' && (i + 1 == len || m[i + 1] == '\n' ||
-				      (m[i + 1] == '\r' && i + 2 < len && m[i + 2] == '\n')))
-			return 0;
-	}
-	return 0;
-}
-
-void cmd_append(struct session *s, const struct imap_cmd *cmd)
-{
-	struct wsession *ws = wsession_of(s);
-	const char *name, *errmsg = NULL;
-	const char **kw = NULL;
-	size_t nkw = 0, i = 1;
-	uint32_t flags = 0, uidvalidity = 0, uid = 0;
-	time_t date = time(NULL);
-	int tz = 0;
-	struct error err;
-	const struct imap_arg *msg;
-
-	if (cmd->nargs < 2) {
-		BAD("APPEND expects a mailbox name and a message");
-		return;
-	}
-	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
-		return;
-	if (i < cmd->nargs && cmd->args[i].type == IMAP_ARG_LIST) {
-		if (flags_parse(s, &cmd->args[i], &flags, &kw, &nkw, &errmsg) < 0) {
-			BAD("%s", errmsg);
-			return;
-		}
-		i++;
-	}
-	if (i < cmd->nargs && cmd->args[i].type == IMAP_ARG_QUOTED) {
-		if (imapdate_parse_datetime(cmd->args[i].str, cmd->args[i].len, &date, &tz) < 0) {
-			BAD("Invalid date-time");
-			return;
-		}
-		i++;
-	}
-	/* RFC 6855 section 4: UTF8 (~{n}...) after ENABLE UTF8=ACCEPT. */
-	if (i + 2 == cmd->nargs && imap_arg_is_atom(&cmd->args[i], "UTF8")) {
-		const struct imap_arg *l = &cmd->args[i + 1];
-		if (!(s->enabled & EN_UTF8)) {
-			BAD("APPEND UTF8 needs ENABLE UTF8=ACCEPT first");
-			return;
-		}
-		if (l->type != IMAP_ARG_LIST || l->count != 1 ||
-		    l->list[0].type != IMAP_ARG_LITERAL8) {
-			BAD("APPEND UTF8 expects (~{n} message)");
-			return;
-		}
-		msg = &l->list[0];
-	} else if (i + 1 != cmd->nargs) {
-		BAD("APPEND expects one message literal (MULTIAPPEND is not supported)");
-		return;
-	} else {
-		msg = &cmd->args[i];
-	}
-	if (msg->type != IMAP_ARG_LITERAL && msg->type != IMAP_ARG_LITERAL8) {
-		BAD("APPEND expects the message as a literal");
-		return;
-	}
-	if (msg->type == IMAP_ARG_LITERAL && memchr(msg->str, '\0', msg->len)) {
-		session_tagged(s, cmd->tag, "NO", "UNKNOWN-CTE", "NUL in message: use literal8");
-		return;
-	}
-	/* RFC 6855 section 4: since UTF8=ACCEPT is advertised, 8-bit header
-	 * bytes are refused from a client that enabled neither it nor
-	 * IMAP4rev2 (which allows UTF-8 headers). */
-	if (!(s->enabled & (EN_UTF8 | EN_IMAP4REV2)) && header_has_8bit(msg->str, msg->len)) {
-		session_tagged(s, cmd->tag, "NO", "CANNOT",
-			       "8-bit characters in message header: ENABLE UTF8=ACCEPT first");
-		return;
-	}
-	if (store_append(W->store, name, msg->str, msg->len, flags, kw, nkw, date, tz,
-			  &uidvalidity, &uid, &err) < 0) {
-		session_tagged_error(s, cmd->tag, &err);
-		return;
-	}
-	if (ws->mb)
-		wsession_sync(ws);
-	session_tagged(s, cmd->tag, "OK", arena_printf(s->arena, "APPENDUID %u %u", uidvalidity, uid),
-		       "APPEND completed");
 }

@@ -7,6 +7,31 @@
 #include "../lib/log.h"
 #include "worker.h"
 
+/* The new flags of each message STORE changed; a message another session
+ * expunged meanwhile has none to show. Returns how many those were. */
+static size_t store_answer(struct session *s, const uint32_t *uids, size_t n, int by_uid)
+{
+	struct wsession *ws = wsession_of(s);
+	size_t gone = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		uint32_t seq = mailbox_uid_to_seq(ws->mb, uids[k]);
+		const struct msg_meta *m = seq ? mailbox_meta(ws->mb, seq) : NULL;
+		if (m == NULL) {
+			gone++;
+			continue;
+		}
+		wsession_announce_flags(ws, 0);
+		session_printf(s, "* %u FETCH (", seq);
+		if (by_uid)
+			session_printf(s, "UID %u ", m->uid);
+		session_printf(s, "FLAGS ");
+		flags_write(s, ws->mb, m);
+		session_write(s, ")\r\n", 3);
+	}
+	return gone;
+}
+
 void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi)
 {
 	struct wsession *ws = wsession_of(s);
@@ -67,19 +92,11 @@ void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
-	if (!silent) {
-		for (size_t k = 0; k < n; k++) {
-			uint32_t seq = mailbox_uid_to_seq(ws->mb, uids[k]);
-			const struct msg_meta *m = seq ? mailbox_meta(ws->mb, seq) : NULL;
-			if (m == NULL)
-				continue;
-			session_printf(s, "* %u FETCH (", seq);
-			if (by_uid)
-				session_printf(s, "UID %u ", m->uid);
-			session_printf(s, "FLAGS ");
-			flags_write(s, ws->mb, m);
-			session_write(s, ")\r\n", 3);
-		}
+	if (!silent && store_answer(s, uids, n, by_uid) > 0) {
+		session_tagged(s, cmd->tag, "OK", "EXPUNGEISSUED",
+			       "%sSTORE completed; some messages were expunged meanwhile",
+			       by_uid ? "UID " : "");
+		return;
 	}
 	session_tagged(s, cmd->tag, "OK", NULL, "%sSTORE completed", by_uid ? "UID " : "");
 }
@@ -183,36 +200,36 @@ static void cmd_starttls_after_login(struct session *s, const struct imap_cmd *c
 }
 
 const struct command worker_commands[] = {
-	{ "CAPABILITY", ST_ANY, cmd_capability },
-	{ "NOOP", ST_ANY, worker_noop },
-	{ "LOGOUT", ST_ANY, cmd_logout },
-	{ "ID", ST_ANY, cmd_id },
-	{ "LOGIN", ST_AUTHED, cmd_starttls_after_login },
-	{ "AUTHENTICATE", ST_AUTHED, cmd_starttls_after_login },
-	{ "STARTTLS", ST_AUTHED, cmd_starttls_after_login },
-	{ "SELECT", ST_AUTHED, cmd_select },
-	{ "EXAMINE", ST_AUTHED, cmd_select },
-	{ "CREATE", ST_AUTHED, cmd_create },
-	{ "DELETE", ST_AUTHED, cmd_delete },
-	{ "RENAME", ST_AUTHED, cmd_rename },
-	{ "SUBSCRIBE", ST_AUTHED, cmd_subscribe },
-	{ "UNSUBSCRIBE", ST_AUTHED, cmd_subscribe },
-	{ "LIST", ST_AUTHED, cmd_list },
-	{ "LSUB", ST_AUTHED, cmd_list },
-	{ "STATUS", ST_AUTHED, cmd_status },
-	{ "APPEND", ST_AUTHED, cmd_append },
-	{ "CHECK", ST_SELECTED, cmd_check },
-	{ "CLOSE", ST_SELECTED, cmd_close },
-	{ "UNSELECT", ST_SELECTED, cmd_close },
-	{ "EXPUNGE", ST_SELECTED, cmd_expunge },
-	{ "FETCH", ST_SELECTED, cmd_fetch },
-	{ "STORE", ST_SELECTED, cmd_store },
-	{ "SEARCH", ST_SELECTED, cmd_search },
-	{ "UID", ST_SELECTED, cmd_uid },
-	{ "COPY", ST_SELECTED, cmd_copy },
-	{ "MOVE", ST_SELECTED, cmd_copy },
-	{ "IDLE", ST_AUTHED, cmd_idle },
-	{ "NAMESPACE", ST_AUTHED, cmd_namespace },
-	{ "ENABLE", ST_AUTH, cmd_enable },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
+	{ "CAPABILITY", ST_ANY, cmd_capability, NULL },
+	{ "NOOP", ST_ANY, worker_noop, NULL },
+	{ "LOGOUT", ST_ANY, cmd_logout, NULL },
+	{ "ID", ST_ANY, cmd_id, NULL },
+	{ "LOGIN", ST_AUTHED, cmd_starttls_after_login, NULL },
+	{ "AUTHENTICATE", ST_AUTHED, cmd_starttls_after_login, NULL },
+	{ "STARTTLS", ST_AUTHED, cmd_starttls_after_login, NULL },
+	{ "SELECT", ST_AUTHED, cmd_select, NULL },
+	{ "EXAMINE", ST_AUTHED, cmd_select, NULL },
+	{ "CREATE", ST_AUTHED, cmd_create, NULL },
+	{ "DELETE", ST_AUTHED, cmd_delete, NULL },
+	{ "RENAME", ST_AUTHED, cmd_rename, NULL },
+	{ "SUBSCRIBE", ST_AUTHED, cmd_subscribe, NULL },
+	{ "UNSUBSCRIBE", ST_AUTHED, cmd_subscribe, NULL },
+	{ "LIST", ST_AUTHED, cmd_list, NULL },
+	{ "LSUB", ST_AUTHED, cmd_list, NULL },
+	{ "STATUS", ST_AUTHED, cmd_status, NULL },
+	{ "APPEND", ST_AUTHED, cmd_append, append_literal },
+	{ "CHECK", ST_SELECTED, cmd_check, NULL },
+	{ "CLOSE", ST_SELECTED, cmd_close, NULL },
+	{ "UNSELECT", ST_SELECTED, cmd_close, NULL },
+	{ "EXPUNGE", ST_SELECTED, cmd_expunge, NULL },
+	{ "FETCH", ST_SELECTED, cmd_fetch, NULL },
+	{ "STORE", ST_SELECTED, cmd_store, NULL },
+	{ "SEARCH", ST_SELECTED, cmd_search, NULL },
+	{ "UID", ST_SELECTED, cmd_uid, NULL },
+	{ "COPY", ST_SELECTED, cmd_copy, NULL },
+	{ "MOVE", ST_SELECTED, cmd_copy, NULL },
+	{ "IDLE", ST_AUTHED, cmd_idle, NULL },
+	{ "NAMESPACE", ST_AUTHED, cmd_namespace, NULL },
+	{ "ENABLE", ST_AUTH, cmd_enable, NULL },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

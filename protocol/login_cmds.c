@@ -123,16 +123,16 @@ static void cmd_xtest_auth(struct session *s, const struct imap_cmd *cmd)
 #endif
 
 const struct command login_commands[] = {
-	{ "CAPABILITY", ST_ANY, cmd_capability },
-	{ "NOOP", ST_ANY, cmd_noop },
-	{ "LOGOUT", ST_ANY, cmd_logout },
-	{ "ID", ST_ANY, cmd_id },
-	{ "STARTTLS", ST_NOTAUTH, cmd_starttls },
-	{ "LOGIN", ST_NOTAUTH, cmd_login },
-	{ "AUTHENTICATE", ST_NOTAUTH, cmd_authenticate },
+	{ "CAPABILITY", ST_ANY, cmd_capability, NULL },
+	{ "NOOP", ST_ANY, cmd_noop, NULL },
+	{ "LOGOUT", ST_ANY, cmd_logout, NULL },
+	{ "ID", ST_ANY, cmd_id, NULL },
+	{ "STARTTLS", ST_NOTAUTH, cmd_starttls, NULL },
+	{ "LOGIN", ST_NOTAUTH, cmd_login, NULL },
+	{ "AUTHENTICATE", ST_NOTAUTH, cmd_authenticate, NULL },
 #ifdef HAVEN_TEST_HOOKS
-	{ "XTESTSYSCALL", ST_NOTAUTH, cmd_xtest_syscall },
-	{ "XTESTAUTH", ST_NOTAUTH, cmd_xtest_auth },
+	{ "XTESTSYSCALL", ST_NOTAUTH, cmd_xtest_syscall, NULL },
+	{ "XTESTAUTH", ST_NOTAUTH, cmd_xtest_auth, NULL },
 #endif
 };
 const size_t login_ncommands = sizeof(login_commands) / sizeof(login_commands[0]);

@@ -16,8 +16,10 @@
 enum reader_state {
 	RS_IDLE = 0,   /* between commands */
 	RS_LINE,       /* reading a line into cmd */
-	RS_LIT_WAIT,   /* CONTINUE returned, no literal byte seen yet */
+	RS_LIT_DECIDE, /* LITERAL returned: waiting for the caller's decision */
+	RS_LIT_WAIT,   /* accepted after "+", no literal byte seen yet */
 	RS_LIT,        /* reading literal bytes into cmd */
+	RS_LIT_STREAM, /* passing literal bytes to the sink */
 	RS_DONE,       /* complete command in cmd */
 	RS_SKIP_LIT,   /* failed command: dropping literal bytes */
 	RS_SKIP_LINE,  /* failed command: dropping to end of line */
@@ -38,12 +40,13 @@ enum lit_scan { LIT_NONE = 0, LIT_OK, LIT_TOO_LONG_NUMBER };
  * stripped). A too-long number still reports its value when it fits in 63
  * bits (RFC 9051 number64), so a non-synchronizing one can be skipped. */
 static enum lit_scan reader_scan_literal(const char *p, size_t n, uint64_t *size, int *sync,
-					 int *countable)
+					 int *countable, int *binary)
 {
 	size_t i, end, digits;
 	uint64_t v = 0;
 
 	*countable = 0;
+	*binary = 0;
 	if (n < 3 || p[n - 1] != '}')
 		return LIT_NONE;
 	i = n - 1;
@@ -58,6 +61,7 @@ static enum lit_scan reader_scan_literal(const char *p, size_t n, uint64_t *size
 	digits = end - i;
 	if (digits == 0 || i == 0 || p[i - 1] != '{')
 		return LIT_NONE;
+	*binary = i >= 2 && p[i - 2] == '~';
 	if (digits <= 19) {
 		for (size_t k = i; k < end; k++)
 			v = v * 10 + (uint64_t)(p[k] - '0');
@@ -169,8 +173,8 @@ static void reader_skip_literal(struct imap_reader *r, uint64_t n)
 static void reader_fail_at_eol(struct imap_reader *r, const char *line, size_t n)
 {
 	uint64_t size = 0;
-	int sync = 1, countable = 0;
-	enum lit_scan s = reader_scan_literal(line, n, &size, &sync, &countable);
+	int sync = 1, countable = 0, binary;
+	enum lit_scan s = reader_scan_literal(line, n, &size, &sync, &countable, &binary);
 
 	if (s != LIT_NONE && !sync && countable) {
 		reader_skip_literal(r, size);
@@ -185,7 +189,7 @@ static enum imap_read_status reader_end_line(struct imap_reader *r)
 {
 	size_t linelen;
 	uint64_t size = 0;
-	int sync = 1, countable = 0;
+	int sync = 1, countable = 0, binary;
 	enum lit_scan s;
 
 	if (r->cmd.len > r->line_start && r->cmd.data[r->cmd.len - 1] == '\r') {
@@ -206,7 +210,8 @@ static enum imap_read_status reader_end_line(struct imap_reader *r)
 		reader_fail_at_eol(r, tail, keep);
 		return IMAP_READ_LINE_TOO_LONG;
 	}
-	s = reader_scan_literal(r->cmd.data + r->line_start, linelen, &size, &sync, &countable);
+	s = reader_scan_literal(r->cmd.data + r->line_start, linelen, &size, &sync, &countable,
+				&binary);
 	if (s == LIT_NONE) {
 		r->state = RS_DONE;
 		return IMAP_READ_COMMAND;
@@ -234,12 +239,54 @@ static enum imap_read_status reader_end_line(struct imap_reader *r)
 	 * the client sent, so the parser sees one form. */
 	buf_append(&r->cmd, "\r\n", 2);
 	r->literal_left = size;
-	if (sync) {
-		r->state = RS_LIT_WAIT;
-		return IMAP_READ_CONTINUE;
+	r->lit_sync = sync;
+	r->lit_binary = binary;
+	r->state = RS_LIT_DECIDE;
+	return IMAP_READ_LITERAL;
+}
+
+void imap_reader_literal(const struct imap_reader *r, struct imap_literal *lit)
+{
+	lit->size = r->literal_left;
+	lit->sync = r->lit_sync;
+	lit->binary = r->lit_binary;
+}
+
+void imap_reader_accept(struct imap_reader *r)
+{
+	if (r->state == RS_LIT_DECIDE)
+		r->state = r->lit_sync ? RS_LIT_WAIT : RS_LIT;
+}
+
+void imap_reader_stream(struct imap_reader *r, imap_literal_sink sink, void *ctx)
+{
+	if (r->state != RS_LIT_DECIDE)
+		return;
+	r->sink = sink;
+	r->sink_ctx = ctx;
+	r->state = RS_LIT_STREAM;
+}
+
+void imap_reader_refuse(struct imap_reader *r)
+{
+	if (r->state != RS_LIT_DECIDE)
+		return;
+	if (r->lit_sync) {
+		/* Never sent without our "+". */
+		reader_release(r);
+		r->state = RS_IDLE;
+	} else {
+		reader_skip_literal(r, r->literal_left);
 	}
-	r->state = RS_LIT;
-	return IMAP_READ_MORE;
+}
+
+/* The literal in progress is complete: back to its line. */
+static void reader_literal_done(struct imap_reader *r)
+{
+	r->line_start = r->cmd.len;
+	r->state = RS_LINE;
+	r->sink = NULL;
+	r->sink_ctx = NULL;
 }
 
 /* Append to the discard window, keeping only its last SKIP_WINDOW bytes. */
@@ -306,6 +353,10 @@ enum imap_read_status imap_reader_feed(struct imap_reader *r, const char *data, 
 			}
 			break;
 		}
+		case RS_LIT_DECIDE:
+			/* A caller that did not decide reads it. */
+			imap_reader_accept(r);
+			break;
 		case RS_LIT_WAIT:
 			r->state = RS_LIT;
 			/* fall through */
@@ -314,10 +365,17 @@ enum imap_read_status imap_reader_feed(struct imap_reader *r, const char *data, 
 			buf_append(&r->cmd, data + pos, k);
 			pos += k;
 			r->literal_left -= k;
-			if (r->literal_left == 0) {
-				r->line_start = r->cmd.len;
-				r->state = RS_LINE;
-			}
+			if (r->literal_left == 0)
+				reader_literal_done(r);
+			break;
+		case RS_LIT_STREAM:
+			k = (size_t)(r->literal_left < avail ? r->literal_left : avail);
+			if (k)
+				r->sink(r->sink_ctx, data + pos, k);
+			pos += k;
+			r->literal_left -= k;
+			if (r->literal_left == 0)
+				reader_literal_done(r);
 			break;
 		case RS_SKIP_LIT:
 			k = (size_t)(r->skip_left < avail ? r->skip_left : avail);
@@ -348,10 +406,9 @@ enum imap_read_status imap_reader_feed(struct imap_reader *r, const char *data, 
 	}
 	/* A zero-length literal is over as soon as it is announced; settle
 	 * that now so pending() and next() see the line state. */
-	if (st == IMAP_READ_MORE && r->state == RS_LIT && r->literal_left == 0) {
-		r->line_start = r->cmd.len;
-		r->state = RS_LINE;
-	}
+	if (st == IMAP_READ_MORE && (r->state == RS_LIT || r->state == RS_LIT_STREAM) &&
+	    r->literal_left == 0)
+		reader_literal_done(r);
 	if (st == IMAP_READ_MORE && r->state == RS_SKIP_LIT && r->skip_left == 0) {
 		buf_reset(&r->cmd);
 		r->state = RS_SKIP_LINE;
@@ -384,7 +441,11 @@ void imap_reader_next(struct imap_reader *r)
 		reader_skip_line(r);
 		break;
 	case RS_LIT:
+	case RS_LIT_STREAM:
 		reader_skip_literal(r, r->literal_left);
+		break;
+	case RS_LIT_DECIDE:
+		imap_reader_refuse(r);
 		break;
 	case RS_SKIP_LIT:
 	case RS_SKIP_LINE:
@@ -395,14 +456,18 @@ void imap_reader_next(struct imap_reader *r)
 		r->state = RS_IDLE;
 		break;
 	}
+	r->sink = NULL;
+	r->sink_ctx = NULL;
 }
 
 size_t imap_reader_pending(const struct imap_reader *r)
 {
 	switch (r->state) {
 	case RS_LINE:
+	case RS_LIT_DECIDE:
 	case RS_LIT_WAIT:
 	case RS_LIT:
+	case RS_LIT_STREAM:
 	case RS_DONE:
 		return r->cmd.len;
 	default:
@@ -420,6 +485,9 @@ struct parse_ctx {
 	size_t top, cap;
 	size_t nodes;
 	int sections;           /* FETCH: "[" in an atom opens a section */
+	int prefix;             /* imap_parse_prefix: ends in an unread literal */
+	int announced;          /* ... which was found */
+	uint64_t announced_size;
 	const char *err;
 };
 
@@ -615,6 +683,14 @@ static int parse_literal(struct parse_ctx *c, struct imap_arg *out)
 	if (c->pos >= c->len || c->raw[c->pos] != '\n')
 		return parse_fail(c, "Literal announcement must end the line");
 	c->pos++;
+	if (c->prefix && c->pos == c->len) {
+		/* The literal the caller is deciding on: its bytes are to come. */
+		out->len = 0;
+		out->str = arena_strndup(c->a, "", 0);
+		c->announced = 1;
+		c->announced_size = v;
+		return 0;
+	}
 	if (v > c->len - c->pos)
 		return parse_fail(c, "Literal data missing");
 	out->len = (size_t)v;
@@ -752,14 +828,33 @@ close_list:
 		need_sep = 1;
 		just_opened = 0;
 	}
-	if (depth > 0)
+	if (depth > 0 && !c->announced)
 		return parse_fail(c, "Unbalanced parentheses");
+	/* A prefix ends inside the lists its literal is in: close them. */
+	while (depth > 0) {
+		memset(&arg, 0, sizeof(arg));
+		arg.type = IMAP_ARG_LIST;
+		depth--;
+		arg.list = parse_collect(c, frames[depth], &arg.count);
+		parse_push(c, &arg);
+	}
 	cmd->args = parse_collect(c, 0, &cmd->nargs);
 	return 0;
 }
 
-int imap_parse_command(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
-		       const char **errmsg)
+/* The last argument, inside the last lists: where a prefix's literal is. */
+static const struct imap_arg *parse_last_leaf(const struct imap_cmd *cmd)
+{
+	const struct imap_arg *a = cmd->nargs ? &cmd->args[cmd->nargs - 1] : NULL;
+	while (a && a->type == IMAP_ARG_LIST && a->count)
+		a = &a->list[a->count - 1];
+	return a;
+}
+
+enum parse_mode { PARSE_WHOLE, PARSE_PREFIX, PARSE_NAME };
+
+static int parse_run(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
+		     const char **errmsg, enum parse_mode mode)
 {
 	struct parse_ctx c;
 	int ret;
@@ -769,19 +864,46 @@ int imap_parse_command(struct arena *a, const char *raw, size_t len, struct imap
 	c.a = a;
 	c.raw = raw;
 	c.len = len;
+	c.prefix = mode == PARSE_PREFIX;
 	ret = parse_tag_and_name(&c, cmd);
-	if (ret == 0)
+	if (ret == 0 && mode != PARSE_NAME)
 		ret = parse_args(&c, cmd);
+	if (ret == 0 && c.prefix) {
+		cmd->literal = parse_last_leaf(cmd);
+		cmd->literal_size = c.announced_size;
+		if (!c.announced || cmd->literal == NULL ||
+		    (cmd->literal->type != IMAP_ARG_LITERAL && cmd->literal->type != IMAP_ARG_LITERAL8))
+			ret = parse_fail(&c, "Literal expected");
+	}
 	free(c.stack);
 	if (ret < 0) {
 		cmd->name = NULL;
 		cmd->args = NULL;
 		cmd->nargs = 0;
+		cmd->literal = NULL;
 		*errmsg = c.err;
 		return -1;
 	}
 	*errmsg = NULL;
 	return 0;
+}
+
+int imap_parse_command(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
+		       const char **errmsg)
+{
+	return parse_run(a, raw, len, cmd, errmsg, PARSE_WHOLE);
+}
+
+int imap_parse_prefix(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
+		      const char **errmsg)
+{
+	return parse_run(a, raw, len, cmd, errmsg, PARSE_PREFIX);
+}
+
+int imap_parse_name(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
+		    const char **errmsg)
+{
+	return parse_run(a, raw, len, cmd, errmsg, PARSE_NAME);
 }
 
 /* ---- helpers for handlers --------------------------------------------- */

@@ -36,8 +36,12 @@ static void drain_before_close(struct bufferevent *bev)
 			break;
 }
 
+static void sink_abort(struct session *s);
+
 static void session_free(struct session *s)
 {
+	/* A command streaming a literal ends with the session. */
+	sink_abort(s);
 	if (s->timeout_ev)
 		event_free(s->timeout_ev);
 	s->timeout_ev = NULL;
@@ -177,9 +181,27 @@ void session_tagged_error(struct session *s, const char *tag, const struct error
 	session_tagged(s, tag, "NO", code, "%s", err->msg[0] ? err->msg : "Failed");
 }
 
+void session_write_char8(struct session *s, const void *p, size_t n)
+{
+	const char *c = p, *end = c + n, *nul;
+
+	while ((nul = memchr(c, '\0', (size_t)(end - c))) != NULL) {
+		session_write(s, c, (size_t)(nul - c));
+		session_write(s, "\x80", 1);
+		c = nul + 1;
+	}
+	session_write(s, c, (size_t)(end - c));
+}
+
 void session_write_literal(struct session *s, const void *p, size_t n)
 {
 	session_printf(s, "{%zu}\r\n", n);
+	session_write_char8(s, p, n);
+}
+
+void session_write_literal8(struct session *s, const void *p, size_t n)
+{
+	session_printf(s, "~{%zu}\r\n", n);
 	session_write(s, p, n);
 }
 
@@ -266,6 +288,25 @@ static void bad_command(struct session *s, const char *tag, const char *code, co
 	}
 }
 
+/* The command cmd names, if it exists and may run now; NULL when not
+ * (answered with BAD). */
+static const struct command *check_command(struct session *s, const struct imap_cmd *cmd)
+{
+	const struct command *c = find_command(s, cmd->name);
+
+	if (c == NULL) {
+		bad_command(s, cmd->tag, NULL, "Unknown command");
+		return NULL;
+	}
+	if (!(c->states & s->state)) {
+		bad_command(s, cmd->tag, NULL,
+			    s->state == ST_NOTAUTH ? "Log in first" : "Command not valid in this state");
+		return NULL;
+	}
+	s->bad_streak = 0;
+	return c;
+}
+
 static void run_command(struct session *s, const char *raw, size_t len)
 {
 	struct imap_cmd cmd;
@@ -277,18 +318,127 @@ static void run_command(struct session *s, const char *raw, size_t len)
 		bad_command(s, cmd.tag, NULL, errmsg ? errmsg : "Syntax error");
 		return;
 	}
-	c = find_command(s, cmd.name);
-	if (c == NULL) {
-		bad_command(s, cmd.tag, NULL, "Unknown command");
+	if ((c = check_command(s, &cmd)) != NULL)
+		c->fn(s, &cmd);
+}
+
+/* ---- literals --------------------------------------------------------------
+ * At each literal announcement the command so far must be one that may run
+ * (else BAD, and the literal is not read); a command with a literal
+ * decider (APPEND) then says what becomes of it. */
+
+void session_stream(struct session *s, const struct session_sink *sink)
+{
+	s->sink = sink;
+}
+
+static void sink_data(void *ctx, const char *p, size_t n)
+{
+	struct session *s = ctx;
+	if (s->sink)
+		s->sink->data(s, p, n);
+}
+
+static void sink_abort(struct session *s)
+{
+	const struct session_sink *k = s->sink;
+	s->sink = NULL;
+	if (k)
+		k->abort(s);
+}
+
+/* The command being read ended other than complete. */
+static void command_dropped(struct session *s)
+{
+	s->lit_cmd = NULL;
+	sink_abort(s);
+}
+
+/* What decides on the literals of the command being read (looked up at
+ * its first); NULL when it may not run (answered). */
+static const struct command *literal_command(struct session *s, const char *raw, size_t len)
+{
+	struct imap_cmd cmd;
+	const char *errmsg;
+
+	if (s->lit_cmd == NULL) {
+		if (imap_parse_name(s->arena, raw, len, &cmd, &errmsg) < 0)
+			bad_command(s, cmd.tag, NULL, errmsg);
+		else
+			s->lit_cmd = check_command(s, &cmd);
+	}
+	return s->lit_cmd;
+}
+
+static enum literal_action literal_decide(struct session *s, const char *raw, size_t len,
+					  const struct imap_literal *lit)
+{
+	const struct command *c = literal_command(s, raw, len);
+	struct imap_cmd cmd;
+	const char *errmsg;
+
+	if (c == NULL)
+		return LIT_REFUSED;
+	if (c->literal == NULL)
+		return LIT_READ;
+	if (s->sink)
+		return c->literal(s, NULL, lit);
+	if (imap_parse_prefix(s->arena, raw, len, &cmd, &errmsg) < 0) {
+		bad_command(s, cmd.tag, NULL, errmsg);
+		return LIT_REFUSED;
+	}
+	return c->literal(s, &cmd, lit);
+}
+
+static void session_literal(struct session *s)
+{
+	struct imap_literal lit;
+	enum literal_action act = LIT_READ;
+	size_t len;
+	const char *raw = imap_reader_command(&s->reader, &len);
+
+	imap_reader_literal(&s->reader, &lit);
+	if (s->line_fn == NULL)
+		act = literal_decide(s, raw, len, &lit);
+	if (act == LIT_REFUSED) {
+		command_dropped(s);
+		imap_reader_refuse(&s->reader);
 		return;
 	}
-	if (!(c->states & s->state)) {
-		bad_command(s, cmd.tag, NULL,
-			    s->state == ST_NOTAUTH ? "Log in first" : "Command not valid in this state");
-		return;
+	if (act == LIT_STREAM && s->sink) {
+		s->sink_off = len;
+		imap_reader_stream(&s->reader, sink_data, s);
+	} else {
+		imap_reader_accept(&s->reader);
 	}
-	s->bad_streak = 0;
-	c->fn(s, &cmd);
+	if (lit.sync)
+		session_write(s, "+ OK\r\n", 6);
+}
+
+/* A complete command: to its handler, or to the end of its stream. */
+static void session_command(struct session *s, const char *raw, size_t len)
+{
+	const struct session_sink *k = s->sink;
+
+	s->lit_cmd = NULL;
+	s->sink = NULL;
+	if (s->line_fn) {
+		void (*fn)(struct session *, const char *, size_t) = s->line_fn;
+		s->line_fn = NULL;
+		fn(s, raw, len);
+	} else if (k) {
+		k->end(s, raw + s->sink_off, len - s->sink_off);
+	} else {
+		run_command(s, raw, len);
+	}
+}
+
+/* The reader gave up on the command being read (it skips the rest). */
+static void session_read_error(struct session *s, const char *code, const char *msg)
+{
+	s->line_fn = NULL;
+	command_dropped(s);
+	bad_command(s, imap_reader_tag(&s->reader), code, msg);
 }
 
 void session_input(struct session *s)
@@ -327,33 +477,24 @@ void session_input(struct session *s)
 		switch (st) {
 		case IMAP_READ_MORE:
 			break;
-		case IMAP_READ_CONTINUE:
-			session_write(s, "+ OK\r\n", 6);
+		case IMAP_READ_LITERAL:
+			session_literal(s);
 			break;
 		case IMAP_READ_COMMAND:
 			raw = imap_reader_command(&s->reader, &len);
-			if (s->line_fn) {
-				void (*fn)(struct session *, const char *, size_t) = s->line_fn;
-				s->line_fn = NULL;
-				fn(s, raw, len);
-			} else {
-				run_command(s, raw, len);
-			}
+			session_command(s, raw, len);
 			imap_reader_next(&s->reader);
 			if (s->cont == NULL)
 				arena_reset(s->arena);
 			break;
 		case IMAP_READ_LINE_TOO_LONG:
-			s->line_fn = NULL;
-			bad_command(s, imap_reader_tag(&s->reader), "TOOBIG", "Command line too long");
+			session_read_error(s, "TOOBIG", "Command line too long");
 			break;
 		case IMAP_READ_LITERAL_TOO_BIG:
-			s->line_fn = NULL;
-			bad_command(s, imap_reader_tag(&s->reader), "TOOBIG", "Literal too large");
+			session_read_error(s, "TOOBIG", "Literal too large");
 			break;
 		case IMAP_READ_BAD_LITERAL:
-			s->line_fn = NULL;
-			bad_command(s, imap_reader_tag(&s->reader), NULL, "Invalid literal");
+			session_read_error(s, NULL, "Invalid literal");
 			break;
 		}
 	}

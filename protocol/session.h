@@ -36,10 +36,37 @@ enum session_enabled {
 struct session;
 typedef void (*command_fn)(struct session *s, const struct imap_cmd *cmd);
 
+/* What becomes of a literal announced in a command (struct command's
+ * literal). */
+enum literal_action {
+	LIT_READ,              /* into the command, for its handler */
+	LIT_STREAM,            /* to the sink the decider set (session_stream) */
+	LIT_REFUSED,           /* the decider answered the command; not read */
+};
+/* cmd: the command up to the literal (imap_parse_prefix: cmd->literal),
+ * or NULL when a literal of it was streamed already (the command can no
+ * longer be parsed as a whole); lit: the literal announced. */
+typedef enum literal_action (*literal_fn)(struct session *s, const struct imap_cmd *cmd,
+					  const struct imap_literal *lit);
+
 struct command {
 	const char *name;
 	unsigned states;       /* enum session_state bits it is valid in */
 	command_fn fn;
+	/* Optional: decides on each literal of the command as it is
+	 * announced (APPEND streams its message to the store). Without it
+	 * every literal is read into the command. */
+	literal_fn literal;
+};
+
+/* A command whose literal goes to its handler as it arrives. */
+struct session_sink {
+	void (*data)(struct session *s, const char *p, size_t n);
+	/* The command is complete: rest is what followed the streamed
+	 * literal, up to the end of the command. */
+	void (*end)(struct session *s, const char *rest, size_t n);
+	/* It ends otherwise: an error in what followed, or the session ends. */
+	void (*abort)(struct session *s);
 };
 
 struct session_limits {
@@ -84,6 +111,12 @@ struct session {
 	/* Called once when the session ends, before it is freed. */
 	void (*on_free)(struct session *s);
 	void *owner;
+	/* The command being read: looked up at its first literal. */
+	const struct command *lit_cmd;
+	/* A streamed literal's handler (session_stream), and where the
+	 * literal sits in the command (what follows it starts there). */
+	const struct session_sink *sink;
+	size_t sink_off;
 };
 
 /* Take over bev (already set up, e.g. socket or TLS). */
@@ -105,6 +138,8 @@ void session_inject(struct session *s, const void *p, size_t n);
 void session_input(struct session *s);
 void session_suspend(struct session *s);
 void session_resume(struct session *s);
+/* From a literal decider: the literal goes to sink (return LIT_STREAM). */
+void session_stream(struct session *s, const struct session_sink *sink);
 
 /* 1 when a long-running command should yield (set s->cont and return). */
 int session_output_full(struct session *s);
@@ -117,7 +152,14 @@ void session_tagged(struct session *s, const char *tag, const char *result, cons
 void session_tagged_error(struct session *s, const char *tag, const struct error *err);
 /* A string as a quoted string when safe, else as a literal. */
 void session_write_astring(struct session *s, const char *str);
+/* A literal's bytes: a plain literal carries no NUL (RFC 9051 CHAR8), so a
+ * NUL in message data becomes 0x80, as Dovecot sends it (BINARY, with
+ * literal8, gives the exact bytes). */
+void session_write_char8(struct session *s, const void *p, size_t n);
+/* "{n}" and the bytes, through session_write_char8. */
 void session_write_literal(struct session *s, const void *p, size_t n);
+/* "~{n}" (RFC 3516 literal8) and the bytes as they are. */
+void session_write_literal8(struct session *s, const void *p, size_t n);
 /* Send BYE and close once the output is flushed. */
 void session_bye(struct session *s, const char *text);
 /* Close now (after flushing what is queued). */

@@ -36,6 +36,12 @@ struct wsession {
 	uint32_t *saved;
 	size_t nsaved;
 	int saved_valid;
+	/* Keywords of the view's table (mailbox_keywords) the client has
+	 * been told of in FLAGS and PERMANENTFLAGS. */
+	size_t kw_announced;
+	/* The APPEND whose message is arriving (cmd_append.c; the
+	 * command's arena holds it). */
+	struct append_state *append;
 	struct wsession *next;
 };
 
@@ -51,6 +57,11 @@ static inline struct wsession *wsession_of(struct session *s)
  * wsession_sync_view: the sync alone, for a session so woken. */
 void wsession_sync(struct wsession *ws);
 void wsession_sync_view(struct wsession *ws);
+/* Untagged FLAGS and PERMANENTFLAGS naming every keyword of the view:
+ * always (SELECT), or only when the view knows keywords the client has
+ * not been told of. Call before any FETCH response that carries flags,
+ * after the mailbox_meta() of its message (which may add keywords). */
+void wsession_announce_flags(struct wsession *ws, int always);
 void wsession_unselect(struct wsession *ws);
 /* A mailbox or session was freed: give unused heap back once idle. */
 void worker_memory_released(void);
@@ -106,6 +117,8 @@ void cmd_subscribe(struct session *s, const struct imap_cmd *cmd);
 void cmd_list(struct session *s, const struct imap_cmd *cmd);
 void cmd_status(struct session *s, const struct imap_cmd *cmd);
 void cmd_append(struct session *s, const struct imap_cmd *cmd);
+enum literal_action append_literal(struct session *s, const struct imap_cmd *cmd,
+				   const struct imap_literal *lit);
 void cmd_fetch(struct session *s, const struct imap_cmd *cmd);
 void cmd_store(struct session *s, const struct imap_cmd *cmd);
 void cmd_expunge(struct session *s, const struct imap_cmd *cmd);

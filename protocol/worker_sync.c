@@ -15,6 +15,32 @@ struct sync_ctx {
 	int have_exists;
 };
 
+#define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+
+void wsession_announce_flags(struct wsession *ws, int always)
+{
+	struct session *s = &ws->s;
+	const char *const *kw;
+	size_t nkw = mailbox_keywords(ws->mb, &kw);
+
+	if (!always && nkw <= ws->kw_announced)
+		return;
+	session_printf(s, "* FLAGS (" SYSTEM_FLAGS);
+	for (size_t i = 0; i < nkw; i++)
+		session_printf(s, " %s", kw[i]);
+	session_printf(s, ")\r\n");
+	if (ws->readonly) {
+		if (always)
+			session_printf(s, "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n");
+	} else {
+		session_printf(s, "* OK [PERMANENTFLAGS (" SYSTEM_FLAGS);
+		for (size_t i = 0; i < nkw; i++)
+			session_printf(s, " %s", kw[i]);
+		session_printf(s, " \\*)] Flags permitted\r\n");
+	}
+	ws->kw_announced = nkw;
+}
+
 static void on_expunged(void *arg, uint32_t seq, uint32_t uid)
 {
 	struct sync_ctx *c = arg;
@@ -93,6 +119,7 @@ void wsession_sync_view(struct wsession *ws)
 		const struct msg_meta *m = mailbox_meta(ws->mb, seq);
 		if (m == NULL)
 			continue;
+		wsession_announce_flags(ws, 0);
 		session_printf(&ws->s, "* %u FETCH (UID %u FLAGS ", seq, m->uid);
 		flags_write(&ws->s, ws->mb, m);
 		session_write(&ws->s, ")\r\n", 3);

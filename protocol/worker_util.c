@@ -49,7 +49,7 @@ int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
 			continue;
 		}
 		if (!mail_keyword_valid(a->str, a->len)) {
-			*err = "Invalid keyword";
+			*err = imap_arg_is_nil(a) ? "NIL is not a flag" : "Invalid keyword";
 			return -1;
 		}
 		(*keywords)[(*nkeywords)++] = a->str;

@@ -119,8 +119,58 @@ static int cmp_u32(const void *a, const void *b)
 static int wants_claim(const struct mbox_scan *s, int claim, uint32_t after)
 {
 	for (size_t i = 0; claim && i < s->n; i++)
-		if (s->m[i].fresh && s->m[i].uid > after)
+		if (s->m[i].fresh && !s->m[i].taken && s->m[i].uid > after)
 			return 1;
+	return 0;
+}
+
+/* The file as it is, with the \Recent claims recorded beside it. */
+static int scan_with_claims(struct mbox_handle *h, const struct mbox_carry *carry,
+			    struct mbox_scan *s, struct error *err)
+{
+	if (mbox_scan_cached(h->store, h->loc, h->fd, &h->st, carry, s, err) < 0)
+		return -1;
+	mbox_recent_apply(s, mbox_recent_first(h->store, h->loc->name, s->uidvalidity));
+	return 0;
+}
+
+/* Claim the new messages above after that nobody has claimed, in s:
+ * claimed set, fresh cleared, so that a rewrite of s writes O for them;
+ * record: in the record too, under its lock (the claim of a session that
+ * does not write the file; one that does holds the mailbox's write lock,
+ * which excludes every other claimer while it writes O). Returns how
+ * many; their UIDs, ascending, in *got (the caller frees it). */
+static size_t claim_new(struct mbox_handle *h, struct mbox_scan *s, uint32_t after, int record,
+			uint32_t **got)
+{
+	uint32_t first = after + 1;
+	size_t n = 0;
+
+	*got = NULL;
+	if (record && mbox_recent_claim(h->store, h->loc->name, s->uidvalidity, after + 1,
+					s->uidnext, &first) == 0)
+		mbox_recent_apply(s, first);
+	for (size_t i = 0; i < s->n; i++) {
+		struct mbox_smsg *m = &s->m[i];
+		if (m->fresh && !m->taken && m->uid > after && m->uid >= first) {
+			*got = xreallocarray(*got, n + 1, sizeof(**got));
+			(*got)[n++] = m->uid;
+			m->fresh = 0;
+			m->claimed = 1;
+		}
+	}
+	return n;
+}
+
+/* A claim that stays out of the file (read-only file, or a reader of a
+ * big one): the record and the view alone know. */
+static int claim_unwritten(struct mbox_handle *h, struct mbox_scan *s, int claim, uint32_t after)
+{
+	uint32_t *got;
+	if (claim && wants_claim(s, claim, after)) {
+		claim_new(h, s, after, 1, &got);
+		free(got);
+	}
 	return 0;
 }
 
@@ -140,26 +190,28 @@ static int scan_claim(struct mbox_handle *h, const struct mbox_carry *carry, int
 		s->ends_nl = 1;
 		return 0;
 	}
-	if (mbox_scan_cached(h->store, h->loc, h->fd, &h->st, carry, s, err) < 0)
+	if (scan_with_claims(h, carry, s, err) < 0)
 		return -1;
 	/* The common case: nothing to persist, nothing new. */
-	if ((!s->needs_persist && !wants_claim(s, claim, after)) || !h->writable)
-		return 0;   /* read-only: the UIDs stay computed, the same for every reader */
+	if (!s->needs_persist && !wants_claim(s, claim, after))
+		return 0;
+	if (!h->writable)   /* the UIDs stay computed, the same for every reader */
+		return claim_unwritten(h, s, claim, after);
 	/* New mail in a big file (one with an index): its UIDs are computed
 	 * the same way by every reader of the same bytes (X-IMAPbase's UIDNEXT,
 	 * then file order), so a reader does not rewrite the whole file just to
-	 * write them down, or to claim \Recent. The next writer does (STORE,
-	 * EXPUNGE, APPEND and COPY take the write lock and come through here).
-	 * Dovecot's mbox_lazy_writes makes the same choice. The cost: until
-	 * then every session reports that mail as \Recent. */
+	 * write them down, or to claim \Recent (the claim goes to the record).
+	 * The next writer does (STORE, EXPUNGE, APPEND and COPY take the write
+	 * lock and come through here). Dovecot's mbox_lazy_writes makes the
+	 * same choice. */
 	if (!h->write_locked && s->have_base && h->store->index_min_size >= 0 &&
 	    (uint64_t)h->st.st_size >= (uint64_t)h->store->index_min_size)
-		return 0;
+		return claim_unwritten(h, s, claim, after);
 	if (!h->write_locked) {
 		if (mbox_lock_upgrade(&h->lock, h->timeout, &perr) < 0) {
 			log_info("mbox: not persisting UIDs or \\Recent of %s now: %s",
 				 h->loc->path, perr.msg);
-			return 0;
+			return claim_unwritten(h, s, claim, after);
 		}
 		h->write_locked = 1;
 		/* Between the locks a writer using fcntl alone may have got in
@@ -167,36 +219,31 @@ static int scan_claim(struct mbox_handle *h, const struct mbox_carry *carry, int
 		mbox_scan_free(s);
 		if (fstat(h->fd, &h->st) < 0)
 			return mbox_errno_error(err, errno, "stat", h->loc->path);
-		if (mbox_scan_cached(h->store, h->loc, h->fd, &h->st, carry, s, err) < 0)
+		if (scan_with_claims(h, carry, s, err) < 0)
 			return -1;
 		if (!s->needs_persist && !wants_claim(s, claim, after))
 			return 0;
 	}
 	/* Claim: the O bit is not an IMAP flag, so no modseq changes. */
-	for (size_t i = 0; claim && i < s->n; i++) {
-		if (s->m[i].fresh && s->m[i].uid > after) {
-			got = xreallocarray(got, ngot + 1, sizeof(*got));
-			got[ngot++] = s->m[i].uid;
-			s->m[i].fresh = 0;
-			s->m[i].claimed = 1;
-		}
-	}
+	if (claim)
+		ngot = claim_new(h, s, after, 0, &got);
 	if (mbox_rewrite(h, s, &perr) < 0) {
+		uint32_t first;
 		if (s->needs_persist)
 			log_warn("mbox: cannot persist UIDs of %s: %s", h->loc->path, perr.msg);
 		else
 			log_info("mbox: cannot mark new mail in %s as seen by a session: %s",
 				 h->loc->path, perr.msg);
-		/* The file is unchanged: they stay new for everyone, and are
-		 * \Recent here too (claimed is set). */
-		for (size_t i = 0; i < s->n; i++)
-			if (s->m[i].claimed)
-				s->m[i].fresh = 1;
+		/* The file is unchanged: the claims go to the record (still
+		 * under the write lock), and are \Recent here (claimed). */
+		if (ngot)
+			mbox_recent_claim(h->store, h->loc->name, s->uidvalidity, after + 1,
+					  s->uidnext, &first);
 		free(got);
 		return 0;
 	}
 	mbox_scan_free(s);
-	rc = mbox_scan_cached(h->store, h->loc, h->fd, &h->st, carry, s, err);
+	rc = scan_with_claims(h, carry, s, err);
 	if (rc == 0 && ngot) {
 		/* got is ascending: the scan's UIDs ascend. */
 		for (size_t i = 0; i < s->n; i++)

@@ -211,8 +211,9 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 	s.highestmodseq = modseq;
 	mbox_append_begin(&h, &s, &w, newuid, &orig, err);
 	mbox_emit_new(&w, msg, len, internaldate ? internaldate : time(NULL),
-		      s.n == 0 && !s.has_pseudo ? &s : NULL, newuid, (flags & MF_ALL) | MBOX_F_FRESH, names,
-		      nnames, modseq);
+		      s.n == 0 && !s.has_pseudo ? &s : NULL, newuid,
+		      (flags & MF_ALL) | MBOX_F_FRESH | (mbox_raw_needed(msg, len) ? MBOX_F_RAW : 0),
+		      names, nnames, modseq);
 	if (mbox_append_commit(&h, &w, orig, err) < 0)
 		goto out_scan;
 	*uidvalidity = s.uidvalidity;
@@ -252,6 +253,10 @@ static int status_from_index(struct mbox_handle *h, const struct mbox_loc *loc,
 		return -1;
 	if (sum.needs_persist && h->writable && !sum.have_base)
 		return -1;
+	/* The summary counts what the file says is new; claims recorded
+	 * beside it are only known message by message. */
+	if (sum.recent > 0 && mbox_recent_first(h->store, loc->name, sum.uidvalidity) > 1)
+		return -1;
 	status_fill(out, &sum);
 	return 0;
 }
@@ -285,6 +290,7 @@ int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
 	mbox_loc_free(&loc);
 	/* The same numbers a summary gives (the scan's, without a carry). */
 	sum_rc = mbox_scan_summarize(&s, h.st.st_mtime, &sum);
+	sum.recent = mbox_recent_count(&s);
 	mbox_scan_free(&s);
 	if (sum_rc < 0) {
 		error_set(err, ERR_LIMIT, "Mailbox has run out of UIDs");

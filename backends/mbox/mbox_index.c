@@ -46,10 +46,10 @@
 
 #define IDX_DIR ".haven-index"
 #define IDX_MAGIC "HVNMBXI\n"
-/* 4: hash64 checksums (header and body apart), STATUS summary, lineage,
+/* 5: RB_RAW; 4: hash64 checksums (header and body apart), STATUS summary, lineage,
  * 56-byte records with their keyword references inline, read in pieces;
  * 3: hide_clen; 2: X-IMAPbase read as the last UID */
-#define IDX_VERSION 4
+#define IDX_VERSION 5
 #define IDX_FP_LEN 4096            /* bytes fingerprinted at each end */
 #define IDX_MAX_FILE (1ULL << 31)  /* larger index files are not read */
 #define IDX_CHUNK 65536            /* read size */
@@ -88,12 +88,13 @@ struct idx_rec {
 	int64_t idate;
 	uint32_t from_len;         /* hdr_off - from_off */
 	uint32_t raw_uid;
-	uint32_t bits;             /* MF_* flags; RB_FRESH, RB_HIDE_CLEN */
+	uint32_t bits;             /* MF_* flags; RB_FRESH, RB_HIDE_CLEN, RB_RAW */
 	int16_t tz;
 	uint16_t nkw;              /* keyword indexes that follow */
 };
 #define RB_FRESH (1u << 8)
 #define RB_HIDE_CLEN (1u << 9)
+#define RB_RAW (1u << 10)
 
 /* FNV-1a, 64 bits: index file names (short strings). */
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -229,7 +230,8 @@ int mbox_index_encode(const struct mbox_scan *s, const char *name, uint64_t head
 		r.idate = m->idate;
 		r.from_len = (uint32_t)(m->hdr_off - m->from_off);
 		r.raw_uid = m->raw_uid;
-		r.bits = m->flags | (m->fresh ? RB_FRESH : 0) | (m->hide_clen ? RB_HIDE_CLEN : 0);
+		r.bits = m->flags | (m->fresh ? RB_FRESH : 0) | (m->hide_clen ? RB_HIDE_CLEN : 0) |
+			 (m->raw ? RB_RAW : 0);
 		r.tz = (int16_t)m->tz;
 		r.nkw = (uint16_t)m->nkw;
 		buf_append(out, &r, sizeof(r));
@@ -428,7 +430,8 @@ static int decode_body(const struct idx_hdr *hp, const struct mbox_index_head *h
 		if (rec.from_off < prev_end || (i > 0 && rec.from_off <= prev_from) ||
 		    rec.from_off > h.size || rec.end_off < hdr_off || rec.end_off > h.size ||
 		    rec.size > 2 * (rec.end_off - hdr_off) + 2 || rec.raw_modseq >= (1ULL << 62) ||
-		    (rec.bits & ~(uint32_t)(MF_ALL | RB_FRESH | RB_HIDE_CLEN)) || rec.nkw > h.nkw ||
+		    (rec.bits & ~(uint32_t)(MF_ALL | RB_FRESH | RB_HIDE_CLEN | RB_RAW)) ||
+		    rec.nkw > h.nkw ||
 		    refs + rec.nkw > h.nrefs || rec.tz < -24 * 60 || rec.tz > 24 * 60)
 			goto bad;
 		refs += rec.nkw;
@@ -446,6 +449,7 @@ static int decode_body(const struct idx_hdr *hp, const struct mbox_index_head *h
 		m->flags = rec.bits & MF_ALL;
 		m->fresh = (rec.bits & RB_FRESH) != 0;
 		m->hide_clen = (rec.bits & RB_HIDE_CLEN) != 0;
+		m->raw = (rec.bits & RB_RAW) != 0;
 		s->n = (size_t)i + 1;
 		if (rec.nkw) {
 			if ((p = src_take(r, rec.nkw * sizeof(uint32_t))) == NULL)
@@ -732,6 +736,18 @@ int mbox_side_write(struct store *st, const char *name, const char *kind, const 
 	return write_replace(dfd, fname, data, len);
 }
 
+int mbox_side_open(struct store *st, const char *name, const char *kind, int create)
+{
+	char fname[64];
+	int dfd = index_dir(st, create);
+
+	if (dfd < 0)
+		return -1;
+	journal_name(name, kind, fname, sizeof(fname));
+	return openat(dfd, fname, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (create ? O_CREAT : 0),
+		      0600);
+}
+
 int mbox_side_read(struct store *st, const char *name, const char *kind, struct buf *out)
 {
 	char fname[64];
@@ -773,6 +789,8 @@ void mbox_index_forget(struct store *st, const char *name)
 	index_file_name(name, fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
 	journal_name(name, MBOX_FIELDS_KIND, fname, sizeof(fname));
+	unlinkat(dfd, fname, 0);
+	journal_name(name, "recent", fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
 }
 

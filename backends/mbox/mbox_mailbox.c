@@ -84,6 +84,7 @@ int mbox_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out,
 			m = mb->cache->uidvalidity == mb->uidvalidity ? mbox_scan_find(mb->cache, uid)
 								      : NULL;
 			if (m == NULL || m->size != v->meta.size) {
+				v->gone = m == NULL;
 				error_set(err, ERR_EXPUNGEISSUED, "Message has been expunged");
 				goto out;
 			}
@@ -211,8 +212,10 @@ int mbox_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum st
 		struct mbox_smsg *m = mbox_scan_find(&s, uids[i]);
 		uint32_t nflags;
 		size_t nk;
-		if (m == NULL)
+		if (m == NULL) {
+			mbox_view_gone(mb, uids[i]);
 			continue;   /* expunged meanwhile: nothing to store */
+		}
 		if (unchangedsince && m->modseq > unchangedsince) {
 			if (failed)
 				failed[nf] = uids[i];
@@ -352,7 +355,8 @@ static int copy_into(struct mbox_handle *dh, struct mbox_scan *ds, int srcfd,
 			names[k] = ss->kw[m->kw[k]];
 		dst_uids[i] = first + (uint32_t)i;
 		if (mbox_emit_stored(&w, srcfd, m, empty && i == 0 ? ds : NULL, dst_uids[i],
-				     m->flags | MBOX_F_FRESH, names, m->nkw, modseq) < 0 && !w.err)
+				     m->flags | MBOX_F_FRESH | (m->raw ? MBOX_F_RAW : 0), names, m->nkw,
+				     modseq) < 0 && !w.err)
 			w.err = errno ? errno : EIO;
 	}
 	free(names);
@@ -390,6 +394,7 @@ int mbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *de
 	msgs = xreallocarray(NULL, n ? n : 1, sizeof(*msgs));
 	for (size_t i = 0; i < n; i++)
 		if ((msgs[i] = mbox_scan_find(&ss, uids[i])) == NULL) {
+			mbox_view_gone(mb, uids[i]);
 			error_set(err, ERR_EXPUNGEISSUED, "Some of the messages have been expunged");
 			goto out_ss;
 		}

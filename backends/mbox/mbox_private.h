@@ -135,7 +135,9 @@ struct mbox_smsg {
 	unsigned virt : 1;     /* UID assigned by the scan, not yet on disk */
 	unsigned fresh : 1;    /* no O in Status: no session has seen it (\Recent) */
 	unsigned claimed : 1;  /* this scan's view just took it as its \Recent */
+	unsigned taken : 1;    /* fresh, but claimed already (mbox_recent.c) */
 	unsigned hide_clen : 1; /* its Content-Length frames it: mbox metadata, not shown */
+	unsigned raw : 1;      /* stored as it came (X-Haven-Raw): see mbox_raw_needed */
 };
 
 struct mbox_scan {
@@ -193,6 +195,7 @@ struct mbox_vmsg {
 	struct msg_meta meta;
 	uint64_t hdr_off, end_off;
 	int hide_clen;
+	int gone;              /* found expunged by another session; sync removes it */
 	uint32_t *kw;
 };
 
@@ -275,6 +278,7 @@ int mbox_reader_next(struct mbox_reader *r, const char **p, size_t *n, uint64_t 
 enum mbox_hdr {
 	MH_NONE = 0, MH_XIMAPBASE, MH_XIMAP, MH_XUID, MH_STATUS, MH_XSTATUS, MH_XKEYWORDS,
 	MH_MODSEQ, MH_HIGHESTMODSEQ,
+	MH_RAW,                /* X-Haven-Raw: the stored bytes are the message's */
 	MH_CLEN,               /* Content-Length of a message we did not write (xform only) */
 };
 /* Which of our headers a header line is (MH_NONE: not ours). */
@@ -292,6 +296,7 @@ struct mbox_xform {
 	int last_lf_out;       /* bytes that '\n' produced */
 	uint32_t uid;          /* first X-UID seen (region mode check), 0 none */
 	int ours;              /* X-Haven-Modseq seen: a message we wrote */
+	int raw;               /* and X-Haven-Raw after it: no LF -> CRLF */
 	int hide_clen;         /* set by the caller: smsg.hide_clen */
 };
 void mbox_xform_init(struct mbox_xform *x);
@@ -358,6 +363,9 @@ void mbox_journal_remove(struct store *st, const char *name, const char *kind);
 int mbox_side_write(struct store *st, const char *name, const char *kind, const void *data,
 		    size_t len);
 int mbox_side_read(struct store *st, const char *name, const char *kind, struct buf *out);
+/* The same kind of file, opened for reading and writing in place (create:
+ * made if missing); the caller closes it. -1 if there is no place. */
+int mbox_side_open(struct store *st, const char *name, const char *kind, int create);
 #define MBOX_FIELDS_KIND "fields"
 /* The mailbox is gone or renamed: drop its index and caches. */
 void mbox_index_forget(struct store *st, const char *name);
@@ -421,6 +429,12 @@ void mbox_writer_free(struct mbox_writer *w);
 /* Extra bit in the flags given to the emit functions: write the message
  * without O in Status (new, not yet claimed). Never in a view's flags. */
 #define MBOX_F_FRESH (1u << 31)
+/* ... and mark it as stored byte for byte (X-Haven-Raw). */
+#define MBOX_F_RAW (1u << 30)
+/* 1 when msg does not come back as it was through the usual stored form
+ * (line ends as LF, CRLF on reading): a bare LF, or a CR before CRLF. Such
+ * a message is stored with its line ends as they are and X-Haven-Raw. */
+int mbox_raw_needed(const char *msg, size_t len);
 /* State headers of one message; base != NULL adds the first-message ones. */
 void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32_t uid,
 		     uint32_t flags, const char *const *kw, size_t nkw, uint64_t modseq);
@@ -482,7 +496,21 @@ int mbox_notify_fd(struct mailbox *mb);
 void mbox_notify_drain(struct mailbox *mb);    /* in sync(): events read, watches renewed */
 void mbox_notify_release(struct mailbox *mb);  /* the view closes */
 void mbox_notify_close(struct store *st);
+/* mbox_recent.c: \Recent claims kept beside the index. FIRST of the
+ * mailbox's record: messages below it have been claimed (1: none). */
+uint32_t mbox_recent_first(struct store *st, const char *name, uint32_t uidvalidity);
+/* Claim [*first, upto) where *first = max(FIRST, from), moving FIRST to
+ * upto, all under the record's lock. -1 if the record cannot be kept. */
+int mbox_recent_claim(struct store *st, const char *name, uint32_t uidvalidity, uint32_t from,
+		      uint32_t upto, uint32_t *first);
+/* Mark the fresh messages of s below first as taken. */
+void mbox_recent_apply(struct mbox_scan *s, uint32_t first);
+/* Fresh messages of s nobody has claimed: what STATUS reports as RECENT. */
+uint32_t mbox_recent_count(const struct mbox_scan *s);
+
 struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid);
+/* uid (if in the view) is gone from the file: meta() says so from now on. */
+void mbox_view_gone(struct mailbox *mb, uint32_t uid);
 void mbox_view_own_modseq(struct mailbox *mb, uint64_t modseq);
 
 /* mbox_fields.c: the header-field cache (backend_ops.header_fields) */

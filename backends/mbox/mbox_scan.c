@@ -99,7 +99,7 @@ enum mbox_hdr mbox_hdr_classify(const char *p, size_t n)
 		{ "X-IMAPbase:", MH_XIMAPBASE }, { "X-IMAP:", MH_XIMAP },
 		{ "X-UID:", MH_XUID }, { "Status:", MH_STATUS }, { "X-Status:", MH_XSTATUS },
 		{ "X-Keywords:", MH_XKEYWORDS }, { "X-Haven-Modseq:", MH_MODSEQ },
-		{ "X-Haven-Highestmodseq:", MH_HIGHESTMODSEQ },
+		{ "X-Haven-Highestmodseq:", MH_HIGHESTMODSEQ }, { "X-Haven-Raw:", MH_RAW },
 	};
 	if (n < 6 || (p[0] != 'X' && p[0] != 'x' && p[0] != 'S' && p[0] != 's'))
 		return MH_NONE;
@@ -181,6 +181,10 @@ enum mbox_hdr mbox_xform_piece(struct mbox_xform *x, const char *p, size_t n, in
 				cls = MH_CLEN, x->mode = x->hide_clen ? 1 : 0;
 			if (cls == MH_MODSEQ)
 				x->ours = 1;
+			/* Only in our block of state headers, which comes
+			 * before any byte of the message. */
+			if (cls == MH_RAW && x->ours)
+				x->raw = 1;
 		}
 		if (x->mode == 0 && is_escaped_from(p, n))
 			x->mode = 2;
@@ -209,7 +213,7 @@ enum mbox_hdr mbox_xform_piece(struct mbox_xform *x, const char *p, size_t n, in
 	if (body)
 		x->prev = (unsigned char)p[start + body - 1];
 	if (has_nl) {
-		if (x->prev == '\r') {
+		if (x->prev == '\r' || x->raw) {
 			if (dst)
 				buf_append_byte(dst, '\n');
 			x->last_lf_out = 1;
@@ -459,6 +463,7 @@ static void parse_hdr(struct mbox_scan *s, struct scan_base *b, struct scan_cur 
 		if (c->first_in_file && ok && u < (1ULL << 62) && u > b->hms)
 			b->hms = u;
 		break;
+	case MH_RAW:     /* the transformer's business */
 	case MH_NONE:
 		break;
 	}
@@ -498,6 +503,7 @@ static void cur_finish(struct mbox_scan *s, struct scan_cur *c)
 	}
 	if (c->m.hide_clen)
 		c->m.size -= c->clen_bytes;
+	c->m.raw = c->x.raw;
 	if (c->pseudo) {
 		s->has_pseudo = 1;
 		return;

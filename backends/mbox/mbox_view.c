@@ -65,6 +65,13 @@ struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid)
 	return NULL;
 }
 
+void mbox_view_gone(struct mailbox *mb, uint32_t uid)
+{
+	struct mbox_vmsg *v = mbox_view_find(mb, uid);
+	if (v)
+		v->gone = 1;
+}
+
 static void vmsg_set(struct mailbox *mb, struct mbox_vmsg *v, const struct mbox_smsg *m,
 		     const uint32_t *kwmap)
 {
@@ -162,6 +169,7 @@ static void view_merge(struct mailbox *mb, struct mbox_scan *s, const struct syn
 			continue;
 		m = mbox_scan_find(s, v->meta.uid);
 		nv[nn] = *v;
+		nv[nn].gone = 0;
 		nv[nn].hdr_off = m->hdr_off;
 		nv[nn].end_off = m->end_off;
 		nv[nn].hide_clen = m->hide_clen;
@@ -197,7 +205,7 @@ static void view_merge(struct mailbox *mb, struct mbox_scan *s, const struct syn
 		vmsg_set(mb, &nv[nn], &s->m[i], kwmap);
 		/* Ours if we claimed it, or if nobody could (read-only view
 		 * or file): \Recent for the rest of this view's life. */
-		nv[nn].meta.recent = s->m[i].fresh || s->m[i].claimed;
+		nv[nn].meta.recent = (s->m[i].fresh && !s->m[i].taken) || s->m[i].claimed;
 		nn++;
 		added++;
 	}
@@ -300,7 +308,7 @@ uint32_t mbox_count(struct mailbox *mb)
 
 const struct msg_meta *mbox_meta(struct mailbox *mb, uint32_t seq)
 {
-	if (seq == 0 || seq > mb->count)
+	if (seq == 0 || seq > mb->count || mb->msgs[seq - 1].gone)
 		return NULL;
 	return &mb->msgs[seq - 1].meta;
 }

@@ -155,6 +155,8 @@ void mbox_emit_state(struct mbox_writer *w, const struct mbox_scan *base, uint32
 	put_str(w, tmp);
 	snprintf(tmp, sizeof(tmp), "X-Haven-Modseq: %" PRIu64, modseq);
 	put_padded(w, tmp, 16 + MBOX_MODSEQ_PAD);
+	if (flags & MBOX_F_RAW)
+		put_str(w, "X-Haven-Raw: 1\n");
 }
 
 int mbox_emit_stored(struct mbox_writer *w, int srcfd, const struct mbox_smsg *m,
@@ -197,13 +199,29 @@ int mbox_emit_stored(struct mbox_writer *w, int srcfd, const struct mbox_smsg *m
 	return w->err ? -1 : 0;
 }
 
+int mbox_raw_needed(const char *msg, size_t len)
+{
+	const char *p = msg, *end = msg + len;
+
+	while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		size_t at = (size_t)(p - msg);
+		if (at == 0 || msg[at - 1] != '\r' || (at >= 2 && msg[at - 2] == '\r'))
+			return 1;
+		p++;
+	}
+	return 0;
+}
+
+/* A new message's bytes: each line without its line end (CRLF, or LF), or
+ * (raw) with the CR that a raw message keeps; our state headers dropped,
+ * From_ lines escaped (reading unescapes them, raw or not). */
 void mbox_emit_new(struct mbox_writer *w, const char *msg, size_t len, time_t idate,
 		   const struct mbox_scan *base, uint32_t uid, uint32_t flags,
 		   const char *const *kw, size_t nkw, uint64_t modseq)
 {
 	char date[64];
 	size_t i = 0;
-	int in_header = 1, skipping = 0;
+	int in_header = 1, skipping = 0, raw = (flags & MBOX_F_RAW) != 0;
 
 	mbox_date_format(idate, date, sizeof(date));
 	put_str(w, "From " MBOX_FROM_SENDER " ");
@@ -212,7 +230,7 @@ void mbox_emit_new(struct mbox_writer *w, const char *msg, size_t len, time_t id
 	mbox_emit_state(w, base, uid, flags, kw, nkw, modseq);
 	while (i < len) {
 		const char *line = msg + i, *nl = memchr(line, '\n', len - i);
-		size_t n = nl ? (size_t)(nl - line) + 1 : len - i, body = n, gt = 0;
+		size_t n = nl ? (size_t)(nl - line) + 1 : len - i, body = n, gt = 0, out;
 		int has_nl = nl != NULL;
 		i += n;
 		if (has_nl) {
@@ -220,6 +238,7 @@ void mbox_emit_new(struct mbox_writer *w, const char *msg, size_t len, time_t id
 			if (body > 0 && line[body - 1] == '\r')
 				body--;
 		}
+		out = raw && has_nl ? n - 1 : body;
 		if (in_header) {
 			if (body == 0 && has_nl) {
 				in_header = 0;
@@ -239,7 +258,7 @@ void mbox_emit_new(struct mbox_writer *w, const char *msg, size_t len, time_t id
 		if (body - gt >= 5 && memcmp(line + gt, "From ", 5) == 0 &&
 		    gt + 1 + 5 <= MBOX_BUFSZ)
 			mbox_writer_put(w, ">", 1);
-		mbox_writer_put(w, line, body);
+		mbox_writer_put(w, line, out);
 		if (has_nl)
 			mbox_writer_put(w, "\n", 1);
 	}
@@ -287,7 +306,8 @@ int mbox_write_messages(int dstfd, int srcfd, const struct mbox_scan *s, size_t 
 		for (uint32_t k = 0; k < m->nkw; k++)
 			names[k] = s->kw[m->kw[k]];
 		if (mbox_emit_stored(&w, srcfd, m, first ? s : NULL, m->uid,
-				     m->flags | (m->fresh ? MBOX_F_FRESH : 0), names,
+				     m->flags | (m->fresh && !m->taken ? MBOX_F_FRESH : 0) |
+					     (m->raw ? MBOX_F_RAW : 0), names,
 				     m->nkw, m->modseq) < 0 && !w.err)
 			w.err = errno ? errno : EIO;
 		first = 0;

@@ -4,8 +4,9 @@
  * embedded message; fixed sections and one derived from the first input
  * line are resolved; the first line also goes through RFC 2047 decoding
  * and RFC 5322 date parsing. Besides "no crash", it checks that every
- * part's ranges lie inside the message and inside its parent, and that a
- * section slice lies inside the message. */
+ * part's ranges lie inside the message and inside its parent, that a
+ * section slice lies inside the message, and that ENVELOPE and
+ * BODYSTRUCTURE never carry a NUL byte. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,6 +131,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		mail_write_bodystructure(&out, m, p, 0);
 		mail_write_bodystructure(&out, m, p, 1);
+		/* What a client reads in strings and plain literals holds
+		 * no NUL (RFC 9051 CHAR8), whatever the message holds. */
+		if (out.len && memchr(out.data, '\0', out.len))
+			abort();
 		for (i = 0; i < p->nchildren; i++) {
 			if (p->children[i].parent != p)
 				abort();

@@ -1,8 +1,12 @@
 /* libFuzzer target for everything that reads client command bytes: the
- * reader (framing, literals, limits), the parser, sequence sets and IMAP
- * dates. Besides "no crash", it checks that chunked feeding gives exactly
- * the events of feeding everything at once, and that results are
- * well-formed. */
+ * reader (framing, literals, limits, the decision on each literal: read,
+ * streamed or refused), the parser (whole commands and the prefix up to an
+ * announced literal), sequence sets and IMAP dates. Besides "no crash", it
+ * checks that chunked feeding gives exactly the events of feeding
+ * everything at once (streamed bytes included), that results are
+ * well-formed, that a streamed literal delivers exactly its announced
+ * size, and that a prefix the parser refuses belongs to a command it
+ * refuses whole. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,15 +107,64 @@ static uint64_t parse_one(struct arena *a, const char *raw, size_t len)
 	return cmd.nargs * 31 + fnv(cmd.name, strlen(cmd.name));
 }
 
+static int parses(struct arena *a, const char *raw, size_t len)
+{
+	struct imap_cmd cmd;
+	const char *err;
+	return imap_parse_command(a, raw, len, &cmd, &err) == 0;
+}
+
+/* Bytes of a streamed literal, as the sink got them. */
+struct streamed {
+	uint64_t hash, n;
+};
+
+static void sink(void *ctx, const char *p, size_t n)
+{
+	struct streamed *st = ctx;
+	if (n == 0)
+		abort();   /* the reader never calls with nothing */
+	for (size_t i = 0; i < n; i++)
+		st->hash = (st->hash ^ (unsigned char)p[i]) * 1099511628211ull;
+	st->n += n;
+}
+
+/* The command so far at a literal announcement: prefix and name parse
+ * agree, and the literal is the announced one. 1 if the prefix parses. */
+static int check_prefix(struct arena *a, struct imap_reader *r, struct trace *t)
+{
+	struct imap_cmd cmd, name;
+	struct imap_literal lit;
+	const char *err, *err2;
+	size_t len;
+	const char *raw = imap_reader_command(r, &len);
+	int ok = imap_parse_prefix(a, raw, len, &cmd, &err) == 0;
+	int nok = imap_parse_name(a, raw, len, &name, &err2) == 0;
+
+	imap_reader_literal(r, &lit);
+	if (ok && (!nok || strcmp(cmd.name, name.name) != 0 || strcmp(cmd.tag, name.tag) != 0 ||
+		   cmd.literal == NULL || cmd.literal_size != lit.size || cmd.literal->len != 0 ||
+		   (cmd.literal->type == IMAP_ARG_LITERAL8) != lit.binary))
+		abort();
+	if (ok)
+		check_args(cmd.args, cmd.nargs);
+	trace_add(t, ok ? cmd.nargs : fnv(err, strlen(err)));
+	return ok;
+}
+
 /* chunk_seed 0: everything in one call; 1: one byte at a time; otherwise
- * chunk sizes 1..16 from a small generator. Continuations are refused now and then, the same way in
- * every run, to exercise that path. */
+ * chunk sizes 1..16 from a small generator. Literals are read, streamed
+ * or refused in turn, the same way in every run, to exercise each path. */
 static void run(const uint8_t *data, size_t size, uint32_t chunk_seed, struct arena *a,
 		struct trace *t)
 {
 	struct imap_reader r;
+	struct imap_literal lit;
+	struct streamed got = { 0, 0 };
 	size_t pos = 0, events = 0;
+	uint64_t want = 0;
 	uint32_t rnd = chunk_seed;
+	int bad_prefix = 0, streamed = 0;
 
 	imap_reader_init(&r, MAX_LINE, MAX_LITERAL, MAX_COMMAND);
 	while (pos < size) {
@@ -141,21 +194,43 @@ static void run(const uint8_t *data, size_t size, uint32_t chunk_seed, struct ar
 		switch (st) {
 		case IMAP_READ_COMMAND: {
 			const char *raw = imap_reader_command(&r, &len);
-			if (len > MAX_COMMAND)
+			uint64_t parsed;
+			if (len > MAX_COMMAND || got.n != want)
 				abort();
 			trace_add(t, fnv(raw, len));
-			trace_add(t, parse_one(a, raw, len));
+			trace_add(t, got.hash);
+			parsed = parse_one(a, raw, len);
+			trace_add(t, parsed);
+			/* A refused prefix is a refused command (when the
+			 * whole command holds every literal). */
+			if (bad_prefix && !streamed && parses(a, raw, len))
+				abort();
 			imap_reader_next(&r);
+			bad_prefix = streamed = 0;
+			got.n = got.hash = want = 0;
 			break;
 		}
-		case IMAP_READ_CONTINUE:
-			if (events % 5 == 0)
-				imap_reader_next(&r);
+		case IMAP_READ_LITERAL:
+			bad_prefix |= !check_prefix(a, &r, t);
+			imap_reader_literal(&r, &lit);
+			if (events % 7 == 0) {
+				imap_reader_refuse(&r);
+				bad_prefix = streamed = 0;
+				got.n = got.hash = want = 0;
+			} else if (events % 3 == 0) {
+				want += lit.size;
+				streamed = 1;
+				imap_reader_stream(&r, sink, &got);
+			} else if (events % 11 != 0) {
+				imap_reader_accept(&r);
+			}   /* else: undecided, which reads it */
 			break;
 		default:
 			/* Some callers release after errors, some do not. */
 			if (events % 2 == 0)
 				imap_reader_next(&r);
+			bad_prefix = streamed = 0;
+			got.n = got.hash = want = 0;
 			break;
 		}
 	}

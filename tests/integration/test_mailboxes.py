@@ -9,6 +9,7 @@ import re
 import time
 
 from conftest import as_mbox_list, read_until_tagged
+from rfc9051_common import Session as RawSession
 
 NI = "\\NoInferiors"   # every mbox mailbox: a file, which cannot have children
 DEFAULTS = {"Drafts": "\\Drafts", "Sent": "\\Sent", "Trash": "\\Trash", "Junk": "\\Junk",
@@ -558,19 +559,46 @@ def test_create_with_use_persists(haven):
     s.close()
 
 
-def test_append_8bit_header_needs_utf8_accept(haven):
-    """RFC 6855 section 4: with UTF8=ACCEPT advertised, raw UTF-8 in header
-    fields is refused until the client enables it (or IMAP4rev2)."""
-    msg = "Subject: Grüße\r\n\r\nbody ü is fine\r\n".encode()
+# Legacy mail as migration tools copy it: raw 8-bit header bytes, UTF-8 and
+# not (Latin-1, a lone 0xFF, a mix), in the From, Subject, a MIME part's
+# header, an encoded-word next to raw bytes.
+LEGACY_8BIT = [
+    "Subject: Grüße\r\n\r\nbody ü is fine\r\n".encode(),
+    b"From: J\xfcrgen M\xfcller <jm@example.de>\r\nSubject: Caf\xe9 \xe0 Paris\r\n"
+    b"Content-Type: text/plain; charset=iso-8859-1\r\n\r\nCaf\xe9\r\n",
+    b"Subject: \xff\xfe odd\r\nX-Mixed: =?utf-8?q?Gr=C3=BC=C3=9Fe?= Gr\xc3\xbc\xdf\r\n\r\nx\r\n",
+    b"Subject: parts\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    b"--b\r\nContent-Disposition: attachment; filename=\"r\xe9sum\xe9.txt\"\r\n\r\nhi\r\n--b--\r\n",
+]
+
+
+def test_append_legacy_8bit_headers_in_rev1(haven):
+    """Issue 17 item 14: legacy mail with raw 8-bit header bytes is accepted
+    from an IMAP4rev1 session that did not ENABLE UTF8=ACCEPT (as Dovecot
+    does; RFC 9051 6.3.12 allows it in rev2), stored byte for byte, and
+    given back so. Through imaplib's synchronizing literals, as mbsync and
+    OfflineIMAP send them, and through LITERAL+."""
     m = haven.login("alice")
-    typ, data = m.append("INBOX", None, None, msg)
-    assert typ == "NO" and b"UTF8=ACCEPT" in data[0]
-    assert m.append("INBOX", None, None, b"Subject: plain\r\n\r\nb\xc3\xbcdy\r\n")[0] == "OK"
-    typ, _ = m._simple_command("ENABLE", "UTF8=ACCEPT")
-    assert typ == "OK"
-    assert m.append("INBOX", None, None, msg)[0] == "OK"
+    for msg in LEGACY_8BIT:
+        typ, data = m.append("INBOX", None, None, msg)
+        assert typ == "OK" and b"APPENDUID" in data[0], (msg, data)
+    m.logout()
+    s = RawSession(haven)
+    for msg in LEGACY_8BIT:
+        s.append(b"INBOX", msg)
+    s.ok(b"EXAMINE INBOX")
+    n = 2 * len(LEGACY_8BIT)
+    for i in range(n):
+        msg = LEGACY_8BIT[i % len(LEGACY_8BIT)]
+        out = b"".join(s.ok(b"FETCH %d (RFC822.SIZE BODY.PEEK[])" % (i + 1)))
+        assert b"RFC822.SIZE %d " % len(msg) in out and msg in out, (i, out)
+    s.close()
+    # The same from sessions that enabled UTF-8 (unchanged).
+    m = haven.login("alice")
+    assert m._simple_command("ENABLE", "UTF8=ACCEPT")[0] == "OK"
+    assert m.append("INBOX", None, None, LEGACY_8BIT[0])[0] == "OK"
     m.logout()
     m = haven.login("bob")
     assert m._simple_command("ENABLE", "IMAP4rev2")[0] == "OK"
-    assert m.append("INBOX", None, None, msg)[0] == "OK"
+    assert m.append("INBOX", None, None, LEGACY_8BIT[0])[0] == "OK"
     m.logout()

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -491,6 +492,78 @@ static void test_append_fetch_identity(void **state)
 	assert_non_null(strstr(disk, "From " MBOX_FROM_SENDER " Sun Sep  9 01:46:40 2001\n"));
 	assert_non_null(strstr(disk, "X-IMAPbase: "));
 	free(disk);
+}
+
+/* Messages whose line ends are not all CRLF (bare LF, CR before CRLF, a
+ * lone CR, NUL bytes around them) come back byte for byte: stored with
+ * X-Haven-Raw, through APPEND, COPY, a rewrite and the index; the usual
+ * CRLF message keeps the usual LF form. */
+static void test_append_raw_bytes(void **state)
+{
+	struct fx *f = *state;
+	static const char bin[] = "Subject: binary\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+				  "\0 - \xe4\n\r\n\n\r\r\nFrom x\nend\r";
+	static const char *const msgs[] = {
+		"Subject: lf only\n\nline\nFrom here\n",
+		"Subject: mixed\r\n\r\na\nb\r\r\nc\rd\r\n",
+		"\nstarts with LF\r\n",
+		MSG1,
+	};
+	size_t lens[5], n = 5;
+	const char *all[5];
+	uint32_t uids[5], dst[5], uv;
+	struct mailbox *mb, *ib;
+	struct error err;
+	char *disk;
+
+	config_extra_set(&f->cfg, "mbox_index_min_size", "0", "test");
+	f->ops->store_close(f->st);
+	f->st = open_store(f);
+	for (size_t i = 0; i < 4; i++) {
+		all[i] = msgs[i];
+		lens[i] = strlen(msgs[i]);
+	}
+	all[4] = bin;
+	lens[4] = sizeof(bin) - 1;
+	assert_false(mbox_raw_needed(MSG1, strlen(MSG1)));
+	for (size_t i = 0; i < 4; i++)
+		assert_true(i == 3 || mbox_raw_needed(all[i], lens[i]));
+	assert_true(mbox_raw_needed(bin, lens[4]));
+	for (size_t i = 0; i < n; i++)
+		uids[i] = append_msg(f, f->st, "INBOX", all[i], lens[i], 0);
+	disk = slurp(f->inbox, NULL);
+	assert_non_null(strstr(disk, "X-Haven-Raw: 1\nSubject: lf only\n"));
+	assert_non_null(strstr(disk, "\n>From here\n"));
+	assert_non_null(strstr(disk, "Subject: one\n\nHello\n"));   /* the usual form */
+	free(disk);
+	assert_int_equal(f->ops->create(f->st, "Drafts", 0, &err), 0);
+	mb = select_box(f, f->st, "INBOX", NULL);
+	assert_int_equal(f->ops->copy(mb, uids, n, "Drafts", 0, &uv, dst, &err), 0);
+	{
+		/* a rewrite (a new keyword) keeps them too */
+		const char *kw = "$New";
+		assert_int_equal(f->ops->store_flags(mb, uids, n, STORE_ADD, 0, &kw, 1, 0, NULL, NULL,
+						     &err), 0);
+	}
+	f->ops->mailbox_close(mb);
+	f->ops->store_close(f->st);
+	f->st = open_store(f);   /* read back through the index */
+	mb = select_box(f, f->st, "INBOX", NULL);
+	ib = select_box(f, f->st, "Drafts", NULL);
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		char *got = fetch(f, mb, uids[i], &len);
+		assert_int_equal(len, lens[i]);
+		assert_memory_equal(got, all[i], len);
+		assert_int_equal(f->ops->meta(mb, (uint32_t)(i + 1))->size, lens[i]);
+		free(got);
+		got = fetch(f, ib, dst[i], &len);
+		assert_int_equal(len, lens[i]);
+		assert_memory_equal(got, all[i], len);
+		free(got);
+	}
+	f->ops->mailbox_close(ib);
+	f->ops->mailbox_close(mb);
 }
 
 static void test_append_strips_state_headers(void **state)
@@ -1653,8 +1726,9 @@ static void test_recent_sync_and_mda(void **state)
 
 /* A file we cannot rewrite (a Debian /var/mail is not writable by the
  * user; here the rewrite fails on the file size limit, which holds for root
- * too): new mail stays new, SELECT still reports it as recent and does not
- * fail. */
+ * too): SELECT still reports the new mail as recent and does not fail; the
+ * claim goes to the record beside the index, so no other session takes it
+ * again, and the next rewrite writes it into the file. */
 static void test_recent_unwritable(void **state)
 {
 	struct fx *f = *state;
@@ -1677,12 +1751,103 @@ static void test_recent_unwritable(void **state)
 	assert_int_equal(s.recent, 1);
 	assert_true(f->ops->meta(a, 1)->recent);
 	f->ops->mailbox_close(a);
-	assert_int_equal(status_recent(f, "INBOX"), 1);
-	/* once it can be written, the next SELECT claims it */
-	a = select_box(f, f->st, "INBOX", &s);
-	assert_int_equal(s.recent, 1);
-	f->ops->mailbox_close(a);
 	assert_int_equal(status_recent(f, "INBOX"), 0);
+	a = select_box(f, f->st, "INBOX", &s);
+	assert_int_equal(s.recent, 0);
+	assert_false(f->ops->meta(a, 1)->recent);
+	{
+		struct error err;
+		uint32_t one = 1;
+		char *disk;
+		assert_int_equal(f->ops->store_flags(a, &one, 1, STORE_ADD, MF_FLAGGED, NULL, 0, 0,
+						     NULL, NULL, &err), 0);
+		disk = slurp(f->inbox, NULL);
+		assert_non_null(strstr(disk, "Status: O "));
+		free(disk);
+	}
+	f->ops->mailbox_close(a);
+}
+
+/* Sessions that only read a big file (one with an index) claim new mail
+ * in the record beside the index, not in the file: one session, and one
+ * only, sees it as \Recent, across stores (processes), EXAMINE still sees
+ * what nobody claimed, STATUS counts what is left, and a record of an
+ * earlier mailbox (other UIDVALIDITY) or a torn one claims nothing. */
+static void test_recent_record(void **state)
+{
+	struct fx *f = *state;
+	struct store *a_st, *b_st;
+	struct mailbox *a, *b, *ex;
+	struct mailbox_status s;
+	uint32_t first = 0;
+	char *disk, *rec;
+
+	config_extra_set(&f->cfg, "mbox_index_min_size", "0", "test");
+	a_st = open_store(f);
+	b_st = open_store(f);
+	append_str(f, "INBOX", MSG1);
+	append_str(f, "INBOX", MSG1);
+	ex = examine_box(f, b_st, "INBOX", &s);
+	assert_int_equal(s.recent, 2);
+	a = select_box(f, a_st, "INBOX", &s);
+	assert_int_equal(s.recent, 2);
+	disk = slurp(f->inbox, NULL);
+	assert_null(strstr(disk, "Status: O"));      /* the file was not rewritten */
+	free(disk);
+	b = select_box(f, b_st, "INBOX", &s);
+	assert_int_equal(s.recent, 0);
+	assert_false(f->ops->meta(b, 1)->recent);
+	assert_int_equal(status_recent(f, "INBOX"), 0);
+	/* new mail while both are selected: the first to sync takes it */
+	append_str(f, "INBOX", MSG1);
+	{
+		struct rec r;
+		do_sync(f, b, &r);
+		assert_true(f->ops->meta(b, 3)->recent);
+		do_sync(f, a, &r);
+		assert_false(f->ops->meta(a, 3)->recent);
+		assert_true(f->ops->meta(a, 1)->recent);
+		do_sync(f, ex, &r);
+		assert_false(f->ops->meta(ex, 3)->recent);   /* claimed before it looked */
+	}
+	rec = xasprintf("%s/.haven-index", f->maildir);
+	{
+		/* the record's API: claims only move forward, per UIDVALIDITY */
+		uint32_t uv = s.uidvalidity;
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 4);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv + 1), 1);
+		assert_int_equal(mbox_recent_claim(f->st, "INBOX", uv, 2, 3, &first), 0);
+		assert_int_equal(first, 4);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 4);
+		assert_int_equal(mbox_recent_claim(f->st, "INBOX", uv + 1, 2, 3, &first), 0);
+		assert_int_equal(first, 2);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 1);
+		assert_int_equal(mbox_recent_claim(f->st, "INBOX", uv, 1, 4, &first), 0);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 4);
+		/* torn: claims nothing */
+		DIR *d = opendir(rec);
+		struct dirent *e;
+		int found = 0;
+		assert_non_null(d);
+		while ((e = readdir(d)) != NULL) {
+			size_t n = strlen(e->d_name);
+			if (n > 7 && strcmp(e->d_name + n - 7, ".recent") == 0) {
+				char *p = xasprintf("%s/%s", rec, e->d_name);
+				spit(p, "4", 1, 0);
+				free(p);
+				found++;
+			}
+		}
+		closedir(d);
+		assert_int_equal(found, 1);
+		assert_int_equal(mbox_recent_first(f->st, "INBOX", uv), 1);
+	}
+	free(rec);
+	f->ops->mailbox_close(ex);
+	f->ops->mailbox_close(b);
+	f->ops->mailbox_close(a);
+	f->ops->store_close(b_st);
+	f->ops->store_close(a_st);
 }
 
 int main(void)
@@ -1693,6 +1858,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hierarchy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_subscribe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_fetch_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_raw_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_strips_state_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_all_or_nothing, setup, teardown),
@@ -1722,6 +1888,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recent_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_sync_and_mda, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recent_unwritable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recent_record, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,9 @@ static void events_free(struct events *e)
 }
 
 /* Feed in chunks of at most chunk bytes (0: everything at once), acting
- * like a server: after a command or an error, call imap_reader_next(). */
+ * like a server: every literal is read into the command (a synchronizing
+ * one recorded as an event, where the server sends "+"); after a command
+ * or an error, call imap_reader_next(). */
 static void run_reader(struct imap_reader *r, const char *in, size_t len, size_t chunk,
 		       struct events *out)
 {
@@ -54,6 +56,13 @@ static void run_reader(struct imap_reader *r, const char *in, size_t len, size_t
 			assert_int_equal(used, give);
 			continue;
 		}
+		if (st == IMAP_READ_LITERAL) {
+			struct imap_literal lit;
+			imap_reader_literal(r, &lit);
+			imap_reader_accept(r);
+			if (!lit.sync)
+				continue;
+		}
 		out->ev = xreallocarray(out->ev, out->n + 1, sizeof(*out->ev));
 		struct event *e = &out->ev[out->n++];
 		memset(e, 0, sizeof(*e));
@@ -66,7 +75,7 @@ static void run_reader(struct imap_reader *r, const char *in, size_t len, size_t
 			e->data[e->len] = '\0';
 			imap_reader_next(r);
 			assert_int_equal(imap_reader_pending(r), 0);
-		} else if (st != IMAP_READ_CONTINUE) {
+		} else if (st != IMAP_READ_LITERAL) {
 			imap_reader_next(r);
 		}
 	}
@@ -168,14 +177,16 @@ static void test_reader_sync_literal(void **state)
 	(void)state;
 
 	imap_reader_init(&r, 1024, 4096, 65536);
-	assert_int_equal(imap_reader_feed(&r, "a LOGIN {5}\r\n", 13, &used), IMAP_READ_CONTINUE);
+	assert_int_equal(imap_reader_feed(&r, "a LOGIN {5}\r\n", 13, &used), IMAP_READ_LITERAL);
 	assert_int_equal(used, 13);
 	assert_string_equal(imap_reader_tag(&r), "a");
 	/* The command so far is readable, for a caller deciding about "+". */
 	c = imap_reader_command(&r, &len);
 	assert_int_equal(len, 13);
 	assert_memory_equal(c, "a LOGIN {5}\r\n", 13);
-	assert_int_equal(imap_reader_feed(&r, "alice {6}\r\n", 11, &used), IMAP_READ_CONTINUE);
+	imap_reader_accept(&r);
+	assert_int_equal(imap_reader_feed(&r, "alice {6}\r\n", 11, &used), IMAP_READ_LITERAL);
+	imap_reader_accept(&r);
 	assert_int_equal(used, 11);
 	assert_int_equal(imap_reader_feed(&r, "secret\r\nb NOOP\r\n", 16, &used),
 			 IMAP_READ_COMMAND);
@@ -201,17 +212,17 @@ static void test_reader_literal_forms(void **state)
 	    "g X {0+}\r\n {2}\r\nxy\r\n",
 	    1024, 4096, 65536, &ev);
 	assert_int_equal(ev.n, 11);
-	assert_int_equal(ev.ev[0].st, IMAP_READ_CONTINUE);
+	assert_int_equal(ev.ev[0].st, IMAP_READ_LITERAL);
 	assert_string_equal(ev.ev[0].tag, "a");
 	ASSERT_CMD(&ev.ev[1], "a", "a X {3}\r\nabc");
 	ASSERT_CMD(&ev.ev[2], "b", "b X {3+}\r\nabc");
 	ASSERT_CMD(&ev.ev[3], "c", "c X {3-}\r\nabc");
-	assert_int_equal(ev.ev[4].st, IMAP_READ_CONTINUE);
+	assert_int_equal(ev.ev[4].st, IMAP_READ_LITERAL);
 	ASSERT_CMD(&ev.ev[5], "d", "d X ~{3}\r\na\0c");
 	ASSERT_CMD(&ev.ev[6], "e", "e X ~{3+}\r\na\0c");
-	assert_int_equal(ev.ev[7].st, IMAP_READ_CONTINUE);
+	assert_int_equal(ev.ev[7].st, IMAP_READ_LITERAL);
 	ASSERT_CMD(&ev.ev[8], "f", "f X {0}\r\n");
-	assert_int_equal(ev.ev[9].st, IMAP_READ_CONTINUE);
+	assert_int_equal(ev.ev[9].st, IMAP_READ_LITERAL);
 	ASSERT_CMD(&ev.ev[10], "g", "g X {0+}\r\n {2}\r\nxy");
 	events_free(&ev);
 }
@@ -410,14 +421,17 @@ static void test_reader_limit_changes(void **state)
 			 IMAP_READ_LITERAL_TOO_BIG);
 	assert_int_equal(used, 10);
 	assert_int_equal(imap_reader_feed(&r, "x\r\n", 3, &used), IMAP_READ_MORE);
-	assert_int_equal(imap_reader_feed(&r, "b X {0}\r\n", 10, &used), IMAP_READ_CONTINUE);
+	assert_int_equal(imap_reader_feed(&r, "b X {0}\r\n", 10, &used), IMAP_READ_LITERAL);
 	assert_int_equal(imap_reader_feed(&r, "\r\n", 2, &used), IMAP_READ_COMMAND);
 	imap_reader_next(&r);
 	/* Raised after init, e.g. after login: huge values must not wrap. */
 	r.max_line = SIZE_MAX;
 	r.max_literal = SIZE_MAX;
 	r.max_command = SIZE_MAX;
-	assert_int_equal(imap_reader_feed(&r, "c X {3+}\r\nabc\r\n", 17, &used), IMAP_READ_COMMAND);
+	assert_int_equal(imap_reader_feed(&r, "c X {3+}\r\nabc\r\n", 17, &used), IMAP_READ_LITERAL);
+	assert_int_equal(used, 10);
+	imap_reader_accept(&r);
+	assert_int_equal(imap_reader_feed(&r, "abc\r\n", 5, &used), IMAP_READ_COMMAND);
 	imap_reader_next(&r);
 	imap_reader_free(&r);
 }
@@ -465,7 +479,7 @@ static void test_reader_refused_continuation(void **state)
 	/* The caller answers NO instead of "+": the client does not send the
 	 * literal and its next line is a new command. */
 	imap_reader_init(&r, 1024, 4096, 65536);
-	assert_int_equal(imap_reader_feed(&r, "a APPEND x {5}\r\n", 16, &used), IMAP_READ_CONTINUE);
+	assert_int_equal(imap_reader_feed(&r, "a APPEND x {5}\r\n", 16, &used), IMAP_READ_LITERAL);
 	imap_reader_next(&r);
 	assert_int_equal(imap_reader_pending(&r), 0);
 	assert_int_equal(imap_reader_feed(&r, "b NOOP\r\n", 8, &used), IMAP_READ_COMMAND);
@@ -483,7 +497,9 @@ static void test_reader_abandon_midway(void **state)
 	/* Abandoning a non-synchronizing literal halfway must not let its
 	 * remaining bytes be read as commands. */
 	imap_reader_init(&r, 1024, 4096, 65536);
-	assert_int_equal(imap_reader_feed(&r, "a X {10+}\r\nabc", 14, &used), IMAP_READ_MORE);
+	assert_int_equal(imap_reader_feed(&r, "a X {10+}\r\nabc", 14, &used), IMAP_READ_LITERAL);
+	imap_reader_accept(&r);
+	assert_int_equal(imap_reader_feed(&r, "abc", 3, &used), IMAP_READ_MORE);
 	imap_reader_next(&r);
 	assert_int_equal(imap_reader_feed(&r, "\r\nc NOOP more\r\nb NOOP\r\n", 23, &used),
 			 IMAP_READ_COMMAND);
@@ -1021,13 +1037,162 @@ static void test_reader_parser_append(void **state)
 
 	run_fresh(in, sizeof(in) - 1, 1, 1024, 4096, 65536, &ev);
 	assert_int_equal(ev.n, 2);
-	assert_int_equal(ev.ev[0].st, IMAP_READ_CONTINUE);
+	assert_int_equal(ev.ev[0].st, IMAP_READ_LITERAL);
 	assert_int_equal(imap_parse_command(f->a, ev.ev[1].data, ev.ev[1].len, &cmd, &err), 0);
 	assert_string_equal(cmd.name, "APPEND");
 	assert_int_equal(cmd.nargs, 4);
 	assert_arg(&cmd.args[2], IMAP_ARG_QUOTED, " 7-Feb-1994 21:52:25 -0800");
 	assert_arg(&cmd.args[3], IMAP_ARG_LITERAL, "Subject: x\r\n\r\nHello {5}\r\n");
 	events_free(&ev);
+}
+
+/* Every literal is announced, synchronizing or not, with its size and
+ * kind; a streamed one goes to the sink in pieces and not into the
+ * command; a refused one ends the command. */
+struct sunk {
+	char buf[64];
+	size_t n, calls;
+};
+
+static void sink_to(void *ctx, const char *p, size_t n)
+{
+	struct sunk *k = ctx;
+	assert_true(k->n + n <= sizeof(k->buf));
+	memcpy(k->buf + k->n, p, n);
+	k->n += n;
+	k->calls++;
+}
+
+static void test_reader_literal_decisions(void **state)
+{
+	static const char in[] = "a APPEND box {5+}\r\nhello\r\n"      /* streamed */
+				 "b APPEND box ~{3}\r\na\0c)\r\n"        /* streamed, binary */
+				 "c X {4+}\r\nskip {2+}\r\nno\r\n"     /* refused */
+				 "d X {9}\r\n"                           /* refused: never sent */
+				 "e NOOP\r\n"
+				 "f APPEND box {0+}\r\n\r\n";             /* streamed, empty */
+	static const size_t chunks[] = { 0, 1, 2, 3, 7 };
+	(void)state;
+
+	for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+		struct imap_reader r;
+		struct sunk k = { .n = 0 };
+		struct imap_literal lit;
+		char cmds[8][32];
+		size_t ncmds = 0, nlit = 0, pos = 0, len = sizeof(in) - 1, used;
+		imap_reader_init(&r, 1024, 4096, 65536);
+		while (pos < len) {
+			size_t give = chunks[c] && len - pos > chunks[c] ? chunks[c] : len - pos;
+			enum imap_read_status st = imap_reader_feed(&r, in + pos, give, &used);
+			pos += used;
+			if (st == IMAP_READ_LITERAL) {
+				imap_reader_literal(&r, &lit);
+				assert_int_equal(lit.size, ((size_t[]){ 5, 3, 4, 9, 0 })[nlit]);
+				assert_int_equal(lit.sync, nlit == 1 || nlit == 3);
+				assert_int_equal(lit.binary, nlit == 1);
+				assert_true(imap_reader_pending(&r) > 0);
+				if (nlit == 2 || nlit == 3)
+					imap_reader_refuse(&r);
+				else
+					imap_reader_stream(&r, sink_to, &k);
+				nlit++;
+			} else if (st == IMAP_READ_COMMAND) {
+				size_t n;
+				const char *cmd = imap_reader_command(&r, &n);
+				assert_true(n < sizeof(cmds[0]));
+				memcpy(cmds[ncmds], cmd, n);
+				cmds[ncmds++][n] = '\0';
+				imap_reader_next(&r);
+			}
+		}
+		assert_int_equal(nlit, 5);
+		assert_int_equal(ncmds, 4);
+		/* The command keeps the announcement and what follows the literal. */
+		assert_memory_equal(cmds[0], "a APPEND box {5+}\r\n", 20);
+		assert_memory_equal(cmds[1], "b APPEND box ~{3}\r\n)", 21);
+		assert_string_equal(cmds[2], "e NOOP");
+		assert_string_equal(cmds[3], "f APPEND box {0+}\r\n");
+		assert_int_equal(k.n, 8);
+		assert_memory_equal(k.buf, "helloa\0c", 8);
+		assert_true(chunks[c] != 1 || k.calls == 8);   /* piece by piece */
+		imap_reader_free(&r);
+	}
+}
+
+/* Abandoning a command while its literal streams skips the rest of it. */
+static void test_reader_stream_abandoned(void **state)
+{
+	struct imap_reader r;
+	struct sunk k = { .n = 0 };
+	size_t used, len;
+	(void)state;
+
+	imap_reader_init(&r, 1024, 4096, 65536);
+	assert_int_equal(imap_reader_feed(&r, "a APPEND x {10+}\r\nabc", 22, &used),
+			 IMAP_READ_LITERAL);
+	imap_reader_stream(&r, sink_to, &k);
+	assert_int_equal(imap_reader_feed(&r, "abc", 3, &used), IMAP_READ_MORE);
+	assert_int_equal(k.n, 3);
+	imap_reader_next(&r);
+	assert_int_equal(imap_reader_feed(&r, "defghij\r\nb NOOP\r\n", 17, &used), IMAP_READ_COMMAND);
+	assert_int_equal(k.n, 3);
+	assert_string_equal(imap_reader_command(&r, &len), "b NOOP");
+	imap_reader_free(&r);
+}
+
+/* The command so far at an announcement, as a decider sees it. */
+static void test_parse_prefix(void **state)
+{
+	struct parse_fixture *f = *state;
+	struct imap_cmd cmd;
+	const char *err;
+	static const char p1[] = "a1 APPEND Drafts (\\Seen $x) \" 7-Feb-1994 21:52:25 -0800\" {310}\r\n";
+	static const char p2[] = "a2 APPEND {5}\r\n";
+	static const char p3[] = "a3 APPEND {5}\r\nINBOX UTF8 (~{42+}\r\n";
+	static const char p4[] = "a4 X (a (b {3}\r\n";
+	static const char *const bad[] = {
+		"a5 APPEND box \"open {3}\r\n",      /* unterminated quoted */
+		"a6 {3}\r\n",                          /* no command name */
+		"a7 X {3}\r\nabc",                     /* nothing announced at the end */
+		"a8 X a\\b {3}\r\n",                   /* bad atom */
+		"a9 X ))) {3}\r\n",
+	};
+
+	assert_int_equal(imap_parse_prefix(f->a, p1, sizeof(p1) - 1, &cmd, &err), 0);
+	assert_string_equal(cmd.tag, "a1");
+	assert_string_equal(cmd.name, "APPEND");
+	assert_int_equal(cmd.nargs, 4);
+	assert_true(cmd.literal == &cmd.args[3]);
+	assert_int_equal(cmd.literal->type, IMAP_ARG_LITERAL);
+	assert_int_equal(cmd.literal_size, 310);
+	assert_int_equal(cmd.args[1].count, 2);
+
+	assert_int_equal(imap_parse_prefix(f->a, p2, sizeof(p2) - 1, &cmd, &err), 0);
+	assert_int_equal(cmd.nargs, 1);
+	assert_true(cmd.literal == &cmd.args[0]);
+	assert_int_equal(cmd.literal_size, 5);
+
+	assert_int_equal(imap_parse_prefix(f->a, p3, sizeof(p3) - 1, &cmd, &err), 0);
+	assert_int_equal(cmd.nargs, 3);
+	assert_arg(&cmd.args[0], IMAP_ARG_LITERAL, "INBOX");
+	assert_int_equal(cmd.args[2].type, IMAP_ARG_LIST);
+	assert_int_equal(cmd.args[2].count, 1);
+	assert_true(cmd.literal == &cmd.args[2].list[0]);
+	assert_int_equal(cmd.literal->type, IMAP_ARG_LITERAL8);
+	assert_int_equal(cmd.literal_size, 42);
+
+	assert_int_equal(imap_parse_prefix(f->a, p4, sizeof(p4) - 1, &cmd, &err), 0);
+	assert_int_equal(cmd.nargs, 1);
+	assert_true(cmd.literal == &cmd.args[0].list[1].list[1]);
+
+	assert_int_equal(imap_parse_name(f->a, p1, sizeof(p1) - 1, &cmd, &err), 0);
+	assert_string_equal(cmd.name, "APPEND");
+	assert_int_equal(cmd.nargs, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(imap_parse_prefix(f->a, bad[i], strlen(bad[i]), &cmd, &err), -1);
+		assert_non_null(err);
+		assert_null(cmd.literal);
+	}
 }
 
 int main(void)
@@ -1054,6 +1219,8 @@ int main(void)
 		cmocka_unit_test(test_reader_refused_continuation),
 		cmocka_unit_test(test_reader_abandon_midway),
 		cmocka_unit_test(test_reader_nul_passes),
+		cmocka_unit_test(test_reader_literal_decisions),
+		cmocka_unit_test(test_reader_stream_abandoned),
 		cmocka_unit_test(test_reader_random_chunkings),
 		cmocka_unit_test(test_tag_valid),
 		cmocka_unit_test_setup_teardown(test_parse_simple, parser_setup, parser_teardown),
@@ -1077,6 +1244,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse_arg_cap, parser_setup, parser_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_linear, parser_setup, parser_teardown),
 		cmocka_unit_test_setup_teardown(test_arg_helpers, parser_setup, parser_teardown),
+		cmocka_unit_test_setup_teardown(test_parse_prefix, parser_setup, parser_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_parser_append, parser_setup,
 						parser_teardown),
 	};
