@@ -17,9 +17,14 @@
  * transaction. */
 static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_STORE_OPEN] = "SELECT user_id, quota_bytes, quota_messages FROM haven.store_open($1, $2)",
-	[PS_LIST_MAILBOXES] = "SELECT name, noselect, special_use FROM haven.mailboxes "
-			      "WHERE user_id = $1",
-	[PS_LIST_SUBSCRIPTIONS] = "SELECT name FROM haven.subscriptions WHERE user_id = $1",
+	/* the mailboxes (exists true) with their subscription, then the
+	 * subscriptions of names that are no mailbox: one round trip */
+	[PS_LIST] = "SELECT m.name, m.noselect, m.special_use, EXISTS (SELECT 1 FROM haven.subscriptions s "
+		    "WHERE s.user_id = $1 AND s.name = m.name) AS subscribed, true AS exists "
+		    "FROM haven.mailboxes m WHERE m.user_id = $1 "
+		    "UNION ALL SELECT s.name, true, '{}', true, false FROM haven.subscriptions s "
+		    "WHERE s.user_id = $1 AND NOT EXISTS (SELECT 1 FROM haven.mailboxes m "
+		    "WHERE m.user_id = $1 AND m.name = s.name)",
 	[PS_CREATE] = "SELECT haven.mailbox_create($1, $2, $3, $4)",
 	[PS_DELETE] = "SELECT haven.mailbox_delete($1, $2)",
 	[PS_RENAME] = "SELECT haven.mailbox_rename($1, $2, $3)",
@@ -38,8 +43,15 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_SELECT] = "SELECT id, uidvalidity, uidnext, highestmodseq, messages, unseen, recent_from, "
 		      "recent, first_unseen, keywords FROM haven.select_mailbox($1, $2, $3)",
 	[PS_CLAIM_RECENT] = "SELECT haven.claim_recent($1, $2, $3)",
-	[PS_VIEW_STATE] = "SELECT uidvalidity, uidnext, highestmodseq, noselect "
-			  "FROM haven.mailboxes WHERE id = $1",
+	/* A sync in one round trip and one snapshot: the mailbox row (kind 0),
+	 * then expunges (1) and changed or new messages (2) after the view's
+	 * MODSEQ, each in UID order. */
+	[PS_VIEW_SYNC] = "SELECT 0 AS kind, uidvalidity AS uid, uidnext AS flags, highestmodseq AS modseq, "
+			 "noselect::int AS gone, NULL::text[] AS keywords FROM haven.mailboxes WHERE id = $1 "
+			 "UNION ALL SELECT 1, uid, 0, modseq, 0, NULL FROM haven.expunged "
+			 "WHERE mailbox_id = $1 AND modseq > $2 "
+			 "UNION ALL SELECT 2, uid, flags, modseq, 0, keywords FROM haven.messages "
+			 "WHERE mailbox_id = $1 AND modseq > $2 ORDER BY 1, 2",
 	[PS_VIEW_UIDS] = "SELECT uid FROM haven.messages WHERE mailbox_id = $1 AND uid < $2 "
 			 "UNION SELECT uid FROM haven.expunged "
 			 "WHERE mailbox_id = $1 AND uid < $2 AND modseq > $3 ORDER BY 1",
@@ -47,13 +59,11 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			  "extract(epoch FROM internaldate)::bigint, tz_minutes, size "
 			  "FROM haven.messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 "
 			  "ORDER BY uid",
-	[PS_CHANGES] = "SELECT uid, flags, keywords, modseq FROM haven.messages "
-		       "WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
-	[PS_EXPUNGES] = "SELECT uid FROM haven.expunged WHERE mailbox_id = $1 AND modseq > $2 "
-			"ORDER BY uid",
-	[PS_MESSAGE_BODY] = "SELECT m.body_id, m.size, b.structure FROM haven.messages m "
-			    "JOIN haven.bodies b ON b.id = m.body_id "
-			    "WHERE m.mailbox_id = $1 AND m.uid = $2",
+	/* bodies and structures of the view's messages in a UID range: one,
+	 * or those a FETCH going through the view in order will ask for next */
+	[PS_MESSAGE_BODIES] = "SELECT m.uid, m.body_id, m.size, b.structure FROM haven.messages m "
+			      "JOIN haven.bodies b ON b.id = m.body_id "
+			      "WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3 ORDER BY m.uid",
 	[PS_CHUNK_READ] = "SELECT substring(data FROM $3::int4 FOR $4::int4) FROM haven.body_chunks "
 			  "WHERE body_id = $1 AND seq = $2",
 	[PS_STORE_FLAGS] = "SELECT uid, flags, keywords, modseq, failed "

@@ -7,7 +7,14 @@ lock (and with it a commit that waits for a WAL flush), fails here whatever
 the machine's speed.
 
 * SELECT of a mailbox with nothing new to claim as \\Recent: one statement,
-  and no lock on the mailbox row."""
+  and no lock on the mailbox row;
+* FETCH of the ENVELOPE and BODYSTRUCTURE of 12 messages: not one
+  statement per message;
+* a sync that finds another session's flag change (in a view that has
+  read its metadata): one statement, the new flags included;
+* STORE, then FETCH FLAGS of the same message: one statement (the view's
+  metadata takes its own change without a new read);
+* LIST: one statement."""
 import os
 import re
 
@@ -72,4 +79,54 @@ def test_select_takes_no_lock_when_nothing_is_new(server):
     assert r == ("OK", [str(N).encode()])
     assert len(stmts) == 1, stmts
     assert inbox_xmax(server) == xmax, "SELECT locked the mailbox row"
+    m.logout()
+
+
+def test_fetch_is_not_a_statement_per_message(server):
+    m = server.login("alice")
+    m.select("INBOX")
+    r, stmts = counted(server, lambda: m.fetch("1:%d" % N, "(ENVELOPE BODYSTRUCTURE)"))
+    assert r[0] == "OK"
+    subjects = re.findall(rb'"message (\d+)"', b"".join(x[0] if isinstance(x, tuple) else x
+                                                          for x in r[1]))
+    assert [int(s) for s in subjects] == list(range(N))
+    assert len(stmts) <= 4, stmts
+    m.logout()
+
+
+def test_sync_of_a_flag_change_is_one_statement(server):
+    m = server.login("alice")
+    other = server.login("alice")
+    m.select("INBOX")
+    m.fetch("1:*", "(FLAGS)")   # the view's UIDs and metadata, read once
+    other.select("INBOX")
+    assert other.store("3", "+FLAGS", "(\\Answered)")[0] == "OK"
+    r, stmts = counted(server, lambda: m.noop())
+    assert r[0] == "OK"
+    fetched = b" ".join(m.untagged_responses.pop("FETCH", [b""]))
+    assert re.search(rb"^3 \(.*FLAGS \(\\Answered", fetched), fetched
+    assert len(stmts) == 1, stmts
+    other.logout()
+    m.logout()
+
+
+def test_store_then_fetch_flags_is_one_statement(server):
+    m = server.login("alice")
+    m.select("INBOX")
+    m.fetch("1:*", "(FLAGS)")
+
+    def store_fetch():
+        assert m.store("2", "+FLAGS.SILENT", "(\\Flagged $Work)")[0] == "OK"
+        return m.fetch("2", "(FLAGS)")
+    r, stmts = counted(server, store_fetch)
+    assert b"\\Flagged" in r[1][0] and b"$Work" in r[1][0]
+    assert len(stmts) == 1, stmts
+    m.logout()
+
+
+def test_list_is_one_statement(server):
+    m = server.login("alice")
+    r, stmts = counted(server, lambda: m.list('""', "*"))
+    assert r[0] == "OK" and any(b'"INBOX"' in x for x in r[1])
+    assert len(stmts) == 1, stmts
     m.logout()
