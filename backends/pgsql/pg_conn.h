@@ -1,6 +1,7 @@
 /* One libpq connection of the PostgreSQL backend, and the statements it
  * runs. Every statement is prepared once per connection from a fixed
- * table (pg_conn.c); values travel only as parameters, never as SQL text.
+ * table (pg_conn.c), in the same round trip as its first run (a libpq
+ * pipeline); values travel only as parameters, never as SQL text.
  * Every call has a deadline (pgsql_timeout): a database that does not
  * answer in time gets its statement cancelled and the caller an
  * ERR_UNAVAILABLE, instead of a user worker that stalls all of its
