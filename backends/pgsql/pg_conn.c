@@ -17,9 +17,14 @@
  * transaction. */
 static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_STORE_OPEN] = "SELECT user_id, quota_bytes, quota_messages FROM haven.store_open($1, $2)",
-	[PS_LIST_MAILBOXES] = "SELECT name, noselect, special_use FROM haven.mailboxes "
-			      "WHERE user_id = $1",
-	[PS_LIST_SUBSCRIPTIONS] = "SELECT name FROM haven.subscriptions WHERE user_id = $1",
+	/* the mailboxes (exists true) with their subscription, then the
+	 * subscriptions of names that are no mailbox: one round trip */
+	[PS_LIST] = "SELECT m.name, m.noselect, m.special_use, EXISTS (SELECT 1 FROM haven.subscriptions s "
+		    "WHERE s.user_id = $1 AND s.name = m.name) AS subscribed, true AS exists "
+		    "FROM haven.mailboxes m WHERE m.user_id = $1 "
+		    "UNION ALL SELECT s.name, true, '{}', true, false FROM haven.subscriptions s "
+		    "WHERE s.user_id = $1 AND NOT EXISTS (SELECT 1 FROM haven.mailboxes m "
+		    "WHERE m.user_id = $1 AND m.name = s.name)",
 	[PS_CREATE] = "SELECT haven.mailbox_create($1, $2, $3, $4)",
 	[PS_DELETE] = "SELECT haven.mailbox_delete($1, $2)",
 	[PS_RENAME] = "SELECT haven.mailbox_rename($1, $2, $3)",
@@ -38,8 +43,15 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_SELECT] = "SELECT id, uidvalidity, uidnext, highestmodseq, messages, unseen, recent_from, "
 		      "recent, first_unseen, keywords FROM haven.select_mailbox($1, $2, $3)",
 	[PS_CLAIM_RECENT] = "SELECT haven.claim_recent($1, $2, $3)",
-	[PS_VIEW_STATE] = "SELECT uidvalidity, uidnext, highestmodseq, noselect "
-			  "FROM haven.mailboxes WHERE id = $1",
+	/* A sync in one round trip and one snapshot: the mailbox row (kind 0),
+	 * then expunges (1) and changed or new messages (2) after the view's
+	 * MODSEQ, each in UID order. */
+	[PS_VIEW_SYNC] = "SELECT 0 AS kind, uidvalidity AS uid, uidnext AS flags, highestmodseq AS modseq, "
+			 "noselect::int AS gone, NULL::text[] AS keywords FROM haven.mailboxes WHERE id = $1 "
+			 "UNION ALL SELECT 1, uid, 0, modseq, 0, NULL FROM haven.expunged "
+			 "WHERE mailbox_id = $1 AND modseq > $2 "
+			 "UNION ALL SELECT 2, uid, flags, modseq, 0, keywords FROM haven.messages "
+			 "WHERE mailbox_id = $1 AND modseq > $2 ORDER BY 1, 2",
 	[PS_VIEW_UIDS] = "SELECT uid FROM haven.messages WHERE mailbox_id = $1 AND uid < $2 "
 			 "UNION SELECT uid FROM haven.expunged "
 			 "WHERE mailbox_id = $1 AND uid < $2 AND modseq > $3 ORDER BY 1",
@@ -47,13 +59,11 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			  "extract(epoch FROM internaldate)::bigint, tz_minutes, size "
 			  "FROM haven.messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 "
 			  "ORDER BY uid",
-	[PS_CHANGES] = "SELECT uid, flags, keywords, modseq FROM haven.messages "
-		       "WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
-	[PS_EXPUNGES] = "SELECT uid FROM haven.expunged WHERE mailbox_id = $1 AND modseq > $2 "
-			"ORDER BY uid",
-	[PS_MESSAGE_BODY] = "SELECT m.body_id, m.size, b.structure FROM haven.messages m "
-			    "JOIN haven.bodies b ON b.id = m.body_id "
-			    "WHERE m.mailbox_id = $1 AND m.uid = $2",
+	/* bodies and structures of the view's messages in a UID range: one,
+	 * or those a FETCH going through the view in order will ask for next */
+	[PS_MESSAGE_BODIES] = "SELECT m.uid, m.body_id, m.size, b.structure FROM haven.messages m "
+			      "JOIN haven.bodies b ON b.id = m.body_id "
+			      "WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3 ORDER BY m.uid",
 	[PS_CHUNK_READ] = "SELECT substring(data FROM $3::int4 FOR $4::int4) FROM haven.body_chunks "
 			  "WHERE body_id = $1 AND seq = $2",
 	[PS_STORE_FLAGS] = "SELECT uid, flags, keywords, modseq, failed "
@@ -228,9 +238,42 @@ static void cancel(struct pgc *c)
 	}
 }
 
-/* Collect the results of what was sent. The last non-NULL result is the
- * answer; 0, or -1 on a deadline or a broken connection. */
-static int collect(struct pgc *c, long long deadline, PGresult **out)
+/* What a call sent: one statement, or (its first run on this connection)
+ * the statement's preparation and its run in one pipeline, one round trip
+ * instead of two. */
+struct sent {
+	int pipelined;
+	int results;             /* non-NULL results seen */
+	int prepared;            /* the pipeline's preparation succeeded */
+};
+
+/* One result of what was sent: the answer is the last one, unless an
+ * earlier one failed (a pipeline's run after a failed preparation is
+ * only "aborted"). */
+static void take_result(struct sent *sn, PGresult **last, PGresult *r)
+{
+	if (sn->results++ == 0 && sn->pipelined)
+		sn->prepared = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (*last && PQresultStatus(*last) == PGRES_FATAL_ERROR) {
+		PQclear(r);
+		return;
+	}
+	PQclear(*last);
+	*last = r;
+}
+
+/* Is this the end of what was sent? (NULL ends a single statement; in a
+ * pipeline it only separates the statements, the sync result ends it.) */
+static int sent_done(const struct sent *sn, PGresult *r)
+{
+	if (r == NULL)
+		return !sn->pipelined;
+	return PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+}
+
+/* Collect the results of what was sent (take_result picks the answer);
+ * 0, or -1 on a broken connection, -2 at the deadline. */
+static int collect(struct pgc *c, struct sent *sn, long long deadline, PGresult **out)
 {
 	PGresult *last = NULL, *r;
 	int flushing = 1;
@@ -243,12 +286,14 @@ static int collect(struct pgc *c, long long deadline, PGresult **out)
 			flushing = f == 1;
 		}
 		if (!flushing && !PQisBusy(c->conn)) {
-			if ((r = PQgetResult(c->conn)) == NULL) {
+			r = PQgetResult(c->conn);
+			if (sent_done(sn, r)) {
+				PQclear(r);
 				*out = last;
 				return last ? 0 : -1;
 			}
-			PQclear(last);
-			last = r;
+			if (r)
+				take_result(sn, &last, r);
 			continue;
 		}
 		if (wait_socket(c->conn, flushing, deadline) <= 0) {
@@ -305,10 +350,11 @@ static int fail_result(struct pgc *c, PGresult *res, struct error *err)
 	return -1;
 }
 
-static int finish(struct pgc *c, int sent, long long deadline, PGresult **out, struct error *err)
+static int finish(struct pgc *c, int sent, struct sent *sn, long long deadline, PGresult **out,
+		  struct error *err)
 {
 	PGresult *res = NULL;
-	int r = sent ? collect(c, deadline, &res) : -1;
+	int r = sent ? collect(c, sn, deadline, &res) : -1;
 
 	if (r == -2) {
 		log_warn("pgsql: no answer within %ld ms; cancelling the statement", c->timeout_ms);
@@ -325,24 +371,16 @@ static int finish(struct pgc *c, int sent, long long deadline, PGresult **out, s
 		error_set(err, ERR_UNAVAILABLE, "Mail store unavailable, try again later");
 		return -1;
 	}
+	if (sn->pipelined && PQexitPipelineMode(c->conn) != 1) {
+		log_warn("pgsql: cannot leave pipeline mode: %s", PQerrorMessage(c->conn));
+		PQclear(res);
+		pgc_drop(c);
+		error_set(err, ERR_UNAVAILABLE, "Mail store unavailable, try again later");
+		return -1;
+	}
 	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
 		return fail_result(c, res, err);
 	*out = res;
-	return 0;
-}
-
-static int prepare(struct pgc *c, enum pg_stmt s, long long deadline, struct error *err)
-{
-	char name[16];
-	PGresult *res;
-
-	if (c->prepared & (1ULL << s))
-		return 0;
-	snprintf(name, sizeof(name), "h%d", (int)s);
-	if (finish(c, PQsendPrepare(c->conn, name, stmt_sql[s], 0, NULL), deadline, &res, err) < 0)
-		return -1;
-	PQclear(res);
-	c->prepared |= 1ULL << s;
 	return 0;
 }
 
@@ -355,19 +393,39 @@ static int ready(struct pgc *c, struct error *err)
 	return pgc_connect(c, err);
 }
 
+/* Send statement s, prepared first (in the same pipeline) when this
+ * connection has not prepared it yet. */
+static int send_stmt(struct pgc *c, enum pg_stmt s, const struct pgp *p, int binary,
+		     struct sent *sn)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "h%d", (int)s);
+	memset(sn, 0, sizeof(*sn));
+	if (c->prepared & (1ULL << s))
+		return PQsendQueryPrepared(c->conn, name, p->n, p->v, p->len, p->fmt, binary);
+	if (PQenterPipelineMode(c->conn) != 1)
+		return 0;
+	sn->pipelined = 1;
+	return PQsendPrepare(c->conn, name, stmt_sql[s], 0, NULL) &&
+	       PQsendQueryPrepared(c->conn, name, p->n, p->v, p->len, p->fmt, binary) &&
+	       PQpipelineSync(c->conn);
+}
+
 int pgc_exec(struct pgc *c, enum pg_stmt s, const struct pgp *p, int binary, PGresult **res,
 	     struct error *err)
 {
 	long long deadline = now_ms() + c->timeout_ms;
-	char name[16];
-	int sent;
+	struct sent sn;
+	int rc;
 
 	*res = NULL;
-	if (ready(c, err) < 0 || prepare(c, s, deadline, err) < 0)
+	if (ready(c, err) < 0)
 		return -1;
-	snprintf(name, sizeof(name), "h%d", (int)s);
-	sent = PQsendQueryPrepared(c->conn, name, p->n, p->v, p->len, p->fmt, binary);
-	return finish(c, sent, deadline, res, err);
+	rc = finish(c, send_stmt(c, s, p, binary, &sn), &sn, deadline, res, err);
+	if (sn.prepared && c->conn)
+		c->prepared |= 1ULL << s;
+	return rc;
 }
 
 int pgc_exec_text(struct pgc *c, const char *sql, int n, const char *const *values,
@@ -380,7 +438,7 @@ int pgc_exec_text(struct pgc *c, const char *sql, int n, const char *const *valu
 	if (ready(c, err) < 0)
 		return -1;
 	sent = PQsendQueryParams(c->conn, sql, n, NULL, values, NULL, NULL, 0);
-	return finish(c, sent, deadline, res, err);
+	return finish(c, sent, &(struct sent){ 0 }, deadline, res, err);
 }
 
 int pgc_call(struct pgc *c, enum pg_stmt s, const struct pgp *p, int binary, PGresult **res,

@@ -1,6 +1,7 @@
 /* One libpq connection of the PostgreSQL backend, and the statements it
  * runs. Every statement is prepared once per connection from a fixed
- * table (pg_conn.c); values travel only as parameters, never as SQL text.
+ * table (pg_conn.c), in the same round trip as its first run (a libpq
+ * pipeline); values travel only as parameters, never as SQL text.
  * Every call has a deadline (pgsql_timeout): a database that does not
  * answer in time gets its statement cancelled and the caller an
  * ERR_UNAVAILABLE, instead of a user worker that stalls all of its
@@ -16,8 +17,7 @@
 
 enum pg_stmt {
 	PS_STORE_OPEN,
-	PS_LIST_MAILBOXES,
-	PS_LIST_SUBSCRIPTIONS,
+	PS_LIST,
 	PS_CREATE,
 	PS_DELETE,
 	PS_RENAME,
@@ -30,12 +30,10 @@ enum pg_stmt {
 	PS_APPEND_LOOKUP,
 	PS_SELECT,
 	PS_CLAIM_RECENT,
-	PS_VIEW_STATE,
+	PS_VIEW_SYNC,
 	PS_VIEW_UIDS,
 	PS_META_RANGE,
-	PS_CHANGES,
-	PS_EXPUNGES,
-	PS_MESSAGE_BODY,
+	PS_MESSAGE_BODIES,
 	PS_CHUNK_READ,
 	PS_STORE_FLAGS,
 	PS_EXPUNGE,

@@ -1,7 +1,7 @@
 /* STORE, EXPUNGE, COPY and MOVE: one function call each (sql/migrations
  * 0003), so each is one transaction. The view learns of expunges and of
  * its own new messages in sync(), as backend.h says; its own flag changes
- * show in meta() at once (the window is dropped and read again). */
+ * show in meta() at once (written into the metadata window). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,9 +48,10 @@ int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum stor
 		}
 		mb->own[mb->nown].uid = uid;
 		mb->own[mb->nown++].modseq = (uint64_t)pg_i64(r, i, 3);
+		pg_window_update(mb, uid, (uint32_t)pg_i64(r, i, 1), pg_str(r, i, 2),
+				 (uint64_t)pg_i64(r, i, 3));
 	}
 	PQclear(r);
-	pg_window_drop(mb);
 	return 0;
 }
 

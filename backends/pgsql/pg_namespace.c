@@ -83,40 +83,32 @@ static void mark_children(struct lrow *v, size_t n)
 
 int pg_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err)
 {
-	PGresult *boxes, *subs;
+	PGresult *r;
 	struct pgp p;
 	struct lrow *v;
-	int n;
+	size_t n = 0;
 
 	pgp_init(&p);
 	pgp_i64(&p, st->user_id);
-	if (pgc_call(&st->db, PS_LIST_MAILBOXES, &p, 0, &boxes, err) < 0)
+	if (pgc_call(&st->db, PS_LIST, &p, 0, &r, err) < 0)
 		return -1;
-	if (pgc_call(&st->db, PS_LIST_SUBSCRIPTIONS, &p, 0, &subs, err) < 0) {
-		PQclear(boxes);
-		return -1;
+	v = xreallocarray(NULL, (size_t)PQntuples(r) + 1, sizeof(*v));
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (pg_str(r, i, 4)[0] != 't') {
+			cb(ctx, pg_str(r, i, 0), MA_SUBSCRIBED | MA_NONEXISTENT | MA_NOSELECT);
+			continue;
+		}
+		v[n].name = pg_str(r, i, 0);
+		v[n++].attrs = (pg_str(r, i, 1)[0] == 't' ? MA_NOSELECT : 0) |
+			       (pg_str(r, i, 3)[0] == 't' ? MA_SUBSCRIBED : 0) |
+			       special_use_bits(pg_str(r, i, 2));
 	}
-	n = PQntuples(boxes);
-	v = xreallocarray(NULL, (size_t)n + 1, sizeof(*v));
-	for (int i = 0; i < n; i++) {
-		v[i].name = pg_str(boxes, i, 0);
-		v[i].attrs = (pg_str(boxes, i, 1)[0] == 't' ? MA_NOSELECT : 0) |
-			     special_use_bits(pg_str(boxes, i, 2));
-	}
-	qsort(v, (size_t)n, sizeof(*v), lrow_cmp);
-	mark_children(v, (size_t)n);
-	for (int i = 0; i < PQntuples(subs); i++) {
-		struct lrow *r = lrow_find(v, (size_t)n, pg_str(subs, i, 0));
-		if (r)
-			r->attrs |= MA_SUBSCRIBED;
-		else
-			cb(ctx, pg_str(subs, i, 0), MA_SUBSCRIBED | MA_NONEXISTENT | MA_NOSELECT);
-	}
-	for (int i = 0; i < n; i++)
+	qsort(v, n, sizeof(*v), lrow_cmp);
+	mark_children(v, n);
+	for (size_t i = 0; i < n; i++)
 		cb(ctx, v[i].name, v[i].attrs | (strcmp(v[i].name, "INBOX") == 0 ? MA_NOINFERIORS : 0));
 	free(v);
-	PQclear(boxes);
-	PQclear(subs);
+	PQclear(r);
 	return 0;
 }
 

@@ -8,11 +8,12 @@
  * key range) when a command looks at flags or dates. Memory stays a few
  * bytes per message plus one window.
  *
- * sync() asks the database only for what changed after the view's MODSEQ:
- * expunges from the expunge log, new and changed messages by the
- * (mailbox, modseq) index. The view's UID list at any time is the
- * messages below its UIDNEXT that exist now, plus those expunged after
- * its MODSEQ (still in the view until sync reports them). */
+ * sync() asks the database only for what changed after the view's MODSEQ,
+ * in one statement: the mailbox row, expunges from the expunge log, new
+ * and changed messages by the (mailbox, modseq) index. The view's UID
+ * list at any time is the messages below its UIDNEXT that exist now, plus
+ * those expunged after its MODSEQ (still in the view until sync reports
+ * them). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -105,6 +106,7 @@ void pg_window_drop(struct mailbox *mb)
 void pg_mailbox_close(struct mailbox *mb)
 {
 	view_unlink(mb);
+	pg_ahead_drop(mb);
 	for (size_t i = 0; i < mb->nkwnames; i++)
 		free(mb->kwnames[i]);
 	free(mb->kwnames);
@@ -212,6 +214,48 @@ static size_t parse_keywords(struct mailbox *mb, const char *arr)
 	return n;
 }
 
+/* Room for need keyword indexes in the window's array, the metadata's
+ * pointers into it moved along if it moves. */
+static void window_reserve(struct pg_window *w, size_t need)
+{
+	size_t *off;
+
+	if (need <= w->capkw)
+		return;
+	off = xreallocarray(NULL, w->n + 1, sizeof(size_t));
+	for (uint32_t i = 0; i < w->n; i++)
+		off[i] = w->present[i] && w->metas[i].nkw ? (size_t)(w->metas[i].kw - w->kw) : 0;
+	w->capkw = need > 2 * w->capkw ? need : 2 * w->capkw;
+	w->kw = xreallocarray(w->kw, w->capkw, sizeof(uint32_t));
+	for (uint32_t i = 0; i < w->n; i++)
+		if (w->present[i] && w->metas[i].nkw)
+			w->metas[i].kw = w->kw + off[i];
+	free(off);
+}
+
+/* A message of the window got new flags, keywords and MODSEQ (this
+ * view's STORE): changed in place, so that meta() needs no new read. */
+void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const char *keywords,
+		      uint64_t modseq)
+{
+	struct pg_window *w = &mb->win;
+	uint32_t seq = mb->have_uids ? pg_view_seq(mb, uid) : 0;
+	size_t start = w->nkw, most = 1;
+	struct msg_meta *m;
+
+	if (seq == 0 || w->first == 0 || seq < w->first || seq >= w->first + w->n ||
+	    !w->present[seq - w->first])
+		return;
+	for (const char *p = keywords; *p; p++)
+		most += *p == ',';
+	window_reserve(w, w->nkw + most);
+	m = &w->metas[seq - w->first];
+	m->flags = flags & MF_ALL;
+	m->modseq = modseq;
+	m->nkw = parse_keywords(mb, keywords);
+	m->kw = m->nkw ? w->kw + start : NULL;
+}
+
 /* Metadata of seqs [first, first + n) from one primary-key range read. */
 static int load_window(struct mailbox *mb, uint32_t first, struct error *err)
 {
@@ -273,7 +317,9 @@ const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq)
 		return NULL;
 	}
 	if (w->first == 0 || seq < w->first || seq >= w->first + w->n) {
-		if (load_window(mb, seq, &err) < 0) {
+		/* a view that fits in one window gets all of it: a FETCH here
+		 * and a STORE there then read the metadata once */
+		if (load_window(mb, mb->count <= PG_META_WINDOW ? 1 : seq, &err) < 0) {
 			log_warn("pgsql: %s", err.msg);
 			return NULL;
 		}
@@ -283,7 +329,7 @@ const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq)
 
 /* ---- sync ---------------------------------------------------------------- */
 
-static uint32_t uid_pos(const struct mailbox *mb, uint32_t uid)
+uint32_t pg_view_seq(const struct mailbox *mb, uint32_t uid)
 {
 	uint32_t lo = 0, hi = mb->count;
 	while (lo < hi) {
@@ -296,22 +342,30 @@ static uint32_t uid_pos(const struct mailbox *mb, uint32_t uid)
 	return lo < mb->count && mb->uids[lo] == uid ? lo + 1 : 0;
 }
 
-/* Expunges after the view's MODSEQ, highest sequence number first so
- * the numbers reported stay right. */
-static int sync_expunges(struct mailbox *mb, const struct sync_cb *cb, void *ctx,
-			 struct error *err)
+/* The rows of one kind of a PS_VIEW_SYNC result: [*lo, *hi). */
+static void sync_rows(const PGresult *r, int kind, int *lo, int *hi)
 {
-	struct pgp p;
-	PGresult *r;
+	int n = PQntuples(r);
+	*lo = 0;
+	while (*lo < n && pg_i64(r, *lo, 0) < kind)
+		(*lo)++;
+	*hi = *lo;
+	while (*hi < n && pg_i64(r, *hi, 0) == kind)
+		(*hi)++;
+}
 
-	pgp_init(&p);
-	pgp_i64(&p, mb->id);
-	pgp_i64(&p, (int64_t)mb->modseq);
-	if (pgc_call(&mb->st->db, PS_EXPUNGES, &p, 0, &r, err) < 0)
-		return -1;
-	for (int i = PQntuples(r) - 1; i >= 0; i--) {
-		uint32_t uid = (uint32_t)pg_i64(r, i, 0);
-		uint32_t seq = uid_pos(mb, uid);
+/* Expunges after the view's MODSEQ, highest sequence number first so
+ * the numbers reported stay right; how many left the view. */
+static uint32_t sync_expunges(struct mailbox *mb, const PGresult *r, const struct sync_cb *cb,
+			  void *ctx)
+{
+	uint32_t before = mb->count;
+	int lo, hi;
+
+	sync_rows(r, 1, &lo, &hi);
+	for (int i = hi - 1; i >= lo; i--) {
+		uint32_t uid = (uint32_t)pg_i64(r, i, 1);
+		uint32_t seq = pg_view_seq(mb, uid);
 		if (seq == 0)
 			continue;   /* came and went between two syncs */
 		memmove(&mb->uids[seq - 1], &mb->uids[seq], (mb->count - seq) * sizeof(uint32_t));
@@ -319,8 +373,7 @@ static int sync_expunges(struct mailbox *mb, const struct sync_cb *cb, void *ctx
 		if (cb && cb->expunged)
 			cb->expunged(ctx, seq, uid);
 	}
-	PQclear(r);
-	return 0;
+	return before - mb->count;
 }
 
 /* Did this view make the change itself (store_flags)? Then the client
@@ -334,33 +387,29 @@ static int own_change(const struct mailbox *mb, uint32_t uid, uint64_t modseq)
 }
 
 /* New messages (UID at or above the view's UIDNEXT) join the view; known
- * ones whose MODSEQ moved had their flags changed. */
-static int sync_changes(struct mailbox *mb, uint32_t uidnext, const struct sync_cb *cb,
-			void *ctx, struct error *err)
+ * ones whose MODSEQ moved had their flags changed (and get them in the
+ * metadata window, which the sync keeps when nothing left the view). */
+static void sync_changes(struct mailbox *mb, const PGresult *r, uint32_t uidnext,
+			 const struct sync_cb *cb, void *ctx)
 {
-	struct pgp p;
-	PGresult *r;
 	uint32_t before = mb->count;
+	int lo, hi;
 
-	pgp_init(&p);
-	pgp_i64(&p, mb->id);
-	pgp_i64(&p, (int64_t)mb->modseq);
-	if (pgc_call(&mb->st->db, PS_CHANGES, &p, 0, &r, err) < 0)
-		return -1;
-	mb->uids = xreallocarray(mb->uids, (size_t)mb->count + (size_t)PQntuples(r) + 1,
+	sync_rows(r, 2, &lo, &hi);
+	mb->uids = xreallocarray(mb->uids, (size_t)mb->count + (size_t)(hi - lo) + 1,
 				 sizeof(uint32_t));
-	for (int i = 0; i < PQntuples(r); i++) {
-		uint32_t uid = (uint32_t)pg_i64(r, i, 0), seq;
+	for (int i = lo; i < hi; i++) {
+		uint32_t uid = (uint32_t)pg_i64(r, i, 1), seq;
 		if (uid >= mb->uidnext) {
 			if (uid < uidnext && (mb->count == 0 || uid > mb->uids[mb->count - 1]))
 				mb->uids[mb->count++] = uid;
-		} else if ((seq = uid_pos(mb, uid)) != 0 && seq <= before && cb && cb->flags_changed &&
-			   !own_change(mb, uid, (uint64_t)pg_i64(r, i, 3))) {
-			cb->flags_changed(ctx, seq);
+		} else if ((seq = pg_view_seq(mb, uid)) != 0 && seq <= before) {
+			pg_window_update(mb, uid, (uint32_t)pg_i64(r, i, 2), pg_str(r, i, 5),
+					 (uint64_t)pg_i64(r, i, 3));
+			if (cb && cb->flags_changed && !own_change(mb, uid, (uint64_t)pg_i64(r, i, 3)))
+				cb->flags_changed(ctx, seq);
 		}
 	}
-	PQclear(r);
-	return 0;
 }
 
 /* Read-write views claim the new messages nobody else saw: \Recent;
@@ -384,36 +433,53 @@ static void claim_recent(struct mailbox *mb, uint32_t from_uid, uint32_t uidnext
 	PQclear(r);
 }
 
-int pg_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err)
+/* The mailbox row, expunges and changes after the view's MODSEQ, in one
+ * statement (one snapshot); ERR_VIEWGONE when the mailbox is not the
+ * view's any more. */
+static int sync_read(struct mailbox *mb, PGresult **r, struct error *err)
 {
 	struct pgp p;
+
+	pgp_init(&p);
+	pgp_i64(&p, mb->id);
+	pgp_i64(&p, (int64_t)mb->modseq);
+	if (pgc_call(&mb->st->db, PS_VIEW_SYNC, &p, 0, r, err) < 0)
+		return -1;
+	if (PQntuples(*r) < 1 || pg_i64(*r, 0, 0) != 0 ||
+	    (uint32_t)pg_i64(*r, 0, 1) != mb->uidvalidity || pg_i64(*r, 0, 4) != 0) {
+		PQclear(*r);
+		error_set(err, ERR_VIEWGONE, "Mailbox was deleted or replaced; select it again");
+		return -1;
+	}
+	return 0;
+}
+
+int pg_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err)
+{
 	PGresult *r;
 	uint32_t uidnext, old_uidnext = mb->uidnext;
 	uint64_t modseq;
 	uint32_t had;
 
 	pg_listen_drain(mb->st);
-	pgp_init(&p);
-	pgp_i64(&p, mb->id);
-	if (pgc_call(&mb->st->db, PS_VIEW_STATE, &p, 0, &r, err) < 0)
+	pg_ahead_drop(mb);
+	if (sync_read(mb, &r, err) < 0)
 		return -1;
-	if (PQntuples(r) != 1 || (uint32_t)pg_i64(r, 0, 0) != mb->uidvalidity ||
-	    pg_str(r, 0, 3)[0] == 't') {
+	uidnext = (uint32_t)pg_i64(r, 0, 2);
+	modseq = (uint64_t)pg_i64(r, 0, 3);
+	if (modseq == mb->modseq && uidnext == mb->uidnext) {
 		PQclear(r);
-		error_set(err, ERR_VIEWGONE, "Mailbox was deleted or replaced; select it again");
+		return 0;
+	}
+	if (pg_view_uids(mb, err) < 0) {
+		PQclear(r);
 		return -1;
 	}
-	uidnext = (uint32_t)pg_i64(r, 0, 1);
-	modseq = (uint64_t)pg_i64(r, 0, 2);
-	PQclear(r);
-	if (modseq == mb->modseq && uidnext == mb->uidnext)
-		return 0;
-	if (pg_view_uids(mb, err) < 0 || sync_expunges(mb, cb, ctx, err) < 0)
-		return -1;
+	if (sync_expunges(mb, r, cb, ctx) > 0)
+		pg_window_drop(mb);   /* its sequence numbers moved */
 	had = mb->count;
-	if (sync_changes(mb, uidnext, cb, ctx, err) < 0)
-		return -1;
-	pg_window_drop(mb);
+	sync_changes(mb, r, uidnext, cb, ctx);
+	PQclear(r);
 	mb->nown = 0;
 	mb->modseq = modseq;
 	mb->uidnext = uidnext;

@@ -59,6 +59,10 @@ struct mailbox {
 	 * modseq) pairs sync() must not report back as someone else's. */
 	struct { uint32_t uid; uint64_t modseq; } *own;
 	size_t nown;
+	/* Structures read ahead (rows of PS_MESSAGE_BODIES) for a FETCH that
+	 * goes through the view in order; the UID asked for last. */
+	PGresult *ahead;
+	uint32_t ahead_last;
 	/* the message whose body was asked for last */
 	uint32_t body_uid;
 	int64_t body_id;
@@ -101,11 +105,18 @@ int pg_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct erro
 int pg_view_uids(struct mailbox *mb, struct error *err);
 /* Index of keyword name in the view's table, added if new. */
 uint32_t pg_keyword_index(struct mailbox *mb, const char *name);
+/* seq of uid in the view's UID list (loaded), 0 if not there. */
+uint32_t pg_view_seq(const struct mailbox *mb, uint32_t uid);
+/* New flags of a message (this view's STORE) into the metadata window. */
+void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const char *keywords,
+		      uint64_t modseq);
 /* Forget cached metadata (flags changed). */
 void pg_window_drop(struct mailbox *mb);
 
 /* pg_message.c */
 int pg_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out, struct error *err);
+/* Forget structures read ahead (sync: messages may be gone). */
+void pg_ahead_drop(struct mailbox *mb);
 int pg_fetch_structure(struct mailbox *mb, uint32_t uid, struct arena *a,
 		       struct mail_structure **out, struct error *err);
 
