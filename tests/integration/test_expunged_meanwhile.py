@@ -235,3 +235,38 @@ def test_fetch_while_expunging(haven):
     assert a.violations == [] and b.violations == []
     a.close()
     b.close()
+
+
+def test_body_expunged_while_it_streams(haven):
+    """A's FETCH BODY[] of a 20 MB message is half sent (A stops reading,
+    the server waits on A's socket) when B expunges that message: A still
+    gets every byte of the literal and its OK, and its next NOOP the
+    EXPUNGE. (PostgreSQL streams a body chunk by chunk; the body went
+    with its last message and the literal was cut off, with the
+    connection.)"""
+    import socket
+    body = b"".join(b"line %07d of a big one, padded to a fixed width......\r\n" % i
+                    for i in range(20 * 1024 * 1024 // 56))
+    msg = b"From: a@example.org\r\nSubject: big\r\n\r\n" + body
+    a = TrackedSession(haven, name="A")
+    b = TrackedSession(haven, name="B")
+    a.append(b"INBOX", msg)
+    a.select(b"INBOX")
+    b.select(b"INBOX")
+    a.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    a.send(b"F1 FETCH 1 BODY.PEEK[]\r\n")
+    head = a.f.readline()
+    m = re.match(rb"\* 1 FETCH \(BODY\[\] \{(\d+)\}\r\n$", head)
+    assert m and int(m.group(1)) == len(msg), head
+    got = a.f.read(256 * 1024)
+    b.ok(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    b.ok(b"EXPUNGE")
+    assert len(b.view) == 0
+    got += a.f.read(len(msg) - len(got))
+    assert got == msg
+    assert a.f.readline() == b")\r\n"
+    assert re.match(rb"F1 OK", a.f.readline())
+    a.ok(b"NOOP")
+    assert len(a.view) == 0
+    a.close()
+    b.close()

@@ -397,6 +397,27 @@ def test_delete_user_leaves_no_row_anywhere(db):
     db.sql("SELECT haven.create_user('boss@other.org', NULL)")
 
 
+
+def test_a_body_outlives_its_last_message_for_a_day(db):
+    """A body whose last message goes stays (a session may be sending it)
+    until sweep() finds it orphaned for more than a day; a message of the
+    same bytes meanwhile takes it back."""
+    db.sql("SELECT haven.create_user('olga@example.org', NULL)")
+    bid = add_body(db, "kept a while", chunks=2)
+    deliver(db, "olga@example.org", "INBOX", 1, bid, 24)
+    db.sql("DELETE FROM haven.messages WHERE body_id = %d" % bid, user=MAIL)
+    assert db.one("SELECT refs || ' ' || (orphaned_at IS NOT NULL) FROM haven.bodies"
+                  " WHERE id = %d" % bid) == "0 true"
+    assert db.one("SELECT haven.sweep()", user=MAIL) == "0"
+    deliver(db, "olga@example.org", "Archive", 1, bid, 24)
+    assert db.one("SELECT refs || ' ' || (orphaned_at IS NULL) FROM haven.bodies"
+                  " WHERE id = %d" % bid) == "1 true"
+    db.sql("DELETE FROM haven.messages WHERE body_id = %d" % bid, user=MAIL)
+    db.sql("UPDATE haven.bodies SET orphaned_at = now() - interval '25 hours'"
+           " WHERE id = %d" % bid)
+    assert db.one("SELECT haven.sweep()", user=MAIL) == "1"
+    assert db.one("SELECT count(*) FROM haven.body_chunks WHERE body_id = %d" % bid) == "0"
+
 # ---- rename_user ------------------------------------------------------------------
 
 def test_rename_user_keeps_everything_but_the_name(db):
