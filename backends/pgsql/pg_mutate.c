@@ -10,11 +10,25 @@
 #include "../../lib/xmalloc.h"
 #include "pgsql.h"
 
+/* Messages of the set the store function found no row for were expunged
+ * by another session: meta() says so (NULL) until sync removes them,
+ * rather than giving their metadata from before (seen: the window's
+ * messages it did find). */
+static void forget_gone(struct mailbox *mb, const uint32_t *uids, size_t n, const uint8_t *seen)
+{
+	for (size_t k = 0; k < n; k++) {
+		long w = pg_window_index(mb, uids[k]);
+		if (w >= 0 && !seen[w])
+			mb->win.present[w] = 0;
+	}
+}
+
 int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum store_op op,
 		   uint32_t flags, const char *const *keywords, size_t nkeywords,
 		   uint64_t unchangedsince, uint32_t *failed, size_t *nfailed, struct error *err)
 {
 	struct buf ua = BUF_INIT, ka = BUF_INIT;
+	uint8_t seen[PG_META_WINDOW];
 	struct pgp p;
 	PGresult *r;
 	int rc;
@@ -39,8 +53,12 @@ int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum stor
 	if (rc < 0)
 		return -1;
 	mb->own = xreallocarray(mb->own, mb->nown + (size_t)PQntuples(r) + 1, sizeof(*mb->own));
+	memset(seen, 0, sizeof(seen));
 	for (int i = 0; i < PQntuples(r); i++) {
 		uint32_t uid = (uint32_t)pg_i64(r, i, 0);
+		long w = pg_window_index(mb, uid);
+		if (w >= 0)
+			seen[w] = 1;
 		if (pg_str(r, i, 4)[0] == 't') {
 			if (failed)
 				failed[(*nfailed)++] = uid;
@@ -51,6 +69,8 @@ int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum stor
 		pg_window_update(mb, uid, (uint32_t)pg_i64(r, i, 1), pg_str(r, i, 2),
 				 (uint64_t)pg_i64(r, i, 3));
 	}
+	if ((size_t)PQntuples(r) < n)
+		forget_gone(mb, uids, n, seen);
 	PQclear(r);
 	return 0;
 }

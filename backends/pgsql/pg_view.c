@@ -233,23 +233,33 @@ static void window_reserve(struct pg_window *w, size_t need)
 	free(off);
 }
 
+long pg_window_index(const struct mailbox *mb, uint32_t uid)
+{
+	const struct pg_window *w = &mb->win;
+	uint32_t seq = mb->have_uids ? pg_view_seq(mb, uid) : 0;
+
+	if (seq == 0 || w->first == 0 || seq < w->first || seq >= w->first + w->n ||
+	    !w->present[seq - w->first])
+		return -1;
+	return (long)(seq - w->first);
+}
+
 /* A message of the window got new flags, keywords and MODSEQ (this
  * view's STORE): changed in place, so that meta() needs no new read. */
 void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const char *keywords,
 		      uint64_t modseq)
 {
 	struct pg_window *w = &mb->win;
-	uint32_t seq = mb->have_uids ? pg_view_seq(mb, uid) : 0;
+	long i = pg_window_index(mb, uid);
 	size_t start = w->nkw, most = 1;
 	struct msg_meta *m;
 
-	if (seq == 0 || w->first == 0 || seq < w->first || seq >= w->first + w->n ||
-	    !w->present[seq - w->first])
+	if (i < 0)
 		return;
 	for (const char *p = keywords; *p; p++)
 		most += *p == ',';
 	window_reserve(w, w->nkw + most);
-	m = &w->metas[seq - w->first];
+	m = &w->metas[i];
 	m->flags = flags & MF_ALL;
 	m->modseq = modseq;
 	m->nkw = parse_keywords(mb, keywords);

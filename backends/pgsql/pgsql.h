@@ -108,6 +108,8 @@ uint32_t pg_keyword_index(struct mailbox *mb, const char *name);
 /* seq of uid in the view's UID list (loaded), 0 if not there. */
 uint32_t pg_view_seq(const struct mailbox *mb, uint32_t uid);
 /* New flags of a message (this view's STORE) into the metadata window. */
+/* Where the metadata of uid is in the window (present), or -1. */
+long pg_window_index(const struct mailbox *mb, uint32_t uid);
 void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const char *keywords,
 		      uint64_t modseq);
 /* Forget cached metadata (flags changed). */
