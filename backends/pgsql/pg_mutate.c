@@ -10,16 +10,20 @@
 #include "../../lib/xmalloc.h"
 #include "pgsql.h"
 
-/* Messages of the set the store function found no row for were expunged
- * by another session: meta() says so (NULL) until sync removes them,
- * rather than giving their metadata from before (seen: the window's
- * messages it did find). */
-static void forget_gone(struct mailbox *mb, const uint32_t *uids, size_t n, const uint8_t *seen)
+/* The store function returns the rows it changed. A message of the set
+ * it returned nothing for is unchanged, or was expunged by another
+ * session, which meta() must then say (NULL) until sync removes it: the
+ * window is read again rather than kept (seen: the window's messages
+ * that came back). */
+static void forget_unreturned(struct mailbox *mb, const uint32_t *uids, size_t n,
+			      const uint8_t *seen)
 {
 	for (size_t k = 0; k < n; k++) {
 		long w = pg_window_index(mb, uids[k]);
-		if (w >= 0 && !seen[w])
-			mb->win.present[w] = 0;
+		if (w >= 0 && !seen[w]) {
+			pg_window_drop(mb);
+			return;
+		}
 	}
 }
 
@@ -70,7 +74,7 @@ int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum stor
 				 (uint64_t)pg_i64(r, i, 3));
 	}
 	if ((size_t)PQntuples(r) < n)
-		forget_gone(mb, uids, n, seen);
+		forget_unreturned(mb, uids, n, seen);
 	PQclear(r);
 	return 0;
 }
