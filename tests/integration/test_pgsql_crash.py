@@ -67,7 +67,8 @@ def check_database(h):
                  OR m.bytes <> (SELECT coalesce(sum(size), 0) FROM haven.messages x
                                 WHERE x.mailbox_id = m.id)""", db=h.db)
     assert bad == "", "counters disagree with rows in " + bad
-    bad = q("""SELECT b.id FROM haven.bodies b WHERE b.sha256 IS NOT NULL AND b.refs <>
+    bad = q("""SELECT b.id FROM haven.bodies b LEFT JOIN haven.body_refs r ON r.body_id = b.id
+                 WHERE b.sha256 IS NOT NULL AND coalesce(r.refs, 0) <>
                  (SELECT count(*) FROM haven.messages x WHERE x.body_id = b.id)""", db=h.db)
     assert bad == "", "body references disagree: " + bad
     bad = q("""SELECT u.login FROM haven.users u WHERE u.used_messages <>

@@ -384,13 +384,13 @@ def test_delete_user_leaves_no_row_anywhere(db):
            " FROM haven.users WHERE login = 'nora@other.org'", user=MAIL)
     assert db.one("SELECT used_messages || ' ' || used_bytes FROM haven.users"
                   " WHERE login = 'nora@other.org'") == "3 68"
-    assert db.one("SELECT refs FROM haven.bodies WHERE id = %d" % shared) == "2"
+    assert db.one("SELECT refs FROM haven.body_refs WHERE body_id = %d" % shared) == "2"
 
     db.sql("SELECT haven.delete_user('NORA@other.org')", user=PROV)
     db.sql("SELECT haven.delete_user('mia@example.org')", user=PROV)
     assert db.table_counts() == baseline
     # What the other user holds is untouched.
-    assert db.one("SELECT refs FROM haven.bodies WHERE id = %d" % shared) == "1"
+    assert db.one("SELECT refs FROM haven.body_refs WHERE body_id = %d" % shared) == "1"
     assert db.one("SELECT count(*) FROM haven.body_chunks WHERE body_id = %d" % shared) == "1"
     assert db.one("SELECT name FROM haven.domains") == "example.org"
     # The login is free again; no alias stayed behind.
@@ -406,15 +406,15 @@ def test_a_body_outlives_its_last_message_for_a_day(db):
     bid = add_body(db, "kept a while", chunks=2)
     deliver(db, "olga@example.org", "INBOX", 1, bid, 24)
     db.sql("DELETE FROM haven.messages WHERE body_id = %d" % bid, user=MAIL)
-    assert db.one("SELECT refs || ' ' || (orphaned_at IS NOT NULL) FROM haven.bodies"
-                  " WHERE id = %d" % bid) == "0 true"
+    assert db.one("SELECT refs || ' ' || (orphaned_at IS NOT NULL) FROM haven.body_refs"
+                  " WHERE body_id = %d" % bid) == "0 true"
     assert db.one("SELECT haven.sweep()", user=MAIL) == "0"
     deliver(db, "olga@example.org", "Archive", 1, bid, 24)
-    assert db.one("SELECT refs || ' ' || (orphaned_at IS NULL) FROM haven.bodies"
-                  " WHERE id = %d" % bid) == "1 true"
+    assert db.one("SELECT refs || ' ' || (orphaned_at IS NULL) FROM haven.body_refs"
+                  " WHERE body_id = %d" % bid) == "1 true"
     db.sql("DELETE FROM haven.messages WHERE body_id = %d" % bid, user=MAIL)
-    db.sql("UPDATE haven.bodies SET orphaned_at = now() - interval '25 hours'"
-           " WHERE id = %d" % bid)
+    db.sql("UPDATE haven.body_refs SET orphaned_at = now() - interval '25 hours'"
+           " WHERE body_id = %d" % bid)
     assert db.one("SELECT haven.sweep()", user=MAIL) == "1"
     assert db.one("SELECT count(*) FROM haven.body_chunks WHERE body_id = %d" % bid) == "0"
 
