@@ -244,6 +244,20 @@ void store_close(struct store *st)
 	be->store_close(st);
 }
 
+int store_reopen(struct store **st, const struct backend_user *u, const struct config *cfg,
+		 struct error *err)
+{
+	if (be->store_reopen) {
+		if (be->store_reopen(*st, u, cfg, err) == 0)
+			return 0;
+		*st = NULL;
+		return -1;
+	}
+	be->store_close(*st);
+	*st = NULL;
+	return be->store_open(u, cfg, st, err);
+}
+
 int store_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err)
 {
 	return be->list(st, cb, ctx, err);

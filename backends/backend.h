@@ -131,6 +131,14 @@ struct backend_ops {
 	int (*store_open)(const struct backend_user *u, const struct config *cfg,
 			  struct store **out, struct error *err);
 	void (*store_close)(struct store *st);
+	/* Optional: the same store serves user u from now on (a kept worker
+	 * adopted by the next user of its uid and gid, worker_reuse). No
+	 * mailbox is open. What is process-wide stays (a database connection
+	 * and what it prepared); nothing of the previous user may remain
+	 * visible. On failure the store is closed and *st NULL. Without it,
+	 * store_reopen closes and opens. */
+	int (*store_reopen)(struct store *st, const struct backend_user *u,
+			    const struct config *cfg, struct error *err);
 
 	/* namespace: list() reports every mailbox (the protocol layer matches
 	 * patterns); attrs carry \HasChildren, \Noselect, special use and
@@ -259,6 +267,10 @@ struct msg_stream *msg_stream_from_memory(void *data, size_t len);
 int store_open(const char *backend, const struct backend_user *u, const struct config *cfg,
 	       struct store **out, struct error *err);
 void store_close(struct store *st);
+/* *st serves user u from now on (see store_reopen in the ops); on failure
+ * *st is NULL. */
+int store_reopen(struct store **st, const struct backend_user *u, const struct config *cfg,
+		 struct error *err);
 int store_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err);
 int store_create(struct store *st, const char *name, unsigned special_use, struct error *err);
 int store_delete(struct store *st, const char *name, struct error *err);

@@ -298,12 +298,16 @@ class HavenSrv(Server):
 
 
 class HavenReuseSrv(HavenSrv):
-    """Haven with login_connections_per_process > 1 (documented trade:
-    a login worker taken over by one client could read the next clients'
-    passwords) and a bigger pool."""
+    """Haven's high-performance mode: login_connections_per_process > 1
+    (documented trade: a login worker taken over by one client could read
+    the next clients' passwords) and a bigger pool; idle user workers kept
+    for the next user (worker_reuse: every bench user has the same uid),
+    as Dovecot reuses its imap processes with service_count = 0."""
+    REUSE = ["login_connections_per_process = 1000", "login_pool_size = 16",
+             "worker_reuse = 100", "worker_reuse_timeout = 3600"]
+
     def conf_lines(self):
-        return HavenSrv.conf_lines(self) + ["login_connections_per_process = 1000",
-                                            "login_pool_size = 16"]
+        return HavenSrv.conf_lines(self) + self.REUSE
 
 
 class HavenScramSrv(HavenSrv):
@@ -396,6 +400,23 @@ class HavenPgsqlSrv(HavenSrv):
 
     def roots(self):
         return [self.proc.pid, self.pg.postmaster_pid()]
+
+
+class HavenPgsqlReuseSrv(HavenPgsqlSrv):
+    """haven-pgsql's database, users and mail (the same cluster and
+    database, seeded once by haven-pgsql, which bench/run makes first),
+    served by a havend of its own in Haven's high-performance login mode,
+    as haven-reuse is (Dovecot's columns run in theirs). The runs of the
+    two never overlap."""
+    def __init__(self, name, d, groups, ids, tls, pg, db):
+        self.pg, self.db = pg, db
+        Server.__init__(self, name, d, groups, ids, tls)
+
+    def conf_lines(self):
+        return HavenPgsqlSrv.conf_lines(self) + HavenReuseSrv.REUSE
+
+    def prepare(self):
+        self.seed_s = 0
 
 
 class DovecotSrv(Server):
@@ -497,5 +518,6 @@ protocol imap {{
 """
 
 KINDS = {"haven": HavenSrv, "haven-reuse": HavenReuseSrv, "haven-pgsql": HavenPgsqlSrv,
+         "haven-pgsql-reuse": HavenPgsqlReuseSrv,
          "haven-scram": HavenScramSrv, "haven-pam": HavenPamSrv,
          "dovecot": DovecotSrv, "dovecot-maildir": DovecotMaildirSrv}

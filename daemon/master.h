@@ -94,6 +94,7 @@ struct user_worker {
 	int chan;
 	struct event *ev;
 	int quitting;           /* no new sessions may be routed to it */
+	int parked;             /* idle, kept for the next user of uid/gid */
 	unsigned sessions_sent;
 };
 

@@ -2,7 +2,10 @@
  * The master starts a worker already dropped to the user's uid, passes each
  * new session (socket + state) to it, and lets it exit when idle through a
  * quit handshake so that no session is ever sent to a worker on its way
- * out. */
+ * out. With worker_reuse, up to that many idle workers are kept instead
+ * (parked) and adopted by the next user of the same uid and gid who has
+ * no worker: its mail store stays open, so a database store keeps a warm
+ * connection (Dovecot reuses its imap processes the same way). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +37,31 @@ static void worker_free(struct user_worker *w)
 	free(w);
 }
 
+static unsigned parked_count(void)
+{
+	unsigned n = 0;
+	for (struct user_worker *w = M->workers; w; w = w->next)
+		n += w->parked && !w->quitting;
+	return n;
+}
+
+/* An idle worker asks to exit. It is kept if reuse wants more kept
+ * workers and it has seen every session sent to it (one on its way would
+ * make it busy again); a kept one asking again has waited long enough. */
+static void quit_or_park(struct user_worker *w, uint32_t seen)
+{
+	if (!w->quitting && !w->parked && seen == w->sessions_sent &&
+	    parked_count() < (unsigned long)M->cfg.worker_reuse) {
+		w->parked = 1;
+		ipc_send_empty(w->chan, MSG_WORKER_PARK_OK, 0, -1);
+		log_debug("worker of %s (pid %ld) kept for reuse", w->user, (long)w->pid);
+		return;
+	}
+	/* From now on this user gets a fresh worker. */
+	w->quitting = 1;
+	ipc_send_empty(w->chan, MSG_WORKER_QUIT_OK, 0, -1);
+}
+
 static void worker_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct user_worker *w = arg;
@@ -53,10 +81,9 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 		w->chan = -1;
 		return;
 	}
-	if (m.type == MSG_WORKER_QUIT_REQ && ipc_get_end(&m) == 0) {
-		/* From now on this user gets a fresh worker. */
-		w->quitting = 1;
-		ipc_send_empty(w->chan, MSG_WORKER_QUIT_OK, 0, -1);
+	uint32_t seen;
+	if (m.type == MSG_WORKER_QUIT_REQ && ipc_get_u32(&m, &seen) == 0 && ipc_get_end(&m) == 0) {
+		quit_or_park(w, seen);
 	} else {
 		log_warn("worker for %s sent unexpected message %u; killing it", w->user, m.type);
 		if (w->pid > 0)
@@ -110,16 +137,60 @@ static int worker_same(const struct user_worker *w, const struct worker_identity
 	       w->quota_messages == id->quota_messages;
 }
 
-/* The user's running worker, or a new one. */
+/* w, kept, serves id's user from now on (the same uid and gid: no
+ * privilege changes hands). 0, or -1 if it cannot be told (gone). */
+static int worker_adopt(struct user_worker *w, const struct worker_identity *id)
+{
+	struct ipc_out o;
+	char record[80];
+	int r;
+
+	snprintf(record, sizeof(record), "%lld:%llu:%llu", (long long)id->id,
+		 (unsigned long long)id->quota_bytes, (unsigned long long)id->quota_messages);
+	ipc_out_init(&o, MSG_WORKER_ADOPT, 0);
+	ipc_put_str(&o, id->user);
+	ipc_put_str(&o, id->home);
+	ipc_put_str(&o, record);
+	r = ipc_send(w->chan, &o, -1);
+	ipc_out_free(&o);
+	if (r < 0) {
+		w->quitting = 1;
+		return -1;
+	}
+	log_debug("worker pid %ld of %s now serves %s", (long)w->pid, w->user, id->user);
+	free(w->user);
+	free(w->home);
+	w->user = xstrdup(id->user);
+	w->home = xstrdup(id->home);
+	w->id = id->id;
+	w->quota_bytes = id->quota_bytes;
+	w->quota_messages = id->quota_messages;
+	w->parked = 0;
+	return 0;
+}
+
+/* A kept worker of id's uid and gid that takes id's user, or NULL. */
+static struct user_worker *worker_kept_for(const struct worker_identity *id)
+{
+	for (struct user_worker *w = M->workers; w; w = w->next)
+		if (w->parked && !w->quitting && w->uid == id->uid && w->gid == id->gid &&
+		    worker_adopt(w, id) == 0)
+			return w;
+	return NULL;
+}
+
+/* The user's running worker, or a kept one, or a new one. */
 static struct user_worker *worker_for(const struct worker_identity *id)
 {
 	struct user_worker *w;
 
 	for (w = M->workers; w; w = w->next)
-		if (!w->quitting && strcmp(w->user, id->user) == 0)
+		if (!w->quitting && !w->parked && strcmp(w->user, id->user) == 0)
 			break;
 	if (w && !worker_same(w, id))
 		w->quitting = 1, w = NULL;
+	if (w == NULL)
+		w = worker_kept_for(id);
 	return w ? w : worker_spawn(id);
 }
 

@@ -82,6 +82,8 @@ static const struct ckey keys[] = {
 	I(preauth_idle_timeout, "30", 1, 3600, "seconds of silence before login after which the connection is closed"),
 	I(idle_timeout, "1800", 60, 86400, "seconds of client silence before an authenticated session is closed"),
 	I(worker_idle_timeout, "30", 0, 86400, "seconds a user worker lingers after its last session"),
+	I(worker_reuse, "0", 0, 100000, "idle user workers kept to serve the next user of the same uid and gid (their mail store's database connection stays open and warm); 0: an idle worker exits"),
+	I(worker_reuse_timeout, "600", 1, 86400, "seconds a kept worker waits for another user before it exits"),
 	I(max_connections, "1000", 1, 1000000, "concurrent pre-auth connections"),
 	I(max_connections_per_ip, "50", 0, 1000000, "concurrent pre-auth connections from one client network (see client_ipv4_prefix); 0 for no limit"),
 	I(login_pool_size, "4", 0, 10000, "idle login workers kept started, chrooted and unprivileged, waiting for a client"),

@@ -50,6 +50,8 @@ struct config {
 	long preauth_idle_timeout;
 	long idle_timeout;
 	long worker_idle_timeout;
+	long worker_reuse;          /* kept idle workers, at most */
+	long worker_reuse_timeout;
 	long max_connections;
 	long max_connections_per_ip;
 	long login_pool_size;

@@ -8,11 +8,20 @@ enum msg_worker {
 	 * str remote, u32 tls, str enabled-capabilities,
 	 * bytes pipelined-after-login */
 	MSG_WORKER_SESSION = 0x300,
-	/* worker -> master: no sessions for a while, may I exit? Empty. */
+	/* worker -> master: no sessions for a while, may I exit? u32: the
+	 * sessions received so far (the master compares it with what it
+	 * sent: one on its way means the worker is not idle after all). */
 	MSG_WORKER_QUIT_REQ,
 	/* master -> worker: no new sessions will come; exit when the current
 	 * ones (if any arrived meanwhile) end. Empty. */
 	MSG_WORKER_QUIT_OK,
+	/* master -> worker (worker_reuse): stay, kept for another user of
+	 * your uid and gid; ask again after worker_reuse_timeout. Empty. */
+	MSG_WORKER_PARK_OK,
+	/* master -> kept worker: serve this user from now on (its sessions
+	 * follow): str name, str home, str record (as -c: id:quota_bytes:
+	 * quota_messages). */
+	MSG_WORKER_ADOPT,
 };
 
 #endif

@@ -17,6 +17,8 @@ struct worker {
 	unsigned nsessions;
 	int quit_requested;   /* asked the master; waiting for QUIT_OK */
 	int quitting;         /* master agreed: exit when the last session ends */
+	unsigned sessions_seen;  /* received from the master, ever */
+	int parked;           /* kept for another user (worker_reuse) */
 };
 
 extern struct worker *W;

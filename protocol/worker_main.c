@@ -38,16 +38,26 @@ static void maybe_exit(void)
 
 static void on_idle(evutil_socket_t fd, short what, void *arg)
 {
+	struct ipc_out o;
+	int r;
+
 	if (W->nsessions > 0 || W->quit_requested)
 		return;
 	W->quit_requested = 1;
-	if (ipc_send_empty(CHILD_FD_MASTER, MSG_WORKER_QUIT_REQ, 0, -1) < 0)
+	ipc_out_init(&o, MSG_WORKER_QUIT_REQ, 0);
+	ipc_put_u32(&o, W->sessions_seen);
+	r = ipc_send(CHILD_FD_MASTER, &o, -1);
+	ipc_out_free(&o);
+	if (r < 0)
 		event_base_loopbreak(base);
 }
 
+/* Idle: ask to exit (or be kept) after worker_idle_timeout; kept: ask
+ * again after worker_reuse_timeout. */
 static void arm_idle(void)
 {
-	struct timeval tv = { W->cfg.worker_idle_timeout, 0 };
+	struct timeval tv = { W->parked ? W->cfg.worker_reuse_timeout : W->cfg.worker_idle_timeout,
+			      0 };
 	evtimer_add(idle_ev, &tv);
 }
 
@@ -146,6 +156,7 @@ static void new_session(struct ipc_msg *m)
 	ws->next = W->sessions;
 	W->sessions = ws;
 	W->nsessions++;
+	W->sessions_seen++;
 	evtimer_del(idle_ev);
 	log_set_session(sid);
 	log_info("session started: user=%s remote=%s", W->user.name, remote);
@@ -157,6 +168,9 @@ static void new_session(struct ipc_msg *m)
 		session_inject(&ws->s, left, leftlen);
 	session_input(&ws->s);
 }
+
+static void park(void);
+static void adopt(struct ipc_msg *m);
 
 static void master_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -176,6 +190,12 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 	case MSG_WORKER_QUIT_OK:
 		W->quitting = 1;
 		maybe_exit();
+		break;
+	case MSG_WORKER_PARK_OK:
+		park();
+		break;
+	case MSG_WORKER_ADOPT:
+		adopt(&m);
 		break;
 	default:
 		log_err("unexpected message %u from master", m.type);
@@ -256,6 +276,52 @@ static void parse_record(const char *s, struct backend_user *u)
 	u->id = id;
 	u->quota_bytes = q[0];
 	u->quota_messages = q[1];
+}
+
+/* The master keeps this idle worker for the next user of its uid and
+ * gid (worker_reuse); it asked with no session on the way, so none can
+ * arrive before an adoption. */
+static void park(void)
+{
+	if (W->nsessions > 0 || W->quitting)
+		return;
+	W->parked = 1;
+	W->quit_requested = 0;
+	log_debug("idle; kept for the next user");
+	arm_idle();
+}
+
+/* Kept, and now the worker of another user (same uid and gid, so no
+ * privilege changes hands): its name, home and record replace the
+ * previous user's, the store is reopened for it; its sessions follow. */
+static void adopt(struct ipc_msg *m)
+{
+	static char *name, *home;
+	const char *n, *h, *record;
+	struct backend_user u;
+	struct error err;
+
+	if (ipc_get_str(m, &n) < 0 || ipc_get_str(m, &h) < 0 || ipc_get_str(m, &record) < 0 ||
+	    ipc_get_end(m) < 0)
+		fatal("malformed adoption from master");
+	if (!W->parked || W->nsessions > 0)
+		fatal("adopted while serving %s", W->user.name);
+	u = W->user;
+	u.name = n;
+	u.home = h;
+	parse_record(record, &u);
+	if (make_home(h) == 0 && chdir(h) < 0)
+		log_warn("chdir %s: %s", h, strerror(errno));
+	if (store_reopen(&W->store, &u, &W->cfg, &err) < 0)
+		fatal("opening mail store for %s: %s", n, err.msg);
+	free(name);
+	free(home);
+	W->user = u;
+	W->user.name = name = xstrdup(n);
+	W->user.home = home = xstrdup(h);
+	W->parked = 0;
+	log_info("kept worker now serves %s", name);
+	arm_idle();
 }
 
 /* havend's check of what only this program knows: the mail backend and

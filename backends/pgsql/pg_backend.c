@@ -46,38 +46,6 @@ void pg_uid_array(struct buf *out, const uint32_t *v, size_t n)
 	buf_append_byte(out, '}');
 }
 
-static int pg_store_open(const struct backend_user *u, const struct config *cfg,
-			 struct store **out, struct error *err)
-{
-	struct store *st = xcalloc(1, sizeof(*st));
-	long timeout = backend_setting_int(cfg, "pgsql_timeout");
-	const char *dsn = backend_setting_str(cfg, "pgsql_dsn");
-	struct pgp p;
-	PGresult *r;
-
-	pgc_init(&st->db, dsn, timeout);
-	pgc_init(&st->listen, dsn, timeout);
-	st->login = xstrdup(u->name);
-	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
-	pgp_init(&p);
-	pgp_str(&p, u->name);
-	pgp_i64(&p, u->id);
-	if (pgc_call(&st->db, PS_STORE_OPEN, &p, 0, &r, err) < 0) {
-		if (err->code == ERR_NONEXISTENT)
-			error_set(err, ERR_NONEXISTENT, "user %s is not in the mail database", u->name);
-		pgc_close(&st->db);
-		pgc_close(&st->listen);
-		free(st->login);
-		free(st);
-		return -1;
-	}
-	st->user_id = pg_i64(r, 0, 0);
-	PQclear(r);
-	log_debug("pgsql: store of %s (user %lld) open", u->name, (long long)st->user_id);
-	*out = st;
-	return 0;
-}
-
 static void pg_store_close(struct store *st)
 {
 	pg_listen_close(st);
@@ -87,11 +55,81 @@ static void pg_store_close(struct store *st)
 	free(st);
 }
 
+/* st serves u from now on: the user's row looked up (made, with its
+ * mailboxes, when the passdb knows a user the database does not yet). */
+static int store_user(struct store *st, const struct backend_user *u, struct error *err)
+{
+	struct pgp p;
+	PGresult *r;
+
+	pgp_init(&p);
+	pgp_str(&p, u->name);
+	pgp_i64(&p, u->id);
+	if (pgc_call(&st->db, PS_STORE_OPEN, &p, 0, &r, err) < 0) {
+		if (err->code == ERR_NONEXISTENT)
+			error_set(err, ERR_NONEXISTENT, "user %s is not in the mail database", u->name);
+		return -1;
+	}
+	free(st->login);
+	st->login = xstrdup(u->name);
+	st->user_id = pg_i64(r, 0, 0);
+	PQclear(r);
+	log_debug("pgsql: store of %s (user %lld) open", u->name, (long long)st->user_id);
+	return 0;
+}
+
+static int pg_store_open(const struct backend_user *u, const struct config *cfg,
+			 struct store **out, struct error *err)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	long timeout = backend_setting_int(cfg, "pgsql_timeout");
+	const char *dsn = backend_setting_str(cfg, "pgsql_dsn");
+
+	pgc_init(&st->db, dsn, timeout);
+	pgc_init(&st->listen, dsn, timeout);
+	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
+	if (store_user(st, u, err) < 0) {
+		pg_store_close(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+/* A kept worker's next user: the query connection stays, with the
+ * statements it prepared and the server's caches behind it, warm (a new
+ * connection costs a server process and its first plans, tens of
+ * milliseconds); the listening one goes with the previous user's
+ * channel and is made again, for the new channel, by the first view
+ * that asks for the notify fd. */
+static int pg_store_reopen(struct store *st, const struct backend_user *u,
+			   const struct config *cfg, struct error *err)
+{
+	(void)cfg;
+	if (st->views != NULL) {
+		error_set(err, ERR_INTERNAL, "pgsql: store reopened with a mailbox open");
+		pg_store_close(st);
+		return -1;
+	}
+	pg_listen_close(st);
+	pgc_drop(&st->listen);
+	/* (every call is a transaction of its own: one still open is a
+	 * connection to start afresh) */
+	if (st->db.conn && PQtransactionStatus(st->db.conn) != PQTRANS_IDLE)
+		pgc_drop(&st->db);
+	if (store_user(st, u, err) < 0) {
+		pg_store_close(st);
+		return -1;
+	}
+	return 0;
+}
+
 const struct backend_ops pgsql_backend_ops = {
 	.name = "pgsql",
 	.settings = pgsql_settings,
 	.store_open = pg_store_open,
 	.store_close = pg_store_close,
+	.store_reopen = pg_store_reopen,
 	.list = pg_list,
 	.create = pg_create,
 	.delete = pg_delete,

@@ -1,5 +1,6 @@
 """Processes seen from /proc, for the tests that look at Haven's process tree."""
 import os
+import time
 
 
 def children_of(pid):
@@ -36,3 +37,14 @@ def descendants_of(pid):
 def is_login_template(argv):
     """The haven-login that forks login workers and serves no client."""
     return "template" in argv[1:]
+
+
+def wait_for(pred, timeout=20):
+    """pred()'s first true value within timeout seconds, else its last."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    return pred()

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import needs_root, read_until_tagged
-from procs import children_of, descendants_of, is_login_template
+from procs import children_of, descendants_of, is_login_template, wait_for
 
 # About mbox files or processes, not the storage interface.
 BACKENDS = ["mbox"]
@@ -31,16 +31,6 @@ def proc_uids(pid):
 
 def role(argv):
     return os.path.basename(argv[0]) if argv else ""
-
-
-def wait_for(pred, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
 
 
 def login_user_uid():

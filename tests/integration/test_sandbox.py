@@ -13,13 +13,12 @@ import re
 import signal
 import subprocess
 import threading
-import time
 
 import pytest
 
 from conftest import BUILD, RUNNING, Haven, check_sanitizers, mail_identity, needs_root
 from netwait import wait_listening
-from procs import children_of, descendants_of, is_login_template
+from procs import children_of, descendants_of, is_login_template, wait_for
 
 CAP = {"DAC_READ_SEARCH": 2, "KILL": 5, "SETGID": 6, "SETUID": 7, "SETPCAP": 8,
        "SYS_CHROOT": 18, "AUDIT_WRITE": 29}
@@ -101,16 +100,6 @@ def ids(st, key):
 
 def caps(st):
     return {k: int(st[k], 16) for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")}
-
-
-def wait_for(pred, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
 
 
 def expect_root(pid, cap_set, nnp):
