@@ -269,6 +269,8 @@ void authchan_stop(void);
 int workers_hand_off(const struct worker_identity *id, struct login_conn *lc, int fd);
 int workers_child_exited(pid_t pid);
 void workers_stop_all(void);
+/* After a reload: kept workers hold the old configuration, so they go. */
+void workers_reload(void);
 unsigned workers_count(void);
 
 #endif

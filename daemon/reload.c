@@ -7,8 +7,9 @@
  * own limits apply at once; the auth helper gets the new text and applies
  * it at once (failure delays and limits, passdb, trusted networks), its
  * failure counts kept; idle login workers and the login template are
- * replaced; user workers started from now on use it. Listeners, the login
- * user and the pid file stay as they were at start. */
+ * replaced and kept user workers (worker_reuse) exit; user workers
+ * started from now on use it. Listeners, the login user and the pid file
+ * stay as they were at start. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,6 +117,7 @@ void reload_config(void)
 	authchan_reconfigure();
 	/* Pooled login workers read the old text: start fresh ones. */
 	logins_reload();
+	workers_reload();
 	log_info("SIGHUP: configuration reloaded: %u change%s applied (the auth helper at once, "
 		 "login workers and user workers as they start), %u need%s a restart",
 		 n.applied, n.applied == 1 ? "" : "s", n.restart, n.restart == 1 ? "s" : "");

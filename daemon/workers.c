@@ -253,6 +253,16 @@ void workers_stop_all(void)
 			kill(w->pid, SIGTERM);
 }
 
+void workers_reload(void)
+{
+	for (struct user_worker *w = M->workers; w; w = w->next) {
+		if (w->parked && !w->quitting) {
+			w->quitting = 1;
+			ipc_send_empty(w->chan, MSG_WORKER_QUIT_OK, 0, -1);
+		}
+	}
+}
+
 unsigned workers_count(void)
 {
 	unsigned n = 0;

@@ -5,6 +5,7 @@ database connection). What a client of the next user sees is its own mail
 only, and IDLE is woken by its own changes; a user of another uid never
 gets a kept worker; beyond worker_reuse idle workers exit."""
 import os
+import signal
 import time
 
 import pytest
@@ -117,3 +118,19 @@ def test_a_user_of_another_uid_never_gets_a_kept_worker(h):
     assert len(now) == 2 and first[0] in now  # a new one; the kept one waits
     assert "now serves dave" not in h.log_text()
     d.ok(b"LOGOUT")
+
+
+def test_kept_workers_go_at_a_reload(h):
+    """A kept worker read the configuration of before a SIGHUP: it exits,
+    and the next user gets a new worker with the new one."""
+    a = Session(h, "alice")
+    a.ok(b"LOGOUT")
+    kept(h)
+    first = workers(h)
+    h.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: workers(h) == [])
+    b = Session(h, "bob")
+    assert b"* 0 EXISTS" in b"".join(b.ok(b"SELECT INBOX"))
+    assert workers(h) and workers(h) != first
+    assert "now serves bob" not in h.log_text()
+    b.ok(b"LOGOUT")
