@@ -48,7 +48,17 @@ def test_idle_sockets_from_one_network_keep_nobody_out(haven_factory):
 
 def test_max_connections_bye(haven_factory):
     h = haven_factory(extra_conf="max_connections = 5\n")
-    socks, first = hold(h, "127.0.0.1", 8)
+    # The start-up check's own connection counts until the master has
+    # seen it close, which a loaded machine delays: then one fewer is
+    # greeted. Measured again after a pause (a server that really admits
+    # fewer than max_connections still fails).
+    for attempt in range(3):
+        socks, first = hold(h, "127.0.0.1", 8)
+        if sum(l.startswith(b"* OK") for l in first) == 5 or attempt == 2:
+            break
+        for s in socks:
+            s.close()
+        time.sleep(2)
     try:
         assert [l[:4] for l in first] == [b"* OK"] * 5 + [b"* BY"] * 3, first
         assert first[5] == b"* BYE [UNAVAILABLE] Too many connections\r\n"
