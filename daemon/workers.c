@@ -93,6 +93,26 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 	ipc_msg_free(&m);
 }
 
+/* The rest of the auth helper's record of the user, as the worker reads
+ * it (-c, and in an adoption): ID:QUOTA_BYTES:QUOTA_MESSAGES. */
+static void identity_record(const struct worker_identity *id, char *buf, size_t size)
+{
+	snprintf(buf, size, "%lld:%llu:%llu", (long long)id->id,
+		 (unsigned long long)id->quota_bytes, (unsigned long long)id->quota_messages);
+}
+
+/* w serves id's user (uid and gid are set at spawn and never change). */
+static void worker_take_identity(struct user_worker *w, const struct worker_identity *id)
+{
+	free(w->user);
+	free(w->home);
+	w->user = xstrdup(id->user);
+	w->home = xstrdup(id->home);
+	w->id = id->id;
+	w->quota_bytes = id->quota_bytes;
+	w->quota_messages = id->quota_messages;
+}
+
 static struct user_worker *worker_spawn(const struct worker_identity *id)
 {
 	struct user_worker *w;
@@ -103,21 +123,16 @@ static struct user_worker *worker_spawn(const struct worker_identity *id)
 	 * binary may live where the mail user cannot reach it. */
 	snprintf(uidbuf, sizeof(uidbuf), "%lu", (unsigned long)id->uid);
 	snprintf(gidbuf, sizeof(gidbuf), "%lu", (unsigned long)id->gid);
-	snprintf(record, sizeof(record), "%lld:%llu:%llu", (long long)id->id,
-		 (unsigned long long)id->quota_bytes, (unsigned long long)id->quota_messages);
+	identity_record(id, record, sizeof(record));
 	const char *extra[] = { "-a", id->user, "-b", id->home, "-c", record, "-e", uidbuf,
 				"-f", gidbuf, NULL };
 	pid_t pid = spawn_with_chan("haven-worker", extra, &chan);
 	if (pid < 0)
 		return NULL;
 	w = xcalloc(1, sizeof(*w));
-	w->user = xstrdup(id->user);
-	w->home = xstrdup(id->home);
+	worker_take_identity(w, id);
 	w->uid = id->uid;
 	w->gid = id->gid;
-	w->id = id->id;
-	w->quota_bytes = id->quota_bytes;
-	w->quota_messages = id->quota_messages;
 	w->pid = pid;
 	w->chan = chan;
 	w->ev = event_new(M->base, w->chan, EV_READ | EV_PERSIST, worker_read, w);
@@ -145,8 +160,7 @@ static int worker_adopt(struct user_worker *w, const struct worker_identity *id)
 	char record[80];
 	int r;
 
-	snprintf(record, sizeof(record), "%lld:%llu:%llu", (long long)id->id,
-		 (unsigned long long)id->quota_bytes, (unsigned long long)id->quota_messages);
+	identity_record(id, record, sizeof(record));
 	ipc_out_init(&o, MSG_WORKER_ADOPT, 0);
 	ipc_put_str(&o, id->user);
 	ipc_put_str(&o, id->home);
@@ -158,13 +172,7 @@ static int worker_adopt(struct user_worker *w, const struct worker_identity *id)
 		return -1;
 	}
 	log_debug("worker pid %ld of %s now serves %s", (long)w->pid, w->user, id->user);
-	free(w->user);
-	free(w->home);
-	w->user = xstrdup(id->user);
-	w->home = xstrdup(id->home);
-	w->id = id->id;
-	w->quota_bytes = id->quota_bytes;
-	w->quota_messages = id->quota_messages;
+	worker_take_identity(w, id);
 	w->parked = 0;
 	return 0;
 }
