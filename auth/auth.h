@@ -90,12 +90,22 @@ int name_fits(const char *name, char *dst, size_t cap);
 
 /* request.c */
 void request_handle(struct ipc_msg *m);
+/* A new exchange under the master's request id. */
+struct auth_req *request_new(uint32_t id, const char *mech, const char *remote, const char *sid,
+			     uint32_t tls);
 /* Free r now, or once its pool job returns. */
 void request_end(struct auth_req *r);
 /* At exit: every exchange (no pool jobs are left). */
 void request_end_all(void);
 /* Wait for the client's next step (expires after preauth_timeout). */
 void request_await(struct auth_req *r);
+
+/* verdict.c, for lookups: the answer without a record, at once (nothing
+ * counted, no delay: a recipient is not a login). */
+void verdict_now(struct auth_req *r, uint32_t status, const char *reason);
+
+/* lookup.c: MSG_AUTH_LOOKUP, a recipient of mail */
+void lookup_handle(struct ipc_msg *m);
 
 /* mech_scram.c */
 void scram_start(struct auth_req *r, struct ipc_msg *step);

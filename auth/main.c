@@ -108,6 +108,8 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (m.type == MSG_AUTH_REQUEST && m.fd < 0)
 		request_handle(&m);
+	else if (m.type == MSG_AUTH_LOOKUP && m.fd < 0)
+		lookup_handle(&m);
 	else if (m.type == MSG_AUTH_CONFIG)
 		reconfigure(&m);
 	else

@@ -96,7 +96,7 @@ static void req_network(struct auth_req *r)
 	r->trusted = cidr_list_match(&A->trusted, &addr);
 }
 
-static struct auth_req *req_new(uint32_t id, const char *mech, const char *remote,
+struct auth_req *request_new(uint32_t id, const char *mech, const char *remote,
 				const char *sid, uint32_t tls)
 {
 	struct auth_req *r = xcalloc(1, sizeof(*r));
@@ -248,7 +248,7 @@ static void next_step(uint32_t id, const struct request_in *q, struct ipc_msg *s
 	if (r == NULL || r->scram == NULL || strcmp(r->mech, q->mech) != 0) {
 		/* Expired, or never there: the master still gets its answer. */
 		log_info("auth: step for exchange %u, which is not waiting for one", id);
-		verdict_tempfail(req_new(id, q->mech, q->remote, q->sid, q->tls),
+		verdict_tempfail(request_new(id, q->mech, q->remote, q->sid, q->tls),
 				 "Authentication timed out");
 		return;
 	}
@@ -272,7 +272,7 @@ void request_handle(struct ipc_msg *m)
 	case AUTH_STEP_START:
 		if ((r = req_find(m->id)) != NULL)
 			request_end(r);  /* the master reuses an id only after its end */
-		start(req_new(m->id, q.mech, q.remote, q.sid, q.tls), &step);
+		start(request_new(m->id, q.mech, q.remote, q.sid, q.tls), &step);
 		break;
 	case AUTH_STEP_CONTINUE:
 		next_step(m->id, &q, &step);

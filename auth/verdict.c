@@ -128,6 +128,11 @@ static void answer_status(struct auth_req *r, enum auth_status st, const char *r
 	request_end(r);
 }
 
+void verdict_now(struct auth_req *r, uint32_t status, const char *reason)
+{
+	answer_status(r, (enum auth_status)status, reason, 0);
+}
+
 /* The failure delay after n failures counted for the user or network:
  * auth_failure_delay_ms, doubled for each one after the first, up to
  * auth_failure_delay_max_ms (never below the base). */

@@ -25,6 +25,7 @@ static void fail_one(struct login_conn *lc)
 static void auth_fail_pending(void)
 {
 	logins_each_pending(fail_one);
+	lmtp_auth_gone();
 }
 
 int authchan_start(void)
@@ -69,7 +70,9 @@ static void auth_read(evutil_socket_t fd, short what, void *arg)
 	/* Only an exchange waiting for the helper (not one waiting for its
 	 * client) can be answered. */
 	struct login_conn *lc = m.id ? logins_find_req(m.id) : NULL;
-	if (lc && !lc->challenged && m.type == MSG_AUTH_RESULT)
+	if (lc == NULL && m.type == MSG_AUTH_RESULT && lmtp_auth_result(&m))
+		;  /* a recipient's lookup */
+	else if (lc && !lc->challenged && m.type == MSG_AUTH_RESULT)
 		logins_auth_result(lc, &m);
 	else if (lc && !lc->challenged)
 		logins_auth_challenge(lc, &m);
@@ -104,6 +107,43 @@ int authchan_request(struct login_conn *lc, uint32_t step, const char *mech,
 	ipc_out_free_secret(&o);
 	if (r == 0)
 		lc->auth_req = id;
+	return r;
+}
+
+int authchan_result_decode(struct ipc_msg *m, uint32_t *status, struct worker_identity *id,
+			   const char **reason)
+{
+	uint32_t uid, gid;
+	uint64_t uid64;
+
+	if (ipc_get_u32(m, status) < 0 || ipc_get_str(m, &id->user) < 0 ||
+	    ipc_get_u32(m, &uid) < 0 || ipc_get_u32(m, &gid) < 0 ||
+	    ipc_get_str(m, &id->home) < 0 || ipc_get_str(m, reason) < 0 ||
+	    ipc_get_u64(m, &uid64) < 0 || ipc_get_u64(m, &id->quota_bytes) < 0 ||
+	    ipc_get_u64(m, &id->quota_messages) < 0 || ipc_get_end(m) < 0)
+		return -1;
+	id->uid = (uid_t)uid;
+	id->gid = (gid_t)gid;
+	id->id = (int64_t)uid64;
+	return 0;
+}
+
+int authchan_lookup(const char *addr, const char *sid, uint32_t *req)
+{
+	struct ipc_out o;
+	int r;
+
+	if (M->auth_chan < 0)
+		return -1;
+	if (++next_req == 0)
+		next_req = 1;
+	ipc_out_init(&o, MSG_AUTH_LOOKUP, next_req);
+	ipc_put_str(&o, addr);
+	ipc_put_str(&o, sid);
+	r = ipc_send(M->auth_chan, &o, -1);
+	ipc_out_free(&o);
+	if (r == 0)
+		*req = next_req;
 	return r;
 }
 

@@ -65,7 +65,9 @@ int cfgtext_publish(const struct config *cfg, int debug)
 
 int cfgtext_fd(const char *prog)
 {
-	if (strcmp(prog, "haven-login") == 0)
+	/* The LMTP worker parses an MTA's bytes, chrooted, as a login
+	 * worker does: it sees what a login worker sees. */
+	if (strcmp(prog, "haven-login") == 0 || strcmp(prog, "haven-lmtp") == 0)
 		return fds[FOR_LOGIN];
 	if (strcmp(prog, "haven-auth") == 0)
 		return fds[FOR_AUTH];

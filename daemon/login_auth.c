@@ -213,24 +213,6 @@ void logins_auth_fail(struct login_conn *lc, uint32_t status, const char *reason
 	send_fail(p, fail_kind(status), reason);
 }
 
-static int result_decode(struct ipc_msg *m, uint32_t *status, struct worker_identity *id,
-			 const char **reason)
-{
-	uint32_t uid, gid;
-	uint64_t uid64;
-
-	if (ipc_get_u32(m, status) < 0 || ipc_get_str(m, &id->user) < 0 ||
-	    ipc_get_u32(m, &uid) < 0 || ipc_get_u32(m, &gid) < 0 ||
-	    ipc_get_str(m, &id->home) < 0 || ipc_get_str(m, reason) < 0 ||
-	    ipc_get_u64(m, &uid64) < 0 || ipc_get_u64(m, &id->quota_bytes) < 0 ||
-	    ipc_get_u64(m, &id->quota_messages) < 0 || ipc_get_end(m) < 0)
-		return -1;
-	id->uid = (uid_t)uid;
-	id->gid = (gid_t)gid;
-	id->id = (int64_t)uid64;
-	return 0;
-}
-
 void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 {
 	struct login_proc *p = lc->proc;
@@ -238,7 +220,7 @@ void logins_auth_result(struct login_conn *lc, struct ipc_msg *m)
 	const char *reason;
 	uint32_t status;
 
-	if (result_decode(m, &status, &id, &reason) < 0) {
+	if (authchan_result_decode(m, &status, &id, &reason) < 0) {
 		log_err("auth helper sent a malformed result");
 		status = AUTH_TEMPFAIL;
 		reason = "Internal error";

@@ -228,6 +228,8 @@ static void open_listeners(void)
 	for (int i = 0; i < n; i++)
 		M->listen_tls[M->nlisten + i] = 1;
 	M->nlisten += n;
+	if (lmtp_open_listeners(&err) < 0)
+		fatal("lmtp_listen: %s", err.msg);
 }
 
 /* Listeners bound: the master keeps what starting and stopping its
@@ -258,11 +260,12 @@ static void reap(evutil_socket_t sig, short what, void *arg)
 			log_warn("child %ld exited with status %d", (long)pid, WEXITSTATUS(status));
 		if (authchan_child_exited(pid))
 			continue;
-		if (workers_child_exited(pid))
+		if (workers_child_exited(pid) || lmtp_child_exited(pid))
 			continue;
 		logins_child_exited(pid);
 	}
-	if (M->stopping && logins_none_left() && M->workers == NULL && M->auth_pid <= 0)
+	if (M->stopping && logins_none_left() && lmtp_none_left() && M->workers == NULL &&
+	    M->auth_pid <= 0)
 		event_base_loopbreak(M->base);
 }
 
@@ -290,6 +293,7 @@ void master_stop(void)
 		close(M->listen_fds[i]);
 	}
 	M->nlisten = 0;
+	lmtp_stop();
 	logins_stop_all();
 	workers_stop_all();
 	authchan_stop();
@@ -341,6 +345,7 @@ static void setup_events(void)
 					    logins_accept, (void *)(intptr_t)M->listen_tls[i]);
 		event_add(M->listen_ev[i], NULL);
 	}
+	lmtp_start_listening();
 	sigs[0] = evsignal_new(M->base, SIGCHLD, reap, NULL);
 	sigs[1] = evsignal_new(M->base, SIGTERM, on_stop_signal, NULL);
 	sigs[2] = evsignal_new(M->base, SIGINT, on_stop_signal, NULL);
@@ -387,6 +392,7 @@ static void teardown(void)
 	if (stop_deadline)
 		event_free(stop_deadline);
 	logins_free_all();
+	lmtp_free_all();
 	while (M->workers)
 		workers_child_exited(M->workers->pid);
 	for (int i = 0; i < M->nlisten; i++)

@@ -259,6 +259,12 @@ int authchan_start(void);
 int authchan_request(struct login_conn *lc, uint32_t step, const char *mech,
 		     const unsigned char *sasl, size_t len);
 int authchan_child_exited(pid_t pid);
+/* Ask who a recipient of mail is (MSG_AUTH_LOOKUP); *req: its id. */
+int authchan_lookup(const char *addr, const char *sid, uint32_t *req);
+/* The fields of a MSG_AUTH_RESULT (pointers into m): 0, or -1 when
+ * malformed. */
+int authchan_result_decode(struct ipc_msg *m, uint32_t *status, struct worker_identity *id,
+			   const char **reason);
 /* SIGHUP: send the auth helper the new configuration (its config text). */
 void authchan_reconfigure(void);
 void authchan_stop(void);
@@ -272,5 +278,26 @@ void workers_stop_all(void);
 /* After a reload: kept workers hold the old configuration, so they go. */
 void workers_reload(void);
 unsigned workers_count(void);
+/* Give the user's worker (spawned when needed) a message to deliver:
+ * fd is a sealed memfd (not consumed). The worker's pid, or -1. */
+pid_t workers_deliver(const struct worker_identity *id, uint32_t req, const char *mailbox,
+		      const void *trace, size_t tracelen, int fd);
+
+/* lmtp.c: LMTP listeners and the haven-lmtp worker of each connection */
+/* Bind lmtp_listen (before privileges go): 0, or -1 with err. */
+int lmtp_open_listeners(struct error *err);
+void lmtp_start_listening(void);
+void lmtp_stop(void);
+/* 1 when pid was an LMTP worker (its record is gone now). */
+int lmtp_child_exited(pid_t pid);
+int lmtp_none_left(void);
+void lmtp_free_all(void);
+/* An auth result: 1 when it answered a recipient lookup. */
+int lmtp_auth_result(struct ipc_msg *m);
+/* The auth helper went away: pending lookups fail (temporarily). */
+void lmtp_auth_gone(void);
+/* A user worker's MSG_WORKER_DELIVERED; a worker gone with deliveries. */
+void lmtp_delivered(pid_t worker, struct ipc_msg *m);
+void lmtp_worker_gone(pid_t worker);
 
 #endif

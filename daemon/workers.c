@@ -75,6 +75,7 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 		if (r < 0 && w->pid > 0)
 			kill(w->pid, SIGKILL);
 		w->quitting = 1;
+		lmtp_worker_gone(w->pid);
 		event_free(w->ev);
 		w->ev = NULL;
 		close(w->chan);
@@ -84,6 +85,8 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 	uint32_t seen;
 	if (m.type == MSG_WORKER_QUIT_REQ && ipc_get_u32(&m, &seen) == 0 && ipc_get_end(&m) == 0) {
 		quit_or_park(w, seen);
+	} else if (m.type == MSG_WORKER_DELIVERED && m.fd < 0) {
+		lmtp_delivered(w->pid, &m);
 	} else {
 		log_warn("worker for %s sent unexpected message %u; killing it", w->user, m.type);
 		if (w->pid > 0)
@@ -242,11 +245,46 @@ int workers_hand_off(const struct worker_identity *id, struct login_conn *lc, in
 	return 0;
 }
 
+static int send_delivery(struct user_worker *w, uint32_t req, const char *mailbox,
+			 const void *trace, size_t tracelen, int fd)
+{
+	struct ipc_out o;
+	int r;
+
+	ipc_out_init(&o, MSG_WORKER_DELIVER, 0);
+	ipc_put_u32(&o, req);
+	ipc_put_str(&o, mailbox);
+	ipc_put_bytes(&o, trace, tracelen);
+	r = ipc_send(w->chan, &o, fd);
+	ipc_out_free(&o);
+	return r;
+}
+
+pid_t workers_deliver(const struct worker_identity *id, uint32_t req, const char *mailbox,
+		      const void *trace, size_t tracelen, int fd)
+{
+	struct user_worker *w = worker_for(id);
+	int r = w ? send_delivery(w, req, mailbox, trace, tracelen, fd) : -1;
+
+	if (w && r < 0 && (errno == EPIPE || errno == ECONNREFUSED || errno == ECONNRESET)) {
+		w->quitting = 1;  /* gone, not reaped yet: as in workers_hand_off */
+		if ((w = worker_spawn(id)) != NULL)
+			r = send_delivery(w, req, mailbox, trace, tracelen, fd);
+	}
+	if (r < 0) {
+		log_err("handing a delivery to the worker for %s: %s", id->user, strerror(errno));
+		return -1;
+	}
+	w->sessions_sent++;  /* a delivery keeps a worker from quitting as a session does */
+	return w->pid;
+}
+
 int workers_child_exited(pid_t pid)
 {
 	for (struct user_worker *w = M->workers; w; w = w->next) {
 		if (w->pid == pid) {
 			log_debug("worker for %s (pid %ld) exited", w->user, (long)pid);
+			lmtp_worker_gone(pid);
 			worker_free(w);
 			return 1;
 		}

@@ -93,6 +93,12 @@ static const struct ckey keys[] = {
 	I(login_memory_limit, "256", 0, 1048576, "address space of a login worker, in MiB (RLIMIT_AS); 0 for none"),
 	I(worker_memory_limit, "4096", 0, 1048576, "address space of a user worker, in MiB (RLIMIT_AS); 0 for none"),
 	I(lock_timeout, "10", 1, 300, "seconds to wait for a mailbox lock"),
+	S(lmtp_listen, "", "LMTP listeners (RFC 2033) for mail delivery from an MTA, comma-separated host:port or /path of a unix socket (mode 0666: its directory controls access); empty: none"),
+	S(lmtp_hostname, "", "the name in the LMTP greeting and in the Received: header of delivered mail; empty: the host's name"),
+	S(lmtp_local_domains, "localhost", "domains whose recipients are also looked up by local part alone (user@localhost as user) when the whole address is not a user; the host's own name is always one; comma-separated"),
+	S(recipient_delimiter, "+", "characters that start a detail in a recipient's local part (user+detail: delivered to the mailbox \"detail\" when it exists, else INBOX); empty: none"),
+	I(lmtp_max_message, "52428800", 1024, 2147483647L, "largest message accepted over LMTP, in bytes (advertised as SIZE)"),
+	I(lmtp_timeout, "300", 10, 3600, "seconds of LMTP client silence before the connection is closed"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -427,6 +433,8 @@ static int listen_list_ok(const struct config *c, const char *v, const char *key
 		if (*t == '\0')
 			continue;
 		n++;
+		if (*t == '/')
+			continue;  /* a unix socket's path (net.h) */
 		char *colon = strrchr(t, ':');
 		char *end;
 		long port;
@@ -474,7 +482,8 @@ int config_validate(const struct config *c, struct error *err)
 	if (validate_words(c, err) < 0)
 		return -1;
 	if (listen_list_ok(c, c->listen, "listen", err) < 0 ||
-	    listen_list_ok(c, c->listen_tls, "listen_tls", err) < 0)
+	    listen_list_ok(c, c->listen_tls, "listen_tls", err) < 0 ||
+	    listen_list_ok(c, c->lmtp_listen, "lmtp_listen", err) < 0)
 		return -1;
 	if (c->listen[0] == '\0' && c->listen_tls[0] == '\0')
 		return config_fail(c, "listen", err, "listen and listen_tls are both empty");

@@ -61,6 +61,12 @@ struct config {
 	long login_memory_limit;   /* MiB */
 	long worker_memory_limit;  /* MiB */
 	long lock_timeout;
+	char *lmtp_listen;      /* LMTP listeners: host:port or /path (unix) */
+	char *lmtp_hostname;    /* in the greeting and Received: ""= the host's name */
+	char *lmtp_local_domains; /* domains whose addresses are looked up by local part */
+	char *recipient_delimiter; /* user+detail: the characters that start a detail */
+	long lmtp_max_message;
+	long lmtp_timeout;
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */
 	struct config_extra *extra;

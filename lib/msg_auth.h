@@ -23,6 +23,13 @@ enum msg_auth {
 	/* auth -> master: bytes challenge, for the client (base64-encoded
 	 * by the login worker); the exchange waits for a CONTINUE. */
 	MSG_AUTH_CHALLENGE,
+	/* master -> auth: a recipient of mail (LMTP), looked up without a
+	 * password: str address (user@domain or user, no detail), str
+	 * session-id. Answered by a RESULT with this id at once (no failure
+	 * delay, nothing counted): OK with the record, FAIL for an unknown
+	 * user (reason "unknown") or a disabled one (reason "disabled"),
+	 * TEMPFAIL. */
+	MSG_AUTH_LOOKUP,
 };
 
 enum auth_step {

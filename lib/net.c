@@ -6,11 +6,40 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "xmalloc.h"
+
+/* A unix socket at path, replacing a stale one (a socket left by a
+ * previous run; anything else there is an error). Mode 0666: who may
+ * connect is up to the directory, as with Dovecot's and Postfix's. */
+static int listen_unix(const char *path, struct error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		error_set(err, ERR_PARSE, "listen %s: path too long", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0666) < 0 || listen(fd, 1024) < 0) {
+		error_set(err, ERR_INTERNAL, "listen %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 static int listen_one(const char *spec, struct error *err)
 {
@@ -25,6 +54,11 @@ static int listen_one(const char *spec, struct error *err)
 	char *e = h + strlen(h);
 	while (e > h && (e[-1] == ' ' || e[-1] == '\t'))
 		*--e = '\0';
+	if (*h == '/') {
+		fd = listen_unix(h, err);
+		free(host);
+		return fd;
+	}
 	port = strrchr(h, ':');
 	if (port == NULL) {
 		error_set(err, ERR_PARSE, "listen: \"%s\" is not host:port", spec);

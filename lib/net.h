@@ -6,8 +6,8 @@
 
 #define NET_MAX_LISTENERS 16
 
-/* Bind every host:port of a comma-separated list; returns the number of
- * fds stored in fds (up to max) or -1. */
+/* Bind every host:port (or /path: a unix socket) of a comma-separated
+ * list; returns the number of fds stored in fds (up to max) or -1. */
 int net_listen_list(const char *list, int *fds, int max, struct error *err);
 /* "ip" of a socket address into out. */
 void net_addr_text(const struct sockaddr *sa, char *out, size_t outlen);

@@ -145,6 +145,11 @@ static const char *const calls_login[] = {
 	"pipe2", "eventfd2",
 };
 
+/* An LMTP worker keeps the message in a memfd (it has no file system). */
+static const char *const calls_lmtp[] = {
+	"memfd_create",
+};
+
 /* The template forks workers, hands each a channel and reports it. */
 static const char *const calls_template[] = {
 	"clone", "clone3", "fork", "wait4", "waitid", "pidfd_open", "signalfd4", "dup2",
@@ -258,6 +263,7 @@ static int allow_role(scmp_filter_ctx ctx, enum sandbox_role role, struct error 
 {
 	struct call_list common = LIST(calls_common), login = LIST(calls_login);
 	struct call_list tmpl = LIST(calls_template), worker = LIST(calls_worker);
+	struct call_list lmtp = LIST(calls_lmtp);
 
 	if (allow_names(ctx, common, err) < 0 || allow_narrow(ctx, err) < 0)
 		return -1;
@@ -270,6 +276,8 @@ static int allow_role(scmp_filter_ctx ctx, enum sandbox_role role, struct error 
 #endif
 	/* The template becomes each of its workers: theirs and its own. */
 	if (role == SANDBOX_LOGIN_TEMPLATE && allow_names(ctx, tmpl, err) < 0)
+		return -1;
+	if (role == SANDBOX_LMTP && allow_names(ctx, lmtp, err) < 0)
 		return -1;
 	return allow_names(ctx, role == SANDBOX_WORKER ? worker : login, err);
 }
@@ -436,4 +444,14 @@ int sandbox_seccomp(enum sandbox_role role, enum sandbox_mode mode, struct error
 	r = sandbox_load(p, err);
 	sandbox_prog_free(p);
 	return r;
+}
+
+void sandbox_enter(enum sandbox_role role, const char *setting)
+{
+	enum sandbox_mode mode = SANDBOX_SECCOMP_KILL;
+	struct error err;
+
+	(void)sandbox_mode_parse(setting, &mode);
+	if (sandbox_seccomp(role, mode, &err) < 0)
+		fatal("%s", err.msg);
 }

@@ -12,6 +12,7 @@ enum sandbox_role {
 	SANDBOX_LOGIN,          /* pre-auth login worker */
 	SANDBOX_LOGIN_TEMPLATE, /* forks login workers: a login worker's calls and fork's */
 	SANDBOX_WORKER,         /* user worker: the mail store's file calls */
+	SANDBOX_LMTP,           /* LMTP worker: a login worker's, and memfds */
 };
 
 enum sandbox_mode {
@@ -41,6 +42,10 @@ int sandbox_mode_parse(const char *s, enum sandbox_mode *out);
  * valgrind (which runs the program's system calls itself, and many more)
  * no filter is installed and the call says so; 0 then too. */
 int sandbox_seccomp(enum sandbox_role role, enum sandbox_mode mode, struct error *err);
+
+/* Install role's filter in the mode the `seccomp` setting says (a value
+ * the configuration check has accepted); a failure is fatal. */
+void sandbox_enter(enum sandbox_role role, const char *setting);
 
 /* A filter compiled ahead (the login template compiles its workers'
  * before it forks them: loading it then costs one system call instead of

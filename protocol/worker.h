@@ -71,6 +71,9 @@ void wsession_idle_stop(struct wsession *ws);
 /* cmd_idle.c: make every other session in IDLE sync soon. */
 void wsession_idle_poke_others(struct wsession *self);
 const char *worker_capability(struct session *s);
+/* worker_deliver.c: MSG_WORKER_DELIVER, a message from LMTP. */
+struct ipc_msg;
+void worker_deliver(struct ipc_msg *m);
 
 /* worker_util.c */
 /* Flags list "(\Seen $Label)" -> system flag bits + keyword names. */

@@ -197,6 +197,12 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 	case MSG_WORKER_ADOPT:
 		adopt(&m);
 		break;
+	case MSG_WORKER_DELIVER:
+		worker_deliver(&m);
+		/* Mail tends to come in bursts: stay warm from the last one. */
+		if (W->nsessions == 0 && !W->quit_requested && !W->quitting)
+			arm_idle();
+		break;
 	default:
 		log_err("unexpected message %u from master", m.type);
 		break;
@@ -342,17 +348,6 @@ static void check_config_and_exit(void)
 	exit(0);
 }
 
-/* Set up: from here on the calls that serving sessions takes. */
-static void worker_sandbox(void)
-{
-	enum sandbox_mode mode = SANDBOX_SECCOMP_KILL;  /* validated by child_init */
-	struct error err;
-
-	(void)sandbox_mode_parse(W->cfg.seccomp, &mode);
-	if (sandbox_seccomp(SANDBOX_WORKER, mode, &err) < 0)
-		fatal("%s", err.msg);
-}
-
 int main(int argc, char **argv)
 {
 	struct child_args args;
@@ -389,7 +384,8 @@ int main(int argc, char **argv)
 	trim_ev = evtimer_new(base, on_trim, NULL);
 	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
 	event_add(term_ev, NULL);
-	worker_sandbox();
+	/* Set up: from here on the calls that serving sessions takes. */
+	sandbox_enter(SANDBOX_WORKER, W->cfg.seccomp);
 	arm_idle();
 
 	event_base_dispatch(base);

@@ -1,6 +1,7 @@
 """`make demo`'s script, run for real: a server on a free port with the demo
-user, whose seeded INBOX hands back exactly the bytes of the corpus files;
-Ctrl-C (SIGINT) stops it cleanly."""
+user, whose seeded INBOX hands back exactly the bytes of the corpus files,
+and which takes mail for demo@localhost over LMTP; Ctrl-C (SIGINT) stops it
+cleanly."""
 import imaplib
 import os
 import shutil
@@ -13,6 +14,7 @@ import time
 
 from netwait import wait_listening
 from conftest import BUILD, ROOT, check_sanitizers, corpus_messages, free_port
+from lmtp_client import Lmtp
 
 # About mbox files or processes, not the storage interface.
 BACKENDS = ["mbox"]
@@ -38,17 +40,40 @@ def check_demo_inbox(port, d):
     return m
 
 
+def check_demo_lmtp(port, lmtp_port, d):
+    """Mail to demo@localhost over the demo's LMTP listener is in demo's
+    INBOX, byte for byte behind the trace header; so is mail to demo."""
+    c = Lmtp(lmtp_port)
+    c.lhlo()
+    c.ok(b"MAIL FROM:<someone@example.org>")
+    c.ok(b"RCPT TO:<demo@localhost>")
+    c.ok(b"RCPT TO:<demo>")
+    msg = b"From: someone@example.org\r\nSubject: over LMTP\r\n\r\nhello demo\r\n"
+    assert [r[0] for r in c.data(msg, 2)] == [250, 250]
+    c.close()
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.starttls(ssl_context=ssl.create_default_context(cafile=os.path.join(d, "tls", "cert.pem")))
+    m.login("demo", "demo")
+    n = int(m.select("INBOX")[1][0])
+    for i, rcpt in ((n - 1, b"demo@localhost"), (n, b"demo")):
+        body = m.fetch(str(i), "(BODY.PEEK[])")[1][0][1]
+        assert b"\r\nDelivered-To: " + rcpt + b"\r\n" in body and body.endswith(b"\r\n" + msg)
+    m.logout()
+
+
 def test_demo_end_to_end():
     d = tempfile.mkdtemp(prefix="haven-demo-")
     os.chmod(d, 0o755)
-    port = free_port()
-    env = dict(os.environ, HAVEN_BUILD=BUILD, HAVEN_DEMO_DIR=d, HAVEN_DEMO_PORT=str(port))
+    port, lmtp_port = free_port(), free_port()
+    env = dict(os.environ, HAVEN_BUILD=BUILD, HAVEN_DEMO_DIR=d, HAVEN_DEMO_PORT=str(port),
+               HAVEN_DEMO_LMTP_PORT=str(lmtp_port))
     log = open(os.path.join(d, "demo.log"), "w+")
     p = subprocess.Popen(["sh", os.path.join(ROOT, "scripts", "demo")], env=env,
                          stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_listening(port, p, 60, lambda: open(log.name).read())
         check_demo_inbox(port, d).logout()
+        check_demo_lmtp(port, lmtp_port, d)
         if shutil.which("curl"):
             out = subprocess.run(["curl", "-s", "--ssl-reqd", "--cacert",
                                   os.path.join(d, "tls", "cert.pem"), "-u", "demo:demo",

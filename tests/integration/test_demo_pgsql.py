@@ -23,7 +23,7 @@ import pytest
 import pgcluster
 from conftest import BUILD, IS_ROOT, ROOT, check_sanitizers, free_port
 from netwait import wait_listening
-from test_demo import check_demo_inbox
+from test_demo import check_demo_inbox, check_demo_lmtp
 
 DEMO_PGSQL = os.path.join(ROOT, "scripts", "demo-pgsql")
 MIGRATIONS = os.path.join(ROOT, "sql", "migrations")
@@ -203,9 +203,9 @@ def test_demo_end_to_end(demo_dir):
     if missing:
         pytest.skip("havend has no PostgreSQL store yet: " + missing)
     d = demo_dir
-    port = free_port()
+    port, lmtp_port = free_port(), free_port()
     env = dict(os.environ, HAVEN_BUILD=BUILD, HAVEN_DEMO_DIR=d, HAVEN_DEMO_PORT=str(port),
-               HAVEN_DEMO_STORE="pgsql")
+               HAVEN_DEMO_LMTP_PORT=str(lmtp_port), HAVEN_DEMO_STORE="pgsql")
     log = open(os.path.join(d, "demo.log"), "w+")
     # Its own process group, as in a terminal: what is left of it after a
     # failure (havend runs in the background of the script) goes at once.
@@ -221,6 +221,7 @@ def test_demo_end_to_end(demo_dir):
         for use in (b"\\Drafts", b"\\Sent", b"\\Trash", b"\\Junk", b"\\Archive"):
             assert use in listed
         m.logout()
+        check_demo_lmtp(port, lmtp_port, d)
         # A user provisioned with psql logs in at once.
         r = subprocess.run(["sh", "-c", ". ./pgsql.env && psql -c "
                             "'select haven.create_user($$x@example.org$$, $$pw$$)'"],

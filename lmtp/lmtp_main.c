@@ -1,0 +1,93 @@
+/* haven-lmtp: started by the master for one LMTP connection (fd 5), with
+ * -a session-id and -b remote-address. Like a login worker it chroots
+ * to the empty directory and drops to the login user before it reads a
+ * byte, and then runs under a seccomp filter: what it parses is the MTA's,
+ * and the mail it carries is everyone's. It ends with its connection. */
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../lib/child.h"
+#include "../lib/log.h"
+#include "../lib/msg_lmtp.h"
+#include "../lib/privdrop.h"
+#include "../lib/sandbox.h"
+#include "lmtp.h"
+
+static struct lmtp_session state;
+struct lmtp_session *S = &state;
+static struct event *master_ev, *term_ev;
+
+static void master_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct ipc_msg m;
+	int r = ipc_recv(fd, &m, 0);
+
+	if (r == -2)
+		return;
+	if (r <= 0) {
+		lmtp_session_abort("Service shutting down");
+		return;
+	}
+	lmtp_session_master(&m);
+	ipc_msg_free(&m);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	lmtp_session_abort("Service shutting down");
+}
+
+/* Root's part: the host name, then the chroot and the login user. The
+ * login worker's rlimits but RLIMIT_FSIZE, which would stop the memfd. */
+static void drop_privileges(void)
+{
+	struct privdrop pd;
+	struct error err;
+	struct rlimit nofile = { 16, 16 }, core = { 0, 0 };
+
+	if (S->cfg.lmtp_hostname[0])
+		snprintf(S->hostname, sizeof(S->hostname), "%s", S->cfg.lmtp_hostname);
+	else if (gethostname(S->hostname, sizeof(S->hostname)) < 0)
+		snprintf(S->hostname, sizeof(S->hostname), "localhost");
+	memset(&pd, 0, sizeof(pd));
+	pd.user = S->cfg.login_user;
+	pd.chroot_dir = S->cfg.login_chroot;
+	pd.no_fork = !sandbox_sanitized();
+	pd.memory_limit = (size_t)S->cfg.login_memory_limit << 20;
+	if (privdrop_is_root() && privdrop_lookup(pd.user, &pd.uid, &pd.gid, &err) < 0 &&
+	    privdrop_lookup("nobody", &pd.uid, &pd.gid, &err) < 0)
+		fatal("%s", err.msg);
+	if (privdrop_apply(&pd, &err) < 0)
+		fatal("%s", err.msg);
+	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
+		fatal("setrlimit failed");
+}
+
+int main(int argc, char **argv)
+{
+	struct child_args args;
+
+	child_init("lmtp", argc, argv, &args, &S->cfg);
+	if (args.opt[0] == NULL || args.opt[1] == NULL)
+		fatal("missing session id or remote address");
+	S->sid = args.opt[0];
+	S->remote = args.opt[1];
+	log_set_session(S->sid);
+	signal(SIGPIPE, SIG_IGN);
+	drop_privileges();
+	S->base = event_base_new();
+	if (S->base == NULL)
+		fatal("event_base_new failed");
+	master_ev = event_new(S->base, CHILD_FD_MASTER, EV_READ | EV_PERSIST, master_read, NULL);
+	event_add(master_ev, NULL);
+	term_ev = evsignal_new(S->base, SIGTERM, on_term, NULL);
+	event_add(term_ev, NULL);
+	sandbox_enter(SANDBOX_LMTP, S->cfg.seccomp);
+	lmtp_session_start(CHILD_FD_CLIENT);
+	event_base_dispatch(S->base);
+	/* _exit: nothing to flush, and leak checkers cannot run inside the
+	 * chroot anyway. */
+	_exit(0);
+}
