@@ -17,7 +17,7 @@ from netwait import wait_listening
 from conftest import BUILD, CORPUS, ROOT, check_sanitizers, corpus_messages, free_port
 from readable import all_readable, readable_tree
 
-PROGRAMS = ("havend", "haven-login", "haven-worker", "haven-auth")
+PROGRAMS = ("havend", "haven-login", "haven-worker", "haven-auth", "haven-lmtp")
 
 # About mbox files or processes, not the storage interface.
 BACKENDS = ["mbox"]
@@ -57,7 +57,7 @@ def test_demo_as_ordinary_user():
     if pw:
         os.chown(d, pw.pw_uid, pw.pw_gid)
     env = dict(os.environ, HAVEN_BUILD=os.path.join(top, "build"), HAVEN_DEMO_DIR=d,
-               HAVEN_DEMO_PORT=str(port), HOME=d)
+               HAVEN_DEMO_PORT=str(port), HAVEN_DEMO_LMTP_PORT=str(free_port()), HOME=d)
     logpath = os.path.join(tempfile.gettempdir(), "haven-dev-%d.log" % port)
     log = open(logpath, "w")
     p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
