@@ -65,9 +65,10 @@ int cfgtext_publish(const struct config *cfg, int debug)
 
 int cfgtext_fd(const char *prog)
 {
-	/* The LMTP worker parses an MTA's bytes, chrooted, as a login
-	 * worker does: it sees what a login worker sees. */
-	if (strcmp(prog, "haven-login") == 0 || strcmp(prog, "haven-lmtp") == 0)
+	/* The LMTP worker and the metrics server parse outside bytes,
+	 * chrooted, as a login worker does: they see what it sees. */
+	if (strcmp(prog, "haven-login") == 0 || strcmp(prog, "haven-lmtp") == 0 ||
+	    strcmp(prog, "haven-metrics") == 0)
 		return fds[FOR_LOGIN];
 	if (strcmp(prog, "haven-auth") == 0)
 		return fds[FOR_AUTH];

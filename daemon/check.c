@@ -55,7 +55,7 @@ int check_chroot(const struct config *c, struct error *err)
 int check_programs(const struct config *c, struct error *err)
 {
 	static const char *const progs[] = { "haven-auth", "haven-login", "haven-worker",
-					     "haven-lmtp" };
+					     "haven-lmtp", "haven-metrics" };
 
 	for (size_t i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
 		char *path = xasprintf("%s/%s", c->libexec_dir, progs[i]);

@@ -249,6 +249,7 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 		close(client);
 		return;
 	}
+	metrics_connection(1);
 	net_addr_text((struct sockaddr *)&ss, remote, sizeof(remote));
 	conn_start(client, remote);
 	close(client);
@@ -295,6 +296,11 @@ int lmtp_child_exited(pid_t pid)
 int lmtp_none_left(void)
 {
 	return conns == NULL;
+}
+
+unsigned lmtp_count(void)
+{
+	return nconns;
 }
 
 void lmtp_free_all(void)
@@ -385,6 +391,7 @@ void lmtp_delivered(pid_t worker, struct ipc_msg *m)
 			break;
 	if (d == NULL)
 		return;
+	metrics_delivery(status);
 	if (d->conn)
 		send_u32_u32_str(d->conn, MSG_LMTP_DELIVERED, d->slot, status, text);
 	delivery_remove(d);

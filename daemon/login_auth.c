@@ -96,8 +96,10 @@ void logins_auth_step(struct login_conn *lc, struct ipc_msg *m)
 		return;
 	}
 	lc->challenged = 0;
-	if (s.step == AUTH_STEP_START)
+	if (s.step == AUTH_STEP_START) {
 		lc->attempts++;
+		snprintf(lc->mech, sizeof(lc->mech), "%s", s.mech);
+	}
 	step_keep_session(lc, &s);
 	if (authchan_request(lc, s.step, s.mech, s.sasl, s.sasl_len) < 0) {
 		lc->auth_req = 0;
@@ -188,6 +190,7 @@ static int hand_off(struct login_conn *lc, const struct worker_identity *id, con
 		lc->client_fd = -1;
 	}
 	log_info("%s: login: user=%s remote=%s tls=%u", lc->sid, id->user, lc->remote, lc->tls);
+	metrics_login(lc->mech, AUTH_OK);
 	return 0;
 }
 
@@ -210,6 +213,7 @@ void logins_auth_fail(struct login_conn *lc, uint32_t status, const char *reason
 	if (p == NULL || p->chan < 0)
 		return;  /* the client went away meanwhile */
 	log_info("%s: login failed: remote=%s (%s)", lc->sid, lc->remote, reason);
+	metrics_login(lc->mech, status);
 	send_fail(p, fail_kind(status), reason);
 }
 

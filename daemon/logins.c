@@ -713,6 +713,7 @@ void logins_accept(evutil_socket_t lfd, short what, void *arg)
 		close(fd);
 		return;
 	}
+	metrics_connection(0);
 	lc = xcalloc(1, sizeof(*lc));
 	lc->client_fd = fd;
 	lc->implicit_tls = implicit_tls;

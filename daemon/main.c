@@ -230,6 +230,8 @@ static void open_listeners(void)
 	M->nlisten += n;
 	if (lmtp_open_listeners(&err) < 0)
 		fatal("lmtp_listen: %s", err.msg);
+	if (metrics_open_listener(&err) < 0)
+		fatal("metrics_listen: %s", err.msg);
 }
 
 /* Listeners bound: the master keeps what starting and stopping its
@@ -260,12 +262,12 @@ static void reap(evutil_socket_t sig, short what, void *arg)
 			log_warn("child %ld exited with status %d", (long)pid, WEXITSTATUS(status));
 		if (authchan_child_exited(pid))
 			continue;
-		if (workers_child_exited(pid) || lmtp_child_exited(pid))
+		if (workers_child_exited(pid) || lmtp_child_exited(pid) || metrics_child_exited(pid))
 			continue;
 		logins_child_exited(pid);
 	}
-	if (M->stopping && logins_none_left() && lmtp_none_left() && M->workers == NULL &&
-	    M->auth_pid <= 0)
+	if (M->stopping && logins_none_left() && lmtp_none_left() && metrics_none_left() &&
+	    M->workers == NULL && M->auth_pid <= 0)
 		event_base_loopbreak(M->base);
 }
 
@@ -294,6 +296,7 @@ void master_stop(void)
 	}
 	M->nlisten = 0;
 	lmtp_stop();
+	metrics_stop();
 	logins_stop_all();
 	workers_stop_all();
 	authchan_stop();
@@ -379,6 +382,7 @@ static void start_children(void)
 	if (authchan_start() < 0)
 		fatal("could not start the auth helper");
 	logins_init();
+	metrics_start();
 	write_pidfile(M->cfg.pid_file);
 }
 
@@ -393,6 +397,7 @@ static void teardown(void)
 		event_free(stop_deadline);
 	logins_free_all();
 	lmtp_free_all();
+	metrics_free();
 	while (M->workers)
 		workers_child_exited(M->workers->pid);
 	for (int i = 0; i < M->nlisten; i++)

@@ -41,6 +41,7 @@ struct login_conn {
 	unsigned char *leftover;
 	size_t leftover_len;
 	uint32_t tls;           /* client is on TLS: the login worker proxies */
+	char mech[24];          /* of the exchange in progress (metrics) */
 };
 
 enum login_proc_state {
@@ -283,6 +284,21 @@ unsigned workers_count(void);
 pid_t workers_deliver(const struct worker_identity *id, uint32_t req, const char *mailbox,
 		      const void *trace, size_t tracelen, int fd);
 
+/* metrics.c: the counters and the metrics server (haven-metrics) */
+int metrics_open_listener(struct error *err);
+void metrics_start(void);
+void metrics_stop(void);
+int metrics_child_exited(pid_t pid);
+int metrics_none_left(void);
+void metrics_free(void);
+/* A connection accepted (lmtp: on an LMTP listener). */
+void metrics_connection(int lmtp);
+/* A login ended with status (enum auth_status) by mech. */
+void metrics_login(const char *mech, uint32_t status);
+void metrics_delivery(uint32_t status);
+/* A user worker's MSG_WORKER_STATS: 0, or -1 when malformed. */
+int metrics_worker_stats(struct ipc_msg *m);
+
 /* lmtp.c: LMTP listeners and the haven-lmtp worker of each connection */
 /* Bind lmtp_listen (before privileges go): 0, or -1 with err. */
 int lmtp_open_listeners(struct error *err);
@@ -291,6 +307,7 @@ void lmtp_stop(void);
 /* 1 when pid was an LMTP worker (its record is gone now). */
 int lmtp_child_exited(pid_t pid);
 int lmtp_none_left(void);
+unsigned lmtp_count(void);
 void lmtp_free_all(void);
 /* An auth result: 1 when it answered a recipient lookup. */
 int lmtp_auth_result(struct ipc_msg *m);

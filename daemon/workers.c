@@ -87,6 +87,8 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 		quit_or_park(w, seen);
 	} else if (m.type == MSG_WORKER_DELIVERED && m.fd < 0) {
 		lmtp_delivered(w->pid, &m);
+	} else if (m.type == MSG_WORKER_STATS && m.fd < 0 && metrics_worker_stats(&m) == 0) {
+		/* added up */
 	} else {
 		log_warn("worker for %s sent unexpected message %u; killing it", w->user, m.type);
 		if (w->pid > 0)

@@ -99,6 +99,7 @@ static const struct ckey keys[] = {
 	S(recipient_delimiter, "+", "characters that start a detail in a recipient's local part (user+detail: delivered to the mailbox \"detail\" when it exists, else INBOX); empty: none"),
 	I(lmtp_max_message, "52428800", 1024, 2147483647L, "largest message accepted over LMTP, in bytes (advertised as SIZE)"),
 	I(lmtp_timeout, "300", 10, 3600, "seconds of LMTP client silence before the connection is closed"),
+	S(metrics_listen, "", "OpenMetrics (Prometheus) endpoint: one host:port on a loopback address, answering GET /metrics; empty: none"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -455,6 +456,23 @@ static int listen_list_ok(const struct config *c, const char *v, const char *key
 	return rc;
 }
 
+/* One loopback host:port: the counters are for the host's own scraper
+ * (or a proxy in front of it), never for the network. */
+static int metrics_listen_ok(const struct config *c, struct error *err)
+{
+	const char *v = c->metrics_listen;
+	const char *colon = strrchr(v, ':');
+
+	if (v[0] == '\0')
+		return 0;
+	if (strchr(v, ',') || colon == NULL || v[0] == '/')
+		return config_fail(c, "metrics_listen", err, "expected one host:port");
+	if (strncmp(v, "127.", 4) != 0 && strncmp(v, "[::1]:", 6) != 0 &&
+	    strncmp(v, "localhost:", 10) != 0)
+		return config_fail(c, "metrics_listen", err, "\"%s\" is not a loopback address", v);
+	return listen_list_ok(c, v, "metrics_listen", err);
+}
+
 static int validate_words(const struct config *c, struct error *err)
 {
 	enum log_level lvl;
@@ -483,7 +501,8 @@ int config_validate(const struct config *c, struct error *err)
 		return -1;
 	if (listen_list_ok(c, c->listen, "listen", err) < 0 ||
 	    listen_list_ok(c, c->listen_tls, "listen_tls", err) < 0 ||
-	    listen_list_ok(c, c->lmtp_listen, "lmtp_listen", err) < 0)
+	    listen_list_ok(c, c->lmtp_listen, "lmtp_listen", err) < 0 ||
+	    metrics_listen_ok(c, err) < 0)
 		return -1;
 	if (c->listen[0] == '\0' && c->listen_tls[0] == '\0')
 		return config_fail(c, "listen", err, "listen and listen_tls are both empty");

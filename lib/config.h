@@ -67,6 +67,7 @@ struct config {
 	char *recipient_delimiter; /* user+detail: the characters that start a detail */
 	long lmtp_max_message;
 	long lmtp_timeout;
+	char *metrics_listen;   /* OpenMetrics endpoint, loopback host:port */
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */
 	struct config_extra *extra;

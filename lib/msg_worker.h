@@ -31,6 +31,12 @@ enum msg_worker {
 	 * lmtp_deliver_status), str text. Sent once the message is durable
 	 * in the store (or was refused). */
 	MSG_WORKER_DELIVERED,
+	/* worker -> master, now and then and before it exits: what its
+	 * sessions did since the last one (daemon/metrics.c adds it up).
+	 * u64 bytes-in, u64 bytes-out, u32 n, then n times: str command,
+	 * u64 count, u64 microseconds in all, u64 count per latency bucket
+	 * (STATS_BUCKETS of them, bounds in lib/stats.h). */
+	MSG_WORKER_STATS,
 };
 
 #endif

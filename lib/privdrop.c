@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "sandbox.h"
 
@@ -150,4 +151,25 @@ void privdrop_group_forget(void)
 	gid_t r, e, sv;
 	if (getresgid(&r, &e, &sv) == 0 && (e != r || sv != r) && setresgid(r, r, r) < 0)
 		fatal("cannot give up the privileged group: %s", strerror(errno));
+}
+
+void privdrop_to_login_user(const struct config *cfg)
+{
+	struct privdrop pd;
+	struct error err;
+	struct rlimit nofile = { 16, 16 }, core = { 0, 0 };
+
+	memset(&pd, 0, sizeof(pd));
+	pd.user = cfg->login_user;
+	pd.chroot_dir = cfg->login_chroot;
+	pd.no_fork = !sandbox_sanitized();
+	pd.memory_limit = (size_t)cfg->login_memory_limit << 20;
+	if (privdrop_is_root() && privdrop_lookup(pd.user, &pd.uid, &pd.gid, &err) < 0 &&
+	    privdrop_lookup("nobody", &pd.uid, &pd.gid, &err) < 0)
+		fatal("%s", err.msg);
+	if (privdrop_apply(&pd, &err) < 0)
+		fatal("%s", err.msg);
+	/* Not RLIMIT_FSIZE, as for a login worker: it would stop a memfd. */
+	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
+		fatal("setrlimit: %s", strerror(errno));
 }

@@ -39,6 +39,12 @@ int privdrop_group_raise(void);
 void privdrop_group_lower(void);
 /* Give the kept group up for good. */
 void privdrop_group_forget(void);
+/* What a process that serves outside bytes without a login worker's rlimits
+ * (the LMTP and metrics servers) becomes: chrooted to cfg's login_chroot,
+ * the login user (nobody if that user does not exist), no new processes,
+ * at most 16 files, no core. A failure is fatal. */
+struct config;
+void privdrop_to_login_user(const struct config *cfg);
 /* No more processes from this one (a login worker forked by the template,
  * which had to keep that right). */
 void privdrop_no_fork(void);

@@ -150,6 +150,11 @@ static const char *const calls_lmtp[] = {
 	"memfd_create",
 };
 
+/* The metrics server accepts its own connections. */
+static const char *const calls_metrics[] = {
+	"accept4", "accept",
+};
+
 /* The template forks workers, hands each a channel and reports it. */
 static const char *const calls_template[] = {
 	"clone", "clone3", "fork", "wait4", "waitid", "pidfd_open", "signalfd4", "dup2",
@@ -263,7 +268,7 @@ static int allow_role(scmp_filter_ctx ctx, enum sandbox_role role, struct error 
 {
 	struct call_list common = LIST(calls_common), login = LIST(calls_login);
 	struct call_list tmpl = LIST(calls_template), worker = LIST(calls_worker);
-	struct call_list lmtp = LIST(calls_lmtp);
+	struct call_list lmtp = LIST(calls_lmtp), metrics = LIST(calls_metrics);
 
 	if (allow_names(ctx, common, err) < 0 || allow_narrow(ctx, err) < 0)
 		return -1;
@@ -278,6 +283,8 @@ static int allow_role(scmp_filter_ctx ctx, enum sandbox_role role, struct error 
 	if (role == SANDBOX_LOGIN_TEMPLATE && allow_names(ctx, tmpl, err) < 0)
 		return -1;
 	if (role == SANDBOX_LMTP && allow_names(ctx, lmtp, err) < 0)
+		return -1;
+	if (role == SANDBOX_METRICS && allow_names(ctx, metrics, err) < 0)
 		return -1;
 	return allow_names(ctx, role == SANDBOX_WORKER ? worker : login, err);
 }

@@ -13,6 +13,7 @@ enum sandbox_role {
 	SANDBOX_LOGIN_TEMPLATE, /* forks login workers: a login worker's calls and fork's */
 	SANDBOX_WORKER,         /* user worker: the mail store's file calls */
 	SANDBOX_LMTP,           /* LMTP worker: a login worker's, and memfds */
+	SANDBOX_METRICS,        /* metrics server: a login worker's, and accept */
 };
 
 enum sandbox_mode {

@@ -172,7 +172,7 @@ void lmtp_msg_delivered(uint32_t slot, uint32_t status, const char *text)
 		S->rcpt[slot].answered = 1;
 		S->rcpt[slot].result = status;
 		snprintf(S->rcpt[slot].text, sizeof(S->rcpt[slot].text), "%s", text);
-		log_info("%s: delivery to %s: %s", S->sid, S->rcpt[slot].addr,
+		log_info("delivery to %s: %s", S->rcpt[slot].addr,
 			 status == LMTP_DELIVER_OK ? "saved" : text);
 		S->waiting--;
 	}

@@ -5,7 +5,7 @@
  * and the mail it carries is everyone's. It ends with its connection. */
 #include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "../lib/child.h"
@@ -39,30 +39,13 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	lmtp_session_abort("Service shutting down");
 }
 
-/* Root's part: the host name, then the chroot and the login user. The
- * login worker's rlimits but RLIMIT_FSIZE, which would stop the memfd. */
-static void drop_privileges(void)
+/* The name this server goes by, before the chroot hides the host's. */
+static void set_hostname(void)
 {
-	struct privdrop pd;
-	struct error err;
-	struct rlimit nofile = { 16, 16 }, core = { 0, 0 };
-
 	if (S->cfg.lmtp_hostname[0])
 		snprintf(S->hostname, sizeof(S->hostname), "%s", S->cfg.lmtp_hostname);
 	else if (gethostname(S->hostname, sizeof(S->hostname)) < 0)
 		snprintf(S->hostname, sizeof(S->hostname), "localhost");
-	memset(&pd, 0, sizeof(pd));
-	pd.user = S->cfg.login_user;
-	pd.chroot_dir = S->cfg.login_chroot;
-	pd.no_fork = !sandbox_sanitized();
-	pd.memory_limit = (size_t)S->cfg.login_memory_limit << 20;
-	if (privdrop_is_root() && privdrop_lookup(pd.user, &pd.uid, &pd.gid, &err) < 0 &&
-	    privdrop_lookup("nobody", &pd.uid, &pd.gid, &err) < 0)
-		fatal("%s", err.msg);
-	if (privdrop_apply(&pd, &err) < 0)
-		fatal("%s", err.msg);
-	if (setrlimit(RLIMIT_NOFILE, &nofile) < 0 || setrlimit(RLIMIT_CORE, &core) < 0)
-		fatal("setrlimit failed");
 }
 
 int main(int argc, char **argv)
@@ -76,7 +59,8 @@ int main(int argc, char **argv)
 	S->remote = args.opt[1];
 	log_set_session(S->sid);
 	signal(SIGPIPE, SIG_IGN);
-	drop_privileges();
+	set_hostname();
+	privdrop_to_login_user(&S->cfg);
 	S->base = event_base_new();
 	if (S->base == NULL)
 		fatal("event_base_new failed");

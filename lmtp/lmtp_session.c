@@ -29,7 +29,7 @@ static void close_after_flush(void)
 
 void lmtp_session_abort(const char *why)
 {
-	log_info("%s: %s", S->sid, why);
+	log_info("%s", why);
 	lmtp_reply(421, "4.3.2 %s", why);
 	close_after_flush();
 }

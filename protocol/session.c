@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -307,6 +308,14 @@ static const struct command *check_command(struct session *s, const struct imap_
 	return c;
 }
 
+static uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void run_command(struct session *s, const char *raw, size_t len)
 {
 	struct imap_cmd cmd;
@@ -318,8 +327,17 @@ static void run_command(struct session *s, const char *raw, size_t len)
 		bad_command(s, cmd.tag, NULL, errmsg ? errmsg : "Syntax error");
 		return;
 	}
-	if ((c = check_command(s, &cmd)) != NULL)
+	if ((c = check_command(s, &cmd)) == NULL)
+		return;
+	if (s->on_command == NULL) {
 		c->fn(s, &cmd);
+		return;
+	}
+	/* c->fn may end the session; its on_command is read before. */
+	void (*counted)(const char *, uint64_t) = s->on_command;
+	uint64_t t0 = monotonic_us();
+	c->fn(s, &cmd);
+	counted(c->name, monotonic_us() - t0);
 }
 
 /* ---- literals --------------------------------------------------------------
@@ -387,7 +405,13 @@ static enum literal_action literal_decide(struct session *s, const char *raw, si
 		bad_command(s, cmd.tag, NULL, errmsg);
 		return LIT_REFUSED;
 	}
-	return c->literal(s, &cmd, lit);
+	enum literal_action act = c->literal(s, &cmd, lit);
+	if (act == LIT_STREAM) {
+		/* Timed from here to the end of its stream (statistics). */
+		s->stream_cmd = c->name;
+		s->stream_t0 = monotonic_us();
+	}
+	return act;
 }
 
 static void session_literal(struct session *s)
@@ -427,7 +451,12 @@ static void session_command(struct session *s, const char *raw, size_t len)
 		s->line_fn = NULL;
 		fn(s, raw, len);
 	} else if (k) {
+		void (*counted)(const char *, uint64_t) = s->on_command;
+		const char *name = s->stream_cmd;
+		s->stream_cmd = NULL;
 		k->end(s, raw + s->sink_off, len - s->sink_off);
+		if (counted && name)
+			counted(name, monotonic_us() - s->stream_t0);
 	} else {
 		run_command(s, raw, len);
 	}

@@ -110,6 +110,8 @@ struct session {
 	void (*drained)(struct session *s);
 	/* Called once when the session ends, before it is freed. */
 	void (*on_free)(struct session *s);
+	/* Optional: a command's handler returned after usec (statistics). */
+	void (*on_command)(const char *name, uint64_t usec);
 	void *owner;
 	/* The command being read: looked up at its first literal. */
 	const struct command *lit_cmd;
@@ -117,6 +119,9 @@ struct session {
 	 * literal sits in the command (what follows it starts there). */
 	const struct session_sink *sink;
 	size_t sink_off;
+	/* The command whose literal streams, and when it began. */
+	const char *stream_cmd;
+	uint64_t stream_t0;
 };
 
 /* Take over bev (already set up, e.g. socket or TLS). */

@@ -44,6 +44,7 @@ struct wsession {
 	/* The APPEND whose message is arriving (cmd_append.c; the
 	 * command's arena holds it). */
 	struct append_state *append;
+	uint64_t bytes_in, bytes_out;  /* read from, written to the client */
 	struct wsession *next;
 };
 
@@ -71,6 +72,15 @@ void wsession_idle_stop(struct wsession *ws);
 /* cmd_idle.c: make every other session in IDLE sync soon. */
 void wsession_idle_poke_others(struct wsession *self);
 const char *worker_capability(struct session *s);
+/* worker_stats.c: commands and bytes for the metrics endpoint */
+void worker_stats_init(struct event_base *base);
+void worker_stats_free(void);
+/* A session's command handler ran for usec (session.h on_command). */
+void worker_stats_command(const char *name, uint64_t usec);
+/* Count what a session's buffers read and write (in ws too). */
+void worker_stats_watch(struct wsession *ws, struct bufferevent *bev);
+/* Send what is new to the master now. */
+void worker_stats_flush(void);
 /* worker_deliver.c: MSG_WORKER_DELIVER, a message from LMTP. */
 struct ipc_msg;
 void worker_deliver(struct ipc_msg *m);

@@ -102,7 +102,9 @@ static void on_session_free(struct session *s)
 			break;
 		}
 	}
-	log_info("session closed");
+	log_info("session closed: user=%s remote=%s tls=%d in=%llu out=%llu", W->user.name,
+		 ws->s.remote, ws->s.tls, (unsigned long long)ws->bytes_in,
+		 (unsigned long long)ws->bytes_out);
 	log_set_session(NULL);
 	free(ws);
 	W->nsessions--;
@@ -153,6 +155,8 @@ static void new_session(struct ipc_msg *m)
 	ws->s.state = ST_AUTH;
 	ws->s.capability = worker_capability;
 	ws->s.on_free = on_session_free;
+	ws->s.on_command = worker_stats_command;
+	worker_stats_watch(ws, bev);
 	ws->next = W->sessions;
 	W->sessions = ws;
 	W->nsessions++;
@@ -382,6 +386,7 @@ int main(int argc, char **argv)
 	event_add(master_ev, NULL);
 	idle_ev = evtimer_new(base, on_idle, NULL);
 	trim_ev = evtimer_new(base, on_trim, NULL);
+	worker_stats_init(base);
 	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
 	event_add(term_ev, NULL);
 	/* Set up: from here on the calls that serving sessions takes. */
@@ -394,6 +399,8 @@ int main(int argc, char **argv)
 		struct wsession *ws = W->sessions;
 		session_release(&ws->s);  /* calls on_session_free, which unlinks */
 	}
+	worker_stats_flush();
+	worker_stats_free();
 	event_free(master_ev);
 	event_free(idle_ev);
 	event_free(trim_ev);

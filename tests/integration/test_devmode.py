@@ -17,7 +17,8 @@ from netwait import wait_listening
 from conftest import BUILD, CORPUS, ROOT, check_sanitizers, corpus_messages, free_port
 from readable import all_readable, readable_tree
 
-PROGRAMS = ("havend", "haven-login", "haven-worker", "haven-auth", "haven-lmtp")
+PROGRAMS = ("havend", "haven-login", "haven-worker", "haven-auth", "haven-lmtp",
+            "haven-metrics")
 
 # About mbox files or processes, not the storage interface.
 BACKENDS = ["mbox"]

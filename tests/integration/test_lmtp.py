@@ -16,6 +16,7 @@ import pytest
 
 from conftest import Haven, IS_ROOT, check_sanitizers, free_port, only_backends
 from lmtp_client import Lmtp, code_text, stuff
+from netwait import wait_listening
 from procs import children_of, wait_for
 
 MSG = (b"From: Sender <sender@example.org>\r\nTo: alice@example.org\r\n"
@@ -34,6 +35,7 @@ def h(backend):
     h.lmtp_port = port
     h.lmtp_path = sock_dir + "/lmtp"
     h.start()
+    wait_listening(port, h.proc, 30, h.log_text)
     yield h
     check_sanitizers(h.stop())
     h.cleanup()
