@@ -180,7 +180,10 @@ static void on_deliver(struct lmtp_conn *c, struct ipc_msg *m)
 		delivery_remove(d);
 		send_u32_u32_str(c, MSG_LMTP_DELIVERED, slot, LMTP_DELIVER_TEMPFAIL,
 				 "Mail service unavailable");
+		return;
 	}
+	log_debug("%s: delivery for %s handed to worker pid %ld", c->sid, s->user,
+		  (long)d->worker);
 }
 
 static void conn_read(evutil_socket_t fd, short what, void *arg)
@@ -207,13 +210,36 @@ static void conn_read(evutil_socket_t fd, short what, void *arg)
 	ipc_msg_free(&m);
 }
 
+#ifdef HAVEN_TEST_HOOKS
+/* Test builds only: the first LMTP worker gets -c N from the environment's
+ * HAVEN_TEST_LMTP_STALL_AT, and stops itself (SIGSTOP) once N bytes of a
+ * message are in, for a test to kill it mid-DATA; the MTA's retry then
+ * goes to a worker without it. */
+static const char *test_stall(void)
+{
+	static int used;
+	const char *at = getenv("HAVEN_TEST_LMTP_STALL_AT");
+
+	if (used || at == NULL)
+		return NULL;
+	used = 1;
+	return at;
+}
+#else
+static const char *test_stall(void)
+{
+	return NULL;
+}
+#endif
+
 static void conn_start(int client, const char *remote)
 {
 	struct lmtp_conn *c = xcalloc(1, sizeof(*c));
+	const char *stall = test_stall();
 	int sv[2];
 
 	snprintf(c->sid, sizeof(c->sid), "L%08x", ++M->next_id);
-	const char *extra[] = { "-a", c->sid, "-b", remote, NULL };
+	const char *extra[] = { "-a", c->sid, "-b", remote, stall ? "-c" : NULL, stall, NULL };
 	if (ipc_socketpair(sv) < 0) {
 		log_err("lmtp: socketpair: %s", strerror(errno));
 		free(c);

@@ -62,6 +62,7 @@ struct lmtp_session {
 	int bdat_last, bdat_seen;
 	const char *bdat_refused;    /* the reply of a chunk read only to be dropped */
 	uint32_t waiting;            /* deliveries not answered yet */
+	uint64_t test_stall_at;      /* test builds: -c, see lmtp_session.c */
 };
 
 extern struct lmtp_session *S;

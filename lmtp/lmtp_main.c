@@ -4,6 +4,7 @@
  * byte, and then runs under a seccomp filter: what it parses is the MTA's,
  * and the mail it carries is everyone's. It ends with its connection. */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
 		fatal("missing session id or remote address");
 	S->sid = args.opt[0];
 	S->remote = args.opt[1];
+	if (args.opt[2])
+		S->test_stall_at = strtoull(args.opt[2], NULL, 10);
 	log_set_session(S->sid);
 	signal(SIGPIPE, SIG_IGN);
 	set_hostname();

@@ -2,6 +2,7 @@
  * just means the next ones are already in the buffer: reading pauses
  * while the master looks a recipient up or the workers deliver), the
  * DATA stream and BDAT chunks into the message. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,9 +252,23 @@ static int read_command(struct evbuffer *in)
 	return 1;
 }
 
+#ifdef HAVEN_TEST_HOOKS
+/* Test builds only (daemon/lmtp.c's test_stall): stop mid-DATA. */
+static void test_stall(void)
+{
+	if (S->test_stall_at && S->size >= S->test_stall_at)
+		raise(SIGSTOP);
+}
+#else
+static void test_stall(void)
+{
+}
+#endif
+
 /* DATA: the decoder takes what is there; at the end, the deliveries. */
 static int read_data(struct evbuffer *in)
 {
+	test_stall();
 	struct evbuffer_iovec v;
 	int done = 0;
 

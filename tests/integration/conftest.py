@@ -44,6 +44,11 @@ def only_backends(*names):
     return mark
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "stall_at(n): test builds' first LMTP worker stops "
+                            "itself after n bytes of a message (test_postfix_lmtp)")
+
+
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         allowed = getattr(metafunc.function, "backends", None) or \
