@@ -19,7 +19,8 @@
 #include "master.h"
 
 /* Keys read once at start (keep_start_values). */
-static const char *const restart_keys[] = { "listen", "listen_tls", "login_user", "pid_file" };
+static const char *const restart_keys[] = { "listen", "listen_tls", "login_user", "pid_file",
+					    "lmtp_listen", "metrics_listen" };
 
 struct change_count {
 	unsigned applied, restart;
@@ -88,6 +89,8 @@ static void keep_start_values(struct config *cfg)
 	char **pairs[][2] = {
 		{ &cfg->listen, &M->cfg.listen }, { &cfg->listen_tls, &M->cfg.listen_tls },
 		{ &cfg->login_user, &M->cfg.login_user }, { &cfg->pid_file, &M->cfg.pid_file },
+		{ &cfg->lmtp_listen, &M->cfg.lmtp_listen },
+		{ &cfg->metrics_listen, &M->cfg.metrics_listen },
 	};
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		char *t = *pairs[i][0];

@@ -172,7 +172,8 @@ void lmtp_msg_delivered(uint32_t slot, uint32_t status, const char *text)
 		S->rcpt[slot].answered = 1;
 		S->rcpt[slot].result = status;
 		snprintf(S->rcpt[slot].text, sizeof(S->rcpt[slot].text), "%s", text);
-		log_info("delivery to %s: %s", S->rcpt[slot].addr,
+		log_info("delivery: from=<%s> to=<%s> size=%llu remote=%s: %s", S->from,
+			 S->rcpt[slot].addr, (unsigned long long)S->size, S->remote,
 			 status == LMTP_DELIVER_OK ? "saved" : text);
 		S->waiting--;
 	}

@@ -357,6 +357,8 @@ void lmtp_session_master(struct ipc_msg *m)
 	if (ipc_get_u32(m, &slot) < 0 || ipc_get_u32(m, &status) < 0 ||
 	    ipc_get_str(m, &text) < 0 || ipc_get_end(m) < 0)
 		fatal("malformed message %u from the master", m->type);
+	if (S->phase == PH_CLOSING)
+		return;  /* an answer to what the connection no longer waits for */
 	if (m->type == MSG_LMTP_RCPT_RESULT && S->phase == PH_RCPT && slot + 1 == S->nrcpt) {
 		rcpt_result(slot, status);
 		S->phase = PH_COMMAND;
