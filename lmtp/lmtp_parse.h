@@ -50,7 +50,9 @@ struct lmtp_cmd {
  *   501 "5.1.3 Bad recipient address syntax", "5.1.3 Recipient address too long"
  *   553 "5.6.7 Non-ASCII address without SMTPUTF8"
  *   555 "5.5.4 Unsupported parameter"
- * On error *out holds nothing usable. Unknown verbs give verb LMTP_UNKNOWN
+ * On error *out holds nothing usable. A refused BDAT leaves its chunk's
+ * length unknown, so the bytes that follow cannot be told from commands:
+ * the session should answer and close. Unknown verbs give verb LMTP_UNKNOWN
  * and 0 (the session answers 500 5.5.1); HELO and EHLO give LMTP_HELO_EHLO
  * and 0 without looking at their argument. Verbs, "FROM:", "TO:", parameter
  * keywords and their keyword values are case-insensitive. Trailing spaces
