@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 
@@ -244,10 +245,16 @@ static int read_command(struct evbuffer *in)
 		bad_line(500, "5.5.2 Line too long");
 		return 1;
 	}
-	if (lmtp_parse_line(line, len, S->smtputf8, &cmd, &code, &text) < 0)
-		bad_line(code, text);
-	else
+	if (lmtp_parse_line(line, len, S->smtputf8, &cmd, &code, &text) == 0) {
 		command(&cmd);
+	} else if (strncasecmp(line, "BDAT", 4) == 0) {
+		/* Its chunk follows, of a length not known: there is no way to
+		 * find the next command (lmtp_parse.h). */
+		lmtp_reply(code, "%s", text);
+		close_after_flush();
+	} else {
+		bad_line(code, text);
+	}
 	free(line);
 	return 1;
 }

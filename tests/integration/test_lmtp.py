@@ -176,6 +176,18 @@ def test_limits_and_bad_commands_answered_and_the_session_goes_on(h):
     assert len(messages(h, "alice")) == 1
 
 
+def test_bad_bdat_closes_the_connection(h):
+    """A refused BDAT line: its chunk's length is unknown, so nothing after
+    it can be read as a command; the reply, then the end."""
+    c = Lmtp(h.lmtp_port)
+    c.lhlo()
+    transaction(c, [b"alice"])
+    c.send(b"BDAT 12x LAST\r\nRSET\r\nNOOP\r\n")
+    assert c.reply()[0] == 501
+    assert c.f.readline() == b""
+    assert messages(h, "alice") == []
+
+
 def test_unix_socket(h):
     c = Lmtp(path=h.lmtp_path)
     c.lhlo()
