@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/child.h"
@@ -63,6 +64,10 @@ int main(int argc, char **argv)
 	log_set_session(S->sid);
 	signal(SIGPIPE, SIG_IGN);
 	set_hostname();
+	/* The Received: date needs the zone, which glibc reads from
+	 * /etc/localtime on first use: now, before the chroot and the
+	 * filter (which forbids opening files) hide it. */
+	tzset();
 	privdrop_to_login_user(&S->cfg);
 	S->base = event_base_new();
 	if (S->base == NULL)

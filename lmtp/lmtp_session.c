@@ -3,6 +3,8 @@
  * while the master looks a recipient up or the workers deliver), the
  * DATA stream and BDAT chunks into the message. */
 #include <signal.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,9 +382,14 @@ void lmtp_session_master(struct ipc_msg *m)
 void lmtp_session_start(int client_fd)
 {
 	struct timeval tv = { S->cfg.lmtp_timeout, 0 };
+	int one = 1;
 
 	S->memfd = -1;
 	net_set_nonblock(client_fd);
+	/* Replies to pipelined commands go out one by one: Nagle would hold
+	 * each back for the ACK of the one before, which the client delays
+	 * (40 ms a message). Fails harmlessly on a unix socket. */
+	setsockopt(client_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	S->bev = bufferevent_socket_new(S->base, client_fd, BEV_OPT_CLOSE_ON_FREE);
 	if (S->bev == NULL)
 		fatal("cannot set up the client socket");

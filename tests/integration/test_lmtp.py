@@ -14,7 +14,7 @@ import tempfile
 
 import pytest
 
-from conftest import Haven, IS_ROOT, check_sanitizers, free_port, only_backends
+from conftest import ROOT, Haven, IS_ROOT, check_sanitizers, free_port, only_backends
 from lmtp_client import Lmtp, code_text, stuff
 from netwait import wait_listening
 from procs import children_of, wait_for
@@ -217,6 +217,35 @@ def test_idle_session_sees_the_delivery(h):
 def lmtp_workers(h):
     return [pid for pid, argv in children_of(h.proc.pid)
             if argv and os.path.basename(argv[0]) == "haven-lmtp"]
+
+
+PLAIN_BUILD = os.environ.get("HAVEN_PLAIN_BUILD", os.path.join(ROOT, "build"))
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(PLAIN_BUILD, "haven-lmtp")),
+                    reason="normal build missing")
+def test_normal_build_under_its_seccomp_filter(backend):
+    """The normal build's filters are the real ones (a sanitized build
+    allows more calls, for its reports): a whole delivery, Received: date
+    included, with the LMTP worker's filter on."""
+    port = free_port()
+    h = Haven(users=("alice",), backend=backend, extra_conf="lmtp_listen = 127.0.0.1:%d" % port)
+    conf = open(h.conf).read().replace("libexec_dir = ", "libexec_dir = %s\n#" % PLAIN_BUILD)
+    open(h.conf, "w").write(conf)
+    h.start()
+    try:
+        wait_listening(port, h.proc, 30, h.log_text)
+        c = Lmtp(port)
+        c.lhlo()
+        transaction(c, [b"alice"])
+        assert [x[0] for x in c.data(MSG, 1)] == [250]
+        c.close()
+        (stored,) = messages(h, "alice")
+        assert split_trace(stored)[1] == MSG
+    finally:
+        text = h.stop()
+        h.cleanup()
+    assert "signal 31" not in text and "killed by signal" not in text, text
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root (process model)")
