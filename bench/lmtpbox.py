@@ -54,7 +54,8 @@ def prepare(srv, users):
     for login, password in users:
         m = _session(srv, login, password)
         try:
-            m.delete(BOX)   # NO when there is none
+            if _ok("LIST " + BOX, *m.list('""', BOX)) != [None]:
+                _ok("DELETE " + BOX, *m.delete(BOX))
             _ok("CREATE " + BOX, *m.create(BOX))
             inbox[login] = _messages(m, "INBOX")
         finally:
