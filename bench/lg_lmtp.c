@@ -5,7 +5,11 @@
  * TO one recipient (--lmtp-rcpt2 percent of the messages: two different
  * ones) and DATA, sent together (PIPELINING, which the server must offer);
  * after the 354 the message (a corpus message behind a unique X-Bench-Id
- * header, dot-stuffed) and its "."; at the end QUIT. A recipient is a
+ * header, dot-stuffed) and its "."; at the end QUIT. The measured window
+ * (--duration) opens when every client has its connection set up (its
+ * LHLO answered), as an MTA's cached connections are already open: the
+ * first clients wait for the last (a server may take a second to start
+ * its LMTP processes). A recipient is a
  * random user's user+detail@domain (bench/run creates the mailbox "detail"
  * over IMAP before a run, and counts, checks and deletes it after).
  *
@@ -34,6 +38,7 @@ static char **stuffed;
 static size_t *stuffed_len;
 static unsigned long messages_done, deliveries_done;
 static unsigned long *delivered; /* per user */
+static int nready, window_open;
 
 static int addr_part_ok(const char *s, size_t max)
 {
@@ -153,6 +158,31 @@ static void send_message(struct conn *c)
 	lmtp_send(c, S_MESSAGE, C_DATA, NULL);
 }
 
+/* Every client set up: the window opens, the waiting ones begin. */
+static void open_window(void)
+{
+	window_open = 1;
+	window_start();
+	for (int i = 0; i < opt.clients; i++)
+		if (conns[i].bev && conns[i].step == S_LMTP_WAIT)
+			next_message(&conns[i]);
+}
+
+/* c is set up: its first message now, or once all are. */
+static void setup_done(struct conn *c)
+{
+	if (window_open) {
+		next_message(c);
+		return;
+	}
+	c->step = S_LMTP_WAIT;
+	if (!c->lmtp_counted) {
+		c->lmtp_counted = 1;
+		if (++nready == opt.clients)
+			open_window();
+	}
+}
+
 /* A reply that ends the step's exchange as it should. */
 static void step_done(struct conn *c)
 {
@@ -163,6 +193,8 @@ static void step_done(struct conn *c)
 		lmtp_send(c, S_LHLO, C_LHLO, "LHLO loadgen.bench.example");
 		break;
 	case S_LHLO:
+		setup_done(c);
+		break;
 	case S_MESSAGE:
 		next_message(c);
 		break;

@@ -131,7 +131,7 @@ void errmsg(const char *fmt, ...)
 
 /* ---- one connection ------------------------------------------------------- */
 
-static struct conn *conns;
+struct conn *conns;
 static void conn_start(struct conn *c);
 
 static void conn_free(struct conn *c)
@@ -512,6 +512,12 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(base);
 }
 
+void window_start(void)
+{
+	t_start = now();
+	t_end = t_start + opt.duration;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -765,7 +771,8 @@ int main(int argc, char **argv)
 	if (!base || !conns)
 		lg_oom();
 	t_start = now();
-	t_end = t_start + opt.duration;
+	/* lmtp: the window starts once every connection is set up */
+	t_end = t_start + (opt.profile == P_LMTP ? LMTP_SETUP_S : opt.duration);
 	for (int i = 0; i < opt.clients; i++) {
 		conns[i].id = i;
 		conns[i].timer = evtimer_new(base, hold_timer_cb, &conns[i]);

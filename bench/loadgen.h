@@ -26,7 +26,7 @@ enum step {
 	S_GREETING, S_LOGIN, S_LIST, S_STATUS, S_SELECT, S_FETCH_FLAGS, S_FETCH_ENV,
 	S_FETCH_BS, S_FETCH_WINDOW, S_FETCH_BODY, S_STORE_FLAG, S_APPEND, S_UID_FETCH,
 	S_STORE, S_EXPUNGE, S_CREATE, S_DELETE, S_LOGOUT, S_HOLD_WAIT, S_HOLD_CMD,
-	S_IDLE_WAIT, S_BIG, S_LHLO, S_ENVELOPE, S_MESSAGE, S_DONE
+	S_IDLE_WAIT, S_BIG, S_LHLO, S_LMTP_WAIT, S_ENVELOPE, S_MESSAGE, S_DONE
 };
 
 struct conn {
@@ -68,6 +68,7 @@ struct conn {
 	int lmtp_rcpt[2], lmtp_nrcpt;
 	int lmtp_replies;  /* replies of the current step read so far */
 	int lmtp_pipelining; /* the server's LHLO offered PIPELINING */
+	int lmtp_counted;    /* was set up before the window opened */
 };
 
 struct options {
@@ -99,6 +100,7 @@ extern unsigned long proto_errors, verify_errors, verify_ok, sessions_done;
 extern int stopping, logged_in_now;
 extern double t_end;
 extern char **corpus; /* the messages APPEND sends (--corpus) */
+extern struct conn *conns; /* opt.clients of them */
 extern size_t *corpus_len, ncorpus;
 
 /* loadgen.c */
@@ -111,6 +113,8 @@ void send_cmd(struct conn *c, enum cmd kind, const char *fmt, ...)
 void lg_oom(void) __attribute__((noreturn));
 /* The connection is done with (closed); a new one starts if the run goes on. */
 void restart_later(struct conn *c);
+/* The measured window starts now and lasts --duration. */
+void window_start(void);
 
 /* lg_session.c */
 void session_next(struct conn *c);
@@ -129,7 +133,9 @@ void big_verify(struct conn *c);
 void big_parse_ops(const char *list);
 void big_load_expect(const char *path);
 
-/* lg_lmtp.c */
+/* lg_lmtp.c: the window opens once every client's connection is set up,
+ * which may take this long at most */
+#define LMTP_SETUP_S 60.0
 int lmtp_options_ok(void);
 void lmtp_init(void);
 void lmtp_read_cb(struct bufferevent *bev, void *arg);
