@@ -9,9 +9,9 @@
  * (--duration) opens when every client has its connection set up (its
  * LHLO answered), as an MTA's cached connections are already open: the
  * first clients wait for the last (a server may take a second to start
- * its LMTP processes). A recipient is a
- * random user's user+detail@domain (bench/run creates the mailbox "detail"
- * over IMAP before a run, and counts, checks and deletes it after).
+ * its LMTP processes). A recipient is a random user's user+detail@domain
+ * (bench/run creates the mailbox "detail" over IMAP before a run, and
+ * counts, checks and deletes it after).
  *
  * Every reply is checked: 220, 250 to LHLO, 250 to MAIL and to each RCPT,
  * 354 to DATA, then 250 for every recipient, 221 to QUIT. Anything else is
