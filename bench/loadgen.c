@@ -18,6 +18,9 @@
  *            each LOGIN, the --big-ops commands (STATUS, SELECT, FETCH 1:*
  *            (UID FLAGS), UID SEARCH SUBJECT, SEARCH BODY), LOGOUT; every
  *            answer is checked against --bigbox-expect (lg_bigbox.c)
+ *   lmtp     not IMAP: mail delivered over LMTP, one connection per client
+ *            kept for the whole run, MAIL/RCPT/DATA pipelined, every
+ *            recipient's reply checked (lg_lmtp.c)
  * --scram: log in with AUTHENTICATE SCRAM-SHA-256 instead of LOGIN.
  * --tls: implicit TLS (IMAPS), the server certificate verified against
  * --tls-ca for IP 127.0.0.1; every connection makes a full handshake (no
@@ -58,7 +61,8 @@ const char *cmd_names[C_NCMDS] = {
 	"FETCH_BODYSTRUCTURE", "FETCH_BODY", "APPEND", "UID_FETCH_BODY_VERIFY",
 	"STORE", "EXPUNGE", "LOGOUT", "NOOP", "STATUS", "IDLE",
 	"FETCH_ALL_UID_FLAGS", "UID_SEARCH_SUBJECT", "SEARCH_BODY",
-	"LIST", "FETCH_WINDOW", "STORE_FLAG", "CREATE", "DELETE"
+	"LIST", "FETCH_WINDOW", "STORE_FLAG", "CREATE", "DELETE",
+	"LHLO", "ENVELOPE", "DATA", "QUIT"
 };
 
 #define MAX_SAMPLES 2000000
@@ -67,7 +71,8 @@ struct options opt = {
 	.profile = P_DEFAULT, .port = 143, .clients = 10, .nusers = 50,
 	.max_sessions = 1000000, .duration = 10.0, .hold_interval = 2.0,
 	.user_fmt = "bench%02d", .pass_fmt = "pw-bench%02d", .timeout = 60,
-	.append_box = "benchappend",
+	.append_box = "benchappend", .lmtp_detail = "benchlmtp", .lmtp_domain = "localhost",
+	.lmtp_rcpt2 = 20,
 };
 
 static SSL_CTX *ssl_ctx;
@@ -75,8 +80,8 @@ static char tls_version[32], tls_cipher[64]; /* of the first TLS connection */
 
 static struct event_base *base;
 struct stat_cmd stats[C_NCMDS];
-unsigned long proto_errors, verify_errors, verify_ok;
-static unsigned long sessions_done, sessions_started, conn_errors, timeouts;
+unsigned long proto_errors, verify_errors, verify_ok, sessions_done;
+static unsigned long sessions_started, conn_errors, timeouts;
 int stopping, logged_in_now;
 static int ready_written;
 static double t_start;
@@ -98,7 +103,7 @@ double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void record(enum cmd c, double ms)
+void record(enum cmd c, double ms)
 {
 	struct stat_cmd *s = &stats[c];
 	if (s->n == s->cap) {
@@ -126,7 +131,7 @@ void errmsg(const char *fmt, ...)
 
 /* ---- one connection ------------------------------------------------------- */
 
-static struct conn *conns;
+struct conn *conns;
 static void conn_start(struct conn *c);
 
 static void conn_free(struct conn *c)
@@ -139,7 +144,7 @@ static void conn_free(struct conn *c)
 	c->app_msg = NULL;
 }
 
-static void restart_later(struct conn *c)
+void restart_later(struct conn *c)
 {
 	conn_free(c);
 	c->step = S_DONE;
@@ -468,7 +473,7 @@ static void conn_start(struct conn *c)
 		fprintf(stderr, "loadgen: cannot make a bufferevent\n");
 		exit(2);
 	}
-	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
+	bufferevent_setcb(c->bev, opt.profile == P_LMTP ? lmtp_read_cb : read_cb, NULL, event_cb, c);
 	struct timeval to = { opt.timeout, 0 };
 	bufferevent_set_timeouts(c->bev, &to, &to);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -505,6 +510,12 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	/* grace: in-flight sessions finish, but never longer than 15 s */
 	if (!active || now() >= t_end + 15.0)
 		event_base_loopbreak(base);
+}
+
+void window_start(void)
+{
+	t_start = now();
+	t_end = t_start + opt.duration;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -584,17 +595,19 @@ static void load_corpus(void)
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
-		"usage: loadgen --port P [--profile login|default|mixed|append|hold|bigbox]\n"
+		"usage: loadgen --port P [--profile login|default|mixed|append|hold|bigbox|lmtp]\n"
 		"       [--clients N] [--duration S] [--users N] [--user-fmt bench%%02d]\n"
 		"       [--pass-fmt pw-bench%%02d] [--user-pick random|client] [--corpus DIR]\n"
 		"       [--max-sessions N] [--hold-interval S] [--ready-file F] [--fetch-max N]\n"
 		"       [--append-box NAME] [--timeout S] [--tls --tls-ca CERT.pem]\n"
 		"       [--big-ops STATUS,SELECT,FETCH,SEARCH_HEADER,SEARCH_BODY --bigbox-expect F]\n"
-		"       [--scram] [-v]\n"
+		"       [--scram] [--lmtp-detail NAME] [--lmtp-domain D] [--lmtp-rcpt2 PERCENT] [-v]\n"
 		"--scram: log in with AUTHENTICATE SCRAM-SHA-256 (the server's signature checked)\n"
 		"--user-pick client: client i is always user i mod N (100 clients on 50 users:\n"
 		"two sessions of every user at all times); random (default): a random user\n"
 		"per session.\n"
+		"lmtp: --port is the LMTP port; recipients user+NAME@D (NAME \"\": user@D),\n"
+		"PERCENT of the messages (default 20) to two different users.\n"
 		"bigbox: --max-sessions sessions one after the other (use --clients 1); F has\n"
 		"lines 'messages N', 'uidnext N', 'unseen N', 'subject STR', 'subject_uids U...',\n"
 		"'body STR', 'body_seqs S...' (ascending)\n");
@@ -603,7 +616,7 @@ static void __attribute__((noreturn)) usage(void)
 
 static const char *const profile_names[] = {
 	[P_LOGIN] = "login", [P_DEFAULT] = "default", [P_MIXED] = "mixed",
-	[P_APPEND] = "append", [P_HOLD] = "hold", [P_BIGBOX] = "bigbox",
+	[P_APPEND] = "append", [P_HOLD] = "hold", [P_BIGBOX] = "bigbox", [P_LMTP] = "lmtp",
 };
 
 static enum profile profile_parse(const char *name)
@@ -644,11 +657,12 @@ static void parse_options(int argc, char **argv)
 		{ "tls", 0, 0, 'T' },	      { "tls-ca", 1, 0, 'A' },
 		{ "big-ops", 1, 0, 'B' },     { "bigbox-expect", 1, 0, 'E' },
 		{ "user-pick", 1, 0, 'k' },   { "append-box", 1, 0, 'a' },
-		{ "scram", 0, 0, 'S' },
+		{ "scram", 0, 0, 'S' },	      { "lmtp-detail", 1, 0, 'D' },
+		{ "lmtp-domain", 1, 0, 'O' }, { "lmtp-rcpt2", 1, 0, 'R' },
 		{ 0, 0, 0, 0 }
 	};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "p:P:c:d:u:U:W:C:m:i:r:vf:t:TA:B:E:k:a:S", lo,
+	while ((ch = getopt_long(argc, argv, "p:P:c:d:u:U:W:C:m:i:r:vf:t:TA:B:E:k:a:SD:O:R:", lo,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'p': opt.port = atoi(optarg); break;
@@ -676,12 +690,17 @@ static void parse_options(int argc, char **argv)
 			break;
 		case 'a': opt.append_box = optarg; break;
 		case 'S': opt.scram = 1; break;
+		case 'D': opt.lmtp_detail = optarg; break;
+		case 'O': opt.lmtp_domain = optarg; break;
+		case 'R': opt.lmtp_rcpt2 = atoi(optarg); break;
 		default: usage();
 		}
 	}
 	if (opt.port <= 0 || opt.clients <= 0 || opt.clients > 20000 || opt.nusers <= 0 ||
 	    opt.duration <= 0 || opt.duration > 3600 || opt.timeout <= 0 ||
 	    strpbrk(opt.append_box, " \"\\(){%*"))
+		usage();
+	if (!lmtp_options_ok())
 		usage();
 	if (opt.profile == P_BIGBOX && (!opt.big_ops || !opt.big_expect))
 		usage();
@@ -725,6 +744,8 @@ static void print_json(double elapsed)
 	if (opt.tls)
 		printf("  \"tls_version\": \"%s\",\n  \"tls_cipher\": \"%s\",\n", tls_version,
 		       tls_cipher);
+	if (opt.profile == P_LMTP)
+		lmtp_print_json(elapsed);
 	printf("  \"verified\": %lu,\n", verify_ok);
 	printf("  \"errors\": {\"command\": %lu, \"connection\": %lu, \"timeout\": %lu, "
 	       "\"protocol\": %lu, \"verify\": %lu, \"total\": %lu}\n}\n",
@@ -743,12 +764,15 @@ int main(int argc, char **argv)
 		tls_init();
 	srandom(12345);
 	load_corpus();
+	if (opt.profile == P_LMTP)
+		lmtp_init();
 	base = event_base_new();
 	conns = calloc((size_t)opt.clients, sizeof(*conns));
 	if (!base || !conns)
 		lg_oom();
 	t_start = now();
-	t_end = t_start + opt.duration;
+	/* lmtp: the window starts once every connection is set up */
+	t_end = t_start + (opt.profile == P_LMTP ? LMTP_SETUP_S : opt.duration);
 	for (int i = 0; i < opt.clients; i++) {
 		conns[i].id = i;
 		conns[i].timer = evtimer_new(base, hold_timer_cb, &conns[i]);

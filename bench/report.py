@@ -6,8 +6,8 @@ haven-pgsql-reuse / dovecot-maildir (the same with login workers reused,
 as Dovecot's are in its high-performance mode)."""
 import statistics
 
-METRICS = ["commands_s", "logins_s", "server_cpu_s", "loadgen_cpu_s", "pss_per_session_kib",
-           "pss_delta_per_session_kib", "server_procs_held"]
+METRICS = ["messages_s", "deliveries_s", "commands_s", "logins_s", "server_cpu_s", "loadgen_cpu_s",
+           "pss_per_session_kib", "pss_delta_per_session_kib", "server_procs_held"]
 RATIOS = [("H/D", "haven", "dovecot"), ("P/DM", "haven-pgsql", "dovecot-maildir"),
           ("PR/DM", "haven-pgsql-reuse", "dovecot-maildir")]
 ORDER = ["haven", "dovecot", "H/D", "haven-pgsql", "dovecot-maildir", "P/DM",
@@ -20,6 +20,8 @@ def flatten(r):
     m["errors_total"] = r["errors"]["total"]
     if r.get("total_commands") and r.get("server_cpu_s") is not None:
         m["server_cpu_ms_per_cmd"] = round(1000 * r["server_cpu_s"] / max(1, r["total_commands"]), 4)
+    if r.get("messages") and r.get("server_cpu_s") is not None:
+        m["server_cpu_ms_per_msg"] = round(1000 * r["server_cpu_s"] / r["messages"], 4)
     for c, v in r["commands"].items():
         m["%s ops/s" % c] = v["ops_s"]
         m["%s p50 ms" % c] = v["p50_ms"]

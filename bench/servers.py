@@ -2,7 +2,8 @@
 directory with its own config, port(s) and users, all on 127.0.0.1:
 Haven with the mbox store (`haven`), with login_connections_per_process
 (`haven-reuse`), with the PostgreSQL store (`haven-pgsql`), Dovecot 2.3 with
-mbox (`dovecot`) and with maildir (`dovecot-maildir`). See bench/README.md
+mbox (`dovecot`) and with maildir (`dovecot-maildir`). Each also takes mail
+over LMTP on 127.0.0.1:lmtp_port (the lmtp profile). See bench/README.md
 ("How the servers are configured")."""
 import filecmp
 import os
@@ -167,7 +168,8 @@ def wait_port(proc, ports, what, logf):
 
 class Server:
     """One throwaway server in its own directory d: users' homes under
-    self.homes, listening on 127.0.0.1:port (plain) and tls_port (IMAPS)."""
+    self.homes, listening on 127.0.0.1:port (plain), tls_port (IMAPS) and
+    lmtp_port (LMTP)."""
     proc = None
     term_tree = False   # SIGTERM to the master only
     loadgen_args = []   # what its load generator runs add
@@ -176,7 +178,7 @@ class Server:
         self.name, self.d, self.groups, self.tls = name, d, groups, tls
         self.users = [u for g in groups for u in g.users]
         self.mailuser, self.uid, self.gid = ids
-        self.port, self.tls_port = free_port(), free_port()
+        self.port, self.tls_port, self.lmtp_port = free_port(), free_port(), free_port()
         self.baseline = {}   # login -> what a reset restores (after a first open)
         os.makedirs(d, 0o755, exist_ok=True)
         os.chmod(d, 0o755)
@@ -227,10 +229,14 @@ class Server:
         """Process trees whose CPU and memory are the server's."""
         return [self.proc.pid]
 
+    def env(self):
+        return None   # bench/run's own
+
     def start(self):
         with open(self.log, "a") as lf:
-            self.proc = subprocess.Popen(self.argv(), stdout=lf, stderr=subprocess.STDOUT)
-        wait_port(self.proc, [self.port, self.tls_port], self.name, self.log)
+            self.proc = subprocess.Popen(self.argv(), stdout=lf, stderr=subprocess.STDOUT,
+                                         env=self.env())
+        wait_port(self.proc, [self.port, self.tls_port, self.lmtp_port], self.name, self.log)
 
     def stop(self):
         if not self.proc or self.proc.poll() is not None:
@@ -264,6 +270,7 @@ class HavenSrv(Server):
         return [
             "listen = 127.0.0.1:%d" % self.port,
             "listen_tls = 127.0.0.1:%d" % self.tls_port,
+            "lmtp_listen = 127.0.0.1:%d" % self.lmtp_port,
             "tls_cert = %s" % self.tls[0],
             "tls_key = %s" % self.tls[1],
             "login_chroot = %s/empty" % self.d,
@@ -434,6 +441,7 @@ class DovecotSrv(Server):
         self.conf = os.path.join(self.d, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write(DOVECOT_CONF.format(d=self.d, port=self.port, tls_port=self.tls_port,
+                                        lmtp_port=self.lmtp_port,
                                         uid=self.uid, gid=self.gid, homes=self.homes,
                                         loc=loc, cert=self.tls[0], key=self.tls[1],
                                         log=self.log))
@@ -460,9 +468,12 @@ class DovecotMaildirSrv(DovecotSrv):
 
 # Dovecot's documented high-performance mode for login processes
 # (service_count = 0, process_min_avail = number of CPU cores), imap
-# processes reused (service_count = 0), auth cache on. See bench/README.md.
+# processes reused (service_count = 0), auth cache on. LMTP: Dovecot's
+# defaults (a process per connection, reused), user+detail into the mailbox
+# detail when it exists as Haven does, the domain of a recipient dropped for
+# the userdb lookup as Haven drops its local domains. See bench/README.md.
 DOVECOT_CONF = """
-protocols = imap
+protocols = imap lmtp
 listen = 127.0.0.1
 base_dir = {d}/run
 state_dir = {d}/state
@@ -514,6 +525,16 @@ service anvil {{
 }}
 protocol imap {{
   mail_max_userip_connections = 5000
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
+lmtp_save_to_detail_mailbox = yes
+protocol lmtp {{
+  auth_username_format = %Ln
 }}
 """
 
