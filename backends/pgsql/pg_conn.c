@@ -58,8 +58,8 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_VIEW_UIDS] = "(SELECT uid FROM haven.messages WHERE mailbox_id = $1 AND uid < $2 "
 			 "ORDER BY uid) UNION ALL (SELECT uid FROM haven.expunged "
 			 "WHERE mailbox_id = $1 AND uid < $2 AND modseq > $3 ORDER BY uid) ORDER BY 1",
-	[PS_META_RANGE] = "SELECT uid, flags, keywords, modseq, "
-			  "extract(epoch FROM internaldate)::bigint, tz_minutes, size "
+	/* (binary: no text to write and parse again for 100,000 rows) */
+	[PS_META_RANGE] = "SELECT uid, flags, keywords, modseq, internaldate, tz_minutes, size "
 			  "FROM haven.messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 "
 			  "ORDER BY uid",
 	/* bodies and structures of the view's messages in a UID range: one,
@@ -152,6 +152,15 @@ int64_t pg_bin_int(const PGresult *r, int row, int col)
 	if (len == 4)
 		return (int32_t)v;
 	return (int64_t)v;
+}
+
+int64_t pg_bin_time(const PGresult *r, int row, int col)
+{
+	/* microseconds since 2000-01-01 00:00 UTC (integer datetimes, the
+	 * only kind since PostgreSQL 10) */
+	int64_t us = pg_bin_int(r, row, col);
+	int64_t s = us / 1000000 - (us % 1000000 < 0);
+	return s + 946684800;
 }
 
 /* ---- connection ---------------------------------------------------------- */

@@ -100,5 +100,7 @@ const char *pg_str(const PGresult *r, int row, int col);
 int pg_null(const PGresult *r, int row, int col);
 /* A binary-format int8/int4/int2 column. */
 int64_t pg_bin_int(const PGresult *r, int row, int col);
+/* A binary-format timestamptz column: seconds since 1970 (rounded down). */
+int64_t pg_bin_time(const PGresult *r, int row, int col);
 
 #endif

@@ -4,9 +4,9 @@
  *
  * SELECT of a mailbox of any size is one function call: the view loads
  * its UID list (an index-only scan) the first time sequence numbers are
- * needed, and metadata in windows of PG_META_WINDOW messages (a primary
- * key range) when a command looks at flags or dates. Memory stays a few
- * bytes per message plus one window.
+ * needed, and metadata in windows (pg_window.c: primary key ranges) when
+ * a command looks at flags or dates. Memory stays a few bytes per message
+ * plus one window.
  *
  * sync() asks the database only for what changed after the view's MODSEQ,
  * in one statement: the mailbox row, expunges from the expunge log, new
@@ -38,8 +38,6 @@ static void view_unlink(struct mailbox *mb)
 	}
 }
 
-static size_t parse_keywords(struct mailbox *mb, const char *arr);
-
 static void add_recent(struct mailbox *mb, uint32_t lo, uint32_t hi)
 {
 	if (lo >= hi)
@@ -50,7 +48,7 @@ static void add_recent(struct mailbox *mb, uint32_t lo, uint32_t hi)
 	mb->nrecent++;
 }
 
-static int is_recent(const struct mailbox *mb, uint32_t uid)
+int pg_view_recent(const struct mailbox *mb, uint32_t uid)
 {
 	for (size_t i = 0; i < mb->nrecent; i++)
 		if (uid >= mb->recent[i].lo && uid < mb->recent[i].hi)
@@ -88,19 +86,11 @@ int pg_select(struct store *st, const char *name, int readonly, struct mailbox *
 	status->unseen = (uint32_t)pg_i64(r, 0, 5);
 	status->recent = (uint32_t)pg_i64(r, 0, 7);
 	status->first_unseen = (uint32_t)pg_i64(r, 0, 8);
-	parse_keywords(mb, pg_str(r, 0, 9));
-	mb->win.nkw = 0;
+	pg_keywords_learn(mb, pg_str(r, 0, 9));
 	PQclear(r);
 	view_link(mb);
 	*out = mb;
 	return 0;
-}
-
-void pg_window_drop(struct mailbox *mb)
-{
-	mb->win.first = 0;
-	mb->win.n = 0;
-	mb->win.nkw = 0;
 }
 
 void pg_mailbox_close(struct mailbox *mb)
@@ -110,7 +100,7 @@ void pg_mailbox_close(struct mailbox *mb)
 	for (size_t i = 0; i < mb->nkwnames; i++)
 		free(mb->kwnames[i]);
 	free(mb->kwnames);
-	free(mb->win.kw);
+	pg_window_free(mb);
 	free(mb->uids);
 	free(mb->recent);
 	free(mb->own);
@@ -179,166 +169,6 @@ size_t pg_keywords(struct mailbox *mb, const char *const **names)
 {
 	*names = (const char *const *)mb->kwnames;
 	return mb->nkwnames;
-}
-
-/* "{a,"b c"}" (as PostgreSQL writes text[]) -> keyword indexes appended
- * to the window's kw array; returns how many. */
-static size_t parse_keywords(struct mailbox *mb, const char *arr)
-{
-	struct pg_window *w = &mb->win;
-	size_t n = 0;
-	const char *p = arr;
-
-	if (*p++ != '{')
-		return 0;
-	while (*p && *p != '}') {
-		char name[256];
-		size_t len = 0;
-		int quoted = *p == '"';
-		p += quoted;
-		while (*p && (quoted ? *p != '"' : (*p != ',' && *p != '}'))) {
-			if (*p == '\\' && p[1])
-				p++;
-			if (len < sizeof(name) - 1)
-				name[len++] = *p;
-			p++;
-		}
-		p += quoted && *p == '"';
-		p += *p == ',';
-		name[len] = '\0';
-		if (len == 0)
-			continue;
-		if (w->nkw == w->capkw) {
-			w->capkw = w->capkw ? w->capkw * 2 : 256;
-			w->kw = xreallocarray(w->kw, w->capkw, sizeof(uint32_t));
-		}
-		w->kw[w->nkw++] = pg_keyword_index(mb, name);
-		n++;
-	}
-	return n;
-}
-
-/* Room for need keyword indexes in the window's array, the metadata's
- * pointers into it moved along if it moves. */
-static void window_reserve(struct pg_window *w, size_t need)
-{
-	size_t *off;
-
-	if (need <= w->capkw)
-		return;
-	off = xreallocarray(NULL, w->n + 1, sizeof(size_t));
-	for (uint32_t i = 0; i < w->n; i++)
-		off[i] = w->present[i] && w->metas[i].nkw ? (size_t)(w->metas[i].kw - w->kw) : 0;
-	w->capkw = need > 2 * w->capkw ? need : 2 * w->capkw;
-	w->kw = xreallocarray(w->kw, w->capkw, sizeof(uint32_t));
-	for (uint32_t i = 0; i < w->n; i++)
-		if (w->present[i] && w->metas[i].nkw)
-			w->metas[i].kw = w->kw + off[i];
-	free(off);
-}
-
-long pg_window_index(const struct mailbox *mb, uint32_t uid)
-{
-	const struct pg_window *w = &mb->win;
-	uint32_t seq = mb->have_uids ? pg_view_seq(mb, uid) : 0;
-
-	if (seq == 0 || w->first == 0 || seq < w->first || seq >= w->first + w->n ||
-	    !w->present[seq - w->first])
-		return -1;
-	return (long)(seq - w->first);
-}
-
-/* A message of the window got new flags, keywords and MODSEQ (this
- * view's STORE): changed in place, so that meta() needs no new read. */
-void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const char *keywords,
-		      uint64_t modseq)
-{
-	struct pg_window *w = &mb->win;
-	long i = pg_window_index(mb, uid);
-	size_t start = w->nkw, most = 1;
-	struct msg_meta *m;
-
-	if (i < 0)
-		return;
-	for (const char *p = keywords; *p; p++)
-		most += *p == ',';
-	window_reserve(w, w->nkw + most);
-	m = &w->metas[i];
-	m->flags = flags & MF_ALL;
-	m->modseq = modseq;
-	m->nkw = parse_keywords(mb, keywords);
-	m->kw = m->nkw ? w->kw + start : NULL;
-}
-
-/* Metadata of seqs [first, first + n) from one primary-key range read. */
-static int load_window(struct mailbox *mb, uint32_t first, struct error *err)
-{
-	struct pg_window *w = &mb->win;
-	uint32_t n = mb->count - first + 1 < PG_META_WINDOW ? mb->count - first + 1 : PG_META_WINDOW;
-	size_t *kwstart = xreallocarray(NULL, n, sizeof(size_t));
-	struct pgp p;
-	PGresult *r;
-
-	pgp_init(&p);
-	pgp_i64(&p, mb->id);
-	pgp_i64(&p, mb->uids[first - 1]);
-	pgp_i64(&p, mb->uids[first + n - 2]);
-	if (pgc_call(&mb->st->db, PS_META_RANGE, &p, 0, &r, err) < 0) {
-		free(kwstart);
-		return -1;
-	}
-	pg_window_drop(mb);
-	memset(w->present, 0, sizeof(w->present));
-	int rows = PQntuples(r);
-	for (uint32_t i = 0, row = 0; i < n && (int)row < rows; i++) {
-		uint32_t uid = (uint32_t)pg_i64(r, (int)row, 0);
-		if (uid != mb->uids[first - 1 + i])
-			continue;   /* not in the database any more (or not this one) */
-		struct msg_meta *m = &w->metas[i];
-		memset(m, 0, sizeof(*m));
-		m->uid = uid;
-		m->flags = (uint32_t)pg_i64(r, (int)row, 1) & MF_ALL;
-		kwstart[i] = w->nkw;
-		m->nkw = parse_keywords(mb, pg_str(r, (int)row, 2));
-		m->modseq = (uint64_t)pg_i64(r, (int)row, 3);
-		m->internaldate = (time_t)pg_i64(r, (int)row, 4);
-		m->tz_minutes = (int)pg_i64(r, (int)row, 5);
-		m->size = (uint64_t)pg_i64(r, (int)row, 6);
-		m->recent = is_recent(mb, uid);
-		w->present[i] = 1;
-		row++;
-	}
-	/* kw pointers only once the array stops moving */
-	for (uint32_t i = 0; i < n; i++)
-		if (w->present[i])
-			w->metas[i].kw = w->kw + kwstart[i];
-	w->first = first;
-	w->n = n;
-	PQclear(r);
-	free(kwstart);
-	return 0;
-}
-
-const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq)
-{
-	struct pg_window *w = &mb->win;
-	struct error err;
-
-	if (seq == 0 || seq > mb->count)
-		return NULL;
-	if (pg_view_uids(mb, &err) < 0 || seq > mb->count) {
-		log_warn("pgsql: %s", err.msg);
-		return NULL;
-	}
-	if (w->first == 0 || seq < w->first || seq >= w->first + w->n) {
-		/* a view that fits in one window gets all of it: a FETCH here
-		 * and a STORE there then read the metadata once */
-		if (load_window(mb, mb->count <= PG_META_WINDOW ? 1 : seq, &err) < 0) {
-			log_warn("pgsql: %s", err.msg);
-			return NULL;
-		}
-	}
-	return w->present[seq - w->first] ? &w->metas[seq - w->first] : NULL;
 }
 
 /* ---- sync ---------------------------------------------------------------- */

@@ -23,14 +23,19 @@ struct store {
 	struct mailbox *views;   /* open views, for the listener's hints */
 };
 
-/* A window of the view's metadata (backend.h: meta() pointers live until
- * the next call). */
+/* The view's metadata window (pg_window.c): a view of at most
+ * PG_META_WINDOW messages is read whole; in a bigger one reads start
+ * with PG_META_WINDOW_FIRST messages and double while they go on in
+ * order, up to PG_META_WINDOW_MAX. */
 #define PG_META_WINDOW 1024
+#define PG_META_WINDOW_FIRST 256
+#define PG_META_WINDOW_MAX 16384
 struct pg_window {
 	uint32_t first;          /* seq of metas[0]; 0: empty */
 	uint32_t n;
-	struct msg_meta metas[PG_META_WINDOW];
-	uint8_t present[PG_META_WINDOW];
+	uint32_t cap;            /* room in metas and present */
+	struct msg_meta *metas;
+	uint8_t *present;
 	uint32_t *kw;            /* keyword indexes of all of them */
 	size_t nkw, capkw;
 };
@@ -98,7 +103,6 @@ int pg_select(struct store *st, const char *name, int readonly, struct mailbox *
 void pg_mailbox_close(struct mailbox *mb);
 uint32_t pg_count(struct mailbox *mb);
 uint32_t pg_uid(struct mailbox *mb, uint32_t seq);
-const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq);
 size_t pg_keywords(struct mailbox *mb, const char *const **names);
 int pg_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err);
 /* The view's UID list, loaded if need be: 0 or -1 with err. */
@@ -107,13 +111,21 @@ int pg_view_uids(struct mailbox *mb, struct error *err);
 uint32_t pg_keyword_index(struct mailbox *mb, const char *name);
 /* seq of uid in the view's UID list (loaded), 0 if not there. */
 uint32_t pg_view_seq(const struct mailbox *mb, uint32_t uid);
-/* New flags of a message (this view's STORE) into the metadata window. */
+/* Is uid \Recent in this view? */
+int pg_view_recent(const struct mailbox *mb, uint32_t uid);
+
+/* pg_window.c */
+const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq);
+/* Keyword names of a text[] value into the view's table. */
+void pg_keywords_learn(struct mailbox *mb, const char *arr);
 /* Where the metadata of uid is in the window (present), or -1. */
 long pg_window_index(const struct mailbox *mb, uint32_t uid);
+/* New flags of a message (this view's STORE, a sync) into the window. */
 void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const char *keywords,
 		      uint64_t modseq);
-/* Forget cached metadata (flags changed). */
+/* Forget cached metadata (flags changed, sequence numbers moved). */
 void pg_window_drop(struct mailbox *mb);
+void pg_window_free(struct mailbox *mb);
 
 /* pg_message.c */
 int pg_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out, struct error *err);

@@ -14,9 +14,13 @@ the machine's speed.
   read its metadata): one statement, the new flags included;
 * STORE, then FETCH FLAGS of the same message: one statement (the view's
   metadata takes its own change without a new read);
-* LIST: one statement."""
+* LIST: one statement;
+* FETCH 1:* (UID FLAGS) of a mailbox of 30,000 messages: the metadata in
+  a few growing reads, not one per 1,024 messages."""
+import calendar
 import os
 import re
+import time
 
 import pytest
 
@@ -129,4 +133,62 @@ def test_list_is_one_statement(server):
     r, stmts = counted(server, lambda: m.list('""', "*"))
     assert r[0] == "OK" and any(b'"INBOX"' in x for x in r[1])
     assert len(stmts) == 1, stmts
+    m.logout()
+
+
+BIG = 30000
+
+
+@pytest.fixture(scope="module")
+def bigbox():
+    """bob's INBOX of BIG messages (one APPENDed, the rest its copies made
+    in SQL): \\Seen when the UID is a multiple of 3, $Work of 1,000,
+    INTERNALDATE 1,700,000,000 + UID."""
+    h = Haven(users=("bob",), backend="pgsql")
+    h.pg.psql("ALTER DATABASE %s SET log_min_duration_statement = 0" % h.db, db="postgres")
+    h.start()
+    m = h.login("bob")
+    assert m.append("INBOX", None, None, b"Subject: one\r\n\r\nbody\r\n")[0] == "OK"
+    m.logout()
+    h.pg.psql("""
+INSERT INTO haven.messages (mailbox_id, uid, body_id, modseq, flags, keywords, internaldate, size)
+SELECT m.mailbox_id, g, m.body_id, g + 1, CASE WHEN g %% 3 = 0 THEN 1 ELSE 0 END,
+       CASE WHEN g %% 1000 = 0 THEN '{$Work}'::text[] ELSE '{}' END,
+       to_timestamp(1700000000 + g), m.size
+  FROM haven.messages m, generate_series(2, %d) g WHERE m.uid = 1;
+UPDATE haven.messages SET internaldate = to_timestamp(1700000001) WHERE uid = 1;
+UPDATE haven.mailboxes b SET uidnext = %d, highestmodseq = %d, keywords = '{$Work}'
+  FROM haven.messages m WHERE b.id = m.mailbox_id;
+""" % (BIG, BIG + 1, BIG + 2), db=h.db)
+    yield h
+    h.stop()
+    h.cleanup()
+
+
+def test_fetch_all_reads_metadata_in_growing_windows(bigbox):
+    m = bigbox.login("bob")
+    assert m.select("INBOX") == ("OK", [str(BIG).encode()])
+    r, stmts = counted(bigbox, lambda: m.fetch("1:*", "(UID FLAGS)"))
+    assert r[0] == "OK" and len(r[1]) == BIG
+    for seq, line in enumerate(r[1], 1):
+        got = re.match(rb"(\d+) \(UID (\d+) FLAGS \(([^)]*)\)\)$", line)
+        assert got and int(got.group(1)) == seq and int(got.group(2)) == seq, line
+        flags = set(got.group(3).split())
+        want = ({b"\\Seen"} if seq % 3 == 0 else set()) | ({b"$Work"} if seq % 1000 == 0 else set())
+        assert flags - {b"\\Recent"} == want, line
+    # the UID list, then windows of 256, 512, ... 16,384 messages (7)
+    assert len(stmts) <= 9, "%d statements: %s" % (len(stmts), stmts[:3])
+    m.logout()
+
+
+def test_metadata_far_into_a_big_mailbox(bigbox):
+    m = bigbox.login("bob")
+    m.select("INBOX")
+    r = m.fetch("15000,29000", "(UID FLAGS INTERNALDATE RFC822.SIZE)")
+    assert r[0] == "OK"
+    for uid, line in zip((15000, 29000), r[1]):
+        day = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(1700000000 + uid))
+        assert b'INTERNALDATE "%s"' % day.encode() in line, line
+        assert b"RFC822.SIZE 22" in line, line
+    assert b"$Work" in r[1][1] and b"\\Seen" in r[1][0]
     m.logout()
