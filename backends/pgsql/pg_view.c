@@ -148,6 +148,8 @@ uint32_t pg_uid(struct mailbox *mb, uint32_t seq)
 	struct error err;
 	if (seq == 0 || seq > mb->count)
 		return 0;
+	if (mb->have_uids)
+		return mb->uids[seq - 1];   /* (mailbox_uid_to_seq asks 17 times a message) */
 	if (pg_view_uids(mb, &err) < 0) {
 		log_warn("pgsql: %s", err.msg);
 		return 0;
