@@ -65,6 +65,13 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			  "modseq, internaldate, tz_minutes, size "
 			  "FROM haven.messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 "
 			  "ORDER BY uid",
+	/* what SEARCH's evaluator needs of messages the SQL left undecided:
+	 * PS_META_RANGE's columns and the message's first bytes */
+	[PS_SEARCH_ROWS] = "SELECT m.uid, m.flags, CASE WHEN cardinality(m.keywords) > 0 "
+			   "THEN m.keywords END, m.modseq, m.internaldate, m.tz_minutes, m.size, "
+			   "substring(c.data FROM 1 FOR $3::int4) FROM haven.messages m "
+			   "LEFT JOIN haven.body_chunks c ON c.body_id = m.body_id AND c.seq = 0 "
+			   "WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) ORDER BY m.uid",
 	/* bodies and structures of the view's messages in a UID range: one,
 	 * or those a FETCH going through the view in order will ask for next */
 	[PS_MESSAGE_BODIES] = "SELECT m.uid, m.body_id, m.size, b.structure FROM haven.messages m "

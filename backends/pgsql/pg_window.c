@@ -186,17 +186,14 @@ void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const ch
 	m->kw = m->nkw ? w->kw + start : NULL;
 }
 
-/* One row of PS_META_RANGE (binary) into m; where its keywords begin in
- * kw. */
-static void meta_row(struct mailbox *mb, const PGresult *r, int row, struct msg_meta *m,
-		     size_t *kwstart)
+void pg_meta_decode(struct mailbox *mb, const PGresult *r, int row, struct msg_meta *m,
+		    struct pg_window *kw)
 {
 	memset(m, 0, sizeof(*m));
 	m->uid = (uint32_t)pg_bin_int(r, row, 0);
 	m->flags = (uint32_t)pg_bin_int(r, row, 1) & MF_ALL;
-	*kwstart = mb->win.nkw;
 	m->nkw = kw_parse_bin(mb, (const unsigned char *)PQgetvalue(r, row, 2),
-			      (size_t)PQgetlength(r, row, 2), &mb->win);
+			      (size_t)PQgetlength(r, row, 2), kw);
 	m->modseq = (uint64_t)pg_bin_int(r, row, 3);
 	m->internaldate = (time_t)pg_bin_time(r, row, 4);
 	m->tz_minutes = (int)pg_bin_int(r, row, 5);
@@ -227,7 +224,8 @@ static int window_load(struct mailbox *mb, uint32_t first, uint32_t n, struct er
 	for (uint32_t i = 0, row = 0; i < n && (int)row < rows; i++) {
 		if ((uint32_t)pg_bin_int(r, (int)row, 0) != mb->uids[first - 1 + i])
 			continue;   /* not in the database any more (or not this one) */
-		meta_row(mb, r, (int)row++, &w->metas[i], &kwstart[i]);
+		kwstart[i] = w->nkw;
+		pg_meta_decode(mb, r, (int)row++, &w->metas[i], w);
 		w->present[i] = 1;
 	}
 	/* kw pointers only once the array stops moving */

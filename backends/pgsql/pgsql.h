@@ -116,6 +116,11 @@ int pg_view_recent(const struct mailbox *mb, uint32_t uid);
 
 /* pg_window.c */
 const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq);
+/* A row of PS_META_RANGE's columns (binary) into m, its keywords'
+ * indexes appended to kw's array (m->kw is the caller's to point there,
+ * once the array stops moving). */
+void pg_meta_decode(struct mailbox *mb, const PGresult *r, int row, struct msg_meta *m,
+		    struct pg_window *kw);
 /* Keyword names of a text[] value into the view's table. */
 void pg_keywords_learn(struct mailbox *mb, const char *arr);
 /* Where the metadata of uid is in the window (present), or -1. */
@@ -152,5 +157,11 @@ void pg_listen_close(struct store *st);
 /* pg_search.c */
 int pg_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
 	      uint8_t *result, struct error *err);
+
+/* pg_decide.c: the BM_MAYBE entries of result decided by the evaluator
+ * on rows read in batches (those it can decide from a message's header).
+ * 0, or -1 with err. */
+int pg_search_decide(struct mailbox *mb, const struct search_program *p,
+		     struct search_ctx *ctx, uint8_t *result, struct error *err);
 
 #endif

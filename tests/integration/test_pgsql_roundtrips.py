@@ -16,7 +16,9 @@ the machine's speed.
   metadata takes its own change without a new read);
 * LIST: one statement;
 * FETCH 1:* (UID FLAGS) of a mailbox of 30,000 messages: the metadata in
-  a few growing reads, not one per 1,024 messages."""
+  a few growing reads, not one per 1,024 messages;
+* UID SEARCH SUBJECT in it: the candidates the search text cannot confirm
+  decided on rows read in one statement, not three statements each."""
 import calendar
 import os
 import re
@@ -142,15 +144,25 @@ BIG = 30000
 @pytest.fixture(scope="module")
 def bigbox():
     """bob's INBOX of BIG messages (one APPENDed, the rest its copies made
-    in SQL): \\Seen when the UID is a multiple of 3, $Work of 1,000,
-    INTERNALDATE 1,700,000,000 + UID."""
+    in SQL: \\Seen when the UID is a multiple of 3, $Work of 1,000,
+    INTERNALDATE 1,700,000,000 + UID), then four more."""
     h = Haven(users=("bob",), backend="pgsql")
     h.pg.psql("ALTER DATABASE %s SET log_min_duration_statement = 0" % h.db, db="postgres")
     h.start()
     m = h.login("bob")
     assert m.append("INBOX", None, None, b"Subject: one\r\n\r\nbody\r\n")[0] == "OK"
+    # the header keys' candidates: "topic 7" in the Subject of three
+    # messages (one with a header longer than what is read ahead of the
+    # evaluator, one unseen) and in the body of a fourth
+    long = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"f" * 70) for i in range(300))
+    for msg, flags in ((b"Subject: about topic 7\r\n\r\nbody\r\n", "(\\Seen)"),
+                       (long + b"Subject: topic 7 again\r\n\r\nbody\r\n", "(\\Seen)"),
+                       (b"Subject: other\r\n\r\ntopic 7 in the body\r\n", "(\\Seen)"),
+                       (b"Subject: Re: Topic 7\r\n\r\nbody\r\n", None)):
+        assert m.append("INBOX", flags, None, msg)[0] == "OK"
     m.logout()
     h.pg.psql("""
+UPDATE haven.messages SET uid = uid + %d WHERE uid > 1;
 INSERT INTO haven.messages (mailbox_id, uid, body_id, modseq, flags, keywords, internaldate, size)
 SELECT m.mailbox_id, g, m.body_id, g + 1, CASE WHEN g %% 3 = 0 THEN 1 ELSE 0 END,
        CASE WHEN g %% 1000 = 0 THEN '{$Work}'::text[] ELSE '{}' END,
@@ -159,7 +171,7 @@ SELECT m.mailbox_id, g, m.body_id, g + 1, CASE WHEN g %% 3 = 0 THEN 1 ELSE 0 END
 UPDATE haven.messages SET internaldate = to_timestamp(1700000001) WHERE uid = 1;
 UPDATE haven.mailboxes b SET uidnext = %d, highestmodseq = %d, keywords = '{$Work}'
   FROM haven.messages m WHERE b.id = m.mailbox_id;
-""" % (BIG, BIG + 1, BIG + 2), db=h.db)
+""" % (BIG - 1, BIG, BIG + 5, BIG + 6), db=h.db)
     yield h
     h.stop()
     h.cleanup()
@@ -167,8 +179,8 @@ UPDATE haven.mailboxes b SET uidnext = %d, highestmodseq = %d, keywords = '{$Wor
 
 def test_fetch_all_reads_metadata_in_growing_windows(bigbox):
     m = bigbox.login("bob")
-    assert m.select("INBOX") == ("OK", [str(BIG).encode()])
-    r, stmts = counted(bigbox, lambda: m.fetch("1:*", "(UID FLAGS)"))
+    assert m.select("INBOX") == ("OK", [str(BIG + 4).encode()])
+    r, stmts = counted(bigbox, lambda: m.fetch("1:%d" % BIG, "(UID FLAGS)"))
     assert r[0] == "OK" and len(r[1]) == BIG
     for seq, line in enumerate(r[1], 1):
         got = re.match(rb"(\d+) \(UID (\d+) FLAGS \(([^)]*)\)\)$", line)
@@ -191,4 +203,20 @@ def test_metadata_far_into_a_big_mailbox(bigbox):
         assert b'INTERNALDATE "%s"' % day.encode() in line, line
         assert b"RFC822.SIZE 22" in line, line
     assert b"$Work" in r[1][1] and b"\\Seen" in r[1][0]
+    m.logout()
+
+
+def test_header_search_decides_candidates_in_one_statement(bigbox):
+    m = bigbox.login("bob")
+    m.select("INBOX")
+    m.fetch("1", "(UID)")   # the view's UIDs, read once
+    r, stmts = counted(bigbox, lambda: m.uid("SEARCH", "SUBJECT", '"topic 7"'))
+    assert r == ("OK", [b" ".join(b"%d" % (BIG + i) for i in (1, 2, 4))])
+    # the search, then the rows of its 4 candidates (the long header read
+    # as before: the body's row and a chunk)
+    assert len(stmts) <= 4, stmts
+    r = m.uid("SEARCH", "UNSEEN", "SUBJECT", '"topic 7"')
+    assert r == ("OK", [b"%d" % (BIG + 4)])
+    r = m.uid("SEARCH", "NOT", "SUBJECT", '"topic 7"', "UID", "%d:*" % (BIG + 1))
+    assert r == ("OK", [b"%d" % (BIG + 3)])
     m.logout()
