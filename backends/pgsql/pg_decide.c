@@ -56,6 +56,8 @@ static int decide_row(struct mailbox *mb, const struct search_program *p,
 	kw->nkw = 0;
 	pg_meta_decode(mb, r, i, &m, kw);
 	m.kw = m.nkw ? kw->kw : NULL;
+	/* (a keyword the view sees here first is in its table now) */
+	ctx->nkwnames = pg_keywords(mb, &ctx->kwnames);
 	m.recent = pg_view_recent(mb, m.uid);
 	if ((seq = pg_view_seq(mb, m.uid)) == 0)
 		return 0;

@@ -100,6 +100,9 @@ void pg_mailbox_close(struct mailbox *mb)
 	for (size_t i = 0; i < mb->nkwnames; i++)
 		free(mb->kwnames[i]);
 	free(mb->kwnames);
+	for (size_t i = 0; i < mb->nkwold; i++)
+		free(mb->kwold[i]);
+	free(mb->kwold);
 	pg_window_free(mb);
 	free(mb->uids);
 	free(mb->recent);
@@ -157,12 +160,33 @@ uint32_t pg_uid(struct mailbox *mb, uint32_t seq)
 	return seq <= mb->count ? mb->uids[seq - 1] : 0;
 }
 
+/* A bigger keyword table. The old one is not freed before the view
+ * closes: a SEARCH holds it (search_ctx.kwnames) while the metadata it
+ * reads may teach the view a keyword another session has just given a
+ * message, and it must stay readable. (Doubling: the old ones together
+ * are never larger than the table.) */
+static void keywords_grow(struct mailbox *mb)
+{
+	size_t cap = mb->capkwnames ? 2 * mb->capkwnames : 16;
+	char **t = xreallocarray(NULL, cap, sizeof(char *));
+
+	if (mb->nkwnames)
+		memcpy(t, mb->kwnames, mb->nkwnames * sizeof(char *));
+	if (mb->kwnames) {
+		mb->kwold = xreallocarray(mb->kwold, mb->nkwold + 1, sizeof(char **));
+		mb->kwold[mb->nkwold++] = mb->kwnames;
+	}
+	mb->kwnames = t;
+	mb->capkwnames = cap;
+}
+
 uint32_t pg_keyword_index(struct mailbox *mb, const char *name)
 {
 	for (size_t i = 0; i < mb->nkwnames; i++)
 		if (strcasecmp(mb->kwnames[i], name) == 0)
 			return (uint32_t)i;
-	mb->kwnames = xreallocarray(mb->kwnames, mb->nkwnames + 1, sizeof(char *));
+	if (mb->nkwnames == mb->capkwnames)
+		keywords_grow(mb);
 	mb->kwnames[mb->nkwnames] = xstrdup(name);
 	return (uint32_t)mb->nkwnames++;
 }

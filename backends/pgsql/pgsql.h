@@ -56,9 +56,12 @@ struct mailbox {
 	 * ranges (one per claim). */
 	struct { uint32_t lo, hi; } *recent;
 	size_t nrecent;
-	/* keyword table (names in first-seen order) */
+	/* keyword table (names in first-seen order); the tables it outgrew,
+	 * kept until the view closes (see pg_keyword_index) */
 	char **kwnames;
-	size_t nkwnames;
+	size_t nkwnames, capkwnames;
+	char ***kwold;
+	size_t nkwold;
 	struct pg_window win;
 	/* Flag changes this view made itself since its last sync: (uid,
 	 * modseq) pairs sync() must not report back as someone else's. */
