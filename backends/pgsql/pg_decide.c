@@ -5,7 +5,7 @@
  * and its first DECIDE_PREFIX bytes, which nearly always hold its whole
  * header. Left to the protocol, each of them cost three statements (a
  * metadata window, the body's row, a chunk): 300 for a UID SEARCH SUBJECT
- * with 100 candidates in the bigbox mailbox, one statement per 128 here.
+ * with 100 candidates in the bigbox mailbox, one statement per 64 here.
  * A program that needs bodies, and a header longer than the prefix, are
  * read the caller's way, as before. */
 #include <stdlib.h>
@@ -15,7 +15,9 @@
 #include "../../mail/search.h"
 #include "pgsql.h"
 
-#define DECIDE_BATCH 128
+/* (at most 1 MiB of prefixes at a time, less than the UID list of a
+ * mailbox of 100,000 takes while it is read) */
+#define DECIDE_BATCH 64
 #define DECIDE_PREFIX 16384
 
 /* What the evaluator reads of one message: the prefix when it holds the

@@ -127,7 +127,8 @@ int pg_view_uids(struct mailbox *mb, struct error *err)
 	pgp_i64(&p, mb->id);
 	pgp_i64(&p, mb->uidnext);
 	pgp_i64(&p, (int64_t)mb->modseq);
-	if (pgc_call(&mb->st->db, PS_VIEW_UIDS, &p, 1, &r, err) < 0)
+	/* (text: libpq aligns every binary value to 8 bytes, 16 a UID) */
+	if (pgc_call(&mb->st->db, PS_VIEW_UIDS, &p, 0, &r, err) < 0)
 		return -1;
 	n = PQntuples(r);
 	if ((uint32_t)n != mb->count)
@@ -136,7 +137,7 @@ int pg_view_uids(struct mailbox *mb, struct error *err)
 	mb->uids = xreallocarray(mb->uids, (size_t)n + 1, sizeof(uint32_t));
 	mb->count = 0;
 	for (int i = 0; i < n; i++) {
-		uint32_t uid = (uint32_t)pg_bin_int(r, i, 0);
+		uint32_t uid = (uint32_t)pg_i64(r, i, 0);
 		/* (ascending and unique: the binary search of seqs needs it) */
 		if (mb->count == 0 || uid > mb->uids[mb->count - 1])
 			mb->uids[mb->count++] = uid;

@@ -8,7 +8,7 @@
  * then read it once); in a bigger one a read starts with
  * PG_META_WINDOW_FIRST messages from the one asked for, and each read
  * that goes on where the window ends takes twice as many as the last, up
- * to PG_META_WINDOW_MAX. A FETCH 1:* of 100,000 messages is 12 statements
+ * to PG_META_WINDOW_MAX. A FETCH 1:* of 100,000 messages is 17 statements
  * instead of 98 of 1,024 (each a round trip, and on a busy machine each
  * a wait for the scheduler at both ends), and the SEARCH evaluator's
  * scattered lookups read 256 messages each instead of 1,024. The rows

@@ -26,10 +26,12 @@ struct store {
 /* The view's metadata window (pg_window.c): a view of at most
  * PG_META_WINDOW messages is read whole; in a bigger one reads start
  * with PG_META_WINDOW_FIRST messages and double while they go on in
- * order, up to PG_META_WINDOW_MAX. */
+ * order, up to PG_META_WINDOW_MAX (whose rows, while read, take about as
+ * much memory as the UID list of 100,000 messages does while it is read:
+ * the worker's peak stays where it was). */
 #define PG_META_WINDOW 1024
 #define PG_META_WINDOW_FIRST 256
-#define PG_META_WINDOW_MAX 16384
+#define PG_META_WINDOW_MAX 8192
 struct pg_window {
 	uint32_t first;          /* seq of metas[0]; 0: empty */
 	uint32_t n;

@@ -188,7 +188,7 @@ def test_fetch_all_reads_metadata_in_growing_windows(bigbox):
         flags = set(got.group(3).split())
         want = ({b"\\Seen"} if seq % 3 == 0 else set()) | ({b"$Work"} if seq % 1000 == 0 else set())
         assert flags - {b"\\Recent"} == want, line
-    # the UID list, then windows of 256, 512, ... 16,384 messages (7)
+    # the UID list, then windows of 256, 512, ... 8,192 messages (8)
     assert len(stmts) <= 9, "%d statements: %s" % (len(stmts), stmts[:3])
     m.logout()
 
