@@ -29,6 +29,15 @@ static const struct backend_ops *const backends[] = {
 /* The backend of the store this process opened (one per process). */
 static const struct backend_ops *be;
 
+/* The view and seq uid_to_seq found last: callers that go through a
+ * view in order (FETCH and STORE of a set) ask for the next message, which
+ * is tried before a binary search (17 calls of uid() a message in a
+ * mailbox of 100,000; a tenth of a user worker's CPU in FETCH 1:*). */
+static struct {
+	const struct mailbox *mb;
+	uint32_t seq;
+} seq_hint;
+
 const struct backend_ops *backend_find(const char *name)
 {
 	for (size_t i = 0; i < NBACKENDS; i++)
@@ -344,6 +353,8 @@ int mailbox_select(struct store *st, const char *name, int readonly, struct mail
 
 void mailbox_close(struct mailbox *mb)
 {
+	if (seq_hint.mb == mb)
+		seq_hint.mb = NULL;
 	be->mailbox_close(mb);
 }
 
@@ -425,11 +436,17 @@ int mailbox_search(struct mailbox *mb, const struct search_program *p, struct se
 uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid)
 {
 	uint32_t lo = 1, hi = be->count(mb);
+
+	if (seq_hint.mb == mb && seq_hint.seq < hi && be->uid(mb, seq_hint.seq + 1) == uid)
+		return ++seq_hint.seq;
 	while (lo <= hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		uint32_t u = be->uid(mb, mid);
-		if (u == uid)
+		if (u == uid) {
+			seq_hint.mb = mb;
+			seq_hint.seq = mid;
 			return mid;
+		}
 		if (u < uid)
 			lo = mid + 1;
 		else

@@ -33,6 +33,7 @@ enum pg_stmt {
 	PS_VIEW_SYNC,
 	PS_VIEW_UIDS,
 	PS_META_RANGE,
+	PS_SEARCH_ROWS,
 	PS_MESSAGE_BODIES,
 	PS_CHUNK_READ,
 	PS_STORE_FLAGS,
@@ -100,5 +101,7 @@ const char *pg_str(const PGresult *r, int row, int col);
 int pg_null(const PGresult *r, int row, int col);
 /* A binary-format int8/int4/int2 column. */
 int64_t pg_bin_int(const PGresult *r, int row, int col);
+/* A binary-format timestamptz column: seconds since 1970 (rounded down). */
+int64_t pg_bin_time(const PGresult *r, int row, int col);
 
 #endif

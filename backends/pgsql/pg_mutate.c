@@ -32,7 +32,7 @@ int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum stor
 		   uint64_t unchangedsince, uint32_t *failed, size_t *nfailed, struct error *err)
 {
 	struct buf ua = BUF_INIT, ka = BUF_INIT;
-	uint8_t seen[PG_META_WINDOW];
+	uint8_t *seen;
 	struct pgp p;
 	PGresult *r;
 	int rc;
@@ -57,7 +57,7 @@ int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum stor
 	if (rc < 0)
 		return -1;
 	mb->own = xreallocarray(mb->own, mb->nown + (size_t)PQntuples(r) + 1, sizeof(*mb->own));
-	memset(seen, 0, sizeof(seen));
+	seen = xcalloc(mb->win.n ? mb->win.n : 1, 1);
 	for (int i = 0; i < PQntuples(r); i++) {
 		uint32_t uid = (uint32_t)pg_i64(r, i, 0);
 		long w = pg_window_index(mb, uid);
@@ -75,6 +75,7 @@ int pg_store_flags(struct mailbox *mb, const uint32_t *uids, size_t n, enum stor
 	}
 	if ((size_t)PQntuples(r) < n)
 		forget_unreturned(mb, uids, n, seen);
+	free(seen);
 	PQclear(r);
 	return 0;
 }

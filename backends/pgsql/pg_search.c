@@ -299,18 +299,10 @@ int pg_search(struct mailbox *mb, const struct search_program *p, struct search_
 		return -1;
 	memset(result, BM_NO, mb->count);
 	for (int i = 0; i < PQntuples(r); i++) {
-		uint32_t uid = (uint32_t)pg_i64(r, i, 0);
-		uint32_t lo = 0, hi = mb->count;
-		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
-			if (mb->uids[mid] < uid)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo < mb->count && mb->uids[lo] == uid)
-			result[lo] = pg_str(r, i, 1)[0] == 't' ? BM_YES : BM_MAYBE;
+		uint32_t seq = pg_view_seq(mb, (uint32_t)pg_i64(r, i, 0));
+		if (seq != 0)
+			result[seq - 1] = pg_str(r, i, 1)[0] == 't' ? BM_YES : BM_MAYBE;
 	}
 	PQclear(r);
-	return 0;
+	return pg_search_decide(mb, p, ctx, result, err);
 }

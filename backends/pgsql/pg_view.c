@@ -4,9 +4,9 @@
  *
  * SELECT of a mailbox of any size is one function call: the view loads
  * its UID list (an index-only scan) the first time sequence numbers are
- * needed, and metadata in windows of PG_META_WINDOW messages (a primary
- * key range) when a command looks at flags or dates. Memory stays a few
- * bytes per message plus one window.
+ * needed, and metadata in windows (pg_window.c: primary key ranges) when
+ * a command looks at flags or dates. Memory stays a few bytes per message
+ * plus one window.
  *
  * sync() asks the database only for what changed after the view's MODSEQ,
  * in one statement: the mailbox row, expunges from the expunge log, new
@@ -38,8 +38,6 @@ static void view_unlink(struct mailbox *mb)
 	}
 }
 
-static size_t parse_keywords(struct mailbox *mb, const char *arr);
-
 static void add_recent(struct mailbox *mb, uint32_t lo, uint32_t hi)
 {
 	if (lo >= hi)
@@ -50,7 +48,7 @@ static void add_recent(struct mailbox *mb, uint32_t lo, uint32_t hi)
 	mb->nrecent++;
 }
 
-static int is_recent(const struct mailbox *mb, uint32_t uid)
+int pg_view_recent(const struct mailbox *mb, uint32_t uid)
 {
 	for (size_t i = 0; i < mb->nrecent; i++)
 		if (uid >= mb->recent[i].lo && uid < mb->recent[i].hi)
@@ -88,19 +86,11 @@ int pg_select(struct store *st, const char *name, int readonly, struct mailbox *
 	status->unseen = (uint32_t)pg_i64(r, 0, 5);
 	status->recent = (uint32_t)pg_i64(r, 0, 7);
 	status->first_unseen = (uint32_t)pg_i64(r, 0, 8);
-	parse_keywords(mb, pg_str(r, 0, 9));
-	mb->win.nkw = 0;
+	pg_keywords_learn(mb, pg_str(r, 0, 9));
 	PQclear(r);
 	view_link(mb);
 	*out = mb;
 	return 0;
-}
-
-void pg_window_drop(struct mailbox *mb)
-{
-	mb->win.first = 0;
-	mb->win.n = 0;
-	mb->win.nkw = 0;
 }
 
 void pg_mailbox_close(struct mailbox *mb)
@@ -110,7 +100,10 @@ void pg_mailbox_close(struct mailbox *mb)
 	for (size_t i = 0; i < mb->nkwnames; i++)
 		free(mb->kwnames[i]);
 	free(mb->kwnames);
-	free(mb->win.kw);
+	for (size_t i = 0; i < mb->nkwold; i++)
+		free(mb->kwold[i]);
+	free(mb->kwold);
+	pg_window_free(mb);
 	free(mb->uids);
 	free(mb->recent);
 	free(mb->own);
@@ -134,7 +127,8 @@ int pg_view_uids(struct mailbox *mb, struct error *err)
 	pgp_i64(&p, mb->id);
 	pgp_i64(&p, mb->uidnext);
 	pgp_i64(&p, (int64_t)mb->modseq);
-	if (pgc_call(&mb->st->db, PS_VIEW_UIDS, &p, 1, &r, err) < 0)
+	/* (text: libpq aligns every binary value to 8 bytes, 16 a UID) */
+	if (pgc_call(&mb->st->db, PS_VIEW_UIDS, &p, 0, &r, err) < 0)
 		return -1;
 	n = PQntuples(r);
 	if ((uint32_t)n != mb->count)
@@ -143,7 +137,7 @@ int pg_view_uids(struct mailbox *mb, struct error *err)
 	mb->uids = xreallocarray(mb->uids, (size_t)n + 1, sizeof(uint32_t));
 	mb->count = 0;
 	for (int i = 0; i < n; i++) {
-		uint32_t uid = (uint32_t)pg_bin_int(r, i, 0);
+		uint32_t uid = (uint32_t)pg_i64(r, i, 0);
 		/* (ascending and unique: the binary search of seqs needs it) */
 		if (mb->count == 0 || uid > mb->uids[mb->count - 1])
 			mb->uids[mb->count++] = uid;
@@ -158,6 +152,8 @@ uint32_t pg_uid(struct mailbox *mb, uint32_t seq)
 	struct error err;
 	if (seq == 0 || seq > mb->count)
 		return 0;
+	if (mb->have_uids)
+		return mb->uids[seq - 1];   /* (mailbox_uid_to_seq asks 17 times a message) */
 	if (pg_view_uids(mb, &err) < 0) {
 		log_warn("pgsql: %s", err.msg);
 		return 0;
@@ -165,12 +161,33 @@ uint32_t pg_uid(struct mailbox *mb, uint32_t seq)
 	return seq <= mb->count ? mb->uids[seq - 1] : 0;
 }
 
+/* A bigger keyword table. The old one is not freed before the view
+ * closes: a SEARCH holds it (search_ctx.kwnames) while the metadata it
+ * reads may teach the view a keyword another session has just given a
+ * message, and it must stay readable. (Doubling: the old ones together
+ * are never larger than the table.) */
+static void keywords_grow(struct mailbox *mb)
+{
+	size_t cap = mb->capkwnames ? 2 * mb->capkwnames : 16;
+	char **t = xreallocarray(NULL, cap, sizeof(char *));
+
+	if (mb->nkwnames)
+		memcpy(t, mb->kwnames, mb->nkwnames * sizeof(char *));
+	if (mb->kwnames) {
+		mb->kwold = xreallocarray(mb->kwold, mb->nkwold + 1, sizeof(char **));
+		mb->kwold[mb->nkwold++] = mb->kwnames;
+	}
+	mb->kwnames = t;
+	mb->capkwnames = cap;
+}
+
 uint32_t pg_keyword_index(struct mailbox *mb, const char *name)
 {
 	for (size_t i = 0; i < mb->nkwnames; i++)
 		if (strcasecmp(mb->kwnames[i], name) == 0)
 			return (uint32_t)i;
-	mb->kwnames = xreallocarray(mb->kwnames, mb->nkwnames + 1, sizeof(char *));
+	if (mb->nkwnames == mb->capkwnames)
+		keywords_grow(mb);
 	mb->kwnames[mb->nkwnames] = xstrdup(name);
 	return (uint32_t)mb->nkwnames++;
 }
@@ -179,166 +196,6 @@ size_t pg_keywords(struct mailbox *mb, const char *const **names)
 {
 	*names = (const char *const *)mb->kwnames;
 	return mb->nkwnames;
-}
-
-/* "{a,"b c"}" (as PostgreSQL writes text[]) -> keyword indexes appended
- * to the window's kw array; returns how many. */
-static size_t parse_keywords(struct mailbox *mb, const char *arr)
-{
-	struct pg_window *w = &mb->win;
-	size_t n = 0;
-	const char *p = arr;
-
-	if (*p++ != '{')
-		return 0;
-	while (*p && *p != '}') {
-		char name[256];
-		size_t len = 0;
-		int quoted = *p == '"';
-		p += quoted;
-		while (*p && (quoted ? *p != '"' : (*p != ',' && *p != '}'))) {
-			if (*p == '\\' && p[1])
-				p++;
-			if (len < sizeof(name) - 1)
-				name[len++] = *p;
-			p++;
-		}
-		p += quoted && *p == '"';
-		p += *p == ',';
-		name[len] = '\0';
-		if (len == 0)
-			continue;
-		if (w->nkw == w->capkw) {
-			w->capkw = w->capkw ? w->capkw * 2 : 256;
-			w->kw = xreallocarray(w->kw, w->capkw, sizeof(uint32_t));
-		}
-		w->kw[w->nkw++] = pg_keyword_index(mb, name);
-		n++;
-	}
-	return n;
-}
-
-/* Room for need keyword indexes in the window's array, the metadata's
- * pointers into it moved along if it moves. */
-static void window_reserve(struct pg_window *w, size_t need)
-{
-	size_t *off;
-
-	if (need <= w->capkw)
-		return;
-	off = xreallocarray(NULL, w->n + 1, sizeof(size_t));
-	for (uint32_t i = 0; i < w->n; i++)
-		off[i] = w->present[i] && w->metas[i].nkw ? (size_t)(w->metas[i].kw - w->kw) : 0;
-	w->capkw = need > 2 * w->capkw ? need : 2 * w->capkw;
-	w->kw = xreallocarray(w->kw, w->capkw, sizeof(uint32_t));
-	for (uint32_t i = 0; i < w->n; i++)
-		if (w->present[i] && w->metas[i].nkw)
-			w->metas[i].kw = w->kw + off[i];
-	free(off);
-}
-
-long pg_window_index(const struct mailbox *mb, uint32_t uid)
-{
-	const struct pg_window *w = &mb->win;
-	uint32_t seq = mb->have_uids ? pg_view_seq(mb, uid) : 0;
-
-	if (seq == 0 || w->first == 0 || seq < w->first || seq >= w->first + w->n ||
-	    !w->present[seq - w->first])
-		return -1;
-	return (long)(seq - w->first);
-}
-
-/* A message of the window got new flags, keywords and MODSEQ (this
- * view's STORE): changed in place, so that meta() needs no new read. */
-void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const char *keywords,
-		      uint64_t modseq)
-{
-	struct pg_window *w = &mb->win;
-	long i = pg_window_index(mb, uid);
-	size_t start = w->nkw, most = 1;
-	struct msg_meta *m;
-
-	if (i < 0)
-		return;
-	for (const char *p = keywords; *p; p++)
-		most += *p == ',';
-	window_reserve(w, w->nkw + most);
-	m = &w->metas[i];
-	m->flags = flags & MF_ALL;
-	m->modseq = modseq;
-	m->nkw = parse_keywords(mb, keywords);
-	m->kw = m->nkw ? w->kw + start : NULL;
-}
-
-/* Metadata of seqs [first, first + n) from one primary-key range read. */
-static int load_window(struct mailbox *mb, uint32_t first, struct error *err)
-{
-	struct pg_window *w = &mb->win;
-	uint32_t n = mb->count - first + 1 < PG_META_WINDOW ? mb->count - first + 1 : PG_META_WINDOW;
-	size_t *kwstart = xreallocarray(NULL, n, sizeof(size_t));
-	struct pgp p;
-	PGresult *r;
-
-	pgp_init(&p);
-	pgp_i64(&p, mb->id);
-	pgp_i64(&p, mb->uids[first - 1]);
-	pgp_i64(&p, mb->uids[first + n - 2]);
-	if (pgc_call(&mb->st->db, PS_META_RANGE, &p, 0, &r, err) < 0) {
-		free(kwstart);
-		return -1;
-	}
-	pg_window_drop(mb);
-	memset(w->present, 0, sizeof(w->present));
-	int rows = PQntuples(r);
-	for (uint32_t i = 0, row = 0; i < n && (int)row < rows; i++) {
-		uint32_t uid = (uint32_t)pg_i64(r, (int)row, 0);
-		if (uid != mb->uids[first - 1 + i])
-			continue;   /* not in the database any more (or not this one) */
-		struct msg_meta *m = &w->metas[i];
-		memset(m, 0, sizeof(*m));
-		m->uid = uid;
-		m->flags = (uint32_t)pg_i64(r, (int)row, 1) & MF_ALL;
-		kwstart[i] = w->nkw;
-		m->nkw = parse_keywords(mb, pg_str(r, (int)row, 2));
-		m->modseq = (uint64_t)pg_i64(r, (int)row, 3);
-		m->internaldate = (time_t)pg_i64(r, (int)row, 4);
-		m->tz_minutes = (int)pg_i64(r, (int)row, 5);
-		m->size = (uint64_t)pg_i64(r, (int)row, 6);
-		m->recent = is_recent(mb, uid);
-		w->present[i] = 1;
-		row++;
-	}
-	/* kw pointers only once the array stops moving */
-	for (uint32_t i = 0; i < n; i++)
-		if (w->present[i])
-			w->metas[i].kw = w->kw + kwstart[i];
-	w->first = first;
-	w->n = n;
-	PQclear(r);
-	free(kwstart);
-	return 0;
-}
-
-const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq)
-{
-	struct pg_window *w = &mb->win;
-	struct error err;
-
-	if (seq == 0 || seq > mb->count)
-		return NULL;
-	if (pg_view_uids(mb, &err) < 0 || seq > mb->count) {
-		log_warn("pgsql: %s", err.msg);
-		return NULL;
-	}
-	if (w->first == 0 || seq < w->first || seq >= w->first + w->n) {
-		/* a view that fits in one window gets all of it: a FETCH here
-		 * and a STORE there then read the metadata once */
-		if (load_window(mb, mb->count <= PG_META_WINDOW ? 1 : seq, &err) < 0) {
-			log_warn("pgsql: %s", err.msg);
-			return NULL;
-		}
-	}
-	return w->present[seq - w->first] ? &w->metas[seq - w->first] : NULL;
 }
 
 /* ---- sync ---------------------------------------------------------------- */

@@ -23,14 +23,21 @@ struct store {
 	struct mailbox *views;   /* open views, for the listener's hints */
 };
 
-/* A window of the view's metadata (backend.h: meta() pointers live until
- * the next call). */
+/* The view's metadata window (pg_window.c): a view of at most
+ * PG_META_WINDOW messages is read whole; in a bigger one reads start
+ * with PG_META_WINDOW_FIRST messages and double while they go on in
+ * order, up to PG_META_WINDOW_MAX (whose rows, while read, take about as
+ * much memory as the UID list of 100,000 messages does while it is read:
+ * the worker's peak stays where it was). */
 #define PG_META_WINDOW 1024
+#define PG_META_WINDOW_FIRST 256
+#define PG_META_WINDOW_MAX 8192
 struct pg_window {
 	uint32_t first;          /* seq of metas[0]; 0: empty */
 	uint32_t n;
-	struct msg_meta metas[PG_META_WINDOW];
-	uint8_t present[PG_META_WINDOW];
+	uint32_t cap;            /* room in metas and present */
+	struct msg_meta *metas;
+	uint8_t *present;
 	uint32_t *kw;            /* keyword indexes of all of them */
 	size_t nkw, capkw;
 };
@@ -51,9 +58,12 @@ struct mailbox {
 	 * ranges (one per claim). */
 	struct { uint32_t lo, hi; } *recent;
 	size_t nrecent;
-	/* keyword table (names in first-seen order) */
+	/* keyword table (names in first-seen order); the tables it outgrew,
+	 * kept until the view closes (see pg_keyword_index) */
 	char **kwnames;
-	size_t nkwnames;
+	size_t nkwnames, capkwnames;
+	char ***kwold;
+	size_t nkwold;
 	struct pg_window win;
 	/* Flag changes this view made itself since its last sync: (uid,
 	 * modseq) pairs sync() must not report back as someone else's. */
@@ -98,7 +108,6 @@ int pg_select(struct store *st, const char *name, int readonly, struct mailbox *
 void pg_mailbox_close(struct mailbox *mb);
 uint32_t pg_count(struct mailbox *mb);
 uint32_t pg_uid(struct mailbox *mb, uint32_t seq);
-const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq);
 size_t pg_keywords(struct mailbox *mb, const char *const **names);
 int pg_sync(struct mailbox *mb, const struct sync_cb *cb, void *ctx, struct error *err);
 /* The view's UID list, loaded if need be: 0 or -1 with err. */
@@ -107,13 +116,26 @@ int pg_view_uids(struct mailbox *mb, struct error *err);
 uint32_t pg_keyword_index(struct mailbox *mb, const char *name);
 /* seq of uid in the view's UID list (loaded), 0 if not there. */
 uint32_t pg_view_seq(const struct mailbox *mb, uint32_t uid);
-/* New flags of a message (this view's STORE) into the metadata window. */
+/* Is uid \Recent in this view? */
+int pg_view_recent(const struct mailbox *mb, uint32_t uid);
+
+/* pg_window.c */
+const struct msg_meta *pg_meta(struct mailbox *mb, uint32_t seq);
+/* A row of PS_META_RANGE's columns (binary) into m, its keywords'
+ * indexes appended to kw's array (m->kw is the caller's to point there,
+ * once the array stops moving). */
+void pg_meta_decode(struct mailbox *mb, const PGresult *r, int row, struct msg_meta *m,
+		    struct pg_window *kw);
+/* Keyword names of a text[] value into the view's table. */
+void pg_keywords_learn(struct mailbox *mb, const char *arr);
 /* Where the metadata of uid is in the window (present), or -1. */
 long pg_window_index(const struct mailbox *mb, uint32_t uid);
+/* New flags of a message (this view's STORE, a sync) into the window. */
 void pg_window_update(struct mailbox *mb, uint32_t uid, uint32_t flags, const char *keywords,
 		      uint64_t modseq);
-/* Forget cached metadata (flags changed). */
+/* Forget cached metadata (flags changed, sequence numbers moved). */
 void pg_window_drop(struct mailbox *mb);
+void pg_window_free(struct mailbox *mb);
 
 /* pg_message.c */
 int pg_open_message(struct mailbox *mb, uint32_t uid, struct msg_stream **out, struct error *err);
@@ -140,5 +162,11 @@ void pg_listen_close(struct store *st);
 /* pg_search.c */
 int pg_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
 	      uint8_t *result, struct error *err);
+
+/* pg_decide.c: the BM_MAYBE entries of result decided by the evaluator
+ * on rows read in batches (those it can decide from a message's header).
+ * 0, or -1 with err. */
+int pg_search_decide(struct mailbox *mb, const struct search_program *p,
+		     struct search_ctx *ctx, uint8_t *result, struct error *err);
 
 #endif

@@ -14,9 +14,15 @@ the machine's speed.
   read its metadata): one statement, the new flags included;
 * STORE, then FETCH FLAGS of the same message: one statement (the view's
   metadata takes its own change without a new read);
-* LIST: one statement."""
+* LIST: one statement;
+* FETCH 1:* (UID FLAGS) of a mailbox of 30,000 messages: the metadata in
+  a few growing reads, not one per 1,024 messages;
+* UID SEARCH SUBJECT in it: the candidates the search text cannot confirm
+  decided on rows read in one statement, not three statements each."""
+import calendar
 import os
 import re
+import time
 
 import pytest
 
@@ -129,4 +135,88 @@ def test_list_is_one_statement(server):
     r, stmts = counted(server, lambda: m.list('""', "*"))
     assert r[0] == "OK" and any(b'"INBOX"' in x for x in r[1])
     assert len(stmts) == 1, stmts
+    m.logout()
+
+
+BIG = 30000
+
+
+@pytest.fixture(scope="module")
+def bigbox():
+    """bob's INBOX of BIG messages (one APPENDed, the rest its copies made
+    in SQL: \\Seen when the UID is a multiple of 3, $Work of 1,000,
+    INTERNALDATE 1,700,000,000 + UID), then four more."""
+    h = Haven(users=("bob",), backend="pgsql")
+    h.pg.psql("ALTER DATABASE %s SET log_min_duration_statement = 0" % h.db, db="postgres")
+    h.start()
+    m = h.login("bob")
+    assert m.append("INBOX", None, None, b"Subject: one\r\n\r\nbody\r\n")[0] == "OK"
+    # the header keys' candidates: "topic 7" in the Subject of three
+    # messages (one with a header longer than what is read ahead of the
+    # evaluator, one unseen) and in the body of a fourth
+    long = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"f" * 70) for i in range(300))
+    for msg, flags in ((b"Subject: about topic 7\r\n\r\nbody\r\n", "(\\Seen)"),
+                       (long + b"Subject: topic 7 again\r\n\r\nbody\r\n", "(\\Seen)"),
+                       (b"Subject: other\r\n\r\ntopic 7 in the body\r\n", "(\\Seen)"),
+                       (b"Subject: Re: Topic 7\r\n\r\nbody\r\n", None)):
+        assert m.append("INBOX", flags, None, msg)[0] == "OK"
+    m.logout()
+    h.pg.psql("""
+UPDATE haven.messages SET uid = uid + %d WHERE uid > 1;
+INSERT INTO haven.messages (mailbox_id, uid, body_id, modseq, flags, keywords, internaldate, size)
+SELECT m.mailbox_id, g, m.body_id, g + 1, CASE WHEN g %% 3 = 0 THEN 1 ELSE 0 END,
+       CASE WHEN g %% 1000 = 0 THEN '{$Work}'::text[] ELSE '{}' END,
+       to_timestamp(1700000000 + g), m.size
+  FROM haven.messages m, generate_series(2, %d) g WHERE m.uid = 1;
+UPDATE haven.messages SET internaldate = to_timestamp(1700000001) WHERE uid = 1;
+UPDATE haven.mailboxes b SET uidnext = %d, highestmodseq = %d, keywords = '{$Work}'
+  FROM haven.messages m WHERE b.id = m.mailbox_id;
+""" % (BIG - 1, BIG, BIG + 5, BIG + 6), db=h.db)
+    yield h
+    h.stop()
+    h.cleanup()
+
+
+def test_fetch_all_reads_metadata_in_growing_windows(bigbox):
+    m = bigbox.login("bob")
+    assert m.select("INBOX") == ("OK", [str(BIG + 4).encode()])
+    r, stmts = counted(bigbox, lambda: m.fetch("1:%d" % BIG, "(UID FLAGS)"))
+    assert r[0] == "OK" and len(r[1]) == BIG
+    for seq, line in enumerate(r[1], 1):
+        got = re.match(rb"(\d+) \(UID (\d+) FLAGS \(([^)]*)\)\)$", line)
+        assert got and int(got.group(1)) == seq and int(got.group(2)) == seq, line
+        flags = set(got.group(3).split())
+        want = ({b"\\Seen"} if seq % 3 == 0 else set()) | ({b"$Work"} if seq % 1000 == 0 else set())
+        assert flags - {b"\\Recent"} == want, line
+    # the UID list, then windows of 256, 512, ... 8,192 messages (8)
+    assert len(stmts) <= 9, "%d statements: %s" % (len(stmts), stmts[:3])
+    m.logout()
+
+
+def test_metadata_far_into_a_big_mailbox(bigbox):
+    m = bigbox.login("bob")
+    m.select("INBOX")
+    r = m.fetch("15000,29000", "(UID FLAGS INTERNALDATE RFC822.SIZE)")
+    assert r[0] == "OK"
+    for uid, line in zip((15000, 29000), r[1]):
+        day = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(1700000000 + uid))
+        assert b'INTERNALDATE "%s"' % day.encode() in line, line
+        assert b"RFC822.SIZE 22" in line, line
+    assert b"$Work" in r[1][1] and b"\\Seen" in r[1][0]
+    m.logout()
+
+
+def test_header_search_decides_candidates_in_one_statement(bigbox):
+    m = bigbox.login("bob")
+    m.select("INBOX")
+    m.fetch("1", "(UID)")   # the view's UIDs, read once
+    r, stmts = counted(bigbox, lambda: m.uid("SEARCH", "SUBJECT", '"topic 7"'))
+    assert r == ("OK", [b" ".join(b"%d" % (BIG + i) for i in (1, 2, 4))])
+    # the search, then the rows of its 4 candidates (the long header read
+    # as before: the body's row and a chunk)
+    assert len(stmts) <= 4, stmts
+    r = m.uid("SEARCH", "UNSEEN", "SUBJECT", '"topic 7"')
+    assert r == ("OK", [b"%d" % (BIG + 4)])
+    r = m.uid("SEARCH", "NOT", "SUBJECT", '"topic 7"', "UID", "%d:*" % (BIG + 1))
+    assert r == ("OK", [b"%d" % (BIG + 3)])
     m.logout()

@@ -514,3 +514,24 @@ def test_text_covers_mime_part_headers(haven):
     assert search(m, "BODY", "invoice") == []
     assert search(m, "TEXT", "attached") == [1, 2, 3]
     m.logout()
+
+
+def test_keyword_learned_during_search(haven):
+    """A keyword another session gave a message after this one selected
+    the mailbox (and before it synced) is first seen in the middle of a
+    SEARCH that reads the message's metadata: the view's keyword table
+    grows then, and the search goes on with the keywords it already knew
+    (with ASan: no read of the table's old memory)."""
+    m = haven.login("alice")
+    other = haven.login("alice")
+    for i in range(3):
+        msg = b"Subject: kw test %d\r\n\r\nbody\r\n" % i
+        assert m.append("INBOX", "(Old%d)" % i, None, msg)[0] == "OK"
+    m.select("INBOX")
+    other.select("INBOX")
+    assert other.store("1:3", "+FLAGS", "(Brandnew1 Brandnew2 Brandnew3)")[0] == "OK"
+    for key in ("Old0", "Old1", "Old2"):
+        assert search(m, "KEYWORD", key, "SUBJECT", '"kw test"') == [int(key[-1]) + 1]
+    assert search(m, "KEYWORD", "Brandnew2", "SUBJECT", '"kw test"') in ([], [1, 2, 3])
+    other.logout()
+    m.logout()

@@ -163,11 +163,56 @@ static void test_append_stream(void **state)
 	mailbox_close(mb);
 }
 
+static void uid_to_seq_all(struct mailbox *mb, const uint32_t *uids, const uint32_t *seqs,
+			   size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(mailbox_uid_to_seq(mb, uids[i]), seqs[i]);
+}
+
+/* uid_to_seq tries the message after the one it found last before its
+ * binary search: in order, out of order, after an expunge moved the
+ * numbers, and in a view opened anew, the answers stay those of the
+ * view. */
+static void test_uid_to_seq_any_order(void **state)
+{
+	struct fx *f = *state;
+	static const char msg[] = "Subject: n\r\n\r\nx\r\n";
+	static const uint32_t up[] = { 1, 2, 3, 4, 5, 6 }, mixed[] = { 6, 1, 4, 2, 3, 5, 7, 0 };
+	static const uint32_t mixed_seqs[] = { 6, 1, 4, 2, 3, 5, 0, 0 };
+	static const uint32_t after[] = { 1, 2, 3, 4, 5, 6 }, after_seqs[] = { 1, 2, 0, 3, 4, 5 };
+	struct mailbox *mb;
+	struct mailbox_status st;
+	struct error err;
+	uint32_t uidv, uid, three = 3;
+	size_t nfailed;
+
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(store_append(f->st, "INBOX", msg, sizeof(msg) - 1, 0, NULL, 0,
+					      1000000, 0, &uidv, &uid, &err), 0);
+	assert_int_equal(mailbox_select(f->st, "INBOX", 0, &mb, &st, &err), 0);
+	uid_to_seq_all(mb, up, up, 6);
+	uid_to_seq_all(mb, mixed, mixed_seqs, 8);
+	uid_to_seq_all(mb, up, up, 2);   /* the hint now at seq 2 */
+	assert_int_equal(mailbox_store_flags(mb, &three, 1, STORE_ADD, MF_DELETED, NULL, 0, 0,
+					     NULL, &nfailed, &err), 0);
+	assert_int_equal(mailbox_expunge(mb, NULL, 0, &err), 0);
+	assert_int_equal(mailbox_sync(mb, NULL, NULL, &err), 0);
+	assert_int_equal(mailbox_count(mb), 5);
+	uid_to_seq_all(mb, after, after_seqs, 6);
+	mailbox_close(mb);
+	assert_int_equal(mailbox_select(f->st, "INBOX", 1, &mb, &st, &err), 0);
+	uid_to_seq_all(mb, after + 3, after_seqs + 3, 3);
+	uid_to_seq_all(mb, after, after_seqs, 6);
+	mailbox_close(mb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_settings_checked_where_declared),
 		cmocka_unit_test_setup_teardown(test_append_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uid_to_seq_any_order, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
