@@ -308,6 +308,13 @@ void lmtp_stop(void)
 			kill(c->pid, SIGTERM);
 }
 
+void lmtp_kill_all(void)
+{
+	for (struct lmtp_conn *c = conns; c; c = c->next)
+		if (c->pid > 0)
+			kill(c->pid, SIGKILL);
+}
+
 int lmtp_child_exited(pid_t pid)
 {
 	for (struct lmtp_conn *c = conns; c; c = c->next) {

@@ -275,6 +275,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	log_warn("shutdown deadline passed; killing remaining children");
 	logins_kill_all();
+	lmtp_kill_all();
+	metrics_kill();
 	for (struct user_worker *w = M->workers; w; w = w->next)
 		if (w->pid > 0)
 			kill(w->pid, SIGKILL);

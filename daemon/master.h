@@ -288,6 +288,8 @@ pid_t workers_deliver(const struct worker_identity *id, uint32_t req, const char
 int metrics_open_listener(struct error *err);
 void metrics_start(void);
 void metrics_stop(void);
+/* The shutdown deadline passed. */
+void metrics_kill(void);
 int metrics_child_exited(pid_t pid);
 int metrics_none_left(void);
 void metrics_free(void);
@@ -304,6 +306,8 @@ int metrics_worker_stats(struct ipc_msg *m);
 int lmtp_open_listeners(struct error *err);
 void lmtp_start_listening(void);
 void lmtp_stop(void);
+/* The shutdown deadline passed. */
+void lmtp_kill_all(void);
 /* 1 when pid was an LMTP worker (its record is gone now). */
 int lmtp_child_exited(pid_t pid);
 int lmtp_none_left(void);

@@ -302,6 +302,12 @@ void metrics_stop(void)
 	restart_ev = NULL;
 }
 
+void metrics_kill(void)
+{
+	if (server_pid > 0)
+		kill(server_pid, SIGKILL);
+}
+
 int metrics_none_left(void)
 {
 	return server_pid <= 0;
