@@ -1,5 +1,6 @@
-/* haven-admin: administration of Haven's PostgreSQL store. Today the
- * schema: `db migrate` applies the numbered migrations a database lacks,
+/* haven-admin: one command for administrators. Commands are entries of
+ * the table below (see admin.h). Today the schema of the PostgreSQL
+ * store: `db migrate` applies the numbered migrations a database lacks,
  * `db status` lists them. SQL comes only from the migration files and
  * the fixed queries of migrate.c, never from the command line. */
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 #include "../lib/config.h"
 #include "../lib/xmalloc.h"
-#include "migrate.h"
+#include "admin.h"
 
 #ifndef HAVEN_VERSION
 #define HAVEN_VERSION "dev"
@@ -21,18 +22,19 @@
 #define HAVEN_MIGRATIONS_DIR "/usr/local/share/haven/sql/migrations"
 #endif
 
-struct admin_opts {
-	const char *config;
-	const char *dsn;
-	const char *dir;
-	const char *command;
+static const struct admin_cmd commands[] = {
+	{ "db migrate", "", admin_db_migrate },
+	{ "db status", "", admin_db_status },
 };
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *out, int status)
 {
-	fprintf(out, "usage: haven-admin [-c config] [-D dsn] [-d dir] db migrate\n"
-		     "       haven-admin [-c config] [-D dsn] [-d dir] db status\n"
-		     "       haven-admin --version\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "%s haven-admin [-c config] [-D dsn] [-d dir] %s%s%s\n",
+			i == 0 ? "usage:" : "      ", commands[i].words,
+			*commands[i].args ? " " : "", commands[i].args);
+	fprintf(out, "       haven-admin --version\n");
 	exit(status);
 }
 
@@ -55,15 +57,28 @@ static void opts_parse(int argc, char **argv, struct admin_opts *o)
 		default: usage(stderr, 2);
 		}
 	}
-	if (argc - optind != 2 || strcmp(argv[optind], "db") != 0 ||
-	    (strcmp(argv[optind + 1], "migrate") != 0 && strcmp(argv[optind + 1], "status") != 0))
-		usage(stderr, 2);
-	o->command = argv[optind + 1];
 }
 
-/* -D, else haven.conf's pgsql_dsn (the rest of the file is havend's
- * business: only its syntax matters here). NULL after printing why. */
-static char *dsn_resolve(const struct admin_opts *o)
+/* How many of argv's words spell cmd's words; 0 if they do not. */
+static int command_match(const struct admin_cmd *cmd, int argc, char **argv)
+{
+	const char *w = cmd->words;
+	int n = 0;
+
+	while (*w) {
+		size_t len = strcspn(w, " ");
+		if (n >= argc || strlen(argv[n]) != len || strncmp(argv[n], w, len) != 0)
+			return 0;
+		n++;
+		w += len;
+		w += *w == ' ';
+	}
+	return n;
+}
+
+/* The rest of haven.conf is havend's business: only its syntax matters
+ * here. */
+char *admin_dsn(const struct admin_opts *o)
 {
 	struct config cfg;
 	struct buf text = BUF_INIT;
@@ -87,40 +102,22 @@ static char *dsn_resolve(const struct admin_opts *o)
 	return dsn;
 }
 
-static int run(const struct admin_opts *o, const char *dsn)
-{
-	struct migration_files files;
-	struct error err;
-	PGconn *db;
-	int rc;
-
-	if (migration_files_scan(o->dir, &files, &err) < 0) {
-		fprintf(stderr, "haven-admin: %s\n", err.msg);
-		return -1;
-	}
-	if ((db = migrate_connect(dsn)) == NULL) {
-		migration_files_free(&files);
-		return -1;
-	}
-	if (strcmp(o->command, "migrate") == 0)
-		rc = migrate_apply(db, &files);
-	else
-		rc = migrate_status(db, &files);
-	PQfinish(db);
-	migration_files_free(&files);
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	struct admin_opts o = { 0 };
-	char *dsn;
-	int rc;
+	enum admin_status rc;
+	int n;
 
 	opts_parse(argc, argv, &o);
-	if ((dsn = dsn_resolve(&o)) == NULL)
-		return 1;
-	rc = run(&o, dsn);
-	free(dsn);
-	return rc < 0 ? 1 : 0;
+	argc -= optind;
+	argv += optind;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if ((n = command_match(&commands[i], argc, argv)) == 0)
+			continue;
+		rc = commands[i].run(&o, argc - n, argv + n);
+		if (rc == ADMIN_USAGE)
+			usage(stderr, 2);
+		return rc;
+	}
+	usage(stderr, 2);
 }

@@ -1,0 +1,36 @@
+/* haven-admin's commands. Each one is an entry of the table in
+ * haven_admin.c: the words that name it ("db migrate", "who"), the usage
+ * of its arguments, and a function that gets the global options and the
+ * arguments after its words. A command prints its own errors. */
+#ifndef HAVEN_ADMIN_H
+#define HAVEN_ADMIN_H
+
+/* The options before the command words. */
+struct admin_opts {
+	const char *config; /* haven.conf (-c) */
+	const char *dsn;    /* -D: the database, over haven.conf's pgsql_dsn */
+	const char *dir;    /* -d: the migration files */
+};
+
+/* What a command's run() returns: the process's exit status. */
+enum admin_status {
+	ADMIN_OK = 0,
+	ADMIN_FAILED = 1, /* printed why */
+	ADMIN_USAGE = 2,  /* wrong arguments: the caller prints the usage */
+};
+
+struct admin_cmd {
+	const char *words;  /* "db migrate": matched word by word */
+	const char *args;   /* usage of the arguments after the words, "" if none */
+	enum admin_status (*run)(const struct admin_opts *o, int argc, char **argv);
+};
+
+/* The database to use: -D, else haven.conf's pgsql_dsn. NULL after
+ * printing why. The caller frees it. */
+char *admin_dsn(const struct admin_opts *o);
+
+/* db migrate, db status (migrate.c) */
+enum admin_status admin_db_migrate(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_db_status(const struct admin_opts *o, int argc, char **argv);
+
+#endif
