@@ -47,7 +47,7 @@ struct mailbox_status {
 	uint32_t uidvalidity;
 	uint32_t unseen;         /* count of messages without \Seen */
 	uint32_t first_unseen;   /* seq of first unseen, 0 if none (SELECT only) */
-	uint64_t highestmodseq;
+	uint64_t highestmodseq;  /* 0: the mailbox keeps no MODSEQs (NOMODSEQ) */
 	uint64_t size;           /* sum of RFC822.SIZE */
 };
 

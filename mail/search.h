@@ -56,6 +56,7 @@ enum search_op {
 	SK_SEQSET,
 	SK_UIDSET,
 	SK_SAVED,           /* "$" (as a sequence set or after UID) */
+	SK_MODSEQ,          /* MODSEQ >= num (RFC 7162 3.1.5) */
 	/* need the header */
 	SK_SENTBEFORE,
 	SK_SENTON,
@@ -76,7 +77,7 @@ struct search_node {
 	uint32_t end;           /* index just past this node's subtree */
 	uint32_t flag;          /* SK_FLAG / SK_UNFLAG: enum msg_flag bit */
 	int64_t day;            /* date keys: days since 1970-01-01 */
-	uint64_t num;           /* LARGER / SMALLER */
+	uint64_t num;           /* LARGER / SMALLER / MODSEQ */
 	struct seqset set;      /* SK_SEQSET / SK_UIDSET */
 	const char *field;      /* SK_HEADER: field name */
 	size_t field_len;
@@ -105,6 +106,7 @@ struct search_program {
 	unsigned ret;               /* enum search_return; RETURN () means SR_ALL */
 	unsigned needs;             /* enum search_need */
 	int uses_saved;             /* "$" appears */
+	int uses_modseq;            /* MODSEQ appears: results carry the highest */
 };
 
 /* ---- evaluation ---------------------------------------------------------- */

@@ -470,6 +470,8 @@ static int leaf(struct search_ctx *ctx, struct mstate *ms, const struct search_n
 		return seqset_contains(&n->set, m->uid);
 	case SK_SAVED:
 		return in_saved(ctx, m->uid);
+	case SK_MODSEQ:
+		return m->modseq >= n->num;
 	default:
 		break;
 	}

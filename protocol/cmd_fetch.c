@@ -1,8 +1,8 @@
 /* FETCH and UID FETCH: FLAGS, UID, INTERNALDATE, RFC822.SIZE, ENVELOPE,
  * BODY, BODYSTRUCTURE, RFC822[.HEADER|.TEXT], the FAST/ALL/FULL macros and
  * BODY[.PEEK][section]<partial> for every section form, BINARY[.PEEK] and
- * BINARY.SIZE (RFC 3516) for part numbers, through the MIME
- * parser in mail/. A message is read and parsed at most once per response,
+ * BINARY.SIZE (RFC 3516) for part numbers, MODSEQ and CHANGEDSINCE
+ * (RFC 7162), through the MIME parser in mail/. A message is read and parsed at most once per response,
  * only when an item needs it, in an arena reset after each message; a long
  * FETCH yields when the client reads slowly (see fetch_continue). */
 #include <ctype.h>
@@ -27,6 +27,7 @@ enum fetch_att {
 	FA_ENVELOPE = 1 << 4,
 	FA_BODY = 1 << 5,          /* BODY without a section: non-extensible structure */
 	FA_BODYSTRUCTURE = 1 << 6,
+	FA_MODSEQ = 1 << 7,        /* RFC 7162 */
 };
 #define FA_NEEDS_PARSE (FA_ENVELOPE | FA_BODY | FA_BODYSTRUCTURE)
 
@@ -169,6 +170,7 @@ static const struct {
 	{ "ENVELOPE", FA_ENVELOPE },
 	{ "BODY", FA_BODY },
 	{ "BODYSTRUCTURE", FA_BODYSTRUCTURE },
+	{ "MODSEQ", FA_MODSEQ },
 	{ "FAST", FA_FLAGS | FA_INTERNALDATE | FA_SIZE },
 	{ "ALL", FA_FLAGS | FA_INTERNALDATE | FA_SIZE | FA_ENVELOPE },
 	{ "FULL", FA_FLAGS | FA_INTERNALDATE | FA_SIZE | FA_ENVELOPE | FA_BODY },
@@ -481,14 +483,21 @@ static void write_head(struct session *s, struct fetch_state *fs, const struct m
 {
 	struct wsession *ws = wsession_of(s);
 	struct buf out = BUF_INIT;
-	int flags_now = (fs->req.atts & FA_FLAGS) || (fs->seen_set && fs->seen_set[fs->cur.k]);
+	int seen_now = fs->seen_set && fs->seen_set[fs->cur.k];
+	int flags_now = (fs->req.atts & FA_FLAGS) || seen_now;
 	int sep = 0;
 
 	if (flags_now)
 		wsession_announce_flags(ws, 0);
 	buf_printf(&out, "* %u FETCH (", fs->cur.seq);
-	if (fs->req.atts & FA_UID) {
+	/* RFC 7162 3.2.4: a FETCH that sets \Seen tells UID and MODSEQ */
+	if ((fs->req.atts & FA_UID) || (seen_now && qresync_on(ws))) {
 		buf_printf(&out, "UID %u", m->uid);
+		sep = 1;
+	}
+	if ((fs->req.atts & FA_MODSEQ) || (seen_now && condstore_on(ws))) {
+		buf_append_str(&out, sep ? " " : "");
+		modseq_write(ws, &out, m);
 		sep = 1;
 	}
 	session_write(s, out.data, out.len);
@@ -673,13 +682,114 @@ done:
 	return 1;
 }
 
+/* FETCH modifiers (RFC 4466 2.4): CHANGEDSINCE n (RFC 7162 3.1.4.1) and,
+ * for UID FETCH after ENABLE QRESYNC, VANISHED (3.2.6). */
+struct fetch_mods {
+	uint64_t changedsince;
+	int vanished;
+};
+
+static const char *fetch_mods_parse(const struct imap_arg *list, struct fetch_mods *fm)
+{
+	if (list->count == 0)
+		return "Empty FETCH modifier list";
+	for (size_t i = 0; i < list->count; i++) {
+		const struct imap_arg *a = &list->list[i];
+		if (imap_arg_is_atom(a, "CHANGEDSINCE") && i + 1 < list->count &&
+		    !fm->changedsince && modseq_arg(&list->list[i + 1], 0, &fm->changedsince) == 0)
+			i++;
+		else if (imap_arg_is_atom(a, "VANISHED") && !fm->vanished)
+			fm->vanished = 1;
+		else
+			return "Invalid FETCH modifier";
+	}
+	return NULL;
+}
+
+/* -1 after answering BAD. */
+static int fetch_modifiers(struct session *s, const struct imap_cmd *cmd, int by_uid,
+			   const struct imap_arg *list, struct fetch_mods *fm)
+{
+	const char *why = fetch_mods_parse(list, fm);
+
+	if (why == NULL && fm->vanished) {
+		if (!by_uid)
+			why = "VANISHED is a UID FETCH modifier";
+		else if (!fm->changedsince)
+			why = "VANISHED needs CHANGEDSINCE";
+		else if (!(s->enabled & EN_QRESYNC))
+			why = "VANISHED needs ENABLE QRESYNC first";
+	}
+	if (why) {
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* UID FETCH (CHANGEDSINCE n VANISHED): VANISHED (EARLIER) for the UIDs of
+ * the command's set that are gone, before any FETCH (3.2.6). Here "*"
+ * reaches the highest UID the mailbox ever gave out as far as the view
+ * knows, not just the highest left: "1:*" is how clients ask, and UIDs
+ * expunged from the top must be told too. */
+static void fetch_vanished(struct wsession *ws, const char *uidset)
+{
+	uint32_t count = mailbox_count(ws->mb);
+	uint32_t top = count ? mailbox_uid(ws->mb, count) : 0;
+	struct seqset set;
+
+	if (seqset_parse(ws->s.arena, uidset, &set) < 0)
+		return;   /* "$": what it names is in the view */
+	seqset_resolve(&set, ws->uidnext > top + 1 ? ws->uidnext - 1 : top);
+	qresync_vanished_earlier(ws, &set);
+}
+
+/* CHANGEDSINCE: only the messages whose MODSEQ is above it. */
+static void fetch_changedsince(struct fetch_state *fs, struct mailbox *mb, uint64_t since)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < fs->n; i++) {
+		uint32_t seq = mailbox_uid_to_seq(mb, fs->uids[i]);
+		const struct msg_meta *m = seq ? mailbox_meta(mb, seq) : NULL;
+		if (m && m->modseq > since)
+			fs->uids[k++] = fs->uids[i];
+	}
+	fs->n = k;
+}
+
+/* The item list: one item or a parenthesized list. -1 after BAD. */
+static int fetch_items(struct session *s, const struct imap_cmd *cmd,
+		       const struct imap_arg *atts, struct fetch_req *req)
+{
+	const char *err = NULL;
+
+	if (atts->type == IMAP_ARG_LIST) {
+		if (atts->count == 0) {
+			session_tagged(s, cmd->tag, "BAD", NULL, "Empty FETCH item list");
+			return -1;
+		}
+		for (size_t i = 0; i < atts->count && err == NULL; i++)
+			add_att(s, req, &atts->list[i], &err);
+	} else {
+		add_att(s, req, atts, &err);
+	}
+	if (err) {
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi)
 {
 	struct wsession *ws = wsession_of(s);
 	struct fetch_state *fs;
-	const char *err = NULL;
+	struct fetch_mods fm = { 0, 0 };
 
-	if (cmd->nargs != argi + 2 || cmd->args[argi].type != IMAP_ARG_ATOM) {
+	if ((cmd->nargs != argi + 2 && cmd->nargs != argi + 3) ||
+	    cmd->args[argi].type != IMAP_ARG_ATOM ||
+	    (cmd->nargs == argi + 3 && cmd->args[argi + 2].type != IMAP_ARG_LIST)) {
 		session_tagged(s, cmd->tag, "BAD", NULL, "FETCH expects a sequence set and items");
 		return;
 	}
@@ -688,23 +798,21 @@ void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 	fs->tag = cmd->tag;
 	fs->by_uid = by_uid;
 	fs->req.items = arena_alloc(s->arena, MAX_BODY_ITEMS * sizeof(struct body_item));
-	const struct imap_arg *atts = &cmd->args[argi + 1];
-	if (atts->type == IMAP_ARG_LIST) {
-		if (atts->count == 0) {
-			session_tagged(s, cmd->tag, "BAD", NULL, "Empty FETCH item list");
-			return;
-		}
-		for (size_t i = 0; i < atts->count && err == NULL; i++)
-			add_att(s, &fs->req, &atts->list[i], &err);
-	} else {
-		add_att(s, &fs->req, atts, &err);
-	}
-	if (err) {
-		session_tagged(s, cmd->tag, "BAD", NULL, "%s", err);
+	if (fetch_items(s, cmd, &cmd->args[argi + 1], &fs->req) < 0)
 		return;
-	}
+	if (cmd->nargs == argi + 3 &&
+	    fetch_modifiers(s, cmd, by_uid, &cmd->args[argi + 2], &fm) < 0)
+		return;
+	if (fm.changedsince)
+		fs->req.atts |= FA_MODSEQ;   /* RFC 7162 3.1.4.1: implied */
+	if ((fs->req.atts & FA_MODSEQ) && condstore_require(ws, cmd) < 0)
+		return;
 	if (seqset_arg(s, cmd, ws->mb, cmd->args[argi].str, by_uid, &fs->uids, &fs->n) < 0)
 		return;
+	if (fm.vanished)
+		fetch_vanished(ws, cmd->args[argi].str);
+	if (fm.changedsince)
+		fetch_changedsince(fs, ws->mb, fm.changedsince);
 	if (by_uid)
 		fs->req.atts |= FA_UID;
 	for (size_t i = 0; i < fs->req.nitems; i++)

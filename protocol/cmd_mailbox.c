@@ -14,19 +14,75 @@
 
 #define BAD(...) session_tagged(s, cmd->tag, "BAD", NULL, __VA_ARGS__)
 
+/* What every SELECT/EXAMINE tells (RFC 9051 6.3.2, RFC 3501 6.3.1). */
+static void select_untagged(struct wsession *ws, const char *name,
+			    const struct mailbox_status *st)
+{
+	struct session *s = &ws->s;
+
+	wsession_announce_flags(ws, 1);
+	session_printf(s, "* %u EXISTS\r\n", mailbox_count(ws->mb));
+	if (s->enabled & EN_IMAP4REV2)
+		list_write_one(s, name);   /* RFC 9051 6.3.2: a LIST with its attributes */
+	/* RECENT and the UNSEEN code are IMAP4rev1 only (RFC 9051 E.11-12). */
+	if (!(s->enabled & EN_IMAP4REV2)) {
+		session_printf(s, "* %u RECENT\r\n", st->recent);
+		if (st->first_unseen)
+			session_printf(s, "* OK [UNSEEN %u] First unseen\r\n", st->first_unseen);
+	}
+	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", st->uidvalidity);
+	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n", st->uidnext);
+}
+
+/* SELECT name [(CONDSTORE QRESYNC (...))]: RFC 4466 select-params,
+ * RFC 7162. -1 after BAD. */
+struct select_req {
+	int condstore;
+	int qresync;
+	struct qresync_req q;
+};
+
+static int select_params(struct session *s, const struct imap_cmd *cmd, struct select_req *r)
+{
+	const struct imap_arg *p = cmd->nargs == 2 ? &cmd->args[1] : NULL;
+	const char *why = NULL;
+
+	memset(r, 0, sizeof(*r));
+	if (cmd->nargs != 1 && (p == NULL || p->type != IMAP_ARG_LIST)) {
+		BAD("%s expects a mailbox name and optional parameters", cmd->name);
+		return -1;
+	}
+	for (size_t i = 0; p && i < p->count && why == NULL; i++) {
+		if (imap_arg_is_atom(&p->list[i], "CONDSTORE"))
+			r->condstore = 1;
+		else if (imap_arg_is_atom(&p->list[i], "QRESYNC") && i + 1 < p->count &&
+			 !r->qresync)
+			r->qresync = qresync_param(s, &p->list[++i], &r->q, &why) == 0;
+		else
+			why = "Unknown parameter";
+	}
+	if (why) {
+		BAD("%s: %s", cmd->name, why);
+		return -1;
+	}
+	return 0;
+}
+
 void cmd_select(struct session *s, const struct imap_cmd *cmd)
 {
 	struct wsession *ws = wsession_of(s);
 	int readonly = strcmp(cmd->name, "EXAMINE") == 0;
 	struct mailbox_status st;
+	struct select_req req;
 	struct error err;
 	const char *name;
 
-	if (cmd->nargs != 1) {
+	if (cmd->nargs == 0) {
 		BAD("%s expects a mailbox name", cmd->name);
 		return;
 	}
-	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
+	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL ||
+	    select_params(s, cmd, &req) < 0)
 		return;
 	if (ws->mb) {
 		wsession_unselect(ws);
@@ -41,18 +97,12 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	ws->mbname = xstrdup(name);
 	s->state = ST_SELECTED;
 	ws->kw_announced = 0;
-	wsession_announce_flags(ws, 1);
-	session_printf(s, "* %u EXISTS\r\n", mailbox_count(ws->mb));
-	if (s->enabled & EN_IMAP4REV2)
-		list_write_one(s, name);   /* RFC 9051 6.3.2: a LIST with its attributes */
-	/* RECENT and the UNSEEN code are IMAP4rev1 only (RFC 9051 E.11-12). */
-	if (!(s->enabled & EN_IMAP4REV2)) {
-		session_printf(s, "* %u RECENT\r\n", st.recent);
-		if (st.first_unseen)
-			session_printf(s, "* OK [UNSEEN %u] First unseen\r\n", st.first_unseen);
-	}
-	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", st.uidvalidity);
-	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n", st.uidnext);
+	select_untagged(ws, name, &st);
+	if (req.condstore || req.qresync)
+		s->enabled |= EN_CONDSTORE;
+	condstore_selected(ws, &st);
+	if (req.qresync)
+		qresync_selected(ws, &req.q, &st);
 	session_tagged(s, cmd->tag, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
 		       cmd->name);
 }
@@ -215,7 +265,7 @@ static const struct {
 } status_names[] = {
 	{ "MESSAGES", SI_MESSAGES }, { "RECENT", SI_RECENT },   { "UIDNEXT", SI_UIDNEXT },
 	{ "UIDVALIDITY", SI_UIDVALIDITY }, { "UNSEEN", SI_UNSEEN }, { "DELETED", SI_DELETED },
-	{ "SIZE", SI_SIZE },
+	{ "SIZE", SI_SIZE }, { "HIGHESTMODSEQ", SI_HIGHESTMODSEQ },
 };
 #define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
 
@@ -287,6 +337,7 @@ void status_write(struct session *s, const char *wire, unsigned items,
 		case SI_UIDVALIDITY: v = r->st.uidvalidity; break;
 		case SI_UNSEEN: v = r->st.unseen; break;
 		case SI_DELETED: v = r->deleted; break;
+		case SI_HIGHESTMODSEQ: v = r->st.highestmodseq; break;
 		default: v = r->st.size; break;
 		}
 		session_printf(s, "%s%s %llu", first ? "" : " ", status_names[k].name, v);
@@ -321,6 +372,8 @@ void cmd_status(struct session *s, const struct imap_cmd *cmd)
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
+	if (items & SI_HIGHESTMODSEQ)
+		condstore_enable(wsession_of(s));   /* RFC 7162 3.1: an enabling command */
 	status_write(s, wire, items, &r);
 	session_tagged(s, cmd->tag, "OK", NULL, "STATUS completed");
 }

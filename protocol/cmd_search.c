@@ -70,9 +70,34 @@ static int search_all(struct mailbox *mb, const struct search_program *prog,
 	return 0;
 }
 
+/* The highest MODSEQ of the messages a result returns (RFC 7162 3.1.5,
+ * 3.1.10): with only MIN and/or MAX asked, just those; 0 if none. */
+static uint64_t results_modseq(struct mailbox *mb, unsigned ret, const uint32_t *uids, size_t n)
+{
+	uint64_t hi = 0;
+	int ends_only = (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT));
+
+	for (size_t i = 0; i < n; i++) {
+		if (ends_only && !((i == 0 && (ret & SR_MIN)) || (i == n - 1 && (ret & SR_MAX))))
+			continue;
+		uint32_t seq = mailbox_uid_to_seq(mb, uids[i]);
+		const struct msg_meta *m = seq ? mailbox_meta(mb, seq) : NULL;
+		if (m && m->modseq > hi)
+			hi = m->modseq;
+	}
+	return hi;
+}
+
+/* The result options in effect: RETURN's, or ALL for an IMAP4rev2
+ * session's ESEARCH, or ALL for a plain SEARCH. */
+static unsigned ret_of(const struct search_program *p, const struct session *s)
+{
+	return p->has_return ? p->ret : SR_ALL;
+}
+
 static void write_results(struct session *s, const struct imap_cmd *cmd,
 			  const struct search_program *p, int by_uid, const uint32_t *res,
-			  size_t n)
+			  size_t n, uint64_t modseq)
 {
 	struct buf b = BUF_INIT;
 	unsigned ret = p->ret;
@@ -81,6 +106,8 @@ static void write_results(struct session *s, const struct imap_cmd *cmd,
 		buf_append_str(&b, "* SEARCH");
 		for (size_t i = 0; i < n; i++)
 			buf_printf(&b, " %u", res[i]);
+		if (modseq)
+			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)modseq);
 		buf_append(&b, "\r\n", 2);
 	} else {
 		if (!p->has_return)
@@ -101,6 +128,8 @@ static void write_results(struct session *s, const struct imap_cmd *cmd,
 		}
 		if (ret & SR_COUNT)
 			buf_printf(&b, " COUNT %zu", n);
+		if (modseq)
+			buf_printf(&b, " MODSEQ %llu", (unsigned long long)modseq);
 		buf_append(&b, "\r\n", 2);
 	}
 	session_write(s, b.data, b.len);
@@ -151,6 +180,8 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 		return;
 	}
 
+	if (prog.uses_modseq && condstore_require(ws, cmd) < 0)
+		return;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.kwnames = NULL;
 	ctx.nkwnames = mailbox_keywords(ws->mb, &ctx.kwnames);
@@ -181,7 +212,8 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 	search_ctx_free(&ctx);
 	if (prog.ret & SR_SAVE)
 		save_result(ws, prog.ret, uids, n);
-	write_results(s, cmd, &prog, by_uid, res, n);
+	write_results(s, cmd, &prog, by_uid, res, n,
+		      prog.uses_modseq ? results_modseq(ws->mb, ret_of(&prog, s), uids, n) : 0);
 	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", name);
 }
 

@@ -25,6 +25,8 @@ void cmd_enable(struct session *s, const struct imap_cmd *cmd)
 	} known[] = {
 		{ "IMAP4REV2", "IMAP4rev2", EN_IMAP4REV2 },
 		{ "UTF8=ACCEPT", "UTF8=ACCEPT", EN_UTF8 },
+		{ "CONDSTORE", "CONDSTORE", EN_CONDSTORE },
+		{ "QRESYNC", "QRESYNC", EN_QRESYNC },
 	};
 	unsigned newly = 0;
 
@@ -39,7 +41,7 @@ void cmd_enable(struct session *s, const struct imap_cmd *cmd)
 		}
 	}
 	/* RFC 5161: unknown names are ignored; ENABLED lists only what this
-	 * command turned on. CONDSTORE and QRESYNC are not offered yet. */
+	 * command turned on. QRESYNC implies CONDSTORE (RFC 7162 3.2.3). */
 	for (size_t i = 0; i < cmd->nargs; i++)
 		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
 			if (imap_arg_is_atom(&cmd->args[i], known[k].name) &&
@@ -51,5 +53,7 @@ void cmd_enable(struct session *s, const struct imap_cmd *cmd)
 			session_printf(s, " %s", known[k].reply);
 	session_printf(s, "\r\n");
 	s->enabled |= newly;
+	if (newly & EN_QRESYNC)
+		s->enabled |= EN_CONDSTORE;
 	session_tagged(s, cmd->tag, "OK", NULL, "ENABLE completed");
 }

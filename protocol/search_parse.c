@@ -9,7 +9,7 @@
 #include "../mail/keyword.h"
 #include "search_parse.h"
 
-enum arg_kind { A_NONE, A_STRING, A_DATE, A_NUM, A_SET, A_KEYWORD, A_HEADER };
+enum arg_kind { A_NONE, A_STRING, A_DATE, A_NUM, A_SET, A_KEYWORD, A_HEADER, A_MODSEQ };
 
 static const struct {
 	const char *name;
@@ -51,6 +51,7 @@ static const struct {
 	{ "HEADER", SK_HEADER, 0, A_HEADER },
 	{ "BODY", SK_BODY, 0, A_STRING },
 	{ "TEXT", SK_TEXT, 0, A_STRING },
+	{ "MODSEQ", SK_MODSEQ, 0, A_MODSEQ },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -200,6 +201,25 @@ static const struct imap_arg *next_arg(struct pctx *list)
 	return list->pos < list->n ? &list->args[list->pos++] : NULL;
 }
 
+/* MODSEQ ["/flags/<flag>" shared|priv|all] n (RFC 7162 3.1.5). The
+ * stores keep one MODSEQ per message, so the entry is checked and then
+ * ignored, as the RFC asks of such servers. */
+static int arg_modseq(struct pstate *ps, const struct imap_arg *x, struct pctx *list,
+		      struct search_node *n)
+{
+	if (x->type == IMAP_ARG_QUOTED || x->type == IMAP_ARG_LITERAL) {
+		const struct imap_arg *type = next_arg(list);
+		if (strncasecmp(x->str, "/flags/", 7) != 0 || x->len <= 7 || type == NULL ||
+		    !(imap_arg_is_atom(type, "SHARED") || imap_arg_is_atom(type, "PRIV") ||
+		      imap_arg_is_atom(type, "ALL")))
+			return bad(ps, "Invalid MODSEQ entry");
+		if ((x = next_arg(list)) == NULL)
+			return bad(ps, "Missing argument to search key");
+	}
+	ps->p->uses_modseq = 1;
+	return arg_num(ps, x, n);
+}
+
 static int parse_leaf(struct pstate *ps, const struct imap_arg *a, struct pctx *list,
 		      struct search_node *n)
 {
@@ -234,6 +254,8 @@ static int parse_leaf(struct pstate *ps, const struct imap_arg *a, struct pctx *
 		return arg_set(ps, x, n);
 	case A_KEYWORD:
 		return arg_keyword(ps, x, n);
+	case A_MODSEQ:
+		return arg_modseq(ps, x, list, n);
 	case A_HEADER: {
 		int rc = arg_field(ps, x, n);
 		if (rc != SEARCH_OK)

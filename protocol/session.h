@@ -31,6 +31,8 @@ enum session_state {
 enum session_enabled {
 	EN_IMAP4REV2 = 1 << 0,
 	EN_UTF8 = 1 << 1,
+	EN_CONDSTORE = 1 << 2,  /* RFC 7162: by ENABLE or any CONDSTORE enabling command */
+	EN_QRESYNC = 1 << 3,    /* RFC 7162 3.2: ENABLE QRESYNC (implies EN_CONDSTORE) */
 };
 
 struct session;

@@ -41,6 +41,14 @@ struct wsession {
 	/* Keywords of the view's table (mailbox_keywords) the client has
 	 * been told of in FLAGS and PERMANENTFLAGS. */
 	size_t kw_announced;
+	/* CONDSTORE (condstore.c): the highest MODSEQ the view has shown
+	 * (its HIGHESTMODSEQ at SELECT, raised by what sync and STORE
+	 * report), whether the mailbox keeps none (NOMODSEQ), and whether
+	 * the client has been told one of the two for this mailbox. */
+	uint64_t hms;
+	int nomodseq;
+	int hms_told;
+	uint32_t uidnext;   /* UIDNEXT at SELECT: what "*" reaches for VANISHED */
 	/* The APPEND whose message is arriving (cmd_append.c; the
 	 * command's arena holds it). */
 	struct append_state *append;
@@ -155,6 +163,50 @@ void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 void expunge_run(struct session *s, const struct imap_cmd *cmd, const char *uidset);
 
+/* condstore.c: CONDSTORE (RFC 7162 section 3.1). */
+/* A mod-sequence argument: 1..2^63-1, or 0 too when zero_ok
+ * (mod-sequence-valzer). -1 if a is not one. */
+int modseq_arg(const struct imap_arg *a, int zero_ok, uint64_t *out);
+/* A CONDSTORE enabling command ran: from now on every FETCH that carries
+ * flags carries MODSEQ. The first time with a mailbox selected, the
+ * client learns its HIGHESTMODSEQ (or NOMODSEQ) in an untagged OK. */
+void condstore_enable(struct wsession *ws);
+/* SELECT/EXAMINE opened a view with status st: remember its
+ * HIGHESTMODSEQ and tell it if CONDSTORE is on. */
+void condstore_selected(struct wsession *ws, const struct mailbox_status *st);
+/* For a command that needs mod-sequences (MODSEQ, CHANGEDSINCE,
+ * UNCHANGEDSINCE): -1 after answering BAD when the selected mailbox
+ * keeps none (RFC 7162 3.1.2.2); otherwise CONDSTORE is enabled. */
+int condstore_require(struct wsession *ws, const struct imap_cmd *cmd);
+/* Does a FETCH response carrying flags carry MODSEQ too? */
+int condstore_on(const struct wsession *ws);
+/* " MODSEQ (n)" for message m, raising the view's highest. */
+void modseq_write(struct wsession *ws, struct buf *out, const struct msg_meta *m);
+
+/* qresync.c: QRESYNC (RFC 7162 section 3.2). */
+struct qresync_req {             /* SELECT's (QRESYNC (...)) */
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	int have_known;
+	struct seqset known;         /* known-uids, parsed, not yet resolved */
+};
+/* ENABLE QRESYNC is on and the selected mailbox keeps mod-sequences:
+ * expunges are told as VANISHED, FETCH responses carry UIDs. */
+int qresync_on(const struct wsession *ws);
+/* Parse SELECT's QRESYNC parameter p (the list after the word). -1 with
+ * *why for a BAD. */
+int qresync_param(struct session *s, const struct imap_arg *p, struct qresync_req *q,
+		  const char **why);
+/* After SELECT with QRESYNC opened st: VANISHED (EARLIER) and the FETCH
+ * of flags changed since the client's mod-sequence (3.2.5.1). */
+void qresync_selected(struct wsession *ws, struct qresync_req *q,
+		      const struct mailbox_status *st);
+/* "* VANISHED (EARLIER) ..." for the UIDs of set (resolved) that the view
+ * lacks, if any. */
+void qresync_vanished_earlier(struct wsession *ws, const struct seqset *set);
+/* worker_sync.c: "* seq FETCH (UID u [MODSEQ (m) ]FLAGS (...))". */
+void wsession_fetch_flags(struct wsession *ws, uint32_t seq, const struct msg_meta *m);
+
 /* cmd_mailbox.c: STATUS items, shared with LIST-STATUS (RFC 5819). */
 enum status_item {
 	SI_MESSAGES = 1 << 0,
@@ -164,6 +216,7 @@ enum status_item {
 	SI_UNSEEN = 1 << 4,
 	SI_DELETED = 1 << 5,
 	SI_SIZE = 1 << 6,
+	SI_HIGHESTMODSEQ = 1 << 7,
 };
 struct status_result {
 	struct mailbox_status st;

@@ -3,16 +3,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/buf.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
 #include "worker.h"
 
 struct sync_ctx {
 	struct wsession *ws;
+	uint32_t *vanished;    /* expunged UIDs, told as one VANISHED (QRESYNC) */
+	size_t nvanished, vcap;
 	uint32_t *changed;     /* UIDs whose flags changed */
 	size_t nchanged, cap;
 	uint32_t exists;
 	int have_exists;
+	uint32_t before, nexpunged;   /* the view's count before; expunges told */
 };
 
 #define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
@@ -44,7 +48,39 @@ void wsession_announce_flags(struct wsession *ws, int always)
 static void on_expunged(void *arg, uint32_t seq, uint32_t uid)
 {
 	struct sync_ctx *c = arg;
-	session_printf(&c->ws->s, "* %u EXPUNGE\r\n", seq);
+
+	c->nexpunged++;
+	if (!qresync_on(c->ws)) {
+		session_printf(&c->ws->s, "* %u EXPUNGE\r\n", seq);
+		return;
+	}
+	if (c->nvanished == c->vcap) {
+		c->vcap = c->vcap ? c->vcap * 2 : 16;
+		c->vanished = xreallocarray(c->vanished, c->vcap, sizeof(uint32_t));
+	}
+	c->vanished[c->nvanished++] = uid;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* RFC 7162 3.2.10: one VANISHED for what sync found expunged, before
+ * EXISTS. */
+static void sync_vanished(struct sync_ctx *c)
+{
+	struct buf b = BUF_INIT;
+
+	if (c->nvanished == 0)
+		return;
+	qsort(c->vanished, c->nvanished, sizeof(uint32_t), cmp_u32);
+	buf_append_str(&b, "* VANISHED ");
+	seqset_write(&b, c->vanished, c->nvanished);
+	buf_append_str(&b, "\r\n");
+	session_write(&c->ws->s, b.data, b.len);
+	buf_free(&b);
 }
 
 static void on_flags(void *arg, uint32_t seq)
@@ -67,6 +103,26 @@ static void on_exists(void *arg, uint32_t count)
 	c->have_exists = 1;
 }
 
+/* UID in every unsolicited FETCH: required by IMAP4rev2 and by QRESYNC,
+ * harmless (and useful) for IMAP4rev1 clients; MODSEQ once CONDSTORE is
+ * on (RFC 7162 3.1: in every later unsolicited FETCH). */
+void wsession_fetch_flags(struct wsession *ws, uint32_t seq, const struct msg_meta *m)
+{
+	struct buf b = BUF_INIT;
+
+	wsession_announce_flags(ws, 0);
+	buf_printf(&b, "* %u FETCH (UID %u ", seq, m->uid);
+	if (condstore_on(ws)) {
+		modseq_write(ws, &b, m);
+		buf_append_str(&b, " ");
+	}
+	buf_append_str(&b, "FLAGS ");
+	session_write(&ws->s, b.data, b.len);
+	buf_free(&b);
+	flags_write(&ws->s, ws->mb, m);
+	session_write(&ws->s, ")\r\n", 3);
+}
+
 void wsession_sync(struct wsession *ws)
 {
 	wsession_sync_view(ws);
@@ -87,16 +143,22 @@ void wsession_sync_view(struct wsession *ws)
 		return;
 	memset(&c, 0, sizeof(c));
 	c.ws = ws;
+	c.before = mailbox_count(ws->mb);
 	if (mailbox_sync(ws->mb, &cb, &c, &err) < 0) {
 		log_warn("sync %s: %s", ws->mbname, err.msg);
+		sync_vanished(&c);   /* what the view dropped before failing */
 		free(c.changed);
+		free(c.vanished);
 		/* The view cannot be kept (e.g. UIDVALIDITY changed under us):
 		 * the client must not go on with numbers that mean nothing. */
 		if (err.code == ERR_VIEWGONE)
 			session_bye(&ws->s, "[UNAVAILABLE] Mailbox changed incompatibly, please reconnect");
 		return;
 	}
-	if (c.have_exists) {
+	sync_vanished(&c);
+	free(c.vanished);
+	/* An EXISTS that only confirms what the expunges left says nothing. */
+	if (c.have_exists && c.exists != c.before - c.nexpunged) {
 		session_printf(&ws->s, "* %u EXISTS\r\n", c.exists);
 		/* IMAP4rev1 (RFC 3501 7.3.2): the view's \Recent count goes
 		 * with every EXISTS; IMAP4rev2 has no RECENT. */
@@ -114,15 +176,9 @@ void wsession_sync_view(struct wsession *ws)
 		uint32_t seq = mailbox_uid_to_seq(ws->mb, c.changed[i]);
 		if (seq == 0)
 			continue;
-		/* UID in every unsolicited FETCH: required by IMAP4rev2 and
-		 * harmless (and useful) for IMAP4rev1 clients. */
 		const struct msg_meta *m = mailbox_meta(ws->mb, seq);
-		if (m == NULL)
-			continue;
-		wsession_announce_flags(ws, 0);
-		session_printf(&ws->s, "* %u FETCH (UID %u FLAGS ", seq, m->uid);
-		flags_write(&ws->s, ws->mb, m);
-		session_write(&ws->s, ")\r\n", 3);
+		if (m != NULL)
+			wsession_fetch_flags(ws, seq, m);
 	}
 	free(c.changed);
 }
@@ -146,5 +202,5 @@ const char *worker_capability(struct session *s)
 {
 	return "IMAP4rev1 IMAP4rev2 LITERAL+ ID UNSELECT UIDPLUS MOVE IDLE NAMESPACE ENABLE "
 	       "CHILDREN ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS SPECIAL-USE "
-	       "CREATE-SPECIAL-USE STATUS=SIZE UTF8=ACCEPT BINARY";
+	       "CREATE-SPECIAL-USE STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC";
 }

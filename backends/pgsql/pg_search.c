@@ -165,6 +165,9 @@ static void leaf(struct mailbox *mb, struct search_ctx *ctx, const struct search
 	case SK_SINCE: setp(c, DAY " >= $%d", DAY " < $%d", param(sp, inum(n->day))); return;
 	case SK_LARGER: setp(c, "m.size > $%d", "m.size <= $%d", param(sp, num(n->num))); return;
 	case SK_SMALLER: setp(c, "m.size < $%d", "m.size >= $%d", param(sp, num(n->num))); return;
+	case SK_MODSEQ:
+		setp(c, "m.modseq >= $%d", "m.modseq < $%d", param(sp, num(n->num)));
+		return;
 	case SK_SEQSET:
 	case SK_UIDSET:
 		setp(c, "m.uid <@ $%d::int8multirange", "NOT m.uid <@ $%d::int8multirange",

@@ -96,6 +96,15 @@ def tagged(lines):
     return lines[-1].split(b" ", 1)[1]
 
 
+def expand_set(seqset):
+    """b"1:3,7" -> [1, 2, 3, 7] (no '*')."""
+    out = []
+    for part in seqset.split(b","):
+        a, _, b = part.partition(b":")
+        out += range(int(a), int(b or a) + 1)
+    return out
+
+
 def untagged(lines):
     return [l for l in lines[:-1] if l.startswith(b"* ")]
 

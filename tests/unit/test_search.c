@@ -59,7 +59,7 @@ static const char *opname(enum search_op op)
 	static const char *names[] = {
 		"AND", "OR", "NOT", "ALL", "NONE", "RECENT", "NEW", "OLD", "FLAG", "UNFLAG",
 		"KEYWORD", "UNKEYWORD",
-		"BEFORE", "ON", "SINCE", "LARGER", "SMALLER", "SEQSET", "UIDSET", "SAVED",
+		"BEFORE", "ON", "SINCE", "LARGER", "SMALLER", "SEQSET", "UIDSET", "SAVED", "MODSEQ",
 		"SENTBEFORE", "SENTON", "SENTSINCE", "FROM", "TO", "CC", "BCC", "SUBJECT",
 		"HEADER", "BODY", "TEXT",
 	};
@@ -130,6 +130,8 @@ static void test_parse_every_key(void **state)
 		{ "UNDELETED", SK_UNFLAG }, { "UNDRAFT", SK_UNFLAG }, { "UNFLAGGED", SK_UNFLAG },
 		{ "UNKEYWORD foo", SK_UNKEYWORD }, { "UNSEEN", SK_UNFLAG }, { "1,3:*", SK_SEQSET },
 		{ "*", SK_SEQSET }, { "$", SK_SAVED }, { "seen", SK_FLAG }, { "subject X", SK_SUBJECT },
+		{ "MODSEQ 0", SK_MODSEQ }, { "MODSEQ \"/flags/\\\\draft\" all 620162338", SK_MODSEQ },
+		{ "modseq \"/flags/$Work\" PRIV 1", SK_MODSEQ },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct search_program p;
@@ -235,6 +237,9 @@ static void test_parse_bad(void **state)
 		"LARGER", "LARGER abc", "LARGER -1", "LARGER 99999999999999999999",
 		"SMALLER 9223372036854775808", "BEFORE 32-Jan-2020", "BEFORE yesterday", "SINCE",
 		"ON (1-Jan-2020)", "UID", "UID x", "UID 0", "UID 1:x", "0", "1:0", "1,,2", "$1", "$ $x",
+		"MODSEQ", "MODSEQ x", "MODSEQ -1", "MODSEQ 9223372036854775808",
+		"MODSEQ \"/flags/\\\\seen\" sometimes 5", "MODSEQ \"/annotation/x\" all 5",
+		"MODSEQ \"/flags/x\" all", "MODSEQ \"/flags/\" all 5", "MODSEQ (5)",
 		"KEYWORD", "KEYWORD \\Seen", "KEYWORD (a)", "KEYWORD \"a b\"", "HEADER",
 		"HEADER Subject", "HEADER \"bad:name\" x", "HEADER \"\" x", "HEADER \"a b\" x",
 		"NIL", "\"SEEN\"", "{4}\r\nSEEN", "SUBJECT {3}\r\na\0b", "TEXT ~{1}\r\nx",
@@ -932,6 +937,42 @@ static int hostile_match(void **state, const char *args)
 	return r;
 }
 
+/* MODSEQ n: the message's MODSEQ at least n (RFC 7162 3.1.5); a program
+ * naming it says so, for the "(MODSEQ n)" of the answer. */
+static int modseq_match(void **state, const char *args, uint64_t modseq)
+{
+	struct search_program p;
+	struct search_ctx ctx;
+	struct error err;
+	struct msg_meta m;
+	assert_int_equal(parse_s(*state, args, &p), SEARCH_OK);
+	assert_true(p.uses_modseq);
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&m, 0, sizeof(m));
+	m.uid = 1;
+	m.modseq = modseq;
+	ctx.count = 1;
+	ctx.maxuid = 1;
+	search_prepare(&p, &ctx);
+	int r = search_match(&p, &ctx, 1, &m, &err);
+	search_ctx_free(&ctx);
+	return r;
+}
+
+static void test_eval_modseq(void **state)
+{
+	struct search_program p;
+
+	assert_int_equal(modseq_match(state, "MODSEQ 7", 7), 1);
+	assert_int_equal(modseq_match(state, "MODSEQ 8", 7), 0);
+	assert_int_equal(modseq_match(state, "MODSEQ 0", 1), 1);
+	assert_int_equal(modseq_match(state, "NOT MODSEQ 8", 7), 1);
+	assert_int_equal(modseq_match(state, "MODSEQ \"/flags/\\\\seen\" shared 7", 7), 1);
+	assert_int_equal(modseq_match(state, "OR MODSEQ 9 MODSEQ 3", 7), 1);
+	assert_int_equal(parse_s(*state, "LARGER 5", &p), SEARCH_OK);
+	assert_false(p.uses_modseq);
+}
+
 static void test_eval_hostile(void **state)
 {
 	buf_init(&hostile);
@@ -975,6 +1016,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parse_every_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eval_modseq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_nesting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_return, setup, teardown),
