@@ -126,6 +126,11 @@ void session_set_bev(struct session *s, struct bufferevent *bev)
 	setup_bev(s, bev);
 }
 
+void session_push_bev(struct session *s, struct bufferevent *bev)
+{
+	setup_bev(s, bev);
+}
+
 int session_output_full(struct session *s)
 {
 	return session_output_pending(s) > OUTPUT_HIGH_WATER;

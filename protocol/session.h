@@ -131,6 +131,9 @@ void session_init(struct session *s, struct event_base *base, struct bufferevent
 		  const struct session_limits *lim, const struct command *cmds, size_t ncmds);
 /* Swap the transport (STARTTLS): old bev freed without closing the fd. */
 void session_set_bev(struct session *s, struct bufferevent *bev);
+/* Put bev in front of the transport (COMPRESS): it wraps the current one,
+ * which it owns from now on. */
+void session_push_bev(struct session *s, struct bufferevent *bev);
 /* Take the transport away (login worker turning into a TLS proxy): the
  * session stops using it and will not free it. */
 struct bufferevent *session_detach_bev(struct session *s);

@@ -53,6 +53,7 @@ struct wsession {
 	 * command's arena holds it). */
 	struct append_state *append;
 	uint64_t bytes_in, bytes_out;  /* read from, written to the client */
+	int compressed;                /* COMPRESS=DEFLATE is on (compress.c) */
 	struct wsession *next;
 };
 
@@ -152,6 +153,7 @@ void cmd_enable(struct session *s, const struct imap_cmd *cmd);
 void cmd_namespace(struct session *s, const struct imap_cmd *cmd);
 void cmd_copy(struct session *s, const struct imap_cmd *cmd);
 void cmd_idle(struct session *s, const struct imap_cmd *cmd);
+void cmd_compress(struct session *s, const struct imap_cmd *cmd);
 void cmd_search(struct session *s, const struct imap_cmd *cmd);
 /* SEARCH / UID SEARCH with the search arguments from args[argi]. */
 void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);

@@ -399,6 +399,8 @@ int main(int argc, char **argv)
 		struct wsession *ws = W->sessions;
 		session_release(&ws->s);  /* calls on_session_free, which unlinks */
 	}
+	/* A COMPRESS filter's end is deferred to the loop: let it run. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
 	worker_stats_flush();
 	worker_stats_free();
 	event_free(master_ev);
