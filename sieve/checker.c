@@ -138,6 +138,14 @@ static int check_address_ok(const struct sv_str *s)
 	return 1;
 }
 
+/* :from may carry a display name ("Bob <bob@example.org>"); it goes into
+ * a header field, so no line breaks. */
+static int check_from_ok(const struct sv_str *s)
+{
+	return memchr(s->s, '@', s->len) != NULL && memchr(s->s, '\r', s->len) == NULL &&
+	       memchr(s->s, '\n', s->len) == NULL && memchr(s->s, 0, s->len) == NULL;
+}
+
 static int check_envelope_parts(struct sv_checker *ck, const struct sv_arg *l)
 {
 	for (size_t k = 0; k < l->nstrs; k++)
@@ -166,7 +174,7 @@ static int check_values(struct sv_checker *ck, struct sv_node *n)
 	case SV_VACATION:
 		if (!n->has_period)
 			n->seconds = SIEVE_VACATION_DEFAULT_DAYS * 86400UL;
-		if (n->from && !check_address_ok(n->from->strs))
+		if (n->from && !check_from_ok(n->from->strs))
 			return sv_check_fail(ck, n->from->line, "vacation: invalid :from address");
 		return 0;
 	default:

@@ -47,11 +47,14 @@ static int lex_skip(struct sv_lexer *lx)
 			lx->p = nl ? nl : lx->end;
 		} else if (c == '/' && lx->p + 1 < lx->end && lx->p[1] == '*') {
 			const char *q = lx->p + 2;
+			unsigned start = lx->line;
 			for (; q + 1 < lx->end && !(q[0] == '*' && q[1] == '/'); q++)
 				if (*q == '\n')
 					lx->line++;
-			if (q + 1 >= lx->end)
+			if (q + 1 >= lx->end) {
+				lx->tok_line = start;   /* say where it began */
 				return -1;
+			}
 			lx->p = q + 2;
 		} else {
 			break;
@@ -197,6 +200,7 @@ static enum sv_tok lex_punct(char c)
 
 enum sv_tok sv_lex_next(struct sv_lexer *lx)
 {
+	lx->tok_line = lx->line;
 	if (lex_skip(lx) < 0) {
 		lex_error(lx, "unterminated comment");
 		return lx->tok;
