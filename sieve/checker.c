@@ -149,7 +149,7 @@ static int check_from_ok(const struct sv_str *s)
 static int check_envelope_parts(struct sv_checker *ck, const struct sv_arg *l)
 {
 	for (size_t k = 0; k < l->nstrs; k++)
-		if (strcasecmp(l->strs[k].s, "from") != 0 && strcasecmp(l->strs[k].s, "to") != 0)
+		if (!sv_str_ieq(&l->strs[k], "from") && !sv_str_ieq(&l->strs[k], "to"))
 			return sv_check_fail(ck, l->line, "unknown envelope part \"%.60s\"",
 					     l->strs[k].s);
 	return 0;

@@ -28,6 +28,11 @@ int sv_ascii_casecmp_n(const char *a, size_t alen, const char *b, size_t blen)
 	return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
+int sv_str_ieq(const struct sv_str *s, const char *lit)
+{
+	return sv_ascii_casecmp_n(s->s, s->len, lit, strlen(lit)) == 0;
+}
+
 static int octet_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t n = alen < blen ? alen : blen;

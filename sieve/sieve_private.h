@@ -109,6 +109,8 @@ int sv_match_one(enum sv_cmp cmp, enum sv_match match, enum sv_rel rel,
 int sv_numeric_cmp(const char *a, size_t alen, const char *b, size_t blen);
 int sv_rel_holds(enum sv_rel rel, int cmp);
 int sv_ascii_casecmp_n(const char *a, size_t alen, const char *b, size_t blen);
+/* s is lit, ignoring ASCII case (a NUL inside s makes it differ). */
+int sv_str_ieq(const struct sv_str *s, const char *lit);
 
 /* ---- msgtest.c: values a test looks at ---- */
 /* cb for each value; stops when it returns nonzero and returns that. */

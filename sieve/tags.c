@@ -3,7 +3,6 @@
  * positional arguments' count and types. */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "spec.h"
 
@@ -52,19 +51,19 @@ static int tag_comparator(struct tag_state *ts, const struct sv_arg *a)
 	struct sv_arg *v = tag_value(ts, a, 'S');
 	if (v == NULL || tag_once(ts, a, &ts->have_cmp, "comparator") < 0)
 		return -1;
-	const char *c = v->strs[0].s;
-	if (strcasecmp(c, "i;octet") == 0)
+	const struct sv_str *c = &v->strs[0];
+	if (sv_str_ieq(c, "i;octet"))
 		ts->n->cmp = CMP_OCTET;
-	else if (strcasecmp(c, "i;ascii-casemap") == 0)
+	else if (sv_str_ieq(c, "i;ascii-casemap"))
 		ts->n->cmp = CMP_CASEMAP;
-	else if (strcasecmp(c, "i;ascii-numeric") == 0 && (ts->ck->exts & EXT_NUMERIC))
+	else if (sv_str_ieq(c, "i;ascii-numeric") && (ts->ck->exts & EXT_NUMERIC))
 		ts->n->cmp = CMP_NUMERIC;
-	else if (strcasecmp(c, "i;ascii-numeric") == 0)
+	else if (sv_str_ieq(c, "i;ascii-numeric"))
 		return sv_check_fail(ts->ck, a->line,
 				     "comparator \"i;ascii-numeric\" needs require "
 				     "\"comparator-i;ascii-numeric\"");
 	else
-		return sv_check_fail(ts->ck, a->line, "unknown comparator \"%.60s\"", c);
+		return sv_check_fail(ts->ck, a->line, "unknown comparator \"%.60s\"", c->s);
 	return 0;
 }
 
@@ -76,7 +75,7 @@ static int tag_relational(struct tag_state *ts, const struct sv_arg *a)
 	if (v == NULL)
 		return -1;
 	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
-		if (strcasecmp(v->strs[0].s, ops[k]) == 0) {
+		if (sv_str_ieq(&v->strs[0], ops[k])) {
 			ts->n->rel = (enum sv_rel)k;
 			return 0;
 		}

@@ -15,7 +15,9 @@ static int vacation_automated(struct arena *a, const struct sieve_msg *m)
 		"List-Subscribe", "List-Post", "List-Owner", "List-Archive" };
 	const char *v = sv_header_first(a, m, "Auto-Submitted");
 
-	if (v != NULL && strncasecmp(v, "no", 2) != 0)
+	/* "no", perhaps with parameters or a comment, is the only human value
+	 * (strchr finds the terminating NUL too: "no" alone). */
+	if (v != NULL && !(strncasecmp(v, "no", 2) == 0 && strchr("; (\t", v[2]) != NULL))
 		return 1;
 	v = sv_header_first(a, m, "Precedence");
 	if (v != NULL && (strcasecmp(v, "bulk") == 0 || strcasecmp(v, "list") == 0 ||

@@ -168,6 +168,9 @@ static void test_core_commands(void **state)
 	RUN("keep;", "keep");
 	RUN("discard;", "discard");
 	RUN("stop; discard;", "keep");
+	/* stop inside a block ends the whole script. */
+	RUN("if true { if true { stop; } discard; } discard;", "keep");
+	RUN("require \"fileinto\"; fileinto \"A\"; if true { stop; } keep;", "fileinto:A");
 	RUN("redirect \"x@example.net\";", "redirect:x@example.net");
 	RUN("if true { discard; } else { keep; }", "discard");
 	RUN("if false { discard; } elsif true { redirect \"a@b.c\"; } else { keep; }",
@@ -735,6 +738,10 @@ static void test_vacation_eligibility(void **state)
 		  "keep" },
 		{ { .hdr = "To: bob@example.org\r\nAuto-Submitted: no\r\n\r\n" },
 		  "vacation:604800s keep" },
+		{ { .hdr = "To: bob@example.org\r\nAuto-Submitted: No (human)\r\n\r\n" },
+		  "vacation:604800s keep" },
+		{ { .hdr = "To: bob@example.org\r\nAuto-Submitted: notified\r\n\r\n" },
+		  "keep" },
 		{ { .hdr = "To: bob@example.org\r\nPrecedence: bulk\r\n\r\n" }, "keep" },
 		{ { .hdr = "To: bob@example.org\r\nPrecedence: junk\r\n\r\n" }, "keep" },
 		{ { .hdr = "To: bob@example.org\r\nList-Id: <l.example.org>\r\n\r\n" }, "keep" },
