@@ -178,6 +178,10 @@ int sv_act_fileinto(struct sv_run *r, const struct sv_node *n)
 
 	if (action_rejected(r, n) < 0)
 		return -1;
+	if (!sv_mailbox_ok(mbox, n->pos[0]->strs[0].len)) {
+		sv_run_fail(r, n, "fileinto: invalid mailbox name \"%.60s\"", mbox);
+		return -1;
+	}
 	a = action_find(r, SIEVE_ACT_FILEINTO, mbox);
 	if (a != NULL) {
 		a->copy = a->copy && n->copy;
@@ -200,6 +204,10 @@ int sv_act_redirect(struct sv_run *r, const struct sv_node *n)
 
 	if (action_rejected(r, n) < 0)
 		return -1;
+	if (!sv_address_ok(to, n->pos[0]->strs[0].len)) {
+		sv_run_fail(r, n, "redirect: invalid address \"%.60s\"", to);
+		return -1;
+	}
 	a = action_find(r, SIEVE_ACT_REDIRECT, to);
 	if (a != NULL) {
 		a->copy = a->copy && n->copy;
@@ -228,7 +236,7 @@ int sv_act_reject(struct sv_run *r, const struct sv_node *n)
 				    : clash[k] == SIEVE_ACT_FILEINTO ? "fileinto" : "redirect");
 			return -1;
 		}
-	if (r->vacation != NULL) {
+	if (r->have_vacation) {
 		sv_run_fail(r, n, "reject cannot be combined with vacation");
 		return -1;
 	}
@@ -257,13 +265,13 @@ int sv_act_vacation(struct sv_run *r, const struct sv_node *n)
 {
 	struct sieve_action *a;
 
-	if (r->vacation != NULL) {
+	if (r->have_vacation) {
 		sv_run_fail(r, n, "more than one vacation");
 		return -1;
 	}
 	if (action_rejected(r, n) < 0)
 		return -1;
-	r->vacation = n;
+	r->have_vacation = 1;
 	if (!sv_vacation_eligible(r->a, r->msg, n))
 		return 0;
 	if ((a = action_new(r, n, SIEVE_ACT_VACATION)) == NULL)

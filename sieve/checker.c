@@ -28,6 +28,7 @@ static const struct sv_spec specs[] = {
 	{ "addflag", SV_ADDFLAG, 0, EXT_IMAP4FLAGS, 0, "L", 0, 0 },
 	{ "removeflag", SV_REMOVEFLAG, 0, EXT_IMAP4FLAGS, 0, "L", 0, 0 },
 	{ "vacation", SV_VACATION, 0, EXT_VACATION, TG_VACATION, "S", 0, 0 },
+	{ "set", SV_SET, 0, EXT_VARIABLES, TG_SET, "SS", 0, 0 },
 	{ "address", SV_ADDRESS, 1, 0, TG_CMP | TG_MATCH | TG_ADDR, "LL", 0, 0 },
 	{ "envelope", SV_ENVELOPE, 1, EXT_ENVELOPE, TG_CMP | TG_MATCH | TG_ADDR, "LL", 0, 0 },
 	{ "header", SV_HEADER, 1, 0, TG_CMP | TG_MATCH, "LL", 0, 0 },
@@ -39,6 +40,7 @@ static const struct sv_spec specs[] = {
 	{ "true", SV_TRUE, 1, 0, 0, "", 0, 0 },
 	{ "false", SV_FALSE, 1, 0, 0, "", 0, 0 },
 	{ "hasflag", SV_HASFLAG, 1, EXT_IMAP4FLAGS, TG_CMP | TG_MATCH, "L", 0, 0 },
+	{ "string", SV_STRING, 1, EXT_VARIABLES, TG_CMP | TG_MATCH, "LL", 0, 0 },
 };
 
 static const struct {
@@ -49,7 +51,8 @@ static const struct {
 	{ "vacation", EXT_VACATION }, { "vacation-seconds", EXT_VACATION_SECONDS },
 	{ "imap4flags", EXT_IMAP4FLAGS }, { "subaddress", EXT_SUBADDRESS }, { "copy", EXT_COPY },
 	{ "encoded-character", EXT_ENCODED }, { "comparator-i;ascii-numeric", EXT_NUMERIC },
-	{ "relational", EXT_RELATIONAL }, { "comparator-i;octet", EXT_BUILTIN },
+	{ "relational", EXT_RELATIONAL }, { "variables", EXT_VARIABLES },
+	{ "comparator-i;octet", EXT_BUILTIN },
 	{ "comparator-i;ascii-casemap", EXT_BUILTIN },
 };
 #define NEXTS (sizeof(exts) / sizeof(exts[0]))
@@ -57,7 +60,7 @@ static const struct {
 const char *sieve_extensions(void)
 {
 	return "fileinto reject envelope vacation vacation-seconds imap4flags subaddress copy "
-	       "encoded-character comparator-i;ascii-numeric relational";
+	       "encoded-character comparator-i;ascii-numeric relational variables";
 }
 
 unsigned sv_ext_lookup(const char *name, size_t len)
@@ -126,16 +129,27 @@ static int check_encoded(struct sv_checker *ck, struct sv_node *n)
 	return 0;
 }
 
-static int check_address_ok(const struct sv_str *s)
+int sv_address_ok(const char *s, size_t len)
 {
-	const char *at = memchr(s->s, '@', s->len);
+	const char *at = memchr(s, '@', len);
 
-	if (s->len == 0 || at == NULL || at == s->s || at == s->s + s->len - 1)
+	if (len == 0 || at == NULL || at == s || at == s + len - 1)
 		return 0;
-	for (size_t i = 0; i < s->len; i++)
-		if ((unsigned char)s->s[i] <= ' ' || strchr("<>(),;", s->s[i]) != NULL)
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || strchr("<>(),;", s[i]) != NULL)
 			return 0;
 	return 1;
+}
+
+int sv_mailbox_ok(const char *s, size_t len)
+{
+	return len > 0 && mutf7_utf8_valid(s, len) && memchr(s, 0, len) == NULL;
+}
+
+/* A string variables will change at run time: checked then. */
+static int check_dynamic(const struct sv_checker *ck, const struct sv_str *s)
+{
+	return (ck->exts & EXT_VARIABLES) && memmem(s->s, s->len, "${", 2) != NULL;
 }
 
 /* :from may carry a display name ("Bob <bob@example.org>"); it goes into
@@ -149,7 +163,8 @@ static int check_from_ok(const struct sv_str *s)
 static int check_envelope_parts(struct sv_checker *ck, const struct sv_arg *l)
 {
 	for (size_t k = 0; k < l->nstrs; k++)
-		if (!sv_str_ieq(&l->strs[k], "from") && !sv_str_ieq(&l->strs[k], "to"))
+		if (!sv_str_ieq(&l->strs[k], "from") && !sv_str_ieq(&l->strs[k], "to") &&
+		    !check_dynamic(ck, &l->strs[k]))
 			return sv_check_fail(ck, l->line, "unknown envelope part \"%.60s\"",
 					     l->strs[k].s);
 	return 0;
@@ -162,12 +177,16 @@ static int check_values(struct sv_checker *ck, struct sv_node *n)
 
 	switch (n->id) {
 	case SV_FILEINTO:
-		if (s->len == 0 || !mutf7_utf8_valid(s->s, s->len) || memchr(s->s, 0, s->len))
+		if (!check_dynamic(ck, s) && !sv_mailbox_ok(s->s, s->len))
 			return sv_check_fail(ck, n->line, "fileinto: invalid mailbox name");
 		return 0;
 	case SV_REDIRECT:
-		if (!check_address_ok(s))
+		if (!check_dynamic(ck, s) && !sv_address_ok(s->s, s->len))
 			return sv_check_fail(ck, n->line, "redirect: invalid address \"%.60s\"", s->s);
+		return 0;
+	case SV_SET:
+		if (!sv_var_name_ok(s->s, s->len))
+			return sv_check_fail(ck, n->line, "set: invalid variable name \"%.60s\"", s->s);
 		return 0;
 	case SV_ENVELOPE:
 		return check_envelope_parts(ck, n->pos[0]);
@@ -229,7 +248,8 @@ static int check_node(struct sv_checker *ck, struct sv_node *n, int want_test, u
 	return check_children(ck, sp, n);
 }
 
-int sv_check(struct arena *a, struct sv_node *cmds, size_t ncmds, struct error *err)
+int sv_check(struct arena *a, struct sv_node *cmds, size_t ncmds, int *variables,
+	     struct error *err)
 {
 	struct sv_checker ck = { .a = a, .err = err };
 	unsigned prev = SV_REQUIRE + 1000;
@@ -247,6 +267,7 @@ int sv_check(struct arena *a, struct sv_node *cmds, size_t ncmds, struct error *
 			return -1;
 		prev = n->id;
 	}
+	*variables = (ck.exts & EXT_VARIABLES) != 0;
 	return 0;
 }
 
@@ -262,7 +283,7 @@ int sieve_compile(const char *src, size_t len, struct sieve_script **out, struct
 	s = xcalloc(1, sizeof(*s));
 	s->a = arena_new();
 	if (sv_parse(s->a, src, len, &s->cmds, &s->ncmds, err) < 0 ||
-	    sv_check(s->a, s->cmds, s->ncmds, err) < 0) {
+	    sv_check(s->a, s->cmds, s->ncmds, &s->variables, err) < 0) {
 		sieve_script_free(s);
 		return -1;
 	}

@@ -13,22 +13,55 @@ enum { RUN_GO, RUN_STOP };
 
 /* A value the message gives, against every key of a test. */
 struct keymatch {
+	struct sv_run *r;
 	const struct sv_node *n;
 	const struct sv_arg *keys;
 	size_t count;
 };
 
+/* :matches with variables: a match sets ${0}..${9} (RFC 5229 3.2). */
+static int key_match_capture(struct keymatch *km, const char *v, size_t len,
+			     const struct sv_str *key)
+{
+	struct sv_capture caps[SV_MAX_CAPTURES];
+	size_t ncaps;
+
+	if (!sv_match_capture(km->n->cmp, v, len, key->s, key->len, caps, &ncaps))
+		return 0;
+	sv_var_matches(km->r, v, len, caps, ncaps);
+	return 1;
+}
+
 static int key_match_cb(void *ctx, const char *v, size_t len)
 {
 	struct keymatch *km = ctx;
+	const struct sv_node *n = km->n;
 
 	km->count++;
-	if (km->n->match == MATCH_COUNT)
+	if (n->match == MATCH_COUNT)
 		return 0;
-	for (size_t k = 0; k < km->keys->nstrs; k++)
-		if (sv_match_one(km->n->cmp, km->n->match, km->n->rel, v, len, km->keys->strs[k].s,
-				 km->keys->strs[k].len))
+	for (size_t k = 0; k < km->keys->nstrs; k++) {
+		const struct sv_str *key = &km->keys->strs[k];
+		if (n->match == MATCH_MATCHES && km->r->vars_on) {
+			if (key_match_capture(km, v, len, key))
+				return 1;
+		} else if (sv_match_one(n->cmp, n->match, n->rel, v, len, key->s, key->len)) {
 			return 1;
+		}
+	}
+	return 0;
+}
+
+/* string (RFC 5229 5): the expanded strings are the values; :count
+ * counts those that are not empty. */
+static int test_string(struct keymatch *km, const struct sv_arg *src)
+{
+	for (size_t k = 0; k < src->nstrs; k++) {
+		if (km->n->match == MATCH_COUNT && src->strs[k].len == 0)
+			continue;
+		if (key_match_cb(km, src->strs[k].s, src->strs[k].len))
+			return 1;
+	}
 	return 0;
 }
 
@@ -58,7 +91,7 @@ static int test_hasflag(struct sv_run *r, struct keymatch *km)
 /* header, address, envelope, hasflag: values against keys. */
 static int test_values(struct sv_run *r, const struct sv_node *n)
 {
-	struct keymatch km = { n, n->pos[n->id == SV_HASFLAG ? 0 : 1], 0 };
+	struct keymatch km = { r, n, n->pos[n->id == SV_HASFLAG ? 0 : 1], 0 };
 	const struct sv_arg *names = n->pos[0];
 	int hit;
 
@@ -70,10 +103,32 @@ static int test_values(struct sv_run *r, const struct sv_node *n)
 	else if (n->id == SV_ENVELOPE)
 		hit = sv_envelope_values(r->a, r->msg, names->strs, names->nstrs, n->part,
 					 key_match_cb, &km);
+	else if (n->id == SV_STRING)
+		hit = test_string(&km, names);
 	else
 		hit = test_hasflag(r, &km);
-	arena_reset(r->a);
 	return n->match == MATCH_COUNT ? count_matches(&km) : hit;
+}
+
+static int test_exists(struct sv_run *r, const struct sv_node *n)
+{
+	for (size_t k = 0; k < n->pos[0]->nstrs; k++)
+		if (!sv_header_exists(r->msg, n->pos[0]->strs[k].s, n->pos[0]->strs[k].len))
+			return 0;
+	return 1;
+}
+
+/* A test on the message or the variables, its strings expanded first. */
+static int test_leaf(struct sv_run *r, const struct sv_node *n)
+{
+	struct sv_node copy;
+	const struct sv_node *x = sv_node_expand(r, n, &copy);
+	int hit = 0;
+
+	if (x != NULL)
+		hit = n->id == SV_EXISTS ? test_exists(r, x) : test_values(r, x);
+	arena_reset(r->a);
+	return hit;
 }
 
 static int test_eval(struct sv_run *r, const struct sv_node *n)
@@ -94,13 +149,8 @@ static int test_eval(struct sv_run *r, const struct sv_node *n)
 		return 0;
 	case SV_SIZE:
 		return n->over ? r->msg->size > n->pos[0]->num : r->msg->size < n->pos[0]->num;
-	case SV_EXISTS:
-		for (size_t k = 0; k < n->pos[0]->nstrs; k++)
-			if (!sv_header_exists(r->msg, n->pos[0]->strs[k].s, n->pos[0]->strs[k].len))
-				return 0;
-		return 1;
 	default:
-		return test_values(r, n);
+		return test_leaf(r, n);
 	}
 }
 
@@ -120,9 +170,22 @@ static int run_action(struct sv_run *r, const struct sv_node *n)
 	case SV_REMOVEFLAG:
 		sv_flags_change(r, n->id, n->pos[0]);
 		return 0;
+	case SV_SET:
+		return sv_var_set(r, n);
 	default:
 		return 0;
 	}
+}
+
+/* An action or set, its strings expanded first. */
+static int run_expanded(struct sv_run *r, const struct sv_node *n)
+{
+	struct sv_node copy;
+	const struct sv_node *x = sv_node_expand(r, n, &copy);
+	int ret = x == NULL || run_action(r, x) < 0 ? RUN_STOP : RUN_GO;
+
+	arena_reset(r->a);
+	return ret;
 }
 
 /* One command; *skip_else tells a following elsif/else whether an
@@ -144,7 +207,7 @@ static int run_command(struct sv_run *r, const struct sv_node *n, int *skip_else
 		*skip_else = 1;
 		return run_block(r, n->block, n->nblock);
 	default:
-		return run_action(r, n) < 0 ? RUN_STOP : RUN_GO;
+		return run_expanded(r, n);
 	}
 }
 
@@ -169,11 +232,13 @@ int sieve_execute(const struct sieve_script *s, const struct sieve_msg *m,
 	r.msg = m;
 	r.a = arena_new();
 	r.implicit_keep = 1;
+	r.vars_on = s->variables;
 	run_block(&r, s->cmds, s->ncmds);
 	sv_run_finish(&r);
 	for (size_t k = 0; k < r.nflags; k++)
 		free(r.flags[k]);
 	free(r.flags);
+	sv_vars_free(&r);
 	arena_free(r.a);
 	return 0;
 }

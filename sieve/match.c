@@ -2,6 +2,7 @@
  * match types (:is, :contains, :matches with * ? and \ escapes, :value of
  * RFC 5231). :matches is the iterative two-pointer glob, so a hostile
  * pattern costs at most value length times pattern length. */
+#include <stdint.h>
 #include <string.h>
 
 #include "sieve_private.h"
@@ -142,27 +143,74 @@ static int glob_step(enum sv_cmp cmp, const char *v, size_t vlen, size_t *vi, co
 	return 1;
 }
 
-static int match_glob(enum sv_cmp cmp, const char *v, size_t vlen, const char *k, size_t klen)
+/* What the wildcards matched (RFC 5229 3.2): each star as few characters
+ * as lets the rest match, in order; the first SV_MAX_CAPTURES are kept. */
+struct glob_caps {
+	struct sv_capture *c;  /* NULL: not wanted */
+	size_t n;              /* wildcards seen so far */
+	size_t open;           /* the star whose end is not known yet, or SIZE_MAX */
+};
+
+static void caps_set(struct glob_caps *gc, size_t w, size_t start, size_t end)
 {
-	size_t vi = 0, pi = 0, star_p = 0, star_v = 0;
+	if (gc->c == NULL || w >= SV_MAX_CAPTURES)
+		return;
+	if (start != SIZE_MAX)
+		gc->c[w].start = start;
+	gc->c[w].end = end;
+}
+
+static void caps_close(struct glob_caps *gc, size_t vi)
+{
+	if (gc->open != SIZE_MAX)
+		caps_set(gc, gc->open, SIZE_MAX, vi);
+	gc->open = SIZE_MAX;
+}
+
+static int match_glob(enum sv_cmp cmp, const char *v, size_t vlen, const char *k, size_t klen,
+		      struct glob_caps *gc)
+{
+	size_t vi = 0, pi = 0, star_p = 0, star_v = 0, star_w = 0;
 	int have_star = 0;
 
 	while (vi < vlen || pi < klen) {
 		if (pi < klen && k[pi] == '*') {
+			caps_close(gc, vi);
 			have_star = 1;
+			star_w = gc->n++;
+			caps_set(gc, star_w, vi, vi);
+			gc->open = star_w;
 			star_p = ++pi;
 			star_v = vi;
 			continue;
 		}
-		if (pi < klen && glob_step(cmp, v, vlen, &vi, k, klen, &pi))
+		size_t before = vi, wild = pi < klen && k[pi] == '?';
+		if (pi < klen && glob_step(cmp, v, vlen, &vi, k, klen, &pi)) {
+			caps_close(gc, before);
+			if (wild)
+				caps_set(gc, gc->n++, before, vi);
 			continue;
+		}
 		if (!have_star || star_v >= vlen)
 			return 0;
 		/* Let the last star take one more character and retry. */
 		pi = star_p;
 		vi = ++star_v;
+		gc->n = star_w + 1;
+		gc->open = star_w;
 	}
+	caps_close(gc, vlen);
 	return 1;
+}
+
+int sv_match_capture(enum sv_cmp cmp, const char *value, size_t vlen, const char *key,
+		     size_t klen, struct sv_capture *caps, size_t *ncaps)
+{
+	struct glob_caps gc = { caps, 0, SIZE_MAX };
+	int r = match_glob(cmp, value, vlen, key, klen, &gc);
+
+	*ncaps = gc.n < SV_MAX_CAPTURES ? gc.n : SV_MAX_CAPTURES;
+	return r;
 }
 
 int sv_match_one(enum sv_cmp cmp, enum sv_match match, enum sv_rel rel, const char *value,
@@ -174,7 +222,7 @@ int sv_match_one(enum sv_cmp cmp, enum sv_match match, enum sv_rel rel, const ch
 	case MATCH_CONTAINS:
 		return match_contains(cmp, value, vlen, key, klen);
 	case MATCH_MATCHES:
-		return match_glob(cmp, value, vlen, key, klen);
+		return match_glob(cmp, value, vlen, key, klen, &(struct glob_caps){ NULL, 0, SIZE_MAX });
 	case MATCH_VALUE:
 		return sv_rel_holds(rel, cmp_order(cmp, value, vlen, key, klen));
 	case MATCH_COUNT:

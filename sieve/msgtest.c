@@ -176,9 +176,11 @@ int sv_envelope_values(struct arena *a, const struct sieve_msg *m, const struct 
 	int r = 0;
 
 	for (size_t k = 0; r == 0 && k < nparts; k++) {
-		int from = sv_ascii_casecmp_n(parts[k].s, parts[k].len, "from", 4) == 0;
+		int from = sv_str_ieq(&parts[k], "from");
 		const char *addr = from ? m->env_from : m->env_to, *v;
 		size_t vlen;
+		if (!from && !sv_str_ieq(&parts[k], "to"))
+			continue;   /* from a variable: no part of this envelope */
 		if (addr == NULL)
 			addr = "";
 		if (sv_address_part(addr, strlen(addr), part, m->delimiter, &v, &vlen))

@@ -14,6 +14,9 @@
  *   comparator-i;ascii-numeric   RFC 4790 9.1 (i;octet and i;ascii-casemap
  *                                are always there and may be required too)
  *   relational                   RFC 5231 (:count, :value)
+ *   variables                    RFC 5229 (set with all modifiers, string,
+ *                                ${name}, ${0}..${9}; not imap4flags'
+ *                                variable-name forms, no namespaces)
  *
  * Limits (exceeding one is a compile error, or a runtime error where the
  * value only exists at run time):
@@ -22,6 +25,9 @@
  *   SIEVE_MAX_LIST       strings in one string list
  *   SIEVE_MAX_NODES      commands and tests in one script
  *   SIEVE_MAX_ACTIONS    actions one execution may collect (runtime error)
+ *   SIEVE_MAX_VARIABLES  variables one execution may set (runtime error)
+ *   SIEVE_MAX_VALUE      bytes of a variable's value (longer values are cut)
+ *   SIEVE_MAX_EXPANDED   bytes of a string after expansion (runtime error)
  *
  * Action conflicts (runtime errors, RFC 5228 2.10.6): reject with keep,
  * fileinto, redirect, vacation or a second reject (RFC 5429 2.1/2.2); a
@@ -42,6 +48,9 @@
 #define SIEVE_MAX_LIST 1024
 #define SIEVE_MAX_NODES 20000
 #define SIEVE_MAX_ACTIONS 64
+#define SIEVE_MAX_VARIABLES 128
+#define SIEVE_MAX_VALUE 4096
+#define SIEVE_MAX_EXPANDED 65536
 
 struct sieve_script;                       /* a compiled script */
 /* Parse and check a script (RFC 5228 grammar; `require` must name every

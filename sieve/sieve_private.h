@@ -50,10 +50,15 @@ struct sv_arg {
 enum sv_id {
 	SV_REQUIRE, SV_IF, SV_ELSIF, SV_ELSE, SV_STOP, SV_KEEP, SV_DISCARD,
 	SV_FILEINTO, SV_REDIRECT, SV_REJECT, SV_SETFLAG, SV_ADDFLAG, SV_REMOVEFLAG,
-	SV_VACATION,
+	SV_VACATION, SV_SET,
 	/* tests */
 	SV_ADDRESS, SV_ENVELOPE, SV_HEADER, SV_EXISTS, SV_SIZE, SV_ALLOF, SV_ANYOF,
-	SV_NOT, SV_TRUE, SV_FALSE, SV_HASFLAG,
+	SV_NOT, SV_TRUE, SV_FALSE, SV_HASFLAG, SV_STRING,
+};
+/* set's modifiers (RFC 5229 4.1) */
+enum {
+	SETMOD_LOWER = 1 << 0, SETMOD_UPPER = 1 << 1, SETMOD_LOWERFIRST = 1 << 2,
+	SETMOD_UPPERFIRST = 1 << 3, SETMOD_QUOTEWILDCARD = 1 << 4, SETMOD_LENGTH = 1 << 5,
 };
 enum sv_cmp { CMP_CASEMAP, CMP_OCTET, CMP_NUMERIC };
 enum sv_match { MATCH_IS, MATCH_CONTAINS, MATCH_MATCHES, MATCH_COUNT, MATCH_VALUE };
@@ -84,10 +89,12 @@ struct sv_node {
 	int has_period;
 	unsigned long seconds;     /* vacation, clamped */
 	struct sv_arg *subject, *from, *addresses, *handle;
+	unsigned setmods;          /* SETMOD_* */
 };
 
 struct sieve_script {
 	struct arena *a;
+	int variables;             /* "variables" required: strings are expanded */
 	struct sv_node *cmds;
 	size_t ncmds;
 };
@@ -97,7 +104,12 @@ int sv_parse(struct arena *a, const char *src, size_t len, struct sv_node **cmds
 	     size_t *ncmds, struct error *err);
 
 /* ---- checker.c ---- */
-int sv_check(struct arena *a, struct sv_node *cmds, size_t ncmds, struct error *err);
+/* 0, with *variables set when the script requires "variables". */
+int sv_check(struct arena *a, struct sv_node *cmds, size_t ncmds, int *variables,
+	     struct error *err);
+/* What the checker checks of constant values, at run time for expanded ones. */
+int sv_mailbox_ok(const char *s, size_t len);
+int sv_address_ok(const char *s, size_t len);
 /* ---- encoded.c: RFC 5228 2.4.2.4 in place of a string; -1 with *why */
 int sv_decode_encoded(struct arena *a, struct sv_str *s, const char **why);
 
@@ -105,6 +117,13 @@ int sv_decode_encoded(struct arena *a, struct sv_str *s, const char **why);
 /* Does value (as the message gives it) match key under cmp and match? */
 int sv_match_one(enum sv_cmp cmp, enum sv_match match, enum sv_rel rel,
 		 const char *value, size_t vlen, const char *key, size_t klen);
+/* :matches, and what its wildcards matched (RFC 5229 ${1}..${9}). */
+#define SV_MAX_CAPTURES 9
+struct sv_capture {
+	size_t start, end;
+};
+int sv_match_capture(enum sv_cmp cmp, const char *value, size_t vlen, const char *key,
+		     size_t klen, struct sv_capture *caps, size_t *ncaps);
 /* i;ascii-numeric compare: <0, 0, >0. */
 int sv_numeric_cmp(const char *a, size_t alen, const char *b, size_t blen);
 int sv_rel_holds(enum sv_rel rel, int cmp);
@@ -138,7 +157,17 @@ struct sv_run {
 	size_t nflags;
 	int implicit_keep;
 	int failed;
-	const struct sv_node *vacation;
+	int have_vacation;
+	/* variables (variables.c) */
+	int vars_on;
+	struct sv_var *vars;
+	size_t nvars;
+	char *match[SV_MAX_CAPTURES + 1];
+	size_t match_len[SV_MAX_CAPTURES + 1];
+};
+struct sv_var {
+	char *name, *value;
+	size_t len;
 };
 int sv_act_keep(struct sv_run *r, const struct sv_node *n);
 int sv_act_fileinto(struct sv_run *r, const struct sv_node *n);
@@ -153,6 +182,18 @@ void sv_run_fail(struct sv_run *r, const struct sv_node *n, const char *fmt, ...
 void sv_run_finish(struct sv_run *r);
 /* Split flag strings at blanks into list/n (deduplicated, case-insensitive). */
 void sv_flags_add(char ***list, size_t *n, const struct sv_str *strs, size_t nstrs);
+
+/* ---- variables.c ---- */
+int sv_var_name_ok(const char *s, size_t len);
+/* n with its strings expanded (in r->a), n itself without variables; NULL
+ * after a runtime error. */
+const struct sv_node *sv_node_expand(struct sv_run *r, const struct sv_node *n,
+				     struct sv_node *copy);
+int sv_var_set(struct sv_run *r, const struct sv_node *n);
+/* ${0}: the value a :matches matched; ${1}..: what its wildcards did. */
+void sv_var_matches(struct sv_run *r, const char *v, size_t vlen, const struct sv_capture *caps,
+		    size_t ncaps);
+void sv_vars_free(struct sv_run *r);
 
 /* ---- vacation.c ---- */
 /* Does the message qualify for a vacation reply (RFC 5230 4.5/4.6)? */

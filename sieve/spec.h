@@ -13,6 +13,7 @@ enum {
 	TG_COPY = 1 << 4,     /* :copy */
 	TG_FLAGS = 1 << 5,    /* :flags */
 	TG_VACATION = 1 << 6, /* :days :subject :from :addresses :mime :handle :seconds */
+	TG_SET = 1 << 7,      /* :lower :upper :lowerfirst :upperfirst :quotewildcard :length */
 };
 
 enum sv_ext {
@@ -20,6 +21,7 @@ enum sv_ext {
 	EXT_VACATION = 1 << 3, EXT_VACATION_SECONDS = 1 << 4, EXT_IMAP4FLAGS = 1 << 5,
 	EXT_SUBADDRESS = 1 << 6, EXT_COPY = 1 << 7, EXT_ENCODED = 1 << 8,
 	EXT_NUMERIC = 1 << 9, EXT_RELATIONAL = 1 << 10, EXT_BUILTIN = 1 << 11,
+	EXT_VARIABLES = 1 << 12,
 };
 
 struct sv_spec {

@@ -167,6 +167,33 @@ static int tag_vacation(struct tag_state *ts, const struct sv_arg *a)
 	return 1;
 }
 
+/* set's modifiers: one of each precedence (RFC 5229 4.1). */
+static int tag_set(struct tag_state *ts, const struct sv_arg *a)
+{
+	static const struct {
+		const char *name;
+		unsigned bit, group;
+	} mods[] = {
+		{ "lower", SETMOD_LOWER, SETMOD_LOWER | SETMOD_UPPER },
+		{ "upper", SETMOD_UPPER, SETMOD_LOWER | SETMOD_UPPER },
+		{ "lowerfirst", SETMOD_LOWERFIRST, SETMOD_LOWERFIRST | SETMOD_UPPERFIRST },
+		{ "upperfirst", SETMOD_UPPERFIRST, SETMOD_LOWERFIRST | SETMOD_UPPERFIRST },
+		{ "quotewildcard", SETMOD_QUOTEWILDCARD, SETMOD_QUOTEWILDCARD },
+		{ "length", SETMOD_LENGTH, SETMOD_LENGTH },
+	};
+	for (size_t k = 0; k < sizeof(mods) / sizeof(mods[0]); k++) {
+		if (strcmp(a->tag, mods[k].name) != 0)
+			continue;
+		if (ts->n->setmods & mods[k].group)
+			return sv_check_fail(ts->ck, a->line,
+					     "set: :%s conflicts with a modifier given before",
+					     a->tag);
+		ts->n->setmods |= mods[k].bit;
+		return 0;
+	}
+	return 1;
+}
+
 /* One tag; 1 when the command does not take it. */
 static int tag_dispatch(struct tag_state *ts, const struct sv_arg *a)
 {
@@ -196,6 +223,8 @@ static int tag_dispatch(struct tag_state *ts, const struct sv_arg *a)
 	}
 	if (tg & TG_VACATION)
 		return tag_vacation(ts, a);
+	if (tg & TG_SET)
+		return tag_set(ts, a);
 	return 1;
 }
 

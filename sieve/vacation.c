@@ -100,6 +100,5 @@ int sv_vacation_eligible(struct arena *a, const struct sieve_msg *m, const struc
 		     sv_address_values(a, m, fields, sizeof(fields) / sizeof(fields[0]), AP_ALL,
 				       own_seen_cb, &o) != 0;
 	}
-	arena_reset(a);
 	return ok;
 }

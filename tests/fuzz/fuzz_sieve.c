@@ -24,13 +24,14 @@ static const char *const headers[] = {
 
 static const char fixed_script[] =
 	"require [\"fileinto\", \"envelope\", \"subaddress\", \"relational\", "
-	"\"comparator-i;ascii-numeric\", \"imap4flags\", \"vacation\", \"copy\"];\n"
+	"\"comparator-i;ascii-numeric\", \"imap4flags\", \"vacation\", \"copy\", \"variables\"];\n"
+	"if header :matches \"subject\" \"*?*\" { set :lower :length \"s\" \"${1}${3}\"; }\n"
 	"if anyof (header :matches \"subject\" \"*a?b*\\\\*\", address :detail \"to\" \"box\",\n"
 	"  address :domain :contains [\"from\", \"cc\"] \"example\",\n"
 	"  header :count \"ge\" :comparator \"i;ascii-numeric\" \"received\" \"2\",\n"
 	"  header :value \"lt\" :comparator \"i;ascii-numeric\" \"x-priority\" \"5\",\n"
 	"  envelope :user \"to\" \"bob\", exists \"list-id\") {\n"
-	"  addflag \"\\\\Seen\"; fileinto :copy \"A\"; }\n"
+	"  addflag \"\\\\Seen\"; fileinto :copy \"A${s}\"; }\n"
 	"vacation :addresses \"zoe@example.org\" \"away\";\n";
 
 static void check_action(const struct sieve_action *a)

@@ -105,6 +105,20 @@ static char *run_msg(const char *src, const struct msg_spec *ms)
 } while (0)
 #define RUN(src, want) RUN_EQ(src, NULL, want)
 
+/* head, unit n times, tail: the script; want: its result. */
+static void run_repeated(const char *head, const char *unit, size_t n, const char *tail,
+			 const char *want)
+{
+	struct buf b = BUF_INIT;
+
+	buf_append_str(&b, head);
+	for (size_t i = 0; i < n; i++)
+		buf_append_str(&b, unit);
+	buf_append_str(&b, tail);
+	RUN(b.data, want);
+	buf_free(&b);
+}
+
 /* ---- RFC 5228 ---- */
 
 static const char *const rfc5228_example =
@@ -394,6 +408,78 @@ static void test_encoded_character(void **state)
 	RUN("require \"fileinto\"; fileinto \"${hex:40}\";", "fileinto:${hex:40}");
 }
 
+/* RFC 5229: its examples, modifiers, match variables, string, limits. */
+static void test_variables(void **state)
+{
+	struct msg_spec list = { .hdr = "List-ID: Foo <foo@lists.example.org>\r\n"
+					"Subject: [acme-users] [fwd] version 1.0 is out\r\n\r\n" };
+	struct msg_spec coyote = { .hdr = "To: coyote@ACME.Example.COM\r\n\r\n" };
+	(void)state;
+	RUN("require [\"variables\", \"reject\"];\nset \"honorific\" \"Mr\";\n"
+	    "set \"first_name\" \"Joe\";\nset \"last_name\" \"Doe\";\n"
+	    "set \"vacation\" text:\nDear ${HONORIFIC} ${last_name},\n"
+	    "I'm out, please leave a message after the meep.\n.\n;\nreject \"${vacation}\";",
+	    "reject:Dear Mr Doe,\nI'm out, please leave a message after the meep.\n");
+	RUN_EQ("require [\"fileinto\", \"variables\"];\n"
+	       "if header :matches \"List-ID\" \"*<*@*\" { fileinto \"INBOX.lists.${2}\"; stop; }",
+	       &list, "fileinto:INBOX.lists.foo");
+	RUN_EQ("require [\"fileinto\", \"variables\"];\n"
+	       "if header :matches \"Subject\" \"[*] *\" { fileinto \"INBOX.lists.${1}/${2}\"; }",
+	       &list, "fileinto:INBOX.lists.acme-users/[fwd] version 1.0 is out");
+	RUN_EQ("require [\"fileinto\", \"variables\"];\n"
+	       "if address :matches [\"To\", \"Cc\"] [\"coyote@**.com\", \"wile@**.com\"] {\n"
+	       "  fileinto \"INBOX.business.${2}|${1}|${0}|${3}\"; }",
+	       &coyote, "fileinto:INBOX.business.ACME.Example||coyote@ACME.Example.COM|");
+	/* A test never evaluated or failing sets nothing. */
+	RUN_EQ("require [\"fileinto\", \"variables\"];\n"
+	       "if anyof (true, address :domain :matches \"To\" \"*.com\") { fileinto \"x${1}\"; }\n"
+	       "if header :matches \"To\" \"nomatch*\" { keep; } fileinto \"y${0}\";",
+	       &coyote, "fileinto:x fileinto:y");
+	/* Modifiers (RFC 5229 4.1), in their order of precedence. */
+	RUN("require [\"variables\", \"reject\"]; set \"a\" \"juMBlEd lETteRS\";\n"
+	    "set :length \"b\" \"${a}\"; set :lower \"c\" \"${a}\"; set :upperfirst \"d\" \"${a}\";\n"
+	    "set :upperfirst :lower \"e\" \"${a}\"; set :quotewildcard \"f\" \"Rock*?\\\\\";\n"
+	    "set :upper :length \"g\" \"\xc3\xa9t\xc3\xa9\"; set :lowerfirst \"h\" \"ABC\";\n"
+	    "reject \"${a}|${b}|${c}|${d}|${e}|${f}|${g}|${h}|${none}|${1}|${a.b}|${}\";",
+	    "reject:juMBlEd lETteRS|15|jumbled letters|JuMBlEd lETteRS|Jumbled letters|"
+	    "Rock\\*\\?\\\\|3|aBC|||${a.b}|${}");
+	/* string (RFC 5229 5) */
+	RUN("require \"variables\"; set \"state\" \"${state} pending\";\n"
+	    "if string :matches \" ${state} \" \"* pending *\" { discard; }", "discard");
+	RUN("require [\"variables\", \"relational\", \"comparator-i;ascii-numeric\"];\n"
+	    "set \"a\" \"x\"; if string :count \"eq\" :comparator \"i;ascii-numeric\" "
+	    "[\"${a}\", \"${b}\", \"y\"] \"2\" { discard; }", "discard");
+	/* Values of variables go where constants went, checked at run time. */
+	RUN("require [\"variables\", \"fileinto\", \"envelope\"];\n"
+	    "set \"p\" \"from\"; if envelope :is \"${p}\" \"alice@example.com\" { fileinto \"F\"; }\n"
+	    "set \"q\" \"auth\"; if envelope :is \"${q}\" \"alice@example.com\" { discard; }",
+	    "fileinto:F");
+	RUN("require [\"variables\", \"fileinto\"];\nfileinto \"${nothing}\";",
+	    "RUNTIME(line 2: fileinto: invalid mailbox name \"\") keep");
+	RUN("require \"variables\";\nset \"to\" \"nobody\";\nredirect \"${to}\";",
+	    "RUNTIME(line 3: redirect: invalid address \"nobody\") keep");
+}
+
+static void test_variables_limits(void **state)
+{
+	struct buf b = BUF_INIT;
+	(void)state;
+	/* A value is cut at SIEVE_MAX_VALUE bytes. */
+	run_repeated("require [\"variables\", \"reject\"]; set \"a\" \"", "x", 5000,
+		     "\"; set :length \"n\" \"${a}\"; reject \"${n}\";", "reject:4096");
+	/* 16 copies of a full value fill SIEVE_MAX_EXPANDED exactly; 17 are too many. */
+	run_repeated("require [\"variables\", \"reject\"]; set \"a\" \"", "x", 4096,
+		     "\";\nset \"b\" \"${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}\";"
+		     "\nset \"c\" \"${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}${a}\";",
+		     "RUNTIME(line 3: string longer than 65536 bytes after expansion) keep");
+	/* SIEVE_MAX_VARIABLES */
+	buf_append_str(&b, "require \"variables\";\n");
+	for (int i = 0; i <= SIEVE_MAX_VARIABLES; i++)
+		buf_printf(&b, "set \"v%d\" \"x\";\n", i);
+	RUN(b.data, "RUNTIME(line 130: more than 128 variables) keep");
+	buf_free(&b);
+}
+
 /* ---- errors the checker reports, with their lines ---- */
 
 struct bad {
@@ -504,6 +590,16 @@ static const struct bad bad_scripts[] = {
 	{ "if true { keep; } else true { keep; }", "line 1: else takes no test" },
 	{ "require \"encoded-character\";\nkeep;\nredirect \"${unicode:110000}@x.y\";",
 	  "line 3: encoded character outside Unicode" },
+	{ "set \"a\" \"b\";", "line 1: set needs require \"variables\"" },
+	{ "if string \"a\" \"b\" { keep; }", "line 1: string needs require \"variables\"" },
+	{ "require \"variables\";\nset \"1a\" \"b\";", "line 2: set: invalid variable name \"1a\"" },
+	{ "require \"variables\"; set \"a.b\" \"c\";", "line 1: set: invalid variable name \"a.b\"" },
+	{ "require \"variables\"; set :lower :upper \"a\" \"b\";",
+	  "line 1: set: :upper conflicts with a modifier given before" },
+	{ "require \"variables\"; set :length :length \"a\" \"b\";",
+	  "line 1: set: :length conflicts with a modifier given before" },
+	{ "require \"variables\"; set \"a\";", "line 1: set takes 2 arguments, not 1" },
+	{ "require \"variables\"; set :copy \"a\" \"b\";", "line 1: set: unknown tag :copy" },
 	{ "require \"encoded-character\"; redirect \"${unicode:D800}@x.y\";",
 	  "line 1: encoded character outside Unicode" },
 };
@@ -554,86 +650,40 @@ static void test_runtime_errors(void **state)
 static void test_limit_nesting(void **state)
 {
 	struct buf b = BUF_INIT;
-	char *got;
 	(void)state;
 	/* 32 nested ifs put the innermost test at depth 32: allowed. */
 	for (int i = 0; i < 32; i++)
 		buf_append_str(&b, "if true {\n");
+	run_repeated(b.data, "}", 31, "", "ERROR: line 33: '}' expected");
 	buf_append_str(&b, "discard;");
-	for (int i = 0; i < 32; i++)
-		buf_append_str(&b, "}");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "discard");
-	free(got);
-	buf_reset(&b);
-	for (int i = 0; i < 33; i++)
-		buf_append_str(&b, "if true {\n");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "ERROR: line 33: nested too deeply");
-	free(got);
-	buf_reset(&b);
-	buf_append_str(&b, "if ");
-	for (int i = 0; i < 100000; i++)
-		buf_append_str(&b, "not ");
-	buf_append_str(&b, "true { keep; }");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "ERROR: line 1: nested too deeply");
-	free(got);
-	buf_reset(&b);
-	buf_append_str(&b, "if ");
-	for (int i = 0; i < 100000; i++)
-		buf_append_str(&b, "anyof(");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "ERROR: line 1: nested too deeply");
-	free(got);
+	run_repeated(b.data, "}", 32, "", "discard");
+	run_repeated("", "if true {\n", 33, "", "ERROR: line 33: nested too deeply");
+	run_repeated("if ", "not ", 100000, "true { keep; }", "ERROR: line 1: nested too deeply");
+	run_repeated("if ", "anyof(", 100000, "", "ERROR: line 1: nested too deeply");
 	buf_free(&b);
 }
 
 static void test_limit_sizes(void **state)
 {
 	struct buf b = BUF_INIT;
-	char *got;
-	(void)state;
-	/* A string of 1,000,000 bytes compiles and runs. */
-	buf_append_str(&b, "require \"reject\"; reject \"");
-	for (int i = 0; i < 1000000; i++)
-		buf_append_byte(&b, (char)('a' + i % 26));
-	buf_append_str(&b, "\";");
 	struct sieve_script *s;
 	struct error err = { 0 };
-	assert_int_equal(sieve_compile(b.data, b.len, &s, &err), 0);
-	sieve_script_free(s);
+	(void)state;
+	/* A string of 1,000,000 bytes compiles and runs. */
+	run_repeated("require \"reject\"; if false { reject \"", "abcdefghij", 100000, "\"; }",
+		     "keep");
 	/* One byte over the script limit is refused before parsing. */
-	buf_reset(&b);
 	for (size_t i = 0; i <= SIEVE_MAX_SCRIPT; i++)
 		buf_append_byte(&b, ' ');
 	assert_int_equal(sieve_compile(b.data, b.len, &s, &err), -1);
 	assert_string_equal(err.msg, "line 1: script larger than 1048576 bytes");
-	/* A string list of SIEVE_MAX_LIST strings, and one more. */
-	buf_reset(&b);
-	buf_append_str(&b, "if header :is \"x\" [\"0\"");
-	for (int i = 1; i < SIEVE_MAX_LIST; i++)
-		buf_append_str(&b, ",\"a\"");
-	buf_append_str(&b, "] { discard; }");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "keep");
-	free(got);
-	buf_reset(&b);
-	buf_append_str(&b, "if header :is \"x\" [\"0\"");
-	for (int i = 0; i < SIEVE_MAX_LIST; i++)
-		buf_append_str(&b, ",\"a\"");
-	buf_append_str(&b, "] { discard; }");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "ERROR: line 1: string list too long");
-	free(got);
-	/* More commands than SIEVE_MAX_NODES */
-	buf_reset(&b);
-	for (int i = 0; i <= SIEVE_MAX_NODES; i++)
-		buf_append_str(&b, "keep;");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "ERROR: line 1: script too complex");
-	free(got);
 	buf_free(&b);
+	/* A string list of SIEVE_MAX_LIST strings, and one more. */
+	run_repeated("if header :is \"x\" [\"0\"", ",\"a\"", SIEVE_MAX_LIST - 1,
+		     "] { discard; }", "keep");
+	run_repeated("if header :is \"x\" [\"0\"", ",\"a\"", SIEVE_MAX_LIST,
+		     "] { discard; }", "ERROR: line 1: string list too long");
+	run_repeated("", "keep;", SIEVE_MAX_NODES + 1, "", "ERROR: line 1: script too complex");
 }
 
 static void test_limit_actions(void **state)
@@ -647,18 +697,12 @@ static void test_limit_actions(void **state)
 	assert_int_equal(strncmp(got, "redirect:u0@example.net ", 24), 0);
 	assert_non_null(strstr(got, "redirect:u63@example.net"));
 	free(got);
-	buf_printf(&b, "redirect \"one-too-many@example.net\";\n");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "RUNTIME(line 65: more than 64 actions) keep");
-	free(got);
-	/* Merged duplicates do not count. */
-	buf_reset(&b);
-	for (int i = 0; i < 1000; i++)
-		buf_append_str(&b, "redirect \"same@example.net\"; keep;\n");
-	got = run_msg(b.data, NULL);
-	assert_string_equal(got, "redirect:same@example.net keep");
-	free(got);
+	run_repeated(b.data, "redirect \"one-too-many@example.net\";\n", 1, "",
+		     "RUNTIME(line 65: more than 64 actions) keep");
 	buf_free(&b);
+	/* Merged duplicates do not count. */
+	run_repeated("", "redirect \"same@example.net\"; keep;\n", 1000, "",
+		     "redirect:same@example.net keep");
 }
 
 /* ---- vacation (RFC 5230) ---- */
@@ -956,6 +1000,8 @@ int main(void)
 		cmocka_unit_test(test_envelope),
 		cmocka_unit_test(test_relational),
 		cmocka_unit_test(test_encoded_character),
+		cmocka_unit_test(test_variables),
+		cmocka_unit_test(test_variables_limits),
 		cmocka_unit_test(test_checker_errors),
 		cmocka_unit_test(test_runtime_errors),
 		cmocka_unit_test(test_limit_nesting),
