@@ -41,8 +41,8 @@ static void flag_add_one(char ***list, size_t *n, const char *f, size_t len)
 }
 
 /* Each string is a blank-separated list of flags (RFC 5232 3). */
-static void flags_each(const struct sv_str *strs, size_t nstrs,
-		       void (*fn)(void *ctx, const char *f, size_t len), void *ctx)
+void sv_flags_each(const struct sv_str *strs, size_t nstrs,
+		   void (*fn)(void *ctx, const char *f, size_t len), void *ctx)
 {
 	for (size_t k = 0; k < nstrs; k++) {
 		const char *s = strs[k].s, *end = s + strs[k].len;
@@ -94,17 +94,45 @@ static void flags_clear(char ***list, size_t *n)
 void sv_flags_add(char ***list, size_t *n, const struct sv_str *strs, size_t nstrs)
 {
 	struct flag_list fl = { list, n };
-	flags_each(strs, nstrs, flag_add_cb, &fl);
+	sv_flags_each(strs, nstrs, flag_add_cb, &fl);
 }
 
-void sv_flags_change(struct sv_run *r, enum sv_id op, const struct sv_arg *list)
+static void flags_apply(char ***list, size_t *n, enum sv_id op, const struct sv_arg *flags)
 {
-	struct flag_list fl = { &r->flags, &r->nflags };
+	struct flag_list fl = { list, n };
 
 	if (op == SV_SETFLAG)
-		flags_clear(&r->flags, &r->nflags);
-	flags_each(list->strs, list->nstrs, op == SV_REMOVEFLAG ? flag_remove_cb : flag_add_cb,
-		   &fl);
+		flags_clear(list, n);
+	sv_flags_each(flags->strs, flags->nstrs,
+		      op == SV_REMOVEFLAG ? flag_remove_cb : flag_add_cb, &fl);
+}
+
+/* The same on a variable of RFC 5229 holding flags separated by blanks. */
+static int flags_apply_var(struct sv_run *r, const struct sv_node *n, const struct sv_str *var)
+{
+	char **list = NULL;
+	size_t nlist = 0, vlen;
+	struct sv_str cur = { sv_var_value(r, var->s, var->len, &vlen), 0 };
+	struct buf joined = BUF_INIT;
+	int ret;
+
+	cur.len = vlen;
+	sv_flags_add(&list, &nlist, &cur, 1);
+	flags_apply(&list, &nlist, n->id, n->pos[0]);
+	for (size_t k = 0; k < nlist; k++)
+		buf_printf(&joined, "%s%s", k ? " " : "", list[k]);
+	ret = sv_var_assign(r, n, var->s, var->len, joined.data ? joined.data : "", joined.len);
+	buf_free(&joined);
+	flags_clear(&list, &nlist);
+	return ret;
+}
+
+int sv_flags_change(struct sv_run *r, const struct sv_node *n)
+{
+	if (n->flagvars != NULL)
+		return flags_apply_var(r, n, &n->flagvars->strs[0]);
+	flags_apply(&r->flags, &r->nflags, n->id, n->pos[0]);
+	return 0;
 }
 
 /* The flags a keep or fileinto stores with: its :flags, or the variable's. */

@@ -79,13 +79,33 @@ static int count_matches(const struct keymatch *km)
 	return 0;
 }
 
+struct flag_match {
+	struct keymatch *km;
+	int hit;
+};
+
+static void flag_match_cb(void *ctx, const char *f, size_t len)
+{
+	struct flag_match *fm = ctx;
+
+	if (!fm->hit)
+		fm->hit = key_match_cb(fm->km, f, len);
+}
+
+/* The internal variable's flags, or those of the variables named. */
 static int test_hasflag(struct sv_run *r, struct keymatch *km)
 {
-	int hit = 0;
+	const struct sv_arg *vars = km->n->flagvars;
+	struct flag_match fm = { km, 0 };
 
-	for (size_t k = 0; !hit && k < r->nflags; k++)
-		hit = key_match_cb(km, r->flags[k], strlen(r->flags[k]));
-	return hit;
+	for (size_t k = 0; vars == NULL && !fm.hit && k < r->nflags; k++)
+		fm.hit = key_match_cb(km, r->flags[k], strlen(r->flags[k]));
+	for (size_t k = 0; vars != NULL && !fm.hit && k < vars->nstrs; k++) {
+		struct sv_str v;
+		v.s = sv_var_value(r, vars->strs[k].s, vars->strs[k].len, &v.len);
+		sv_flags_each(&v, 1, flag_match_cb, &fm);
+	}
+	return fm.hit;
 }
 
 /* header, address, envelope, hasflag: values against keys. */
@@ -168,8 +188,7 @@ static int run_action(struct sv_run *r, const struct sv_node *n)
 	case SV_SETFLAG:
 	case SV_ADDFLAG:
 	case SV_REMOVEFLAG:
-		sv_flags_change(r, n->id, n->pos[0]);
-		return 0;
+		return sv_flags_change(r, n);
 	case SV_SET:
 		return sv_var_set(r, n);
 	default:

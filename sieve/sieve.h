@@ -7,7 +7,7 @@
  *   reject                       RFC 5429 (reject only, not ereject)
  *   envelope                     RFC 5228 5.4 ("from" and "to")
  *   vacation, vacation-seconds   RFC 5230, RFC 6131 (:seconds)
- *   imap4flags                   RFC 5232 (without variables' variable names)
+ *   imap4flags                   RFC 5232 (with variables: flags in variables too)
  *   subaddress                   RFC 5233 (:user, :detail)
  *   copy                         RFC 3894 (fileinto/redirect :copy)
  *   encoded-character            RFC 5228 2.4.2.4 (${hex:..}, ${unicode:..})
@@ -15,8 +15,7 @@
  *                                are always there and may be required too)
  *   relational                   RFC 5231 (:count, :value)
  *   variables                    RFC 5229 (set with all modifiers, string,
- *                                ${name}, ${0}..${9}; not imap4flags'
- *                                variable-name forms, no namespaces)
+ *                                ${name}, ${0}..${9}; no namespaces)
  *
  * Limits (exceeding one is a compile error, or a runtime error where the
  * value only exists at run time):

@@ -90,6 +90,7 @@ struct sv_node {
 	unsigned long seconds;     /* vacation, clamped */
 	struct sv_arg *subject, *from, *addresses, *handle;
 	unsigned setmods;          /* SETMOD_* */
+	struct sv_arg *flagvars;   /* imap4flags with variables: the variable(s) named */
 };
 
 struct sieve_script {
@@ -175,7 +176,11 @@ int sv_act_redirect(struct sv_run *r, const struct sv_node *n);
 int sv_act_reject(struct sv_run *r, const struct sv_node *n);
 int sv_act_discard(struct sv_run *r, const struct sv_node *n);
 int sv_act_vacation(struct sv_run *r, const struct sv_node *n);
-void sv_flags_change(struct sv_run *r, enum sv_id op, const struct sv_arg *list);
+/* setflag/addflag/removeflag on the internal variable or n->flagvars'. */
+int sv_flags_change(struct sv_run *r, const struct sv_node *n);
+/* fn for each blank-separated flag of the strings. */
+void sv_flags_each(const struct sv_str *strs, size_t nstrs,
+		   void (*fn)(void *ctx, const char *f, size_t len), void *ctx);
 void sv_run_fail(struct sv_run *r, const struct sv_node *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* After the script: the implicit keep, or only a keep on failure. */
@@ -190,6 +195,10 @@ int sv_var_name_ok(const char *s, size_t len);
 const struct sv_node *sv_node_expand(struct sv_run *r, const struct sv_node *n,
 				     struct sv_node *copy);
 int sv_var_set(struct sv_run *r, const struct sv_node *n);
+/* A variable's value ("" when unset), and assignment (n for errors). */
+const char *sv_var_value(struct sv_run *r, const char *name, size_t len, size_t *vlen);
+int sv_var_assign(struct sv_run *r, const struct sv_node *n, const char *name, size_t nlen,
+		  const char *v, size_t vlen);
 /* ${0}: the value a :matches matched; ${1}..: what its wildcards did. */
 void sv_var_matches(struct sv_run *r, const char *v, size_t vlen, const struct sv_capture *caps,
 		    size_t ncaps);

@@ -249,6 +249,29 @@ static int args_positional(struct tag_state *ts, size_t npos)
 	return 0;
 }
 
+/* With variables, the flag commands may name a variable and hasflag a list
+ * of them before the flags (RFC 5232 3, 4). */
+static int args_flag_variables(struct tag_state *ts, size_t *npos)
+{
+	struct sv_node *n = ts->n;
+	enum sv_id id = ts->sp->id;
+	int flagcmd = id == SV_SETFLAG || id == SV_ADDFLAG || id == SV_REMOVEFLAG;
+
+	if (!(flagcmd || id == SV_HASFLAG) || *npos != 2 || !(ts->ck->exts & EXT_VARIABLES))
+		return 0;
+	n->flagvars = n->pos[0];
+	n->pos[0] = n->pos[1];
+	*npos = 1;
+	if (n->flagvars->type != ARG_STRING && (flagcmd || n->flagvars->type != ARG_LIST))
+		return sv_check_fail(ts->ck, n->line, "%s: the variable name must be a string%s",
+				     ts->sp->name, flagcmd ? "" : " list");
+	for (size_t k = 0; k < n->flagvars->nstrs; k++)
+		if (!sv_var_name_ok(n->flagvars->strs[k].s, n->flagvars->strs[k].len))
+			return sv_check_fail(ts->ck, n->line, "%s: invalid variable name \"%.60s\"",
+					     ts->sp->name, n->flagvars->strs[k].s);
+	return 0;
+}
+
 /* The rules between tags once all are seen. */
 static int args_combination(struct tag_state *ts)
 {
@@ -285,7 +308,7 @@ int sv_check_args(struct sv_checker *ck, const struct sv_spec *sp, struct sv_nod
 		if (r < 0)
 			return -1;
 	}
-	if (args_positional(&ts, npos) < 0)
+	if (args_flag_variables(&ts, &npos) < 0 || args_positional(&ts, npos) < 0)
 		return -1;
 	return args_combination(&ts);
 }

@@ -201,26 +201,43 @@ static void set_modify(struct sv_run *r, const struct sv_node *n, struct buf *v)
 	(void)r;
 }
 
-int sv_var_set(struct sv_run *r, const struct sv_node *n)
+const char *sv_var_value(struct sv_run *r, const char *name, size_t len, size_t *vlen)
 {
-	const struct sv_str *name = &n->pos[0]->strs[0];
-	struct sv_var *v = var_find(r, name->s, name->len);
-	struct buf val = BUF_INIT;
+	struct sv_var *v = var_find(r, name, len);
+
+	*vlen = v ? v->len : 0;
+	return v ? v->value : "";
+}
+
+int sv_var_assign(struct sv_run *r, const struct sv_node *n, const char *name, size_t nlen,
+		  const char *val, size_t vlen)
+{
+	struct sv_var *v = var_find(r, name, nlen);
 
 	if (v == NULL && r->nvars >= SIEVE_MAX_VARIABLES) {
 		sv_run_fail(r, n, "more than %d variables", SIEVE_MAX_VARIABLES);
 		return -1;
 	}
-	buf_append(&val, n->pos[1]->strs[0].s, n->pos[1]->strs[0].len);
-	set_modify(r, n, &val);
 	if (v == NULL) {
 		r->vars = xreallocarray(r->vars, r->nvars + 1, sizeof(*r->vars));
 		v = memset(&r->vars[r->nvars++], 0, sizeof(*v));
-		v->name = xstrndup(name->s, name->len);
+		v->name = xstrndup(name, nlen);
 	}
-	var_store(&v->value, &v->len, val.data ? val.data : "", val.len);
-	buf_free(&val);
+	var_store(&v->value, &v->len, val, vlen);
 	return 0;
+}
+
+int sv_var_set(struct sv_run *r, const struct sv_node *n)
+{
+	const struct sv_str *name = &n->pos[0]->strs[0];
+	struct buf val = BUF_INIT;
+	int ret;
+
+	buf_append(&val, n->pos[1]->strs[0].s, n->pos[1]->strs[0].len);
+	set_modify(r, n, &val);
+	ret = sv_var_assign(r, n, name->s, name->len, val.data ? val.data : "", val.len);
+	buf_free(&val);
+	return ret;
 }
 
 void sv_vars_free(struct sv_run *r)

@@ -460,6 +460,26 @@ static void test_variables(void **state)
 	    "RUNTIME(line 3: redirect: invalid address \"nobody\") keep");
 }
 
+/* RFC 5232 with RFC 5229: flags kept in variables. */
+static void test_variables_flags(void **state)
+{
+	(void)state;
+	RUN("require [\"imap4flags\", \"variables\", \"fileinto\"];\n"
+	    "setflag \"flagvar\" \"\\\\Flagged\";\n"
+	    "addflag \"flagvar\" [\"\\\\Deleted\", \"\\\\Answered \\\\deleted\"];\n"
+	    "removeflag \"FLAGVAR\" \"\\\\flagged\";\n"
+	    "if hasflag \"flagvar\" \"\\\\answered\" { fileinto :flags \"${flagvar}\" \"F\"; }",
+	    "fileinto:F[\\Deleted \\Answered]");
+	/* The internal variable is untouched by the named one, and the other way. */
+	RUN("require [\"imap4flags\", \"variables\"]; addflag \"x\" \"$a\"; addflag \"$b\";\n"
+	    "if not hasflag \"$a\" { if hasflag [\"y\", \"x\"] \"$a\" { addflag \"$c\"; } }",
+	    "keep[$b $c]");
+	RUN("require [\"imap4flags\", \"variables\", \"relational\", "
+	    "\"comparator-i;ascii-numeric\"];\nset \"v\" \"a b  c\";\n"
+	    "if hasflag :count \"eq\" :comparator \"i;ascii-numeric\" \"v\" \"3\" { discard; }",
+	    "discard");
+}
+
 static void test_variables_limits(void **state)
 {
 	struct buf b = BUF_INIT;
@@ -600,6 +620,13 @@ static const struct bad bad_scripts[] = {
 	  "line 1: set: :length conflicts with a modifier given before" },
 	{ "require \"variables\"; set \"a\";", "line 1: set takes 2 arguments, not 1" },
 	{ "require \"variables\"; set :copy \"a\" \"b\";", "line 1: set: unknown tag :copy" },
+	{ "require [\"variables\", \"imap4flags\"];\naddflag [\"a\"] \"b\";",
+	  "line 2: addflag: the variable name must be a string" },
+	{ "require [\"variables\", \"imap4flags\"]; setflag \"a-b\" \"b\";",
+	  "line 1: setflag: invalid variable name \"a-b\"" },
+	{ "require [\"variables\", \"imap4flags\"]; if hasflag [\"a\", \"9\"] \"b\" { keep; }",
+	  "line 1: hasflag: invalid variable name \"9\"" },
+	{ "require \"imap4flags\"; addflag \"a\" \"b\";", "line 1: addflag takes 1 argument, not 2" },
 	{ "require \"encoded-character\"; redirect \"${unicode:D800}@x.y\";",
 	  "line 1: encoded character outside Unicode" },
 };
@@ -1001,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_relational),
 		cmocka_unit_test(test_encoded_character),
 		cmocka_unit_test(test_variables),
+		cmocka_unit_test(test_variables_flags),
 		cmocka_unit_test(test_variables_limits),
 		cmocka_unit_test(test_checker_errors),
 		cmocka_unit_test(test_runtime_errors),
