@@ -145,7 +145,8 @@ int sieve_vacation_compose(const struct sieve_action *a, const struct sieve_msg 
 {
 	struct arena *ar;
 
-	if (a->kind != SIEVE_ACT_VACATION || a->reply_to == NULL || *a->reply_to == '\0') {
+	if (a->kind != SIEVE_ACT_VACATION || a->reply_to == NULL || *a->reply_to == '\0' ||
+	    user_address == NULL || hostname == NULL) {
 		error_set(err, ERR_INTERNAL, "not a vacation reply to a sender");
 		return -1;
 	}

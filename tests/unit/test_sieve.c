@@ -901,6 +901,30 @@ static void test_vacation_compose(void **state)
 	free(got);
 }
 
+/* What is no vacation reply to compose is refused, not guessed. */
+static void test_vacation_compose_refuses(void **state)
+{
+	struct sieve_action keep = { .kind = SIEVE_ACT_KEEP };
+	struct sieve_action nobody = { .kind = SIEVE_ACT_VACATION, .reason = (char *)"x",
+				       .reply_to = (char *)"" };
+	struct sieve_action ok = { .kind = SIEVE_ACT_VACATION, .reason = (char *)"x",
+				   .reply_to = (char *)"a@b.c" };
+	struct sieve_msg m;
+	struct buf b = BUF_INIT;
+	struct error err = { 0 };
+	(void)state;
+	msg_fill(&m, NULL);
+	assert_int_equal(sieve_vacation_compose(&keep, &m, "u@h", "h", 0, &b, &err), -1);
+	assert_int_equal(err.code, ERR_INTERNAL);
+	assert_int_equal(sieve_vacation_compose(&nobody, &m, "u@h", "h", 0, &b, &err), -1);
+	assert_int_equal(sieve_vacation_compose(&ok, &m, NULL, "h", 0, &b, &err), -1);
+	assert_int_equal(sieve_vacation_compose(&ok, &m, "u@h", NULL, 0, &b, &err), -1);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(sieve_vacation_compose(&ok, &m, "u@h", "h", 0, &b, &err), 0);
+	assert_non_null(strstr(b.data, "Date: Thu, 1 Jan 1970 00:00:00 +0000\r\n"));
+	buf_free(&b);
+}
+
 /* A long non-ASCII subject is cut into several words between characters. */
 static void test_vacation_long_subject(void **state)
 {
@@ -1039,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_vacation_fields),
 		cmocka_unit_test(test_vacation_eligibility),
 		cmocka_unit_test(test_vacation_compose),
+		cmocka_unit_test(test_vacation_compose_refuses),
 		cmocka_unit_test(test_vacation_long_subject),
 		cmocka_unit_test(test_roundcube),
 		cmocka_unit_test(test_thunderbird),
