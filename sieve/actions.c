@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../lib/xmalloc.h"
+#include "../mail/keyword.h"
 #include "sieve_private.h"
 
 void sv_run_fail(struct sv_run *r, const struct sv_node *n, const char *fmt, ...)
@@ -21,6 +22,7 @@ void sv_run_fail(struct sv_run *r, const struct sv_node *n, const char *fmt, ...
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(r->res->error, sizeof(r->res->error), "line %u: %s", n->line, msg);
+	sv_msg_clean(r->res->error);
 	r->failed = 1;
 }
 
@@ -32,25 +34,49 @@ static int flag_index(char **list, size_t n, const char *f, size_t len)
 	return -1;
 }
 
-static void flag_add_one(char ***list, size_t *n, const char *f, size_t len)
+/* A flag IMAP can store: a system flag (written the usual way) or a
+ * keyword; NULL for anything else, which is ignored as Pigeonhole does. */
+static const char *flag_canonical(const char *f, size_t len)
 {
-	if (len == 0 || flag_index(*list, *n, f, len) >= 0)
-		return;
-	*list = xreallocarray(*list, *n + 1, sizeof(**list));
-	(*list)[(*n)++] = xstrndup(f, len);
+	static const char *const sys[] = { "\\Seen", "\\Answered", "\\Flagged", "\\Deleted",
+					   "\\Draft" };
+
+	if (len > 0 && f[0] == '\\') {
+		for (size_t k = 0; k < sizeof(sys) / sizeof(sys[0]); k++)
+			if (sv_ascii_casecmp_n(f, len, sys[k], strlen(sys[k])) == 0)
+				return sys[k];
+		return NULL;
+	}
+	return mail_keyword_valid(f, len) ? f : NULL;
 }
 
-/* Each string is a blank-separated list of flags (RFC 5232 3). */
+static void flag_add_one(char ***list, size_t *n, const char *f, size_t len)
+{
+	const char *canon = flag_canonical(f, len);
+
+	if (canon == NULL || flag_index(*list, *n, f, len) >= 0)
+		return;
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = xstrndup(canon, len);
+}
+
+static int flag_separator(char c)
+{
+	return (unsigned char)c <= ' ' || c == 0x7f;
+}
+
+/* Each string is a blank-separated list of flags (RFC 5232 3); control
+ * characters separate too, so no flag holds one. */
 void sv_flags_each(const struct sv_str *strs, size_t nstrs,
 		   void (*fn)(void *ctx, const char *f, size_t len), void *ctx)
 {
 	for (size_t k = 0; k < nstrs; k++) {
 		const char *s = strs[k].s, *end = s + strs[k].len;
 		while (s < end) {
-			while (s < end && *s == ' ')
+			while (s < end && flag_separator(*s))
 				s++;
 			const char *e = s;
-			while (e < end && *e != ' ')
+			while (e < end && !flag_separator(*e))
 				e++;
 			if (e > s)
 				fn(ctx, s, (size_t)(e - s));

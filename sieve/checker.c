@@ -79,6 +79,15 @@ const char *sv_ext_name(unsigned ext)
 	return "?";
 }
 
+void sv_msg_clean(char *msg)
+{
+	int utf8 = mutf7_utf8_valid(msg, strlen(msg));
+
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f || (!utf8 && (unsigned char)*p >= 0x80))
+			*p = '?';
+}
+
 int sv_check_fail(struct sv_checker *ck, unsigned line, const char *fmt, ...)
 {
 	char msg[200];
@@ -88,6 +97,7 @@ int sv_check_fail(struct sv_checker *ck, unsigned line, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	error_set(ck->err, ERR_PARSE, "line %u: %s", line, msg);
+	sv_msg_clean(ck->err->msg);
 	return -1;
 }
 

@@ -22,6 +22,7 @@ static void parse_fail(struct parser *ps, const char *what)
 	if (ps->lx.tok == TOK_ERROR)
 		what = ps->lx.errmsg;
 	error_set(ps->err, ERR_PARSE, "line %u: %s", ps->lx.tok_line, what);
+	sv_msg_clean(ps->err->msg);
 }
 
 /* Copy the n elements of size sz collected in b into the arena. */

@@ -105,6 +105,9 @@ int sv_parse(struct arena *a, const char *src, size_t len, struct sv_node **cmds
 	     size_t *ncmds, struct error *err);
 
 /* ---- checker.c ---- */
+/* Make an error message one line of UTF-8, whatever script text it quotes
+ * (ManageSieve sends it as a quoted string). */
+void sv_msg_clean(char *msg);
 /* 0, with *variables set when the script requires "variables". */
 int sv_check(struct arena *a, struct sv_node *cmds, size_t ncmds, int *variables,
 	     struct error *err);

@@ -320,6 +320,10 @@ static void test_imap4flags(void **state)
 	    "{ discard; }", "discard");
 	RUN("require \"imap4flags\"; if size :over 1K { setflag \"\\\\Deleted\"; }",
 	    "keep[\\Deleted]");
+	/* Only what IMAP can store: system flags written the usual way,
+	 * keywords; control characters separate like blanks. */
+	RUN("require \"imap4flags\"; addflag \"\\\\Bogus $ok (bad) \\\\seen x\ty \\\\Recent "
+	    "a\\\\b \\\\Recent nil \xc3\xa9\";", "keep[$ok \\Seen x y]");
 }
 
 /* RFC 5233 */
@@ -458,6 +462,8 @@ static void test_variables(void **state)
 	    "RUNTIME(line 2: fileinto: invalid mailbox name \"\") keep");
 	RUN("require \"variables\";\nset \"to\" \"nobody\";\nredirect \"${to}\";",
 	    "RUNTIME(line 3: redirect: invalid address \"nobody\") keep");
+	RUN("require \"variables\";\nset \"to\" \"a@b.c\r\nBcc: d@e.f\";\nredirect \"${to}\";",
+	    "RUNTIME(line 4: redirect: invalid address \"a@b.c??Bcc: d@e.f\") keep");
 }
 
 /* RFC 5232 with RFC 5229: flags kept in variables. */
@@ -593,7 +599,13 @@ static const struct bad bad_scripts[] = {
 	{ "require \"fileinto\"; fileinto \"\xff\xfe\";", "line 1: fileinto: invalid mailbox name" },
 	{ "redirect \"nobody\";", "line 1: redirect: invalid address \"nobody\"" },
 	{ "redirect \"a@b.c\r\nBcc: x@y.z\";",
-	  "line 1: redirect: invalid address \"a@b.c\r\nBcc: x@y.z\"" },
+	  "line 1: redirect: invalid address \"a@b.c??Bcc: x@y.z\"" },
+	/* Messages are one line of UTF-8 whatever they quote. */
+	{ "keep;\nfrob\xc3\xa9;", "line 2: unexpected character" },
+	{ "if header :comparator \"\xc3\xa9\" \"a\" \"b\" { keep; }",
+	  "line 1: unknown comparator \"\xc3\xa9\"" },
+	{ "if header :comparator \"\xff\xc3\xa9\t\" \"a\" \"b\" { keep; }",
+	  "line 1: unknown comparator \"????\"" },
 	{ "require \"envelope\"; if envelope \"auth\" \"x\" { keep; }",
 	  "line 1: unknown envelope part \"auth\"" },
 	{ "require \"vacation\"; vacation :from \"nobody\" \"x\";",
