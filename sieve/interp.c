@@ -32,6 +32,29 @@ static int key_match_capture(struct keymatch *km, const char *v, size_t len,
 	return 1;
 }
 
+/* Count work before doing it; 0 once SIEVE_MAX_WORK is spent (the run
+ * has then failed). */
+static int run_afford(struct sv_run *r, const struct sv_node *n, uint64_t cost)
+{
+	if (r->failed)
+		return 0;
+	if (cost > SIEVE_MAX_WORK - r->work) {
+		sv_run_fail(r, n, "too much work for one message (limit %llu)",
+			    (unsigned long long)SIEVE_MAX_WORK);
+		return 0;
+	}
+	r->work += cost;
+	return 1;
+}
+
+/* The most a comparison of v with key can cost. */
+static uint64_t match_cost(enum sv_match m, size_t vlen, size_t klen)
+{
+	if (m == MATCH_CONTAINS || m == MATCH_MATCHES)
+		return (uint64_t)(vlen + 1) * (uint64_t)(klen + 1);
+	return (uint64_t)vlen + klen + 1;
+}
+
 static int key_match_cb(void *ctx, const char *v, size_t len)
 {
 	struct keymatch *km = ctx;
@@ -42,6 +65,8 @@ static int key_match_cb(void *ctx, const char *v, size_t len)
 		return 0;
 	for (size_t k = 0; k < km->keys->nstrs; k++) {
 		const struct sv_str *key = &km->keys->strs[k];
+		if (!run_afford(km->r, n, match_cost(n->match, len, key->len)))
+			return 1;   /* stop: the run has failed */
 		if (n->match == MATCH_MATCHES && km->r->vars_on) {
 			if (key_match_capture(km, v, len, key))
 				return 1;
@@ -142,13 +167,19 @@ static int test_exists(struct sv_run *r, const struct sv_node *n)
 static int test_leaf(struct sv_run *r, const struct sv_node *n)
 {
 	struct sv_node copy;
-	const struct sv_node *x = sv_node_expand(r, n, &copy);
+	const struct sv_node *x;
+	int reads_header = n->id == SV_HEADER || n->id == SV_ADDRESS || n->id == SV_EXISTS;
 	int hit = 0;
 
+	uint64_t names = n->pos[0] ? n->pos[0]->nstrs : 1;
+
+	if (!run_afford(r, n, reads_header ? (r->msg->header_len + 1) * names : 1))
+		return 0;
+	x = sv_node_expand(r, n, &copy);
 	if (x != NULL)
 		hit = n->id == SV_EXISTS ? test_exists(r, x) : test_values(r, x);
 	arena_reset(r->a);
-	return hit;
+	return hit && !r->failed;
 }
 
 static int test_eval(struct sv_run *r, const struct sv_node *n)

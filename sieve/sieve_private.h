@@ -162,6 +162,7 @@ struct sv_run {
 	int implicit_keep;
 	int failed;
 	int have_vacation;
+	uint64_t work;             /* spent of SIEVE_MAX_WORK */
 	/* variables (variables.c) */
 	int vars_on;
 	struct sv_var *vars;

@@ -744,6 +744,44 @@ static void test_limit_actions(void **state)
 		     "redirect:same@example.net keep");
 }
 
+/* SIEVE_MAX_WORK: a costly script on a big message fails (and keeps it)
+ * before the work is done. */
+static void test_limit_work(void **state)
+{
+	struct buf hdr = BUF_INIT, keys = BUF_INIT;
+	char *got;
+	(void)state;
+	buf_append_str(&hdr, "Subject: ");
+	while (hdr.len < 1000000 - 4)
+		buf_append_byte(&hdr, 'a');
+	buf_append_str(&hdr, "\r\n\r\n");
+	struct msg_spec big = { .hdr = hdr.data };
+	/* 999 scans of the 1,000,000-byte header fit, the 1000th does not. */
+	buf_append_str(&keys, "if header :is \"x-none\" \"y\" { discard; }\n");
+	got = run_msg(keys.data, &big);
+	assert_string_equal(got, "keep");
+	free(got);
+	buf_reset(&keys);
+	for (int i = 0; i < 1000; i++)
+		buf_append_str(&keys, "if header :is \"x-none\" \"y\" { discard; }\n");
+	RUN_EQ(keys.data, &big,
+	       "RUNTIME(line 1000: too much work for one message (limit 1000000000)) keep");
+	/* :contains with 1000 keys of 1,000 bytes on that subject. */
+	buf_reset(&keys);
+	buf_append_str(&keys, "if header :contains \"subject\" [\"b\"");
+	for (int i = 0; i < 1000; i++) {
+		buf_append_str(&keys, ", \"");
+		for (int j = 0; j < 1000; j++)
+			buf_append_byte(&keys, 'a');
+		buf_append_str(&keys, "b\"");
+	}
+	buf_append_str(&keys, "] { discard; }");
+	RUN_EQ(keys.data, &big,
+	       "RUNTIME(line 1: too much work for one message (limit 1000000000)) keep");
+	buf_free(&keys);
+	buf_free(&hdr);
+}
+
 /* ---- vacation (RFC 5230) ---- */
 
 static void test_vacation_periods(void **state)
@@ -1071,6 +1109,7 @@ int main(void)
 		cmocka_unit_test(test_limit_nesting),
 		cmocka_unit_test(test_limit_sizes),
 		cmocka_unit_test(test_limit_actions),
+		cmocka_unit_test(test_limit_work),
 		cmocka_unit_test(test_vacation_periods),
 		cmocka_unit_test(test_vacation_fields),
 		cmocka_unit_test(test_vacation_eligibility),
