@@ -26,33 +26,25 @@ static int key_match_capture(struct keymatch *km, const char *v, size_t len,
 	struct sv_capture caps[SV_MAX_CAPTURES];
 	size_t ncaps;
 
-	if (!sv_match_capture(km->n->cmp, v, len, key->s, key->len, caps, &ncaps))
+	if (!sv_match_capture(km->n->cmp, v, len, key->s, key->len, caps, &ncaps, &km->r->work))
 		return 0;
 	sv_var_matches(km->r, v, len, caps, ncaps);
 	return 1;
 }
 
-/* Count work before doing it; 0 once SIEVE_MAX_WORK is spent (the run
- * has then failed). */
+/* Count work done or about to be done; 0 once SIEVE_MAX_WORK is spent
+ * (the run has then failed). */
 static int run_afford(struct sv_run *r, const struct sv_node *n, uint64_t cost)
 {
 	if (r->failed)
 		return 0;
-	if (cost > SIEVE_MAX_WORK - r->work) {
+	if (cost > SIEVE_MAX_WORK || r->work > SIEVE_MAX_WORK - cost) {
 		sv_run_fail(r, n, "too much work for one message (limit %llu)",
 			    (unsigned long long)SIEVE_MAX_WORK);
 		return 0;
 	}
 	r->work += cost;
 	return 1;
-}
-
-/* The most a comparison of v with key can cost. */
-static uint64_t match_cost(enum sv_match m, size_t vlen, size_t klen)
-{
-	if (m == MATCH_CONTAINS || m == MATCH_MATCHES)
-		return (uint64_t)(vlen + 1) * (uint64_t)(klen + 1);
-	return (uint64_t)vlen + klen + 1;
 }
 
 static int key_match_cb(void *ctx, const char *v, size_t len)
@@ -65,14 +57,16 @@ static int key_match_cb(void *ctx, const char *v, size_t len)
 		return 0;
 	for (size_t k = 0; k < km->keys->nstrs; k++) {
 		const struct sv_str *key = &km->keys->strs[k];
-		if (!run_afford(km->r, n, match_cost(n->match, len, key->len)))
+		int hit;
+		if (n->match == MATCH_MATCHES && km->r->vars_on)
+			hit = key_match_capture(km, v, len, key);
+		else
+			hit = sv_match_one(n->cmp, n->match, n->rel, v, len, key->s, key->len,
+					   &km->r->work);
+		if (!run_afford(km->r, n, 0))
 			return 1;   /* stop: the run has failed */
-		if (n->match == MATCH_MATCHES && km->r->vars_on) {
-			if (key_match_capture(km, v, len, key))
-				return 1;
-		} else if (sv_match_one(n->cmp, n->match, n->rel, v, len, key->s, key->len)) {
+		if (hit)
 			return 1;
-		}
 	}
 	return 0;
 }
@@ -98,7 +92,7 @@ static int count_matches(const struct keymatch *km)
 
 	for (size_t k = 0; k < km->keys->nstrs; k++) {
 		if (sv_match_one(km->n->cmp, MATCH_VALUE, km->n->rel, num, (size_t)len,
-				 km->keys->strs[k].s, km->keys->strs[k].len))
+				 km->keys->strs[k].s, km->keys->strs[k].len, &km->r->work))
 			return 1;
 	}
 	return 0;

@@ -95,7 +95,8 @@ int sv_rel_holds(enum sv_rel rel, int c)
 	return 0;
 }
 
-static int match_contains(enum sv_cmp cmp, const char *v, size_t vlen, const char *k, size_t klen)
+static int match_contains(enum sv_cmp cmp, const char *v, size_t vlen, const char *k, size_t klen,
+			  uint64_t *work)
 {
 	if (klen == 0)
 		return 1;
@@ -105,6 +106,8 @@ static int match_contains(enum sv_cmp cmp, const char *v, size_t vlen, const cha
 			j++;
 		if (j == klen)
 			return 1;
+		if ((*work += j + 1) > SIEVE_MAX_WORK)
+			return 0;
 	}
 	return 0;
 }
@@ -146,6 +149,7 @@ static int glob_step(enum sv_cmp cmp, const char *v, size_t vlen, size_t *vi, co
 /* What the wildcards matched (RFC 5229 3.2): each star as few characters
  * as lets the rest match, in order; the first SV_MAX_CAPTURES are kept. */
 struct glob_caps {
+	uint64_t *work;        /* steps taken, against SIEVE_MAX_WORK */
 	struct sv_capture *c;  /* NULL: not wanted */
 	size_t n;              /* wildcards seen so far */
 	size_t open;           /* the star whose end is not known yet, or SIZE_MAX */
@@ -174,6 +178,8 @@ static int match_glob(enum sv_cmp cmp, const char *v, size_t vlen, const char *k
 	int have_star = 0;
 
 	while (vi < vlen || pi < klen) {
+		if (++*gc->work > SIEVE_MAX_WORK)
+			return 0;
 		if (pi < klen && k[pi] == '*') {
 			caps_close(gc, vi);
 			have_star = 1;
@@ -204,9 +210,9 @@ static int match_glob(enum sv_cmp cmp, const char *v, size_t vlen, const char *k
 }
 
 int sv_match_capture(enum sv_cmp cmp, const char *value, size_t vlen, const char *key,
-		     size_t klen, struct sv_capture *caps, size_t *ncaps)
+		     size_t klen, struct sv_capture *caps, size_t *ncaps, uint64_t *work)
 {
-	struct glob_caps gc = { caps, 0, SIZE_MAX };
+	struct glob_caps gc = { work, caps, 0, SIZE_MAX };
 	int r = match_glob(cmp, value, vlen, key, klen, &gc);
 
 	*ncaps = gc.n < SV_MAX_CAPTURES ? gc.n : SV_MAX_CAPTURES;
@@ -214,15 +220,17 @@ int sv_match_capture(enum sv_cmp cmp, const char *value, size_t vlen, const char
 }
 
 int sv_match_one(enum sv_cmp cmp, enum sv_match match, enum sv_rel rel, const char *value,
-		 size_t vlen, const char *key, size_t klen)
+		 size_t vlen, const char *key, size_t klen, uint64_t *work)
 {
+	*work += (vlen < klen ? vlen : klen) + 1;
 	switch (match) {
 	case MATCH_IS:
 		return cmp_order(cmp, value, vlen, key, klen) == 0;
 	case MATCH_CONTAINS:
-		return match_contains(cmp, value, vlen, key, klen);
+		return match_contains(cmp, value, vlen, key, klen, work);
 	case MATCH_MATCHES:
-		return match_glob(cmp, value, vlen, key, klen, &(struct glob_caps){ NULL, 0, SIZE_MAX });
+		return match_glob(cmp, value, vlen, key, klen,
+				  &(struct glob_caps){ work, NULL, 0, SIZE_MAX });
 	case MATCH_VALUE:
 		return sv_rel_holds(rel, cmp_order(cmp, value, vlen, key, klen));
 	case MATCH_COUNT:

@@ -27,12 +27,12 @@
  *   SIEVE_MAX_VARIABLES  variables one execution may set (runtime error)
  *   SIEVE_MAX_VALUE      bytes of a variable's value (longer values are cut)
  *   SIEVE_MAX_EXPANDED   bytes of a string after expansion (runtime error)
- *   SIEVE_MAX_WORK       work of one execution, counted before it is done:
- *                        header bytes scanned per test plus, per key
- *                        compared, value length times key length for
- *                        :contains/:matches, their sum otherwise (runtime
- *                        error), so a script and a message together cannot
- *                        stall delivery
+ *   SIEVE_MAX_WORK       steps of one execution: header bytes scanned per
+ *                        test name, characters compared by :is/:value,
+ *                        positions tried by :contains and :matches; a
+ *                        comparison stops when it is spent (runtime error),
+ *                        so a script and a message together cannot stall
+ *                        delivery
  *
  * Action conflicts (runtime errors, RFC 5228 2.10.6): reject with keep,
  * fileinto, redirect, vacation or a second reject (RFC 5429 2.1/2.2); a

@@ -118,16 +118,18 @@ int sv_address_ok(const char *s, size_t len);
 int sv_decode_encoded(struct arena *a, struct sv_str *s, const char **why);
 
 /* ---- match.c ---- */
-/* Does value (as the message gives it) match key under cmp and match? */
+/* Does value (as the message gives it) match key under cmp and match?
+ * *work counts the steps; past SIEVE_MAX_WORK the answer is 0 (the caller
+ * fails the run). */
 int sv_match_one(enum sv_cmp cmp, enum sv_match match, enum sv_rel rel,
-		 const char *value, size_t vlen, const char *key, size_t klen);
+		 const char *value, size_t vlen, const char *key, size_t klen, uint64_t *work);
 /* :matches, and what its wildcards matched (RFC 5229 ${1}..${9}). */
 #define SV_MAX_CAPTURES 9
 struct sv_capture {
 	size_t start, end;
 };
 int sv_match_capture(enum sv_cmp cmp, const char *value, size_t vlen, const char *key,
-		     size_t klen, struct sv_capture *caps, size_t *ncaps);
+		     size_t klen, struct sv_capture *caps, size_t *ncaps, uint64_t *work);
 /* i;ascii-numeric compare: <0, 0, >0. */
 int sv_numeric_cmp(const char *a, size_t alen, const char *b, size_t blen);
 int sv_rel_holds(enum sv_rel rel, int cmp);
