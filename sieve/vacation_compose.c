@@ -103,9 +103,14 @@ static void put_threading(struct buf *out, const char *id, const char *refs)
 	buf_append_str(out, "In-Reply-To: ");
 	put_field_text(out, id);
 	buf_append_str(out, "\r\nReferences: ");
-	if (refs != NULL && *refs) {
-		put_field_text(out, refs);
-		buf_append_str(out, "\r\n ");
+	/* One message-id a line: a long thread stays under 998 bytes a line. */
+	for (const char *p = refs ? refs : ""; *p;) {
+		size_t n = strcspn(p, " \t");
+		if (n > 0) {
+			buf_append(out, p, n);
+			buf_append_str(out, "\r\n ");
+		}
+		p += n + strspn(p + n, " \t");
 	}
 	put_field_text(out, id);
 	buf_append_str(out, "\r\n");

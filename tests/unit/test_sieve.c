@@ -943,6 +943,12 @@ static void test_vacation_compose(void **state)
 				    "charset=us-ascii\r\n\r\naway\r\n"));
 	assert_null(strstr(got, "charset=utf-8"));
 	free(got);
+	/* A long thread's References are folded, one message-id a line. */
+	got = compose("require \"vacation\"; vacation \"b\";",
+		      "To: bob@example.org\r\nMessage-ID: <m3@x>\r\n"
+		      "References: <m0@x>  <m1@x>\r\n\t<m2@x> \r\n\r\n", "bob@example.org");
+	assert_non_null(strstr(got, "\r\nReferences: <m0@x>\r\n <m1@x>\r\n <m2@x>\r\n <m3@x>\r\n"));
+	free(got);
 	/* A subject that would add a field stays on its line. */
 	got = compose("require \"vacation\"; vacation :subject \"a\r\nBcc: x@y.z\" \"b\";",
 		      "To: bob@example.org\r\n\r\n", "bob@example.org");
