@@ -544,3 +544,21 @@ int store_sieve_active(struct store *st, struct buf *out, char **name, struct er
 		return -1;
 	return be->sieve_active(st, out, name, err);
 }
+
+int store_sieve_reply_claim(struct store *st, const char *key, unsigned long seconds,
+			    struct error *err)
+{
+	size_t len = strlen(key);
+
+	if (sieve_usable(be->sieve_reply_claim != NULL, NULL, NULL, err) < 0)
+		return -1;
+	for (size_t i = 0; i <= len; i++) {
+		if (len == 0 || len > STORE_SIEVE_KEY_MAX || (i < len && (key[i] <= ' ' || key[i] > '~'))) {
+			error_set(err, ERR_CANNOT, "Invalid reply key");
+			return -1;
+		}
+	}
+	if (seconds == 0)
+		return 1;
+	return be->sieve_reply_claim(st, key, seconds, time(NULL), err);
+}
