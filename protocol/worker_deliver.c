@@ -124,8 +124,8 @@ static void deliver_plain(const struct deliver_job *j, struct deliver_outcome *o
  * one; else (or when it cannot be read now) as without. */
 static void deliver_job_run(const struct deliver_job *j, struct deliver_outcome *out)
 {
-	struct sieve_result res;
-	int rc = deliver_sieve_run(j, &res);
+	struct deliver_sieve ds;
+	int rc = deliver_sieve_run(j, &ds);
 
 	if (rc < 0) {
 		out->status = LMTP_DELIVER_TEMPFAIL;
@@ -133,8 +133,8 @@ static void deliver_job_run(const struct deliver_job *j, struct deliver_outcome 
 	} else if (rc == 0) {
 		deliver_plain(j, out);
 	} else {
-		deliver_actions(j, &res, out);
-		sieve_result_free(&res);
+		deliver_actions(j, &ds, out);
+		deliver_sieve_done(&ds);
 	}
 }
 
