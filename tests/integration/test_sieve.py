@@ -7,6 +7,7 @@ run time keeps the mail in INBOX and logs why. Vacation replies and
 redirects go out through submission_host to an SMTP sink."""
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -323,3 +324,38 @@ def test_redirect_reaches_the_relay(hs):
     assert b"Delivered-To: alice@example.org\r\n" in got[0][2]   # loop detection
     # redirect replaces the keep; redirect :copy does not
     assert mailbox(hs, "alice") == [([], "copy me")]
+
+
+def worker_stopped(h):
+    """The pid of the user worker stopped by the test hook, or None."""
+    from procs import descendants_of
+    for pid, argv in descendants_of(h.proc.pid):
+        if argv and argv[0].endswith("haven-worker"):
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                        return pid
+            except OSError:
+                pass
+    return None
+
+
+def test_worker_killed_mid_fileinto_then_retry_stores_once(h):
+    create(h, "alice", "Lists")
+    install(h, "alice", 'require "fileinto";\nfileinto "Lists";\n')
+    stop = os.path.join(h.home_root, "alice", ".haven-test-stop-delivery")
+    open(stop, "w").close()
+    msg = message(b"killed once") + b"x" * 100000 + b"\r\n"
+    result = []
+    t = threading.Thread(target=lambda: result.append(send(h, [b"alice"], msg)))
+    t.start()
+    from procs import wait_for
+    pid = wait_for(lambda: worker_stopped(h), timeout=30)
+    assert pid, "the worker did not stop in the append"
+    os.kill(pid, signal.SIGKILL)
+    t.join(60)
+    assert result[0][0][0] == 451, result    # the MTA keeps it and retries
+    (r,) = send(h, [b"alice"], msg)
+    assert r[0] == 250, r
+    assert mailbox(h, "alice", "Lists") == [([], "killed once")]
+    assert mailbox(h, "alice") == []
