@@ -4,7 +4,9 @@ administrator does it: the files of Pigeonhole's layout in the user's home
 (mbox), the provisioning function haven.sieve_put (PostgreSQL). Mail comes
 by LMTP and by haven-deliver. A script that does not compile or fails at
 run time keeps the mail in INBOX and logs why. Vacation replies and
-redirects go out through submission_host to an SMTP sink."""
+redirects go out through submission_host to an SMTP sink, and through a
+real Postfix that relays the reply (and a reject's bounce) back. A worker
+killed mid-fileinto stores nothing; the retry stores once."""
 import os
 import shutil
 import signal
@@ -16,6 +18,7 @@ import time
 
 import pytest
 
+import postfix
 from conftest import BUILD, IS_ROOT, Haven, check_sanitizers, free_port, mail_identity
 from lmtp_client import Lmtp, code_text
 from netwait import wait_listening
@@ -359,3 +362,41 @@ def test_worker_killed_mid_fileinto_then_retry_stores_once(h):
     assert r[0] == 250, r
     assert mailbox(h, "alice", "Lists") == [([], "killed once")]
     assert mailbox(h, "alice") == []
+
+
+@pytest.mark.skipif(postfix.missing() is not None, reason=postfix.missing() or "")
+def test_postfix_relays_vacation_reply_and_reject_bounce(backend):
+    """A real Postfix in front (tests/integration/postfix.py) and behind:
+    Haven's vacation reply goes to it by submission_host and comes back
+    to bob by LMTP; a reject becomes Postfix's bounce with 5.7.1."""
+    lmtp_port, smtp_port = free_port(), free_port()
+    h = Haven(users=("alice", "bob"), backend=backend,
+              extra_conf="lmtp_listen = 127.0.0.1:%d\nlmtp_local_domains = example.org\n"
+                         "submission_host = 127.0.0.1:%d" % (lmtp_port, smtp_port))
+    h.start()
+    pf = postfix.Postfix(None, "inet:127.0.0.1:%d" % lmtp_port, smtp_port=smtp_port)
+    pf.start()
+    try:
+        install(h, "alice", 'require ["vacation", "reject"];\n'
+                            'if header :contains "subject" "spam" { reject "No spam."; }\n'
+                            'else { vacation :days 1 "Back next week."; }\n')
+        for subject in (b"lunch?", b"spam"):
+            pf.send("bob@example.org", ["alice@example.org"],
+                    message(subject, frm=b"bob@example.org"))
+        from procs import wait_for
+        assert wait_for(lambda: len(mailbox(h, "bob")) == 2, timeout=60), pf.log()
+        assert mailbox(h, "alice") == [([], "lunch?")]
+        m = h.login("bob")
+        m.select("INBOX", readonly=True)
+        bodies = [m.fetch(str(i), "(BODY.PEEK[])")[1][0][1] for i in (1, 2)]
+        m.logout()
+        reply = [b for b in bodies if b"Back next week." in b]
+        bounce = [b for b in bodies if b"5.7.1" in b and b"No spam." in b]
+        assert len(reply) == 1 and b"Auto-Submitted: auto-replied" in reply[0], bodies
+        assert reply[0].startswith(b"Return-Path: <>\r\n"), reply
+        assert len(bounce) == 1 and bounce[0] is not reply[0], bodies
+    finally:
+        pf.stop()
+        pf.cleanup()
+        check_sanitizers(h.stop())
+        h.cleanup()
