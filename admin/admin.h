@@ -45,6 +45,10 @@ enum admin_status admin_user_delete(const struct admin_opts *o, int argc, char *
 /* auth test (auth_test.c) */
 enum admin_status admin_auth_test(const struct admin_opts *o, int argc, char **argv);
 
+/* who, kick USER (live.c): through havend's admin socket */
+enum admin_status admin_who(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_kick(const struct admin_opts *o, int argc, char **argv);
+
 /* db migrate, db status (migrate.c) */
 enum admin_status admin_db_migrate(const struct admin_opts *o, int argc, char **argv);
 enum admin_status admin_db_status(const struct admin_opts *o, int argc, char **argv);

@@ -34,6 +34,8 @@ static const struct admin_cmd commands[] = {
 	{ "user enable", "[-p file[:PATH]|sql] USER", admin_user_enable },
 	{ "user delete", "[-p file[:PATH]|sql] [--purge-mail] USER", admin_user_delete },
 	{ "auth test", "USER", admin_auth_test },
+	{ "who", "", admin_who },
+	{ "kick", "USER", admin_kick },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -68,6 +68,7 @@ struct config {
 	long lmtp_max_message;
 	long lmtp_timeout;
 	char *metrics_listen;   /* OpenMetrics endpoint, loopback host:port */
+	char *admin_socket;     /* haven-admin's unix socket to the master, "" none */
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */
 	struct config_extra *extra;
