@@ -32,6 +32,8 @@ void worker_admin_who(struct ipc_msg *m)
 	}
 	ipc_out_init(&list, 0, 0);
 	for (struct wsession *ws = W->sessions; ws; ws = ws->next) {
+		if (ws->s.closing)
+			continue;  /* said BYE (LOGOUT, kick): flushing its last output */
 		if (list.payload.len + WHO_ENTRY_MAX > IPC_MAX_PAYLOAD)
 			break;
 		ipc_put_str(&list, ws->s.remote);

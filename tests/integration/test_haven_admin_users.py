@@ -248,6 +248,16 @@ def test_admin_socket_root_only(haven):
         os.chmod(sock, 0o600)
     assert "havend refused: permission denied" in r.stderr, r.stderr
     assert "admin socket: request refused" in h.log_text()
+    # A client that connects and says nothing holds nobody up; the master
+    # drops it after its time.
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    silent.connect(sock)
+    assert len(who_rows(h)) == 0
+    assert login_answer(h, "alice", "pw-alice") == "OK"
+    silent.settimeout(30)
+    assert silent.recv(100) == b""
+    silent.close()
+    assert "admin socket: no request in" in h.log_text()
     # Garbage on the socket: closed, the master goes on.
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(sock)
