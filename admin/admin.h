@@ -4,6 +4,7 @@
  * arguments after its words. A command prints its own errors. */
 #ifndef HAVEN_ADMIN_H
 #define HAVEN_ADMIN_H
+#include "../lib/config.h"
 
 /* The options before the command words. */
 struct admin_opts {
@@ -28,6 +29,25 @@ struct admin_cmd {
 /* The database to use: -D, else haven.conf's pgsql_dsn. NULL after
  * printing why. The caller frees it. */
 char *admin_dsn(const struct admin_opts *o);
+
+/* haven.conf (-c) read and checked as havend reads it. 0, or -1 after
+ * printing why; the caller frees cfg (config_free) either way. */
+int admin_config_load(const struct admin_opts *o, struct config *cfg);
+
+/* user list|add|passwd|disable|enable|delete (user.c) */
+enum admin_status admin_user_list(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_user_add(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_user_passwd(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_user_disable(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_user_enable(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_user_delete(const struct admin_opts *o, int argc, char **argv);
+
+/* auth test (auth_test.c) */
+enum admin_status admin_auth_test(const struct admin_opts *o, int argc, char **argv);
+
+/* who, kick USER (live.c): through havend's admin socket */
+enum admin_status admin_who(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_kick(const struct admin_opts *o, int argc, char **argv);
 
 /* db migrate, db status (migrate.c) */
 enum admin_status admin_db_migrate(const struct admin_opts *o, int argc, char **argv);

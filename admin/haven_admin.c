@@ -23,8 +23,19 @@
 #endif
 
 static const struct admin_cmd commands[] = {
+#if HAVE_PGSQL
 	{ "db migrate", "", admin_db_migrate },
 	{ "db status", "", admin_db_status },
+#endif
+	{ "user list", "[-p file[:PATH]|sql]", admin_user_list },
+	{ "user add", "[-p file[:PATH]|sql] USER", admin_user_add },
+	{ "user passwd", "[-p file[:PATH]|sql] USER", admin_user_passwd },
+	{ "user disable", "[-p file[:PATH]|sql] USER", admin_user_disable },
+	{ "user enable", "[-p file[:PATH]|sql] USER", admin_user_enable },
+	{ "user delete", "[-p file[:PATH]|sql] [--purge-mail] USER", admin_user_delete },
+	{ "auth test", "USER", admin_auth_test },
+	{ "who", "", admin_who },
+	{ "kick", "USER", admin_kick },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -4,9 +4,12 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../lib/log.h"
 #include "../lib/passdb_list.h"
-
+#include "../lib/privdrop.h"
+#include "../lib/xmalloc.h"
 
 const struct passdb_ops *passdb_ops_of(int driver)
 {
@@ -92,4 +95,40 @@ void passdb_record_wipe(struct passdb_record *rec)
 {
 	explicit_bzero(rec->secret, sizeof(rec->secret));
 	explicit_bzero(rec->scram, sizeof(rec->scram));
+}
+
+int passdb_record_ids(const struct config *cfg, const struct passdb_record *u, uid_t *uid,
+		      gid_t *gid)
+{
+	struct error err;
+
+	if (!privdrop_is_root()) {
+		*uid = getuid();
+		*gid = getgid();
+		return 0;
+	}
+	if (u->uid < 0 || u->gid < 0) {
+		if (cfg->mail_user[0] == '\0') {
+			log_err("passdb entry %s has no uid/gid and mail_user is not set", u->name);
+			return -1;
+		}
+		if (privdrop_lookup(cfg->mail_user, uid, gid, &err) < 0) {
+			log_err("mail_user: %s", err.msg);
+			return -1;
+		}
+	}
+	if (u->uid >= 0)
+		*uid = (uid_t)u->uid;
+	if (u->gid >= 0)
+		*gid = (gid_t)u->gid;
+	if (*uid == 0 || *gid == 0) {
+		log_err("passdb entry %s maps to uid or gid 0: refused", u->name);
+		return -1;
+	}
+	return 0;
+}
+
+char *passdb_record_home(const struct config *cfg, const struct passdb_record *u)
+{
+	return u->home[0] ? xstrdup(u->home) : config_expand(cfg->mail_home, u->name, "");
 }

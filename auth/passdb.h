@@ -86,6 +86,12 @@ void passdb_record_init(struct passdb_record *rec, const char *name);
 void passdb_record_put(struct ipc_out *o, const struct passdb_record *rec);
 int passdb_record_get(struct ipc_msg *m, struct passdb_record *rec);
 void passdb_record_wipe(struct passdb_record *rec);
+/* The ids a user worker of rec runs under: its own, else mail_user's,
+ * else (not root) ours. 0; -1 (logged) when none is set or one is 0. */
+int passdb_record_ids(const struct config *cfg, const struct passdb_record *rec, uid_t *uid,
+		      gid_t *gid);
+/* rec's home, else mail_home for it (malloc'd). */
+char *passdb_record_home(const struct config *cfg, const struct passdb_record *rec);
 const char *passdb_result_name(enum passdb_result r);
 
 struct passdb_user {
@@ -123,6 +129,11 @@ void password_like(const char *stored, char *out, size_t cap);
 /* Spend the work of verifying plain against a hash with setting like: an
  * unknown user costs what a known one does. */
 void password_burn(const char *plain, const char *like);
+/* plain hashed with crypt(3) under a new random salt of the scheme of
+ * prefix ("$6$", "$y$", "$2b$"; the scheme's default cost): a malloc'd
+ * hash that password_verify() accepts, or NULL when crypt(3) lacks the
+ * scheme. */
+char *password_hash(const char *plain, const char *prefix);
 /* A syntactically valid user name from a client. */
 int passdb_user_name_valid(const char *user);
 

@@ -271,7 +271,9 @@ static enum passdb_result file_lookup(struct passdb *pd, const char *user,
 		return PDB_UNKNOWN;
 	record_of(&u, rec);
 	explicit_bzero(u.hash, sizeof(u.hash));
-	return PDB_OK;
+	/* "!" before the hash: disabled (haven-admin user disable, usermod
+	 * -L): no login, and LMTP answers 5.2.1 as for a disabled SQL user. */
+	return rec->secret[0] == '!' ? PDB_MISMATCH : PDB_OK;
 }
 
 static enum passdb_result file_verify(struct passdb *pd, const struct passdb_query *q,
@@ -280,8 +282,9 @@ static enum passdb_result file_verify(struct passdb *pd, const struct passdb_que
 	struct pdb_file *p = (struct pdb_file *)pd;
 	enum passdb_result r = file_lookup(pd, q->user, rec);
 
-	/* An unknown user costs the hash work of the last known one. */
-	if (r == PDB_UNKNOWN)
+	/* An unknown or disabled user costs the hash work of the last known
+	 * one. */
+	if (r == PDB_UNKNOWN || r == PDB_MISMATCH)
 		password_burn(q->password, p->like);
 	if (r != PDB_OK)
 		return r;

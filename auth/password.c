@@ -132,12 +132,20 @@ void password_burn(const char *plain, const char *like)
 	explicit_bzero(cd, sizeof(*cd));
 }
 
-char *password_dummy_hash(void)
+char *password_hash(const char *plain, const char *prefix)
 {
 	struct crypt_data *cd = xcalloc(1, sizeof(*cd));
-	const char *salt = crypt_gensalt_rn("$y$", 0, NULL, 0, cd->setting, sizeof(cd->setting));
-	char *out = salt ? crypt_r("haven-dummy", salt, cd) : NULL;
-	char *h = xstrdup(out && out[0] != '*' ? out : "*");
+	const char *salt = crypt_gensalt_rn(prefix, 0, NULL, 0, cd->setting, sizeof(cd->setting));
+	char *out = salt ? crypt_r(plain, salt, cd) : NULL;
+	char *h = out && out[0] != '*' ? xstrdup(out) : NULL;
+
+	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	return h;
+}
+
+char *password_dummy_hash(void)
+{
+	char *h = password_hash("haven-dummy", "$y$");
+	return h ? h : xstrdup("*");
 }

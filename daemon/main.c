@@ -232,6 +232,9 @@ static void open_listeners(void)
 		fatal("lmtp_listen: %s", err.msg);
 	if (metrics_open_listener(&err) < 0)
 		fatal("metrics_listen: %s", err.msg);
+	/* IMAP goes on without it: haven-admin who and kick say why. */
+	if (admin_open_listener(&err) < 0)
+		log_err("admin_socket: %s; haven-admin who and kick will not work", err.msg);
 }
 
 /* Listeners bound: the master keeps what starting and stopping its
@@ -351,6 +354,7 @@ static void setup_events(void)
 		event_add(M->listen_ev[i], NULL);
 	}
 	lmtp_start_listening();
+	admin_start();
 	sigs[0] = evsignal_new(M->base, SIGCHLD, reap, NULL);
 	sigs[1] = evsignal_new(M->base, SIGTERM, on_stop_signal, NULL);
 	sigs[2] = evsignal_new(M->base, SIGINT, on_stop_signal, NULL);
@@ -400,6 +404,7 @@ static void teardown(void)
 	logins_free_all();
 	lmtp_free_all();
 	metrics_free();
+	admin_stop();
 	while (M->workers)
 		workers_child_exited(M->workers->pid);
 	for (int i = 0; i < M->nlisten; i++)

@@ -309,6 +309,19 @@ void metrics_delivery(uint32_t status);
 /* A user worker's MSG_WORKER_STATS: 0, or -1 when malformed. */
 int metrics_worker_stats(struct ipc_msg *m);
 
+/* admin.c: the admin socket (haven-admin who, kick; lib/msg_admin.h) */
+/* Bind admin_socket (before privileges go): 0 (also when it is unset),
+ * or -1 with err. */
+int admin_open_listener(struct error *err);
+void admin_start(void);
+/* Close the socket and its connections (at exit). */
+void admin_stop(void);
+/* w's MSG_WORKER_SESSIONS or MSG_WORKER_KICKED: 0 (also when its query
+ * was already answered), or -1 when malformed. */
+int admin_worker_answer(struct user_worker *w, struct ipc_msg *m);
+/* The worker pid is gone: queries stop waiting for it. */
+void admin_worker_gone(pid_t pid);
+
 /* lmtp.c: LMTP listeners and the haven-lmtp worker of each connection */
 /* Bind lmtp_listen (before privileges go): 0, or -1 with err. */
 int lmtp_open_listeners(struct error *err);

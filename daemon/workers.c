@@ -76,6 +76,7 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 			kill(w->pid, SIGKILL);
 		w->quitting = 1;
 		lmtp_worker_gone(w->pid);
+		admin_worker_gone(w->pid);
 		event_free(w->ev);
 		w->ev = NULL;
 		close(w->chan);
@@ -89,6 +90,9 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 		lmtp_delivered(w->pid, &m);
 	} else if (m.type == MSG_WORKER_STATS && m.fd < 0 && metrics_worker_stats(&m) == 0) {
 		/* added up */
+	} else if ((m.type == MSG_WORKER_SESSIONS || m.type == MSG_WORKER_KICKED) && m.fd < 0 &&
+		   admin_worker_answer(w, &m) == 0) {
+		/* relayed to haven-admin */
 	} else {
 		log_warn("worker for %s sent unexpected message %u; killing it", w->user, m.type);
 		if (w->pid > 0)
@@ -289,6 +293,7 @@ int workers_child_exited(pid_t pid)
 		if (w->pid == pid) {
 			log_debug("worker for %s (pid %ld) exited", w->user, (long)pid);
 			lmtp_worker_gone(pid);
+			admin_worker_gone(pid);
 			worker_free(w);
 			return 1;
 		}

@@ -99,6 +99,7 @@ static const struct ckey keys[] = {
 	S(recipient_delimiter, "+", "characters that start a detail in a recipient's local part (user+detail: delivered to the mailbox \"detail\" when it exists, else INBOX); empty: none"),
 	I(lmtp_max_message, "52428800", 1024, 2147483647L, "largest message accepted over LMTP, in bytes (advertised as SIZE)"),
 	I(lmtp_timeout, "300", 10, 3600, "seconds of LMTP client silence before the connection is closed"),
+	S(admin_socket, HAVEN_LOCALSTATEDIR "/run/haven/admin.sock", "unix socket (mode 0600, root only) where haven-admin asks the master about live sessions (who, kick); empty: none"),
 	S(metrics_listen, "", "OpenMetrics (Prometheus) endpoint: one host:port on a loopback address, answering GET /metrics; empty: none"),
 	I(sieve_max_script_size, "1048576", 1024, 67108864, "largest Sieve script a user may store, in bytes"),
 	I(sieve_max_scripts, "32", 1, 10000, "Sieve scripts a user may keep (one of them active)"),

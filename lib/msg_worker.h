@@ -38,6 +38,18 @@ enum msg_worker {
 	 * u64 count, u64 microseconds in all, u64 count per latency bucket
 	 * (STATS_BUCKETS of them, bounds in lib/stats.h). */
 	MSG_WORKER_STATS,
+	/* master -> worker, for haven-admin who (msg_admin.h); the header's
+	 * id names the query. Empty. */
+	MSG_WORKER_WHO,
+	/* worker -> master, the query's id: u32 n, then n times: str remote,
+	 * u64 since (Unix time of the login), u32 tls, str selected mailbox
+	 * ("": none). As many as fit in one message. */
+	MSG_WORKER_SESSIONS,
+	/* master -> worker, for haven-admin kick, id: end every session with
+	 * BYE and this text; the worker stays for new ones. str text. */
+	MSG_WORKER_KICK,
+	/* worker -> master, the query's id: u32 sessions ended. */
+	MSG_WORKER_KICKED,
 };
 
 #endif

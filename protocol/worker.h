@@ -2,7 +2,10 @@
  * vtable. */
 #ifndef HAVEN_WORKER_H
 #define HAVEN_WORKER_H
+#include <time.h>
+
 #include "../backends/backend.h"
+#include "../lib/ipc.h"
 #include "../lib/config.h"
 #include "../mail/seqset.h"
 #include "session.h"
@@ -54,6 +57,7 @@ struct wsession {
 	struct append_state *append;
 	uint64_t bytes_in, bytes_out;  /* read from, written to the client */
 	int compressed;                /* COMPRESS=DEFLATE is on (compress.c) */
+	time_t since;                  /* logged in (haven-admin who) */
 	struct wsession *next;
 };
 
@@ -81,6 +85,11 @@ void wsession_idle_stop(struct wsession *ws);
 /* cmd_idle.c: make every other session in IDLE sync soon. */
 void wsession_idle_poke_others(struct wsession *self);
 const char *worker_capability(struct session *s);
+/* worker_admin.c: haven-admin's questions, through the master */
+/* MSG_WORKER_WHO: the sessions, as MSG_WORKER_SESSIONS. */
+void worker_admin_who(struct ipc_msg *m);
+/* MSG_WORKER_KICK: every session ends with BYE; MSG_WORKER_KICKED. */
+void worker_admin_kick(struct ipc_msg *m);
 /* worker_stats.c: commands and bytes for the metrics endpoint */
 void worker_stats_init(struct event_base *base);
 void worker_stats_free(void);

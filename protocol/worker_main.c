@@ -152,6 +152,7 @@ static void new_session(struct ipc_msg *m)
 	snprintf(ws->s.sid, sizeof(ws->s.sid), "%s", sid);
 	snprintf(ws->s.remote, sizeof(ws->s.remote), "%s", remote);
 	ws->s.tls = tls != 0;
+	ws->since = time(NULL);
 	ws->s.state = ST_AUTH;
 	ws->s.capability = worker_capability;
 	ws->s.on_free = on_session_free;
@@ -200,6 +201,12 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 		break;
 	case MSG_WORKER_ADOPT:
 		adopt(&m);
+		break;
+	case MSG_WORKER_WHO:
+		worker_admin_who(&m);
+		break;
+	case MSG_WORKER_KICK:
+		worker_admin_kick(&m);
 		break;
 	case MSG_WORKER_DELIVER:
 		worker_deliver(&m);

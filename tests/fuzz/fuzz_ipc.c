@@ -227,12 +227,81 @@ static int decode_auth_request(struct ipc_msg *m)
 	return 0;
 }
 
+/* daemon/admin.c list_add (MSG_WORKER_SESSIONS, worker -> master) and, with
+ * the user in front of each entry and the counts before them, admin/live.c
+ * who_print (MSG_ADMIN_SESSIONS, master -> haven-admin). */
+static int decode_session_list(struct ipc_msg *m, int admin)
+{
+	uint32_t silent = 0, omitted = 0, n, tls;
+	const char *user = NULL, *remote, *mailbox;
+	uint64_t since;
+	struct ipc_out o;
+
+	if ((admin && (ipc_get_u32(m, &silent) < 0 || ipc_get_u32(m, &omitted) < 0)) ||
+	    ipc_get_u32(m, &n) < 0)
+		return -1;
+	ipc_out_init(&o, m->type, m->id);
+	if (admin) {
+		ipc_put_u32(&o, silent);
+		ipc_put_u32(&o, omitted);
+	}
+	ipc_put_u32(&o, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if ((admin && ipc_get_str(m, &user) < 0) || ipc_get_str(m, &remote) < 0 ||
+		    ipc_get_u64(m, &since) < 0 || ipc_get_u32(m, &tls) < 0 ||
+		    ipc_get_str(m, &mailbox) < 0)
+			break;
+		if (admin)
+			ipc_put_str(&o, user);
+		ipc_put_str(&o, remote);
+		ipc_put_u64(&o, since);
+		ipc_put_u32(&o, tls);
+		ipc_put_str(&o, mailbox);
+	}
+	if (ipc_get_end(m) < 0) {
+		ipc_out_free(&o);
+		return -1;
+	}
+	check_same(m, &o);
+	ipc_out_free(&o);
+	return 0;
+}
+
+static int decode_worker_sessions(struct ipc_msg *m)
+{
+	return decode_session_list(m, 0);
+}
+
+static int decode_admin_sessions(struct ipc_msg *m)
+{
+	return decode_session_list(m, 1);
+}
+
+/* daemon/admin.c client_read (MSG_ADMIN_KICK, haven-admin -> master) and
+ * protocol/worker_admin.c worker_admin_kick (MSG_WORKER_KICK, master ->
+ * worker): one string. */
+static int decode_kick(struct ipc_msg *m)
+{
+	const char *user;
+	struct ipc_out o;
+
+	if (ipc_get_str(m, &user) < 0 || ipc_get_end(m) < 0)
+		return -1;
+	check_str(m, user);
+	ipc_out_init(&o, m->type, m->id);
+	ipc_put_str(&o, user);
+	check_same(m, &o);
+	ipc_out_free(&o);
+	return 0;
+}
+
 typedef int (*decoder)(struct ipc_msg *);
 
 static const decoder decoders[] = {
 	decode_login_auth,      decode_auth_result, decode_worker_quit_req,
 	decode_worker_session,  decode_login_fail,  decode_login_proxy,
 	decode_auth_request,    decode_auth_config, decode_challenge,
+	decode_worker_sessions, decode_admin_sessions, decode_kick,
 };
 
 /* Every decoder sees the message from the start, as its receiver would. */

@@ -150,6 +150,8 @@ class Haven:
             "auth_failure_delay_ms = 100",
             "worker_idle_timeout = 2",
             "log_level = debug",
+            # Its own: the default path is shared by every havend of the host.
+            "admin_socket = %s/admin.sock" % self.dir,
         ]
         if self.mail_user:
             conf.append("mail_user = %s" % self.mail_user)

@@ -27,7 +27,9 @@ VERSIONS = [int(f[:4]) for f in FILES]
 pytestmark = [
     pytest.mark.skipif(not pgcluster.available(),
                        reason="PostgreSQL server binaries missing (scripts/install-deps)"),
-    pytest.mark.skipif(not os.path.exists(ADMIN), reason="haven-admin not built (no libpq)"),
+    pytest.mark.skipif(not os.path.exists(ADMIN) or "db migrate" not in subprocess.run(
+        [ADMIN, "-h"], capture_output=True, text=True).stdout,
+        reason="haven-admin built without libpq: no db commands"),
 ]
 
 
