@@ -33,4 +33,10 @@ char *admin_dsn(const struct admin_opts *o);
 enum admin_status admin_db_migrate(const struct admin_opts *o, int argc, char **argv);
 enum admin_status admin_db_status(const struct admin_opts *o, int argc, char **argv);
 
+/* mailbox list|status|create|delete USER [MAILBOX] (mailbox.c) */
+enum admin_status admin_mailbox_list(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_mailbox_status(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_mailbox_create(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_mailbox_delete(const struct admin_opts *o, int argc, char **argv);
+
 #endif

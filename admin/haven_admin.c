@@ -25,6 +25,10 @@
 static const struct admin_cmd commands[] = {
 	{ "db migrate", "", admin_db_migrate },
 	{ "db status", "", admin_db_status },
+	{ "mailbox list", "USER", admin_mailbox_list },
+	{ "mailbox status", "USER MAILBOX", admin_mailbox_status },
+	{ "mailbox create", "USER MAILBOX", admin_mailbox_create },
+	{ "mailbox delete", "USER MAILBOX", admin_mailbox_delete },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -15,7 +15,6 @@
 #include "../lib/child.h"
 #include "../lib/log.h"
 #include "../lib/msg_auth.h"
-#include "../lib/privdrop.h"
 #include "../lib/xmalloc.h"
 #include "auth.h"
 #include "ratelimit.h"
@@ -147,45 +146,15 @@ static long failure_delay(unsigned n)
 	return d < max ? d : max;
 }
 
-/* uid/gid for a record: its own, else mail_user's, else (not root) our
- * own. Never root. */
-static int resolve_ids(const struct passdb_record *u, uid_t *uid, gid_t *gid)
-{
-	struct error err;
-
-	if (!privdrop_is_root()) {
-		*uid = getuid();
-		*gid = getgid();
-		return 0;
-	}
-	if (u->uid < 0 || u->gid < 0) {
-		if (A->cfg.mail_user[0] == '\0') {
-			log_err("passdb entry %s has no uid/gid and mail_user is not set", u->name);
-			return -1;
-		}
-		if (privdrop_lookup(A->cfg.mail_user, uid, gid, &err) < 0) {
-			log_err("mail_user: %s", err.msg);
-			return -1;
-		}
-	}
-	if (u->uid >= 0)
-		*uid = (uid_t)u->uid;
-	if (u->gid >= 0)
-		*gid = (gid_t)u->gid;
-	if (*uid == 0 || *gid == 0) {
-		log_err("passdb entry %s maps to uid or gid 0: refused", u->name);
-		return -1;
-	}
-	return 0;
-}
-
 void verdict_ok(struct auth_req *r)
 {
 	struct answer a = { .st = AUTH_OK, .user = r->rec.name, .reason = "", .rec = &r->rec };
 	struct ipc_out o;
+	struct error err;
 	char *home;
 
-	if (resolve_ids(&r->rec, &a.uid, &a.gid) < 0) {
+	if (userdb_ids(&A->cfg, &r->rec, &a.uid, &a.gid, &err) < 0) {
+		log_err("%s", err.msg);
 		verdict_tempfail(r, "User misconfigured");
 		return;
 	}
