@@ -29,6 +29,7 @@ static const struct admin_cmd commands[] = {
 	{ "mailbox status", "USER MAILBOX", admin_mailbox_status },
 	{ "mailbox create", "USER MAILBOX", admin_mailbox_create },
 	{ "mailbox delete", "USER MAILBOX", admin_mailbox_delete },
+	{ "import", "USER SOURCE [-m DEST] [-f]", admin_import },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
