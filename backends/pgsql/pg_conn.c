@@ -83,6 +83,9 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			   "FROM haven.store_flags($1, $2, $3, $4, $5, $6)",
 	[PS_EXPUNGE] = "SELECT unnest(haven.expunge($1, $2))",
 	[PS_COPY] = "SELECT uidvalidity, src_uid, dst_uid FROM haven.copy($1, $2, $3, $4, $5)",
+	[PS_IMPORT_BEGIN] = "SELECT haven.import_begin($1, $2, $3, $4, $5)",
+	[PS_IMPORT_MESSAGE] = "SELECT haven.import_message($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+			      "$10, $11, $12, $13, $14, $15, to_timestamp($16), $17, $18)",
 };
 
 #define RETRIES 5
