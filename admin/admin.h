@@ -40,5 +40,9 @@ enum admin_status admin_mailbox_create(const struct admin_opts *o, int argc, cha
 enum admin_status admin_mailbox_delete(const struct admin_opts *o, int argc, char **argv);
 /* import USER SOURCE [-m DEST] [-f] (import.c) */
 enum admin_status admin_import(const struct admin_opts *o, int argc, char **argv);
+/* reindex USER [MAILBOX] (reindex.c) */
+enum admin_status admin_reindex(const struct admin_opts *o, int argc, char **argv);
+/* export USER DEST (export.c) */
+enum admin_status admin_export(const struct admin_opts *o, int argc, char **argv);
 
 #endif

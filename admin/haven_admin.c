@@ -29,7 +29,9 @@ static const struct admin_cmd commands[] = {
 	{ "mailbox status", "USER MAILBOX", admin_mailbox_status },
 	{ "mailbox create", "USER MAILBOX", admin_mailbox_create },
 	{ "mailbox delete", "USER MAILBOX", admin_mailbox_delete },
+	{ "reindex", "USER [MAILBOX]", admin_reindex },
 	{ "import", "USER SOURCE [-m DEST] [-f]", admin_import },
+	{ "export", "USER DEST", admin_export },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -86,8 +86,26 @@ static int mbox_put(struct importer *im, FILE *f, const char *path, size_t max,
 static void report(struct import_run *r, const char *name, size_t n, uint32_t uv, uint32_t next)
 {
 	printf("%s: %zu messages (UIDVALIDITY %u, UIDNEXT %u)\n", name, n, uv, next);
+	fflush(stdout);
 	r->mailboxes++;
 	r->messages += n;
+}
+
+/* An import run again after a failure: a mailbox it already made (same
+ * UIDVALIDITY, UIDNEXT and count) is left as it is. */
+static int already_there(struct import_run *r, const char *name, size_t n, uint32_t uv,
+			 uint32_t next)
+{
+	struct mailbox_status s;
+	struct error err;
+
+	if (r->flags & IMPORT_REPLACE || store_status(r->st, name, &s, &err) < 0 ||
+	    s.uidvalidity != uv || s.uidnext != next || s.messages != n || n == 0)
+		return 0;
+	printf("%s: already imported (UIDVALIDITY %u, UIDNEXT %u, %zu messages)\n", name, uv,
+	       next, n);
+	fflush(stdout);
+	return 1;
 }
 
 int import_mbox_file(struct import_run *r, const char *path, const char *name)
@@ -109,6 +127,10 @@ int import_mbox_file(struct import_run *r, const char *path, const char *name)
 	uv = s.have_base ? s.uidvalidity : (uint32_t)time(NULL);
 	next = import_uid_plan(uids, n, s.have_base ? s.uidnext : 1);
 	rewind(f);
+	if (s.have_base && already_there(r, name, n, uv, next)) {
+		rc = 0;
+		goto out;
+	}
 	if (store_import_begin(r->st, name, uv, next, r->flags, &im, &err) < 0)
 		goto out;
 	if (mbox_put(im, f, path, r->max, uids, n, &err) < 0) {
@@ -154,6 +176,10 @@ int import_maildir(struct import_run *r, const char *path, const char *name)
 		uids[i] = md.f[i].uid;
 	uv = md.ul.uidvalidity ? md.ul.uidvalidity : (uint32_t)time(NULL);
 	next = import_uid_plan(uids, md.n, md.ul.uidnext ? md.ul.uidnext : 1);
+	if (md.ul.uidvalidity && already_there(r, name, md.n, uv, next)) {
+		rc = 0;
+		goto out;
+	}
 	if (store_import_begin(r->st, name, uv, next, r->flags, &im, &err) < 0)
 		goto out;
 	if (maildir_put(im, &md, uids, &err) < 0) {

@@ -1,9 +1,11 @@
 /* Reading an mbox file for import (source.h). A message starts at a From_
  * line that carries a date (Dovecot does not escape "From " in bodies, so
- * a line that merely begins so is content), and never inside the bytes
- * its Content-Length counts; the '\n' before the next From_ line (or the
- * end) is framing. Nothing is unescaped (">From " stays), as Dovecot shows
- * it. */
+ * a line that merely begins so is content), and not inside the bytes a
+ * Content-Length counts (unless it turns out to count exactly as many);
+ * the '\n' before the next From_ line (or the end) is framing. The
+ * Content-Length that frames the body is mbox metadata and goes; one
+ * that does not is the message's own and stays. Nothing is unescaped
+ * (">From " stays), as Dovecot shows it. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +175,8 @@ static long long number(const char **p, const char *end)
 		(*p)++;
 		digits++;
 	}
+	if (*p < end && !isspace((unsigned char)**p))
+		return -1;   /* "12x": not a number */
 	return digits == 0 || digits > 10 ? -1 : v;
 }
 
@@ -217,8 +221,14 @@ static int base_parse(struct src_mbox *s, const char *p, const char *end)
 	return 0;
 }
 
+#define CLEN_MAX 4   /* Content-Length fields looked at */
+
 struct hdr_state {
-	long long clen;        /* Content-Length, -1 none */
+	struct {
+		long long value;   /* -1: not a number */
+		size_t at, len;    /* the field in m->body */
+	} clen[CLEN_MAX];
+	size_t nclen;
 	int pseudo;            /* X-IMAP: the pseudo message */
 	int first;             /* the file's first message */
 };
@@ -249,8 +259,6 @@ static int state_header(struct src_mbox *s, struct src_msg *m, struct hdr_state 
 	case HK_KEYWORDS:
 		return keywords_parse(m, p, end) < 0 ? fail(s, err, "invalid keyword") : 0;
 	case HK_CLEN:
-		h->clen = number(&p, end);
-		return 0;
 	case HK_KEEP:
 		break;
 	}
@@ -268,6 +276,55 @@ static int too_big(struct src_mbox *s, struct error *err)
 	return fail(s, err, "message larger than the largest allowed");
 }
 
+/* A Content-Length field: kept in the message for now, noted. */
+static int clen_note(struct src_mbox *s, struct src_msg *m, struct hdr_state *h, int *pnl,
+		     size_t vlen)
+{
+	const char *p = s->l + vlen;
+	size_t at = m->body.len + (*pnl ? 2 : 0);
+
+	if (src_msg_line(m, s->l, s->llen, s->max, pnl) < 0)
+		return -1;
+	if (h->nclen < CLEN_MAX) {
+		h->clen[h->nclen].value = number(&p, s->l + s->llen);
+		h->clen[h->nclen].at = at;
+		h->clen[h->nclen++].len = m->body.len - at;
+	}
+	return 0;
+}
+
+/* A From_ line after seen bytes of body ends the message unless a
+ * Content-Length says the body goes on (and none says it ends here). */
+static int clen_allows_end(const struct hdr_state *h, unsigned long long seen)
+{
+	int longer = 0;
+
+	for (size_t i = 0; i < h->nclen; i++) {
+		if (h->clen[i].value >= 0 && (unsigned long long)h->clen[i].value == seen)
+			return 1;
+		longer |= h->clen[i].value >= 0 && (unsigned long long)h->clen[i].value > seen;
+	}
+	return !longer;
+}
+
+/* The Content-Length that framed the body (the first that counts it
+ * exactly) out of the message, with its line end. */
+static void clen_drop(struct src_msg *m, const struct hdr_state *h, unsigned long long seen)
+{
+	for (size_t i = 0; i < h->nclen; i++) {
+		size_t at = h->clen[i].at, n = h->clen[i].len + 2;
+		if (h->clen[i].value < 0 || (unsigned long long)h->clen[i].value != seen)
+			continue;
+		if (at > m->body.len)
+			return;
+		if (n > m->body.len - at)
+			n = m->body.len - at;
+		memmove(m->body.data + at, m->body.data + at + n, m->body.len - at - n);
+		m->body.len -= n;
+		return;
+	}
+}
+
 /* The header: state headers taken out, the rest kept. Ends having read
  * the line after the blank one (or a From_ line, or the end). */
 static int header_read(struct src_mbox *s, struct src_msg *m, struct hdr_state *h, int *pnl,
@@ -281,6 +338,10 @@ static int header_read(struct src_mbox *s, struct src_msg *m, struct hdr_state *
 		int cont = s->l[0] == ' ' || s->l[0] == '\t';
 		if (!cont)
 			cur = hdr_kind(s->l, s->llen, &vlen);
+		if (cur == HK_CLEN && !cont && clen_note(s, m, h, pnl, vlen) < 0)
+			return too_big(s, err);
+		if (cur == HK_CLEN)
+			continue;
 		if (cur != HK_KEEP) {
 			if (!cont && state_header(s, m, h, cur, s->l + vlen, s->l + s->llen, err) < 0)
 				return -1;
@@ -294,20 +355,21 @@ static int header_read(struct src_mbox *s, struct src_msg *m, struct hdr_state *
 	return rc;
 }
 
-/* The body up to the next From_ line (not within Content-Length's bytes)
- * or the end; the current line is its first. */
+/* The body up to the next From_ line (see clen_allows_end) or the end;
+ * the current line is its first. *seen: its bytes in the file, the
+ * framing '\n' included. */
 static int body_read(struct src_mbox *s, struct src_msg *m, const struct hdr_state *h,
-		     int *pnl, struct error *err)
+		     int *pnl, unsigned long long *seen, struct error *err)
 {
-	unsigned long long seen = 0;
 	int rc = s->eof ? 0 : 1;
 
+	*seen = 0;
 	while (rc == 1) {
-		if ((h->clen < 0 || seen >= (unsigned long long)h->clen) && is_separator(s))
+		if (is_separator(s) && clen_allows_end(h, *seen ? *seen - 1 : 0))
 			return 1;
 		if (src_msg_line(m, s->l, s->llen, s->max, pnl) < 0)
 			return too_big(s, err);
-		seen += s->llen;
+		*seen += s->llen;
 		rc = next_line(s, err);
 	}
 	return rc;
@@ -316,7 +378,8 @@ static int body_read(struct src_mbox *s, struct src_msg *m, const struct hdr_sta
 int src_mbox_next(struct src_mbox *s, struct src_msg *m, struct error *err)
 {
 	for (;;) {
-		struct hdr_state h = { .clen = -1, .first = s->nmsg == 0 };
+		struct hdr_state h = { .first = s->nmsg == 0 };
+		unsigned long long seen;
 		int pnl = 0;
 
 		if (s->eof)
@@ -325,8 +388,10 @@ int src_mbox_next(struct src_mbox *s, struct src_msg *m, struct error *err)
 		m->line = s->line;
 		if (src_from_date(s->l, s->llen, &m->idate) < 0)
 			m->idate = 0;
-		if (header_read(s, m, &h, &pnl, err) < 0 || body_read(s, m, &h, &pnl, err) < 0)
+		if (header_read(s, m, &h, &pnl, err) < 0 ||
+		    body_read(s, m, &h, &pnl, &seen, err) < 0)
 			return -1;
+		clen_drop(m, &h, seen ? seen - 1 : 0);
 		s->nmsg++;
 		if (!h.pseudo)
 			return 1;   /* the held-back line end was framing */
