@@ -54,8 +54,9 @@ struct src_mbox {
 	uint32_t uidvalidity, uidnext;
 	size_t nmsg;           /* messages given */
 };
-/* 0 (an empty file is an mbox without messages), -1 with err when the
- * file does not start with a From_ line. */
+/* 0 (an empty file is an mbox without messages; src_mbox_close it), -1
+ * with err when the file does not start with a From_ line (nothing to
+ * close). */
 int src_mbox_open(struct src_mbox *s, FILE *f, const char *path, size_t max,
 		  struct error *err);
 /* 1 a message in m, 0 no more, -1 with err ("path:line: ..."). */

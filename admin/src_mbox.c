@@ -150,16 +150,22 @@ int src_mbox_open(struct src_mbox *s, FILE *f, const char *path, size_t max,
 	s->path = path;
 	s->max = max;
 	if (next_line(s, err) < 0)
-		return -1;
-	if (!s->eof && (s->llen < 5 || strncmp(s->l, "From ", 5) != 0))
-		return fail(s, err, "not an mbox file (no From_ line)");
+		goto failed;
+	if (!s->eof && (s->llen < 5 || strncmp(s->l, "From ", 5) != 0)) {
+		fail(s, err, "not an mbox file (no From_ line)");
+		goto failed;
+	}
 	return 0;
+failed:
+	src_mbox_close(s);   /* the caller has nothing to close after a failure */
+	return -1;
 }
 
 void src_mbox_close(struct src_mbox *s)
 {
 	free(s->l);
 	s->l = NULL;
+	s->lcap = 0;
 }
 
 /* A decimal number of at most 10 digits at *p; -1 if none. */
