@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../lib/log.h"
 #include "../../lib/xmalloc.h"
 #include "mbox_private.h"
 
@@ -139,6 +140,10 @@ static int replace_existing(struct importer *im, struct error *err)
 	mbox_scan_free(&s);
 	if (rc == 0 && fchmod(im->fd, h.st.st_mode & 07777) < 0)
 		rc = mbox_errno_error(err, errno, "chmod", im->loc.path);
+	/* As a rewrite does: the spool's group (root:mail 0660) if we may. */
+	if (rc == 0 && (h.st.st_uid != geteuid() || h.st.st_gid != getegid()) &&
+	    fchown(im->fd, h.st.st_uid, h.st.st_gid) < 0)
+		log_debug("mbox: cannot keep owner of %s: %s", im->loc.path, strerror(errno));
 	if (rc == 0 && mbox_dir_renameat(im->loc.dirfd, im->tmp, im->loc.base) < 0)
 		rc = mbox_errno_error(err, errno, "replace", im->loc.path);
 	mbox_handle_close(&h);
