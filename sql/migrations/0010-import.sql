@@ -1,4 +1,4 @@
--- Haven's PostgreSQL store, schema version 9: import (haven-admin import),
+-- Haven's PostgreSQL store, schema version 10: import (haven-admin import),
 -- a mailbox written whole with the UIDVALIDITY, UIDs, flags, keywords and
 -- dates of another server's, in one transaction of the caller's: BEGIN,
 -- haven.import_begin, haven.import_message for each message (UIDs
@@ -93,6 +93,6 @@ GRANT EXECUTE ON FUNCTION haven.uidvalidity_raise(bigint), haven.import_begin(bi
 	bigint, bytea, text, boolean, integer, integer, integer, integer, text[], timestamptz,
 	integer, bigint) TO haven_mail;
 
-INSERT INTO haven.schema_migrations (version, name) VALUES (9, 'import');
+INSERT INTO haven.schema_migrations (version, name) VALUES (10, 'import');
 
 COMMIT;
