@@ -53,4 +53,16 @@ enum admin_status admin_kick(const struct admin_opts *o, int argc, char **argv);
 enum admin_status admin_db_migrate(const struct admin_opts *o, int argc, char **argv);
 enum admin_status admin_db_status(const struct admin_opts *o, int argc, char **argv);
 
+/* mailbox list|status|create|delete USER [MAILBOX] (mailbox.c) */
+enum admin_status admin_mailbox_list(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_mailbox_status(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_mailbox_create(const struct admin_opts *o, int argc, char **argv);
+enum admin_status admin_mailbox_delete(const struct admin_opts *o, int argc, char **argv);
+/* import USER SOURCE [-m DEST] [-f] (import.c) */
+enum admin_status admin_import(const struct admin_opts *o, int argc, char **argv);
+/* reindex USER [MAILBOX] (reindex.c) */
+enum admin_status admin_reindex(const struct admin_opts *o, int argc, char **argv);
+/* export USER DEST (export.c) */
+enum admin_status admin_export(const struct admin_opts *o, int argc, char **argv);
+
 #endif

@@ -36,6 +36,13 @@ static const struct admin_cmd commands[] = {
 	{ "auth test", "USER", admin_auth_test },
 	{ "who", "", admin_who },
 	{ "kick", "USER", admin_kick },
+	{ "mailbox list", "USER", admin_mailbox_list },
+	{ "mailbox status", "USER MAILBOX", admin_mailbox_status },
+	{ "mailbox create", "USER MAILBOX", admin_mailbox_create },
+	{ "mailbox delete", "USER MAILBOX", admin_mailbox_delete },
+	{ "reindex", "USER [MAILBOX]", admin_reindex },
+	{ "import", "USER SOURCE [-m DEST] [-f]", admin_import },
+	{ "export", "USER DEST", admin_export },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

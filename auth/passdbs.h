@@ -24,6 +24,12 @@ void passdbs_close(struct passdb_set *set);
  * right, and each database's own check. */
 int passdbs_check(const struct config *cfg, struct error *err);
 
+/* userdb.c */
+/* u's record from the first database of the list that knows it (oauth
+ * skipped), asked in this process: for haven-admin, not the helper's loop. */
+enum passdb_result userdb_lookup(const struct passdb_set *set, const char *user,
+				 struct passdb_record *rec);
+
 /* err: "file:line: key: message" for a passdb_* setting (or pam_service);
  * returns -2 (passdb_ops.check's "err says where"). */
 int passdb_setting_fail(const struct config *cfg, const char *key, struct error *err,

@@ -9,6 +9,7 @@
 
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
+#include "../mail/keyword.h"
 #include "../mail/search.h"
 
 extern const struct backend_ops mbox_backend_ops;
@@ -336,6 +337,50 @@ int store_append(struct store *st, const char *name, const void *msg, size_t len
 		return -1;
 	}
 	return store_append_finish(ap, uidvalidity, uid, err);
+}
+
+int store_import_begin(struct store *st, const char *name, uint32_t uidvalidity,
+		       uint32_t uidnext, unsigned flags, struct importer **out,
+		       struct error *err)
+{
+	if (be->import_begin == NULL) {
+		error_set(err, ERR_NOTSUPPORTED, "The %s store cannot import", be->name);
+		return -1;
+	}
+	if (uidvalidity == 0 || uidnext == 0) {
+		error_set(err, ERR_CANNOT, "UIDVALIDITY and UIDNEXT must not be 0");
+		return -1;
+	}
+	return be->import_begin(st, name, uidvalidity, uidnext, flags, out, err);
+}
+
+int store_import_message(struct importer *im, uint32_t uid, uint32_t flags,
+			 const char *const *keywords, size_t nkeywords, time_t internaldate,
+			 int tz_minutes, const void *msg, size_t len, struct error *err)
+{
+	for (size_t i = 0; i < nkeywords; i++) {
+		if (!mail_keyword_valid(keywords[i], strlen(keywords[i]))) {
+			error_set(err, ERR_CANNOT, "Invalid keyword \"%.100s\"", keywords[i]);
+			return -1;
+		}
+	}
+	return be->import_message(im, uid, flags & MF_ALL, keywords, nkeywords, internaldate,
+				  tz_minutes, msg, len, err);
+}
+
+int store_import_finish(struct importer *im, struct error *err)
+{
+	return be->import_finish(im, err);
+}
+
+void store_import_abort(struct importer *im)
+{
+	be->import_abort(im);
+}
+
+int store_reindex(struct store *st, const char *name, struct error *err)
+{
+	return be->reindex ? be->reindex(st, name, err) : 1;
 }
 
 int store_can_search(void)

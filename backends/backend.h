@@ -96,6 +96,20 @@ struct msg_stream_ops {
  * message slowly must not stall deliveries. */
 struct appender;
 
+/* A mailbox being imported (haven-admin import): written whole with the
+ * source's UIDVALIDITY, UIDs, flags, keywords and INTERNALDATE, and
+ * visible only when finished, complete: a kill -9 before leaves no trace
+ * of it (the mailbox stays absent, or as it was), so an import that
+ * failed can simply be run again. */
+struct importer;
+
+/* import_begin's flags. */
+enum import_flag {
+	/* Replace a mailbox that holds messages (else ERR_ALREADYEXISTS; an
+	 * absent or empty one is always taken). */
+	IMPORT_REPLACE = 1 << 0,
+};
+
 enum store_op { STORE_SET, STORE_ADD, STORE_REMOVE };
 
 /* Changes discovered by sync(), reported in view order. */
@@ -170,6 +184,25 @@ struct backend_ops {
 	int (*append_finish)(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
 			     struct error *err);
 	void (*append_abort)(struct appender *ap);
+
+	/* Optional: import (see struct importer). uidnext is the source's;
+	 * every UID given to import_message is above the previous one and
+	 * below uidnext. msg is the message in IMAP form (CRLF), len bytes.
+	 * import_finish makes the mailbox appear, complete, and frees im
+	 * whatever happens (the checks of import_begin are made again under
+	 * the store's lock); import_abort frees it, storing nothing. */
+	int (*import_begin)(struct store *st, const char *name, uint32_t uidvalidity,
+			    uint32_t uidnext, unsigned flags, struct importer **out,
+			    struct error *err);
+	int (*import_message)(struct importer *im, uint32_t uid, uint32_t flags,
+			      const char *const *keywords, size_t nkeywords, time_t internaldate,
+			      int tz_minutes, const void *msg, size_t len, struct error *err);
+	int (*import_finish)(struct importer *im, struct error *err);
+	void (*import_abort)(struct importer *im);
+	/* Optional: rebuild what the store keeps beside the mail itself (the
+	 * mbox index) from the mail, under the store's own locks, while
+	 * others may use the mailbox. 1: this store keeps nothing to rebuild. */
+	int (*reindex)(struct store *st, const char *name, struct error *err);
 
 	/* mailbox (a per-session view) */
 	int (*select)(struct store *st, const char *name, int readonly, struct mailbox **out,
@@ -309,6 +342,18 @@ int store_append(struct store *st, const char *name, const void *msg, size_t len
 		 uint32_t flags, const char *const *keywords, size_t nkeywords,
 		 time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,
 		 struct error *err);
+/* Import (the ops' import_*; ERR_NOTSUPPORTED when the backend lacks
+ * them). The wrapper checks the UID order and the keywords. */
+int store_import_begin(struct store *st, const char *name, uint32_t uidvalidity,
+		       uint32_t uidnext, unsigned flags, struct importer **out,
+		       struct error *err);
+int store_import_message(struct importer *im, uint32_t uid, uint32_t flags,
+			 const char *const *keywords, size_t nkeywords, time_t internaldate,
+			 int tz_minutes, const void *msg, size_t len, struct error *err);
+int store_import_finish(struct importer *im, struct error *err);
+void store_import_abort(struct importer *im);
+/* 0 rebuilt, 1 nothing to rebuild in this store, -1 with err. */
+int store_reindex(struct store *st, const char *name, struct error *err);
 /* Does the backend search (or cache header fields) itself? */
 int store_can_search(void);
 

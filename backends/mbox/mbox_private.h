@@ -618,6 +618,16 @@ int mbox_append_recover(struct mbox_handle *h, struct error *err);
 int mbox_append_commit(struct mbox_handle *h, struct mbox_writer *w, uint64_t orig_size,
 		       struct error *err);
 
+/* mbox_import.c: backend.h's import and reindex */
+int mbox_import_begin(struct store *st, const char *name, uint32_t uidvalidity,
+		      uint32_t uidnext, unsigned flags, struct importer **out, struct error *err);
+int mbox_import_message(struct importer *im, uint32_t uid, uint32_t flags,
+			const char *const *keywords, size_t nkeywords, time_t internaldate,
+			int tz_minutes, const void *msg, size_t len, struct error *err);
+int mbox_import_finish(struct importer *im, struct error *err);
+void mbox_import_abort(struct importer *im);
+int mbox_reindex(struct store *st, const char *name, struct error *err);
+
 /* mbox_ns.c */
 int mbox_list(struct store *st, backend_list_cb cb, void *ctx, struct error *err);
 int mbox_create(struct store *st, const char *name, unsigned special_use, struct error *err);

@@ -262,8 +262,11 @@ static int committed(struct appender *ap, const char *token, uint32_t *uidvalidi
 	return found;
 }
 
-int pg_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
-		     struct error *err)
+/* The final call: haven.append (import_uid 0), or haven.import_message
+ * with the message's own UID (inside the import's transaction, so a lost
+ * connection is a failure, never a question). */
+static int finish_with(struct appender *ap, uint32_t import_uid, uint32_t *uidvalidity,
+		       uint32_t *uid, struct error *err)
 {
 	struct parsed pd;
 	struct pgp p;
@@ -279,8 +282,14 @@ int pg_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
 				goto out;
 	}
 	parse_message(ap, &pd);
-	append_params(ap, &pd, token, ap->upload == 0, &p);
-	if (pgc_call(&ap->st->db, PS_APPEND, &p, 0, &r, err) == 0) {
+	append_params(ap, &pd, import_uid ? NULL : token, ap->upload == 0, &p);
+	if (import_uid) {
+		pgp_i64(&p, import_uid);
+		if (pgc_exec(&ap->st->db, PS_IMPORT_MESSAGE, &p, 0, &r, err) == 0) {
+			PQclear(r);
+			rc = 0;
+		}
+	} else if (pgc_call(&ap->st->db, PS_APPEND, &p, 0, &r, err) == 0) {
 		*uidvalidity = (uint32_t)pg_i64(r, 0, 0);
 		*uid = (uint32_t)pg_i64(r, 0, 1);
 		PQclear(r);
@@ -292,8 +301,19 @@ int pg_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
 	buf_free(&pd.structure);
 	buf_free(&pd.texts.text);
 out:
-	if (rc < 0 && ap->upload)
+	if (rc < 0 && ap->upload && !import_uid)
 		drop_upload(ap);
 	pg_append_abort(ap);
 	return rc;
+}
+
+int pg_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
+		     struct error *err)
+{
+	return finish_with(ap, 0, uidvalidity, uid, err);
+}
+
+int pg_append_finish_import(struct appender *ap, uint32_t uid, struct error *err)
+{
+	return finish_with(ap, uid, NULL, NULL, err);
 }

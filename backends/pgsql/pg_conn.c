@@ -94,6 +94,9 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_SIEVE_ACTIVE] = "SELECT name, script FROM haven.sieve_scripts WHERE user_id = $1 "
 			    "AND active",
 	[PS_SIEVE_REPLY] = "SELECT haven.sieve_reply_claim($1, $2, $3)",
+	[PS_IMPORT_BEGIN] = "SELECT haven.import_begin($1, $2, $3, $4, $5)",
+	[PS_IMPORT_MESSAGE] = "SELECT haven.import_message($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+			      "$10, $11, $12, $13, $14, $15, to_timestamp($16), $17, $18)",
 };
 
 #define RETRIES 5

@@ -103,6 +103,18 @@ int pg_append_write(struct appender *ap, const void *data, size_t len, struct er
 int pg_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
 		     struct error *err);
 void pg_append_abort(struct appender *ap);
+/* Store the message under uid in the import's transaction (pg_import.c):
+ * haven.import_message instead of haven.append. Frees ap. */
+int pg_append_finish_import(struct appender *ap, uint32_t uid, struct error *err);
+
+/* pg_import.c: backend.h's import */
+int pg_import_begin(struct store *st, const char *name, uint32_t uidvalidity,
+		    uint32_t uidnext, unsigned flags, struct importer **out, struct error *err);
+int pg_import_message(struct importer *im, uint32_t uid, uint32_t flags,
+		      const char *const *keywords, size_t nkeywords, time_t internaldate,
+		      int tz_minutes, const void *msg, size_t len, struct error *err);
+int pg_import_finish(struct importer *im, struct error *err);
+void pg_import_abort(struct importer *im);
 
 /* pg_view.c */
 int pg_select(struct store *st, const char *name, int readonly, struct mailbox **out,
