@@ -159,6 +159,14 @@ void session_tagged(struct session *s, const char *tag, const char *result, cons
 	struct evbuffer *out;
 	if (s->bev == NULL)
 		return;
+	if (s->dialect) {
+		char text[1024];
+		va_start(ap, fmt);
+		vsnprintf(text, sizeof(text), fmt, ap);
+		va_end(ap);
+		s->dialect->respond(s, result, code, text);
+		return;
+	}
 	out = bufferevent_get_output(s->bev);
 	evbuffer_add_printf(out, "%s %s ", tag ? tag : "*", result);
 	if (code)
@@ -249,7 +257,10 @@ void session_bye(struct session *s, const char *text)
 {
 	if (s->closing)
 		return;
-	session_printf(s, "* BYE %s\r\n", text);
+	if (s->dialect)
+		s->dialect->respond(s, "BYE", NULL, text);
+	else
+		session_printf(s, "* BYE %s\r\n", text);
 	session_close(s);
 }
 
@@ -323,7 +334,8 @@ static void run_command(struct session *s, const char *raw, size_t len)
 	const struct command *c;
 
 	memset(&cmd, 0, sizeof(cmd));
-	if (imap_parse_command(s->arena, raw, len, &cmd, &errmsg) < 0) {
+	if ((s->dialect ? s->dialect->parse : imap_parse_command)(s->arena, raw, len, &cmd,
+								  &errmsg) < 0) {
 		bad_command(s, cmd.tag, NULL, errmsg ? errmsg : "Syntax error");
 		return;
 	}
@@ -380,7 +392,8 @@ static const struct command *literal_command(struct session *s, const char *raw,
 	const char *errmsg;
 
 	if (s->lit_cmd == NULL) {
-		if (imap_parse_name(s->arena, raw, len, &cmd, &errmsg) < 0)
+		if ((s->dialect ? s->dialect->parse_name : imap_parse_name)(s->arena, raw, len,
+									    &cmd, &errmsg) < 0)
 			bad_command(s, cmd.tag, NULL, errmsg);
 		else
 			s->lit_cmd = check_command(s, &cmd);
@@ -435,7 +448,7 @@ static void session_literal(struct session *s)
 	} else {
 		imap_reader_accept(&s->reader);
 	}
-	if (lit.sync)
+	if (lit.sync && s->dialect == NULL)
 		session_write(s, "+ OK\r\n", 6);
 }
 
