@@ -454,3 +454,93 @@ uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid)
 	}
 	return 0;
 }
+
+/* ---- Sieve scripts ------------------------------------------------------------ */
+
+int store_sieve_name_check(const char *name, struct error *err)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > STORE_SIEVE_NAME_MAX) {
+		error_set(err, ERR_CANNOT, "Script names are 1 to %d bytes long",
+			  STORE_SIEVE_NAME_MAX);
+		return -1;
+	}
+	if (!utf8_valid((const unsigned char *)name, len)) {
+		error_set(err, ERR_CANNOT, "Script name is not valid UTF-8");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c < 0x20 || c == 0x7f || c == '/') {
+			error_set(err, ERR_CANNOT, "Script names may not hold '/' or control characters");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The store keeps scripts (the backend has the operation), and the
+ * names given are valid ones. */
+static int sieve_usable(int have, const char *a, const char *b, struct error *err)
+{
+	if (!have) {
+		error_set(err, ERR_NOTSUPPORTED, "This mail store keeps no Sieve scripts");
+		return -1;
+	}
+	if (a && store_sieve_name_check(a, err) < 0)
+		return -1;
+	return b ? store_sieve_name_check(b, err) : 0;
+}
+
+int store_sieve_list(struct store *st, backend_sieve_list_cb cb, void *ctx, struct error *err)
+{
+	if (sieve_usable(be->sieve_list != NULL, NULL, NULL, err) < 0)
+		return -1;
+	return be->sieve_list(st, cb, ctx, err);
+}
+
+int store_sieve_get(struct store *st, const char *name, struct buf *out, struct error *err)
+{
+	if (sieve_usable(be->sieve_get != NULL, name, NULL, err) < 0)
+		return -1;
+	return be->sieve_get(st, name, out, err);
+}
+
+int store_sieve_put(struct store *st, const char *name, const void *data, size_t len,
+		    struct error *err)
+{
+	if (sieve_usable(be->sieve_put != NULL, name, NULL, err) < 0)
+		return -1;
+	return be->sieve_put(st, name, data, len, err);
+}
+
+int store_sieve_delete(struct store *st, const char *name, struct error *err)
+{
+	if (sieve_usable(be->sieve_delete != NULL, name, NULL, err) < 0)
+		return -1;
+	return be->sieve_delete(st, name, err);
+}
+
+int store_sieve_rename(struct store *st, const char *oldname, const char *newname,
+		       struct error *err)
+{
+	if (sieve_usable(be->sieve_rename != NULL, oldname, newname, err) < 0)
+		return -1;
+	return be->sieve_rename(st, oldname, newname, err);
+}
+
+int store_sieve_activate(struct store *st, const char *name, struct error *err)
+{
+	if (sieve_usable(be->sieve_activate != NULL, name, NULL, err) < 0)
+		return -1;
+	return be->sieve_activate(st, name, err);
+}
+
+int store_sieve_active(struct store *st, struct buf *out, char **name, struct error *err)
+{
+	*name = NULL;
+	if (sieve_usable(be->sieve_active != NULL, NULL, NULL, err) < 0)
+		return -1;
+	return be->sieve_active(st, out, name, err);
+}

@@ -72,6 +72,8 @@ enum mbox_attr {
 };
 
 typedef void (*backend_list_cb)(void *ctx, const char *name, unsigned attrs);
+/* A Sieve script's name, and whether it is the active one. */
+typedef void (*backend_sieve_list_cb)(void *ctx, const char *name, int active);
 
 /* A readable, seekable stream of a message's exact bytes. A backend may
  * serve it from memory (mbox reads one message) or fetch the asked range
@@ -230,6 +232,20 @@ struct backend_ops {
 	 * all (the caller evaluates every message), -1 with err. */
 	int (*search)(struct mailbox *mb, const struct search_program *p,
 		      struct search_ctx *ctx, uint8_t *result, struct error *err);
+
+	/* Optional: the user's Sieve scripts (see store_sieve_list below
+	 * for what each does; the wrappers have checked the names). */
+	int (*sieve_list)(struct store *st, backend_sieve_list_cb cb, void *ctx,
+			  struct error *err);
+	int (*sieve_get)(struct store *st, const char *name, struct buf *out,
+			 struct error *err);
+	int (*sieve_put)(struct store *st, const char *name, const void *data, size_t len,
+			 struct error *err);
+	int (*sieve_delete)(struct store *st, const char *name, struct error *err);
+	int (*sieve_rename)(struct store *st, const char *oldname, const char *newname,
+			    struct error *err);
+	int (*sieve_activate)(struct store *st, const char *name, struct error *err);
+	int (*sieve_active)(struct store *st, struct buf *out, char **name, struct error *err);
 };
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
@@ -318,5 +334,35 @@ int mailbox_search(struct mailbox *mb, const struct search_program *p, struct se
 		   uint8_t *result, struct error *err);
 /* Binary search of the view's UIDs: seq of uid, 0 if not in the view. */
 uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid);
+
+/* ---- Sieve scripts --------------------------------------------------------
+ *
+ * Per user, RFC 5804's model: named scripts, at most one of them active
+ * (the one delivery runs). Every call answers ERR_NOTSUPPORTED when the
+ * store keeps no scripts, and ERR_CANNOT for a name that breaks the rules
+ * (store_sieve_name_check). Every change is atomic, even under kill -9. */
+#define STORE_SIEVE_NAME_MAX 128
+/* A script name: strict UTF-8 of 1..STORE_SIEVE_NAME_MAX bytes, no
+ * control characters, no '/'. */
+int store_sieve_name_check(const char *name, struct error *err);
+int store_sieve_list(struct store *st, backend_sieve_list_cb cb, void *ctx, struct error *err);
+/* The script's text into out (appended); ERR_NONEXISTENT when there is
+ * no such script. */
+int store_sieve_get(struct store *st, const char *name, struct buf *out, struct error *err);
+/* Create or replace (the caller has compiled it first); ERR_OVERQUOTA
+ * past sieve_max_script_size or sieve_max_scripts. */
+int store_sieve_put(struct store *st, const char *name, const void *data, size_t len,
+		    struct error *err);
+/* ERR_NONEXISTENT; the active script: ERR_INUSE ("ACTIVE" in ManageSieve). */
+int store_sieve_delete(struct store *st, const char *name, struct error *err);
+/* ERR_NONEXISTENT, ERR_ALREADYEXISTS; the active script stays active
+ * under its new name. */
+int store_sieve_rename(struct store *st, const char *oldname, const char *newname,
+		       struct error *err);
+/* name NULL: none active from now on; ERR_NONEXISTENT. */
+int store_sieve_activate(struct store *st, const char *name, struct error *err);
+/* The active script's text (into out) and name (*name, the caller frees
+ * it); 0 with *name NULL when none is active. */
+int store_sieve_active(struct store *st, struct buf *out, char **name, struct error *err);
 
 #endif

@@ -101,6 +101,8 @@ static const struct ckey keys[] = {
 	I(lmtp_max_message, "52428800", 1024, 2147483647L, "largest message accepted over LMTP, in bytes (advertised as SIZE)"),
 	I(lmtp_timeout, "300", 10, 3600, "seconds of LMTP client silence before the connection is closed"),
 	S(metrics_listen, "", "OpenMetrics (Prometheus) endpoint: one host:port on a loopback address, answering GET /metrics; empty: none"),
+	I(sieve_max_script_size, "1048576", 1024, 67108864, "largest Sieve script a user may store, in bytes"),
+	I(sieve_max_scripts, "32", 1, 10000, "Sieve scripts a user may keep (one of them active)"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -69,6 +69,8 @@ struct config {
 	long lmtp_max_message;
 	long lmtp_timeout;
 	char *metrics_listen;   /* OpenMetrics endpoint, loopback host:port */
+	long sieve_max_script_size; /* bytes of one Sieve script */
+	long sieve_max_scripts; /* Sieve scripts a user may keep */
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */
 	struct config_extra *extra;

@@ -166,7 +166,7 @@ static const char *const calls_worker[] = {
 	"openat", "open", "creat", "pread64", "pwrite64", "preadv", "pwritev", "stat", "lstat",
 	"statx", "fstatfs", "statfs", "access", "faccessat", "faccessat2", "getdents64", "getdents",
 	"mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
-	"link", "linkat", "readlink", "readlinkat", "ftruncate", "truncate", "fsync",
+	"link", "linkat", "symlink", "symlinkat", "readlink", "readlinkat", "ftruncate", "truncate", "fsync",
 	"fdatasync", "flock", "utimensat", "utimes", "utime", "futimesat", "fchmod", "fchmodat",
 	"chmod", "fchown", "fchownat", "umask", "fadvise64", "fallocate", "inotify_init1", "inotify_add_watch",
 	"inotify_rm_watch", "getcwd", "chdir", "fchdir", "getresuid", "getresgid",

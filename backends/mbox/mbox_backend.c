@@ -37,4 +37,11 @@ const struct backend_ops mbox_backend_ops = {
 	.copy = mbox_copy,
 	.notify_fd = mbox_notify_fd,
 	.search = mbox_search,
+	.sieve_list = mbox_sieve_list,
+	.sieve_get = mbox_sieve_get,
+	.sieve_put = mbox_sieve_put,
+	.sieve_delete = mbox_sieve_delete,
+	.sieve_rename = mbox_sieve_rename,
+	.sieve_activate = mbox_sieve_activate,
+	.sieve_active = mbox_sieve_active,
 };

@@ -75,6 +75,9 @@ struct mbox_fid {
 
 struct store {
 	char *user;
+	char *home;            /* the user's home: Sieve scripts (mbox_sieve.c) */
+	long sieve_max_size;   /* sieve_max_script_size */
+	long sieve_max_scripts;
 	char *inbox_path;      /* expanded mbox_inbox */
 	char *inbox_base;      /* its last component */
 	int inbox_dirfd;       /* its directory, -1 if that could not be opened */
@@ -242,6 +245,17 @@ int mbox_dir_renameat(int dirfd, const char *from, const char *to);
 int mbox_dir_linkat(int dirfd, const char *from, const char *to);
 /* Remove temp files left in a directory by processes that died. */
 void mbox_tmp_cleanup(int dirfd);
+
+/* mbox_sieve.c: Sieve scripts in Pigeonhole's layout */
+int mbox_sieve_list(struct store *st, backend_sieve_list_cb cb, void *ctx, struct error *err);
+int mbox_sieve_get(struct store *st, const char *name, struct buf *out, struct error *err);
+int mbox_sieve_put(struct store *st, const char *name, const void *data, size_t len,
+		   struct error *err);
+int mbox_sieve_delete(struct store *st, const char *name, struct error *err);
+int mbox_sieve_rename(struct store *st, const char *oldname, const char *newname,
+		      struct error *err);
+int mbox_sieve_activate(struct store *st, const char *name, struct error *err);
+int mbox_sieve_active(struct store *st, struct buf *out, char **name, struct error *err);
 
 /* mbox_lock.c */
 int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd, int write,

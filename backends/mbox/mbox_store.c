@@ -267,6 +267,9 @@ int mbox_store_open(const struct backend_user *u, const struct config *cfg, stru
 	}
 	st = xcalloc(1, sizeof(*st));
 	st->user = xstrdup(u->name);
+	st->home = xstrdup(u->home ? u->home : "");
+	st->sieve_max_size = cfg->sieve_max_script_size;
+	st->sieve_max_scripts = cfg->sieve_max_scripts;
 	st->inbox_path = config_expand(backend_setting_str(cfg, "mbox_inbox"), u->name,
 				       u->home ? u->home : "");
 	st->root_path = config_expand(backend_setting_str(cfg, "mbox_dir"), u->name,
@@ -313,6 +316,7 @@ void mbox_store_close(struct store *st)
 	if (st->inbox_dirfd >= 0)
 		close(st->inbox_dirfd);
 	free(st->user);
+	free(st->home);
 	free(st->inbox_path);
 	free(st->inbox_base);
 	free(st->root_path);

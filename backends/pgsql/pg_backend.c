@@ -88,6 +88,8 @@ static int pg_store_open(const struct backend_user *u, const struct config *cfg,
 	pgc_init(&st->db, dsn, timeout);
 	pgc_init(&st->listen, dsn, timeout);
 	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
+	st->sieve_max_size = cfg->sieve_max_script_size;
+	st->sieve_max_scripts = cfg->sieve_max_scripts;
 	if (store_user(st, u, err) < 0) {
 		pg_store_close(st);
 		return -1;
@@ -154,4 +156,11 @@ const struct backend_ops pgsql_backend_ops = {
 	.copy = pg_copy,
 	.notify_fd = pg_notify_fd,
 	.search = pg_search,
+	.sieve_list = pg_sieve_list,
+	.sieve_get = pg_sieve_get,
+	.sieve_put = pg_sieve_put,
+	.sieve_delete = pg_sieve_delete,
+	.sieve_rename = pg_sieve_rename,
+	.sieve_activate = pg_sieve_activate,
+	.sieve_active = pg_sieve_active,
 };

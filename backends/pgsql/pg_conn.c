@@ -83,6 +83,16 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			   "FROM haven.store_flags($1, $2, $3, $4, $5, $6)",
 	[PS_EXPUNGE] = "SELECT unnest(haven.expunge($1, $2))",
 	[PS_COPY] = "SELECT uidvalidity, src_uid, dst_uid FROM haven.copy($1, $2, $3, $4, $5)",
+	/* Sieve scripts (0009) */
+	[PS_SIEVE_LIST] = "SELECT name, active FROM haven.sieve_scripts WHERE user_id = $1 "
+			  "ORDER BY name",
+	[PS_SIEVE_GET] = "SELECT script FROM haven.sieve_scripts WHERE user_id = $1 AND name = $2",
+	[PS_SIEVE_PUT] = "SELECT haven.sieve_script_put($1, $2, $3::text, $4)",
+	[PS_SIEVE_DELETE] = "SELECT haven.sieve_script_delete($1, $2)",
+	[PS_SIEVE_RENAME] = "SELECT haven.sieve_script_rename($1, $2, $3)",
+	[PS_SIEVE_ACTIVATE] = "SELECT haven.sieve_script_activate($1, $2)",
+	[PS_SIEVE_ACTIVE] = "SELECT name, script FROM haven.sieve_scripts WHERE user_id = $1 "
+			    "AND active",
 };
 
 #define RETRIES 5
@@ -344,7 +354,7 @@ static enum error_code haven_code(const char *state)
 	} map[] = {
 		{ "HVNOX", ERR_NONEXISTENT }, { "HVTRY", ERR_TRYCREATE }, { "HVEXI", ERR_ALREADYEXISTS },
 		{ "HVCAN", ERR_CANNOT },      { "HVQUO", ERR_OVERQUOTA }, { "HVLIM", ERR_LIMIT },
-		{ "HVEXP", ERR_EXPUNGEISSUED },
+		{ "HVEXP", ERR_EXPUNGEISSUED }, { "HVUSE", ERR_INUSE },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i].state, state) == 0)

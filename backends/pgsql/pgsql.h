@@ -20,6 +20,8 @@ struct store {
 	int64_t user_id;
 	char *login;
 	uint64_t max_message;
+	long sieve_max_size;     /* sieve_max_script_size */
+	long sieve_max_scripts;
 	struct mailbox *views;   /* open views, for the listener's hints */
 };
 
@@ -158,6 +160,17 @@ int pg_notify_fd(struct mailbox *mb);
  * sync asks the database what changed). */
 void pg_listen_drain(struct store *st);
 void pg_listen_close(struct store *st);
+
+/* pg_sieve.c: Sieve scripts (the store_sieve_* calls of backend.h) */
+int pg_sieve_list(struct store *st, backend_sieve_list_cb cb, void *ctx, struct error *err);
+int pg_sieve_get(struct store *st, const char *name, struct buf *out, struct error *err);
+int pg_sieve_put(struct store *st, const char *name, const void *data, size_t len,
+		 struct error *err);
+int pg_sieve_delete(struct store *st, const char *name, struct error *err);
+int pg_sieve_rename(struct store *st, const char *oldname, const char *newname,
+		    struct error *err);
+int pg_sieve_activate(struct store *st, const char *name, struct error *err);
+int pg_sieve_active(struct store *st, struct buf *out, char **name, struct error *err);
 
 /* pg_search.c */
 int pg_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
