@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../sieve/sieve.h"
 #include "ms.h"
 #include "ms_parse.h"
 
@@ -98,6 +99,7 @@ void ms_capability_text(struct buf *b, const char *sasl, int starttls)
 	ms_capability_line(b, "IMPLEMENTATION", "Haven " HAVEN_VERSION);
 	if (sasl)
 		ms_capability_line(b, "SASL", sasl);
+	ms_capability_line(b, "SIEVE", sieve_extensions());
 	if (starttls)
 		ms_capability_line(b, "STARTTLS", NULL);
 	ms_capability_line(b, "VERSION", "1.0");

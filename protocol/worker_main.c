@@ -151,6 +151,10 @@ static void new_session(struct ipc_msg *m)
 		.timeout_sec = W->cfg.idle_timeout,
 	};
 	if (proto == LOGIN_PROTO_MANAGESIEVE) {
+		/* A literal is a script at most (PUTSCRIPT): a larger one is
+		 * refused before it is read (QUOTA/MAXSIZE). */
+		if (lim.max_literal > (size_t)W->cfg.sieve_max_script_size)
+			lim.max_literal = (size_t)W->cfg.sieve_max_script_size;
 		session_init(&ws->s, base, bev, &lim, ms_worker_commands, ms_worker_ncommands);
 		ws->s.dialect = &ms_dialect;
 		ws->s.capability = ms_worker_capability;

@@ -54,7 +54,7 @@ class ManageSieve:
             n = int(re.search(rb"\{(\d+)\}\r\n$", raw).group(1))
             data = self.f.read(n)
             raw = raw[:raw.rindex(b"{")] + b"{%d+}\r\n" % n + data + self.f.readline()
-        return self.tokens(raw.rstrip(b"\r\n") if not raw.endswith(b"}\r\n") else raw)
+        return self.tokens(raw[:-2] if raw.endswith(b"\r\n") else raw)
 
     @staticmethod
     def tokens(raw):

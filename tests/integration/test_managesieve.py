@@ -129,3 +129,97 @@ def test_bad_input(haven_factory):
     statuses = [c.response().status for _ in range(11)]
     assert statuses == ["NO"] * 10 + ["BYE"], statuses
     assert c.f.read() == b""
+
+
+# ---- the authenticated state: scripts ----------------------------------------
+
+SCRIPT = ('require ["fileinto", "imap4flags"];\r\n'
+          '# Grüße: filed by subject\r\n'
+          'if header :contains "subject" "spam" {\r\n'
+          '  fileinto "Junk";\r\n'
+          '} elsif address :is "from" "boss@example.com" {\r\n'
+          '  addflag "\\\\Flagged";\r\n'
+          '}\r\n').encode()
+BROKEN = b'require "fileinto";\r\nif header :contains "subject" {\r\n  fileinto "Junk";\r\n}\r\n'
+
+
+def names(c):
+    r = c.command("LISTSCRIPTS")
+    assert r.status == "OK", r
+    return {t[0].decode(): len(t) > 1 and t[1] == b"ACTIVE" for t in r.lines}
+
+
+def test_scripts_lifecycle(haven_factory):
+    h = start(haven_factory)
+    c = login(h)
+    assert names(c) == {}
+    assert "fileinto" in c.caps["SIEVE"].split()
+    r = c.command("PUTSCRIPT", "main", SCRIPT)
+    assert r.status == "OK", r
+    # A broken script: NO with the compiler's line, and nothing stored.
+    r = c.command("CHECKSCRIPT", BROKEN)
+    assert r.status == "NO" and r.text.startswith(b"line "), r
+    r = c.command("PUTSCRIPT", "broken", BROKEN)
+    assert r.status == "NO" and r.text.startswith(b"line "), r
+    assert c.command("CHECKSCRIPT", SCRIPT).status == "OK"
+    assert names(c) == {"main": False}
+    # GETSCRIPT gives the bytes back exactly.
+    r = c.command("GETSCRIPT", "main")
+    assert r.status == "OK" and r.lines == [[SCRIPT]], r
+    r = c.command("GETSCRIPT", "nope")
+    assert (r.status, r.code) == ("NO", "NONEXISTENT"), r
+    assert c.command("SETACTIVE", "main").status == "OK"
+    assert names(c) == {"main": True}
+    r = c.command("SETACTIVE", "nope")
+    assert (r.status, r.code) == ("NO", "NONEXISTENT"), r
+    # Renamed, it stays active.
+    assert c.command("PUTSCRIPT", "other", b"keep;\r\n").status == "OK"
+    r = c.command("RENAMESCRIPT", "main", "other")
+    assert (r.status, r.code) == ("NO", "ALREADYEXISTS"), r
+    r = c.command("RENAMESCRIPT", "nope", "x")
+    assert (r.status, r.code) == ("NO", "NONEXISTENT"), r
+    assert c.command("RENAMESCRIPT", "main", "filters").status == "OK"
+    assert names(c) == {"filters": True, "other": False}
+    # The active script cannot be deleted; once deactivated it can.
+    r = c.command("DELETESCRIPT", "filters")
+    assert (r.status, r.code) == ("NO", "ACTIVE"), r
+    assert c.command("SETACTIVE", "").status == "OK"
+    assert names(c) == {"filters": False, "other": False}
+    assert c.command("DELETESCRIPT", "filters").status == "OK"
+    r = c.command("DELETESCRIPT", "filters")
+    assert (r.status, r.code) == ("NO", "NONEXISTENT"), r
+    assert names(c) == {"other": False}
+    # A second session of the same user sees the same store.
+    c2 = login(h)
+    assert names(c2) == {"other": False}
+    for bad in ("a/b", "", "x" * 200, "tab\there"):
+        r = c.command("PUTSCRIPT", bad, b"keep;\r\n")
+        assert r.status == "NO", (bad, r)
+    assert c.command("LOGOUT").status == "OK"
+
+
+def test_havespace_and_limits(haven_factory):
+    h = start(haven_factory, "sieve_max_script_size = 2048\nsieve_max_scripts = 2")
+    c = login(h)
+    c.send(b'HAVESPACE "a" 100\r\n')
+    assert c.response().status == "OK"
+    c.send(b'HAVESPACE "a" 5000\r\n')
+    r = c.response()
+    assert (r.status, r.code) == ("NO", "QUOTA/MAXSIZE"), r
+    c.send(b'HAVESPACE "a" 99999999999\r\n')
+    assert c.response().status == "NO"
+    assert c.command("PUTSCRIPT", "a", b"keep;\r\n").status == "OK"
+    assert c.command("PUTSCRIPT", "b", b"keep;\r\n").status == "OK"
+    c.send(b'HAVESPACE "c" 10\r\n')
+    r = c.response()
+    assert (r.status, r.code) == ("NO", "QUOTA/MAXSCRIPTS"), r
+    c.send(b'HAVESPACE "b" 10\r\n')     # replacing one is fine
+    assert c.response().status == "OK"
+    r = c.command("PUTSCRIPT", "c", b"keep;\r\n")
+    assert (r.status, r.code) == ("NO", "QUOTA/MAXSCRIPTS"), r
+    # A script over the limit is refused before it is read; the session goes on.
+    big = b"# " + b"x" * 4000 + b"\r\nkeep;\r\n"
+    r = c.command("PUTSCRIPT", "a", big)
+    assert (r.status, r.code) == ("NO", "QUOTA/MAXSIZE"), r
+    assert names(c) == {"a": False, "b": False}
+    assert c.command("GETSCRIPT", "a").lines == [[b"keep;\r\n"]]
