@@ -3,6 +3,8 @@
 the authenticated session in the user worker, driven by the RFC's client
 (managesieve_client.py) as Thunderbird's and Roundcube's add-ons speak it."""
 import base64
+import shutil
+import subprocess
 
 import pytest
 
@@ -223,3 +225,40 @@ def test_havespace_and_limits(haven_factory):
     assert (r.status, r.code) == ("NO", "QUOTA/MAXSIZE"), r
     assert names(c) == {"a": False, "b": False}
     assert c.command("GETSCRIPT", "a").lines == [[b"keep;\r\n"]]
+
+
+# ---- a real client: sieve-connect (Debian's, scripts/install-deps) -----------
+
+def sieve_connect(h, *args, password=None):
+    argv = ["sieve-connect", "-s", "127.0.0.1", "-p", str(h.sieve_port), "-u", "alice",
+            "--passwordfd", "0", "--tlscafile", h.cert, "--noclearchan"] + list(args)
+    return subprocess.run(argv, input=(password or h.users["alice"]) + "\n", timeout=60,
+                          capture_output=True, text=True)
+
+
+@pytest.mark.skipif(shutil.which("sieve-connect") is None, reason="sieve-connect not installed")
+def test_sieve_connect(haven_factory, tmp_path):
+    h = start(haven_factory, "plaintext_auth = no")
+    local = tmp_path / "vacation.sieve"
+    local.write_bytes(SCRIPT)
+    # --noclearchan: it must get TLS (STARTTLS) before it authenticates.
+    r = sieve_connect(h, "--localsieve", str(local), "--remotesieve", "vac", "--upload")
+    assert r.returncode == 0, r.stderr
+    r = sieve_connect(h, "--remotesieve", "vac", "--activate")
+    assert r.returncode == 0, r.stderr
+    r = sieve_connect(h, "--list")
+    assert r.returncode == 0 and r.stdout.splitlines() == ['"vac" ACTIVE'], r
+    back = tmp_path / "back.sieve"
+    r = sieve_connect(h, "--localsieve", str(back), "--remotesieve", "vac", "--download")
+    assert r.returncode == 0, r.stderr
+    assert back.read_bytes() == SCRIPT
+    broken = tmp_path / "broken.sieve"
+    broken.write_bytes(BROKEN)
+    r = sieve_connect(h, "--localsieve", str(broken), "--remotesieve", "b", "--upload")
+    assert r.returncode != 0 and "line " in r.stdout + r.stderr, r
+    r = sieve_connect(h, "--list", password="wrong")
+    assert r.returncode != 0
+    c = connect(h)
+    c.starttls(h.cert)
+    assert c.authenticate_plain("alice", h.users["alice"]).status == "OK"
+    assert names(c) == {"vac": True}
