@@ -160,13 +160,13 @@ static void delivery_remove(struct delivery *d)
 
 static void on_deliver(struct lmtp_conn *c, struct ipc_msg *m)
 {
-	const char *mailbox;
+	struct deliver_env e;
 	const unsigned char *trace;
-	size_t tracelen;
 	uint32_t slot;
 
-	if (m->fd < 0 || ipc_get_u32(m, &slot) < 0 || ipc_get_str(m, &mailbox) < 0 ||
-	    ipc_get_bytes(m, &trace, &tracelen) < 0 || ipc_get_end(m) < 0 ||
+	if (m->fd < 0 || ipc_get_u32(m, &slot) < 0 || ipc_get_str(m, &e.mailbox) < 0 ||
+	    ipc_get_str(m, &e.from) < 0 || ipc_get_str(m, &e.to) < 0 ||
+	    ipc_get_bytes(m, &trace, &e.tracelen) < 0 || ipc_get_end(m) < 0 ||
 	    slot >= LMTP_MAX_RCPT || c->slot[slot].state != SLOT_OK) {
 		conn_kill(c, "sent a bad DELIVER");
 		return;
@@ -175,7 +175,8 @@ static void on_deliver(struct lmtp_conn *c, struct ipc_msg *m)
 	struct worker_identity id = { s->user, s->home, s->uid, s->gid, s->id, s->quota_bytes,
 				      s->quota_messages };
 	struct delivery *d = delivery_add(c, slot);
-	d->worker = workers_deliver(&id, d->req, mailbox, trace, tracelen, m->fd);
+	e.trace = trace;
+	d->worker = workers_deliver(&id, d->req, &e, m->fd);
 	if (d->worker < 0) {
 		delivery_remove(d);
 		send_u32_u32_str(c, MSG_LMTP_DELIVERED, slot, LMTP_DELIVER_TEMPFAIL,

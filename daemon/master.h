@@ -284,10 +284,18 @@ void workers_stop_all(void);
 /* After a reload: kept workers hold the old configuration, so they go. */
 void workers_reload(void);
 unsigned workers_count(void);
+/* What a delivery carries besides the message (MSG_WORKER_DELIVER). */
+struct deliver_env {
+	const char *mailbox;     /* the address's detail, "": INBOX */
+	const char *from;        /* envelope sender, "": the null sender */
+	const char *to;          /* the recipient as the MTA gave it */
+	const void *trace;       /* trace header to prepend */
+	size_t tracelen;
+};
 /* Give the user's worker (spawned when needed) a message to deliver:
  * fd is a sealed memfd (not consumed). The worker's pid, or -1. */
-pid_t workers_deliver(const struct worker_identity *id, uint32_t req, const char *mailbox,
-		      const void *trace, size_t tracelen, int fd);
+pid_t workers_deliver(const struct worker_identity *id, uint32_t req,
+		      const struct deliver_env *e, int fd);
 
 /* metrics.c: the counters and the metrics server (haven-metrics) */
 int metrics_open_listener(struct error *err);

@@ -26,7 +26,8 @@ static const char *const mechs[] = { "PLAIN", "LOGIN", "SCRAM-SHA-256", "SCRAM-S
 /* enum auth_status as labels */
 static const char *const results[] = { "ok", "failed", "tempfail", "blocked", "expired" };
 #define NRESULTS (sizeof(results) / sizeof(results[0]))
-static const char *const deliveries[] = { "ok", "overquota", "tempfail", "toobig", "refused" };
+static const char *const deliveries[] = { "ok", "overquota", "tempfail", "toobig", "refused",
+					     "rejected" };
 #define NDELIVERIES (sizeof(deliveries) / sizeof(deliveries[0]))
 #define MAX_CMDS 64
 

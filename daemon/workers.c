@@ -248,31 +248,33 @@ int workers_hand_off(const struct worker_identity *id, struct login_conn *lc, in
 	return 0;
 }
 
-static int send_delivery(struct user_worker *w, uint32_t req, const char *mailbox,
-			 const void *trace, size_t tracelen, int fd)
+static int send_delivery(struct user_worker *w, uint32_t req, const struct deliver_env *e,
+			 int fd)
 {
 	struct ipc_out o;
 	int r;
 
 	ipc_out_init(&o, MSG_WORKER_DELIVER, 0);
 	ipc_put_u32(&o, req);
-	ipc_put_str(&o, mailbox);
-	ipc_put_bytes(&o, trace, tracelen);
+	ipc_put_str(&o, e->mailbox);
+	ipc_put_str(&o, e->from);
+	ipc_put_str(&o, e->to);
+	ipc_put_bytes(&o, e->trace, e->tracelen);
 	r = ipc_send(w->chan, &o, fd);
 	ipc_out_free(&o);
 	return r;
 }
 
-pid_t workers_deliver(const struct worker_identity *id, uint32_t req, const char *mailbox,
-		      const void *trace, size_t tracelen, int fd)
+pid_t workers_deliver(const struct worker_identity *id, uint32_t req,
+		      const struct deliver_env *e, int fd)
 {
 	struct user_worker *w = worker_for(id);
-	int r = w ? send_delivery(w, req, mailbox, trace, tracelen, fd) : -1;
+	int r = w ? send_delivery(w, req, e, fd) : -1;
 
 	if (w && r < 0 && (errno == EPIPE || errno == ECONNREFUSED || errno == ECONNRESET)) {
 		w->quitting = 1;  /* gone, not reaped yet: as in workers_hand_off */
 		if ((w = worker_spawn(id)) != NULL)
-			r = send_delivery(w, req, mailbox, trace, tracelen, fd);
+			r = send_delivery(w, req, e, fd);
 	}
 	if (r < 0) {
 		log_err("handing a delivery to the worker for %s: %s", id->user, strerror(errno));

@@ -20,8 +20,9 @@ enum msg_lmtp {
 	MSG_LMTP_RCPT_RESULT,
 	/* lmtp -> master, with a sealed memfd holding the message: u32 slot,
 	 * str mailbox ("" for INBOX: the detail of the address, delivered
-	 * there when that mailbox exists), bytes trace header (prepended to
-	 * the message). */
+	 * there when that mailbox exists), str envelope sender (MAIL FROM
+	 * without <>, "" the null sender), str recipient (RCPT TO as given,
+	 * for Sieve), bytes trace header (prepended to the message). */
 	MSG_LMTP_DELIVER,
 	/* master -> lmtp: u32 slot, u32 status (enum lmtp_deliver_status),
 	 * str text (for the log and the reply) */
@@ -45,6 +46,7 @@ enum lmtp_deliver_status {
 	LMTP_DELIVER_TEMPFAIL = 2,   /* 451 4.3.0: try again later */
 	LMTP_DELIVER_TOOBIG = 3,     /* 552 5.3.4 */
 	LMTP_DELIVER_FAIL = 4,       /* 554 5.6.0: the store refuses this message */
+	LMTP_DELIVER_REJECT = 5,     /* 550 5.7.1 text: the user's Sieve script rejects it */
 };
 
 #endif

@@ -26,8 +26,9 @@ enum msg_worker {
 	MSG_WORKER_ADOPT,
 	/* master -> worker, with a sealed memfd holding a message from LMTP
 	 * (msg_lmtp.h): u32 request, str mailbox ("": INBOX; one that does
-	 * not exist means INBOX too), bytes trace header to prepend. Counts
-	 * as a session in QUIT_REQ's number. */
+	 * not exist means INBOX too), str envelope sender, str recipient
+	 * (as MSG_LMTP_DELIVER has them), bytes trace header to prepend.
+	 * Counts as a session in QUIT_REQ's number. */
 	MSG_WORKER_DELIVER,
 	/* worker -> master: u32 request, u32 status (enum
 	 * lmtp_deliver_status), str text. Sent once the message is durable

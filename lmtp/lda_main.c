@@ -9,9 +9,12 @@
  * databases, quota checked, the copy made by the user's own worker. It
  * needs no privilege and reads no mail. The answer is its exit status
  * (sysexits(3)): 0 stored, 67 no such user, 73 refused by the store (over
- * quota, too big), 75 try again later (the MTA keeps the message), 64 a
- * bad command line, 78 no LMTP listener configured; the reply's text goes
- * to standard error, where the MTA puts it in its bounce or log. */
+ * quota, too big), 77 rejected by the user's Sieve script (550 5.7.1:
+ * the MTA bounces it with the script's reason, as RFC 5429 2.2 prefers to
+ * a rejection message of our own; Dovecot's LDA does the same with -e),
+ * 75 try again later (the MTA keeps the message), 64 a bad command line,
+ * 78 no LMTP listener configured; the reply's text goes to standard
+ * error, where the MTA puts it in its bounce or log. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@
 #define EX_USAGE 64
 #define EX_NOUSER 67
 #define EX_CANTCREAT 73
+#define EX_NOPERM 77
 #define EX_TEMPFAIL 75
 #define EX_CONFIG 78
 
@@ -176,6 +180,7 @@ static void step(struct lda *l, int want, const char *fmt, const char *a, const 
 		return;
 	fprintf(stderr, "haven-deliver: %s\n", line);
 	exit(code == 550 && strstr(line, "5.1.1") ? EX_NOUSER
+	     : code == 550 && strstr(line, "5.7.1") ? EX_NOPERM
 	     : code / 100 == 5 ? EX_CANTCREAT : EX_TEMPFAIL);
 }
 

@@ -105,6 +105,8 @@ static int deliver_one(uint32_t slot)
 	ipc_out_init(&o, MSG_LMTP_DELIVER, 0);
 	ipc_put_u32(&o, slot);
 	ipc_put_str(&o, r->detail);
+	ipc_put_str(&o, S->from);
+	ipc_put_str(&o, r->addr);
 	ipc_put_bytes(&o, trace.data, trace.len);
 	rc = ipc_send(CHILD_FD_MASTER, &o, S->memfd);
 	ipc_out_free(&o);
@@ -121,12 +123,17 @@ static void reply_all(void)
 		[LMTP_DELIVER_TEMPFAIL] = { 451, "4.3.0 <%s> Temporary failure, try again later" },
 		[LMTP_DELIVER_TOOBIG] = { 552, "5.3.4 <%s> Message too big for this mailbox" },
 		[LMTP_DELIVER_FAIL] = { 554, "5.6.0 <%s> Message refused by the mail store" },
+		[LMTP_DELIVER_REJECT] = { 550, "5.7.1 %s" },
 	};
 	for (uint32_t i = 0; i < S->nrcpt; i++) {
 		const struct lmtp_rcpt *r = &S->rcpt[i];
-		uint32_t st = r->result <= LMTP_DELIVER_FAIL ? r->result : LMTP_DELIVER_TEMPFAIL;
-		if (r->state == RCPT_OK)
-			lmtp_reply(what[st].code, what[st].text, r->addr);
+		uint32_t st = r->result <= LMTP_DELIVER_REJECT ? r->result : LMTP_DELIVER_TEMPFAIL;
+		if (r->state != RCPT_OK)
+			continue;
+		/* RFC 5429 2.2: a Sieve reject is refused in the protocol, with
+		 * the script's reason (one line, printable: reply_text) */
+		lmtp_reply(what[st].code, what[st].text,
+			   st == LMTP_DELIVER_REJECT ? r->text : r->addr);
 	}
 }
 
@@ -166,12 +173,24 @@ void lmtp_msg_deliver(void)
 		lmtp_msg_delivered(UINT32_MAX, 0, "");
 }
 
+/* text as one line of a reply: printable ASCII (anything else a '?'),
+ * "Rejected" when empty. */
+static void reply_text(char *out, size_t size, const char *text)
+{
+	size_t n = 0;
+	for (; *text && n + 1 < size; text++)
+		out[n++] = (unsigned char)*text >= 0x20 && (unsigned char)*text < 0x7f ? *text : '?';
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, size, "Rejected");
+}
+
 void lmtp_msg_delivered(uint32_t slot, uint32_t status, const char *text)
 {
 	if (slot < S->nrcpt && S->rcpt[slot].state == RCPT_OK && !S->rcpt[slot].answered) {
 		S->rcpt[slot].answered = 1;
 		S->rcpt[slot].result = status;
-		snprintf(S->rcpt[slot].text, sizeof(S->rcpt[slot].text), "%s", text);
+		reply_text(S->rcpt[slot].text, sizeof(S->rcpt[slot].text), text);
 		log_info("delivery: from=<%s> to=<%s> size=%llu remote=%s: %s", S->from,
 			 S->rcpt[slot].addr, (unsigned long long)S->size, S->remote,
 			 status == LMTP_DELIVER_OK ? "saved" : text);

@@ -86,6 +86,9 @@ struct ipc_msg;
 void worker_deliver(struct ipc_msg *m);
 
 /* worker_util.c */
+/* The bit of a system flag ("\\Seen", any case): 0, or -1 when name is
+ * none that can be stored. */
+int flag_system_bit(const char *name, uint32_t *bit);
 /* Flags list "(\Seen $Label)" -> system flag bits + keyword names. */
 int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
 		const char ***keywords, size_t *nkeywords, const char **err);

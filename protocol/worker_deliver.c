@@ -1,7 +1,9 @@
 /* Mail from LMTP into this user's store (MSG_WORKER_DELIVER): the LMTP
- * worker's memfd, behind the trace header, appended as an APPEND without
- * flags would be, to the detail's mailbox when it exists, else INBOX.
- * The answer goes back once the store has it durably (or refused it).
+ * worker's memfd, behind the trace header, appended as an APPEND would
+ * be, where the user's Sieve script says (deliver_sieve.c,
+ * deliver_actions.c), or without one to the detail's mailbox when it
+ * exists, else INBOX. The answer goes back once the store has it durably
+ * (or refused it).
  *
  * The memfd comes from an unprivileged process: it must be sealed against
  * any change, so the bytes read are the bytes it meant, and it is read
@@ -18,6 +20,7 @@
 #include "../lib/log.h"
 #include "../lib/msg_lmtp.h"
 #include "../lib/msg_worker.h"
+#include "deliver.h"
 #include "worker.h"
 
 #define DELIVER_PIECE (64 * 1024)
@@ -36,9 +39,7 @@ static void answer(uint32_t req, uint32_t status, const char *text)
 	ipc_out_free(&o);
 }
 
-/* What the MTA is told of a store's refusal: only what will not change
- * by itself is permanent. */
-static uint32_t status_of(const struct error *err)
+uint32_t deliver_status_of(const struct error *err)
 {
 	switch (err->code) {
 	case ERR_OVERQUOTA: return LMTP_DELIVER_OVERQUOTA;
@@ -48,14 +49,13 @@ static uint32_t status_of(const struct error *err)
 	}
 }
 
-/* The detail's mailbox if there is one by that name, else INBOX. */
-static const char *target(const char *mailbox)
+const char *deliver_target(const char *detail)
 {
 	struct mailbox_status st;
 	struct error err;
 
-	if (mailbox[0] && store_status(W->store, mailbox, &st, &err) == 0)
-		return mailbox;
+	if (detail[0] && store_status(W->store, detail, &st, &err) == 0)
+		return detail;
 	return "INBOX";
 }
 
@@ -66,13 +66,13 @@ static int local_tz_minutes(time_t t)
 }
 
 /* The message's bytes after the trace header, from fd, into ap. */
-static int copy_body(int fd, off_t size, struct appender *ap, struct error *err)
+static int copy_body(int fd, uint64_t size, struct appender *ap, struct error *err)
 {
 	static char piece[DELIVER_PIECE];
 
-	for (off_t at = 0; at < size;) {
+	for (uint64_t at = 0; at < size;) {
 		size_t want = size - at < DELIVER_PIECE ? (size_t)(size - at) : DELIVER_PIECE;
-		ssize_t n = pread(fd, piece, want, at);
+		ssize_t n = pread(fd, piece, want, (off_t)at);
 		if (n <= 0) {
 			error_set(err, ERR_INTERNAL, "reading the message: %s",
 				  n < 0 ? strerror(errno) : "short");
@@ -80,56 +80,88 @@ static int copy_body(int fd, off_t size, struct appender *ap, struct error *err)
 		}
 		if (store_append_write(ap, piece, (size_t)n, err) < 0)
 			return -1;
-		at += n;
+		at += (uint64_t)n;
 	}
 	return 0;
 }
 
-/* Store it: 0 with the UID, or -1 with err. */
-static int store(int fd, const char *mailbox, const unsigned char *trace, size_t tracelen,
-		 uint32_t *uid, struct error *err)
+int deliver_store(const struct deliver_job *j, const char *mailbox, uint32_t flags,
+		  const char *const *keywords, size_t nkeywords, struct error *err)
 {
-	struct stat st;
 	struct appender *ap;
-	uint32_t uidvalidity;
+	uint32_t uidvalidity, uid;
 	time_t now = time(NULL);
 
-	if (fcntl(fd, F_GET_SEALS) != DELIVER_SEALS || fstat(fd, &st) < 0) {
-		error_set(err, ERR_INTERNAL, "message not sealed");
+	if (store_append_begin(W->store, mailbox, j->tracelen + j->size, flags, keywords,
+			       nkeywords, now, local_tz_minutes(now), &ap, err) < 0)
 		return -1;
-	}
-	if (store_append_begin(W->store, mailbox, tracelen + (uint64_t)st.st_size, 0, NULL, 0, now,
-			       local_tz_minutes(now), &ap, err) < 0)
-		return -1;
-	if (store_append_write(ap, trace, tracelen, err) < 0 ||
-	    copy_body(fd, st.st_size, ap, err) < 0) {
+	if (store_append_write(ap, j->trace, j->tracelen, err) < 0 ||
+	    copy_body(j->fd, j->size, ap, err) < 0) {
 		store_append_abort(ap);
 		return -1;
 	}
-	return store_append_finish(ap, &uidvalidity, uid, err);
+	if (store_append_finish(ap, &uidvalidity, &uid, err) < 0)
+		return -1;
+	log_info("delivered: user=%s mailbox=%s uid=%u", W->user.name, mailbox, uid);
+	return 0;
+}
+
+/* The message as it comes, to the detail's mailbox or INBOX. */
+static void deliver_plain(const struct deliver_job *j, struct deliver_outcome *out)
+{
+	struct error err;
+	const char *to = deliver_target(j->detail);
+
+	out->status = LMTP_DELIVER_OK;
+	snprintf(out->text, sizeof(out->text), "Delivered");
+	if (deliver_store(j, to, 0, NULL, 0, &err) < 0) {
+		out->status = deliver_status_of(&err);
+		snprintf(out->text, sizeof(out->text), "%s", err.msg);
+	}
+}
+
+/* The user's Sieve script decides where the message goes, if there is
+ * one; else (or when it cannot be read now) as without. */
+static void deliver_job_run(const struct deliver_job *j, struct deliver_outcome *out)
+{
+	struct sieve_result res;
+	int rc = deliver_sieve_run(j, &res);
+
+	if (rc < 0) {
+		out->status = LMTP_DELIVER_TEMPFAIL;
+		snprintf(out->text, sizeof(out->text), "Sieve script unavailable, try again later");
+	} else if (rc == 0) {
+		deliver_plain(j, out);
+	} else {
+		deliver_actions(j, &res, out);
+		sieve_result_free(&res);
+	}
 }
 
 void worker_deliver(struct ipc_msg *m)
 {
-	const char *mailbox, *to;
-	const unsigned char *trace;
-	size_t tracelen;
-	uint32_t req, uid;
-	struct error err;
+	struct deliver_job j = { .fd = m->fd };
+	struct deliver_outcome out;
+	struct stat st;
+	uint32_t req;
 
 	W->sessions_seen++;
-	if (m->fd < 0 || ipc_get_u32(m, &req) < 0 || ipc_get_str(m, &mailbox) < 0 ||
-	    ipc_get_bytes(m, &trace, &tracelen) < 0 || ipc_get_end(m) < 0) {
+	if (m->fd < 0 || ipc_get_u32(m, &req) < 0 || ipc_get_str(m, &j.detail) < 0 ||
+	    ipc_get_str(m, &j.from) < 0 || ipc_get_str(m, &j.to) < 0 ||
+	    ipc_get_bytes(m, &j.trace, &j.tracelen) < 0 || ipc_get_end(m) < 0) {
 		log_err("malformed delivery from master");
 		return;
 	}
-	to = target(mailbox);
-	if (store(m->fd, to, trace, tracelen, &uid, &err) < 0) {
-		log_info("delivery to %s/%s failed: %s", W->user.name, to, err.msg);
-		answer(req, status_of(&err), err.msg);
+	if (fcntl(m->fd, F_GET_SEALS) != DELIVER_SEALS || fstat(m->fd, &st) < 0) {
+		log_err("delivery for %s: message not sealed", W->user.name);
+		answer(req, LMTP_DELIVER_TEMPFAIL, "message not sealed");
 		return;
 	}
-	log_info("delivered: user=%s mailbox=%s uid=%u", W->user.name, to, uid);
-	answer(req, LMTP_DELIVER_OK, "Delivered");
-	wsession_idle_poke_others(NULL);
+	j.size = (uint64_t)st.st_size;
+	deliver_job_run(&j, &out);
+	if (out.status != LMTP_DELIVER_OK && out.status != LMTP_DELIVER_REJECT)
+		log_info("delivery to %s failed: %s", W->user.name, out.text);
+	answer(req, out.status, out.text);
+	if (out.status == LMTP_DELIVER_OK)
+		wsession_idle_poke_others(NULL);
 }

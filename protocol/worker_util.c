@@ -19,6 +19,17 @@ static const struct {
 };
 #define NSYSFLAGS (sizeof(sysflags) / sizeof(sysflags[0]))
 
+int flag_system_bit(const char *name, uint32_t *bit)
+{
+	for (size_t k = 0; k < NSYSFLAGS; k++) {
+		if (strcasecmp(name, sysflags[k].name) == 0) {
+			*bit = sysflags[k].bit;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
 		const char ***keywords, size_t *nkeywords, const char **err)
 {
@@ -30,22 +41,19 @@ int flags_parse(struct session *s, const struct imap_arg *list, uint32_t *flags,
 	*keywords = arena_alloc(s->arena, (n ? n : 1) * sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		const struct imap_arg *a = &items[i];
-		size_t k;
+		uint32_t bit;
 		if (a->type != IMAP_ARG_ATOM) {
 			*err = "Flags must be atoms";
 			return -1;
 		}
 		if (a->str[0] == '\\') {
-			for (k = 0; k < NSYSFLAGS; k++)
-				if (strcasecmp(a->str, sysflags[k].name) == 0)
-					break;
-			if (k == NSYSFLAGS) {
-				/* \Recent cannot be stored; other unknown system
-				 * flags are invalid. */
+			/* \Recent cannot be stored; other unknown system
+			 * flags are invalid. */
+			if (flag_system_bit(a->str, &bit) < 0) {
 				*err = "Invalid system flag";
 				return -1;
 			}
-			*flags |= sysflags[k].bit;
+			*flags |= bit;
 			continue;
 		}
 		if (!mail_keyword_valid(a->str, a->len)) {
