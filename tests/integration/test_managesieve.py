@@ -9,7 +9,9 @@ import subprocess
 import pytest
 
 from conftest import free_port
+from lmtp_client import Lmtp
 from managesieve_client import ManageSieve
+from netwait import wait_listening
 
 
 def start(haven_factory, extra=""):
@@ -262,3 +264,48 @@ def test_sieve_connect(haven_factory, tmp_path):
     c.starttls(h.cert)
     assert c.authenticate_plain("alice", h.users["alice"]).status == "OK"
     assert names(c) == {"vac": True}
+
+
+# ---- what it is for: a script put and activated here filters delivery --------
+
+def deliver(h, subject):
+    c = Lmtp(h.lmtp_port)
+    c.lhlo()
+    c.ok(b"MAIL FROM:<sender@example.org>")
+    c.ok(b"RCPT TO:<alice>")
+    replies = c.data(b"From: sender@example.org\r\nTo: alice@example.org\r\nSubject: " +
+                     subject + b"\r\n\r\nbody\r\n", 1)
+    c.close()
+    assert [code for code, _ in replies] == [250], replies
+
+
+def subjects(h, box):
+    m = h.login("alice")
+    typ, data = m.select('"%s"' % box, readonly=True)
+    assert typ == "OK", data
+    typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])") if int(data[0]) else ("OK", [])
+    m.logout()
+    return sorted(part[1].strip().decode()[len("Subject: "):] for part in data
+                  if isinstance(part, tuple))
+
+
+def test_script_filters_lmtp_delivery(haven_factory):
+    lmtp_port = free_port()
+    h = start(haven_factory, "lmtp_listen = 127.0.0.1:%d" % lmtp_port)
+    h.lmtp_port = lmtp_port
+    wait_listening(lmtp_port, h.proc, 30, h.log_text)
+    m = h.login("alice")
+    assert m.create("Filtered")[0] == "OK"
+    m.logout()
+    c = login(h)
+    script = b'require "fileinto";\r\nif header :contains "subject" "spam" {\r\n' \
+             b'  fileinto "Filtered";\r\n}\r\n'
+    assert c.command("PUTSCRIPT", "filter", script).status == "OK"
+    deliver(h, b"spam before activation")
+    assert c.command("SETACTIVE", "filter").status == "OK"
+    deliver(h, b"ham")
+    deliver(h, b"more spam")
+    assert c.command("SETACTIVE", "").status == "OK"
+    deliver(h, b"spam after deactivation")
+    assert subjects(h, "Filtered") == ["more spam"]
+    assert subjects(h, "INBOX") == ["ham", "spam after deactivation", "spam before activation"]
