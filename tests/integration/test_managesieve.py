@@ -135,6 +135,15 @@ def test_bad_input(haven_factory):
     assert c.f.read() == b""
 
 
+def test_preauth_timeout(haven_factory):
+    h = start(haven_factory, "preauth_idle_timeout = 1\npreauth_timeout = 2")
+    c = connect(h)
+    # Silence before login ends it with a ManageSieve BYE, as IMAP's does.
+    r = c.response()
+    assert r.status == "BYE", r
+    assert c.f.read() == b""
+
+
 # ---- the authenticated state: scripts ----------------------------------------
 
 SCRIPT = ('require ["fileinto", "imap4flags"];\r\n'
