@@ -4,7 +4,9 @@ the authenticated session in the user worker, driven by the RFC's client
 (managesieve_client.py) as Thunderbird's and Roundcube's add-ons speak it."""
 import base64
 import shutil
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -142,6 +144,23 @@ def test_preauth_timeout(haven_factory):
     r = c.response()
     assert r.status == "BYE", r
     assert c.f.read() == b""
+
+
+def test_refused_in_managesieve_terms(haven_factory):
+    """The master refuses beyond max_connections before any worker sees
+    the client: in ManageSieve's syntax on its listener."""
+    h = start(haven_factory, "max_connections = 1")
+    # The harness's own probe of the IMAP port may still hold the one slot.
+    for _ in range(100):
+        first = connect(h)
+        if first.greeting.status == "OK":
+            break
+        first.close()
+        time.sleep(0.1)
+    s = socket.create_connection(("127.0.0.1", h.sieve_port), timeout=20)
+    assert s.makefile("rb").read() == b'BYE (TRYLATER) "Too many connections"\r\n'
+    s.close()
+    assert first.command("NOOP").status == "OK"
 
 
 # ---- the authenticated state: scripts ----------------------------------------
