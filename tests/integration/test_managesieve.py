@@ -20,6 +20,8 @@ def start(haven_factory, extra=""):
     port = free_port()
     h = haven_factory(extra_conf="managesieve_listen = 127.0.0.1:%d\n%s" % (port, extra))
     h.sieve_port = port
+    # The harness waited for the IMAP port; this one is bound just after.
+    wait_listening(port, h.proc, 30, h.log_text)
     return h
 
 
