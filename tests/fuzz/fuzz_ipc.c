@@ -69,7 +69,6 @@ static int decode_login_auth(struct ipc_msg *m)
 	ipc_put_u32(&o, tls);
 	ipc_put_str(&o, enabled);
 	ipc_put_bytes(&o, left, leftlen);
-	ipc_put_u32(&o, proto);
 	check_same(m, &o);
 	ipc_out_free(&o);
 	return 0;
@@ -159,6 +158,7 @@ static int decode_worker_session(struct ipc_msg *m)
 	ipc_put_u32(&o, tls);
 	ipc_put_str(&o, enabled);
 	ipc_put_bytes(&o, left, leftlen);
+	ipc_put_u32(&o, proto);
 	check_same(m, &o);
 	ipc_out_free(&o);
 	return 0;
