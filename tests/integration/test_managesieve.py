@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, only_backends
 from lmtp_client import Lmtp
 from managesieve_client import ManageSieve
 from netwait import wait_listening
+from sasl_client import Scram
 
 
 def start(haven_factory, extra=""):
@@ -82,6 +83,30 @@ def test_wrong_password_then_right(haven_factory):
     r = c.authenticate_plain("alice", h.users["alice"], initial=False)
     assert r.status == "OK", r
     assert c.command("NOOP").status == "OK"
+
+
+def test_scram_sha_256(haven_factory):
+    """SCRAM as IMAP offers it, in ManageSieve's strings: the server's
+    signature comes as a last challenge, answered with an empty string."""
+    h = start(haven_factory)
+    c = connect(h)
+    assert "SCRAM-SHA-256" in c.caps["SASL"].split()
+    client = Scram("alice", h.users["alice"])
+    c.send(b'AUTHENTICATE "SCRAM-SHA-256" "%s"\r\n' % base64.b64encode(client.first()))
+    server_first = base64.b64decode(c.line()[0])
+    c.send(b'"%s"\r\n' % base64.b64encode(client.final(server_first)))
+    assert client.verify(base64.b64decode(c.line()[0]))
+    c.send(b'""\r\n')
+    assert c.response().status == "OK"
+    assert names(c) == {}
+    # A wrong proof fails like a wrong password.
+    c = connect(h)
+    client = Scram("alice", h.users["alice"])
+    c.send(b'AUTHENTICATE "SCRAM-SHA-256" "%s"\r\n' % base64.b64encode(client.first()))
+    server_first = base64.b64decode(c.line()[0])
+    c.send(b'"%s"\r\n' % base64.b64encode(client.final(server_first, proof_tamper=True)))
+    r = c.response()
+    assert r.status == "NO", r
 
 
 def test_sasl_cancel_and_bad_answer(haven_factory):
@@ -339,3 +364,17 @@ def test_script_filters_lmtp_delivery(haven_factory):
     deliver(h, b"spam after deactivation")
     assert subjects(h, "Filtered") == ["more spam"]
     assert subjects(h, "INBOX") == ["ham", "spam after deactivation", "spam before activation"]
+
+
+@only_backends("pgsql")
+def test_store_down_is_trylater(haven_factory):
+    """The store's connection lost under a session: NO (TRYLATER), the
+    session goes on, and the next command finds the store again."""
+    h = start(haven_factory)
+    c = login(h)
+    assert c.command("PUTSCRIPT", "s", b"keep;\r\n").status == "OK"
+    h.pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+              "WHERE datname = current_database() AND usename = 'haven_worker'", db=h.db)
+    r = c.command("LISTSCRIPTS")
+    assert (r.status, r.code) == ("NO", "TRYLATER"), r
+    assert names(c) == {"s": False}
