@@ -203,7 +203,7 @@ static void start_connection(int fd, const char *sid, const char *remote, int im
 	};
 	if (L->proto == LOGIN_PROTO_MANAGESIEVE) {
 		session_init(&L->s, base, bev, &lim, ms_login_commands, ms_login_ncommands);
-		L->s.dialect = &ms_dialect;
+		session_set_dialect(&L->s, &ms_dialect);
 		L->s.capability = ms_login_capability;
 	} else {
 		session_init(&L->s, base, bev, &lim, login_commands, login_ncommands);

@@ -119,6 +119,13 @@ void session_init(struct session *s, struct event_base *base, struct bufferevent
 	setup_bev(s, bev);
 }
 
+void session_set_dialect(struct session *s, const struct session_dialect *d)
+{
+	s->dialect = d;
+	/* Its clients never wait for a continuation. */
+	s->reader.no_sync = 1;
+}
+
 void session_set_bev(struct session *s, struct bufferevent *bev)
 {
 	if (s->bev)
@@ -448,7 +455,7 @@ static void session_literal(struct session *s)
 	} else {
 		imap_reader_accept(&s->reader);
 	}
-	if (lit.sync && s->dialect == NULL)
+	if (lit.sync)
 		session_write(s, "+ OK\r\n", 6);
 }
 

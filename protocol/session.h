@@ -73,7 +73,7 @@ struct session_sink {
  * ms.h): how a framed command is parsed, and how a command's answer and
  * BYE look (session_tagged and session_bye go through respond; result is
  * "OK", "NO", "BAD" or "BYE", code an RFC 5530 code or NULL). Its
- * synchronizing literals get no continuation. */
+ * literals are all non-synchronizing (session_set_dialect). */
 struct session_dialect {
 	int (*parse)(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
 		     const char **errmsg);
@@ -142,6 +142,8 @@ struct session {
 /* Take over bev (already set up, e.g. socket or TLS). */
 void session_init(struct session *s, struct event_base *base, struct bufferevent *bev,
 		  const struct session_limits *lim, const struct command *cmds, size_t ncmds);
+/* Speak d instead of IMAP from now on (right after session_init). */
+void session_set_dialect(struct session *s, const struct session_dialect *d);
 /* Swap the transport (STARTTLS): old bev freed without closing the fd. */
 void session_set_bev(struct session *s, struct bufferevent *bev);
 /* Take the transport away (login worker turning into a TLS proxy): the

@@ -156,7 +156,7 @@ static void new_session(struct ipc_msg *m)
 		if (lim.max_literal > (size_t)W->cfg.sieve_max_script_size)
 			lim.max_literal = (size_t)W->cfg.sieve_max_script_size;
 		session_init(&ws->s, base, bev, &lim, ms_worker_commands, ms_worker_ncommands);
-		ws->s.dialect = &ms_dialect;
+		session_set_dialect(&ws->s, &ms_dialect);
 		ws->s.capability = ms_worker_capability;
 	} else {
 		session_init(&ws->s, base, bev, &lim, worker_commands, worker_ncommands);

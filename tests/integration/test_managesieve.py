@@ -142,6 +142,24 @@ def test_literal_forms(haven_factory):
     assert c.response().status == "OK"
 
 
+def test_refused_literal_is_never_read_as_commands(haven_factory):
+    """A ManageSieve client sends a {n} literal's bytes without waiting:
+    when the command is refused, they are skipped, not run as commands."""
+    h = start(haven_factory, "max_literal_preauth = 100")
+    c = connect(h)
+    inner = b'NOOP "injected"\r\n'
+    c.send(b'PUTSCRIPT "x" {%d}\r\n%s\r\nNOOP "after"\r\n' % (len(inner), inner))
+    assert c.response().status == "NO"
+    r = c.response()
+    assert (r.status, r.code) == ("OK", "TAG after"), r
+    big = b'NOOP "injected"\r\n' * 10
+    c.send(b"NOOP {%d}\r\n%s\r\nNOOP \"after2\"\r\n" % (len(big), big))
+    r = c.response()
+    assert (r.status, r.code) == ("NO", "QUOTA/MAXSIZE"), r
+    r = c.response()
+    assert (r.status, r.code) == ("OK", "TAG after2"), r
+
+
 def test_bad_input(haven_factory):
     h = start(haven_factory, "max_literal_preauth = 100\nmax_preauth_line = 300")
     c = connect(h)
