@@ -124,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t left = size;
 
 	imap_reader_init(&r, 1024, 4096, 8192);
+	r.no_sync = 1;  /* as a ManageSieve session reads (session_set_dialect) */
 	while (left > 0) {
 		size_t used = 0, len;
 		enum imap_read_status st = imap_reader_feed(&r, p, left, &used);
