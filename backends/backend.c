@@ -473,7 +473,8 @@ int store_sieve_name_check(const char *name, struct error *err)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 		if (c < 0x20 || c == 0x7f || c == '/') {
-			error_set(err, ERR_CANNOT, "Script names may not hold '/' or control characters");
+			error_set(err, ERR_CANNOT,
+				  "Script names may not hold '/' or control characters");
 			return -1;
 		}
 	}
@@ -543,4 +544,23 @@ int store_sieve_active(struct store *st, struct buf *out, char **name, struct er
 	if (sieve_usable(be->sieve_active != NULL, NULL, NULL, err) < 0)
 		return -1;
 	return be->sieve_active(st, out, name, err);
+}
+
+int store_sieve_reply_claim(struct store *st, const char *key, unsigned long seconds,
+			    struct error *err)
+{
+	size_t len = strlen(key);
+	int bad = len == 0 || len > STORE_SIEVE_KEY_MAX;
+
+	if (sieve_usable(be->sieve_reply_claim != NULL, NULL, NULL, err) < 0)
+		return -1;
+	for (size_t i = 0; i < len; i++)
+		bad |= key[i] <= ' ' || key[i] > '~';
+	if (bad) {
+		error_set(err, ERR_CANNOT, "Invalid reply key");
+		return -1;
+	}
+	if (seconds == 0)
+		return 1;
+	return be->sieve_reply_claim(st, key, seconds, time(NULL), err);
 }

@@ -246,6 +246,8 @@ struct backend_ops {
 			    struct error *err);
 	int (*sieve_activate)(struct store *st, const char *name, struct error *err);
 	int (*sieve_active)(struct store *st, struct buf *out, char **name, struct error *err);
+	int (*sieve_reply_claim)(struct store *st, const char *key, unsigned long seconds,
+				 time_t now, struct error *err);
 };
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
@@ -364,5 +366,13 @@ int store_sieve_activate(struct store *st, const char *name, struct error *err);
 /* The active script's text (into out) and name (*name, the caller frees
  * it); 0 with *name NULL when none is active. */
 int store_sieve_active(struct store *st, struct buf *out, char **name, struct error *err);
+/* Vacation replies sent (RFC 5230 4.2): 1 when none was sent under key
+ * (the sender and the handle, hashed: printable, at most 128 bytes)
+ * within the last `seconds`, and one is recorded as sent now; 0 when one
+ * was. seconds 0 (RFC 6131): always 1. The record is bounded: entries
+ * expire, and a store may forget the oldest. */
+#define STORE_SIEVE_KEY_MAX 128
+int store_sieve_reply_claim(struct store *st, const char *key, unsigned long seconds,
+			    struct error *err);
 
 #endif

@@ -103,6 +103,7 @@ static const struct ckey keys[] = {
 	S(metrics_listen, "", "OpenMetrics (Prometheus) endpoint: one host:port on a loopback address, answering GET /metrics; empty: none"),
 	I(sieve_max_script_size, "1048576", 1024, 67108864, "largest Sieve script a user may store, in bytes"),
 	I(sieve_max_scripts, "32", 1, 10000, "Sieve scripts a user may keep (one of them active)"),
+	S(submission_host, "", "where Sieve's outgoing mail (redirect, vacation replies) goes, by plain SMTP without login: host:port of a local MTA or the path of a unix socket; empty: none is sent (logged; a redirect keeps the message instead)"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

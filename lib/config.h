@@ -71,6 +71,7 @@ struct config {
 	char *metrics_listen;   /* OpenMetrics endpoint, loopback host:port */
 	long sieve_max_script_size; /* bytes of one Sieve script */
 	long sieve_max_scripts; /* Sieve scripts a user may keep */
+	char *submission_host;  /* SMTP relay for Sieve's outgoing mail, "" none */
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */
 	struct config_extra *extra;

@@ -36,17 +36,45 @@ const char *deliver_target(const char *detail);
  * change by itself. */
 uint32_t deliver_status_of(const struct error *err);
 
-/* deliver_sieve.c: run the user's active script on the message. 1: *res
- * holds what it decided (the caller frees it); 0: no script to run (none
+/* A script's run: the message as it saw it (msg.header points into
+ * header) and what it decided. */
+struct deliver_sieve {
+	struct buf header;
+	struct sieve_msg msg;
+	struct sieve_result res;
+};
+/* deliver_sieve.c: run the user's active script on the message. 1: *ds
+ * holds the run (deliver_sieve_done frees it); 0: no script to run (none
  * active, or one that does not compile: logged, and the mail is kept as
  * without a script); -1: the script cannot be read now (try later). */
-int deliver_sieve_run(const struct deliver_job *j, struct sieve_result *res);
+int deliver_sieve_run(const struct deliver_job *j, struct deliver_sieve *ds);
+void deliver_sieve_done(struct deliver_sieve *ds);
+
+/* deliver_submit.c: a message out through submission_host (plain SMTP):
+ * head's bytes, then (fd >= 0) fdsize bytes of fd. 0, or -1 with err. */
+struct submit_body {
+	const void *head;
+	size_t headlen;
+	int fd;
+	uint64_t fdsize;
+};
+int deliver_submit(const char *from, const char *to, const struct submit_body *b,
+		   struct error *err);
+
+/* deliver_outgoing.c: a redirect or vacation action (m: the message as
+ * the script saw it), after the copies are stored. 1 when the message
+ * must be kept instead (a redirect that replaced the keep did not go
+ * out), else 0. */
+int deliver_outgoing(const struct deliver_job *j, const struct sieve_action *a,
+		     const struct sieve_msg *m);
+/* The name this host gives itself (lmtp_hostname, else the host's). */
+void deliver_hostname(char *out, size_t size);
 
 /* deliver_actions.c: carry out res. Every store action is durable before
  * OK is answered; the first that fails answers its error (the MTA tries
  * again later, and copies already stored are then stored again: a
  * duplicate, never a loss). */
-void deliver_actions(const struct deliver_job *j, const struct sieve_result *res,
+void deliver_actions(const struct deliver_job *j, const struct deliver_sieve *ds,
 		     struct deliver_outcome *out);
 
 #endif

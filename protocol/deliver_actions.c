@@ -1,8 +1,8 @@
 /* What a Sieve script decided, carried out: the copies stored (keep,
  * fileinto, with their imap4flags), discard, reject as this recipient's
- * LMTP refusal. Outgoing mail (redirect, vacation) is not sent by this
- * version: it is logged, and a redirect that would have replaced the
- * keep leaves the message in INBOX instead, so nothing is ever lost.
+ * LMTP refusal, then the outgoing mail (deliver_outgoing.c); a redirect
+ * that replaced the keep but could not go out leaves the message in
+ * INBOX instead, so nothing is ever lost.
  *
  * All or retry: the answer is OK only once every copy is durable; the
  * first store that fails answers its error, and the MTA delivers again
@@ -90,19 +90,6 @@ static int store_copy(const struct deliver_job *j, const char *mailbox,
 	return 0;
 }
 
-/* Outgoing mail is not sent: 1 when the message must be kept instead. */
-static int outgoing_skip(const struct sieve_action *a)
-{
-	if (a->kind == SIEVE_ACT_REDIRECT) {
-		log_warn("sieve: %s: redirect to <%s> not sent (no outgoing mail)%s", W->user.name,
-			 a->address, a->copy ? "" : "; kept in INBOX instead");
-		return !a->copy;
-	}
-	log_warn("sieve: %s: vacation reply to <%s> not sent (no outgoing mail)", W->user.name,
-		 a->reply_to ? a->reply_to : "");
-	return 0;
-}
-
 static void reject(const struct sieve_action *a, struct deliver_outcome *out)
 {
 	out->status = LMTP_DELIVER_REJECT;
@@ -118,14 +105,35 @@ static const struct sieve_action *find(const struct sieve_result *r, enum sieve_
 	return NULL;
 }
 
-void deliver_actions(const struct deliver_job *j, const struct sieve_result *r,
+/* The copies first: if one cannot be stored, the MTA tries again later
+ * and nothing has gone out yet. */
+static int store_all(const struct deliver_job *j, const struct sieve_result *r,
+		     struct stored *done, struct error *err)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct sieve_action *a = &r->v[i];
+		int rc = 0;
+		if (a->kind == SIEVE_ACT_KEEP)
+			rc = store_copy(j, deliver_target(j->detail), a, done, err);
+		else if (a->kind == SIEVE_ACT_FILEINTO)
+			rc = store_copy(j, fileinto_target(a->mailbox), a, done, err);
+		else if (a->kind == SIEVE_ACT_DISCARD)
+			log_info("sieve: %s: discarded", W->user.name);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void deliver_actions(const struct deliver_job *j, const struct deliver_sieve *ds,
 		     struct deliver_outcome *out)
 {
 	static const struct sieve_action inbox = { .kind = SIEVE_ACT_KEEP };
+	const struct sieve_result *r = &ds->res;
 	const struct sieve_action *rej = find(r, SIEVE_ACT_REJECT);
 	struct stored done = { .n = 0 };
 	struct error err;
-	int keep_anyway = 0, rc = 0;
+	int keep_anyway = 0, rc;
 
 	out->status = LMTP_DELIVER_OK;
 	snprintf(out->text, sizeof(out->text), "Delivered");
@@ -133,17 +141,10 @@ void deliver_actions(const struct deliver_job *j, const struct sieve_result *r,
 		reject(rej, out);
 		return;
 	}
-	for (size_t i = 0; i < r->n && rc == 0; i++) {
-		const struct sieve_action *a = &r->v[i];
-		if (a->kind == SIEVE_ACT_KEEP)
-			rc = store_copy(j, deliver_target(j->detail), a, &done, &err);
-		else if (a->kind == SIEVE_ACT_FILEINTO)
-			rc = store_copy(j, fileinto_target(a->mailbox), a, &done, &err);
-		else if (a->kind == SIEVE_ACT_DISCARD)
-			log_info("sieve: %s: discarded", W->user.name);
-		else
-			keep_anyway |= outgoing_skip(a);
-	}
+	rc = store_all(j, r, &done, &err);
+	for (size_t i = 0; i < r->n && rc == 0; i++)
+		if (r->v[i].kind == SIEVE_ACT_REDIRECT || r->v[i].kind == SIEVE_ACT_VACATION)
+			keep_anyway |= deliver_outgoing(j, &r->v[i], &ds->msg);
 	if (rc == 0 && keep_anyway && done.n == 0)
 		rc = store_copy(j, "INBOX", &inbox, &done, &err);
 	if (rc < 0) {

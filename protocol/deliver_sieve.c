@@ -93,34 +93,31 @@ static int header_read(const struct deliver_job *j, struct buf *out)
 }
 
 static int run(const struct deliver_job *j, const struct sieve_script *script, const char *name,
-	       struct sieve_result *res)
+	       struct deliver_sieve *ds)
 {
-	struct buf header = BUF_INIT;
-	struct sieve_msg m;
 	struct error err;
-	int rc;
 
-	if (header_read(j, &header) < 0) {
+	buf_init(&ds->header);
+	if (header_read(j, &ds->header) < 0) {
 		log_err("sieve: reading the message: %s", strerror(errno));
-		buf_free(&header);
+		buf_free(&ds->header);
 		return -1;
 	}
-	m = (struct sieve_msg){ .header = header.data, .header_len = header.len,
-				.size = j->tracelen + j->size, .env_from = j->from, .env_to = j->to,
-				.delimiter = W->cfg.recipient_delimiter };
-	rc = sieve_execute(script, &m, res, &err);
-	buf_free(&header);
-	if (rc < 0) {
+	ds->msg = (struct sieve_msg){ .header = ds->header.data, .header_len = ds->header.len,
+				      .size = j->tracelen + j->size, .env_from = j->from,
+				      .env_to = j->to, .delimiter = W->cfg.recipient_delimiter };
+	if (sieve_execute(script, &ds->msg, &ds->res, &err) < 0) {
 		log_err("sieve: running %s's script \"%s\": %s", W->user.name, name, err.msg);
+		buf_free(&ds->header);
 		return -1;
 	}
-	if (res->runtime_error)
+	if (ds->res.runtime_error)
 		log_err("sieve: %s's script \"%s\" failed (mail kept in INBOX): %s", W->user.name,
-			name, res->error);
+			name, ds->res.error);
 	return 1;
 }
 
-int deliver_sieve_run(const struct deliver_job *j, struct sieve_result *res)
+int deliver_sieve_run(const struct deliver_job *j, struct deliver_sieve *ds)
 {
 	struct buf text = BUF_INIT;
 	const struct sieve_script *script;
@@ -136,9 +133,15 @@ int deliver_sieve_run(const struct deliver_job *j, struct sieve_result *res)
 		if (err.code != ERR_NOTSUPPORTED)
 			log_err("sieve: reading %s's active script: %s", W->user.name, err.msg);
 	} else if (name != NULL && (script = script_for(name, &text)) != NULL) {
-		rc = run(j, script, name, res);
+		rc = run(j, script, name, ds);
 	}
 	free(name);
 	buf_free(&text);
 	return rc;
+}
+
+void deliver_sieve_done(struct deliver_sieve *ds)
+{
+	sieve_result_free(&ds->res);
+	buf_free(&ds->header);
 }

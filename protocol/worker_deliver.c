@@ -10,6 +10,8 @@
  * with bounded pieces. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -20,6 +22,7 @@
 #include "../lib/log.h"
 #include "../lib/msg_lmtp.h"
 #include "../lib/msg_worker.h"
+#include "../lib/xmalloc.h"
 #include "deliver.h"
 #include "worker.h"
 
@@ -85,18 +88,37 @@ static int copy_body(int fd, uint64_t size, struct appender *ap, struct error *e
 	return 0;
 }
 
+#ifdef HAVEN_TEST_HOOKS
+/* Test builds only: when the user's home holds .haven-test-stop-delivery,
+ * the worker removes it and stops itself (SIGSTOP) in the middle of the
+ * next append, for a test to kill it there (test_sieve.py). */
+static void test_stop(void)
+{
+	char *path = xasprintf("%s/.haven-test-stop-delivery", W->user.home);
+	if (unlink(path) == 0)
+		raise(SIGSTOP);
+	free(path);
+}
+#else
+static void test_stop(void)
+{
+}
+#endif
+
 int deliver_store(const struct deliver_job *j, const char *mailbox, uint32_t flags,
 		  const char *const *keywords, size_t nkeywords, struct error *err)
 {
 	struct appender *ap;
 	uint32_t uidvalidity, uid;
 	time_t now = time(NULL);
+	int rc;
 
 	if (store_append_begin(W->store, mailbox, j->tracelen + j->size, flags, keywords,
 			       nkeywords, now, local_tz_minutes(now), &ap, err) < 0)
 		return -1;
-	if (store_append_write(ap, j->trace, j->tracelen, err) < 0 ||
-	    copy_body(j->fd, j->size, ap, err) < 0) {
+	rc = store_append_write(ap, j->trace, j->tracelen, err);
+	test_stop();
+	if (rc < 0 || copy_body(j->fd, j->size, ap, err) < 0) {
 		store_append_abort(ap);
 		return -1;
 	}
@@ -124,8 +146,8 @@ static void deliver_plain(const struct deliver_job *j, struct deliver_outcome *o
  * one; else (or when it cannot be read now) as without. */
 static void deliver_job_run(const struct deliver_job *j, struct deliver_outcome *out)
 {
-	struct sieve_result res;
-	int rc = deliver_sieve_run(j, &res);
+	struct deliver_sieve ds;
+	int rc = deliver_sieve_run(j, &ds);
 
 	if (rc < 0) {
 		out->status = LMTP_DELIVER_TEMPFAIL;
@@ -133,8 +155,8 @@ static void deliver_job_run(const struct deliver_job *j, struct deliver_outcome 
 	} else if (rc == 0) {
 		deliver_plain(j, out);
 	} else {
-		deliver_actions(j, &res, out);
-		sieve_result_free(&res);
+		deliver_actions(j, &ds, out);
+		deliver_sieve_done(&ds);
 	}
 }
 

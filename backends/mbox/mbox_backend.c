@@ -44,4 +44,5 @@ const struct backend_ops mbox_backend_ops = {
 	.sieve_rename = mbox_sieve_rename,
 	.sieve_activate = mbox_sieve_activate,
 	.sieve_active = mbox_sieve_active,
+	.sieve_reply_claim = mbox_sieve_reply_claim,
 };

@@ -256,6 +256,9 @@ int mbox_sieve_rename(struct store *st, const char *oldname, const char *newname
 		      struct error *err);
 int mbox_sieve_activate(struct store *st, const char *name, struct error *err);
 int mbox_sieve_active(struct store *st, struct buf *out, char **name, struct error *err);
+/* mbox_sieve_replies.c: vacation replies sent (store_sieve_reply_claim) */
+int mbox_sieve_reply_claim(struct store *st, const char *key, unsigned long seconds, time_t now,
+			   struct error *err);
 
 /* mbox_lock.c */
 int mbox_lock_acquire(struct mbox_lock *lk, int dirfd, const char *base, int fd, int write,

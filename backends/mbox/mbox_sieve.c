@@ -376,8 +376,9 @@ static int activate_in(const struct store *st, int hfd, int dfd, const char *nam
 		return 0;
 	if (kind == LINK_FILE) {
 		struct stat sb;
-		if (fstatat(hfd, SIEVE_LINK, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode) &&
-		    link_file_keep(hfd, dfd, err) < 0)
+		int regular = fstatat(hfd, SIEVE_LINK, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			      S_ISREG(sb.st_mode);
+		if (regular && link_file_keep(hfd, dfd, err) < 0)
 			return -1;
 	}
 	return name ? link_point(hfd, name, err) : link_remove(hfd, err);

@@ -163,4 +163,5 @@ const struct backend_ops pgsql_backend_ops = {
 	.sieve_rename = pg_sieve_rename,
 	.sieve_activate = pg_sieve_activate,
 	.sieve_active = pg_sieve_active,
+	.sieve_reply_claim = pg_sieve_reply_claim,
 };

@@ -93,6 +93,7 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_SIEVE_ACTIVATE] = "SELECT haven.sieve_script_activate($1, $2)",
 	[PS_SIEVE_ACTIVE] = "SELECT name, script FROM haven.sieve_scripts WHERE user_id = $1 "
 			    "AND active",
+	[PS_SIEVE_REPLY] = "SELECT haven.sieve_reply_claim($1, $2, $3)",
 };
 
 #define RETRIES 5

@@ -129,3 +129,23 @@ int pg_sieve_active(struct store *st, struct buf *out, char **name, struct error
 	PQclear(r);
 	return rc;
 }
+
+/* The database's clock decides expiry (every host of a cluster agrees). */
+int pg_sieve_reply_claim(struct store *st, const char *key, unsigned long seconds, time_t now,
+			 struct error *err)
+{
+	struct pgp p;
+	PGresult *r;
+	int fresh;
+
+	(void)now;
+	pgp_init(&p);
+	pgp_i64(&p, st->user_id);
+	pgp_str(&p, key);
+	pgp_i64(&p, (int64_t)seconds);
+	if (pgc_call(&st->db, PS_SIEVE_REPLY, &p, 0, &r, err) < 0)
+		return -1;
+	fresh = pg_str(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return fresh;
+}

@@ -171,6 +171,8 @@ int pg_sieve_rename(struct store *st, const char *oldname, const char *newname,
 		    struct error *err);
 int pg_sieve_activate(struct store *st, const char *name, struct error *err);
 int pg_sieve_active(struct store *st, struct buf *out, char **name, struct error *err);
+int pg_sieve_reply_claim(struct store *st, const char *key, unsigned long seconds, time_t now,
+			 struct error *err);
 
 /* pg_search.c */
 int pg_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,

@@ -10,6 +10,7 @@
 -- Provisioning (haven_provision, by login; haven-sql(7)):
 --   haven.sieve_put(login, name, script, activate), haven.sieve_activate(login,
 --   name), haven.sieve_delete(login, name), haven.sieve_scripts(login).
+-- The vacation replies sent are in haven.sieve_replies (RFC 5230 4.2).
 BEGIN;
 
 CREATE TABLE haven.sieve_scripts (
@@ -23,7 +24,17 @@ CREATE TABLE haven.sieve_scripts (
 -- At most one active script per user, whoever writes the rows.
 CREATE UNIQUE INDEX sieve_scripts_one_active ON haven.sieve_scripts (user_id) WHERE active;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON haven.sieve_scripts TO haven_mail;
+-- Vacation replies sent (RFC 5230 4.2): one row per sender and handle
+-- (key: their hash, made by the backend) until it expires; a user's
+-- expired rows go at that user's next claim.
+CREATE TABLE haven.sieve_replies (
+	user_id bigint NOT NULL REFERENCES haven.users (id) ON DELETE CASCADE,
+	key text NOT NULL,
+	expires timestamptz NOT NULL,
+	PRIMARY KEY (user_id, key)
+);
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON haven.sieve_scripts, haven.sieve_replies TO haven_mail;
 
 -- A script name: 1..128 bytes, no control characters, no '/' (the
 -- backend checks the same before it calls; UTF-8 is the database's).
@@ -104,6 +115,19 @@ BEGIN
 	 WHERE user_id = p_user AND name = p_name AND NOT active;
 END $$;
 
+-- true when no reply under p_key is on record (now recorded for
+-- p_seconds), false when one is.
+CREATE FUNCTION haven.sieve_reply_claim(p_user bigint, p_key text, p_seconds bigint)
+	RETURNS boolean
+LANGUAGE plpgsql SET search_path = pg_catalog, haven, pg_temp AS $$
+BEGIN
+	DELETE FROM haven.sieve_replies WHERE user_id = p_user AND expires <= now();
+	INSERT INTO haven.sieve_replies (user_id, key, expires)
+	     VALUES (p_user, p_key, now() + make_interval(secs => p_seconds))
+	ON CONFLICT DO NOTHING;
+	RETURN FOUND;
+END $$;
+
 -- ---- provisioning (haven_provision) ---------------------------------------
 
 -- Store a script for a login (create or replace), and make it the active
@@ -163,7 +187,7 @@ GRANT EXECUTE ON FUNCTION
 	haven.sieve_name_check(text),
 	haven.sieve_script_put(bigint, text, text, integer),
 	haven.sieve_script_delete(bigint, text), haven.sieve_script_rename(bigint, text, text),
-	haven.sieve_script_activate(bigint, text)
+	haven.sieve_script_activate(bigint, text), haven.sieve_reply_claim(bigint, text, bigint)
 	TO haven_mail;
 GRANT EXECUTE ON FUNCTION
 	haven.sieve_put(text, text, text, boolean), haven.sieve_activate(text, text),

@@ -36,7 +36,7 @@ def test_store_operations_on_postgresql():
     r = subprocess.run([binary], env=env, capture_output=True, text=True, timeout=120)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "[  PASSED  ] 5 test(s)" in out and "[  SKIPPED ] test_mbox_layout" in out, out
+    assert "[  PASSED  ] 6 test(s)" in out and "[  SKIPPED ] test_mbox_layout" in out, out
 
 
 def test_provisioning_functions():

@@ -274,6 +274,23 @@ static void test_names(void **state)
 	assert_listing(f->st, "Ünïcode ..:0");
 }
 
+static void test_reply_claim(void **state)
+{
+	struct fx *f = *state;
+	struct error err;
+
+	assert_int_equal(store_sieve_reply_claim(f->st, "sender-handle-1", 600, &err), 1);
+	assert_int_equal(store_sieve_reply_claim(f->st, "sender-handle-1", 600, &err), 0);
+	assert_int_equal(store_sieve_reply_claim(f->st, "sender-handle-2", 600, &err), 1);
+	assert_int_equal(store_sieve_reply_claim(f->st, "sender-handle-1", 600, &err), 0);
+	/* :seconds 0 (RFC 6131): every time */
+	assert_int_equal(store_sieve_reply_claim(f->st, "sender-handle-3", 0, &err), 1);
+	assert_int_equal(store_sieve_reply_claim(f->st, "sender-handle-3", 0, &err), 1);
+	assert_int_equal(store_sieve_reply_claim(f->st, "two words", 600, &err), -1);
+	assert_int_equal(err.code, ERR_CANNOT);
+	assert_int_equal(store_sieve_reply_claim(f->st, "", 600, &err), -1);
+}
+
 /* mbox: Pigeonhole's files, so Dovecot's and ours are the same. */
 static void test_mbox_layout(void **state)
 {
@@ -321,6 +338,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mbox_layout, setup, teardown),
 	};
 	if (getenv("HAVEN_TEST_PGDSN"))
