@@ -104,9 +104,25 @@ static void conn_free(struct login_conn *lc)
 	M->login_conns--;
 }
 
-static void refuse(int fd, const char *text)
+/* Say a fixed IMAP BYE ("* BYE [UNAVAILABLE] text\r\n") as lc's protocol
+ * does, and close: implicit TLS gets only the close (the master speaks no
+ * TLS), ManageSieve BYE (TRYLATER) "text". The master writes but never
+ * reads client bytes. */
+static void refuse(struct login_conn *lc, int fd, const char *imap_bye)
 {
-	/* A fixed string: the master writes but never reads client bytes. */
+	static const char unavailable[] = "[UNAVAILABLE] ";
+	const char *text = lc->implicit_tls ? "" : imap_bye;
+	char ms[160];
+
+	if (!lc->implicit_tls && lc->proto == LOGIN_PROTO_MANAGESIEVE) {
+		const char *t = imap_bye + strlen("* BYE ");
+		int busy = strncmp(t, unavailable, strlen(unavailable)) == 0;
+		if (busy)
+			t += strlen(unavailable);
+		snprintf(ms, sizeof(ms), "BYE%s \"%.*s\"\r\n", busy ? " (TRYLATER)" : "",
+			 (int)strcspn(t, "\r"), t);
+		text = ms;
+	}
 	ssize_t r = write(fd, text, strlen(text));
 	(void)r;
 	close(fd);
@@ -115,7 +131,7 @@ static void refuse(int fd, const char *text)
 static void conn_refuse(struct login_conn *lc, const char *text)
 {
 	if (lc->client_fd >= 0) {
-		refuse(lc->client_fd, lc->implicit_tls ? "" : text);
+		refuse(lc, lc->client_fd, text);
 		lc->client_fd = -1;
 	}
 	conn_free(lc);
@@ -305,6 +321,7 @@ static int proc_assign(struct login_proc *p, struct login_conn *lc)
 	ipc_put_str(&o, lc->sid);
 	ipc_put_str(&o, lc->remote);
 	ipc_put_u32(&o, (uint32_t)lc->implicit_tls);
+	ipc_put_u32(&o, lc->proto);
 	r = ipc_send(p->chan, &o, lc->client_fd);
 	ipc_out_free(&o);
 	if (r < 0) {
@@ -669,7 +686,6 @@ void logins_reload(void)
 static int accept_refused(struct login_conn *lc)
 {
 	static struct log_limit total_warn, perip_warn;
-	const char *bye = lc->implicit_tls ? "" : "* BYE [UNAVAILABLE] Too many connections\r\n";
 	unsigned held;
 
 	if (M->login_conns >= (unsigned)M->cfg.max_connections) {
@@ -677,7 +693,7 @@ static int accept_refused(struct login_conn *lc)
 			log_warn("max_connections (%ld) reached, refusing connections (from %s; "
 				 "%u more refused since the last warning)",
 				 M->cfg.max_connections, lc->remote, held);
-		refuse(lc->client_fd, bye);
+		refuse(lc, lc->client_fd, "* BYE [UNAVAILABLE] Too many connections\r\n");
 		return 1;
 	}
 	perip_network(lc->remote, lc->net, sizeof(lc->net));
@@ -687,8 +703,8 @@ static int accept_refused(struct login_conn *lc)
 				 "from it (%s; %u more refused from any network since the last "
 				 "warning)", M->cfg.max_connections_per_ip, lc->net, lc->remote, held);
 		lc->net[0] = '\0';
-		refuse(lc->client_fd, lc->implicit_tls ? ""
-			: "* BYE [UNAVAILABLE] Too many connections from your network\r\n");
+		refuse(lc, lc->client_fd,
+		       "* BYE [UNAVAILABLE] Too many connections from your network\r\n");
 		return 1;
 	}
 	return 0;
@@ -696,7 +712,7 @@ static int accept_refused(struct login_conn *lc)
 
 void logins_accept(evutil_socket_t lfd, short what, void *arg)
 {
-	int implicit_tls = (int)(intptr_t)arg;
+	int flags = (int)(intptr_t)arg;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct login_conn *lc;
@@ -716,7 +732,8 @@ void logins_accept(evutil_socket_t lfd, short what, void *arg)
 	metrics_connection(0);
 	lc = xcalloc(1, sizeof(*lc));
 	lc->client_fd = fd;
-	lc->implicit_tls = implicit_tls;
+	lc->implicit_tls = (flags & LISTEN_TLS) != 0;
+	lc->proto = flags & LISTEN_MANAGESIEVE ? LOGIN_PROTO_MANAGESIEVE : LOGIN_PROTO_IMAP;
 	net_addr_text((struct sockaddr *)&ss, lc->remote, sizeof(lc->remote));
 	if (accept_refused(lc)) {
 		free(lc);

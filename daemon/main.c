@@ -226,7 +226,14 @@ static void open_listeners(void)
 	if (n < 0)
 		fatal("%s", err.msg);
 	for (int i = 0; i < n; i++)
-		M->listen_tls[M->nlisten + i] = 1;
+		M->listen_tls[M->nlisten + i] = LISTEN_TLS;
+	M->nlisten += n;
+	n = net_listen_list(M->cfg.managesieve_listen, M->listen_fds + M->nlisten,
+			    NET_MAX_LISTENERS - M->nlisten, &err);
+	if (n < 0)
+		fatal("managesieve_listen: %s", err.msg);
+	for (int i = 0; i < n; i++)
+		M->listen_tls[M->nlisten + i] = LISTEN_MANAGESIEVE;
 	M->nlisten += n;
 	if (lmtp_open_listeners(&err) < 0)
 		fatal("lmtp_listen: %s", err.msg);

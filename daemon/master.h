@@ -20,6 +20,10 @@
 
 struct login_proc;
 
+/* What a login listener accepts (logins_accept's arg). */
+#define LISTEN_TLS 1            /* implicit TLS */
+#define LISTEN_MANAGESIEVE 2    /* ManageSieve instead of IMAP */
+
 /* One pre-auth client connection: queued until a login worker is free,
  * then served by one. */
 struct login_conn {
@@ -29,6 +33,7 @@ struct login_conn {
 	time_t queued_at;       /* when it began to wait for a worker */
 	int client_fd;          /* our copy of the accepted socket until hand-off */
 	int implicit_tls;
+	uint32_t proto;         /* enum login_proto: by the listener that accepted it */
 	char remote[64];
 	char net[CIDR_TEXT_MAX]; /* counted under it (perip.c) while pre-auth; "" not */
 	char sid[32];
@@ -108,7 +113,7 @@ struct master {
 	int foreground;
 	int debug;
 	int listen_fds[NET_MAX_LISTENERS];
-	int listen_tls[NET_MAX_LISTENERS];
+	int listen_tls[NET_MAX_LISTENERS];    /* LISTEN_* flags of each */
 	struct event *listen_ev[NET_MAX_LISTENERS];
 	int nlisten;
 	pid_t auth_pid;

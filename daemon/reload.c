@@ -20,7 +20,8 @@
 
 /* Keys read once at start (keep_start_values). */
 static const char *const restart_keys[] = { "listen", "listen_tls", "login_user", "pid_file",
-					    "lmtp_listen", "metrics_listen", "admin_socket" };
+					    "lmtp_listen", "metrics_listen", "admin_socket",
+					    "managesieve_listen" };
 
 struct change_count {
 	unsigned applied, restart;
@@ -92,6 +93,7 @@ static void keep_start_values(struct config *cfg)
 		{ &cfg->lmtp_listen, &M->cfg.lmtp_listen },
 		{ &cfg->metrics_listen, &M->cfg.metrics_listen },
 		{ &cfg->admin_socket, &M->cfg.admin_socket },
+		{ &cfg->managesieve_listen, &M->cfg.managesieve_listen },
 	};
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
 		char *t = *pairs[i][0];

@@ -223,6 +223,7 @@ static int send_session(struct user_worker *w, struct login_conn *lc, int fd)
 	ipc_put_u32(&o, lc->tls);
 	ipc_put_str(&o, lc->enabled ? lc->enabled : "");
 	ipc_put_bytes(&o, lc->leftover, lc->leftover_len);
+	ipc_put_u32(&o, lc->proto);
 	r = ipc_send(w->chan, &o, fd);
 	ipc_out_free(&o);
 	return r;

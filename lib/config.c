@@ -93,6 +93,7 @@ static const struct ckey keys[] = {
 	I(login_memory_limit, "256", 0, 1048576, "address space of a login worker, in MiB (RLIMIT_AS); 0 for none"),
 	I(worker_memory_limit, "4096", 0, 1048576, "address space of a user worker, in MiB (RLIMIT_AS); 0 for none"),
 	I(lock_timeout, "10", 1, 300, "seconds to wait for a mailbox lock"),
+	S(managesieve_listen, "", "ManageSieve listeners (RFC 5804, port 4190) where mail clients edit the users' Sieve scripts, comma-separated host:port; STARTTLS offered when TLS is configured; empty: none"),
 	S(lmtp_listen, "", "LMTP listeners (RFC 2033) for mail delivery from an MTA, comma-separated host:port or /path of a unix socket (mode 0666: its directory controls access); empty: none"),
 	S(lmtp_hostname, "", "the name in the LMTP greeting and in the Received: header of delivered mail; empty: the host's name"),
 	S(lmtp_local_domains, "localhost", "domains whose recipients are also looked up by local part alone (user@localhost as user) when the whole address is not a user; the host's own name is always one; comma-separated"),
@@ -506,6 +507,7 @@ int config_validate(const struct config *c, struct error *err)
 	if (listen_list_ok(c, c->listen, "listen", err) < 0 ||
 	    listen_list_ok(c, c->listen_tls, "listen_tls", err) < 0 ||
 	    listen_list_ok(c, c->lmtp_listen, "lmtp_listen", err) < 0 ||
+	    listen_list_ok(c, c->managesieve_listen, "managesieve_listen", err) < 0 ||
 	    metrics_listen_ok(c, err) < 0)
 		return -1;
 	if (c->listen[0] == '\0' && c->listen_tls[0] == '\0')

@@ -62,6 +62,7 @@ struct config {
 	long worker_memory_limit;  /* MiB */
 	long lock_timeout;
 	char *lmtp_listen;      /* LMTP listeners: host:port or /path (unix) */
+	char *managesieve_listen; /* ManageSieve listeners, host:port */
 	char *lmtp_hostname;    /* in the greeting and Received: ""= the host's name */
 	char *lmtp_local_domains; /* domains whose addresses are looked up by local part */
 	char *recipient_delimiter; /* user+detail: the characters that start a detail */

@@ -37,7 +37,8 @@ enum msg_login {
 	 * over and nothing of it is left) and no client: give me one. Empty. */
 	MSG_LOGIN_READY,
 	/* master -> login, with the client socket: str session-id,
-	 * str remote-address, u32 implicit-tls. Only after READY. */
+	 * str remote-address, u32 implicit-tls, u32 protocol (enum
+	 * login_proto: which listener accepted it). Only after READY. */
 	MSG_LOGIN_CLIENT,
 	/* master -> template, with fd: the new worker's channel to the
 	 * master. Empty; the header's id names the worker. */
@@ -50,6 +51,13 @@ enum msg_login {
 	 * worker sends it to the client and answers with a CONTINUE (or a
 	 * CANCEL). */
 	MSG_LOGIN_CHALLENGE,
+};
+
+/* The protocol a client speaks, by the listener that accepted it (the
+ * user worker is told too: MSG_WORKER_SESSION). */
+enum login_proto {
+	LOGIN_PROTO_IMAP = 0,
+	LOGIN_PROTO_MANAGESIEVE = 1,   /* RFC 5804, managesieve_listen */
 };
 
 /* What MSG_LOGIN_FAIL says happened, and the client's answer. */

@@ -6,7 +6,9 @@ enum msg_worker {
 	/* master -> worker, with the session fd (client socket, or a socket
 	 * to the TLS-proxying login worker): str session-id, str tag,
 	 * str remote, u32 tls, str enabled-capabilities,
-	 * bytes pipelined-after-login */
+	 * bytes pipelined-after-login, u32 protocol (enum login_proto of
+	 * msg_login.h: the master's own record of the listener, never the
+	 * login worker's word) */
 	MSG_WORKER_SESSION = 0x300,
 	/* worker -> master: no sessions for a while, may I exit? u32: the
 	 * sessions received so far (the master compares it with what it

@@ -15,6 +15,7 @@ struct login {
 	int client_fd;
 	int tls;                 /* TLS is active on the client connection */
 	int loopback;
+	uint32_t proto;          /* enum login_proto of the connection */
 	unsigned failures;
 	int auth_pending;
 	size_t handed_bytes;     /* pipelined input already sent with the auth request */
@@ -38,6 +39,13 @@ extern const size_t login_ncommands;
 const char *login_capability(struct session *s);
 void cmd_login(struct session *s, const struct imap_cmd *cmd);
 void cmd_authenticate(struct session *s, const struct imap_cmd *cmd);
+/* AUTHENTICATE with mechanism mech and the base64 initial response (NULL:
+ * none), whichever protocol's syntax it came in. */
+void login_auth_begin(struct session *s, const char *tag, const char *mech,
+		      const struct imap_arg *initial);
+/* The SASL mechanisms offered now, space-separated; "" when plaintext
+ * authentication is refused on this connection. */
+void login_mechs(char *out, size_t cap);
 /* The master's answers to a step: a challenge for the client, or a
  * failure (which may also come while the client is being waited for). */
 void login_auth_challenge(const unsigned char *data, size_t len);
@@ -50,6 +58,10 @@ void login_auth_reset(struct session *s);
  * Returns only in a forked worker, with its own channel on
  * CHILD_FD_MASTER; the template itself exits when the master goes. */
 void login_template_run(void);
+
+/* login_cmds.c: STARTTLS for either protocol (nargs: what the command
+ * had, none allowed). */
+void login_starttls(struct session *s, const char *tag, size_t nargs);
 
 /* login_main.c */
 void login_start_tls(void);

@@ -22,6 +22,8 @@
 #include "../lib/tls.h"
 #include "../lib/xmalloc.h"
 #include "login.h"
+#include "ms.h"
+#include "ms_parse.h"
 #include "sasl.h"
 
 /* Largest SASL answer, base64 as it comes (a JWT can be a few KiB). */
@@ -95,6 +97,20 @@ static const struct mech mechs[] = {
 	{ SASL_MECH_OAUTHBEARER, offered_oauth, oauth_answer },
 };
 #define NMECHS (sizeof(mechs) / sizeof(mechs[0]))
+
+/* The mechanisms offered now, space-separated ("" when plaintext
+ * authentication is refused: IMAP says LOGINDISABLED then). */
+void login_mechs(char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (!plaintext_allowed())
+		return;
+	for (size_t i = 0; i < NMECHS && n < cap; i++)
+		if (mechs[i].offered())
+			n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", mechs[i].name);
+}
 
 const char *login_capability(struct session *s)
 {
@@ -232,10 +248,14 @@ static void challenge(struct session *s, const void *data, size_t len)
 {
 	struct buf b = BUF_INIT;
 
-	buf_append_str(&b, "+ ");
 	base64_encode(data, len, &b);
-	buf_append_str(&b, "\r\n");
-	session_write(s, b.data, b.len);
+	if (s->dialect) {
+		/* RFC 5804 2.1: the challenge is a string. */
+		ms_write_string(s, b.data ? b.data : "", b.len);
+		session_write(s, "\r\n", 2);
+	} else {
+		session_printf(s, "+ %.*s\r\n", (int)b.len, b.data ? b.data : "");
+	}
 	buf_free(&b);
 	s->line_fn = sasl_line;
 }
@@ -327,6 +347,13 @@ static void sasl_answer(struct session *s, const char *b64, size_t len)
 
 static void sasl_line(struct session *s, const char *line, size_t len)
 {
+	/* ManageSieve's answer is a string (quoted or a literal). */
+	if (s->dialect && ms_parse_string(s->arena, line, len, &line, &len) < 0) {
+		cancel_exchange(s);
+		session_tagged(s, L->tag, "BAD", NULL, "Expected a string as the SASL response");
+		login_auth_reset(s);
+		return;
+	}
 	if (len == 1 && line[0] == '*') {
 		cancel_exchange(s);
 		session_tagged(s, L->tag, "BAD", NULL, "Authentication cancelled");
@@ -454,33 +481,39 @@ static const struct mech *mech_find(const char *name)
 	return NULL;
 }
 
-void cmd_authenticate(struct session *s, const struct imap_cmd *cmd)
+void login_auth_begin(struct session *s, const char *tag, const char *mech,
+		      const struct imap_arg *initial)
 {
 	const struct mech *m;
 
+	if (!plaintext_allowed()) {
+		session_tagged(s, tag, "NO", "PRIVACYREQUIRED",
+			       "Plaintext authentication disallowed without TLS");
+		return;
+	}
+	if ((m = mech_find(mech)) == NULL || !m->offered()) {
+		session_tagged(s, tag, "NO", "CANNOT", "Unsupported authentication mechanism");
+		return;
+	}
+	if (attempts_used_up(s))
+		return;
+	snprintf(L->tag, sizeof(L->tag), "%s", tag);
+	login_auth_reset(s);
+	L->mech = m;
+	if (initial)
+		sasl_answer(s, initial->str, initial->len);
+	else if (m->answer == login_answer)
+		challenge(s, "Username:", 9);
+	else
+		challenge(s, "", 0);
+}
+
+void cmd_authenticate(struct session *s, const struct imap_cmd *cmd)
+{
 	if (cmd->nargs < 1 || cmd->nargs > 2 || cmd->args[0].type != IMAP_ARG_ATOM ||
 	    (cmd->nargs == 2 && cmd->args[1].type != IMAP_ARG_ATOM)) {
 		session_tagged(s, cmd->tag, "BAD", NULL, "AUTHENTICATE expects a mechanism");
 		return;
 	}
-	if (!plaintext_allowed()) {
-		session_tagged(s, cmd->tag, "NO", "PRIVACYREQUIRED",
-			       "Plaintext authentication disallowed without TLS");
-		return;
-	}
-	if ((m = mech_find(cmd->args[0].str)) == NULL || !m->offered()) {
-		session_tagged(s, cmd->tag, "NO", "CANNOT", "Unsupported authentication mechanism");
-		return;
-	}
-	if (attempts_used_up(s))
-		return;
-	snprintf(L->tag, sizeof(L->tag), "%s", cmd->tag);
-	login_auth_reset(s);
-	L->mech = m;
-	if (cmd->nargs == 2)
-		sasl_answer(s, cmd->args[1].str, cmd->args[1].len);
-	else if (m->answer == login_answer)
-		challenge(s, "Username:", 9);
-	else
-		challenge(s, "", 0);
+	login_auth_begin(s, cmd->tag, cmd->args[0].str, cmd->nargs == 2 ? &cmd->args[1] : NULL);
 }

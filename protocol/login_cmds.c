@@ -25,26 +25,31 @@ static void starttls_drained(struct session *s)
 	login_start_tls();
 }
 
-static void cmd_starttls(struct session *s, const struct imap_cmd *cmd)
+void login_starttls(struct session *s, const char *tag, size_t nargs)
 {
-	if (cmd->nargs != 0) {
-		session_tagged(s, cmd->tag, "BAD", NULL, "STARTTLS takes no arguments");
+	if (nargs != 0) {
+		session_tagged(s, tag, "BAD", NULL, "STARTTLS takes no arguments");
 		return;
 	}
 	if (L->ctx == NULL || L->tls) {
-		session_tagged(s, cmd->tag, "NO", NULL, L->tls ? "TLS already active"
-							       : "TLS not configured");
+		session_tagged(s, tag, "NO", NULL, L->tls ? "TLS already active"
+							  : "TLS not configured");
 		return;
 	}
 	/* Bytes pipelined after STARTTLS arrived in the clear: they must not
 	 * be processed as if they came over TLS (the classic injection). */
 	evbuffer_drain(bufferevent_get_input(s->bev), (size_t)-1);
-	session_tagged(s, cmd->tag, "OK", NULL, "Begin TLS negotiation now");
+	session_tagged(s, tag, "OK", NULL, "Begin TLS negotiation now");
 	session_suspend(s);
 	if (session_output_pending(s) == 0)
 		login_start_tls();
 	else
 		s->drained = starttls_drained;
+}
+
+static void cmd_starttls(struct session *s, const struct imap_cmd *cmd)
+{
+	login_starttls(s, cmd->tag, cmd->nargs);
 }
 
 #ifdef HAVEN_TEST_HOOKS

@@ -34,6 +34,7 @@
 #include "../lib/tls.h"
 #include "../lib/xmalloc.h"
 #include "login.h"
+#include "ms.h"
 
 static struct login login_state;
 struct login *L = &login_state;
@@ -46,7 +47,10 @@ static unsigned conn_served;   /* clients handed to this process so far */
 
 static void greet(struct session *s)
 {
-	session_printf(s, "* OK [CAPABILITY %s] Haven ready\r\n", login_capability(s));
+	if (L->proto == LOGIN_PROTO_MANAGESIEVE)
+		ms_login_greet(s);
+	else
+		session_printf(s, "* OK [CAPABILITY %s] Haven ready\r\n", login_capability(s));
 }
 
 static void on_session_free(struct session *s)
@@ -76,6 +80,9 @@ void login_start_tls(void)
 	L->tls = 1;
 	session_set_bev(s, bev);
 	s->tls = 1;
+	/* RFC 5804 2.2: ManageSieve says its capabilities again over TLS. */
+	if (s->dialect)
+		ms_login_greet(s);
 	session_resume(s);
 }
 
@@ -194,11 +201,17 @@ static void start_connection(int fd, const char *sid, const char *remote, int im
 		.timeout_sec = L->cfg.preauth_idle_timeout < L->cfg.preauth_timeout
 				       ? L->cfg.preauth_idle_timeout : L->cfg.preauth_timeout,
 	};
-	session_init(&L->s, base, bev, &lim, login_commands, login_ncommands);
+	if (L->proto == LOGIN_PROTO_MANAGESIEVE) {
+		session_init(&L->s, base, bev, &lim, ms_login_commands, ms_login_ncommands);
+		session_set_dialect(&L->s, &ms_dialect);
+		L->s.capability = ms_login_capability;
+	} else {
+		session_init(&L->s, base, bev, &lim, login_commands, login_ncommands);
+		L->s.capability = login_capability;
+	}
 	snprintf(L->s.sid, sizeof(L->s.sid), "%s", sid);
 	snprintf(L->s.remote, sizeof(L->s.remote), "%s", remote);
 	L->s.tls = L->tls;
-	L->s.capability = login_capability;
 	L->s.on_free = on_session_free;
 	greet(&L->s);
 	struct timeval dl = { L->cfg.preauth_timeout, 0 };
@@ -245,13 +258,15 @@ static void finish_connection(evutil_socket_t fd, short what, void *arg)
 static void take_client(struct ipc_msg *m)
 {
 	const char *sid, *remote;
-	uint32_t implicit_tls;
+	uint32_t implicit_tls, proto;
 
 	if (conn_active || m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &remote) < 0 ||
-	    ipc_get_u32(m, &implicit_tls) < 0 || ipc_get_end(m) < 0) {
+	    ipc_get_u32(m, &implicit_tls) < 0 || ipc_get_u32(m, &proto) < 0 ||
+	    ipc_get_end(m) < 0 || proto > LOGIN_PROTO_MANAGESIEVE) {
 		log_err("unexpected or malformed client from master");
 		_exit(1);
 	}
+	L->proto = proto;
 	if (implicit_tls && L->ctx == NULL)
 		fatal("implicit TLS client without a certificate");
 	start_connection(m->fd, sid, remote, implicit_tls != 0);

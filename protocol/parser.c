@@ -176,6 +176,7 @@ static void reader_fail_at_eol(struct imap_reader *r, const char *line, size_t n
 	int sync = 1, countable = 0, binary;
 	enum lit_scan s = reader_scan_literal(line, n, &size, &sync, &countable, &binary);
 
+	sync = sync && !r->no_sync;
 	if (s != LIT_NONE && !sync && countable) {
 		reader_skip_literal(r, size);
 	} else {
@@ -212,6 +213,7 @@ static enum imap_read_status reader_end_line(struct imap_reader *r)
 	}
 	s = reader_scan_literal(r->cmd.data + r->line_start, linelen, &size, &sync, &countable,
 				&binary);
+	sync = sync && !r->no_sync;
 	if (s == LIT_NONE) {
 		r->state = RS_DONE;
 		return IMAP_READ_COMMAND;

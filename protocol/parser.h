@@ -53,6 +53,11 @@ struct imap_reader {
 	size_t max_command;     /* total bytes of one command incl. literals */
 	int keep_blank;         /* a blank line is a line (a SASL answer), not
 				 * nothing between commands */
+	int no_sync;            /* every literal is non-synchronizing: the
+				 * client sends {n} and its bytes at once
+				 * (ManageSieve has no continuation), so a
+				 * refused one is skipped, never read as
+				 * commands */
 	/* private */
 	struct buf cmd;         /* command assembled so far */
 	size_t line_start;      /* offset in cmd where the current line began */

@@ -119,6 +119,13 @@ void session_init(struct session *s, struct event_base *base, struct bufferevent
 	setup_bev(s, bev);
 }
 
+void session_set_dialect(struct session *s, const struct session_dialect *d)
+{
+	s->dialect = d;
+	/* Its clients never wait for a continuation. */
+	s->reader.no_sync = 1;
+}
+
 void session_set_bev(struct session *s, struct bufferevent *bev)
 {
 	if (s->bev)
@@ -164,6 +171,14 @@ void session_tagged(struct session *s, const char *tag, const char *result, cons
 	struct evbuffer *out;
 	if (s->bev == NULL)
 		return;
+	if (s->dialect) {
+		char text[1024];
+		va_start(ap, fmt);
+		vsnprintf(text, sizeof(text), fmt, ap);
+		va_end(ap);
+		s->dialect->respond(s, result, code, text);
+		return;
+	}
 	out = bufferevent_get_output(s->bev);
 	evbuffer_add_printf(out, "%s %s ", tag ? tag : "*", result);
 	if (code)
@@ -254,7 +269,10 @@ void session_bye(struct session *s, const char *text)
 {
 	if (s->closing)
 		return;
-	session_printf(s, "* BYE %s\r\n", text);
+	if (s->dialect)
+		s->dialect->respond(s, "BYE", NULL, text);
+	else
+		session_printf(s, "* BYE %s\r\n", text);
 	session_close(s);
 }
 
@@ -328,7 +346,8 @@ static void run_command(struct session *s, const char *raw, size_t len)
 	const struct command *c;
 
 	memset(&cmd, 0, sizeof(cmd));
-	if (imap_parse_command(s->arena, raw, len, &cmd, &errmsg) < 0) {
+	if ((s->dialect ? s->dialect->parse : imap_parse_command)(s->arena, raw, len, &cmd,
+								  &errmsg) < 0) {
 		bad_command(s, cmd.tag, NULL, errmsg ? errmsg : "Syntax error");
 		return;
 	}
@@ -385,7 +404,8 @@ static const struct command *literal_command(struct session *s, const char *raw,
 	const char *errmsg;
 
 	if (s->lit_cmd == NULL) {
-		if (imap_parse_name(s->arena, raw, len, &cmd, &errmsg) < 0)
+		if ((s->dialect ? s->dialect->parse_name : imap_parse_name)(s->arena, raw, len,
+									    &cmd, &errmsg) < 0)
 			bad_command(s, cmd.tag, NULL, errmsg);
 		else
 			s->lit_cmd = check_command(s, &cmd);

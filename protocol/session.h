@@ -71,6 +71,20 @@ struct session_sink {
 	void (*abort)(struct session *s);
 };
 
+/* A protocol other than IMAP spoken over the same machinery (ManageSieve,
+ * ms.h): how a framed command is parsed, and how a command's answer and
+ * BYE look (session_tagged and session_bye go through respond; result is
+ * "OK", "NO", "BAD" or "BYE", code an RFC 5530 code or NULL). Its
+ * literals are all non-synchronizing (session_set_dialect). */
+struct session_dialect {
+	int (*parse)(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
+		     const char **errmsg);
+	/* The command name alone, at a literal's announcement. */
+	int (*parse_name)(struct arena *a, const char *raw, size_t len, struct imap_cmd *cmd,
+			  const char **errmsg);
+	void (*respond)(struct session *s, const char *result, const char *code, const char *text);
+};
+
 struct session_limits {
 	size_t max_line;
 	size_t max_literal;
@@ -88,6 +102,7 @@ struct session {
 	enum session_state state;
 	const struct command *cmds;
 	size_t ncmds;
+	const struct session_dialect *dialect;  /* NULL: IMAP */
 	unsigned bad_streak;
 	unsigned enabled;
 	int suspended;
@@ -129,6 +144,8 @@ struct session {
 /* Take over bev (already set up, e.g. socket or TLS). */
 void session_init(struct session *s, struct event_base *base, struct bufferevent *bev,
 		  const struct session_limits *lim, const struct command *cmds, size_t ncmds);
+/* Speak d instead of IMAP from now on (right after session_init). */
+void session_set_dialect(struct session *s, const struct session_dialect *d);
 /* Swap the transport (STARTTLS): old bev freed without closing the fd. */
 void session_set_bev(struct session *s, struct bufferevent *bev);
 /* Put bev in front of the transport (COMPRESS): it wraps the current one,

@@ -18,11 +18,13 @@
 #include "../lib/child.h"
 #include "../lib/ipc.h"
 #include "../lib/log.h"
+#include "../lib/msg_login.h"
 #include "../lib/msg_worker.h"
 #include "../lib/net.h"
 #include "../lib/privdrop.h"
 #include "../lib/sandbox.h"
 #include "../lib/xmalloc.h"
+#include "ms.h"
 #include "worker.h"
 
 static struct worker worker_state;
@@ -122,14 +124,14 @@ static void new_session(struct ipc_msg *m)
 	const char *sid, *tag, *remote, *enabled;
 	const unsigned char *left;
 	size_t leftlen;
-	uint32_t tls;
+	uint32_t tls, proto;
 	struct wsession *ws;
 	struct bufferevent *bev;
 
 	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &tag) < 0 ||
 	    ipc_get_str(m, &remote) < 0 || ipc_get_u32(m, &tls) < 0 ||
 	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
-	    ipc_get_end(m) < 0) {
+	    ipc_get_u32(m, &proto) < 0 || ipc_get_end(m) < 0 || proto > LOGIN_PROTO_MANAGESIEVE) {
 		log_err("malformed session from master");
 		return;
 	}
@@ -148,13 +150,23 @@ static void new_session(struct ipc_msg *m)
 		.max_bad = (unsigned)W->cfg.max_bad_commands,
 		.timeout_sec = W->cfg.idle_timeout,
 	};
-	session_init(&ws->s, base, bev, &lim, worker_commands, worker_ncommands);
+	if (proto == LOGIN_PROTO_MANAGESIEVE) {
+		/* A literal is a script at most (PUTSCRIPT): a larger one is
+		 * refused before it is read (QUOTA/MAXSIZE). */
+		if (lim.max_literal > (size_t)W->cfg.sieve_max_script_size)
+			lim.max_literal = (size_t)W->cfg.sieve_max_script_size;
+		session_init(&ws->s, base, bev, &lim, ms_worker_commands, ms_worker_ncommands);
+		session_set_dialect(&ws->s, &ms_dialect);
+		ws->s.capability = ms_worker_capability;
+	} else {
+		session_init(&ws->s, base, bev, &lim, worker_commands, worker_ncommands);
+		ws->s.capability = worker_capability;
+	}
 	snprintf(ws->s.sid, sizeof(ws->s.sid), "%s", sid);
 	snprintf(ws->s.remote, sizeof(ws->s.remote), "%s", remote);
 	ws->s.tls = tls != 0;
 	ws->since = time(NULL);
 	ws->s.state = ST_AUTH;
-	ws->s.capability = worker_capability;
 	ws->s.on_free = on_session_free;
 	ws->s.on_command = worker_stats_command;
 	worker_stats_watch(ws, bev);
@@ -167,8 +179,11 @@ static void new_session(struct ipc_msg *m)
 	log_info("session started: user=%s remote=%s", W->user.name, remote);
 	log_debug("%zu bytes pipelined after login", leftlen);
 	/* The worker, not the login worker, completes the LOGIN. */
-	session_tagged(&ws->s, tag, "OK", NULL, "[CAPABILITY %s] Logged in",
-		       worker_capability(&ws->s));
+	if (ws->s.dialect)
+		session_tagged(&ws->s, tag, "OK", NULL, "Logged in");
+	else
+		session_tagged(&ws->s, tag, "OK", NULL, "[CAPABILITY %s] Logged in",
+			       worker_capability(&ws->s));
 	if (leftlen)
 		session_inject(&ws->s, left, leftlen);
 	session_input(&ws->s);

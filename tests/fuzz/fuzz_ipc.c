@@ -141,12 +141,12 @@ static int decode_worker_session(struct ipc_msg *m)
 	const char *sid, *tag, *remote, *enabled;
 	const unsigned char *left;
 	size_t leftlen;
-	uint32_t tls;
+	uint32_t tls, proto;
 
 	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &tag) < 0 ||
 	    ipc_get_str(m, &remote) < 0 || ipc_get_u32(m, &tls) < 0 ||
 	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
-	    ipc_get_end(m) < 0)
+	    ipc_get_u32(m, &proto) < 0 || ipc_get_end(m) < 0)
 		return -1;
 	check_str(m, sid);
 	check_str(m, remote);
@@ -158,6 +158,7 @@ static int decode_worker_session(struct ipc_msg *m)
 	ipc_put_u32(&o, tls);
 	ipc_put_str(&o, enabled);
 	ipc_put_bytes(&o, left, leftlen);
+	ipc_put_u32(&o, proto);
 	check_same(m, &o);
 	ipc_out_free(&o);
 	return 0;
