@@ -184,6 +184,10 @@ class Haven:
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)
         RUNNING.append(self)
         wait_listening(self.port, self.proc, 15, self.log_text)
+        # the listeners are bound one after the other: the TLS one may come
+        # a moment after the plain one
+        if self.tls_port:
+            wait_listening(self.tls_port, self.proc, 15, self.log_text)
         return self
 
     def log_text(self):
