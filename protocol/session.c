@@ -38,6 +38,7 @@ static void drain_before_close(struct bufferevent *bev)
 }
 
 static void sink_abort(struct session *s);
+static void under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
 
 static void session_free(struct session *s)
 {
@@ -47,8 +48,11 @@ static void session_free(struct session *s)
 		event_free(s->timeout_ev);
 	s->timeout_ev = NULL;
 	if (s->bev) {
+		struct bufferevent *under = bufferevent_get_underlying(s->bev);
+		if (under)
+			evbuffer_remove_cb(bufferevent_get_output(under), under_drained, s);
 		if (s->closing && session_output_pending(s) == 0)
-			drain_before_close(s->bev);
+			drain_before_close(under ? under : s->bev);
 		bufferevent_free(s->bev);
 	}
 	s->bev = NULL;
@@ -133,8 +137,25 @@ void session_set_bev(struct session *s, struct bufferevent *bev)
 	setup_bev(s, bev);
 }
 
+/* The transport under a filter (COMPRESS) wrote its last byte to the
+ * socket: what waits for output to drain (closing, a yielded command)
+ * hears it as the filter's own write callback, deferred, since the
+ * session may end there. */
+static void under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct session *s = arg;
+
+	if (info->n_deleted > 0 && evbuffer_get_length(buf) == 0 && s->bev)
+		bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
+				    BEV_TRIG_DEFER_CALLBACKS);
+}
+
 void session_push_bev(struct session *s, struct bufferevent *bev)
 {
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+
+	if (under)
+		evbuffer_add_cb(bufferevent_get_output(under), under_drained, s);
 	setup_bev(s, bev);
 }
 
@@ -143,9 +164,19 @@ int session_output_full(struct session *s)
 	return session_output_pending(s) > OUTPUT_HIGH_WATER;
 }
 
+/* Not yet handed to the kernel: in the session's buffer and, under a
+ * filter, in the transport's. */
 size_t session_output_pending(struct session *s)
 {
-	return s->bev ? evbuffer_get_length(bufferevent_get_output(s->bev)) : 0;
+	struct bufferevent *under;
+	size_t n;
+
+	if (s->bev == NULL)
+		return 0;
+	n = evbuffer_get_length(bufferevent_get_output(s->bev));
+	if ((under = bufferevent_get_underlying(s->bev)) != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
 }
 
 void session_write(struct session *s, const void *p, size_t n)
@@ -495,12 +526,14 @@ static void session_read_error(struct session *s, const char *code, const char *
 	bad_command(s, imap_reader_tag(&s->reader), code, msg);
 }
 
-void session_input(struct session *s)
+/* Read and run what the client sent. 1 when the session is to end now:
+ * the caller then frees it (finish_close), touching it no more. */
+static int session_input_run(struct session *s)
 {
 	struct evbuffer *in;
 
 	if (s->in_input || s->bev == NULL)
-		return;
+		return 0;
 	s->in_input = 1;
 	while (!s->suspended && !s->closing) {
 		struct evbuffer_iovec v;
@@ -553,7 +586,12 @@ void session_input(struct session *s)
 		}
 	}
 	s->in_input = 0;
-	if (s->closing && session_output_pending(s) == 0)
+	return s->closing && session_output_pending(s) == 0;
+}
+
+void session_input(struct session *s)
+{
+	if (session_input_run(s))
 		finish_close(s);
 }
 
@@ -561,7 +599,10 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	touch_timeout(s);
-	session_input(s);
+	if (session_input_run(s)) {
+		finish_close(s);
+		return;
+	}
 	/* Part of a command is here and we have nothing to answer yet: ACK
 	 * now. A client that writes a literal and its CRLF separately (Python's
 	 * imaplib does) otherwise waits, under Nagle, for our delayed ACK. The

@@ -175,3 +175,17 @@ def test_broken_stream_ends_session_only(haven):
     t = Session(haven)
     t.ok(b"NOOP")
     t.close()
+
+
+def test_logout_answer_arrives_whole(haven):
+    # The session ends once the compressed BYE and OK have left, not when
+    # they have only passed the compressor (mbsync, which compresses, once
+    # made the worker free its session while reading: heap-use-after-free).
+    s = Session(haven)
+    z = compress_on(s)
+    z.ok(b"SELECT INBOX")
+    out = z.cmd(b"LOGOUT")
+    assert out[0].startswith(b"* BYE") and out[-1].startswith(b"Z002 OK"), out
+    s.sock.settimeout(30)
+    assert s.sock.recv(1) == b""   # then the connection closes
+    s.close()
