@@ -13,6 +13,7 @@ the daemon goes on serving; the admin socket refuses anyone but root."""
 import imaplib
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import time
@@ -22,6 +23,7 @@ import pytest
 import pgcluster
 from conftest import BUILD, IS_ROOT, Haven, check_sanitizers, free_port, pg_cluster
 from lmtp_client import Lmtp
+from readable import readable_tree
 
 ADMIN = os.path.join(BUILD, "haven-admin")
 
@@ -30,15 +32,24 @@ def admin(h, *args, stdin="", rc=None, user=None, conf=None):
     """haven-admin -c (h's config) ARGS, the password on stdin (not a tty)."""
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0")
     pre = None
+    prog, copy = ADMIN, None
     if user is not None:
         pw = pwd.getpwnam(user)
+        # the build may sit where only root can go (a clone in /root)
+        copy = readable_tree({"haven-admin": ADMIN})
+        prog = os.path.join(copy, "haven-admin")
 
         def pre():
             os.setgroups([])
             os.setgid(pw.pw_gid)
             os.setuid(pw.pw_uid)
-    r = subprocess.run([ADMIN, "-c", conf or h.conf] + list(args), input=stdin,
-                       capture_output=True, text=True, timeout=60, env=env, preexec_fn=pre)
+    try:
+        r = subprocess.run([prog, "-c", conf or h.conf] + list(args), input=stdin,
+                           capture_output=True, text=True, timeout=60, env=env,
+                           preexec_fn=pre)
+    finally:
+        if copy:
+            shutil.rmtree(copy, ignore_errors=True)
     check_sanitizers(r.stderr)
     if rc is not None:
         assert r.returncode == rc, (args, r.returncode, r.stdout, r.stderr)
