@@ -98,7 +98,7 @@ def test_capabilities_and_enable(haven):
     for c in ("LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE",
               "UTF8=ACCEPT", "CHILDREN", "ENABLE"):
         assert c in caps, caps
-    assert "IMAP4rev2" in caps and "CONDSTORE" not in caps  # CONDSTORE is not done yet
+    assert "IMAP4rev2" in caps and "CONDSTORE" in caps and "QRESYNC" in caps
     assert s.ok("ENABLE UTF8=ACCEPT") == ["* ENABLED UTF8=ACCEPT"]
     # only what this command turned on
     assert s.ok("ENABLE UTF8=ACCEPT X-UNKNOWN") == ["* ENABLED"]
@@ -492,7 +492,10 @@ def test_status_deleted_and_size(haven):
     assert s.ok("STATUS Trash (SIZE)") == ['* STATUS "Trash" (SIZE %d)' % sum(sizes)]
     assert s.ok("STATUS Trash (DELETED)") == ['* STATUS "Trash" (DELETED 2)']
     assert s.ok("STATUS Sent (DELETED SIZE)") == ['* STATUS "Sent" (DELETED 0 SIZE 0)']
-    for bad in ("STATUS Trash (HIGHESTMODSEQ)", "STATUS Trash ()", "STATUS Trash (BOGUS)"):
+    # HIGHESTMODSEQ (RFC 7162) too; tests/integration/test_condstore.py
+    assert re.match(r'\* STATUS "Trash" \(MESSAGES 3 HIGHESTMODSEQ \d+\)$',
+                    s.ok("STATUS Trash (MESSAGES HIGHESTMODSEQ)")[-1])
+    for bad in ("STATUS Trash (HIGHESTMODSEQ X)", "STATUS Trash ()", "STATUS Trash (BOGUS)"):
         _, tagged = s.cmd(bad)
         assert tagged.startswith("BAD"), (bad, tagged)
     _, tagged = s.cmd("STATUS Nowhere (DELETED)")
