@@ -4,18 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../lib/hex.h"
 #include "sieve_private.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static void put_utf8(struct buf *b, unsigned long cp)
 {
@@ -58,9 +48,9 @@ static int enc_items(const char *s, size_t len, int unicode, struct buf *out)
 		}
 		unsigned long v = 0;
 		size_t d = 0;
-		for (; i < len && hexval(s[i]) >= 0; i++, d++)
+		for (; i < len && hex_value((unsigned char)s[i]) >= 0; i++, d++)
 			if (d < 8)
-				v = v * 16 + (unsigned long)hexval(s[i]);
+				v = v * 16 + (unsigned long)hex_value((unsigned char)s[i]);
 		if (d == 0 || (!unicode && d != 2) || (unicode && d > 6) ||
 		    (i < len && s[i] != ' ' && s[i] != '\t'))
 			return 0;
