@@ -41,6 +41,22 @@ static int listen_unix(const char *path, struct error *err)
 	return fd;
 }
 
+/* Split "host:port" or "[v6]:port" in place at the last colon: *h is
+ * left at the host, the port is returned; NULL without a colon. */
+static char *split_hostport(char **h)
+{
+	char *port = strrchr(*h, ':');
+
+	if (port == NULL)
+		return NULL;
+	*port++ = '\0';
+	if (**h == '[' && port - 2 > *h && port[-2] == ']') {
+		(*h)++;
+		port[-2] = '\0';
+	}
+	return port;
+}
+
 static int listen_one(const char *spec, struct error *err)
 {
 	char *host = xstrdup(spec), *port;
@@ -59,16 +75,11 @@ static int listen_one(const char *spec, struct error *err)
 		free(host);
 		return fd;
 	}
-	port = strrchr(h, ':');
+	port = split_hostport(&h);
 	if (port == NULL) {
 		error_set(err, ERR_PARSE, "listen: \"%s\" is not host:port", spec);
 		free(host);
 		return -1;
-	}
-	*port++ = '\0';
-	if (*h == '[' && port[-2] == ']') {
-		h++;
-		port[-2] = '\0';
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -140,4 +151,54 @@ int net_set_nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int connect_unix(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Every address the name resolves to, in getaddrinfo's order, until one
+ * accepts. */
+static int connect_tcp(const char *hostport)
+{
+	char *copy = xstrdup(hostport), *h = copy, *port = split_hostport(&h);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	int fd = -1, e = EINVAL;
+
+	if (port && getaddrinfo(h, port, &hints, &res) == 0) {
+		e = EHOSTUNREACH;
+		for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+			fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+				e = errno;
+				close(fd);
+				fd = -1;
+			}
+		}
+		freeaddrinfo(res);
+	}
+	free(copy);
+	errno = fd < 0 ? e : errno;
+	return fd;
+}
+
+int net_connect(const char *where)
+{
+	return where[0] == '/' ? connect_unix(where) : connect_tcp(where);
 }

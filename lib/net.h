@@ -14,5 +14,8 @@ void net_addr_text(const struct sockaddr *sa, char *out, size_t outlen);
 /* 1 for 127.0.0.0/8, ::1 and v4-mapped loopback. */
 int net_addr_is_loopback(const char *ip);
 int net_set_nonblock(int fd);
+/* A blocking stream connection to "/path" (a unix socket), "host:port" or
+ * "[v6]:port": the fd, or -1 with errno. */
+int net_connect(const char *where);
 
 #endif

@@ -19,12 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <netdb.h>
 #include <unistd.h>
 
 #include "../lib/config.h"
+#include "../lib/net.h"
 
 #define EX_OK 0
 #define EX_USAGE 64
@@ -98,52 +96,10 @@ static char *configured_address(const char *path)
 	return addr;
 }
 
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int connect_tcp(char *hostport)
-{
-	char *colon = strrchr(hostport, ':'), *host = hostport;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-	int fd = -1;
-
-	if (colon == NULL)
-		return -1;
-	*colon = '\0';
-	if (host[0] == '[' && colon[-1] == ']') {
-		host++;
-		colon[-1] = '\0';
-	}
-	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
-		return -1;
-	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 static void lda_connect(struct lda *l)
 {
 	char *addr = l->address ? strdup(l->address) : configured_address(l->conf);
-	int fd = addr && addr[0] == '/' ? connect_unix(addr) : addr ? connect_tcp(addr) : -1;
-
+	int fd = addr ? net_connect(addr) : -1;
 	int e = errno;
 
 	free(addr);

@@ -12,17 +12,16 @@
  * login. The worker waits for the MTA (at most SUBMIT_TIMEOUT per step),
  * as it waits for its store during a delivery. */
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "../lib/buf.h"
 #include "../lib/log.h"
+#include "../lib/net.h"
 #include "../lib/xmalloc.h"
 #include "deliver.h"
 #include "worker.h"
@@ -38,50 +37,6 @@ struct smtp {
 	int line_start;           /* the body written so far ends a line */
 };
 
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
-/* host:port, [v6]:port */
-static int connect_tcp(const char *hostport)
-{
-	char *host = xstrdup(hostport), *colon = strrchr(host, ':'), *h = host;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	int fd = -1;
-
-	if (colon) {
-		*colon = '\0';
-		if (h[0] == '[' && colon > h && colon[-1] == ']') {
-			h++;
-			colon[-1] = '\0';
-		}
-	}
-	if (colon && getaddrinfo(h, colon + 1, &hints, &res) == 0) {
-		for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-			fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-			if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-				close(fd);
-				fd = -1;
-			}
-		}
-		freeaddrinfo(res);
-	}
-	free(host);
-	return fd;
-}
-
 static int smtp_connect(struct smtp *c, struct error *err)
 {
 	const char *where = W->cfg.submission_host;
@@ -89,7 +44,7 @@ static int smtp_connect(struct smtp *c, struct error *err)
 
 	memset(c, 0, sizeof(*c));
 	c->line_start = 1;
-	c->fd = where[0] == '/' ? connect_unix(where) : connect_tcp(where);
+	c->fd = net_connect(where);
 	if (c->fd < 0) {
 		error_set(err, ERR_UNAVAILABLE, "cannot reach submission_host %s", where);
 		return -1;
