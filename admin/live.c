@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -49,9 +50,11 @@ static int live_ask(const struct admin_opts *o, struct ipc_out *req, struct ipc_
 {
 	struct config cfg;
 	struct pollfd p = { .fd = -1, .events = POLLIN };
+	char *path = NULL;
 	int rc = -1;
 
-	if (admin_config_load(o, &cfg) == 0 && (p.fd = live_connect(cfg.admin_socket)) >= 0) {
+	if (admin_config_load(o, &cfg) == 0 &&
+	    (p.fd = live_connect(path = config_run_path(&cfg, cfg.admin_socket))) >= 0) {
 		/* A refusal may come before the request is sent: read it
 		 * even when sending failed. */
 		int sent = ipc_send(p.fd, req, -1), serr = errno;
@@ -64,6 +67,7 @@ static int live_ask(const struct admin_opts *o, struct ipc_out *req, struct ipc_
 	}
 	if (p.fd >= 0)
 		close(p.fd);
+	free(path);
 	config_free(&cfg);
 	return rc;
 }

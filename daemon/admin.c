@@ -44,6 +44,7 @@ struct admin_client {
 };
 
 static int listen_fd = -1;
+static char *socket_path;   /* admin_socket under run_dir */
 static struct event *listen_ev;
 static struct admin_client *clients;
 static unsigned nclients;
@@ -361,7 +362,9 @@ int admin_open_listener(struct error *err)
 {
 	if (M->cfg.admin_socket[0] == '\0')
 		return 0;
-	listen_fd = socket_bind(M->cfg.admin_socket, err);
+	free(socket_path);
+	socket_path = config_run_path(&M->cfg, M->cfg.admin_socket);
+	listen_fd = socket_bind(socket_path, err);
 	return listen_fd < 0 ? -1 : 0;
 }
 
@@ -382,7 +385,9 @@ void admin_stop(void)
 		client_free(clients);
 	if (listen_fd >= 0) {
 		close(listen_fd);
-		unlink(M->cfg.admin_socket);
+		unlink(socket_path);
 	}
 	listen_fd = -1;
+	free(socket_path);
+	socket_path = NULL;
 }

@@ -211,10 +211,22 @@ static void setup_identity(void)
 	}
 }
 
+/* This instance's runtime files (admin socket, pid file) go under
+ * run_dir: made 0755 when missing (under systemd the package's
+ * RuntimeDirectory is already there). */
+static void run_dir_make(void)
+{
+	if (mkdir(M->cfg.run_dir, 0755) < 0 && errno != EEXIST)
+		log_warn("run_dir %s: %s", M->cfg.run_dir, strerror(errno));
+}
+
 static void open_listeners(void)
 {
 	struct error err;
-	int n = net_listen_list(M->cfg.listen, M->listen_fds, NET_MAX_LISTENERS, &err);
+	int n;
+
+	run_dir_make();
+	n = net_listen_list(M->cfg.listen, M->listen_fds, NET_MAX_LISTENERS, &err);
 
 	if (n < 0)
 		fatal("%s", err.msg);
@@ -375,18 +387,30 @@ static void setup_events(void)
 		log_warn("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 }
 
-static void write_pidfile(const char *path)
+/* A SIGHUP (a reload) that comes once the listeners are bound but before
+ * its handler is in place would end the master (the default action):
+ * held back over that window, it is then handled as a reload. */
+static void hold_reloads(int hold)
 {
-	FILE *f;
-	if (path[0] == '\0')
-		return;
-	f = fopen(path, "w");
-	if (f == NULL) {
+	sigset_t hup;
+
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &hup, NULL);
+}
+
+static void write_pidfile(void)
+{
+	char *path = config_run_path(&M->cfg, M->cfg.pid_file);
+	FILE *f = path[0] ? fopen(path, "w") : NULL;
+
+	if (f) {
+		fprintf(f, "%ld\n", (long)getpid());
+		fclose(f);
+	} else if (path[0]) {
 		log_warn("pid_file %s: %s", path, strerror(errno));
-		return;
 	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
+	free(path);
 }
 
 static void start_children(void)
@@ -396,14 +420,17 @@ static void start_children(void)
 		fatal("could not start the auth helper");
 	logins_init();
 	metrics_start();
-	write_pidfile(M->cfg.pid_file);
+	write_pidfile();
 }
 
 static void teardown(void)
 {
 	log_info(M->exit_status ? "stopped after a failed start" : "stopped");
-	if (M->cfg.pid_file[0])
-		unlink(M->cfg.pid_file);
+	if (M->cfg.pid_file[0]) {
+		char *path = config_run_path(&M->cfg, M->cfg.pid_file);
+		unlink(path);
+		free(path);
+	}
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigs[i]);
 	if (stop_deadline)
@@ -452,9 +479,11 @@ int main(int argc, char **argv)
 	buf_free(&text);
 	raise_fd_limit();
 	setup_identity();
+	hold_reloads(1);
 	open_listeners();
 	drop_capabilities();
 	setup_events();
+	hold_reloads(0);
 	start_children();
 	event_base_dispatch(M->base);
 	teardown();

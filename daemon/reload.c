@@ -19,7 +19,7 @@
 #include "master.h"
 
 /* Keys read once at start (keep_start_values). */
-static const char *const restart_keys[] = { "listen", "listen_tls", "login_user", "pid_file",
+static const char *const restart_keys[] = { "listen", "listen_tls", "login_user", "pid_file", "run_dir",
 					    "lmtp_listen", "metrics_listen", "admin_socket",
 					    "managesieve_listen" };
 
@@ -90,6 +90,7 @@ static void keep_start_values(struct config *cfg)
 	char **pairs[][2] = {
 		{ &cfg->listen, &M->cfg.listen }, { &cfg->listen_tls, &M->cfg.listen_tls },
 		{ &cfg->login_user, &M->cfg.login_user }, { &cfg->pid_file, &M->cfg.pid_file },
+		{ &cfg->run_dir, &M->cfg.run_dir },
 		{ &cfg->lmtp_listen, &M->cfg.lmtp_listen },
 		{ &cfg->metrics_listen, &M->cfg.metrics_listen },
 		{ &cfg->admin_socket, &M->cfg.admin_socket },

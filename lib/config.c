@@ -61,7 +61,8 @@ static const struct ckey keys[] = {
 	S(mail_home, HAVEN_LOCALSTATEDIR "/lib/haven/users/%u", "home directory template for passdb entries without one (%u user, %h home)"),
 	S(mail_backend, "mbox", "storage backend: mbox; its settings are <backend>_* keys (haven.conf(5))"),
 	S(mail_privileged_group, "mail", "group user workers keep (not effective) for dotlocks and rewrites of INBOX in a spool like Debian's /var/mail (root:mail 2775); empty for none"),
-	S(pid_file, "", "write the master's pid here when set"),
+	S(run_dir, HAVEN_LOCALSTATEDIR "/run/haven", "directory of this instance's runtime files: admin_socket and pid_file, when relative, are under it (a second havend on the same host needs only its own run_dir)"),
+	S(pid_file, "", "write the master's pid here when set (relative: under run_dir)"),
 	S(log_level, "info", "error, warning, info or debug"),
 	I(auth_failure_delay_ms, "2000", 0, 60000, "delay before answering a failed login"),
 	I(auth_failure_delay_max_ms, "15000", 0, 600000, "the failure delay doubles with each failure counted for the user or the client network, up to this"),
@@ -100,7 +101,7 @@ static const struct ckey keys[] = {
 	S(recipient_delimiter, "+", "characters that start a detail in a recipient's local part (user+detail: delivered to the mailbox \"detail\" when it exists, else INBOX); empty: none"),
 	I(lmtp_max_message, "52428800", 1024, 2147483647L, "largest message accepted over LMTP, in bytes (advertised as SIZE)"),
 	I(lmtp_timeout, "300", 10, 3600, "seconds of LMTP client silence before the connection is closed"),
-	S(admin_socket, HAVEN_LOCALSTATEDIR "/run/haven/admin.sock", "unix socket (mode 0600, root only) where haven-admin asks the master about live sessions (who, kick); empty: none"),
+	S(admin_socket, "admin.sock", "unix socket (mode 0600, root only; relative: under run_dir) where haven-admin asks the master about live sessions (who, kick); empty: none"),
 	S(metrics_listen, "", "OpenMetrics (Prometheus) endpoint: one host:port on a loopback address, answering GET /metrics; empty: none"),
 	I(sieve_max_script_size, "1048576", 1024, 67108864, "largest Sieve script a user may store, in bytes"),
 	I(sieve_max_scripts, "32", 1, 10000, "Sieve scripts a user may keep (one of them active)"),
@@ -640,4 +641,11 @@ char *config_expand(const char *tmpl, const char *user, const char *home)
 		}
 	}
 	return buf_steal(&b);
+}
+
+char *config_run_path(const struct config *c, const char *p)
+{
+	if (p[0] == '/' || p[0] == '\0')
+		return xstrdup(p);
+	return xasprintf("%s/%s", c->run_dir, p);
 }

@@ -29,6 +29,7 @@ struct config {
 	char *mail_home;        /* home template for entries without one */
 	char *mail_backend;
 	char *mail_privileged_group;
+	char *run_dir;          /* this instance's runtime files */
 	char *pid_file;
 	char *log_level;
 	long auth_failure_delay_ms;
@@ -130,5 +131,8 @@ unsigned config_each_change(const struct config *a, const struct config *b,
 enum plaintext_auth config_plaintext_auth(const struct config *c);
 /* Expand %u (user), %h (home), %% in a location template. */
 char *config_expand(const char *tmpl, const char *user, const char *home);
+/* A runtime path (admin_socket, pid_file) as in effect: p itself when
+ * absolute or empty, else under run_dir. The caller frees it. */
+char *config_run_path(const struct config *c, const char *p);
 
 #endif

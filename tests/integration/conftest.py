@@ -150,8 +150,9 @@ class Haven:
             "auth_failure_delay_ms = 100",
             "worker_idle_timeout = 2",
             "log_level = debug",
-            # Its own: the default path is shared by every havend of the host.
-            "admin_socket = %s/admin.sock" % self.dir,
+            # Its own runtime files (admin.sock): the default directory is
+            # shared by every havend of the host.
+            "run_dir = %s" % self.dir,
         ]
         if self.mail_user:
             conf.append("mail_user = %s" % self.mail_user)

@@ -1,6 +1,7 @@
 """havend -o KEY=VALUE (repeatable) overrides any key of the file, core
 or a module's, for the server, -t and -n alike, and again at SIGHUP; a
 bad override is named as "command line: -o KEY"."""
+import imaplib
 import os
 import signal
 import subprocess
@@ -40,6 +41,44 @@ def test_o_overrides_listen_and_passdb():
         m.logout()
         check_sanitizers(h.stop())
     finally:
+        h.stop()
+        h.cleanup()
+
+
+def test_second_instance_with_its_own_run_dir(tmp_path):
+    # The scale-out interface: the same file, another listener and another
+    # run_dir; every runtime file of the second lands under its run_dir
+    # and the first keeps its own.
+    h = Haven(tls=False)
+    port = free_port()
+    run2 = tmp_path / "run2"
+    second = None
+    try:
+        h.start()
+        log2 = open(tmp_path / "second.log", "w")
+        second = subprocess.Popen([os.path.join(BUILD, "havend"), "-F", "-c", h.conf,
+                                   "-o", "listen=127.0.0.1:%d" % port,
+                                   "-o", "run_dir=%s" % run2, "-o", "pid_file=havend.pid"],
+                                  stdout=log2, stderr=subprocess.STDOUT)
+        wait_listening(port, second, 15, lambda: (tmp_path / "second.log").read_text())
+        for p in (h.port, port):
+            m = imaplib.IMAP4("127.0.0.1", p)
+            assert m.login("alice", "pw-alice")[0] == "OK"
+            m.logout()
+        assert (run2 / "admin.sock").is_socket()
+        assert (run2 / "havend.pid").read_text().strip() == str(second.pid)
+        assert os.path.exists(os.path.join(h.dir, "admin.sock"))
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(30) == 0
+        out = (tmp_path / "second.log").read_text()
+        assert "admin_socket" not in out, out
+        check_sanitizers(out)
+        assert not (run2 / "havend.pid").exists() and not (run2 / "admin.sock").exists()
+        assert "admin_socket" not in h.log_text()
+        check_sanitizers(h.stop())
+    finally:
+        if second and second.poll() is None:
+            second.kill()
         h.stop()
         h.cleanup()
 
