@@ -54,9 +54,12 @@ static void pv_emit(struct pv *pv, unsigned cp)
 		return;
 	}
 	if (pv->space && pv->chars > 0) {
-		buf_append_byte(pv->out, ' ');
-		if (++pv->chars == MAIL_PREVIEW_CHARS)
+		if (pv->chars + 2 > MAIL_PREVIEW_CHARS) {
+			pv->chars = MAIL_PREVIEW_CHARS;   /* no room after the space: end here */
 			return;
+		}
+		buf_append_byte(pv->out, ' ');
+		pv->chars++;
 	}
 	pv->space = 0;
 	put_utf8(pv->out, cp);
