@@ -3,6 +3,7 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -293,10 +294,20 @@ int store_subscribe(struct store *st, const char *name, int on, struct error *er
 	return be->subscribe(st, name, on, err);
 }
 
+/* MAILBOXID for a store that keeps none of its own (backend.h). */
+static void status_mailboxid(struct mailbox_status *s)
+{
+	if (s->mailboxid[0] == '\0')
+		snprintf(s->mailboxid, sizeof(s->mailboxid), "F%08x", s->uidvalidity);
+}
+
 int store_status(struct store *st, const char *name, struct mailbox_status *out,
 		 struct error *err)
 {
-	return be->status(st, name, out, err);
+	int rc = be->status(st, name, out, err);
+	if (rc == 0)
+		status_mailboxid(out);
+	return rc;
 }
 
 int store_append_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
@@ -393,7 +404,10 @@ int store_can_search(void)
 int mailbox_select(struct store *st, const char *name, int readonly, struct mailbox **out,
 		   struct mailbox_status *status, struct error *err)
 {
-	return be->select(st, name, readonly, out, status, err);
+	int rc = be->select(st, name, readonly, out, status, err);
+	if (rc == 0)
+		status_mailboxid(status);
+	return rc;
 }
 
 void mailbox_close(struct mailbox *mb)

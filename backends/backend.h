@@ -40,6 +40,7 @@ struct backend_user {
 };
 
 /* What STATUS / SELECT report. */
+#define STORE_MAILBOXID_SIZE 48
 struct mailbox_status {
 	uint32_t messages;
 	uint32_t recent;
@@ -49,6 +50,12 @@ struct mailbox_status {
 	uint32_t first_unseen;   /* seq of first unseen, 0 if none (SELECT only) */
 	uint64_t highestmodseq;  /* 0: the mailbox keeps no MODSEQs (NOMODSEQ) */
 	uint64_t size;           /* sum of RFC822.SIZE */
+	/* RFC 8474 MAILBOXID: unique among the store's mailboxes, the same
+	 * for the same name and UIDVALIDITY, kept by RENAME. A store that
+	 * keeps no id of its own leaves it empty, and the status and select
+	 * wrappers make it of the UIDVALIDITY (unique in a store that gives
+	 * each new mailbox a new one). */
+	char mailboxid[STORE_MAILBOXID_SIZE];
 };
 
 /* Mailbox attributes reported by list(). */

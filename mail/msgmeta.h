@@ -29,6 +29,7 @@ struct msg_meta {
 	uint64_t modseq;
 	time_t internaldate;
 	int tz_minutes;          /* zone of internaldate, minutes east of UTC */
+	time_t savedate;         /* RFC 8514 save date (UTC); 0: the store keeps none */
 	uint64_t size;           /* RFC822.SIZE: exact bytes open_message gives */
 	unsigned recent;         /* this view reports it as \Recent (IMAP4rev1) */
 };

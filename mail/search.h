@@ -57,6 +57,13 @@ enum search_op {
 	SK_UIDSET,
 	SK_SAVED,           /* "$" (as a sequence set or after UID) */
 	SK_MODSEQ,          /* MODSEQ >= num (RFC 7162 3.1.5) */
+	SK_OLDER,           /* INTERNALDATE <= when (RFC 5032) */
+	SK_YOUNGER,         /* INTERNALDATE >= when */
+	SK_SAVEDBEFORE,     /* save date's day < day (RFC 8514; INTERNALDATE */
+	SK_SAVEDON,         /* where the store keeps no save date) */
+	SK_SAVEDSINCE,
+	SK_SAVEDATESUPPORTED,
+	SK_THREADID,        /* RFC 8474: no threads are computed, matches nothing */
 	/* need the header */
 	SK_SENTBEFORE,
 	SK_SENTON,
@@ -68,6 +75,7 @@ enum search_op {
 	SK_SUBJECT,
 	SK_HEADER,
 	/* need the body */
+	SK_EMAILID,         /* RFC 8474: str is the ObjectID (mail/emailid.h) */
 	SK_BODY,
 	SK_TEXT,
 };
@@ -77,6 +85,7 @@ struct search_node {
 	uint32_t end;           /* index just past this node's subtree */
 	uint32_t flag;          /* SK_FLAG / SK_UNFLAG: enum msg_flag bit */
 	int64_t day;            /* date keys: days since 1970-01-01 */
+	int64_t when;           /* OLDER / YOUNGER: target time, seconds since the epoch */
 	uint64_t num;           /* LARGER / SMALLER / MODSEQ */
 	struct seqset set;      /* SK_SEQSET / SK_UIDSET */
 	const char *field;      /* SK_HEADER: field name */

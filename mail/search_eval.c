@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "../lib/log.h"
+#include "../mail/emailid.h"
 #include "../mail/imapdate.h"
 #include "../mail/message.h"
 #include "../mail/transfer.h"
@@ -52,6 +53,8 @@ struct mstate {
 	struct buf body;            /* folded text of the body parts, NUL-separated */
 	int have_parts;
 	struct buf parts;           /* folded MIME headers beyond the top level */
+	int have_emailid;
+	char emailid[MAIL_EMAILID_SIZE];
 };
 
 /* Does every key that needs the message look only at fields the
@@ -285,45 +288,16 @@ static int match_sent(struct mstate *ms, const struct search_node *n)
 
 /* ---- body --------------------------------------------------------------- */
 
-static const char *part_charset(const struct mail_part *p)
-{
-	for (size_t i = 0; i < p->nparams; i++)
-		if (p->params[i].name && strcasecmp(p->params[i].name, "charset") == 0 &&
-		    p->params[i].value && p->params[i].value[0])
-			return p->params[i].value;
-	return "us-ascii";
-}
-
 /* Decode one leaf's content to folded UTF-8, appended to out. */
 static void add_part_text(const struct mail_message *m, const struct mail_part *p,
 			  struct buf *out)
 {
-	if (p->body_off > m->len || p->body_len > m->len - p->body_off)
-		return;
-	const char *b = m->data + p->body_off;
-	size_t blen = p->body_len;
-	struct buf dec = BUF_INIT, utf8 = BUF_INIT;
-
-	if (p->encoding && strcasecmp(p->encoding, "base64") == 0) {
-		mail_decode_base64(b, blen, &dec);
-		b = dec.data ? dec.data : "";
-		blen = dec.len;
-	} else if (p->encoding && strcasecmp(p->encoding, "quoted-printable") == 0) {
-		mail_decode_qp(b, blen, &dec);
-		b = dec.data ? dec.data : "";
-		blen = dec.len;
-	}
-	const char *cs = part_charset(p);
-	if (!search_charset_is_utf8(cs) &&
-	    search_charset_convert(cs, b, blen, 0, &utf8) == 0) {
-		b = utf8.data ? utf8.data : "";
-		blen = utf8.len;
-	}
+	struct buf utf8 = BUF_INIT;
 	/* Unknown charsets: the bytes as they are (folding turns what is not
 	 * UTF-8 into U+FFFD, ASCII still matches). */
-	search_fold(b, blen, out);
+	mail_part_text(m, p, &utf8);
+	search_fold(utf8.data ? utf8.data : "", utf8.len, out);
 	buf_append_byte(out, '\0');
-	buf_free(&dec);
 	buf_free(&utf8);
 }
 
@@ -432,6 +406,25 @@ static int in_saved(struct search_ctx *ctx, uint32_t uid)
 	return 0;
 }
 
+/* EMAILID: the id of the whole message read (the program needs the body). */
+static int emailid_is(struct mstate *ms, const struct search_node *n)
+{
+	if (!ms->have_emailid) {
+		mail_emailid(ms->raw.data ? ms->raw.data : "", ms->raw.len, ms->emailid);
+		ms->have_emailid = 1;
+	}
+	return n->len == strlen(ms->emailid) && memcmp(n->str, ms->emailid, n->len) == 0;
+}
+
+/* SAVED*: the save date's day in UTC (as FETCH SAVEDATE shows it), or,
+ * where the store keeps none, INTERNALDATE's (RFC 8514 4.3). */
+static int64_t saved_day(const struct msg_meta *m)
+{
+	if (m->savedate != 0)
+		return imapdate_day(m->savedate, 0);
+	return imapdate_day(m->internaldate, m->tz_minutes);
+}
+
 static int leaf(struct search_ctx *ctx, struct mstate *ms, const struct search_node *n)
 {
 	const struct msg_meta *m = ms->meta;
@@ -472,6 +465,20 @@ static int leaf(struct search_ctx *ctx, struct mstate *ms, const struct search_n
 		return in_saved(ctx, m->uid);
 	case SK_MODSEQ:
 		return m->modseq >= n->num;
+	case SK_OLDER:
+		return (int64_t)m->internaldate <= n->when;
+	case SK_YOUNGER:
+		return (int64_t)m->internaldate >= n->when;
+	case SK_SAVEDBEFORE:
+		return saved_day(m) < n->day;
+	case SK_SAVEDON:
+		return saved_day(m) == n->day;
+	case SK_SAVEDSINCE:
+		return saved_day(m) >= n->day;
+	case SK_SAVEDATESUPPORTED:
+		return m->savedate != 0;
+	case SK_THREADID:
+		return V_FALSE;   /* RFC 8474 5.2: without THREADIDs nothing matches */
 	default:
 		break;
 	}
@@ -494,6 +501,8 @@ static int leaf(struct search_ctx *ctx, struct mstate *ms, const struct search_n
 		return match_header(ctx, ms, "Subject", 7, n);
 	case SK_HEADER:
 		return match_header(ctx, ms, n->field, n->field_len, n);
+	case SK_EMAILID:
+		return emailid_is(ms, n);
 	case SK_BODY:
 		return body_contains(ctx, ms, n);
 	case SK_TEXT:

@@ -1,9 +1,12 @@
 /* Content transfer decoding (see transfer.h). */
 #include "../lib/base64.h"
 #include "../lib/hex.h"
+#include "message.h"
+#include "search.h"
 #include "transfer.h"
 
 #include <stdint.h>
+#include <strings.h>
 
 void mail_decode_base64(const char *in, size_t len, struct buf *out)
 {
@@ -74,4 +77,39 @@ void mail_decode_qp(const char *in, size_t len, struct buf *out)
 		buf_append_byte(out, (char)c);
 		i++;
 	}
+}
+
+static const char *part_charset(const struct mail_part *p)
+{
+	for (size_t i = 0; i < p->nparams; i++)
+		if (p->params[i].name && strcasecmp(p->params[i].name, "charset") == 0 &&
+		    p->params[i].value && p->params[i].value[0])
+			return p->params[i].value;
+	return "us-ascii";
+}
+
+void mail_part_text(const struct mail_message *m, const struct mail_part *p, struct buf *out)
+{
+	if (m->data == NULL || p->body_off > m->len || p->body_len > m->len - p->body_off)
+		return;
+	const char *b = m->data + p->body_off;
+	size_t blen = p->body_len;
+	struct buf dec = BUF_INIT;
+
+	if (p->encoding && strcasecmp(p->encoding, "base64") == 0) {
+		mail_decode_base64(b, blen, &dec);
+		b = dec.data ? dec.data : "";
+		blen = dec.len;
+	} else if (p->encoding && strcasecmp(p->encoding, "quoted-printable") == 0) {
+		mail_decode_qp(b, blen, &dec);
+		b = dec.data ? dec.data : "";
+		blen = dec.len;
+	}
+	const char *cs = part_charset(p);
+	size_t before = out->len;
+	if (search_charset_is_utf8(cs) || search_charset_convert(cs, b, blen, 0, out) != 0) {
+		out->len = before;
+		buf_append(out, b, blen);
+	}
+	buf_free(&dec);
 }

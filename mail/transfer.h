@@ -8,6 +8,9 @@
 
 #include "../lib/buf.h"
 
+struct mail_message;
+struct mail_part;
+
 /* Base64: characters outside the alphabet (line ends, blanks, junk) are
  * skipped; decoding stops at the first '='; a trailing partial group
  * yields the whole bytes it holds. Appends to out. */
@@ -17,5 +20,11 @@ void mail_decode_base64(const char *in, size_t len, struct buf *out);
  * kept as it is; blanks at the end of a line are dropped. Line ends are
  * kept. Appends to out. */
 void mail_decode_qp(const char *in, size_t len, struct buf *out);
+
+/* A leaf part's content as text: transfer decoded, converted from its
+ * charset to UTF-8 (the bytes as they are when the charset is unknown or
+ * the conversion fails), appended to out. Nothing for a part outside
+ * m->data. */
+void mail_part_text(const struct mail_message *m, const struct mail_part *p, struct buf *out);
 
 #endif

@@ -17,6 +17,7 @@
 #include "../mail/message.h"
 #include "../mail/structure.h"
 #include "../mail/transfer.h"
+#include "fetchext.h"
 #include "worker.h"
 
 enum fetch_att {
@@ -28,6 +29,7 @@ enum fetch_att {
 	FA_BODY = 1 << 5,          /* BODY without a section: non-extensible structure */
 	FA_BODYSTRUCTURE = 1 << 6,
 	FA_MODSEQ = 1 << 7,        /* RFC 7162 */
+	/* bits 8 and up: fetchext.h */
 };
 #define FA_NEEDS_PARSE (FA_ENVELOPE | FA_BODY | FA_BODYSTRUCTURE)
 
@@ -202,6 +204,8 @@ static int add_att(struct session *s, struct fetch_req *r, const struct imap_arg
 			return 0;
 		}
 	}
+	if (fetchext_att(n, &r->atts))
+		return 0;
 	memset(&bi, 0, sizeof(bi));
 	for (size_t i = 0; i < sizeof(rfc822_atts) / sizeof(rfc822_atts[0]); i++) {
 		if (strcasecmp(n, rfc822_atts[i].name) == 0) {
@@ -246,6 +250,7 @@ struct fetch_state {
 		uint32_t seq;
 		struct mail_structure *st;
 		struct msg_stream *stream;
+		struct fetchext_vals ext;
 		size_t item;         /* next body item to write */
 		int sep;
 		uint64_t off, left;  /* a literal being streamed from stream */
@@ -517,6 +522,7 @@ static void write_head(struct session *s, struct fetch_state *fs, const struct m
 		buf_printf(&out, "%sRFC822.SIZE %llu", sep ? " " : "", (unsigned long long)m->size);
 		sep = 1;
 	}
+	fetchext_write(&out, fs->req.atts, m, &fs->cur.ext, &sep);
 	if (fs->cur.st)
 		write_structure(&out, &fs->req, fs->cur.st, &sep);
 	session_write(s, out.data, out.len);
@@ -539,8 +545,9 @@ static int begin_message(struct session *s, struct fetch_state *fs, size_t k)
 	arena_reset(fs->msg_arena);
 	fs->cur.k = k;
 	fs->cur.seq = seq;
-	if ((fs->req.nitems || (fs->req.atts & FA_NEEDS_PARSE)) &&
-	    load_message(ws->mb, fs, m->uid, needs_structure(&fs->req), &e) < 0) {
+	if ((fs->req.nitems || (fs->req.atts & (FA_NEEDS_PARSE | FA_EXT_NEEDS_BYTES))) &&
+	    (load_message(ws->mb, fs, m->uid, needs_structure(&fs->req), &e) < 0 ||
+	     fetchext_prepare(fs->msg_arena, fs->req.atts, fs->cur.stream, &fs->cur.ext, &e) < 0)) {
 		end_message(fs);
 		if (e.code == ERR_EXPUNGEISSUED) {
 			fs->vanished = 1;
@@ -769,8 +776,13 @@ static int fetch_items(struct session *s, const struct imap_cmd *cmd,
 			session_tagged(s, cmd->tag, "BAD", NULL, "Empty FETCH item list");
 			return -1;
 		}
-		for (size_t i = 0; i < atts->count && err == NULL; i++)
+		for (size_t i = 0; i < atts->count && err == NULL; i++) {
 			add_att(s, req, &atts->list[i], &err);
+			/* PREVIEW (LAZY): the item's modifiers follow it */
+			if (err == NULL && imap_arg_is_atom(&atts->list[i], "PREVIEW") &&
+			    i + 1 < atts->count && atts->list[i + 1].type == IMAP_ARG_LIST)
+				err = fetchext_preview_mods(&atts->list[++i]);
+		}
 	} else {
 		add_att(s, req, atts, &err);
 	}

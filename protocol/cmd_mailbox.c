@@ -32,6 +32,7 @@ static void select_untagged(struct wsession *ws, const char *name,
 	}
 	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid\r\n", st->uidvalidity);
 	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID\r\n", st->uidnext);
+	session_printf(s, "* OK [MAILBOXID (%s)] Ok\r\n", st->mailboxid);   /* RFC 8474 4.2 */
 }
 
 /* SELECT name [(CONDSTORE QRESYNC (...))]: RFC 4466 select-params,
@@ -155,6 +156,22 @@ static int create_params(struct session *s, const struct imap_cmd *cmd, const st
 	return 0;
 }
 
+/* RFC 8474 4.1: the new mailbox's MAILBOXID in the tagged OK. A name
+ * that only declared a level of hierarchy (mbox: a directory) is no
+ * mailbox and has none. */
+static void create_ok(struct session *s, const struct imap_cmd *cmd, const char *name)
+{
+	struct mailbox_status st;
+	struct error err;
+
+	if (name[strlen(name) - 1] != '/' && store_status(W->store, name, &st, &err) == 0) {
+		const char *code = arena_printf(s->arena, "MAILBOXID (%s)", st.mailboxid);
+		session_tagged(s, cmd->tag, "OK", code, "CREATE completed");
+	} else {
+		session_tagged(s, cmd->tag, "OK", NULL, "CREATE completed");
+	}
+}
+
 void cmd_create(struct session *s, const struct imap_cmd *cmd)
 {
 	struct error err;
@@ -192,7 +209,7 @@ void cmd_create(struct session *s, const struct imap_cmd *cmd)
 			session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
-	session_tagged(s, cmd->tag, "OK", NULL, "CREATE completed");
+	create_ok(s, cmd, n);
 }
 
 void cmd_delete(struct session *s, const struct imap_cmd *cmd)
@@ -266,6 +283,7 @@ static const struct {
 	{ "MESSAGES", SI_MESSAGES }, { "RECENT", SI_RECENT },   { "UIDNEXT", SI_UIDNEXT },
 	{ "UIDVALIDITY", SI_UIDVALIDITY }, { "UNSEEN", SI_UNSEEN }, { "DELETED", SI_DELETED },
 	{ "SIZE", SI_SIZE }, { "HIGHESTMODSEQ", SI_HIGHESTMODSEQ },
+	{ "MAILBOXID", SI_MAILBOXID },
 };
 #define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
 
@@ -330,6 +348,11 @@ void status_write(struct session *s, const char *wire, unsigned items,
 		unsigned long long v;
 		if (!(items & status_names[k].bit))
 			continue;
+		if (status_names[k].bit == SI_MAILBOXID) {   /* RFC 8474 4.3 */
+			session_printf(s, "%sMAILBOXID (%s)", first ? "" : " ", r->st.mailboxid);
+			first = 0;
+			continue;
+		}
 		switch (status_names[k].bit) {
 		case SI_MESSAGES: v = r->st.messages; break;
 		case SI_RECENT: v = r->st.recent; break;

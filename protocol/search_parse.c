@@ -4,12 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "../mail/emailid.h"
 #include "../mail/imapdate.h"
 #include "../mail/keyword.h"
 #include "search_parse.h"
 
-enum arg_kind { A_NONE, A_STRING, A_DATE, A_NUM, A_SET, A_KEYWORD, A_HEADER, A_MODSEQ };
+enum arg_kind {
+	A_NONE, A_STRING, A_DATE, A_NUM, A_SET, A_KEYWORD, A_HEADER, A_MODSEQ, A_INTERVAL,
+	A_OBJECTID
+};
 
 static const struct {
 	const char *name;
@@ -52,6 +57,17 @@ static const struct {
 	{ "BODY", SK_BODY, 0, A_STRING },
 	{ "TEXT", SK_TEXT, 0, A_STRING },
 	{ "MODSEQ", SK_MODSEQ, 0, A_MODSEQ },
+	/* RFC 5032 */
+	{ "OLDER", SK_OLDER, 0, A_INTERVAL },
+	{ "YOUNGER", SK_YOUNGER, 0, A_INTERVAL },
+	/* RFC 8514 */
+	{ "SAVEDBEFORE", SK_SAVEDBEFORE, 0, A_DATE },
+	{ "SAVEDON", SK_SAVEDON, 0, A_DATE },
+	{ "SAVEDSINCE", SK_SAVEDSINCE, 0, A_DATE },
+	{ "SAVEDATESUPPORTED", SK_SAVEDATESUPPORTED, 0, A_NONE },
+	/* RFC 8474 */
+	{ "EMAILID", SK_EMAILID, 0, A_OBJECTID },
+	{ "THREADID", SK_THREADID, 0, A_OBJECTID },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -158,6 +174,30 @@ static int arg_num(struct pstate *ps, const struct imap_arg *a, struct search_no
 	return SEARCH_OK;
 }
 
+/* OLDER / YOUNGER nz-number (RFC 5032): the target time is fixed once,
+ * here, so every message of one SEARCH is measured against the same
+ * moment. */
+static int arg_interval(struct pstate *ps, const struct imap_arg *a, struct search_node *n)
+{
+	int rc = arg_num(ps, a, n);
+	if (rc != SEARCH_OK)
+		return rc;
+	if (n->num == 0)
+		return bad(ps, "Interval must be a positive number of seconds");
+	n->when = (int64_t)time(NULL) - (int64_t)n->num;
+	return SEARCH_OK;
+}
+
+/* EMAILID / THREADID objectid (RFC 8474 7): case-sensitive, as given. */
+static int arg_objectid(struct pstate *ps, const struct imap_arg *a, struct search_node *n)
+{
+	if (!is_astring(a) || !mail_objectid_valid(a->str, a->len))
+		return bad(ps, "Invalid ObjectID");
+	n->str = a->str;
+	n->len = a->len;
+	return SEARCH_OK;
+}
+
 static int arg_set(struct pstate *ps, const struct imap_arg *a, struct search_node *n)
 {
 	if (a->type != IMAP_ARG_ATOM)
@@ -256,6 +296,10 @@ static int parse_leaf(struct pstate *ps, const struct imap_arg *a, struct pctx *
 		return arg_keyword(ps, x, n);
 	case A_MODSEQ:
 		return arg_modseq(ps, x, list, n);
+	case A_INTERVAL:
+		return arg_interval(ps, x, n);
+	case A_OBJECTID:
+		return arg_objectid(ps, x, n);
 	case A_HEADER: {
 		int rc = arg_field(ps, x, n);
 		if (rc != SEARCH_OK)
@@ -416,7 +460,7 @@ enum search_status search_parse(struct arena *a, const struct imap_arg *args, si
 		case SK_SUBJECT: case SK_HEADER:
 			p->needs |= SN_HEADER;
 			break;
-		case SK_BODY:
+		case SK_BODY: case SK_EMAILID:
 			p->needs |= SN_BODY;
 			break;
 		case SK_TEXT:

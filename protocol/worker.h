@@ -231,6 +231,7 @@ enum status_item {
 	SI_DELETED = 1 << 5,
 	SI_SIZE = 1 << 6,
 	SI_HIGHESTMODSEQ = 1 << 7,
+	SI_MAILBOXID = 1 << 8,      /* RFC 8474 */
 };
 struct status_result {
 	struct mailbox_status st;

@@ -32,7 +32,7 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_SUBSCRIBE] = "SELECT haven.subscribe($1, $2, $3)",
 	[PS_STATUS] = "SELECT m.messages, m.uidnext, m.uidvalidity, m.unseen, m.highestmodseq, "
 		      "m.bytes, m.deleted, (SELECT count(*) FROM haven.messages x "
-		      "WHERE x.mailbox_id = m.id AND x.uid >= m.first_recent) "
+		      "WHERE x.mailbox_id = m.id AND x.uid >= m.first_recent), m.id "
 		      "FROM haven.mailboxes m WHERE m.user_id = $1 AND m.name = $2 AND NOT m.noselect",
 	[PS_UPLOAD_BEGIN] = "INSERT INTO haven.bodies (size) VALUES ($1) RETURNING id",
 	[PS_UPLOAD_DROP] = "DELETE FROM haven.bodies WHERE id = $1 AND sha256 IS NULL",
@@ -62,14 +62,14 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	/* (binary: no text to write and parse again for 100,000 rows; no
 	 * keywords is NULL, not an empty array to encode for each) */
 	[PS_META_RANGE] = "SELECT uid, flags, CASE WHEN cardinality(keywords) > 0 THEN keywords END, "
-			  "modseq, internaldate, tz_minutes, size "
+			  "modseq, internaldate, tz_minutes, size, savedate "
 			  "FROM haven.messages WHERE mailbox_id = $1 AND uid BETWEEN $2 AND $3 "
 			  "ORDER BY uid",
 	/* what SEARCH's evaluator needs of messages the SQL left undecided:
 	 * PS_META_RANGE's columns and the message's first bytes */
 	[PS_SEARCH_ROWS] = "SELECT m.uid, m.flags, CASE WHEN cardinality(m.keywords) > 0 "
 			   "THEN m.keywords END, m.modseq, m.internaldate, m.tz_minutes, m.size, "
-			   "substring(c.data FROM 1 FOR $3::int4) FROM haven.messages m "
+			   "m.savedate, substring(c.data FROM 1 FOR $3::int4) FROM haven.messages m "
 			   "LEFT JOIN haven.body_chunks c ON c.body_id = m.body_id AND c.seq = 0 "
 			   "WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) ORDER BY m.uid",
 	/* bodies and structures of the view's messages in a UID range: one,

@@ -230,6 +230,7 @@ int pg_status(struct store *st, const char *name, struct mailbox_status *out,
 	out->highestmodseq = (uint64_t)pg_i64(r, 0, 4);
 	out->size = (uint64_t)pg_i64(r, 0, 5);
 	out->recent = (uint32_t)pg_i64(r, 0, 7);
+	pg_mailboxid(out, pg_i64(r, 0, 8));
 	PQclear(r);
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include "../../lib/buf.h"
 #include "../../lib/log.h"
 #include "../../lib/xmalloc.h"
+#include "../../mail/emailid.h"
 #include "../../mail/search.h"
 #include "pgsql.h"
 
@@ -103,6 +104,7 @@ static void setp(struct cond *c, const char *tfmt, const char *ffmt, int k)
 }
 
 #define DAY "floor((extract(epoch FROM m.internaldate) + m.tz_minutes * 60) / 86400)"
+#define SAVED_DAY "floor(extract(epoch FROM m.savedate) / 86400)"
 #define HAS_KW "EXISTS (SELECT 1 FROM unnest(m.keywords) AS k WHERE lower(k) = lower($%d))"
 
 /* A key that needs the message's text: F from the stored text. */
@@ -126,6 +128,23 @@ static void text_key(struct cond *c, const struct search_node *n, struct sparams
 	} else {
 		setp(c, "false", "(b.text_complete AND b.search_text NOT LIKE $%d)", k);
 	}
+}
+
+/* EMAILID: exact on the body's SHA-256, which the id is made of
+ * (mail/emailid.h); an id of another form is none of ours. */
+static void emailid_key(struct cond *c, const struct search_node *n, struct sparams *sp)
+{
+	if (n->len != MAIL_EMAILID_SIZE - 1 || n->str[0] != 'M' ||
+	    strspn(n->str + 1, "0123456789abcdef") != MAIL_EMAILID_HEX) {
+		set2(c, "false", "true");
+		return;
+	}
+	struct buf t = BUF_INIT, f = BUF_INIT;
+	int k = param(sp, xstrndup(n->str + 1, MAIL_EMAILID_HEX));
+	buf_printf(&t, "substr(b.sha256, 1, %d) = decode($%d, 'hex')", MAIL_EMAILID_HEX / 2, k);
+	buf_printf(&f, "substr(b.sha256, 1, %d) <> decode($%d, 'hex')", MAIL_EMAILID_HEX / 2, k);
+	c->t = buf_steal(&t);
+	c->f = buf_steal(&f);
 }
 
 static char *num(uint64_t v)
@@ -163,6 +182,24 @@ static void leaf(struct mailbox *mb, struct search_ctx *ctx, const struct search
 	case SK_BEFORE: setp(c, DAY " < $%d", DAY " >= $%d", param(sp, inum(n->day))); return;
 	case SK_ON: setp(c, DAY " = $%d", DAY " <> $%d", param(sp, inum(n->day))); return;
 	case SK_SINCE: setp(c, DAY " >= $%d", DAY " < $%d", param(sp, inum(n->day))); return;
+	case SK_SAVEDBEFORE:
+		setp(c, SAVED_DAY " < $%d", SAVED_DAY " >= $%d", param(sp, inum(n->day)));
+		return;
+	case SK_SAVEDON:
+		setp(c, SAVED_DAY " = $%d", SAVED_DAY " <> $%d", param(sp, inum(n->day)));
+		return;
+	case SK_SAVEDSINCE:
+		setp(c, SAVED_DAY " >= $%d", SAVED_DAY " < $%d", param(sp, inum(n->day)));
+		return;
+	case SK_SAVEDATESUPPORTED: set2(c, "true", "false"); return;
+	case SK_OLDER:
+		setp(c, "m.internaldate <= to_timestamp($%d)", "m.internaldate > to_timestamp($%d)",
+		     param(sp, inum(n->when)));
+		return;
+	case SK_YOUNGER:
+		setp(c, "m.internaldate >= to_timestamp($%d)", "m.internaldate < to_timestamp($%d)",
+		     param(sp, inum(n->when)));
+		return;
 	case SK_LARGER: setp(c, "m.size > $%d", "m.size <= $%d", param(sp, num(n->num))); return;
 	case SK_SMALLER: setp(c, "m.size < $%d", "m.size >= $%d", param(sp, num(n->num))); return;
 	case SK_MODSEQ:
@@ -190,6 +227,11 @@ static void leaf(struct mailbox *mb, struct search_ctx *ctx, const struct search
 		*needs_body = 1;
 		return;
 	}
+	case SK_THREADID: set2(c, "false", "true"); return;
+	case SK_EMAILID:
+		emailid_key(c, n, sp);
+		*needs_body = 1;
+		return;
 	case SK_FROM: case SK_TO: case SK_CC: case SK_BCC: case SK_SUBJECT: case SK_HEADER:
 	case SK_BODY: case SK_TEXT:
 		text_key(c, n, sp);

@@ -86,6 +86,7 @@ int pg_select(struct store *st, const char *name, int readonly, struct mailbox *
 	status->unseen = (uint32_t)pg_i64(r, 0, 5);
 	status->recent = (uint32_t)pg_i64(r, 0, 7);
 	status->first_unseen = (uint32_t)pg_i64(r, 0, 8);
+	pg_mailboxid(status, mb->id);
 	pg_keywords_learn(mb, pg_str(r, 0, 9));
 	PQclear(r);
 	view_link(mb);

@@ -198,6 +198,7 @@ void pg_meta_decode(struct mailbox *mb, const PGresult *r, int row, struct msg_m
 	m->internaldate = (time_t)pg_bin_time(r, row, 4);
 	m->tz_minutes = (int)pg_bin_int(r, row, 5);
 	m->size = (uint64_t)pg_bin_int(r, row, 6);
+	m->savedate = (time_t)pg_bin_time(r, row, 7);
 	m->recent = pg_view_recent(mb, m->uid);
 }
 

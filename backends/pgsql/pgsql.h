@@ -94,6 +94,8 @@ int pg_delete(struct store *st, const char *name, struct error *err);
 int pg_rename(struct store *st, const char *oldname, const char *newname, struct error *err);
 int pg_subscribe(struct store *st, const char *name, int on, struct error *err);
 int pg_status(struct store *st, const char *name, struct mailbox_status *out, struct error *err);
+/* status->mailboxid of the mailbox row id (and status->uidvalidity): pg_objectid.c */
+void pg_mailboxid(struct mailbox_status *status, int64_t id);
 
 /* pg_append.c */
 int pg_append_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,

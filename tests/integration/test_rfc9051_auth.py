@@ -85,6 +85,8 @@ def test_select_example(haven, mode):
     s.append(b"INBOX", simple_msg(2))
     s.append(b"INBOX", simple_msg(3))
     _, st = status(s, b"INBOX")
+    mailboxid = re.search(rb"MAILBOXID \(([\w-]+)\)",
+                          b"".join(s.ok(b"STATUS INBOX (MAILBOXID)"))).group(1)
     out = s.ok(b"SELECT INBOX", b"A142")
     assert out[-1] == b"A142 OK [READ-WRITE] SELECT completed\r\n"
     u = [l for l in untagged(out) if not l.endswith(b" RECENT\r\n")]   # \Recent: not asserted
@@ -94,6 +96,7 @@ def test_select_example(haven, mode):
         b"* 3 EXISTS\r\n",
         b"* OK [UIDVALIDITY %d] UIDs valid\r\n" % st[b"UIDVALIDITY"],
         b"* OK [UIDNEXT 4] Predicted next UID\r\n",
+        b"* OK [MAILBOXID (%s)] Ok\r\n" % mailboxid,    # OBJECTID (RFC 8474 4.2)
     }
     if mode == "rev2":
         # rev2: no UNSEEN response code (E.11), a LIST response instead (E.10)
@@ -160,7 +163,11 @@ def test_examine_example(haven, mode):
 def test_create_examples(haven, mode):
     s = Session(haven, rev2=(mode == "rev2"))
     assert s.ok(b"CREATE owatagusiam/", b"A003") == [b"A003 OK CREATE completed\r\n"]
-    assert s.ok(b"CREATE owatagusiam/blurdybloop", b"A004") == [b"A004 OK CREATE completed\r\n"]
+    # (OBJECTID, RFC 8474 4.1: a new mailbox's id in the tagged OK; a
+    # level of hierarchy is no mailbox and has none)
+    out = s.ok(b"CREATE owatagusiam/blurdybloop", b"A004")
+    assert len(out) == 1 and re.match(rb"A004 OK \[MAILBOXID \([\w-]+\)\] CREATE completed\r\n$",
+                                      out[0]), out
     assert listing(s, b'"" owatagusiam*') == [
         b'* LIST (\\Noselect \\HasChildren) "/" "owatagusiam"\r\n',
         b'* LIST (\\NoInferiors \\HasNoChildren) "/" "owatagusiam/blurdybloop"\r\n']

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "../../lib/xmalloc.h"
@@ -60,8 +61,10 @@ static const char *opname(enum search_op op)
 		"AND", "OR", "NOT", "ALL", "NONE", "RECENT", "NEW", "OLD", "FLAG", "UNFLAG",
 		"KEYWORD", "UNKEYWORD",
 		"BEFORE", "ON", "SINCE", "LARGER", "SMALLER", "SEQSET", "UIDSET", "SAVED", "MODSEQ",
+		"OLDER", "YOUNGER", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "SAVEDATESUPPORTED",
+		"THREADID",
 		"SENTBEFORE", "SENTON", "SENTSINCE", "FROM", "TO", "CC", "BCC", "SUBJECT",
-		"HEADER", "BODY", "TEXT",
+		"HEADER", "EMAILID", "BODY", "TEXT",
 	};
 	return names[op];
 }
@@ -132,6 +135,11 @@ static void test_parse_every_key(void **state)
 		{ "*", SK_SEQSET }, { "$", SK_SAVED }, { "seen", SK_FLAG }, { "subject X", SK_SUBJECT },
 		{ "MODSEQ 0", SK_MODSEQ }, { "MODSEQ \"/flags/\\\\draft\" all 620162338", SK_MODSEQ },
 		{ "modseq \"/flags/$Work\" PRIV 1", SK_MODSEQ },
+		{ "OLDER 1", SK_OLDER }, { "younger 86400", SK_YOUNGER },
+		{ "SAVEDBEFORE 1-Feb-1994", SK_SAVEDBEFORE }, { "SAVEDON \"3-Feb-2020\"", SK_SAVEDON },
+		{ "SAVEDSINCE 01-Jan-2000", SK_SAVEDSINCE },
+		{ "SAVEDATESUPPORTED", SK_SAVEDATESUPPORTED },
+		{ "EMAILID M0a_-Z", SK_EMAILID }, { "THREADID \"T1\"", SK_THREADID },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct search_program p;
@@ -167,6 +175,18 @@ static void test_parse_arguments(void **state)
 	assert_int_equal(p.needs, SN_BODY);
 	assert_int_equal(parse_s(*state, "TEXT x", &p), SEARCH_OK);
 	assert_int_equal(p.needs, SN_BODY | SN_HEADER);
+	/* WITHIN: the target time is now minus the interval, fixed at parse */
+	time_t before = time(NULL);
+	assert_int_equal(parse_s(*state, "OLDER 3600", &p), SEARCH_OK);
+	assert_true(p.nodes[1].when >= (int64_t)before - 3600 &&
+		    p.nodes[1].when <= (int64_t)time(NULL) - 3600);
+	assert_int_equal(p.needs, 0);
+	assert_int_equal(parse_s(*state, "OLDER 0", &p), SEARCH_BAD);
+	assert_int_equal(parse_s(*state, "YOUNGER -1", &p), SEARCH_BAD);
+	/* EMAILID needs the whole message (its id is the content's hash) */
+	assert_int_equal(parse_s(*state, "EMAILID Mab", &p), SEARCH_OK);
+	assert_int_equal(p.needs, SN_BODY);
+	assert_int_equal(parse_s(*state, "EMAILID \"a.b\"", &p), SEARCH_BAD);
 	assert_int_equal(parse_s(*state, "UID $ SEEN", &p), SEARCH_OK);
 	assert_true(p.uses_saved);
 	assert_false(p.has_return);
