@@ -84,8 +84,10 @@ static int pg_store_open(const struct backend_user *u, const struct config *cfg,
 	struct store *st = xcalloc(1, sizeof(*st));
 	long timeout = backend_setting_int(cfg, "pgsql_timeout");
 	const char *dsn = backend_setting_str(cfg, "pgsql_dsn");
+	char *qdsn = pg_quota_dsn(dsn, cfg);
 
-	pgc_init(&st->db, dsn, timeout);
+	pgc_init(&st->db, qdsn, timeout);
+	free(qdsn);
 	pgc_init(&st->listen, dsn, timeout);
 	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
 	st->sieve_max_size = cfg->sieve_max_script_size;
@@ -168,4 +170,6 @@ const struct backend_ops pgsql_backend_ops = {
 	.sieve_activate = pg_sieve_activate,
 	.sieve_active = pg_sieve_active,
 	.sieve_reply_claim = pg_sieve_reply_claim,
+	/* QUOTA (RFC 9208) */
+	.quota_get = pg_quota_get,
 };

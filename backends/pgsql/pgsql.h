@@ -116,6 +116,12 @@ int pg_import_message(struct importer *im, uint32_t uid, uint32_t flags,
 int pg_import_finish(struct importer *im, struct error *err);
 void pg_import_abort(struct importer *im);
 
+/* pg_quota.c: QUOTA (RFC 9208) */
+int pg_quota_get(struct store *st, struct store_quota *out, struct error *err);
+/* dsn with the configured default quotas as connection settings (a
+ * copy of dsn when there are none); the caller frees it. */
+char *pg_quota_dsn(const char *dsn, const struct config *cfg);
+
 /* pg_view.c */
 int pg_select(struct store *st, const char *name, int readonly, struct mailbox **out,
 	      struct mailbox_status *status, struct error *err);
