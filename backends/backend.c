@@ -625,3 +625,12 @@ int store_quota_get(struct store *st, struct store_quota *out, struct error *err
 	}
 	return 0;
 }
+
+/* (written so that nothing overflows, whatever the client announced) */
+int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t messages)
+{
+	return (q->limit_bytes && (bytes > q->limit_bytes ||
+				   q->used_bytes > q->limit_bytes - bytes)) ||
+	       (q->limit_messages && (messages > q->limit_messages ||
+				      q->used_messages > q->limit_messages - messages));
+}

@@ -441,5 +441,7 @@ int store_sieve_reply_claim(struct store *st, const char *key, unsigned long sec
 /* Usage and limits of the store's user; ERR_NOTSUPPORTED when the
  * backend keeps no usage. */
 int store_quota_get(struct store *st, struct store_quota *out, struct error *err);
+/* For the backends: would bytes and messages more pass a limit of q? */
+int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t messages);
 
 #endif

@@ -176,9 +176,7 @@ int mbox_quota_check(struct store *st, uint64_t bytes, uint64_t messages, struct
 		return 0;   /* no limit: nothing to count */
 	if (mbox_quota_get(st, &q, err) < 0)
 		return -1;
-	if ((q.limit_bytes && (bytes > q.limit_bytes || q.used_bytes > q.limit_bytes - bytes)) ||
-	    (q.limit_messages &&
-	     (messages > q.limit_messages || q.used_messages > q.limit_messages - messages))) {
+	if (store_quota_exceeded(&q, bytes, messages)) {
 		error_set(err, ERR_OVERQUOTA, "Quota exceeded (mailbox full)");
 		return -1;
 	}

@@ -4,7 +4,12 @@
  * transaction. A user whose row sets no limit gets the configured one
  * (quota_bytes, quota_messages): this connection's settings
  * haven.default_quota_bytes / haven.default_quota_messages, given at
- * connection start-up so that a reconnection keeps them. */
+ * connection start-up so that a reconnection keeps them.
+ *
+ * APPEND asks too before the client sends the message (a synchronizing
+ * literal gets its NO [OVERQUOTA] instead of "+"), when the user had a
+ * limit at store open: that answer is early, the one in the transaction
+ * is the one that holds. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,4 +95,31 @@ int pg_quota_get(struct store *st, struct store_quota *out, struct error *err)
 	out->limit_messages = (uint64_t)pg_i64(r, 0, 3);
 	PQclear(r);
 	return 0;
+}
+
+static int pg_quota_precheck(struct store *st, uint64_t bytes, struct error *err)
+{
+	struct store_quota q;
+
+	if (!st->quota_limited)
+		return 0;
+	if (pg_quota_get(st, &q, err) < 0)
+		return -1;
+	if (store_quota_exceeded(&q, bytes, 1)) {
+		error_set(err, ERR_OVERQUOTA, "Quota exceeded (mailbox full)");
+		return -1;
+	}
+	return 0;
+}
+
+/* An import (pg_import.c) is the administrator's and is not held to the
+ * quota, as haven.import_message is not: it calls pg_append_begin. */
+int pg_quota_append_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
+			  const char *const *keywords, size_t nkeywords, time_t internaldate,
+			  int tz_minutes, struct appender **out, struct error *err)
+{
+	if (pg_quota_precheck(st, size, err) < 0)
+		return -1;
+	return pg_append_begin(st, name, size, flags, keywords, nkeywords, internaldate,
+			       tz_minutes, out, err);
 }
