@@ -623,3 +623,28 @@ int store_sieve_reply_claim(struct store *st, const char *key, unsigned long sec
 		return 1;
 	return be->sieve_reply_claim(st, key, seconds, time(NULL), err);
 }
+
+/* ---- QUOTA (RFC 9208) ------------------------------------------------------ */
+
+int store_quota_get(struct store *st, struct store_quota *out, struct error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (be->quota_get == NULL) {
+		error_set(err, ERR_NOTSUPPORTED, "This store keeps no quota");
+		return -1;
+	}
+	if (be->quota_get(st, out, err) < 0) {
+		log_warn("quota of the store: %s", err->msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* (written so that nothing overflows, whatever the client announced) */
+int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t messages)
+{
+	return (q->limit_bytes && (bytes > q->limit_bytes ||
+				   q->used_bytes > q->limit_bytes - bytes)) ||
+	       (q->limit_messages && (messages > q->limit_messages ||
+				      q->used_messages > q->limit_messages - messages));
+}

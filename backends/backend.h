@@ -58,6 +58,19 @@ struct mailbox_status {
 	char mailboxid[STORE_MAILBOXID_SIZE];
 };
 
+/* A user's quota (RFC 9208: one quota root per user): what every
+ * mailbox holds together, a message in two mailboxes counting twice,
+ * sizes as RFC822.SIZE; and the limits the store enforces on APPEND,
+ * COPY and delivery (ERR_OVERQUOTA before anything is stored), from the
+ * user's record or else the configured quota_bytes / quota_messages.
+ * A MOVE changes no usage and is never refused for quota. */
+struct store_quota {
+	uint64_t used_bytes;
+	uint64_t used_messages;
+	uint64_t limit_bytes;     /* 0: none */
+	uint64_t limit_messages;  /* 0: none */
+};
+
 /* Mailbox attributes reported by list(). */
 enum mbox_attr {
 	MA_NOSELECT = 1 << 0,
@@ -288,6 +301,10 @@ struct backend_ops {
 	int (*sieve_active)(struct store *st, struct buf *out, char **name, struct error *err);
 	int (*sieve_reply_claim)(struct store *st, const char *key, unsigned long seconds,
 				 time_t now, struct error *err);
+
+	/* QUOTA (RFC 9208): optional. The user's usage over every mailbox
+	 * and the limits the store enforces (see struct store_quota). */
+	int (*quota_get)(struct store *st, struct store_quota *out, struct error *err);
 };
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
@@ -426,5 +443,12 @@ int store_sieve_active(struct store *st, struct buf *out, char **name, struct er
 #define STORE_SIEVE_KEY_MAX 128
 int store_sieve_reply_claim(struct store *st, const char *key, unsigned long seconds,
 			    struct error *err);
+
+/* ---- QUOTA (RFC 9208) ------------------------------------------------------ */
+/* Usage and limits of the store's user; ERR_NOTSUPPORTED when the
+ * backend keeps no usage. */
+int store_quota_get(struct store *st, struct store_quota *out, struct error *err);
+/* For the backends: would bytes and messages more pass a limit of q? */
+int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t messages);
 
 #endif

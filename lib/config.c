@@ -106,6 +106,9 @@ static const struct ckey keys[] = {
 	I(sieve_max_script_size, "1048576", 1024, 67108864, "largest Sieve script a user may store, in bytes"),
 	I(sieve_max_scripts, "32", 1, 10000, "Sieve scripts a user may keep (one of them active)"),
 	S(submission_host, "", "where Sieve's outgoing mail (redirect, vacation replies) goes, by plain SMTP without login: host:port of a local MTA or the path of a unix socket; empty: none is sent (logged; a redirect keeps the message instead)"),
+	/* QUOTA (RFC 9208) and APPENDLIMIT (RFC 7889) */
+	I(quota_bytes, "0", 0, LONG_MAX, "storage quota in bytes of a user whose record (passdb, the SQL users row) sets none, summed over every mailbox as RFC822.SIZE; 0: none"),
+	I(quota_messages, "0", 0, LONG_MAX, "message quota of a user whose record sets none, over every mailbox; 0: none"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -73,6 +73,8 @@ struct config {
 	long sieve_max_script_size; /* bytes of one Sieve script */
 	long sieve_max_scripts; /* Sieve scripts a user may keep */
 	char *submission_host;  /* SMTP relay for Sieve's outgoing mail, "" none */
+	long quota_bytes;       /* QUOTA: default storage limit in bytes, 0 none */
+	long quota_messages;    /* QUOTA: default message limit, 0 none */
 	char *admin_socket;     /* haven-admin's unix socket to the master, "" none */
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */

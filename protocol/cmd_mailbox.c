@@ -284,6 +284,8 @@ static const struct {
 	{ "UIDVALIDITY", SI_UIDVALIDITY }, { "UNSEEN", SI_UNSEEN }, { "DELETED", SI_DELETED },
 	{ "SIZE", SI_SIZE }, { "HIGHESTMODSEQ", SI_HIGHESTMODSEQ },
 	{ "MAILBOXID", SI_MAILBOXID },
+	/* QUOTA (RFC 9208) and APPENDLIMIT (RFC 7889) */
+	{ "DELETED-STORAGE", SI_DELETED_STORAGE }, { "APPENDLIMIT", SI_APPENDLIMIT },
 };
 #define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
 
@@ -312,7 +314,7 @@ int status_get(const char *name, unsigned items, struct status_result *r, struct
 	uint32_t n;
 
 	memset(r, 0, sizeof(*r));
-	if (!(items & SI_DELETED))
+	if (!(items & (SI_DELETED | SI_DELETED_STORAGE)))
 		return store_status(W->store, name, &r->st, err);
 	/* DELETED is not in struct mailbox_status: a read-only view, counted
 	 * from its metadata. As costly as an EXAMINE (mbox: a scan of the
@@ -329,8 +331,10 @@ int status_get(const char *name, unsigned items, struct status_result *r, struct
 			continue;
 		if (!(m->flags & MF_SEEN))
 			r->st.unseen++;
-		if (m->flags & MF_DELETED)
+		if (m->flags & MF_DELETED) {
 			r->deleted++;
+			r->deleted_size += m->size;
+		}
 		r->st.size += m->size;
 	}
 	mailbox_close(mb);
@@ -361,6 +365,9 @@ void status_write(struct session *s, const char *wire, unsigned items,
 		case SI_UNSEEN: v = r->st.unseen; break;
 		case SI_DELETED: v = r->deleted; break;
 		case SI_HIGHESTMODSEQ: v = r->st.highestmodseq; break;
+		/* in STORAGE's units of 1024 octets (RFC 9208 5.1) */
+		case SI_DELETED_STORAGE: v = r->deleted_size / 1024; break;
+		case SI_APPENDLIMIT: v = (unsigned long long)W->cfg.max_literal; break;
 		default: v = r->st.size; break;
 		}
 		session_printf(s, "%s%s %llu", first ? "" : " ", status_names[k].name, v);

@@ -526,6 +526,21 @@ static void session_read_error(struct session *s, const char *code, const char *
 	bad_command(s, imap_reader_tag(&s->reader), code, msg);
 }
 
+/* A literal over the limit: before login a BAD like any other abuse;
+ * after it, most often an APPEND of a message over APPENDLIMIT, which
+ * RFC 7889 answers with NO [TOOBIG] (a refusal, not a broken command). */
+static void literal_too_big(struct session *s)
+{
+	if (s->state == ST_NOTAUTH) {
+		session_read_error(s, "TOOBIG", "Literal too large");
+		return;
+	}
+	s->line_fn = NULL;
+	command_dropped(s);
+	session_tagged(s, imap_reader_tag(&s->reader), "NO", "TOOBIG",
+		       "Literal too large (at most %zu bytes)", s->lim.max_literal);
+}
+
 /* Read and run what the client sent. 1 when the session is to end now:
  * the caller then frees it (finish_close), touching it no more. */
 static int session_input_run(struct session *s)
@@ -578,7 +593,7 @@ static int session_input_run(struct session *s)
 			session_read_error(s, "TOOBIG", "Command line too long");
 			break;
 		case IMAP_READ_LITERAL_TOO_BIG:
-			session_read_error(s, "TOOBIG", "Literal too large");
+			literal_too_big(s);
 			break;
 		case IMAP_READ_BAD_LITERAL:
 			session_read_error(s, NULL, "Invalid literal");

@@ -167,6 +167,10 @@ void cmd_copy(struct session *s, const struct imap_cmd *cmd);
 void cmd_idle(struct session *s, const struct imap_cmd *cmd);
 void cmd_compress(struct session *s, const struct imap_cmd *cmd);
 void cmd_search(struct session *s, const struct imap_cmd *cmd);
+/* cmd_quota.c: QUOTA (RFC 9208), one root "" per user */
+void cmd_getquota(struct session *s, const struct imap_cmd *cmd);
+void cmd_getquotaroot(struct session *s, const struct imap_cmd *cmd);
+void cmd_setquota(struct session *s, const struct imap_cmd *cmd);
 /* SEARCH / UID SEARCH with the search arguments from args[argi]. */
 void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 /* Forget the saved search result ("$" becomes empty). */
@@ -232,10 +236,14 @@ enum status_item {
 	SI_SIZE = 1 << 6,
 	SI_HIGHESTMODSEQ = 1 << 7,
 	SI_MAILBOXID = 1 << 8,      /* RFC 8474 */
+	/* QUOTA (RFC 9208) and APPENDLIMIT (RFC 7889) */
+	SI_DELETED_STORAGE = 1 << 9,
+	SI_APPENDLIMIT = 1 << 10,
 };
 struct status_result {
 	struct mailbox_status st;
 	uint32_t deleted;
+	uint64_t deleted_size;   /* RFC822.SIZE of the \Deleted messages */
 };
 /* "(MESSAGES UNSEEN ...)" -> SI_ bits; -1 if empty or unknown items. */
 int status_items_parse(const struct imap_arg *list, int rev2, unsigned *items);

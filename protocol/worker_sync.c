@@ -1,5 +1,6 @@
 /* Untagged updates for the selected mailbox: what other sessions and
  * processes changed, as EXPUNGE / EXISTS / FETCH FLAGS. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,11 +199,24 @@ void wsession_unselect(struct wsession *ws)
 		ws->s.state = ST_AUTH;
 }
 
-const char *worker_capability(struct session *s)
+/* What the configuration does not change. */
+static const char *capability_fixed(void)
 {
 	return "IMAP4rev1 IMAP4rev2 LITERAL+ ID UNSELECT UIDPLUS MOVE IDLE NAMESPACE ENABLE "
 	       "CHILDREN ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS SPECIAL-USE "
 	       "CREATE-SPECIAL-USE STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
 	       "COMPRESS=DEFLATE "
-	       "OBJECTID SAVEDATE PREVIEW WITHIN";
+	       "OBJECTID SAVEDATE PREVIEW WITHIN "
+	       "QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
+}
+
+/* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)
+ * is the largest message APPEND takes, in every mailbox. */
+const char *worker_capability(struct session *s)
+{
+	static char cap[2048];
+
+	(void)s;
+	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%ld", capability_fixed(), W->cfg.max_literal);
+	return cap;
 }

@@ -293,6 +293,18 @@ static int f_search(struct mailbox *mb, const struct search_program *p, struct s
 	return mb->fs->inner->search(mb->mb, p, ctx, result, err);
 }
 
+/* QUOTA (RFC 9208) */
+static int f_quota_get(struct store *fs, struct store_quota *out, struct error *err)
+{
+	if (fail(fs, "quota_get", err))
+		return -1;
+	if (fs->inner->quota_get == NULL) {
+		error_set(err, ERR_NOTSUPPORTED, "This store keeps no quota");
+		return -1;
+	}
+	return fs->inner->quota_get(fs->st, out, err);
+}
+
 const struct backend_ops fail_backend_ops = {
 	.name = "fail",
 	.settings = fail_settings,
@@ -322,4 +334,6 @@ const struct backend_ops fail_backend_ops = {
 	.copy = f_copy,
 	.notify_fd = f_notify_fd,
 	.search = f_search,
+	/* QUOTA (RFC 9208) */
+	.quota_get = f_quota_get,
 };

@@ -186,6 +186,8 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 			error_set(err, ERR_CANNOT, "Invalid keyword");
 			return -1;
 		}
+	if (mbox_quota_check(st, len, 1, err) < 0)   /* before any lock is ours */
+		return -1;
 	if (mbox_resolve(st, name, 0, &loc, err) < 0) {
 		if (err->code == ERR_NONEXISTENT)
 			err->code = ERR_TRYCREATE;
@@ -323,6 +325,9 @@ int mbox_append_stream_begin(struct store *st, const char *name, uint64_t size, 
 		error_set(err, ERR_LIMIT, "Message too large");
 		return -1;
 	}
+	/* Told before the client sends the message; finish checks again. */
+	if (mbox_quota_check(st, size, 1, err) < 0)
+		return -1;
 	ap = xcalloc(1, sizeof(*ap));
 	ap->st = st;
 	ap->name = xstrdup(name);

@@ -50,4 +50,6 @@ const struct backend_ops mbox_backend_ops = {
 	.sieve_activate = mbox_sieve_activate,
 	.sieve_active = mbox_sieve_active,
 	.sieve_reply_claim = mbox_sieve_reply_claim,
+	/* QUOTA (RFC 9208) */
+	.quota_get = mbox_quota_get,
 };

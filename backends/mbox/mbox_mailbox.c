@@ -363,6 +363,20 @@ static int copy_into(struct mbox_handle *dh, struct mbox_scan *ds, int srcfd,
 	return mbox_append_commit(dh, &w, orig, err);
 }
 
+/* RFC822.SIZE of the messages a COPY adds, from the view (a message
+ * gone from it fails the copy later anyway). */
+static uint64_t copy_size(struct mailbox *mb, const uint32_t *uids, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct mbox_vmsg *v = mbox_view_find(mb, uids[i]);
+		if (v != NULL)
+			sum += v->meta.size;
+	}
+	return sum;
+}
+
 int mbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest, int move,
 	      uint32_t *dst_uidvalidity, uint32_t *dst_uids, struct error *err)
 {
@@ -377,6 +391,9 @@ int mbox_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *de
 		error_set(err, ERR_CANNOT, "Mailbox is read-only");
 		return -1;
 	}
+	/* A MOVE leaves the user's usage as it was (RFC 9208: one root). */
+	if (!move && mbox_quota_check(mb->st, copy_size(mb, uids, n), n, err) < 0)
+		return -1;
 	if (mbox_resolve(mb->st, dest, 0, &dloc, err) < 0) {
 		if (err->code == ERR_NONEXISTENT)
 			err->code = ERR_TRYCREATE;

@@ -97,6 +97,11 @@ struct store {
 	time_t notify_retry;   /* could not get one: not before this time again */
 	struct { int wd, refs; } *watch;   /* watch descriptors in use, counted */
 	size_t nwatch;
+	/* QUOTA (mbox_quota.c): the limits (0: none) and each mailbox's
+	 * usage as last counted, with its file's identity */
+	uint64_t quota_bytes, quota_messages;
+	struct mbox_quota_entry *quota_cache;
+	size_t nquota_cache;
 };
 
 /* Where a mailbox lives: a directory fd we reached without following
@@ -635,6 +640,13 @@ int mbox_delete(struct store *st, const char *name, struct error *err);
 int mbox_rename(struct store *st, const char *oldname, const char *newname,
 		struct error *err);
 int mbox_subscribe(struct store *st, const char *name, int on, struct error *err);
+
+/* mbox_quota.c: QUOTA (RFC 9208), see backend.h's struct store_quota */
+int mbox_quota_get(struct store *st, struct store_quota *out, struct error *err);
+/* ERR_OVERQUOTA when bytes and messages more would pass a limit; 0 at
+ * once when there is none. Call holding no mailbox lock. */
+int mbox_quota_check(struct store *st, uint64_t bytes, uint64_t messages, struct error *err);
+void mbox_quota_free(struct store *st);
 
 /* mbox_store.c */
 int mbox_store_open(const struct backend_user *u, const struct config *cfg, struct store **out,

@@ -270,6 +270,9 @@ int mbox_store_open(const struct backend_user *u, const struct config *cfg, stru
 	st->home = xstrdup(u->home ? u->home : "");
 	st->sieve_max_size = cfg->sieve_max_script_size;
 	st->sieve_max_scripts = cfg->sieve_max_scripts;
+	/* the record's limits, else the configured ones */
+	st->quota_bytes = u->quota_bytes ? u->quota_bytes : (uint64_t)cfg->quota_bytes;
+	st->quota_messages = u->quota_messages ? u->quota_messages : (uint64_t)cfg->quota_messages;
 	st->inbox_path = config_expand(backend_setting_str(cfg, "mbox_inbox"), u->name,
 				       u->home ? u->home : "");
 	st->root_path = config_expand(backend_setting_str(cfg, "mbox_dir"), u->name,
@@ -308,6 +311,7 @@ void mbox_store_close(struct store *st)
 	if (st == NULL)
 		return;
 	mbox_notify_close(st);
+	mbox_quota_free(st);
 	if (st->index_dirfd >= 0)
 		close(st->index_dirfd);
 	free(st->rewritten.name);

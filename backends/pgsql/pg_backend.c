@@ -73,6 +73,7 @@ static int store_user(struct store *st, const struct backend_user *u, struct err
 	free(st->login);
 	st->login = xstrdup(u->name);
 	st->user_id = pg_i64(r, 0, 0);
+	st->quota_limited = st->quota_default || pg_i64(r, 0, 1) > 0 || pg_i64(r, 0, 2) > 0;
 	PQclear(r);
 	log_debug("pgsql: store of %s (user %lld) open", u->name, (long long)st->user_id);
 	return 0;
@@ -84,12 +85,15 @@ static int pg_store_open(const struct backend_user *u, const struct config *cfg,
 	struct store *st = xcalloc(1, sizeof(*st));
 	long timeout = backend_setting_int(cfg, "pgsql_timeout");
 	const char *dsn = backend_setting_str(cfg, "pgsql_dsn");
+	char *qdsn = pg_quota_dsn(dsn, cfg);
 
-	pgc_init(&st->db, dsn, timeout);
+	pgc_init(&st->db, qdsn, timeout);
+	free(qdsn);
 	pgc_init(&st->listen, dsn, timeout);
 	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
 	st->sieve_max_size = cfg->sieve_max_script_size;
 	st->sieve_max_scripts = cfg->sieve_max_scripts;
+	st->quota_default = cfg->quota_bytes > 0 || cfg->quota_messages > 0;
 	if (store_user(st, u, err) < 0) {
 		pg_store_close(st);
 		return -1;
@@ -138,7 +142,7 @@ const struct backend_ops pgsql_backend_ops = {
 	.rename = pg_rename,
 	.subscribe = pg_subscribe,
 	.status = pg_status,
-	.append_begin = pg_append_begin,
+	.append_begin = pg_quota_append_begin,
 	.append_write = pg_append_write,
 	.append_finish = pg_append_finish,
 	.append_abort = pg_append_abort,
@@ -168,4 +172,6 @@ const struct backend_ops pgsql_backend_ops = {
 	.sieve_activate = pg_sieve_activate,
 	.sieve_active = pg_sieve_active,
 	.sieve_reply_claim = pg_sieve_reply_claim,
+	/* QUOTA (RFC 9208) */
+	.quota_get = pg_quota_get,
 };

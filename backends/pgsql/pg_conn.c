@@ -97,6 +97,12 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_IMPORT_BEGIN] = "SELECT haven.import_begin($1, $2, $3, $4, $5)",
 	[PS_IMPORT_MESSAGE] = "SELECT haven.import_message($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 			      "$10, $11, $12, $13, $14, $15, to_timestamp($16), $17, $18)",
+	/* QUOTA (0012): the usage the triggers keep, the limits check_quota applies */
+	[PS_QUOTA_GET] = "SELECT used_bytes, used_messages, coalesce(nullif(quota_bytes, 0), "
+			 "nullif(current_setting('haven.default_quota_bytes', true), '')::bigint, 0), "
+			 "coalesce(nullif(quota_messages, 0), "
+			 "nullif(current_setting('haven.default_quota_messages', true), '')::bigint, 0) "
+			 "FROM haven.users WHERE id = $1",
 };
 
 #define RETRIES 5

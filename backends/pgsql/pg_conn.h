@@ -49,6 +49,7 @@ enum pg_stmt {
 	PS_SIEVE_REPLY,
 	PS_IMPORT_BEGIN,
 	PS_IMPORT_MESSAGE,
+	PS_QUOTA_GET,            /* QUOTA (0012) */
 	PS_NSTMTS
 };
 

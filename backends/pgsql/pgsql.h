@@ -23,6 +23,10 @@ struct store {
 	long sieve_max_size;     /* sieve_max_script_size */
 	long sieve_max_scripts;
 	struct mailbox *views;   /* open views, for the listener's hints */
+	/* QUOTA: a limit configured (quota_bytes / quota_messages), and
+	 * whether the user had one at store open (the row's, or that) */
+	int quota_default;
+	int quota_limited;
 };
 
 /* The view's metadata window (pg_window.c): a view of at most
@@ -117,6 +121,18 @@ int pg_import_message(struct importer *im, uint32_t uid, uint32_t flags,
 		      int tz_minutes, const void *msg, size_t len, struct error *err);
 int pg_import_finish(struct importer *im, struct error *err);
 void pg_import_abort(struct importer *im);
+
+/* pg_quota.c: QUOTA (RFC 9208) */
+int pg_quota_get(struct store *st, struct store_quota *out, struct error *err);
+/* dsn with the configured default quotas as connection settings (a
+ * copy of dsn when there are none); the caller frees it. */
+char *pg_quota_dsn(const char *dsn, const struct config *cfg);
+/* backend.h's append_begin: pg_append_begin after a look at the quota
+ * (when st->quota_limited), so that an APPEND over it is answered before
+ * the client sends the message. */
+int pg_quota_append_begin(struct store *st, const char *name, uint64_t size, uint32_t flags,
+			  const char *const *keywords, size_t nkeywords, time_t internaldate,
+			  int tz_minutes, struct appender **out, struct error *err);
 
 /* pg_view.c */
 int pg_select(struct store *st, const char *name, int readonly, struct mailbox **out,

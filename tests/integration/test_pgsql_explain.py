@@ -115,6 +115,8 @@ PARAMS = {
     "IMPORT_MESSAGE": ["1", "'Imported'", "gen_random_uuid()", "NULL", "'\\x41'::bytea",
                        "digest('imported', 'sha256')", "1", "'\\x00'::bytea", "'x'", "true",
                        "1", "1", "NULL", "0", "'{}'", "1765000000", "0", "5"],
+    # QUOTA (0012): the user's row
+    "QUOTA_GET": ["1"],
 }
 
 # What must be there before a statement runs (in its transaction).
