@@ -105,6 +105,12 @@ static const struct ckey keys[] = {
 	I(sieve_max_script_size, "1048576", 1024, 67108864, "largest Sieve script a user may store, in bytes"),
 	I(sieve_max_scripts, "32", 1, 10000, "Sieve scripts a user may keep (one of them active)"),
 	S(submission_host, "", "where Sieve's outgoing mail (redirect, vacation replies) goes, by plain SMTP without login: host:port of a local MTA or the path of a unix socket; empty: none is sent (logged; a redirect keeps the message instead)"),
+	/* METADATA (RFC 5464) */
+	I(metadata_max_value_size, "65536", 1024, 16777216, "largest METADATA entry value a user may set, in bytes (SETMETADATA answers NO [METADATA MAXSIZE n] above it)"),
+	I(metadata_max_entries, "1000", 10, 1000000, "METADATA entries a user may keep, on the server and all mailboxes together (NO [METADATA TOOMANY] beyond)"),
+	I(metadata_max_total_size, "1048576", 1024, 1073741824L, "bytes of entry names and values a user's METADATA entries may take in all (NO [OVERQUOTA] beyond)"),
+	S(metadata_server_admin, "", "the server's METADATA /shared/admin entry, a URI such as mailto:postmaster@example.org; empty: none"),
+	S(metadata_server_comment, "", "the server's METADATA /shared/comment entry; empty: none"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

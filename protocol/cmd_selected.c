@@ -6,6 +6,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/log.h"
+#include "metadata.h"
 #include "worker.h"
 
 /* What STORE answers per message: its new flags (unless .SILENT) and,
@@ -368,5 +369,7 @@ const struct command worker_commands[] = {
 	{ "NAMESPACE", ST_AUTHED, cmd_namespace, NULL },
 	{ "ENABLE", ST_AUTH, cmd_enable, NULL },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
 	{ "COMPRESS", ST_AUTHED, cmd_compress, NULL },
+	{ "GETMETADATA", ST_AUTHED, cmd_getmetadata, NULL },
+	{ "SETMETADATA", ST_AUTHED, cmd_setmetadata, NULL },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

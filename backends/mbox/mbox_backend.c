@@ -50,4 +50,9 @@ const struct backend_ops mbox_backend_ops = {
 	.sieve_activate = mbox_sieve_activate,
 	.sieve_active = mbox_sieve_active,
 	.sieve_reply_claim = mbox_sieve_reply_claim,
+	/* METADATA (RFC 5464) */
+	.metadata_list = mbox_metadata_list,
+	.metadata_set = mbox_metadata_set,
+	.metadata_deleted = mbox_metadata_deleted,
+	.metadata_renamed = mbox_metadata_renamed,
 };

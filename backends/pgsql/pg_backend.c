@@ -168,4 +168,8 @@ const struct backend_ops pgsql_backend_ops = {
 	.sieve_activate = pg_sieve_activate,
 	.sieve_active = pg_sieve_active,
 	.sieve_reply_claim = pg_sieve_reply_claim,
+	/* METADATA (RFC 5464); entries follow their mailbox's row by themselves */
+	.metadata_list = pg_metadata_list,
+	.metadata_set = pg_metadata_set,
+	.metadata_renamed = pg_metadata_renamed,
 };

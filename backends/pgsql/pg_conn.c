@@ -97,6 +97,10 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_IMPORT_BEGIN] = "SELECT haven.import_begin($1, $2, $3, $4, $5)",
 	[PS_IMPORT_MESSAGE] = "SELECT haven.import_message($1, $2, $3, $4, $5, $6, $7, $8, $9, "
 			      "$10, $11, $12, $13, $14, $15, to_timestamp($16), $17, $18)",
+	/* METADATA (0013) */
+	[PS_METADATA_LIST] = "SELECT entry, value FROM haven.metadata_list($1, $2, $3)",
+	[PS_METADATA_SET] = "SELECT haven.metadata_set($1, $2, $3, $4, $5, $6, $7)",
+	[PS_METADATA_COPY] = "SELECT haven.metadata_copy($1, $2, $3)",
 };
 
 #define RETRIES 5
