@@ -23,7 +23,7 @@ struct md_collect {
 	struct arena *a;
 	const char *asked;
 	int depth;
-	int have_asked;          /* the asked entry itself exists */
+	size_t asked_at;         /* its place in v: NIL until it is found */
 	struct md_found *v;
 	size_t n, cap;
 };
@@ -49,7 +49,11 @@ static void md_found_cb(void *ctx, const char *entry, const void *value, size_t 
 
 	if (!metadata_depth_match(c->asked, entry, c->depth))
 		return;
-	c->have_asked |= strcmp(entry, c->asked) == 0;
+	if (strcmp(entry, c->asked) == 0) {
+		c->v[c->asked_at].value = memcpy(arena_alloc(c->a, len + 1), value, len);
+		c->v[c->asked_at].len = len;
+		return;
+	}
 	md_add(c, entry, value, len);
 }
 
@@ -101,6 +105,15 @@ static void md_write_value(struct session *s, const void *v, size_t len)
 	}
 }
 
+/* An entry name (printable ASCII): an atom when it is one, else quoted. */
+static void md_write_entry(struct session *s, const char *entry)
+{
+	if (strpbrk(entry, " (){%*\"\\]") == NULL)
+		session_write(s, entry, strlen(entry));
+	else
+		md_write_value(s, entry, strlen(entry));
+}
+
 static void md_write_mailbox(struct session *s, const char *name)
 {
 	const char *wire = name[0] ? mailbox_name_out(s, name) : "";
@@ -130,7 +143,7 @@ static uint64_t md_write_found(struct session *s, const char *mailbox,
 		else
 			session_write(s, " ", 1);
 		first = 0;
-		session_write_astring(s, v[i].entry);
+		md_write_entry(s, v[i].entry);
 		session_write(s, " ", 1);
 		if (v[i].value)
 			md_write_value(s, v[i].value, v[i].len);
@@ -159,15 +172,14 @@ void cmd_getmetadata(struct session *s, const struct imap_cmd *cmd)
 	c.depth = req.depth;
 	for (size_t i = 0; i < req.n; i++) {
 		c.asked = req.entries[i];
-		c.have_asked = 0;
+		c.asked_at = c.n;
+		md_add(&c, c.asked, NULL, 0);
 		if (store_metadata_list(W->store, mailbox, c.asked, md_found_cb, &c, &err) < 0) {
 			session_tagged_error(s, cmd->tag, &err);
 			return;
 		}
 		if (mailbox[0] == '\0')
 			md_server_entries(&c);
-		if (!c.have_asked)
-			md_add(&c, c.asked, NULL, 0);
 	}
 	longest = md_write_found(s, mailbox, &req, c.v, c.n);
 	if (longest)

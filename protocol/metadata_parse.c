@@ -1,6 +1,7 @@
 /* GETMETADATA and SETMETADATA arguments (RFC 5464 section 5):
  *
  *   getmetadata = "GETMETADATA" [SP getmetadata-options] SP mailbox SP entries
+ *                 (the options after the mailbox too: RFC 5464's examples)
  *   getmetadata-options = "(" option *(SP option) ")"   MAXSIZE n, DEPTH 0/1/infinity
  *   entries     = entry / "(" entry *(SP entry) ")"
  *   setmetadata = "SETMETADATA" SP mailbox SP "(" entry SP value *(...) ")"
@@ -110,20 +111,27 @@ static int get_entries(struct arena *a, const struct imap_arg *arg,
 int metadata_get_parse(struct arena *a, const struct imap_arg *args, size_t nargs,
 		       struct metadata_get_req *req, const char **why)
 {
-	size_t i = 0;
+	size_t mb = 0, opt = nargs;
 
 	memset(req, 0, sizeof(*req));
+	/* The ABNF puts the options before the mailbox, the RFC's examples
+	 * after it: clients do both, as Dovecot and Cyrus accept. */
 	if (nargs == 3 && args[0].type == IMAP_ARG_LIST) {
-		if (get_options(&args[0], req, why) < 0)
-			return -1;
-		i = 1;
+		opt = 0;
+		mb = 1;
+	} else if (nargs == 3) {
+		opt = 1;
 	}
-	if (nargs != i + 2 || !imap_arg_is_astring(&args[i])) {
+	if (opt < nargs && (args[opt].type != IMAP_ARG_LIST || get_options(&args[opt], req, why) < 0)) {
+		*why = "Invalid GETMETADATA options";
+		return -1;
+	}
+	if (nargs < 2 || nargs > 3 || !imap_arg_is_astring(&args[mb])) {
 		*why = "GETMETADATA expects [options] mailbox entries";
 		return -1;
 	}
-	req->mailbox = &args[i];
-	return get_entries(a, &args[i + 1], req, why);
+	req->mailbox = &args[mb];
+	return get_entries(a, &args[nargs - 1], req, why);
 }
 
 /* nstring / literal8: NULL value for NIL. */

@@ -22,13 +22,12 @@
 
 #define META_MAGIC "haven-metadata 1\n"
 
+static void meta_rec_free(struct mbox_meta_rec *rec);
+
 void mbox_metadata_free(struct mbox_meta_set *ms)
 {
-	for (size_t i = 0; i < ms->n; i++) {
-		free(ms->v[i].mailbox);
-		free(ms->v[i].entry);
-		free(ms->v[i].value);
-	}
+	for (size_t i = 0; i < ms->n; i++)
+		meta_rec_free(&ms->v[i]);
 	free(ms->v);
 	ms->v = NULL;
 	ms->n = 0;
@@ -56,15 +55,22 @@ static int meta_key_cmp(const char *ma, const char *ea, const char *mb, const ch
 }
 
 /* The names of a record read back are ones a client could have set. */
-static int meta_names_valid(const char *mailbox, size_t mlen, const char *entry, size_t elen)
+static int meta_names_valid(const struct mbox_meta_rec *rec, size_t mlen, size_t elen)
 {
 	struct error e;
 
-	if (memchr(mailbox, '\0', mlen) || memchr(entry, '\0', elen))
+	if (strlen(rec->mailbox) != mlen || strlen(rec->entry) != elen)
+		return 0;   /* a NUL inside */
+	if (mlen && !mbox_name_is_inbox(rec->mailbox) && mbox_name_check(rec->mailbox, &e) < 0)
 		return 0;
-	if (mlen && !mbox_name_is_inbox(mailbox) && mbox_name_check(mailbox, &e) < 0)
-		return 0;
-	return store_metadata_entry_check(entry, 0, &e) == 0;
+	return store_metadata_entry_check(rec->entry, 0, &e) == 0;
+}
+
+static void meta_rec_free(struct mbox_meta_rec *rec)
+{
+	free(rec->mailbox);
+	free(rec->entry);
+	free(rec->value);
 }
 
 /* One record at *pos into rec (allocated), or -1. */
@@ -79,14 +85,17 @@ static int meta_record(const char *d, size_t len, size_t *pos, struct mbox_meta_
 	    meta_number(d, len, &p, '\n', &vl) < 0)
 		return -1;
 	if (ml > len - p || el > len - p - ml || vl > len - p - ml - el ||
-	    len - p - ml - el - vl < 1 || d[p + ml + el + vl] != '\n' ||
-	    !meta_names_valid(d + p, ml, d + p + ml, el))
+	    len - p - ml - el - vl < 1 || d[p + ml + el + vl] != '\n')
 		return -1;
 	rec->mailbox = xstrndup(d + p, ml);
 	rec->entry = xstrndup(d + p + ml, el);
 	rec->value = xmalloc(vl ? vl : 1);
 	memcpy(rec->value, d + p + ml + el, vl);
 	rec->len = vl;
+	if (!meta_names_valid(rec, ml, el)) {
+		meta_rec_free(rec);
+		return -1;
+	}
 	*pos = p + ml + el + vl + 1;
 	return 0;
 }
