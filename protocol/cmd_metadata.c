@@ -4,8 +4,9 @@
  * The server's /shared entries are the administrator's (haven.conf:
  * metadata_server_admin, metadata_server_comment): read-only for users,
  * as RFC 5464 3.3 allows. /private server entries are the user's own.
- * An entry asked for that does not exist is answered NIL (as Dovecot
- * does); entries below it (DEPTH) only when they exist. */
+ * An entry asked for that does not exist, with nothing below it either,
+ * is answered NIL (as Dovecot does); entries below it (DEPTH) only when
+ * they exist. */
 #include <string.h>
 
 #include "../lib/buf.h"
@@ -55,6 +56,19 @@ static void md_found_cb(void *ctx, const char *entry, const void *value, size_t 
 		return;
 	}
 	md_add(c, entry, value, len);
+}
+
+/* An entry asked for with DEPTH that does not exist itself is not told
+ * as NIL when entries below it are (RFC 5464 4.2.2's example; Dovecot
+ * alike): NIL says there is nothing. */
+static void md_drop_empty_parent(struct md_collect *c)
+{
+	size_t at = c->asked_at;
+
+	if (c->v[at].value != NULL || c->n == at + 1)
+		return;
+	memmove(&c->v[at], &c->v[at + 1], (c->n - at - 1) * sizeof(*c->v));
+	c->n--;
 }
 
 /* The server's /shared entries, from the configuration. */
@@ -180,6 +194,7 @@ void cmd_getmetadata(struct session *s, const struct imap_cmd *cmd)
 		}
 		if (mailbox[0] == '\0')
 			md_server_entries(&c);
+		md_drop_empty_parent(&c);
 	}
 	longest = md_write_found(s, mailbox, &req, c.v, c.n);
 	if (longest)

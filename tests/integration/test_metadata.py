@@ -106,13 +106,16 @@ def test_depth(haven):
          b'/private/filters/values/boss "FROM \\"boss@example.com\\"" '
          b'/private/filters/values/boss/deep "x" /private/filtersx "y")')
     got, _ = meta(s, b"GETMETADATA INBOX (DEPTH 1) (/private/filters/values)")
-    assert got == [b'* METADATA "INBOX" (/private/filters/values NIL '
+    assert got == [b'* METADATA "INBOX" ('
                    b'/private/filters/values/boss "FROM \\"boss@example.com\\"" '
                    b'/private/filters/values/small "SMALLER 5000")\r\n']
     got, _ = meta(s, b"GETMETADATA INBOX (DEPTH 0) /private/filters/values")
     assert got == [b'* METADATA "INBOX" (/private/filters/values NIL)\r\n']
+    # nothing at or below: NIL, whatever the depth
+    got, _ = meta(s, b"GETMETADATA INBOX (DEPTH infinity) /private/nothing")
+    assert got == [b'* METADATA "INBOX" (/private/nothing NIL)\r\n']
     got, _ = meta(s, b"GETMETADATA INBOX (DEPTH infinity) /private/filters")
-    assert got == [b'* METADATA "INBOX" (/private/filters NIL '
+    assert got == [b'* METADATA "INBOX" ('
                    b'/private/filters/values/boss "FROM \\"boss@example.com\\"" '
                    b'/private/filters/values/boss/deep "x" '
                    b'/private/filters/values/small "SMALLER 5000")\r\n']
@@ -131,7 +134,7 @@ def test_maxsize_longentries(haven):
     assert got == [b'* METADATA "INBOX" (/private/comment "My own comment")\r\n']
     assert b" OK [METADATA LONGENTRIES 2199] " in tag, tag
     got, tag = meta(s, b'GETMETADATA INBOX (MAXSIZE 5000 DEPTH 1) /shared')
-    assert got[0].startswith(b'* METADATA "INBOX" (/shared NIL /shared/comment {2199}\r\n')
+    assert got[0].startswith(b'* METADATA "INBOX" (/shared/comment {2199}\r\n')
     assert b"LONGENTRIES" not in tag
     # nothing fits: no METADATA response at all
     got, tag = meta(s, b"GETMETADATA INBOX (MAXSIZE 10) /shared/comment")

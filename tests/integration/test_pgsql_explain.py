@@ -115,6 +115,11 @@ PARAMS = {
     "IMPORT_MESSAGE": ["1", "'Imported'", "gen_random_uuid()", "NULL", "'\\x41'::bytea",
                        "digest('imported', 'sha256')", "1", "'\\x00'::bytea", "'x'", "true",
                        "1", "1", "NULL", "0", "'{}'", "1765000000", "0", "5"],
+    # METADATA (0013): a mailbox's entries and the server's
+    "METADATA_LIST": ["1", "'INBOX'", "'/private/comment'"],
+    "METADATA_SET": ["1", "'INBOX'", "'{/private/comment,/shared/comment}'",
+                     "'\\x414243'::bytea", "'{3,-1}'", "1000", "1048576"],
+    "METADATA_COPY": ["1", "'INBOX'", "'Sent'"],
 }
 
 # What must be there before a statement runs (in its transaction).
@@ -123,6 +128,8 @@ SETUP = {
     "SIEVE_RENAME": "SELECT haven.sieve_script_put(1, 's', 'keep;', 32);",
     "SIEVE_ACTIVATE": "SELECT haven.sieve_script_put(1, 's', 'keep;', 32);",
     "IMPORT_MESSAGE": "SELECT haven.import_begin(1, 'Imported', 77, 100, false);",
+    "METADATA_COPY": "SELECT haven.metadata_set(1, 'INBOX', '{/private/comment}', "
+                     "'\\x41'::bytea, '{1}', 1000, 1048576);",
 }
 
 
