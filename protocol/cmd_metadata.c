@@ -248,3 +248,28 @@ void cmd_setmetadata(struct session *s, const struct imap_cmd *cmd)
 	}
 	session_tagged(s, cmd->tag, "OK", NULL, "SETMETADATA completed");
 }
+
+/* SETMETADATA's literals are decided as announced: a value bigger than
+ * metadata_max_value_size is refused unread (a client may not make the
+ * worker hold max_literal bytes for it), an entry name longer than any
+ * valid one too. */
+enum literal_action setmetadata_literal(struct session *s, const struct imap_cmd *cmd,
+					const struct imap_literal *lit)
+{
+	const struct imap_arg *l = cmd && cmd->nargs == 2 ? &cmd->args[1] : NULL;
+	int value = l && l->type == IMAP_ARG_LIST && l->count % 2 == 0 &&
+		    cmd->literal == &l->list[l->count - 1];
+
+	if (cmd == NULL)
+		return LIT_READ;
+	if (value && lit->size > (uint64_t)W->cfg.metadata_max_value_size) {
+		session_tagged(s, cmd->tag, "NO", NULL, "[METADATA MAXSIZE %ld] Value too large",
+			       W->cfg.metadata_max_value_size);
+		return LIT_REFUSED;
+	}
+	if (!value && lit->size > STORE_METADATA_ENTRY_MAX) {
+		session_tagged(s, cmd->tag, "BAD", NULL, "Entry name too long");
+		return LIT_REFUSED;
+	}
+	return LIT_READ;
+}

@@ -370,6 +370,6 @@ const struct command worker_commands[] = {
 	{ "ENABLE", ST_AUTH, cmd_enable, NULL },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
 	{ "COMPRESS", ST_AUTHED, cmd_compress, NULL },
 	{ "GETMETADATA", ST_AUTHED, cmd_getmetadata, NULL },
-	{ "SETMETADATA", ST_AUTHED, cmd_setmetadata, NULL },
+	{ "SETMETADATA", ST_AUTHED, cmd_setmetadata, setmetadata_literal },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

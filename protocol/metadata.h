@@ -9,6 +9,7 @@
 #include "../backends/backend.h"
 #include "../lib/arena.h"
 #include "parser.h"
+#include "session.h"
 
 #define METADATA_DEPTH_INFINITY (-1)
 
@@ -42,5 +43,8 @@ int metadata_depth_match(const char *asked, const char *entry, int depth);
 struct session;
 void cmd_getmetadata(struct session *s, const struct imap_cmd *cmd);
 void cmd_setmetadata(struct session *s, const struct imap_cmd *cmd);
+struct imap_literal;
+enum literal_action setmetadata_literal(struct session *s, const struct imap_cmd *cmd,
+					const struct imap_literal *lit);
 
 #endif

@@ -194,6 +194,19 @@ def test_maxsize_limit(haven_factory):
     got, _ = meta(s, b"GETMETADATA INBOX /private/a")
     assert got == [b'* METADATA "INBOX" (/private/a NIL)\r\n']
     s.ok(b"SETMETADATA INBOX (/private/b {1024+}\r\n%s)" % v[:1024])
+    # a literal announced bigger is refused before a byte of it is read:
+    # no continuation, the answer at once, and the session goes on
+    tag = s.next_tag()
+    s.send(tag + b" SETMETADATA INBOX (/private/c {50000000}\r\n")
+    out = s.f.readline()
+    assert out.startswith(tag + b" NO [METADATA MAXSIZE 1024] "), out
+    s.ok(b"NOOP")
+    # the same for an entry name longer than any valid one (a BAD)
+    tag = s.next_tag()
+    s.send(tag + b" SETMETADATA INBOX ({5000}\r\n")
+    out = s.f.readline()
+    assert out.startswith(tag + b" BAD "), out
+    s.ok(b"NOOP")
 
 
 def test_toomany(haven_factory):
@@ -303,3 +316,29 @@ def test_selected_state_and_mutf7(haven):
     s.ok(b'SETMETADATA "&AOk-t&AOk-" (/private/comment "summer")')
     got, _ = meta(s, b"GETMETADATA &AOk-t&AOk- /private/comment")
     assert got == [b'* METADATA "&AOk-t&AOk-" (/private/comment "summer")\r\n']
+
+
+@only_backends("mbox")
+def test_mbox_damaged_file_refused_untouched(haven):
+    """The mbox store's file is read back as outside bytes: a damaged one
+    is refused whole (NO [SERVERBUG]), never written over, and the session
+    goes on; a good one written by hand is read."""
+    s = Session(haven)
+    s.ok(b'SETMETADATA INBOX (/private/comment "x")')
+    path = os.path.join(haven.home_root, "alice", "mail", ".haven-metadata")
+    with open(path, "rb") as f:
+        assert f.read() == b"haven-metadata 1\nM 5 16 1\nINBOX/private/commentx\n"
+    damaged = b"haven-metadata 1\nM 5 16 99999\nINBOX/private/commentx\n"
+    with open(path, "wb") as f:
+        f.write(damaged)
+    assert s.no(b"GETMETADATA INBOX /private/comment").split(b" ", 1)[1].startswith(
+        b"NO [SERVERBUG]")
+    assert s.no(b'SETMETADATA INBOX (/private/other "y")').split(b" ", 1)[1].startswith(
+        b"NO [SERVERBUG]")
+    with open(path, "rb") as f:
+        assert f.read() == damaged
+    s.ok(b"NOOP")
+    with open(path, "wb") as f:
+        f.write(b"haven-metadata 1\nM 0 16 2\n/private/by/handhi\n")
+    got, _ = meta(s, b'GETMETADATA "" /private/by/hand')
+    assert got == [b'* METADATA "" (/private/by/hand "hi")\r\n']
