@@ -53,6 +53,13 @@ static int meta_save(int root, struct mbox_meta_set *ms, struct error *err)
 
 	mbox_metadata_sort(ms);
 	mbox_metadata_serialize(ms, &b);
+	/* never a file meta_load would refuse to read back */
+	if (b.len > MBOX_METADATA_MAX) {
+		buf_free(&b);
+		error_set(err, ERR_OVERQUOTA, "Metadata over the mbox store's %u bytes",
+			  MBOX_METADATA_MAX);
+		return -1;
+	}
 	rc = mbox_file_replace(root, MBOX_METADATA_FILE, b.data, b.len, err);
 	buf_free(&b);
 	return rc;
