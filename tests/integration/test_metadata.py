@@ -343,26 +343,3 @@ def test_mbox_damaged_file_refused_untouched(haven):
     got, _ = meta(s, b'GETMETADATA "" /private/by/hand')
     assert got == [b'* METADATA "" (/private/by/hand "hi")\r\n']
 
-
-def test_concurrent_sessions_lose_nothing(haven):
-    """Two sessions of the user setting entries at the same time: every
-    SETMETADATA reads, changes and replaces the user's entries as one, so
-    none is lost."""
-    import threading
-    sessions = [Session(haven) for _ in range(2)]
-    errors = []
-
-    def run(k):
-        try:
-            for i in range(25):
-                sessions[k].ok(b'SETMETADATA INBOX (/private/s%d/e%d "v")' % (k, i))
-        except Exception as e:  # noqa: BLE001 (reported below)
-            errors.append(e)
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    got, _ = meta(sessions[0], b"GETMETADATA INBOX (DEPTH infinity) /private")
-    assert sum(got[0].count(b"/private/s%d/" % k) for k in range(2)) == 50, got
