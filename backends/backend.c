@@ -281,12 +281,28 @@ int store_create(struct store *st, const char *name, unsigned special_use, struc
 
 int store_delete(struct store *st, const char *name, struct error *err)
 {
-	return be->delete(st, name, err);
+	struct error e2;
+
+	if (be->delete(st, name, err) < 0)
+		return -1;
+	/* The mailbox is gone: entries left behind would only reach a new
+	 * one of that name (RFC 5464 4.1 says they must not). */
+	if (be->metadata_deleted && be->metadata_deleted(st, name, &e2) < 0)
+		log_warn("metadata: dropping the entries of %s: %s", name, e2.msg);
+	return 0;
 }
 
 int store_rename(struct store *st, const char *oldname, const char *newname, struct error *err)
 {
-	return be->rename(st, oldname, newname, err);
+	struct error e2;
+	int inbox = strcasecmp(oldname, "INBOX") == 0;
+
+	if (be->rename(st, oldname, newname, err) < 0)
+		return -1;
+	if (be->metadata_renamed &&
+	    be->metadata_renamed(st, inbox ? "INBOX" : oldname, newname, inbox, &e2) < 0)
+		log_warn("metadata: moving the entries of %s: %s", oldname, e2.msg);
+	return 0;
 }
 
 int store_subscribe(struct store *st, const char *name, int on, struct error *err)
@@ -635,6 +651,47 @@ int store_quota_get(struct store *st, struct store_quota *out, struct error *err
 	}
 	if (be->quota_get(st, out, err) < 0) {
 		log_warn("quota of the store: %s", err->msg);
+/* ---- METADATA ------------------------------------------------------------------ */
+
+/* Length of the /private or /shared that entry begins with, or 0. */
+static size_t metadata_scope_len(const char *entry)
+{
+	static const char *const scopes[] = { "/private", "/shared" };
+
+	for (size_t i = 0; i < 2; i++) {
+		size_t n = strlen(scopes[i]);
+		if (strncmp(entry, scopes[i], n) == 0 && (entry[n] == '/' || entry[n] == '\0'))
+			return n;
+	}
+	return 0;
+}
+
+static const char *metadata_entry_flaw(const char *entry, int root)
+{
+	size_t len = strlen(entry), scope = metadata_scope_len(entry);
+
+	if (scope == 0)
+		return "Entry names begin with /private or /shared";
+	if (len > STORE_METADATA_ENTRY_MAX)
+		return "Entry name too long";
+	if (entry[len - 1] == '/' || strstr(entry, "//") != NULL)
+		return "Entry names have no empty component";
+	if (!root && len == scope)
+		return "Entry name needs a component below /private or /shared";
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)entry[i];
+		if (c < 0x20 || c > 0x7e || c == '*' || c == '%' || (c >= 'A' && c <= 'Z'))
+			return "Invalid character in entry name";
+	}
+	return NULL;
+}
+
+int store_metadata_entry_check(const char *entry, int root, struct error *err)
+{
+	const char *why = metadata_entry_flaw(entry, root);
+
+	if (why) {
+		error_set(err, ERR_CANNOT, "%s", why);
 		return -1;
 	}
 	return 0;
@@ -647,4 +704,31 @@ int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t m
 				   q->used_bytes > q->limit_bytes - bytes)) ||
 	       (q->limit_messages && (messages > q->limit_messages ||
 				      q->used_messages > q->limit_messages - messages));
+static int metadata_usable(const char *mailbox, struct error *err)
+{
+	if (be->metadata_list == NULL || be->metadata_set == NULL) {
+		error_set(err, ERR_NOTSUPPORTED, "This mail store keeps no metadata");
+		return -1;
+	}
+	return mailbox[0] == '\0' ? 0 : backend_name_check(mailbox, err);
+}
+
+int store_metadata_list(struct store *st, const char *mailbox, const char *prefix,
+			backend_metadata_cb cb, void *ctx, struct error *err)
+{
+	if (metadata_usable(mailbox, err) < 0 ||
+	    (prefix[0] && store_metadata_entry_check(prefix, 1, err) < 0))
+		return -1;
+	return be->metadata_list(st, mailbox, prefix, cb, ctx, err);
+}
+
+int store_metadata_set(struct store *st, const char *mailbox, const struct metadata_change *v,
+		       size_t n, const struct metadata_limits *lim, struct error *err)
+{
+	if (metadata_usable(mailbox, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (store_metadata_entry_check(v[i].entry, 0, err) < 0)
+			return -1;
+	return be->metadata_set(st, mailbox, v, n, lim, err);
 }

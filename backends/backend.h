@@ -94,6 +94,20 @@ enum mbox_attr {
 typedef void (*backend_list_cb)(void *ctx, const char *name, unsigned attrs);
 /* A Sieve script's name, and whether it is the active one. */
 typedef void (*backend_sieve_list_cb)(void *ctx, const char *name, int active);
+/* A METADATA entry and its value (len bytes, any octets). */
+typedef void (*backend_metadata_cb)(void *ctx, const char *entry, const void *value,
+				    size_t len);
+/* One change of a SETMETADATA: value NULL removes the entry. */
+struct metadata_change {
+	const char *entry;
+	const void *value;
+	size_t len;
+};
+/* A user's limits on METADATA entries (all mailboxes and the server). */
+struct metadata_limits {
+	size_t max_entries;      /* more: ERR_LIMIT ([METADATA TOOMANY]) */
+	uint64_t max_total;      /* bytes of names and values; more: ERR_OVERQUOTA */
+};
 
 /* A readable, seekable stream of a message's exact bytes. A backend may
  * serve it from memory (mbox reads one message) or fetch the asked range
@@ -305,6 +319,20 @@ struct backend_ops {
 	/* QUOTA (RFC 9208): optional. The user's usage over every mailbox
 	 * and the limits the store enforces (see struct store_quota). */
 	int (*quota_get)(struct store *st, struct store_quota *out, struct error *err);
+	/* METADATA (RFC 5464): entries of the server (mailbox "") and of
+	 * mailboxes (see store_metadata_list below; the wrappers have
+	 * checked the names). Optional as a whole. */
+	int (*metadata_list)(struct store *st, const char *mailbox, const char *prefix,
+			     backend_metadata_cb cb, void *ctx, struct error *err);
+	int (*metadata_set)(struct store *st, const char *mailbox,
+			    const struct metadata_change *v, size_t n,
+			    const struct metadata_limits *lim, struct error *err);
+	/* Optional: called after a DELETE (name is gone) and a RENAME (copy:
+	 * INBOX was renamed, and keeps its entries), for a store whose
+	 * entries do not follow the mailbox by themselves. */
+	int (*metadata_deleted)(struct store *st, const char *name, struct error *err);
+	int (*metadata_renamed)(struct store *st, const char *oldname, const char *newname,
+				int copy, struct error *err);
 };
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
@@ -450,5 +478,29 @@ int store_sieve_reply_claim(struct store *st, const char *key, unsigned long sec
 int store_quota_get(struct store *st, struct store_quota *out, struct error *err);
 /* For the backends: would bytes and messages more pass a limit of q? */
 int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t messages);
+/* ---- METADATA (RFC 5464) ----------------------------------------------------
+ *
+ * Per user: entries of the server (mailbox "") and of each mailbox, names
+ * lower-case (store_metadata_entry_check), values any octets. A mailbox's
+ * entries go with it when it is deleted and follow it when it is renamed
+ * (RENAME INBOX copies them: INBOX keeps its own). /shared entries of a
+ * user's own mailboxes are kept apart from the /private ones under their
+ * own names (with one user per account and no ACL, nobody else reads
+ * them). Every call answers ERR_NOTSUPPORTED when the store keeps no
+ * entries, ERR_NONEXISTENT for a mailbox that does not exist. */
+#define STORE_METADATA_ENTRY_MAX 1024
+/* An entry name as stored: "/private/..." or "/shared/...", printable
+ * ASCII without '*', '%' or upper-case letters, no "//", no trailing '/',
+ * at most STORE_METADATA_ENTRY_MAX bytes. root: "/private" and "/shared"
+ * alone pass too (GETMETADATA with DEPTH). -1 with a reason in err. */
+int store_metadata_entry_check(const char *entry, int root, struct error *err);
+/* cb for every entry of mailbox whose name is prefix or begins with
+ * prefix "/" (prefix "": every entry), in name order. */
+int store_metadata_list(struct store *st, const char *mailbox, const char *prefix,
+			backend_metadata_cb cb, void *ctx, struct error *err);
+/* All of v or nothing: each entry set (or removed), then the limits
+ * checked on the user's entries as they would be. */
+int store_metadata_set(struct store *st, const char *mailbox, const struct metadata_change *v,
+		       size_t n, const struct metadata_limits *lim, struct error *err);
 
 #endif

@@ -109,6 +109,12 @@ static const struct ckey keys[] = {
 	/* QUOTA (RFC 9208) and APPENDLIMIT (RFC 7889) */
 	I(quota_bytes, "0", 0, LONG_MAX, "storage quota in bytes of a user whose record (passdb, the SQL users row) sets none, summed over every mailbox as RFC822.SIZE; 0: none"),
 	I(quota_messages, "0", 0, LONG_MAX, "message quota of a user whose record sets none, over every mailbox; 0: none"),
+	/* METADATA (RFC 5464) */
+	I(metadata_max_value_size, "65536", 1024, 16777216, "largest METADATA entry value a user may set, in bytes (SETMETADATA answers NO [METADATA MAXSIZE n] above it)"),
+	I(metadata_max_entries, "1000", 10, 1000000, "METADATA entries a user may keep, on the server and all mailboxes together (NO [METADATA TOOMANY] beyond)"),
+	I(metadata_max_total_size, "1048576", 1024, 1073741824L, "bytes of entry names and values a user's METADATA entries may take in all (NO [OVERQUOTA] beyond)"),
+	S(metadata_server_admin, "", "the server's METADATA /shared/admin entry, a URI such as mailto:postmaster@example.org; empty: none"),
+	S(metadata_server_comment, "", "the server's METADATA /shared/comment entry; empty: none"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

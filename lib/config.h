@@ -76,6 +76,12 @@ struct config {
 	long quota_bytes;       /* QUOTA: default storage limit in bytes, 0 none */
 	long quota_messages;    /* QUOTA: default message limit, 0 none */
 	char *admin_socket;     /* haven-admin's unix socket to the master, "" none */
+	/* METADATA (RFC 5464) */
+	long metadata_max_value_size; /* bytes of one entry's value */
+	long metadata_max_entries;    /* entries of one user, server and mailboxes */
+	long metadata_max_total_size; /* bytes of one user's entry names and values */
+	char *metadata_server_admin;  /* the server's /shared/admin, "" none */
+	char *metadata_server_comment; /* the server's /shared/comment, "" none */
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */
 	struct config_extra *extra;

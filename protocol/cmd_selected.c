@@ -6,6 +6,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/log.h"
+#include "metadata.h"
 #include "worker.h"
 
 /* What STORE answers per message: its new flags (unless .SILENT) and,
@@ -372,5 +373,7 @@ const struct command worker_commands[] = {
 	{ "GETQUOTA", ST_AUTHED, cmd_getquota, NULL },
 	{ "GETQUOTAROOT", ST_AUTHED, cmd_getquotaroot, NULL },
 	{ "SETQUOTA", ST_AUTHED, cmd_setquota, NULL },
+	{ "GETMETADATA", ST_AUTHED, cmd_getmetadata, NULL },
+	{ "SETMETADATA", ST_AUTHED, cmd_setmetadata, setmetadata_literal },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

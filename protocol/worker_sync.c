@@ -207,7 +207,8 @@ static const char *capability_fixed(void)
 	       "CREATE-SPECIAL-USE STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
 	       "COMPRESS=DEFLATE "
 	       "OBJECTID SAVEDATE PREVIEW WITHIN "
-	       "QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
+	       "QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE "
+	       "METADATA METADATA-SERVER";
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)

@@ -303,6 +303,47 @@ static int f_quota_get(struct store *fs, struct store_quota *out, struct error *
 		return -1;
 	}
 	return fs->inner->quota_get(fs->st, out, err);
+/* ---- METADATA (RFC 5464) ---- */
+
+static int f_metadata_inner(const struct store *fs, const char *op, struct error *err)
+{
+	if (fs->inner->metadata_list == NULL) {
+		error_set(err, ERR_NOTSUPPORTED, "This mail store keeps no metadata");
+		return -1;
+	}
+	return fail(fs, op, err) ? -1 : 0;
+}
+
+static int f_metadata_list(struct store *fs, const char *mailbox, const char *prefix,
+			   backend_metadata_cb cb, void *ctx, struct error *err)
+{
+	if (f_metadata_inner(fs, "metadata_list", err) < 0)
+		return -1;
+	return fs->inner->metadata_list(fs->st, mailbox, prefix, cb, ctx, err);
+}
+
+static int f_metadata_set(struct store *fs, const char *mailbox,
+			  const struct metadata_change *v, size_t n,
+			  const struct metadata_limits *lim, struct error *err)
+{
+	if (f_metadata_inner(fs, "metadata_set", err) < 0)
+		return -1;
+	return fs->inner->metadata_set(fs->st, mailbox, v, n, lim, err);
+}
+
+static int f_metadata_deleted(struct store *fs, const char *name, struct error *err)
+{
+	if (fs->inner->metadata_deleted == NULL)
+		return 0;
+	return fs->inner->metadata_deleted(fs->st, name, err);
+}
+
+static int f_metadata_renamed(struct store *fs, const char *from, const char *to, int copy,
+			      struct error *err)
+{
+	if (fs->inner->metadata_renamed == NULL)
+		return 0;
+	return fs->inner->metadata_renamed(fs->st, from, to, copy, err);
 }
 
 const struct backend_ops fail_backend_ops = {
@@ -336,4 +377,9 @@ const struct backend_ops fail_backend_ops = {
 	.search = f_search,
 	/* QUOTA (RFC 9208) */
 	.quota_get = f_quota_get,
+	/* METADATA (RFC 5464) */
+	.metadata_list = f_metadata_list,
+	.metadata_set = f_metadata_set,
+	.metadata_deleted = f_metadata_deleted,
+	.metadata_renamed = f_metadata_renamed,
 };

@@ -52,4 +52,9 @@ const struct backend_ops mbox_backend_ops = {
 	.sieve_reply_claim = mbox_sieve_reply_claim,
 	/* QUOTA (RFC 9208) */
 	.quota_get = mbox_quota_get,
+	/* METADATA (RFC 5464) */
+	.metadata_list = mbox_metadata_list,
+	.metadata_set = mbox_metadata_set,
+	.metadata_deleted = mbox_metadata_deleted,
+	.metadata_renamed = mbox_metadata_renamed,
 };

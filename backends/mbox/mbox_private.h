@@ -261,6 +261,38 @@ int mbox_sieve_rename(struct store *st, const char *oldname, const char *newname
 		      struct error *err);
 int mbox_sieve_activate(struct store *st, const char *name, struct error *err);
 int mbox_sieve_active(struct store *st, struct buf *out, char **name, struct error *err);
+/* data as file in dfd, replacing it atomically and durably (temp file,
+ * fsync, rename, fsync of the directory). */
+int mbox_file_replace(int dfd, const char *file, const void *data, size_t len,
+		      struct error *err);
+/* mbox_metadata.c: METADATA entries (RFC 5464) in <mbox_dir>/.haven-metadata */
+#define MBOX_METADATA_FILE ".haven-metadata"
+#define MBOX_METADATA_MAX (64u << 20)  /* bytes of the file read at most */
+struct mbox_meta_rec {
+	char *mailbox;         /* "" for the server */
+	char *entry;
+	char *value;
+	size_t len;
+};
+struct mbox_meta_set {
+	struct mbox_meta_rec *v;   /* sorted by mailbox, then entry */
+	size_t n;
+};
+/* The file's bytes -> records; -1 with err when it is not one we wrote
+ * (bad framing, names or order). */
+int mbox_metadata_parse(const char *data, size_t len, struct mbox_meta_set *out,
+			struct error *err);
+void mbox_metadata_free(struct mbox_meta_set *ms);
+void mbox_metadata_sort(struct mbox_meta_set *ms);
+/* The file's bytes for ms (sorted) into out. */
+void mbox_metadata_serialize(const struct mbox_meta_set *ms, struct buf *out);
+int mbox_metadata_list(struct store *st, const char *mailbox, const char *prefix,
+		       backend_metadata_cb cb, void *ctx, struct error *err);
+int mbox_metadata_set(struct store *st, const char *mailbox, const struct metadata_change *v,
+		      size_t n, const struct metadata_limits *lim, struct error *err);
+int mbox_metadata_deleted(struct store *st, const char *name, struct error *err);
+int mbox_metadata_renamed(struct store *st, const char *oldname, const char *newname, int copy,
+			  struct error *err);
 /* mbox_sieve_replies.c: vacation replies sent (store_sieve_reply_claim) */
 int mbox_sieve_reply_claim(struct store *st, const char *key, unsigned long seconds, time_t now,
 			   struct error *err);

@@ -235,8 +235,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* data as file in dfd, replacing it atomically and durably. */
-static int file_replace(int dfd, const char *file, const void *data, size_t len,
+int mbox_file_replace(int dfd, const char *file, const void *data, size_t len,
 			struct error *err)
 {
 	char tmp[96];
@@ -258,7 +257,7 @@ static int file_replace(int dfd, const char *file, const void *data, size_t len,
 		return mbox_errno_error(err, e, "rename", file);
 	}
 	if (mbox_fsync_dir(dfd) < 0)
-		return mbox_errno_error(err, errno, "fsync", SIEVE_DIR);
+		return mbox_errno_error(err, errno, "fsync", file);
 	return 0;
 }
 
@@ -292,7 +291,7 @@ int mbox_sieve_put(struct store *st, const char *name, const void *data, size_t 
 	if ((dfd = sieve_dir_fd(hfd, 1, err)) >= 0) {
 		mbox_tmp_cleanup(dfd);
 		if (room_for(st, dfd, file, err) == 0)
-			rc = file_replace(dfd, file, data, len, err);
+			rc = mbox_file_replace(dfd, file, data, len, err);
 		close(dfd);
 	}
 	close(hfd);

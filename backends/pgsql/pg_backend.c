@@ -174,4 +174,8 @@ const struct backend_ops pgsql_backend_ops = {
 	.sieve_reply_claim = pg_sieve_reply_claim,
 	/* QUOTA (RFC 9208) */
 	.quota_get = pg_quota_get,
+	/* METADATA (RFC 5464); entries follow their mailbox's row by themselves */
+	.metadata_list = pg_metadata_list,
+	.metadata_set = pg_metadata_set,
+	.metadata_renamed = pg_metadata_renamed,
 };

@@ -103,6 +103,10 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			 "coalesce(nullif(quota_messages, 0), "
 			 "nullif(current_setting('haven.default_quota_messages', true), '')::bigint, 0) "
 			 "FROM haven.users WHERE id = $1",
+	/* METADATA (0013) */
+	[PS_METADATA_LIST] = "SELECT entry, value FROM haven.metadata_list($1, $2, $3)",
+	[PS_METADATA_SET] = "SELECT haven.metadata_set($1, $2, $3, $4, $5, $6, $7)",
+	[PS_METADATA_COPY] = "SELECT haven.metadata_copy($1, $2, $3)",
 };
 
 #define RETRIES 5

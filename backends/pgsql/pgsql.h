@@ -191,6 +191,13 @@ int pg_notify_fd(struct mailbox *mb);
 void pg_listen_drain(struct store *st);
 void pg_listen_close(struct store *st);
 
+/* pg_metadata.c: METADATA entries (the store_metadata_* calls of backend.h) */
+int pg_metadata_list(struct store *st, const char *mailbox, const char *prefix,
+		     backend_metadata_cb cb, void *ctx, struct error *err);
+int pg_metadata_set(struct store *st, const char *mailbox, const struct metadata_change *v,
+		    size_t n, const struct metadata_limits *lim, struct error *err);
+int pg_metadata_renamed(struct store *st, const char *oldname, const char *newname, int copy,
+			struct error *err);
 /* pg_sieve.c: Sieve scripts (the store_sieve_* calls of backend.h) */
 int pg_sieve_list(struct store *st, backend_sieve_list_cb cb, void *ctx, struct error *err);
 int pg_sieve_get(struct store *st, const char *name, struct buf *out, struct error *err);

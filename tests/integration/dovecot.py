@@ -23,9 +23,10 @@ def available():
 class Dovecot:
     """home: the users' home directories ('%u' for the user name), by default
     under the instance's own directory; mbox_index: Dovecot's INDEX= for
-    mbox (e.g. "MEMORY", so what it shows comes from the file alone)."""
+    mbox (e.g. "MEMORY", so what it shows comes from the file alone); extra:
+    more settings, appended to the configuration."""
 
-    def __init__(self, users, driver="mbox", port=None, home=None, mbox_index=None):
+    def __init__(self, users, driver="mbox", port=None, home=None, mbox_index=None, extra=""):
         userhome = home
         self.dir = tempfile.mkdtemp(prefix="dovecot-test-")
         os.chmod(self.dir, 0o755)
@@ -87,7 +88,7 @@ protocol imap {{
   mail_max_userip_connections = 1000
 }}
 """.format(d=self.dir, port=self.port, loc=location, uid=self.uid, gid=self.gid,
-           userhome=userhome)
+           userhome=userhome) + extra
         self.conf = os.path.join(self.dir, "dovecot.conf")
         with open(self.conf, "w") as f:
             f.write(conf)

@@ -117,6 +117,11 @@ PARAMS = {
                        "1", "1", "NULL", "0", "'{}'", "1765000000", "0", "5"],
     # QUOTA (0012): the user's row
     "QUOTA_GET": ["1"],
+    # METADATA (0013): a mailbox's entries and the server's
+    "METADATA_LIST": ["1", "'INBOX'", "'/private/comment'"],
+    "METADATA_SET": ["1", "'INBOX'", "'{/private/comment,/shared/comment}'",
+                     "'\\x414243'::bytea", "'{3,-1}'", "1000", "1048576"],
+    "METADATA_COPY": ["1", "'INBOX'", "'Sent'"],
 }
 
 # What must be there before a statement runs (in its transaction).
@@ -125,6 +130,8 @@ SETUP = {
     "SIEVE_RENAME": "SELECT haven.sieve_script_put(1, 's', 'keep;', 32);",
     "SIEVE_ACTIVATE": "SELECT haven.sieve_script_put(1, 's', 'keep;', 32);",
     "IMPORT_MESSAGE": "SELECT haven.import_begin(1, 'Imported', 77, 100, false);",
+    "METADATA_COPY": "SELECT haven.metadata_set(1, 'INBOX', '{/private/comment}', "
+                     "'\\x41'::bytea, '{1}', 1000, 1048576);",
 }
 
 
