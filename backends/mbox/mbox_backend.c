@@ -50,4 +50,7 @@ const struct backend_ops mbox_backend_ops = {
 	.sieve_activate = mbox_sieve_activate,
 	.sieve_active = mbox_sieve_active,
 	.sieve_reply_claim = mbox_sieve_reply_claim,
+	/* NOTIFY */
+	.watch_fd = mbox_watch_fd,
+	.watch_changes = mbox_watch_changes,
 };

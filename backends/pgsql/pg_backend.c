@@ -168,4 +168,7 @@ const struct backend_ops pgsql_backend_ops = {
 	.sieve_activate = pg_sieve_activate,
 	.sieve_active = pg_sieve_active,
 	.sieve_reply_claim = pg_sieve_reply_claim,
+	/* NOTIFY */
+	.watch_fd = pg_watch_fd,
+	.watch_changes = pg_watch_changes,
 };

@@ -23,6 +23,7 @@ struct store {
 	long sieve_max_size;     /* sieve_max_script_size */
 	long sieve_max_scripts;
 	struct mailbox *views;   /* open views, for the listener's hints */
+	uint64_t hints;          /* notifications the listener has read (pg_notify.c) */
 };
 
 /* The view's metadata window (pg_window.c): a view of at most
@@ -168,10 +169,15 @@ int pg_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest
 
 /* pg_listen.c */
 int pg_notify_fd(struct mailbox *mb);
+/* The listening connection's socket (LISTEN issued first), or -1. */
+int pg_listen_fd(struct store *st);
 /* Read what the listener has (the hints themselves are not needed: every
  * sync asks the database what changed). */
 void pg_listen_drain(struct store *st);
 void pg_listen_close(struct store *st);
+/* pg_notify.c: NOTIFY's store watch (backend.h watch_fd, watch_changes) */
+int pg_watch_fd(struct store *st);
+uint64_t pg_watch_changes(struct store *st);
 
 /* pg_sieve.c: Sieve scripts (the store_sieve_* calls of backend.h) */
 int pg_sieve_list(struct store *st, backend_sieve_list_cb cb, void *ctx, struct error *err);
