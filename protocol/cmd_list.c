@@ -507,3 +507,16 @@ void list_write_one(struct session *s, const char *name)
 	mailbox_write(s, wire);
 	session_write(s, "\r\n", 2);
 }
+
+void list_write_attrs(struct session *s, const char *name, unsigned attrs)
+{
+	const char *wire = mailbox_name_out(s, name);
+
+	if (wire == NULL)
+		return;
+	session_write(s, "* LIST ", 7);
+	write_attrs(s, attrs, SHOW_CHILDREN | SHOW_SPECIAL | SHOW_SUBSCRIBED);
+	session_write(s, " \"/\" ", 5);
+	mailbox_write(s, wire);
+	session_write(s, "\r\n", 2);
+}

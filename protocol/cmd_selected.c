@@ -368,5 +368,6 @@ const struct command worker_commands[] = {
 	{ "NAMESPACE", ST_AUTHED, cmd_namespace, NULL },
 	{ "ENABLE", ST_AUTH, cmd_enable, NULL },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
 	{ "COMPRESS", ST_AUTHED, cmd_compress, NULL },
+	{ "NOTIFY", ST_AUTHED, cmd_notify, NULL },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

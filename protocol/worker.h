@@ -58,6 +58,7 @@ struct wsession {
 	uint64_t bytes_in, bytes_out;  /* read from, written to the client */
 	int compressed;                /* COMPRESS=DEFLATE is on (compress.c) */
 	time_t since;                  /* logged in (haven-admin who) */
+	struct notify *notify;         /* NOTIFY SET is in force (cmd_notify.c), or NULL */
 	struct wsession *next;
 };
 
@@ -174,6 +175,11 @@ void search_saved_reset(struct wsession *ws);
 void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int move, size_t argi);
 /* FETCH/STORE with a flag saying whether the set is UIDs. */
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
+/* NOTIFY's MessageNew fetch-atts (a list): -1 with *err when FETCH would
+ * answer them BAD; and the untagged FETCH of uids (UID always in it),
+ * written whole, without yielding. */
+int fetch_atts_check(struct session *s, const struct imap_arg *atts, const char **err);
+void fetch_push(struct session *s, const struct imap_arg *atts, const uint32_t *uids, size_t n);
 void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 void expunge_run(struct session *s, const struct imap_cmd *cmd, const char *uidset);
 
@@ -245,6 +251,20 @@ void status_write(struct session *s, const char *wire, unsigned items,
 /* cmd_list.c: "* LIST (attributes) "/" name" for one mailbox (IMAP4rev2
  * SELECT); nothing if the backend does not list it. */
 void list_write_one(struct session *s, const char *name);
+/* The same with the attributes given (MA_ bits, \Subscribed included). */
+void list_write_attrs(struct session *s, const char *name, unsigned attrs);
+
+/* cmd_notify.c: NOTIFY (RFC 5465). */
+void cmd_notify(struct session *s, const struct imap_cmd *cmd);
+/* A mailbox was selected (after SELECT/EXAMINE's responses), or the
+ * selection ends (before the view closes). */
+void notify_selected(struct wsession *ws);
+void notify_unselected(struct wsession *ws);
+/* Another session's sync may have drained the store's fd (backend.h):
+ * look again soon. */
+void notify_poke(struct wsession *ws);
+/* The session ends. */
+void notify_free(struct wsession *ws);
 
 /* listmatch.c: IMAP LIST wildcard match ('*' any, '%' any but '/'). */
 int list_match(const char *pattern, const char *name);

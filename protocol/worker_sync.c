@@ -186,6 +186,7 @@ void wsession_sync_view(struct wsession *ws)
 void wsession_unselect(struct wsession *ws)
 {
 	wsession_idle_stop(ws);
+	notify_unselected(ws);
 	search_saved_reset(ws);
 	if (ws->mb) {
 		mailbox_close(ws->mb);
@@ -203,5 +204,6 @@ const char *worker_capability(struct session *s)
 	return "IMAP4rev1 IMAP4rev2 LITERAL+ ID UNSELECT UIDPLUS MOVE IDLE NAMESPACE ENABLE "
 	       "CHILDREN ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS SPECIAL-USE "
 	       "CREATE-SPECIAL-USE STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
-	       "COMPRESS=DEFLATE";
+	       "COMPRESS=DEFLATE "
+	       "NOTIFY";
 }
