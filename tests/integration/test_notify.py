@@ -209,3 +209,26 @@ def test_lmtp_delivery_notifies(lmtp_haven):
     c.close()
     pushed(a, [rb'^\* STATUS "?INBOX"? \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)\r\n'])
     a.close()
+
+
+def test_overflow_when_the_client_does_not_read(haven):
+    """RFC 5465 5.8: past what the server keeps for a client that does not
+    read, NOTIFICATIONOVERFLOW and NOTIFY NONE; the session goes on."""
+    a, b = Session(haven), Session(haven)
+    a.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    a.ok(b"SELECT INBOX")
+    a.ok(b"NOTIFY SET (SELECTED (MessageNew (UID BODY.PEEK[]) MessageExpunge))")
+    big = simple_msg(1) + (b"x" * 998 + b"\r\n") * 1000
+    for _ in range(10):   # 10 MB pushed to a client that reads nothing
+        b.append(b"INBOX", big)
+    a.sock.settimeout(WAIT)
+    seen = []
+    while not any(b"NOTIFICATIONOVERFLOW" in l for l in seen):
+        seen.append(a.response())
+    assert seen[-1] == (b"* OK [NOTIFICATIONOVERFLOW] Too many changes unread, "
+                        b"NOTIFY is now NONE\r\n"), seen[-1][:200]
+    b.append(b"INBOX", simple_msg(2))
+    out = untagged(a.ok(b"NOOP"))
+    assert not any(b"BODY[]" in l for l in out)
+    a.close()
+    b.close()
