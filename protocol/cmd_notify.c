@@ -54,6 +54,7 @@ struct notify {
 	struct nsnap *snap;
 	size_t nsnap;
 	uint64_t seen;              /* store_watch_changes when last compared */
+	int poked;                  /* woken by another session's sync (notify_poke) */
 	struct event *store_ev, *view_ev, *retry_ev;
 	int store_fd, view_fd;
 };
@@ -262,16 +263,18 @@ static int overflowed(struct wsession *ws)
 	return 1;
 }
 
-/* May untagged responses go out now? Not in the middle of a command. */
+/* May untagged responses go out now? Not in the middle of a command,
+ * nor while one is being read (its literals may be parsed in the
+ * session's arena, which a push resets). */
 static int session_between_commands(struct wsession *ws)
 {
 	return ws->s.cont == NULL && ws->s.sink == NULL && ws->append == NULL &&
-	       !ws->s.suspended && !ws->s.closing;
+	       !ws->s.suspended && !ws->s.closing && imap_reader_pending(&ws->s.reader) == 0;
 }
 
 /* The selected mailbox: sync, then MessageNew's fetch-atts for what came
  * (the messages above the highest UID the view held). */
-static void tell_selected(struct wsession *ws)
+static void tell_selected(struct wsession *ws, int poked)
 {
 	struct notify *n = ws->notify;
 	uint32_t count, last, first_new;
@@ -280,7 +283,12 @@ static void tell_selected(struct wsession *ws)
 		return;
 	count = mailbox_count(ws->mb);
 	last = count ? mailbox_uid(ws->mb, count) : 0;
-	wsession_sync(ws);
+	/* Woken by another's sync: passing the wake-up on would have two
+	 * sessions wake each other for ever (as in cmd_idle.c). */
+	if (poked)
+		wsession_sync_view(ws);
+	else
+		wsession_sync(ws);
 	if (ws->mb == NULL || ws->notify != n || n->fetch == NULL)
 		return;
 	count = mailbox_count(ws->mb);
@@ -304,6 +312,10 @@ static void tell_store(struct wsession *ws, int force)
 	if (!force && changes == n->seen)
 		return;
 	n->seen = changes;
+	/* The fd may be the views' (backend.h): what was drained here may
+	 * be what other sessions wait for. Only when there was news, so
+	 * that pokes end. */
+	wsession_idle_poke_others(ws);
 	if (snap_take(ws, &now) < 0)
 		return;
 	snap_compare(ws, &now);
@@ -314,14 +326,18 @@ static void notify_run(struct wsession *ws, int store)
 {
 	struct timeval tv = { 0, NOTIFY_BUSY_RETRY_MSEC * 1000 };
 
+	int poked;
+
 	if (ws->notify == NULL)
 		return;
+	poked = ws->notify->poked;
 	if (!session_between_commands(ws)) {
 		evtimer_add(ws->notify->retry_ev, &tv);
 		return;
 	}
+	ws->notify->poked = 0;
 	if (!ws->notify->sel_delayed)
-		tell_selected(ws);
+		tell_selected(ws, poked);
 	if (ws->notify && store)
 		tell_store(ws, 0);
 	if (ws->notify)
@@ -346,8 +362,17 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 void notify_poke(struct wsession *ws)
 {
-	if (ws->notify && ws->notify->store_ev)
-		event_active(ws->notify->store_ev, EV_READ, 0);
+	struct notify *n = ws->notify;
+
+	if (n == NULL || n->poked)
+		return;
+	n->poked = 1;
+	if (n->store_ev)
+		event_active(n->store_ev, EV_READ, 0);
+	else if (n->view_ev)
+		event_active(n->view_ev, EV_READ, 0);
+	else
+		n->poked = 0;
 }
 
 static struct event *watch(struct wsession *ws, int fd, event_callback_fn cb)

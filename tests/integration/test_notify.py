@@ -15,6 +15,7 @@ import pytest
 from conftest import Haven, check_sanitizers, free_port
 from lmtp_client import Lmtp
 from netwait import wait_listening
+from procs import children_of
 from rfc9051_common import Session, simple_msg, untagged
 
 WAIT = 60   # seconds a pushed response may take on a loaded machine
@@ -158,6 +159,46 @@ def test_mailbox_names_and_subscriptions(haven):
     assert not any(b"LIST" in l for l in quiet(a))
     a.close()
     b.close()
+
+
+def worker_cpu_ticks(haven):
+    """CPU time (clock ticks) alice's haven-worker has used."""
+    (pid,) = [p for p, argv in children_of(haven.proc.pid)
+              if argv and argv[0].endswith("haven-worker") and "alice" in argv]
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_no_wakeup_loop(haven):
+    """Looking at the store (LIST, STATUS: locks, index files) must not
+    wake the watch again, and sessions woken by each other's syncs (two
+    NOTIFY sessions and one in IDLE) must not wake each other for ever: a
+    worker left alone after a change stays idle."""
+    a, c, i, b = Session(haven), Session(haven), Session(haven), Session(haven)
+    b.ok(b"CREATE Work")
+    every = (b"NOTIFY SET STATUS (SELECTED (MessageNew (UID FLAGS) MessageExpunge FlagChange)) "
+             b"(PERSONAL (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))")
+    for s in (a, c):
+        s.ok(b"SELECT INBOX")
+        s.ok(every)
+    i.ok(b"SELECT INBOX")
+    i.send(b"I1 IDLE\r\n")
+    assert i.response().startswith(b"+ ")
+    b.append(b"Work", simple_msg(1))
+    b.append(b"INBOX", simple_msg(2))
+    for s in (a, c):
+        pushed(s, [rb'\* STATUS "?Work"? \(MESSAGES 1 ', rb"^\* 1 FETCH \(UID 1 FLAGS"])
+    before = worker_cpu_ticks(haven)
+    time.sleep(5)
+    used = worker_cpu_ticks(haven) - before
+    assert used < 100, "the worker used %d ticks while nothing happened" % used
+    for s in (a, c):
+        assert not any(b"STATUS" in l or b"FETCH" in l for l in quiet(s))
+    i.send(b"DONE\r\n")
+    i.until(b"I1")
+    for s in (a, b, c, i):
+        s.close()
 
 
 def test_in_idle_too(haven):
