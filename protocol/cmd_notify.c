@@ -285,10 +285,9 @@ static void tell_selected(struct wsession *ws, int poked)
 	last = count ? mailbox_uid(ws->mb, count) : 0;
 	/* Woken by another's sync: passing the wake-up on would have two
 	 * sessions wake each other for ever (as in cmd_idle.c). */
-	if (poked)
-		wsession_sync_view(ws);
-	else
-		wsession_sync(ws);
+	wsession_sync_told(ws, (n->sel_events & NE_FLAG_CHANGE) != 0);
+	if (!poked)
+		wsession_idle_poke_others(ws);
 	if (ws->mb == NULL || ws->notify != n || n->fetch == NULL)
 		return;
 	count = mailbox_count(ws->mb);

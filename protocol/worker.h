@@ -74,6 +74,9 @@ static inline struct wsession *wsession_of(struct session *s)
  * wsession_sync_view: the sync alone, for a session so woken. */
 void wsession_sync(struct wsession *ws);
 void wsession_sync_view(struct wsession *ws);
+/* The sync alone, telling flag changes or not (NOTIFY SET without
+ * FlagChange for the selected mailbox: RFC 5465 5.1). */
+void wsession_sync_told(struct wsession *ws, int flags);
 /* Untagged FLAGS and PERMANENTFLAGS naming every keyword of the view:
  * always (SELECT), or only when the view knows keywords the client has
  * not been told of. Call before any FETCH response that carries flags,

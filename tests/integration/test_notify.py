@@ -138,6 +138,22 @@ def test_selected_mailbox_pushed(haven):
     b.close()
 
 
+def test_selected_without_flagchange(haven):
+    """SELECTED without FlagChange: new messages are pushed, flag changes
+    are not (RFC 5465 5.1: only the events asked for)."""
+    a, b = Session(haven), Session(haven)
+    b.append(b"INBOX", simple_msg(1))
+    a.ok(b"SELECT INBOX")
+    a.ok(b"NOTIFY SET (SELECTED (MessageNew MessageExpunge))")
+    b.ok(b"SELECT INBOX")
+    b.ok(b"STORE 1 +FLAGS (\\Flagged)")
+    b.append(b"INBOX", simple_msg(2))
+    got = pushed(a, [rb"^\* 2 EXISTS"])
+    assert not any(b"FETCH" in l for l in got), got
+    a.close()
+    b.close()
+
+
 def test_mailbox_names_and_subscriptions(haven):
     a, b = Session(haven), Session(haven)
     a.ok(b"NOTIFY SET (PERSONAL (MailboxName SubscriptionChange)) "
