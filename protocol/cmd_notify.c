@@ -9,9 +9,9 @@
  * watches for message events, and compares both with what it told the
  * client last (the snapshot): a mailbox come, gone or changed is a LIST
  * (MailboxName), a subscription changed a LIST (SubscriptionChange), a
- * count changed a STATUS. A rename is told as RFC 5465 5.4 allows
- * without OLDNAME: a LIST of the new name and a \NonExistent one of the
- * old.
+ * count changed a STATUS. A rename is a name gone and a name come with
+ * the same UIDVALIDITY (the snapshot keeps it for MailboxName): one LIST
+ * of the new name with OLDNAME (RFC 5465 5.4), none for its children.
  *
  * A change that arrives while a command of the session is under way
  * (a FETCH yielding, an APPEND streaming) waits for it to end; output
@@ -42,6 +42,10 @@ struct nsnap {                  /* what the client knows of one mailbox */
 	unsigned attrs;
 	int have_status;
 	struct mailbox_status st;
+	uint32_t uidvalidity;       /* MailboxName: a rename keeps it; 0 unknown */
+	/* While comparing: this old name was renamed (to the new name from). */
+	int renamed;
+	const struct nsnap *from;
 };
 
 struct notify {
@@ -139,6 +143,29 @@ static int is_selected_mailbox(const struct wsession *ws, const char *name)
 
 /* The store now: every mailbox, sorted, with STATUS where message events
  * are watched. -1 when the store cannot say (the old snapshot stays). */
+static const struct nsnap *snap_find(const struct nsnap *v, size_t n, const char *name)
+{
+	struct nsnap key = { .name = (char *)name };
+	return n ? bsearch(&key, v, n, sizeof(*v), snap_cmp) : NULL;
+}
+
+/* MailboxName: the UIDVALIDITY of e, from the snapshot when it was
+ * there already (a STATUS only for a mailbox that appeared), so that a
+ * rename shows as a name gone and one come with the same. */
+static void snap_uidvalidity(const struct notify *n, struct nsnap *e)
+{
+	const struct nsnap *o = snap_find(n->snap, n->nsnap, e->name);
+	struct mailbox_status st;
+	struct error err;
+
+	if (e->have_status)
+		e->uidvalidity = e->st.uidvalidity;
+	else if (o != NULL && o->uidvalidity != 0)
+		e->uidvalidity = o->uidvalidity;
+	else if (store_status(W->store, e->name, &st, &err) == 0)
+		e->uidvalidity = st.uidvalidity;
+}
+
 static int snap_take(struct wsession *ws, struct snap_list *l)
 {
 	struct error err;
@@ -156,6 +183,12 @@ static int snap_take(struct wsession *ws, struct snap_list *l)
 		    (e->attrs & (MA_NOSELECT | MA_NONEXISTENT)))
 			continue;
 		e->have_status = store_status(W->store, e->name, &e->st, &err) == 0;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		struct nsnap *e = &l->v[i];
+		if ((events_for(ws->notify, e->name, e->attrs) & NE_MAILBOX_NAME) &&
+		    !(e->attrs & (MA_NOSELECT | MA_NONEXISTENT)))
+			snap_uidvalidity(ws->notify, e);
 	}
 	return 0;
 }
@@ -221,17 +254,69 @@ static void tell_one(struct wsession *ws, const struct nsnap *o, const struct ns
 	}
 }
 
+/* Names gone and names come with the same UIDVALIDITY: renames. */
+static void snap_pair_renames(struct notify *n, struct snap_list *now)
+{
+	for (size_t j = 0; j < now->n; j++) {
+		struct nsnap *c = &now->v[j];
+		if (c->uidvalidity == 0 || snap_find(n->snap, n->nsnap, c->name))
+			continue;
+		for (size_t i = 0; i < n->nsnap; i++) {
+			struct nsnap *o = &n->snap[i];
+			if (o->uidvalidity == c->uidvalidity && !o->renamed &&
+			    !snap_find(now->v, now->n, o->name)) {
+				o->renamed = 1;
+				c->from = o;
+				break;
+			}
+		}
+	}
+}
+
+/* RFC 5465 5.4: the children of a renamed mailbox get no event of
+ * their own: c's rename is its parent's, carried along. */
+static int rename_carried(const struct snap_list *now, const struct nsnap *c)
+{
+	for (size_t j = 0; j < now->n; j++) {
+		const struct nsnap *p = &now->v[j];
+		size_t pn = strlen(p->name), on;
+		if (p == c || p->from == NULL || !in_subtree(c->name, p->name) || c->name[pn] != '/')
+			continue;
+		on = strlen(p->from->name);
+		if (strncmp(c->from->name, p->from->name, on) == 0 &&
+		    strcmp(c->from->name + on, c->name + pn) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A mailbox renamed: the new name with OLDNAME, if either name is
+ * watched for MailboxName. */
+static void tell_renamed(struct wsession *ws, const struct snap_list *now, const struct nsnap *c)
+{
+	unsigned ev = events_for(ws->notify, c->name, c->attrs) |
+		      events_for(ws->notify, c->from->name, c->from->attrs);
+
+	if ((ev & NE_MAILBOX_NAME) && !rename_carried(now, c))
+		list_write_renamed(&ws->s, c->name, c->attrs, c->from->name);
+}
+
 /* Merge the old and the new snapshot (both sorted), telling differences. */
-static void snap_compare(struct wsession *ws, const struct snap_list *now)
+static void snap_compare(struct wsession *ws, struct snap_list *now)
 {
 	struct notify *n = ws->notify;
 	size_t i = 0, j = 0;
 
+	snap_pair_renames(n, now);
 	while (i < n->nsnap || j < now->n) {
 		int c = i == n->nsnap ? 1 : j == now->n ? -1
 						      : strcmp(n->snap[i].name, now->v[j].name);
-		if (c < 0)
+		if (c < 0 && n->snap[i].renamed)
+			i++;                 /* told with its new name */
+		else if (c < 0)
 			tell_one(ws, &n->snap[i++], NULL);
+		else if (c > 0 && now->v[j].from)
+			tell_renamed(ws, now, &now->v[j++]);
 		else if (c > 0)
 			tell_one(ws, NULL, &now->v[j++]);
 		else

@@ -256,6 +256,9 @@ void status_write(struct session *s, const char *wire, unsigned items,
 void list_write_one(struct session *s, const char *name);
 /* The same with the attributes given (MA_ bits, \Subscribed included). */
 void list_write_attrs(struct session *s, const char *name, unsigned attrs);
+/* The same for a renamed mailbox: ... ("OLDNAME" ("oldname")). */
+void list_write_renamed(struct session *s, const char *name, unsigned attrs,
+			const char *oldname);
 
 /* cmd_notify.c: NOTIFY (RFC 5465). */
 void cmd_notify(struct session *s, const struct imap_cmd *cmd);

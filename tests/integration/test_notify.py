@@ -165,9 +165,10 @@ def test_mailbox_names_and_subscriptions(haven):
     got = pushed(a, [rb'^\* LIST \([^)]*\\Subscribed[^)]*\) "/" "?Proj"?\r\n'])
     b.ok(b"UNSUBSCRIBE Proj")
     got = pushed(a, [rb'^\* LIST \((?![^)]*Subscribed)[^)]*\) "/" "?Proj"?\r\n'])
+    # RFC 5465 5.4: the new name with OLDNAME, and nothing of the old
     b.ok(b"RENAME Proj Done")
-    got = pushed(a, [rb'^\* LIST \([^)]*\) "/" "?Done"?\r\n',
-                     rb'^\* LIST \([^)]*\\NonExistent[^)]*\) "/" "?Proj"?\r\n'])
+    got = pushed(a, [rb'^\* LIST \([^)]*\) "/" "?Done"? \("OLDNAME" \("?Proj"?\)\)\r\n'])
+    assert [l for l in got if l.startswith(b"* LIST")] == [got[0]], got
     b.ok(b"DELETE Done")
     got = pushed(a, [rb'^\* LIST \([^)]*\\NonExistent[^)]*\) "/" "?Done"?\r\n'])
     a.ok(b"NOTIFY NONE")
