@@ -7,329 +7,27 @@
  * store's watch fd (backend.h watch_fd) for everything else. On the
  * latter the session lists the store, asks STATUS of the mailboxes it
  * watches for message events, and compares both with what it told the
- * client last (the snapshot): a mailbox come, gone or changed is a LIST
- * (MailboxName), a subscription changed a LIST (SubscriptionChange), a
- * count changed a STATUS. A rename is a name gone and a name come with
- * the same UIDVALIDITY (the snapshot keeps it for MailboxName): one LIST
- * of the new name with OLDNAME (RFC 5465 5.4), none for its children.
+ * client last (the snapshot, notify_snap.c).
  *
  * A change that arrives while a command of the session is under way
  * (a FETCH yielding, an APPEND streaming) waits for it to end; output
  * the client does not read is bounded: past NOTIFY_QUEUE_MAX queued
- * bytes the session gets [NOTIFICATIONOVERFLOW] and NOTIFY NONE. */
+ * bytes the session gets [NOTIFICATIONOVERFLOW] and NOTIFY NONE. The
+ * one timer is that wait: changes are never looked for on a timer. A
+ * store's descriptor that changed (a database connection made again) is
+ * watched anew at the session's next wake-up, its own or one passed on
+ * by another session's sync. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
-#include "notify_parse.h"
-#include "worker.h"
+#include "notify.h"
 
 #define NOTIFY_QUEUE_MAX (1024 * 1024)
 /* How soon a change that found a command under way is looked at again. */
 #define NOTIFY_BUSY_RETRY_MSEC 200
-
-struct nwatch {                 /* a group, kept (names in UTF-8) */
-	enum notify_filter filter;
-	char **names;
-	size_t nnames;
-	unsigned events;
-};
-
-struct nsnap {                  /* what the client knows of one mailbox */
-	char *name;
-	unsigned attrs;
-	int have_status;
-	struct mailbox_status st;
-	uint32_t uidvalidity;       /* MailboxName: a rename keeps it; 0 unknown */
-	/* While comparing: this old name was renamed (to the new name from). */
-	int renamed;
-	const struct nsnap *from;
-};
-
-struct notify {
-	struct arena *a;            /* the groups and the fetch-atts */
-	struct nwatch *groups;
-	size_t ngroups;
-	unsigned sel_events;        /* SELECTED's events (0: none) */
-	int sel_delayed;            /* SELECTED-DELAYED: only at command ends */
-	struct imap_arg *fetch;     /* MessageNew's fetch-atts, or NULL */
-	struct nsnap *snap;
-	size_t nsnap;
-	uint64_t seen;              /* store_watch_changes when last compared */
-	int poked;                  /* woken by another session's sync (notify_poke) */
-	struct event *store_ev, *view_ev, *retry_ev;
-	int store_fd, view_fd;
-};
-
-/* ---- which mailboxes --------------------------------------------------- */
-
-static int in_subtree(const char *name, const char *top)
-{
-	size_t n = strlen(top);
-	return strncmp(name, top, n) == 0 && (name[n] == '\0' || name[n] == '/');
-}
-
-static int group_matches(const struct nwatch *g, const char *name, unsigned attrs)
-{
-	int selectable = !(attrs & (MA_NOSELECT | MA_NONEXISTENT));
-
-	switch (g->filter) {
-	case NF_INBOXES:    /* any mailbox may be delivered to (Sieve): 6.3 */
-	case NF_PERSONAL:
-		return selectable;
-	case NF_SUBSCRIBED:
-		return (attrs & MA_SUBSCRIBED) != 0;
-	case NF_SUBTREE:
-		for (size_t i = 0; i < g->nnames; i++)
-			if (in_subtree(name, g->names[i]))
-				return 1;
-		return 0;
-	case NF_MAILBOXES:
-		for (size_t i = 0; i < g->nnames; i++)
-			if (strcmp(name, g->names[i]) == 0)
-				return 1;
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static unsigned events_for(const struct notify *n, const char *name, unsigned attrs)
-{
-	unsigned ev = 0;
-	for (size_t i = 0; i < n->ngroups; i++)
-		if (group_matches(&n->groups[i], name, attrs))
-			ev |= n->groups[i].events;
-	return ev;
-}
-
-/* ---- the snapshot ------------------------------------------------------ */
-
-struct snap_list {
-	struct nsnap *v;
-	size_t n, cap;
-};
-
-static void snap_cb(void *ctx, const char *name, unsigned attrs)
-{
-	struct snap_list *l = ctx;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
-	}
-	memset(&l->v[l->n], 0, sizeof(l->v[0]));
-	l->v[l->n].name = xstrdup(name);
-	l->v[l->n++].attrs = attrs;
-}
-
-static int snap_cmp(const void *x, const void *y)
-{
-	return strcmp(((const struct nsnap *)x)->name, ((const struct nsnap *)y)->name);
-}
-
-static void snap_free(struct nsnap *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i].name);
-	free(v);
-}
-
-static int is_selected_mailbox(const struct wsession *ws, const char *name)
-{
-	return ws->mbname != NULL && strcmp(ws->mbname, name) == 0;
-}
-
-/* The store now: every mailbox, sorted, with STATUS where message events
- * are watched. -1 when the store cannot say (the old snapshot stays). */
-static const struct nsnap *snap_find(const struct nsnap *v, size_t n, const char *name)
-{
-	struct nsnap key = { .name = (char *)name };
-	return n ? bsearch(&key, v, n, sizeof(*v), snap_cmp) : NULL;
-}
-
-/* MailboxName: the UIDVALIDITY of e, from the snapshot when it was
- * there already (a STATUS only for a mailbox that appeared), so that a
- * rename shows as a name gone and one come with the same. */
-static void snap_uidvalidity(const struct notify *n, struct nsnap *e)
-{
-	const struct nsnap *o = snap_find(n->snap, n->nsnap, e->name);
-	struct mailbox_status st;
-	struct error err;
-
-	if (e->have_status)
-		e->uidvalidity = e->st.uidvalidity;
-	else if (o != NULL && o->uidvalidity != 0)
-		e->uidvalidity = o->uidvalidity;
-	else if (store_status(W->store, e->name, &st, &err) == 0)
-		e->uidvalidity = st.uidvalidity;
-}
-
-static int snap_take(struct wsession *ws, struct snap_list *l)
-{
-	struct error err;
-
-	memset(l, 0, sizeof(*l));
-	if (store_list(W->store, snap_cb, l, &err) < 0) {
-		log_warn("NOTIFY: list: %s", err.msg);
-		snap_free(l->v, l->n);
-		return -1;
-	}
-	qsort(l->v, l->n, sizeof(*l->v), snap_cmp);
-	for (size_t i = 0; i < l->n; i++) {
-		struct nsnap *e = &l->v[i];
-		if (!(events_for(ws->notify, e->name, e->attrs) & NE_MESSAGE_EVENTS) ||
-		    (e->attrs & (MA_NOSELECT | MA_NONEXISTENT)))
-			continue;
-		e->have_status = store_status(W->store, e->name, &e->st, &err) == 0;
-	}
-	for (size_t i = 0; i < l->n; i++) {
-		struct nsnap *e = &l->v[i];
-		if ((events_for(ws->notify, e->name, e->attrs) & NE_MAILBOX_NAME) &&
-		    !(e->attrs & (MA_NOSELECT | MA_NONEXISTENT)))
-			snap_uidvalidity(ws->notify, e);
-	}
-	return 0;
-}
-
-/* ---- what is told ------------------------------------------------------ */
-
-static unsigned status_items_for(const struct wsession *ws, unsigned ev)
-{
-	unsigned items = 0;
-	if (ev & (NE_MESSAGE_NEW | NE_MESSAGE_EXPUNGE))
-		items |= SI_MESSAGES | SI_UIDNEXT | SI_UIDVALIDITY;
-	if (ev & NE_FLAG_CHANGE)
-		items |= SI_UIDVALIDITY | SI_UNSEEN;
-	if (ws->s.enabled & EN_CONDSTORE)
-		items |= SI_HIGHESTMODSEQ;
-	return items;
-}
-
-static void tell_status(struct wsession *ws, const char *name, unsigned items,
-			const struct mailbox_status *st)
-{
-	struct status_result r;
-	const char *wire = mailbox_name_out(&ws->s, name);
-
-	if (wire == NULL)
-		return;
-	memset(&r, 0, sizeof(r));
-	r.st = *st;
-	status_write(&ws->s, wire, items, &r);
-}
-
-/* Which of the message events did this STATUS change show? */
-static unsigned status_changed(const struct mailbox_status *a, const struct mailbox_status *b)
-{
-	unsigned ev = 0;
-	if (a->messages != b->messages || a->uidnext != b->uidnext ||
-	    a->uidvalidity != b->uidvalidity)
-		ev |= NE_MESSAGE_NEW | NE_MESSAGE_EXPUNGE;
-	if (a->unseen != b->unseen || a->highestmodseq != b->highestmodseq ||
-	    a->uidvalidity != b->uidvalidity)
-		ev |= NE_FLAG_CHANGE;
-	return ev;
-}
-
-#define NAME_ATTRS (~(unsigned)(MA_SUBSCRIBED | MA_MARKED | MA_UNMARKED))
-
-/* One mailbox, before (o) and now (c), either may be NULL. */
-static void tell_one(struct wsession *ws, const struct nsnap *o, const struct nsnap *c)
-{
-	const struct nsnap *e = c ? c : o;
-	unsigned ev = events_for(ws->notify, e->name, e->attrs);
-	unsigned was = o ? o->attrs : MA_NONEXISTENT, now = c ? c->attrs : MA_NONEXISTENT;
-
-	if (o)
-		ev |= events_for(ws->notify, o->name, o->attrs);
-	if (((ev & NE_MAILBOX_NAME) && (was & NAME_ATTRS) != (now & NAME_ATTRS)) ||
-	    ((ev & NE_SUBSCRIPTION_CHANGE) && ((was ^ now) & MA_SUBSCRIBED)))
-		list_write_attrs(&ws->s, e->name, now);
-	if (o && c && o->have_status && c->have_status && !is_selected_mailbox(ws, e->name)) {
-		unsigned changed = status_changed(&o->st, &c->st) & ev;
-		if (changed)
-			tell_status(ws, e->name, status_items_for(ws, changed), &c->st);
-	}
-}
-
-/* Names gone and names come with the same UIDVALIDITY: renames. */
-static void snap_pair_renames(struct notify *n, struct snap_list *now)
-{
-	for (size_t j = 0; j < now->n; j++) {
-		struct nsnap *c = &now->v[j];
-		if (c->uidvalidity == 0 || snap_find(n->snap, n->nsnap, c->name))
-			continue;
-		for (size_t i = 0; i < n->nsnap; i++) {
-			struct nsnap *o = &n->snap[i];
-			if (o->uidvalidity == c->uidvalidity && !o->renamed &&
-			    !snap_find(now->v, now->n, o->name)) {
-				o->renamed = 1;
-				c->from = o;
-				break;
-			}
-		}
-	}
-}
-
-/* RFC 5465 5.4: the children of a renamed mailbox get no event of
- * their own: c's rename is its parent's, carried along. */
-static int rename_carried(const struct snap_list *now, const struct nsnap *c)
-{
-	for (size_t j = 0; j < now->n; j++) {
-		const struct nsnap *p = &now->v[j];
-		size_t pn = strlen(p->name), on;
-		if (p == c || p->from == NULL || !in_subtree(c->name, p->name) || c->name[pn] != '/')
-			continue;
-		on = strlen(p->from->name);
-		if (strncmp(c->from->name, p->from->name, on) == 0 &&
-		    strcmp(c->from->name + on, c->name + pn) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* A mailbox renamed: the new name with OLDNAME, if either name is
- * watched for MailboxName. */
-static void tell_renamed(struct wsession *ws, const struct snap_list *now, const struct nsnap *c)
-{
-	unsigned ev = events_for(ws->notify, c->name, c->attrs) |
-		      events_for(ws->notify, c->from->name, c->from->attrs);
-
-	if ((ev & NE_MAILBOX_NAME) && !rename_carried(now, c))
-		list_write_renamed(&ws->s, c->name, c->attrs, c->from->name);
-}
-
-/* Merge the old and the new snapshot (both sorted), telling differences. */
-static void snap_compare(struct wsession *ws, struct snap_list *now)
-{
-	struct notify *n = ws->notify;
-	size_t i = 0, j = 0;
-
-	snap_pair_renames(n, now);
-	while (i < n->nsnap || j < now->n) {
-		int c = i == n->nsnap ? 1 : j == now->n ? -1
-						      : strcmp(n->snap[i].name, now->v[j].name);
-		if (c < 0 && n->snap[i].renamed)
-			i++;                 /* told with its new name */
-		else if (c < 0)
-			tell_one(ws, &n->snap[i++], NULL);
-		else if (c > 0 && now->v[j].from)
-			tell_renamed(ws, now, &now->v[j++]);
-		else if (c > 0)
-			tell_one(ws, NULL, &now->v[j++]);
-		else
-			tell_one(ws, &n->snap[i++], &now->v[j++]);
-	}
-}
-
-static void snap_replace(struct notify *n, struct snap_list *l)
-{
-	snap_free(n->snap, n->nsnap);
-	n->snap = l->v;
-	n->nsnap = l->n;
-}
 
 /* ---- delivery ---------------------------------------------------------- */
 
@@ -400,16 +98,42 @@ static void tell_store(struct wsession *ws, int force)
 	 * be what other sessions wait for. Only when there was news, so
 	 * that pokes end. */
 	wsession_idle_poke_others(ws);
-	if (snap_take(ws, &now) < 0)
+	if (notify_snap_take(ws, &now) < 0)
 		return;
-	snap_compare(ws, &now);
-	snap_replace(n, &now);
+	notify_snap_compare(ws, &now);
+	notify_snap_replace(n, &now);
+}
+
+static void on_store(evutil_socket_t fd, short what, void *arg);
+static void on_view(evutil_socket_t fd, short what, void *arg);
+static struct event *watch(struct wsession *ws, int fd, event_callback_fn cb);
+
+/* Watch fd instead of *cur, if it changed: a store's descriptor may (a
+ * database connection made again has a new socket). */
+static void rewatch(struct wsession *ws, struct event **ev, int *cur, int fd,
+		    event_callback_fn cb)
+{
+	if (fd == *cur && (*ev != NULL || fd < 0))
+		return;
+	if (*ev)
+		event_free(*ev);
+	*cur = fd;
+	*ev = watch(ws, fd, cb);
+}
+
+static void notify_rewatch(struct wsession *ws)
+{
+	struct notify *n = ws->notify;
+
+	if (n->ngroups)
+		rewatch(ws, &n->store_ev, &n->store_fd, store_watch_fd(W->store), on_store);
+	if (ws->mb && n->sel_events && !n->sel_delayed)
+		rewatch(ws, &n->view_ev, &n->view_fd, mailbox_notify_fd(ws->mb), on_view);
 }
 
 static void notify_run(struct wsession *ws, int store)
 {
 	struct timeval tv = { 0, NOTIFY_BUSY_RETRY_MSEC * 1000 };
-
 	int poked;
 
 	if (ws->notify == NULL)
@@ -424,8 +148,8 @@ static void notify_run(struct wsession *ws, int store)
 		tell_selected(ws, poked);
 	if (ws->notify && store)
 		tell_store(ws, 0);
-	if (ws->notify)
-		overflowed(ws);
+	if (ws->notify && !overflowed(ws))
+		notify_rewatch(ws);
 	arena_reset(ws->s.arena);
 }
 
@@ -484,6 +208,7 @@ void notify_unselected(struct wsession *ws)
 	if (ws->notify && ws->notify->view_ev) {
 		event_free(ws->notify->view_ev);
 		ws->notify->view_ev = NULL;
+		ws->notify->view_fd = -1;
 	}
 }
 
@@ -497,7 +222,7 @@ static void notify_stop(struct wsession *ws)
 	if (n->store_ev)
 		event_free(n->store_ev);
 	event_free(n->retry_ev);
-	snap_free(n->snap, n->nsnap);
+	notify_snap_free(n->snap, n->nsnap);
 	arena_free(n->a);
 	free(n);
 	ws->notify = NULL;
@@ -560,9 +285,9 @@ static void tell_initial_status(struct wsession *ws)
 	struct notify *n = ws->notify;
 	for (size_t i = 0; i < n->nsnap; i++) {
 		const struct nsnap *e = &n->snap[i];
-		unsigned ev = events_for(n, e->name, e->attrs) & NE_MESSAGE_EVENTS;
-		if (ev && e->have_status && !is_selected_mailbox(ws, e->name))
-			tell_status(ws, e->name, status_items_for(ws, ev), &e->st);
+		unsigned ev = notify_events_for(n, e->name, e->attrs) & NE_MESSAGE_EVENTS;
+		if (ev && e->have_status && !notify_is_selected(ws, e->name))
+			notify_tell_status(ws, e->name, notify_status_items(ws, ev), &e->st);
 	}
 }
 
@@ -574,6 +299,7 @@ static int notify_start(struct wsession *ws, const struct imap_cmd *cmd,
 	const char *err;
 
 	n->a = arena_new();
+	n->store_fd = n->view_fd = -1;
 	ws->notify = n;
 	n->retry_ev = evtimer_new(ws->s.base, on_retry, ws);
 	if (keep_groups(&ws->s, cmd, sp, n) < 0) {
@@ -588,8 +314,8 @@ static int notify_start(struct wsession *ws, const struct imap_cmd *cmd,
 	n->seen = store_watch_changes(W->store);
 	if (n->ngroups)
 		n->store_ev = watch(ws, n->store_fd = store_watch_fd(W->store), on_store);
-	if (snap_take(ws, &now) == 0)
-		snap_replace(n, &now);
+	if (notify_snap_take(ws, &now) == 0)
+		notify_snap_replace(n, &now);
 	notify_selected(ws);
 	return 0;
 }
