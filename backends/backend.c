@@ -500,6 +500,16 @@ int mailbox_notify_fd(struct mailbox *mb)
 	return be->notify_fd(mb);
 }
 
+int store_watch_fd(struct store *st)
+{
+	return be->watch_fd ? be->watch_fd(st) : -1;
+}
+
+uint64_t store_watch_changes(struct store *st)
+{
+	return be->watch_changes ? be->watch_changes(st) : 0;
+}
+
 int mailbox_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
 		   uint8_t *result, struct error *err)
 {

@@ -333,6 +333,23 @@ struct backend_ops {
 	int (*metadata_deleted)(struct store *st, const char *name, struct error *err);
 	int (*metadata_renamed)(struct store *st, const char *oldname, const char *newname,
 				int copy, struct error *err);
+	/* NOTIFY (RFC 5465): a watch on the whole store, for sessions told of
+	 * changes to mailboxes they have not selected. Optional.
+	 * watch_fd: a descriptor that becomes readable when any mailbox of
+	 * the store, the list of mailboxes or the subscriptions may have
+	 * changed (by this process or another, on this host or another), or
+	 * -1 when the store cannot watch (now: it may later). It belongs to
+	 * the store; it may be the views' notify_fd, and then a view's
+	 * sync() may drain it (see notify_fd): so the caller never reads it
+	 * but calls watch_changes, which drains it and returns a count that
+	 * grows whenever what it watches may have changed, whoever drained
+	 * the fd. A caller keeps the count it saw last; when the count has
+	 * grown it compares status() and list() with what it knows. Never
+	 * blocks; a change the store cannot tell apart from none may grow
+	 * the count (a hint), a change it watches never leaves it as it was.
+	 * Calling status() or list() must not grow it for ever (no echo). */
+	int (*watch_fd)(struct store *st);
+	uint64_t (*watch_changes)(struct store *st);
 };
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
@@ -408,6 +425,10 @@ void store_import_abort(struct importer *im);
 int store_reindex(struct store *st, const char *name, struct error *err);
 /* Does the backend search (or cache header fields) itself? */
 int store_can_search(void);
+/* NOTIFY: the store's watch_fd, or -1 (no such op, or not now), and
+ * watch_changes (0 without the op). See struct backend_ops. */
+int store_watch_fd(struct store *st);
+uint64_t store_watch_changes(struct store *st);
 
 int mailbox_select(struct store *st, const char *name, int readonly, struct mailbox **out,
 		   struct mailbox_status *status, struct error *err);

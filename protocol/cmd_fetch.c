@@ -241,6 +241,7 @@ struct fetch_state {
 	int set_seen;
 	int vanished;            /* some messages were expunged meanwhile */
 	uint8_t *seen_set;       /* per uid: \Seen was set by this FETCH */
+	int push;                /* NOTIFY's (fetch_push): never yields */
 	struct arena *msg_arena; /* one message's structure, reset per message */
 	/* The message being answered: its structure and bytes when an item
 	 * needs them, and how far its answer has got. */
@@ -573,7 +574,7 @@ static int stream_literal(struct session *s, struct fetch_state *fs)
 {
 	char tmp[FETCH_CHUNK];
 	while (fs->cur.left > 0) {
-		if (session_output_full(s))
+		if (!fs->push && session_output_full(s))
 			return 1;
 		size_t want = fs->cur.left > sizeof(tmp) ? sizeof(tmp) : (size_t)fs->cur.left;
 		ssize_t r = fs->cur.stream->ops->pread(fs->cur.stream, tmp, want, fs->cur.off);
@@ -841,4 +842,47 @@ void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 void cmd_fetch(struct session *s, const struct imap_cmd *cmd)
 {
 	fetch_run(s, cmd, 0, 0);
+}
+
+/* ---- NOTIFY (RFC 5465 5.2): MessageNew's fetch-atts ------------------- */
+
+int fetch_atts_check(struct session *s, const struct imap_arg *atts, const char **err)
+{
+	struct fetch_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.items = arena_alloc(s->arena, MAX_BODY_ITEMS * sizeof(struct body_item));
+	*err = NULL;
+	for (size_t i = 0; i < atts->count && *err == NULL; i++)
+		add_att(s, &req, &atts->list[i], err);
+	return *err ? -1 : 0;
+}
+
+void fetch_push(struct session *s, const struct imap_arg *atts, const uint32_t *uids, size_t n)
+{
+	struct fetch_state *fs = arena_alloc(s->arena, sizeof(*fs));
+	const char *err = NULL;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->tag = "*";   /* a message that cannot be read: an untagged NO */
+	fs->by_uid = 1;
+	fs->push = 1;
+	fs->req.items = arena_alloc(s->arena, MAX_BODY_ITEMS * sizeof(struct body_item));
+	for (size_t i = 0; i < atts->count && err == NULL; i++)
+		add_att(s, &fs->req, &atts->list[i], &err);
+	if (err)
+		return;
+	fs->req.atts |= FA_UID;
+	fs->uids = arena_alloc(s->arena, (n ? n : 1) * sizeof(uint32_t));
+	memcpy(fs->uids, uids, n * sizeof(uint32_t));
+	fs->n = n;
+	fs->msg_arena = arena_new();
+	/* No yielding: the caller bounds what it queues (NOTIFICATIONOVERFLOW). */
+	while (fs->next < fs->n && begin_message(s, fs, fs->next++) == 0) {
+		if (fs->cur.active)
+			message_items(s, fs);
+		end_message(fs);
+	}
+	end_message(fs);
+	arena_free(fs->msg_arena);
 }

@@ -59,6 +59,8 @@ void wsession_idle_poke_others(struct wsession *self)
 			ws->idle_poked = 1;
 			event_active(ws->idle_ev, EV_READ, 0);
 		}
+		if (ws != self)
+			notify_poke(ws);
 	}
 }
 

@@ -507,3 +507,28 @@ void list_write_one(struct session *s, const char *name)
 	mailbox_write(s, wire);
 	session_write(s, "\r\n", 2);
 }
+
+void list_write_attrs(struct session *s, const char *name, unsigned attrs)
+{
+	list_write_renamed(s, name, attrs, NULL);
+}
+
+void list_write_renamed(struct session *s, const char *name, unsigned attrs,
+			const char *oldname)
+{
+	const char *wire = mailbox_name_out(s, name);
+	const char *oldwire = oldname ? mailbox_name_out(s, oldname) : NULL;
+
+	if (wire == NULL)
+		return;
+	session_write(s, "* LIST ", 7);
+	write_attrs(s, attrs, SHOW_CHILDREN | SHOW_SPECIAL | SHOW_SUBSCRIBED);
+	session_write(s, " \"/\" ", 5);
+	mailbox_write(s, wire);
+	if (oldwire) {   /* RFC 5465 5.4, RFC 5258's mbox-list-extended */
+		session_write(s, " (\"OLDNAME\" (", 13);
+		mailbox_write(s, oldwire);
+		session_write(s, "))", 2);
+	}
+	session_write(s, "\r\n", 2);
+}

@@ -104,6 +104,7 @@ void cmd_select(struct session *s, const struct imap_cmd *cmd)
 	condstore_selected(ws, &st);
 	if (req.qresync)
 		qresync_selected(ws, &req.q, &st);
+	notify_selected(ws);
 	session_tagged(s, cmd->tag, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed",
 		       cmd->name);
 }

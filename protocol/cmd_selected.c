@@ -375,5 +375,6 @@ const struct command worker_commands[] = {
 	{ "SETQUOTA", ST_AUTHED, cmd_setquota, NULL },
 	{ "GETMETADATA", ST_AUTHED, cmd_getmetadata, NULL },
 	{ "SETMETADATA", ST_AUTHED, cmd_setmetadata, setmetadata_literal },
+	{ "NOTIFY", ST_AUTHED, cmd_notify, NULL },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

@@ -734,7 +734,8 @@ static int parse_tag_and_name(struct parse_ctx *c, struct imap_cmd *cmd)
 	for (char *p = name; *p; p++)
 		*p = parse_upper(*p);
 	cmd->name = name;
-	c->sections = strcmp(name, "FETCH") == 0;
+	/* NOTIFY: MessageNew's fetch-atts (RFC 5465) */
+	c->sections = strcmp(name, "FETCH") == 0 || strcmp(name, "NOTIFY") == 0;
 	return 0;
 }
 

@@ -58,6 +58,7 @@ struct wsession {
 	uint64_t bytes_in, bytes_out;  /* read from, written to the client */
 	int compressed;                /* COMPRESS=DEFLATE is on (compress.c) */
 	time_t since;                  /* logged in (haven-admin who) */
+	struct notify *notify;         /* NOTIFY SET is in force (cmd_notify.c), or NULL */
 	struct wsession *next;
 };
 
@@ -73,6 +74,9 @@ static inline struct wsession *wsession_of(struct session *s)
  * wsession_sync_view: the sync alone, for a session so woken. */
 void wsession_sync(struct wsession *ws);
 void wsession_sync_view(struct wsession *ws);
+/* The sync alone, telling flag changes or not (NOTIFY SET without
+ * FlagChange for the selected mailbox: RFC 5465 5.1). */
+void wsession_sync_told(struct wsession *ws, int flags);
 /* Untagged FLAGS and PERMANENTFLAGS naming every keyword of the view:
  * always (SELECT), or only when the view knows keywords the client has
  * not been told of. Call before any FETCH response that carries flags,
@@ -178,6 +182,11 @@ void search_saved_reset(struct wsession *ws);
 void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int move, size_t argi);
 /* FETCH/STORE with a flag saying whether the set is UIDs. */
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
+/* NOTIFY's MessageNew fetch-atts (a list): -1 with *err when FETCH would
+ * answer them BAD; and the untagged FETCH of uids (UID always in it),
+ * written whole, without yielding. */
+int fetch_atts_check(struct session *s, const struct imap_arg *atts, const char **err);
+void fetch_push(struct session *s, const struct imap_arg *atts, const uint32_t *uids, size_t n);
 void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 void expunge_run(struct session *s, const struct imap_cmd *cmd, const char *uidset);
 
@@ -254,6 +263,23 @@ void status_write(struct session *s, const char *wire, unsigned items,
 /* cmd_list.c: "* LIST (attributes) "/" name" for one mailbox (IMAP4rev2
  * SELECT); nothing if the backend does not list it. */
 void list_write_one(struct session *s, const char *name);
+/* The same with the attributes given (MA_ bits, \Subscribed included). */
+void list_write_attrs(struct session *s, const char *name, unsigned attrs);
+/* The same for a renamed mailbox: ... ("OLDNAME" ("oldname")). */
+void list_write_renamed(struct session *s, const char *name, unsigned attrs,
+			const char *oldname);
+
+/* cmd_notify.c: NOTIFY (RFC 5465). */
+void cmd_notify(struct session *s, const struct imap_cmd *cmd);
+/* A mailbox was selected (after SELECT/EXAMINE's responses), or the
+ * selection ends (before the view closes). */
+void notify_selected(struct wsession *ws);
+void notify_unselected(struct wsession *ws);
+/* Another session's sync may have drained the store's fd (backend.h):
+ * look again soon. */
+void notify_poke(struct wsession *ws);
+/* The session ends. */
+void notify_free(struct wsession *ws);
 
 /* listmatch.c: IMAP LIST wildcard match ('*' any, '%' any but '/'). */
 int list_match(const char *pattern, const char *name);

@@ -97,6 +97,7 @@ static void malloc_setup(void)
 static void on_session_free(struct session *s)
 {
 	struct wsession *ws = wsession_of(s), **pp;
+	notify_free(ws);
 	wsession_unselect(ws);
 	for (pp = &W->sessions; *pp; pp = &(*pp)->next) {
 		if (*pp == ws) {

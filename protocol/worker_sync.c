@@ -18,6 +18,7 @@ struct sync_ctx {
 	uint32_t exists;
 	int have_exists;
 	uint32_t before, nexpunged;   /* the view's count before; expunges told */
+	int no_flags;                 /* flag changes are not told (NOTIFY without FlagChange) */
 };
 
 #define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
@@ -88,7 +89,7 @@ static void on_flags(void *arg, uint32_t seq)
 {
 	struct sync_ctx *c = arg;
 	uint32_t uid = mailbox_uid(c->ws->mb, seq);
-	if (uid == 0)
+	if (uid == 0 || c->no_flags)
 		return;
 	if (c->nchanged == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 16;
@@ -132,6 +133,11 @@ void wsession_sync(struct wsession *ws)
 
 void wsession_sync_view(struct wsession *ws)
 {
+	wsession_sync_told(ws, 1);
+}
+
+void wsession_sync_told(struct wsession *ws, int flags)
+{
 	static const struct sync_cb cb = {
 		.expunged = on_expunged,
 		.flags_changed = on_flags,
@@ -144,6 +150,7 @@ void wsession_sync_view(struct wsession *ws)
 		return;
 	memset(&c, 0, sizeof(c));
 	c.ws = ws;
+	c.no_flags = !flags;
 	c.before = mailbox_count(ws->mb);
 	if (mailbox_sync(ws->mb, &cb, &c, &err) < 0) {
 		log_warn("sync %s: %s", ws->mbname, err.msg);
@@ -187,6 +194,7 @@ void wsession_sync_view(struct wsession *ws)
 void wsession_unselect(struct wsession *ws)
 {
 	wsession_idle_stop(ws);
+	notify_unselected(ws);
 	search_saved_reset(ws);
 	if (ws->mb) {
 		mailbox_close(ws->mb);
@@ -208,7 +216,8 @@ static const char *capability_fixed(void)
 	       "COMPRESS=DEFLATE "
 	       "OBJECTID SAVEDATE PREVIEW WITHIN "
 	       "QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE "
-	       "METADATA METADATA-SERVER";
+	       "METADATA METADATA-SERVER "
+	       "NOTIFY";
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)

@@ -283,6 +283,16 @@ static int f_notify_fd(struct mailbox *mb)
 	return mb->fs->inner->notify_fd(mb->mb);
 }
 
+static int f_watch_fd(struct store *fs)
+{
+	return fs->inner->watch_fd ? fs->inner->watch_fd(fs->st) : -1;
+}
+
+static uint64_t f_watch_changes(struct store *fs)
+{
+	return fs->inner->watch_changes ? fs->inner->watch_changes(fs->st) : 0;
+}
+
 static int f_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
 		    uint8_t *result, struct error *err)
 {
@@ -382,4 +392,7 @@ const struct backend_ops fail_backend_ops = {
 	.metadata_set = f_metadata_set,
 	.metadata_deleted = f_metadata_deleted,
 	.metadata_renamed = f_metadata_renamed,
+	/* NOTIFY */
+	.watch_fd = f_watch_fd,
+	.watch_changes = f_watch_changes,
 };

@@ -57,4 +57,7 @@ const struct backend_ops mbox_backend_ops = {
 	.metadata_set = mbox_metadata_set,
 	.metadata_deleted = mbox_metadata_deleted,
 	.metadata_renamed = mbox_metadata_renamed,
+	/* NOTIFY */
+	.watch_fd = mbox_watch_fd,
+	.watch_changes = mbox_watch_changes,
 };

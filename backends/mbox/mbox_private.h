@@ -102,6 +102,7 @@ struct store {
 	uint64_t quota_bytes, quota_messages;
 	struct mbox_quota_entry *quota_cache;
 	size_t nquota_cache;
+	struct mbox_swatch *swatch;        /* NOTIFY's store watch (mbox_watch.c), or NULL */
 };
 
 /* Where a mailbox lives: a directory fd we reached without following
@@ -550,6 +551,10 @@ int mbox_notify_fd(struct mailbox *mb);
 void mbox_notify_drain(struct mailbox *mb);    /* in sync(): events read, watches renewed */
 void mbox_notify_release(struct mailbox *mb);  /* the view closes */
 void mbox_notify_close(struct store *st);
+/* mbox_watch.c: NOTIFY's store watch (backend.h watch_fd, watch_changes) */
+int mbox_watch_fd(struct store *st);
+uint64_t mbox_watch_changes(struct store *st);
+void mbox_watch_close(struct store *st);
 /* mbox_recent.c: \Recent claims kept beside the index. FIRST of the
  * mailbox's record: messages below it have been claimed (1: none). */
 uint32_t mbox_recent_first(struct store *st, const char *name, uint32_t uidvalidity);

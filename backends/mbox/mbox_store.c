@@ -312,6 +312,7 @@ void mbox_store_close(struct store *st)
 		return;
 	mbox_notify_close(st);
 	mbox_quota_free(st);
+	mbox_watch_close(st);
 	if (st->index_dirfd >= 0)
 		close(st->index_dirfd);
 	free(st->rewritten.name);

@@ -178,4 +178,7 @@ const struct backend_ops pgsql_backend_ops = {
 	.metadata_list = pg_metadata_list,
 	.metadata_set = pg_metadata_set,
 	.metadata_renamed = pg_metadata_renamed,
+	/* NOTIFY */
+	.watch_fd = pg_watch_fd,
+	.watch_changes = pg_watch_changes,
 };

@@ -36,11 +36,16 @@ static int start(struct store *st)
 	return 0;
 }
 
+int pg_listen_fd(struct store *st)
+{
+	if (start(st) < 0)
+		return -1;
+	return PQsocket(st->listen.conn);
+}
+
 int pg_notify_fd(struct mailbox *mb)
 {
-	if (start(mb->st) < 0)
-		return -1;
-	return PQsocket(mb->st->listen.conn);
+	return pg_listen_fd(mb->st);
 }
 
 void pg_listen_drain(struct store *st)
@@ -55,8 +60,10 @@ void pg_listen_drain(struct store *st)
 		st->listening = 0;
 		return;
 	}
-	while ((n = PQnotifies(st->listen.conn)) != NULL)
+	while ((n = PQnotifies(st->listen.conn)) != NULL) {
+		st->hints++;
 		PQfreemem(n);
+	}
 }
 
 void pg_listen_close(struct store *st)

@@ -27,6 +27,7 @@ struct store {
 	 * whether the user had one at store open (the row's, or that) */
 	int quota_default;
 	int quota_limited;
+	uint64_t hints;          /* notifications the listener has read (pg_notify.c) */
 };
 
 /* The view's metadata window (pg_window.c): a view of at most
@@ -186,10 +187,15 @@ int pg_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest
 
 /* pg_listen.c */
 int pg_notify_fd(struct mailbox *mb);
+/* The listening connection's socket (LISTEN issued first), or -1. */
+int pg_listen_fd(struct store *st);
 /* Read what the listener has (the hints themselves are not needed: every
  * sync asks the database what changed). */
 void pg_listen_drain(struct store *st);
 void pg_listen_close(struct store *st);
+/* pg_notify.c: NOTIFY's store watch (backend.h watch_fd, watch_changes) */
+int pg_watch_fd(struct store *st);
+uint64_t pg_watch_changes(struct store *st);
 
 /* pg_metadata.c: METADATA entries (the store_metadata_* calls of backend.h) */
 int pg_metadata_list(struct store *st, const char *mailbox, const char *prefix,
