@@ -323,6 +323,19 @@ void store_append_abort(struct appender *ap)
 	be->append_abort(ap);
 }
 
+int store_append_finish_group(struct appender *const *aps, size_t n, uint32_t *uidvalidity,
+			      uint32_t *uids, struct error *err)
+{
+	if (n == 1)
+		return be->append_finish(aps[0], uidvalidity, &uids[0], err);
+	if (n > 1 && be->append_finish_group)
+		return be->append_finish_group(aps, n, uidvalidity, uids, err);
+	for (size_t i = 0; i < n; i++)
+		be->append_abort(aps[i]);
+	error_set(err, ERR_NOTSUPPORTED, "This store cannot append several messages as one");
+	return -1;
+}
+
 int store_append(struct store *st, const char *name, const void *msg, size_t len,
 		 uint32_t flags, const char *const *keywords, size_t nkeywords,
 		 time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,

@@ -50,4 +50,6 @@ const struct backend_ops mbox_backend_ops = {
 	.sieve_activate = mbox_sieve_activate,
 	.sieve_active = mbox_sieve_active,
 	.sieve_reply_claim = mbox_sieve_reply_claim,
+	/* MULTIAPPEND */
+	.append_finish_group = mbox_append_stream_finish_group,
 };

@@ -168,4 +168,6 @@ const struct backend_ops pgsql_backend_ops = {
 	.sieve_activate = pg_sieve_activate,
 	.sieve_active = pg_sieve_active,
 	.sieve_reply_claim = pg_sieve_reply_claim,
+	/* MULTIAPPEND */
+	.append_finish_group = pg_append_finish_group,
 };
