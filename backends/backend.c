@@ -3,9 +3,11 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
@@ -235,6 +237,38 @@ struct msg_stream *msg_stream_from_memory(void *data, size_t len)
 
 /* ---- store ------------------------------------------------------------------ */
 
+#ifdef HAVEN_TEST_HOOKS
+static char *test_home;   /* the user's of the store opened last */
+
+static void test_home_set(const struct backend_user *u)
+{
+	free(test_home);
+	test_home = u->home ? xstrdup(u->home) : NULL;
+}
+
+void backend_test_stop(const char *what)
+{
+	char *path;
+
+	if (test_home == NULL)
+		return;
+	path = xasprintf("%s/.haven-test-stop-%s", test_home, what);
+	if (unlink(path) == 0)
+		raise(SIGSTOP);
+	free(path);
+}
+#else
+static void test_home_set(const struct backend_user *u)
+{
+	(void)u;
+}
+
+void backend_test_stop(const char *what)
+{
+	(void)what;
+}
+#endif
+
 int store_open(const char *backend, const struct backend_user *u, const struct config *cfg,
 	       struct store **out, struct error *err)
 {
@@ -246,6 +280,7 @@ int store_open(const char *backend, const struct backend_user *u, const struct c
 	if (ops->store_open(u, cfg, out, err) < 0)
 		return -1;
 	be = ops;
+	test_home_set(u);
 	return 0;
 }
 
@@ -257,6 +292,7 @@ void store_close(struct store *st)
 int store_reopen(struct store **st, const struct backend_user *u, const struct config *cfg,
 		 struct error *err)
 {
+	test_home_set(u);
 	if (be->store_reopen) {
 		if (be->store_reopen(*st, u, cfg, err) == 0)
 			return 0;

@@ -291,6 +291,11 @@ struct backend_ops {
 				   uint32_t *uidvalidity, uint32_t *uids, struct error *err);
 };
 
+/* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
+ * holds .haven-test-stop-<what>, remove it and stop (SIGSTOP) right here,
+ * for a test to kill the process at that point. Nothing in other builds. */
+void backend_test_stop(const char *what);
+
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
 const struct backend_ops *backend_find(const char *name);
 /* Check every backend setting in cfg's extra keys against the backends'

@@ -326,7 +326,9 @@ void cmd_uid(struct session *s, const struct imap_cmd *cmd)
 			session_tagged(s, cmd->tag, "BAD", NULL, "UID EXPUNGE expects a UID set");
 		else
 			expunge_run(s, cmd, cmd->args[1].str);
-	} else
+	} else if (strcasecmp(sub->str, "REPLACE") == 0)
+		cmd_replace(s, cmd);
+	else
 		session_tagged(s, cmd->tag, "BAD", NULL, "Unknown UID command");
 }
 
@@ -361,12 +363,14 @@ const struct command worker_commands[] = {
 	{ "FETCH", ST_SELECTED, cmd_fetch, NULL },
 	{ "STORE", ST_SELECTED, cmd_store, NULL },
 	{ "SEARCH", ST_SELECTED, cmd_search, NULL },
-	{ "UID", ST_SELECTED, cmd_uid, NULL },
+	{ "UID", ST_SELECTED, cmd_uid, uid_literal },
 	{ "COPY", ST_SELECTED, cmd_copy, NULL },
 	{ "MOVE", ST_SELECTED, cmd_copy, NULL },
 	{ "IDLE", ST_AUTHED, cmd_idle, NULL },
 	{ "NAMESPACE", ST_AUTHED, cmd_namespace, NULL },
 	{ "ENABLE", ST_AUTH, cmd_enable, NULL },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
 	{ "COMPRESS", ST_AUTHED, cmd_compress, NULL },
+	/* REPLACE (RFC 8508) */
+	{ "REPLACE", ST_SELECTED, cmd_replace, replace_literal },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

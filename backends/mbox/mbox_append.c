@@ -6,7 +6,6 @@
  * half-way cannot cut anything off: a journal written first (next to the
  * index) lets the next opener of the mailbox do it. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,29 +165,17 @@ fail:
 	return -1;
 }
 
-/* Test builds only: when the user's home holds .haven-test-stop-multiappend,
- * the worker removes it and stops itself (SIGSTOP) with the first message
- * of a group on disk and the rest not, for a test to kill it there
- * (test_multiappend.py). */
-#ifdef HAVEN_TEST_HOOKS
-static void test_stop(struct store *st, struct mbox_writer *w)
+/* Test builds: a kill with the first message of a group on disk and the
+ * rest not (test_multiappend.py). */
+static void test_stop(struct mbox_writer *w)
 {
-	char *path = xasprintf("%s/.haven-test-stop-multiappend", st->home ? st->home : "");
-	if (unlink(path) == 0 && mbox_writer_flush(w) == 0)
-		raise(SIGSTOP);
-	free(path);
+	if (mbox_writer_flush(w) == 0)
+		backend_test_stop("multiappend");
 }
-#else
-static void test_stop(struct store *st, struct mbox_writer *w)
-{
-	(void)st;
-	(void)w;
-}
-#endif
 
 /* Write the messages after the end of the locked, scanned file: the
  * UIDs from s->uidnext on, one MODSEQ for them all. */
-static int append_emit(struct store *st, struct mbox_scan *s, struct mbox_writer *w,
+static int append_emit(struct mbox_scan *s, struct mbox_writer *w,
 		       const struct mbox_newmsg *m, size_t n, uint32_t *uids, struct error *err)
 {
 	uint64_t modseq = s->highestmodseq + 1;
@@ -207,7 +194,7 @@ static int append_emit(struct store *st, struct mbox_scan *s, struct mbox_writer
 			      names, nnames, modseq);
 		free(names);
 		if (i == 0 && n > 1)
-			test_stop(st, w);
+			test_stop(w);
 	}
 	s->highestmodseq = modseq;
 	return 0;
@@ -259,7 +246,7 @@ int mbox_append_many(struct store *st, const char *name, const struct mbox_newms
 	if (append_check(&s, m, n, err) < 0)
 		goto out_scan;
 	mbox_append_begin(&h, &s, &w, s.uidnext, &orig, err);
-	if (append_emit(st, &s, &w, m, n, uids, err) < 0) {
+	if (append_emit(&s, &w, m, n, uids, err) < 0) {
 		/* Nothing was flushed that the commit would keep. */
 		w.err = EINVAL;
 		mbox_append_commit(&h, &w, orig, &(struct error){0});

@@ -355,6 +355,8 @@ static int group_txn(struct appender *const *aps, size_t n, struct group_msg *g,
 		*uidvalidity = (uint32_t)pg_i64(r, 0, 0);
 		uids[i] = (uint32_t)pg_i64(r, 0, 1);
 		PQclear(r);
+		if (i == 0 && n > 1)
+			backend_test_stop("multiappend");
 	}
 	if (pg_txn_check(st, lost, err) < 0)
 		goto rollback;
