@@ -173,31 +173,51 @@ static void test_stop(struct mbox_writer *w)
 		backend_test_stop("multiappend");
 }
 
+/* The keywords of every message, through the scan's table: all of them
+ * are in it before the first message (which may carry the table in its
+ * X-IMAPbase) is written. */
+static int append_keywords(struct mbox_scan *s, const struct mbox_newmsg *m, size_t n,
+			   const char ***names, size_t *nnames, struct error *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keyword_names(s, m[i].keywords, m[i].nkeywords, &names[i], &nnames[i], err) < 0)
+			return -1;
+	return 0;
+}
+
 /* Write the messages after the end of the locked, scanned file: the
- * UIDs from s->uidnext on, one MODSEQ for them all. */
+ * UIDs from s->uidnext on, one MODSEQ for them all; the scan says what
+ * the mailbox is after them (a fresh file's X-IMAPbase is written from
+ * it with the first message). */
 static int append_emit(struct mbox_scan *s, struct mbox_writer *w,
 		       const struct mbox_newmsg *m, size_t n, uint32_t *uids, struct error *err)
 {
-	uint64_t modseq = s->highestmodseq + 1;
-	int fresh = s->n == 0 && !s->has_pseudo;
+	const char ***names = xcalloc(n, sizeof(*names));
+	size_t *nnames = xcalloc(n, sizeof(*nnames));
+	int fresh = s->n == 0 && !s->has_pseudo, rc = -1;
 
+	if (append_keywords(s, m, n, names, nnames, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		uids[i] = s->uidnext + (uint32_t)i;
+	s->uidnext += (uint32_t)n;
+	s->highestmodseq++;
 	for (size_t i = 0; i < n; i++) {
-		const char **names;
-		size_t nnames;
-		if (keyword_names(s, m[i].keywords, m[i].nkeywords, &names, &nnames, err) < 0)
-			return -1;
-		uids[i] = s->uidnext++;
 		mbox_emit_new(w, m[i].msg, m[i].len, m[i].date ? m[i].date : time(NULL),
 			      fresh && i == 0 ? s : NULL, uids[i],
 			      (m[i].flags & MF_ALL) | MBOX_F_FRESH |
 				      (mbox_raw_needed(m[i].msg, m[i].len) ? MBOX_F_RAW : 0),
-			      names, nnames, modseq);
-		free(names);
+			      names[i], nnames[i], s->highestmodseq);
 		if (i == 0 && n > 1)
 			test_stop(w);
 	}
-	s->highestmodseq = modseq;
-	return 0;
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(nnames);
+	return rc;
 }
 
 /* Check everything a group needs before a byte is written: keywords

@@ -12,6 +12,7 @@ import socket
 import time
 from datetime import datetime
 
+from conftest import only_backends
 from procs import wait_for
 from rfc9051_common import Session, lit, simple_msg, untagged
 from test_sieve import worker_stopped
@@ -230,3 +231,18 @@ def test_kill_9_half_way_stores_none(haven):
     out = s.ok(b"APPEND INBOX " + lit(simple_msg(5)) + b" " + lit(simple_msg(6)))
     assert out[-1].startswith(b"A%03d OK [APPENDUID " % s.n)
     assert status(s)[0] == before[0] + 2
+
+
+@only_backends("mbox")
+def test_mbox_base_header_of_a_fresh_file(haven):
+    """The first message into an empty mbox file carries X-IMAPbase: the
+    last UID of the whole group, and the keywords of every message."""
+    s = Session(haven)
+    s.ok(b"APPEND INBOX " + lit(simple_msg(1)) + b" ($Later) " + lit(simple_msg(2)) +
+         b" (Third) " + lit(simple_msg(3)))
+    with open(os.path.join(haven.home_root, "alice", "INBOX"), "rb") as f:
+        text = f.read()
+    base = re.search(rb"^X-IMAPbase: (\d+) (\d+)(.*)$", text, re.M)
+    assert base, text[:500]
+    assert int(base.group(2)) == 3, base.group(0)     # the last UID given out
+    assert base.group(3).split() == [b"$Later", b"Third"], base.group(0)
