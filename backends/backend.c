@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
@@ -236,6 +238,38 @@ struct msg_stream *msg_stream_from_memory(void *data, size_t len)
 
 /* ---- store ------------------------------------------------------------------ */
 
+#ifdef HAVEN_TEST_HOOKS
+static char *test_home;   /* the user's of the store opened last */
+
+static void test_home_set(const struct backend_user *u)
+{
+	free(test_home);
+	test_home = u->home ? xstrdup(u->home) : NULL;
+}
+
+void backend_test_stop(const char *what)
+{
+	char *path;
+
+	if (test_home == NULL)
+		return;
+	path = xasprintf("%s/.haven-test-stop-%s", test_home, what);
+	if (unlink(path) == 0)
+		raise(SIGSTOP);
+	free(path);
+}
+#else
+static void test_home_set(const struct backend_user *u)
+{
+	(void)u;
+}
+
+void backend_test_stop(const char *what)
+{
+	(void)what;
+}
+#endif
+
 int store_open(const char *backend, const struct backend_user *u, const struct config *cfg,
 	       struct store **out, struct error *err)
 {
@@ -247,6 +281,7 @@ int store_open(const char *backend, const struct backend_user *u, const struct c
 	if (ops->store_open(u, cfg, out, err) < 0)
 		return -1;
 	be = ops;
+	test_home_set(u);
 	return 0;
 }
 
@@ -258,6 +293,7 @@ void store_close(struct store *st)
 int store_reopen(struct store **st, const struct backend_user *u, const struct config *cfg,
 		 struct error *err)
 {
+	test_home_set(u);
 	if (be->store_reopen) {
 		if (be->store_reopen(*st, u, cfg, err) == 0)
 			return 0;
@@ -348,6 +384,19 @@ int store_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *ui
 void store_append_abort(struct appender *ap)
 {
 	be->append_abort(ap);
+}
+
+int store_append_finish_group(struct appender *const *aps, size_t n, uint32_t *uidvalidity,
+			      uint32_t *uids, struct error *err)
+{
+	if (n == 1)
+		return be->append_finish(aps[0], uidvalidity, &uids[0], err);
+	if (n > 1 && be->append_finish_group)
+		return be->append_finish_group(aps, n, uidvalidity, uids, err);
+	for (size_t i = 0; i < n; i++)
+		be->append_abort(aps[i]);
+	error_set(err, ERR_NOTSUPPORTED, "This store cannot append several messages as one");
+	return -1;
 }
 
 int store_append(struct store *st, const char *name, const void *msg, size_t len,

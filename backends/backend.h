@@ -350,7 +350,19 @@ struct backend_ops {
 	 * Calling status() or list() must not grow it for ever (no echo). */
 	int (*watch_fd)(struct store *st);
 	uint64_t (*watch_changes)(struct store *st);
+	/* MULTIAPPEND (RFC 3502). Optional: finish n appenders (n >= 2),
+	 * begun on one store for one mailbox and all written, as one
+	 * append: every message is stored (uids[i], ascending, in the
+	 * appenders' order) or none is, even under kill -9 or a full disk.
+	 * Frees every appender whatever happens. */
+	int (*append_finish_group)(struct appender *const *aps, size_t n,
+				   uint32_t *uidvalidity, uint32_t *uids, struct error *err);
 };
+
+/* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
+ * holds .haven-test-stop-<what>, remove it and stop (SIGSTOP) right here,
+ * for a test to kill the process at that point. Nothing in other builds. */
+void backend_test_stop(const char *what);
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
 const struct backend_ops *backend_find(const char *name);
@@ -406,6 +418,11 @@ int store_append_write(struct appender *ap, const void *data, size_t len, struct
 int store_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
 			struct error *err);
 void store_append_abort(struct appender *ap);
+/* MULTIAPPEND: finish n >= 1 appenders as one (the ops'
+ * append_finish_group; ERR_NOTSUPPORTED, storing nothing, when a backend
+ * lacks it and n > 1). Frees every appender whatever happens. */
+int store_append_finish_group(struct appender *const *aps, size_t n, uint32_t *uidvalidity,
+			      uint32_t *uids, struct error *err);
 /* The whole append from one buffer (begin, one write, finish). */
 int store_append(struct store *st, const char *name, const void *msg, size_t len,
 		 uint32_t flags, const char *const *keywords, size_t nkeywords,

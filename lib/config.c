@@ -78,6 +78,9 @@ static const struct ckey keys[] = {
 	I(max_preauth_line, "65536", 256, 65536, "longest command line before login"),
 	I(max_literal_preauth, "8192", 0, 65536, "largest literal accepted before login"),
 	I(max_literal, "52428800", 1024, 2147483647L, "largest literal (APPEND message) after login"),
+	/* MULTIAPPEND (RFC 3502) */
+	I(max_multiappend_messages, "1000", 1, 1000000, "messages one APPEND may carry (MULTIAPPEND); all of them are held until the last has arrived"),
+	I(max_multiappend_size, "104857600", 1024, 2147483647L, "bytes of all the messages of one APPEND (MULTIAPPEND) together; each one is also bounded by max_literal"),
 	I(max_bad_commands, "10", 1, 1000, "consecutive bad commands before BYE"),
 	I(preauth_timeout, "60", 1, 3600, "seconds a client may stay unauthenticated in all"),
 	I(preauth_idle_timeout, "30", 1, 3600, "seconds of silence before login after which the connection is closed"),

@@ -46,6 +46,8 @@ struct config {
 	long max_preauth_line;
 	long max_literal_preauth;
 	long max_literal;
+	long max_multiappend_messages;   /* MULTIAPPEND (RFC 3502) */
+	long max_multiappend_size;
 	long max_bad_commands;
 	long preauth_timeout;
 	long preauth_idle_timeout;

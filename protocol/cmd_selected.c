@@ -327,7 +327,9 @@ void cmd_uid(struct session *s, const struct imap_cmd *cmd)
 			session_tagged(s, cmd->tag, "BAD", NULL, "UID EXPUNGE expects a UID set");
 		else
 			expunge_run(s, cmd, cmd->args[1].str);
-	} else
+	} else if (strcasecmp(sub->str, "REPLACE") == 0)
+		cmd_replace(s, cmd);
+	else
 		session_tagged(s, cmd->tag, "BAD", NULL, "Unknown UID command");
 }
 
@@ -362,7 +364,7 @@ const struct command worker_commands[] = {
 	{ "FETCH", ST_SELECTED, cmd_fetch, NULL },
 	{ "STORE", ST_SELECTED, cmd_store, NULL },
 	{ "SEARCH", ST_SELECTED, cmd_search, NULL },
-	{ "UID", ST_SELECTED, cmd_uid, NULL },
+	{ "UID", ST_SELECTED, cmd_uid, uid_literal },
 	{ "COPY", ST_SELECTED, cmd_copy, NULL },
 	{ "MOVE", ST_SELECTED, cmd_copy, NULL },
 	{ "IDLE", ST_AUTHED, cmd_idle, NULL },
@@ -376,5 +378,7 @@ const struct command worker_commands[] = {
 	{ "GETMETADATA", ST_AUTHED, cmd_getmetadata, NULL },
 	{ "SETMETADATA", ST_AUTHED, cmd_setmetadata, setmetadata_literal },
 	{ "NOTIFY", ST_AUTHED, cmd_notify, NULL },
+	/* REPLACE (RFC 8508) */
+	{ "REPLACE", ST_SELECTED, cmd_replace, replace_literal },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

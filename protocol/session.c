@@ -405,6 +405,19 @@ void session_stream(struct session *s, const struct session_sink *sink)
 	s->sink = sink;
 }
 
+const char *session_stream_rest(struct session *s, size_t *len)
+{
+	size_t n;
+	const char *raw = imap_reader_command(&s->reader, &n);
+
+	if (s->sink == NULL || n < s->sink_off) {
+		*len = 0;
+		return "";
+	}
+	*len = n - s->sink_off;
+	return raw + s->sink_off;
+}
+
 static void sink_data(void *ctx, const char *p, size_t n)
 {
 	struct session *s = ctx;

@@ -167,6 +167,10 @@ void session_suspend(struct session *s);
 void session_resume(struct session *s);
 /* From a literal decider: the literal goes to sink (return LIT_STREAM). */
 void session_stream(struct session *s, const struct session_sink *sink);
+/* From a literal decider called without a command (a literal of it was
+ * streamed already): what the command says from the end of the last
+ * streamed literal up to and including this literal's announcement. */
+const char *session_stream_rest(struct session *s, size_t *len);
 
 /* 1 when a long-running command should yield (set s->cont and return). */
 int session_output_full(struct session *s);

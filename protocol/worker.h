@@ -159,6 +159,21 @@ void cmd_status(struct session *s, const struct imap_cmd *cmd);
 void cmd_append(struct session *s, const struct imap_cmd *cmd);
 enum literal_action append_literal(struct session *s, const struct imap_cmd *cmd,
 				   const struct imap_literal *lit);
+/* The APPEND of cmd's message (cmd: its arguments from the mailbox on);
+ * replace_uid: REPLACE (RFC 8508), the message of the selected mailbox
+ * that the new one replaces once stored (replace_finish). */
+enum literal_action append_start(struct session *s, const struct imap_cmd *cmd,
+				 const struct imap_literal *lit, uint32_t replace_uid);
+/* cmd_replace.c: REPLACE and UID REPLACE (RFC 8508). */
+void cmd_replace(struct session *s, const struct imap_cmd *cmd);
+enum literal_action replace_literal(struct session *s, const struct imap_cmd *cmd,
+				    const struct imap_literal *lit);
+enum literal_action uid_literal(struct session *s, const struct imap_cmd *cmd,
+				const struct imap_literal *lit);
+/* The new message is stored (newuid): the old one goes, and the client
+ * hears of both. */
+void replace_finish(struct session *s, const char *tag, uint32_t uidvalidity, uint32_t newuid,
+		    uint32_t olduid);
 void cmd_fetch(struct session *s, const struct imap_cmd *cmd);
 void cmd_store(struct session *s, const struct imap_cmd *cmd);
 void cmd_expunge(struct session *s, const struct imap_cmd *cmd);

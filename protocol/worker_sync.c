@@ -217,7 +217,7 @@ static const char *capability_fixed(void)
 	       "OBJECTID SAVEDATE PREVIEW WITHIN "
 	       "QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE "
 	       "METADATA METADATA-SERVER "
-	       "NOTIFY";
+	       "NOTIFY MULTIAPPEND REPLACE";
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)

@@ -191,6 +191,30 @@ static int f_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t 
 	return rc;
 }
 
+/* MULTIAPPEND: the inner appenders go to the inner group finish. */
+static int f_append_finish_group(struct appender *const *aps, size_t n, uint32_t *uidvalidity,
+				 uint32_t *uids, struct error *err)
+{
+	struct appender **inner = xreallocarray(NULL, n, sizeof(*inner));
+	const struct backend_ops *ops = aps[0]->fs->inner;
+	int failed = fail(aps[0]->fs, "append_finish_group", err), rc = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		inner[i] = aps[i]->ap;
+		free(aps[i]);
+	}
+	if (failed || ops->append_finish_group == NULL) {
+		if (!failed)
+			error_set(err, ERR_NOTSUPPORTED, "No MULTIAPPEND in this store");
+		for (size_t i = 0; i < n; i++)
+			ops->append_abort(inner[i]);
+	} else {
+		rc = ops->append_finish_group(inner, n, uidvalidity, uids, err);
+	}
+	free(inner);
+	return rc;
+}
+
 static int f_select(struct store *fs, const char *name, int readonly, struct mailbox **out,
 		    struct mailbox_status *status, struct error *err)
 {
@@ -395,4 +419,6 @@ const struct backend_ops fail_backend_ops = {
 	/* NOTIFY */
 	.watch_fd = f_watch_fd,
 	.watch_changes = f_watch_changes,
+	/* MULTIAPPEND */
+	.append_finish_group = f_append_finish_group,
 };

@@ -165,28 +165,100 @@ fail:
 	return -1;
 }
 
-int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
-		uint32_t flags, const char *const *keywords, size_t nkeywords,
-		time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,
-		struct error *err)
+/* Test builds: a kill with the first message of a group on disk and the
+ * rest not (test_multiappend.py). */
+static void test_stop(struct mbox_writer *w)
+{
+	if (mbox_writer_flush(w) == 0)
+		backend_test_stop("multiappend");
+}
+
+/* The keywords of every message, through the scan's table: all of them
+ * are in it before the first message (which may carry the table in its
+ * X-IMAPbase) is written. */
+static int append_keywords(struct mbox_scan *s, const struct mbox_newmsg *m, size_t n,
+			   const char ***names, size_t *nnames, struct error *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (keyword_names(s, m[i].keywords, m[i].nkeywords, &names[i], &nnames[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Write the messages after the end of the locked, scanned file: the
+ * UIDs from s->uidnext on, one MODSEQ for them all; the scan says what
+ * the mailbox is after them (a fresh file's X-IMAPbase is written from
+ * it with the first message). */
+static int append_emit(struct mbox_scan *s, struct mbox_writer *w,
+		       const struct mbox_newmsg *m, size_t n, uint32_t *uids, struct error *err)
+{
+	const char ***names = xcalloc(n, sizeof(*names));
+	size_t *nnames = xcalloc(n, sizeof(*nnames));
+	int fresh = s->n == 0 && !s->has_pseudo, rc = -1;
+
+	if (append_keywords(s, m, n, names, nnames, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		uids[i] = s->uidnext + (uint32_t)i;
+	s->uidnext += (uint32_t)n;
+	s->highestmodseq++;
+	for (size_t i = 0; i < n; i++) {
+		mbox_emit_new(w, m[i].msg, m[i].len, m[i].date ? m[i].date : time(NULL),
+			      fresh && i == 0 ? s : NULL, uids[i],
+			      (m[i].flags & MF_ALL) | MBOX_F_FRESH |
+				      (mbox_raw_needed(m[i].msg, m[i].len) ? MBOX_F_RAW : 0),
+			      names[i], nnames[i], s->highestmodseq);
+		if (i == 0 && n > 1)
+			test_stop(w);
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(nnames);
+	return rc;
+}
+
+/* Check everything a group needs before a byte is written: keywords
+ * valid, UIDs left for all of it. */
+static int append_check(const struct mbox_scan *s, const struct mbox_newmsg *m, size_t n,
+			struct error *err)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < m[i].nkeywords; k++)
+			if (!mail_keyword_valid(m[i].keywords[k], strlen(m[i].keywords[k]))) {
+				error_set(err, ERR_CANNOT, "Invalid keyword");
+				return -1;
+			}
+	if (s != NULL && (uint64_t)s->uidnext + n > UINT32_MAX) {
+		error_set(err, ERR_LIMIT, "Mailbox has run out of UIDs");
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t group_bytes(const struct mbox_newmsg *m, size_t n)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += m[i].len;
+	return sum;
+}
+
+int mbox_append_many(struct store *st, const char *name, const struct mbox_newmsg *m, size_t n,
+		     uint32_t *uidvalidity, uint32_t *uids, struct error *err)
 {
 	struct mbox_loc loc;
 	struct mbox_handle h;
 	struct mbox_scan s;
 	struct mbox_writer w;
-	const char **names = NULL;
-	size_t nnames = 0;
-	uint64_t orig, modseq;
-	uint32_t newuid;
+	uint64_t orig;
 	int rc = -1;
 
-	(void)tz_minutes;   /* From_ lines carry UTC; the zone is not kept */
-	for (size_t i = 0; i < nkeywords; i++)
-		if (!mail_keyword_valid(keywords[i], strlen(keywords[i]))) {
-			error_set(err, ERR_CANNOT, "Invalid keyword");
-			return -1;
-		}
-	if (mbox_quota_check(st, len, 1, err) < 0)   /* before any lock is ours */
+	if (append_check(NULL, m, n, err) < 0 ||
+	    mbox_quota_check(st, group_bytes(m, n), n, err) < 0)   /* before any lock is ours */
 		return -1;
 	if (mbox_resolve(st, name, 0, &loc, err) < 0) {
 		if (err->code == ERR_NONEXISTENT)
@@ -201,33 +273,39 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 	}
 	if (mbox_handle_scan(&h, NULL, &s, err) < 0)
 		goto out_handle;
-	if (keyword_names(&s, keywords, nkeywords, &names, &nnames, err) < 0)
+	if (append_check(&s, m, n, err) < 0)
 		goto out_scan;
-	if (s.uidnext >= UINT32_MAX) {
-		error_set(err, ERR_LIMIT, "Mailbox has run out of UIDs");
+	mbox_append_begin(&h, &s, &w, s.uidnext, &orig, err);
+	if (append_emit(&s, &w, m, n, uids, err) < 0) {
+		/* Nothing was flushed that the commit would keep. */
+		w.err = EINVAL;
+		mbox_append_commit(&h, &w, orig, &(struct error){0});
 		goto out_scan;
 	}
-	newuid = s.uidnext;
-	modseq = s.highestmodseq + 1;
-	s.uidnext = newuid + 1;
-	s.highestmodseq = modseq;
-	mbox_append_begin(&h, &s, &w, newuid, &orig, err);
-	mbox_emit_new(&w, msg, len, internaldate ? internaldate : time(NULL),
-		      s.n == 0 && !s.has_pseudo ? &s : NULL, newuid,
-		      (flags & MF_ALL) | MBOX_F_FRESH | (mbox_raw_needed(msg, len) ? MBOX_F_RAW : 0),
-		      names, nnames, modseq);
 	if (mbox_append_commit(&h, &w, orig, err) < 0)
 		goto out_scan;
 	*uidvalidity = s.uidvalidity;
-	*uid = newuid;
 	rc = 0;
 out_scan:
-	free(names);
 	mbox_scan_free(&s);
 out_handle:
 	mbox_handle_close(&h);
 	mbox_loc_free(&loc);
 	return rc;
+}
+
+int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
+		uint32_t flags, const char *const *keywords, size_t nkeywords,
+		time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,
+		struct error *err)
+{
+	struct mbox_newmsg m = {
+		.msg = msg, .len = len, .flags = flags, .keywords = keywords,
+		.nkeywords = nkeywords, .date = internaldate,
+	};
+
+	(void)tz_minutes;   /* From_ lines carry UTC; the zone is not kept */
+	return mbox_append_many(st, name, &m, 1, uidvalidity, uid, err);
 }
 
 /* From the index's summary when it describes the file as it is and a scan
@@ -371,5 +449,28 @@ int mbox_append_stream_finish(struct appender *ap, uint32_t *uidvalidity, uint32
 			     ap->flags, (const char *const *)ap->keywords, ap->nkeywords, ap->date,
 			     ap->tz, uidvalidity, uid, err);
 	mbox_append_stream_abort(ap);
+	return rc;
+}
+
+/* MULTIAPPEND: the gathered messages go in together (mbox_append_many). */
+int mbox_append_stream_finish_group(struct appender *const *aps, size_t n,
+				    uint32_t *uidvalidity, uint32_t *uids, struct error *err)
+{
+	struct mbox_newmsg *m = xreallocarray(NULL, n ? n : 1, sizeof(*m));
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		m[i] = (struct mbox_newmsg){
+			.msg = aps[i]->msg.data ? aps[i]->msg.data : "",
+			.len = aps[i]->msg.len,
+			.flags = aps[i]->flags,
+			.keywords = (const char *const *)aps[i]->keywords,
+			.nkeywords = aps[i]->nkeywords,
+			.date = aps[i]->date,
+		};
+	rc = mbox_append_many(aps[0]->st, aps[0]->name, m, n, uidvalidity, uids, err);
+	free(m);
+	for (size_t i = 0; i < n; i++)
+		mbox_append_stream_abort(aps[i]);
 	return rc;
 }

@@ -60,4 +60,6 @@ const struct backend_ops mbox_backend_ops = {
 	/* NOTIFY */
 	.watch_fd = mbox_watch_fd,
 	.watch_changes = mbox_watch_changes,
+	/* MULTIAPPEND */
+	.append_finish_group = mbox_append_stream_finish_group,
 };

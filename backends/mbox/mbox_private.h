@@ -648,6 +648,22 @@ int mbox_append(struct store *st, const char *name, const void *msg, size_t len,
 		uint32_t flags, const char *const *keywords, size_t nkeywords,
 		time_t internaldate, int tz_minutes, uint32_t *uidvalidity, uint32_t *uid,
 		struct error *err);
+/* One message of mbox_append_many. */
+struct mbox_newmsg {
+	const void *msg;
+	size_t len;
+	uint32_t flags;
+	const char *const *keywords;
+	size_t nkeywords;
+	time_t date;
+};
+/* Append n messages (MULTIAPPEND) under one lock, with one journal and
+ * one fsync: all of them (uids[i], ascending) or none. */
+int mbox_append_many(struct store *st, const char *name, const struct mbox_newmsg *m, size_t n,
+		     uint32_t *uidvalidity, uint32_t *uids, struct error *err);
+/* The group finish of backend.h (MULTIAPPEND): frees every appender. */
+int mbox_append_stream_finish_group(struct appender *const *aps, size_t n,
+				    uint32_t *uidvalidity, uint32_t *uids, struct error *err);
 int mbox_status(struct store *st, const char *name, struct mailbox_status *out,
 		struct error *err);
 /* Append messages to a locked, scanned destination at its end; dst_uids

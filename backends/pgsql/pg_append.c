@@ -262,6 +262,19 @@ static int committed(struct appender *ap, const char *token, uint32_t *uidvalidi
 	return found;
 }
 
+/* What is still pending goes as chunks too, unless the message fits in
+ * the final call. */
+static int flush_chunks(struct appender *ap, struct error *err)
+{
+	if (ap->upload || ap->pending.len > PG_CHUNK) {
+		while (ap->pending.len > 0)
+			if (send_chunk(ap, ap->pending.len < PG_CHUNK ? ap->pending.len : PG_CHUNK,
+				       err) < 0)
+				return -1;
+	}
+	return 0;
+}
+
 /* The final call: haven.append (import_uid 0), or haven.import_message
  * with the message's own UID (inside the import's transaction, so a lost
  * connection is a failure, never a question). */
@@ -275,12 +288,8 @@ static int finish_with(struct appender *ap, uint32_t import_uid, uint32_t *uidva
 	int rc = -1;
 
 	make_token(token, sizeof(token));
-	if (ap->upload || ap->pending.len > PG_CHUNK) {
-		while (ap->pending.len > 0)
-			if (send_chunk(ap, ap->pending.len < PG_CHUNK ? ap->pending.len : PG_CHUNK,
-				       err) < 0)
-				goto out;
-	}
+	if (flush_chunks(ap, err) < 0)
+		goto out;
 	parse_message(ap, &pd);
 	append_params(ap, &pd, import_uid ? NULL : token, ap->upload == 0, &p);
 	if (import_uid) {
@@ -316,4 +325,116 @@ int pg_append_finish(struct appender *ap, uint32_t *uidvalidity, uint32_t *uid,
 int pg_append_finish_import(struct appender *ap, uint32_t uid, struct error *err)
 {
 	return finish_with(ap, uid, NULL, NULL, err);
+}
+
+/* ---- MULTIAPPEND: one transaction ------------------------------------- */
+
+/* One message of a group, ready for its haven.append. */
+struct group_msg {
+	struct parsed pd;
+	char token[40];
+};
+
+/* Every haven.append of the group in one transaction; uids filled. */
+static int group_txn(struct appender *const *aps, size_t n, struct group_msg *g,
+		     uint32_t *uidvalidity, uint32_t *uids, struct error *err)
+{
+	static const char lost[] = "The connection to the store was lost; nothing was stored";
+	struct store *st = aps[0]->st;
+	struct error e2;
+
+	if (pg_txn_run(st, "BEGIN", err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct pgp p;
+		PGresult *r;
+		append_params(aps[i], &g[i].pd, g[i].token, aps[i]->upload == 0, &p);
+		if (pg_txn_check(st, lost, err) < 0 ||
+		    pgc_exec(&st->db, PS_APPEND, &p, 0, &r, err) < 0)
+			goto rollback;
+		*uidvalidity = (uint32_t)pg_i64(r, 0, 0);
+		uids[i] = (uint32_t)pg_i64(r, 0, 1);
+		PQclear(r);
+		if (i == 0 && n > 1)
+			backend_test_stop("multiappend");
+	}
+	if (pg_txn_check(st, lost, err) < 0)
+		goto rollback;
+	if (pg_txn_run(st, "COMMIT", err) == 0)
+		return 0;
+	/* A COMMIT whose answer was lost: the first token says. */
+	if (st->db.ambiguous) {
+		uint32_t v, u;
+		if (committed(aps[0], g[0].token, &v, &u) == 1 && u == uids[0])
+			return 0;
+	}
+	return -1;
+rollback:
+	if (st->db.conn != NULL && PQtransactionStatus(st->db.conn) != PQTRANS_IDLE)
+		pg_txn_run(st, "ROLLBACK", &e2);
+	return -1;
+}
+
+/* The transaction again while it lost to a concurrent one (serialization
+ * failure, deadlock): the client never sees those. */
+static int group_store(struct appender *const *aps, size_t n, struct group_msg *g,
+		       uint32_t *uidvalidity, uint32_t *uids, struct error *err)
+{
+	int rc = -1;
+
+	for (int i = 0; i < 3; i++) {
+		rc = group_txn(aps, n, g, uidvalidity, uids, err);
+		if (rc == 0 || !aps[0]->st->db.retry)
+			break;
+	}
+	return rc;
+}
+
+int pg_append_finish_group(struct appender *const *aps, size_t n, uint32_t *uidvalidity,
+			   uint32_t *uids, struct error *err)
+{
+	struct group_msg *g = xcalloc(n, sizeof(*g));
+	size_t parsed = 0;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++)
+		if (flush_chunks(aps[i], err) < 0)
+			goto out;
+	for (; parsed < n; parsed++) {
+		make_token(g[parsed].token, sizeof(g[parsed].token));
+		parse_message(aps[parsed], &g[parsed].pd);
+	}
+	rc = group_store(aps, n, g, uidvalidity, uids, err);
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (i < parsed) {
+			buf_free(&g[i].pd.structure);
+			buf_free(&g[i].pd.texts.text);
+		}
+		if (rc < 0 && aps[i]->upload)
+			drop_upload(aps[i]);
+		pg_append_abort(aps[i]);
+	}
+	free(g);
+	return rc;
+}
+
+/* ---- transactions (MULTIAPPEND, import) -------------------------------- */
+
+int pg_txn_check(struct store *st, const char *lost, struct error *err)
+{
+	if (st->db.conn != NULL && PQtransactionStatus(st->db.conn) == PQTRANS_INTRANS)
+		return 0;
+	error_set(err, ERR_UNAVAILABLE, "%s", lost);
+	return -1;
+}
+
+int pg_txn_run(struct store *st, const char *sql, struct error *err)
+{
+	PGresult *r;
+
+	if (pgc_exec_text(&st->db, sql, 0, NULL, &r, err) < 0)
+		return -1;
+	PQclear(r);
+	return 0;
 }

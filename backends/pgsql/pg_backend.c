@@ -181,4 +181,6 @@ const struct backend_ops pgsql_backend_ops = {
 	/* NOTIFY */
 	.watch_fd = pg_watch_fd,
 	.watch_changes = pg_watch_changes,
+	/* MULTIAPPEND */
+	.append_finish_group = pg_append_finish_group,
 };

@@ -19,20 +19,12 @@ struct importer {
 
 static int in_transaction(struct store *st, struct error *err)
 {
-	if (st->db.conn != NULL && PQtransactionStatus(st->db.conn) == PQTRANS_INTRANS)
-		return 0;
-	error_set(err, ERR_UNAVAILABLE, "The import's transaction was lost; nothing was stored");
-	return -1;
+	return pg_txn_check(st, "The import's transaction was lost; nothing was stored", err);
 }
 
 static int run_text(struct store *st, const char *sql, struct error *err)
 {
-	PGresult *r;
-
-	if (pgc_exec_text(&st->db, sql, 0, NULL, &r, err) < 0)
-		return -1;
-	PQclear(r);
-	return 0;
+	return pg_txn_run(st, sql, err);
 }
 
 int pg_import_begin(struct store *st, const char *name, uint32_t uidvalidity,

@@ -113,6 +113,14 @@ void pg_append_abort(struct appender *ap);
 /* Store the message under uid in the import's transaction (pg_import.c):
  * haven.import_message instead of haven.append. Frees ap. */
 int pg_append_finish_import(struct appender *ap, uint32_t uid, struct error *err);
+/* MULTIAPPEND: one transaction for every message (backend.h). */
+int pg_append_finish_group(struct appender *const *aps, size_t n, uint32_t *uidvalidity,
+			   uint32_t *uids, struct error *err);
+/* Statements of a transaction run by hand (BEGIN ... COMMIT): 0 while the
+ * connection is still in it, else -1 with ERR_UNAVAILABLE and lost; and
+ * a statement of fixed text. */
+int pg_txn_check(struct store *st, const char *lost, struct error *err);
+int pg_txn_run(struct store *st, const char *sql, struct error *err);
 
 /* pg_import.c: backend.h's import */
 int pg_import_begin(struct store *st, const char *name, uint32_t uidvalidity,
