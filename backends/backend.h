@@ -281,6 +281,15 @@ struct backend_ops {
 	int (*sieve_active)(struct store *st, struct buf *out, char **name, struct error *err);
 	int (*sieve_reply_claim)(struct store *st, const char *key, unsigned long seconds,
 				 time_t now, struct error *err);
+
+	/* SORT and THREAD (RFC 5256), optional: message uid's header fields
+	 * of mail_envelope_fields (what SORT compares), as a header block
+	 * ("Name: value" lines, then an empty line) appended to out, from
+	 * what the store keeps rather than the message. 0, 1 if the message
+	 * is gone, -1 with err. sort_fields_done ends a run of calls (the
+	 * store may keep what it had to read). */
+	int (*sort_fields)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+	void (*sort_fields_done)(struct mailbox *mb);
 };
 
 /* Registry: find a backend by name ("mbox"); NULL if unknown. */
@@ -381,6 +390,10 @@ int mailbox_search(struct mailbox *mb, const struct search_program *p, struct se
 		   uint8_t *result, struct error *err);
 /* Binary search of the view's UIDs: seq of uid, 0 if not in the view. */
 uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid);
+/* SORT/THREAD: the header fields sort_fields gives, 2 when the store
+ * keeps none (the caller reads the message's header), 0, 1 (gone), -1. */
+int mailbox_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+void mailbox_sort_fields_done(struct mailbox *mb);
 
 /* ---- Sieve scripts --------------------------------------------------------
  *

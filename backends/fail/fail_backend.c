@@ -293,6 +293,22 @@ static int f_search(struct mailbox *mb, const struct search_program *p, struct s
 	return mb->fs->inner->search(mb->mb, p, ctx, result, err);
 }
 
+/* SORT/THREAD */
+static int f_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
+{
+	if (fail(mb->fs, "sort_fields", err))
+		return -1;
+	if (mb->fs->inner->sort_fields == NULL)
+		return 2;
+	return mb->fs->inner->sort_fields(mb->mb, uid, out, err);
+}
+
+static void f_sort_fields_done(struct mailbox *mb)
+{
+	if (mb->fs->inner->sort_fields_done)
+		mb->fs->inner->sort_fields_done(mb->mb);
+}
+
 const struct backend_ops fail_backend_ops = {
 	.name = "fail",
 	.settings = fail_settings,
@@ -322,4 +338,7 @@ const struct backend_ops fail_backend_ops = {
 	.copy = f_copy,
 	.notify_fd = f_notify_fd,
 	.search = f_search,
+	/* SORT/THREAD */
+	.sort_fields = f_sort_fields,
+	.sort_fields_done = f_sort_fields_done,
 };

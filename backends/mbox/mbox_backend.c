@@ -50,4 +50,7 @@ const struct backend_ops mbox_backend_ops = {
 	.sieve_activate = mbox_sieve_activate,
 	.sieve_active = mbox_sieve_active,
 	.sieve_reply_claim = mbox_sieve_reply_claim,
+	/* SORT/THREAD: the header-field cache */
+	.sort_fields = mbox_header_fields,
+	.sort_fields_done = mbox_header_fields_done,
 };
