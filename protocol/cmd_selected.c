@@ -315,6 +315,8 @@ void cmd_uid(struct session *s, const struct imap_cmd *cmd)
 		fetch_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "SEARCH") == 0)
 		search_run(s, cmd, 1, 1);
+	else if (strcasecmp(sub->str, "SORT") == 0)
+		sort_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "STORE") == 0)
 		store_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "COPY") == 0)
@@ -368,5 +370,6 @@ const struct command worker_commands[] = {
 	{ "NAMESPACE", ST_AUTHED, cmd_namespace, NULL },
 	{ "ENABLE", ST_AUTH, cmd_enable, NULL },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
 	{ "COMPRESS", ST_AUTHED, cmd_compress, NULL },
+	{ "SORT", ST_SELECTED, cmd_sort, NULL },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

@@ -171,6 +171,18 @@ void cmd_search(struct session *s, const struct imap_cmd *cmd);
 void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 /* Forget the saved search result ("$" becomes empty). */
 void search_saved_reset(struct wsession *ws);
+/* Run a parsed search program over the selected view: the matching
+ * messages, ascending, as sequence numbers and UIDs (in the command's
+ * arena). 0, or -1 with err. name is for the log. */
+int search_collect(struct session *s, struct search_program *prog, const char *name,
+		   uint32_t **seqs, uint32_t **uids, size_t *n, struct error *err);
+
+/* cmd_sort.c / cmd_thread.c: SORT, THREAD (RFC 5256, 5957) and ESORT
+ * (RFC 5267); UID SORT / UID THREAD with by_uid and args from argi. */
+void cmd_sort(struct session *s, const struct imap_cmd *cmd);
+void sort_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
+void cmd_thread(struct session *s, const struct imap_cmd *cmd);
+void thread_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int move, size_t argi);
 /* FETCH/STORE with a flag saying whether the set is UIDs. */
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
