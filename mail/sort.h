@@ -41,6 +41,28 @@ struct mail_sort_keys {
 void mail_sort_keys_parse(struct arena *a, const char *hdr, size_t len,
 			  struct mail_sort_keys *k);
 
+/* ---- thread.c ----------------------------------------------------------- */
+
+enum mail_thread_alg {
+	MAIL_THREAD_ORDEREDSUBJECT,
+	MAIL_THREAD_REFERENCES,
+	/* REFERENCES without grouping by subject, threads ordered by their
+	 * latest message (draft-ietf-morg-inthread, Dovecot's REFS) */
+	MAIL_THREAD_REFS,
+};
+
+struct mail_thread_msg {
+	uint32_t id;               /* what the response shows (seq or UID) */
+	uint32_t seq;              /* ties in date order */
+	const struct mail_sort_keys *k;   /* k->date: the sent date to use */
+};
+
+/* The THREAD response's threads for msgs[0..n) (ascending seq), e.g.
+ * "(2)(3 6 (4 23)(44 7 96))", appended to out. Everything temporary in a.
+ * No recursion; n log n plus the References given. */
+void mail_thread(struct arena *a, enum mail_thread_alg alg, const struct mail_thread_msg *msgs,
+		 size_t n, struct buf *out);
+
 /* The next msg-id ("<" ... ">") of a field value [*p, end) in the
  * normalized form REFERENCES compares: between the angle brackets,
  * without quoting, escapes, blanks and line ends. Appended to out; 1, or

@@ -151,6 +151,96 @@ static void test_msgid(void **state)
 	buf_free(&b);
 }
 
+/* Messages for threading: seq, Message-ID, References, In-Reply-To,
+ * Subject, Date (hours into 2024). */
+static const struct {
+	const char *msgid, *refs, *irt, *subject;
+	int hour;
+} tmsgs[] = {
+	{ "<a@x>", NULL, NULL, "hello", 1 },
+	{ "<b@x>", "<a@x>", NULL, "Re: hello", 2 },
+	{ "<c@x>", "<a@x> <b@x>", NULL, "Re: hello", 3 },
+	{ "<d@x>", "<missing@x>", NULL, "other", 4 },
+	{ "<e@x>", "<missing@x>", NULL, "Re: other", 5 },
+	{ "<f@x>", NULL, NULL, "Re: hello", 0 },
+	{ "<g@x>", NULL, "<c@x> <zzz@x>", "whatever", 7 },
+	{ "<h@x>", "<h@x>", NULL, "self", 8 },
+	/* same Message-ID as 1: only 1 keeps it */
+	{ "<a@x>", NULL, NULL, "dup", 9 },
+};
+#define NT (sizeof(tmsgs) / sizeof(tmsgs[0]))
+
+static void thread_check(struct arena *a, enum mail_thread_alg alg, size_t n, const char *want)
+{
+	struct mail_sort_keys *k = arena_alloc(a, NT * sizeof(*k));
+	struct mail_thread_msg m[NT];
+	struct buf h = BUF_INIT, out = BUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&h);
+		buf_printf(&h, "Message-ID: %s\r\nSubject: %s\r\n", tmsgs[i].msgid, tmsgs[i].subject);
+		buf_printf(&h, "Date: Mon, 01 Jan 2024 %02d:00:00 +0000\r\n", tmsgs[i].hour);
+		if (tmsgs[i].refs)
+			buf_printf(&h, "References: %s\r\n", tmsgs[i].refs);
+		if (tmsgs[i].irt)
+			buf_printf(&h, "In-Reply-To: %s\r\n", tmsgs[i].irt);
+		mail_sort_keys_parse(a, h.data, h.len, &k[i]);
+		m[i].id = (uint32_t)(100 + i + 1);
+		m[i].seq = (uint32_t)(i + 1);
+		m[i].k = &k[i];
+	}
+	mail_thread(a, alg, m, n, &out);
+	buf_append(&out, "", 1);
+	assert_string_equal(out.data, want);
+	buf_free(&h);
+	buf_free(&out);
+}
+
+static void test_thread(void **state)
+{
+	struct arena *a = *state;
+	thread_check(a, MAIL_THREAD_REFERENCES, NT,
+		     "(101 (106)(102 103 107))((104)(105))(108)(109)");
+	thread_check(a, MAIL_THREAD_ORDEREDSUBJECT, NT,
+		     "(106 (101)(102)(103))(104 105)(107)(108)(109)");
+	thread_check(a, MAIL_THREAD_REFS, NT, "(106)((104)(105))(101 102 103 107)(108)(109)");
+	/* a dummy with one child at the top is promoted */
+	thread_check(a, MAIL_THREAD_REFERENCES, 4, "(101 102 103)(104)");
+	thread_check(a, MAIL_THREAD_REFERENCES, 0, "");
+}
+
+/* A chain of 50,000 messages each naming all its ancestors' last 3,
+ * then one that closes a loop: no recursion, nothing quadratic. */
+static void test_thread_deep(void **state)
+{
+	struct arena *a = *state;
+	size_t n = 50000;
+	struct mail_sort_keys *k = arena_alloc(a, n * sizeof(*k));
+	struct mail_thread_msg *m = arena_alloc(a, n * sizeof(*m));
+	struct buf h = BUF_INIT, out = BUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		buf_reset(&h);
+		buf_printf(&h, "Message-ID: <%zu@x>\r\nSubject: s\r\nReferences:", i);
+		for (size_t j = i > 3 ? i - 3 : 0; j < i; j++)
+			buf_printf(&h, " <%zu@x>", j);
+		if (i == n - 1)
+			buf_printf(&h, " <%zu@x>", n - 1);   /* itself */
+		buf_append_str(&h, "\r\n");
+		mail_sort_keys_parse(a, h.data, h.len, &k[i]);
+		m[i].id = m[i].seq = (uint32_t)(i + 1);
+		m[i].k = &k[i];
+	}
+	mail_thread(a, MAIL_THREAD_REFERENCES, m, n, &out);
+	/* one chain, and the message naming itself stands alone: same
+	 * subject, so a dummy holds the two threads */
+	assert_memory_equal(out.data, "((1 2 3 ", 8);
+	assert_true(out.len > 14);
+	assert_memory_equal(out.data + out.len - 14, "49999)(50000))", 14);
+	buf_free(&h);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +248,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_subjects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msgid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_deep, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
