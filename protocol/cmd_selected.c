@@ -317,6 +317,8 @@ void cmd_uid(struct session *s, const struct imap_cmd *cmd)
 		search_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "SORT") == 0)
 		sort_run(s, cmd, 1, 1);
+	else if (strcasecmp(sub->str, "THREAD") == 0)
+		thread_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "STORE") == 0)
 		store_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "COPY") == 0)
@@ -371,5 +373,6 @@ const struct command worker_commands[] = {
 	{ "ENABLE", ST_AUTH, cmd_enable, NULL },  /* not in selected state: RFC 9051 6.4, RFC 5161 3 */
 	{ "COMPRESS", ST_AUTHED, cmd_compress, NULL },
 	{ "SORT", ST_SELECTED, cmd_sort, NULL },
+	{ "THREAD", ST_SELECTED, cmd_thread, NULL },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);
