@@ -283,7 +283,8 @@ struct backend_ops {
 				 time_t now, struct error *err);
 
 	/* SORT and THREAD (RFC 5256), optional: message uid's header fields
-	 * of mail_envelope_fields (what SORT compares), as a header block
+	 * of mail_envelope_fields (what SORT compares) and those
+	 * mail_thread_field names (References: for THREAD), as a header block
 	 * ("Name: value" lines, then an empty line) appended to out, from
 	 * what the store keeps rather than the message. 0, 1 if the message
 	 * is gone, -1 with err. sort_fields_done ends a run of calls (the

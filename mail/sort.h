@@ -41,6 +41,10 @@ struct mail_sort_keys {
 void mail_sort_keys_parse(struct arena *a, const char *hdr, size_t len,
 			  struct mail_sort_keys *k);
 
+/* 1 if the field name (len bytes, any case) is one THREAD needs beyond
+ * mail_envelope_fields (References). */
+int mail_thread_field(const char *name, size_t len);
+
 /* ---- thread.c ----------------------------------------------------------- */
 
 enum mail_thread_alg {

@@ -190,3 +190,8 @@ int mail_msgid_next(const char **p, const char *end, struct buf *out)
 		}
 	}
 }
+
+int mail_thread_field(const char *name, size_t len)
+{
+	return len == 10 && strncasecmp(name, "References", 10) == 0;
+}

@@ -3,9 +3,8 @@
  * The search is SEARCH's own (parser, backend push-down, evaluator): the
  * command's charset becomes a CHARSET argument in front of the keys.
  * The keys come from the header fields the store keeps
- * (mailbox_sort_fields: the mbox field cache) when it keeps them, else
- * from the message's header; THREAD=REFERENCES needs References:, which
- * no store keeps apart, so it reads the header. */
+ * (mailbox_sort_fields: the mbox field cache, References: included)
+ * when it keeps them, else from the message's header. */
 #include <string.h>
 
 #include "../lib/log.h"
@@ -69,7 +68,7 @@ int sort_msgs_search(struct session *s, const struct imap_cmd *cmd, const char *
 static int sort_msgs_header(struct mailbox *mb, uint32_t uid, unsigned need, struct buf *hb,
 			    size_t *hlen, struct error *err)
 {
-	int rc = need & SORT_NEED_REFS ? 2 : mailbox_sort_fields(mb, uid, hb, err);
+	int rc = mailbox_sort_fields(mb, uid, hb, err);
 
 	if (rc == 2)
 		rc = wsession_read_message(mb, uid, 1, hb, err);

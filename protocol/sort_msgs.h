@@ -19,7 +19,7 @@ struct sort_msg {
 
 enum sort_need {
 	SORT_NEED_FIELDS = 1 << 0,  /* header fields SORT compares */
-	SORT_NEED_REFS = 1 << 1,    /* References: too (the whole header) */
+	SORT_NEED_REFS = 1 << 1,    /* References: too */
 };
 
 /* Parse [RETURN (opts) given as ret] charset search-key... from
