@@ -1,58 +1,33 @@
 /* SORT and THREAD: the messages a search finds and what they sort by.
  *
- * The search is SEARCH's own (parser, backend push-down, evaluator): the
- * command's charset becomes a CHARSET argument in front of the keys.
+ * The search is SEARCH's own (backend push-down, evaluator; the parse in
+ * sort_parse.c is SEARCH's parser too).
  * The keys come from the header fields the store keeps
  * (mailbox_sort_fields: the mbox field cache, References: included)
  * when it keeps them, else from the message's header. */
 #include <string.h>
 
 #include "../lib/log.h"
-#include "search_parse.h"
 #include "sort_msgs.h"
 
-static struct imap_arg sort_atom(const char *s)
-{
-	struct imap_arg a = { .type = IMAP_ARG_ATOM, .str = s, .len = strlen(s) };
-	return a;
-}
-
 int sort_msgs_search(struct session *s, const struct imap_cmd *cmd, const char *name,
-		     const struct imap_arg *ret, const struct imap_arg *args, size_t nargs,
-		     struct search_program *prog, uint32_t **seqs, uint32_t **uids, size_t *n)
+		     enum search_status st, const char *why, struct search_program *prog,
+		     uint32_t **seqs, uint32_t **uids, size_t *n)
 {
-	struct imap_arg *sa = arena_alloc(s->arena, (nargs + 4) * sizeof(*sa));
-	size_t k = 0;
-	const char *errmsg = "Invalid search arguments";
 	struct error err;
 
-	if (nargs < 2 || !imap_arg_is_astring(&args[0])) {
-		session_tagged(s, cmd->tag, "BAD", NULL, "%s: expects a charset and search keys",
-			       name);
-		return -1;
-	}
-	if (ret) {
-		sa[k++] = sort_atom("RETURN");
-		sa[k++] = *ret;
-	}
-	sa[k++] = sort_atom("CHARSET");
-	memcpy(sa + k, args, nargs * sizeof(*sa));
-	switch (search_parse(s->arena, sa, k + nargs, prog, &errmsg)) {
+	switch (st) {
 	case SEARCH_OK:
 		break;
 	case SEARCH_BAD:
-		session_tagged(s, cmd->tag, "BAD", NULL, "%s: %s", name, errmsg);
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s: %s", name, why);
 		return -1;
 	case SEARCH_LIMIT:
-		session_tagged(s, cmd->tag, "BAD", "LIMIT", "%s: %s", name, errmsg);
+		session_tagged(s, cmd->tag, "BAD", "LIMIT", "%s: %s", name, why);
 		return -1;
 	case SEARCH_BADCHARSET:
 		session_tagged(s, cmd->tag, "NO", "BADCHARSET (UTF-8 US-ASCII)", "%s: %s", name,
-			       errmsg);
-		return -1;
-	}
-	if (prog->ret & SR_SAVE) {
-		session_tagged(s, cmd->tag, "BAD", NULL, "%s: RETURN (SAVE) is for SEARCH", name);
+			       why);
 		return -1;
 	}
 	if (prog->uses_modseq && condstore_require(wsession_of(s), cmd) < 0)

@@ -1,6 +1,5 @@
-/* What SORT and THREAD share (sort_msgs.c): the "charset search-key..."
- * tail of both commands, run through SEARCH's parser and evaluator, and
- * the sort keys of the messages found. */
+/* What SORT and THREAD share (sort_msgs.c): the search, run through
+ * SEARCH's evaluator, and the sort keys of the messages found. */
 #ifndef HAVEN_SORT_MSGS_H
 #define HAVEN_SORT_MSGS_H
 #include <stddef.h>
@@ -8,6 +7,7 @@
 
 #include "../mail/search.h"
 #include "../mail/sort.h"
+#include "sort_parse.h"
 #include "worker.h"
 
 struct sort_msg {
@@ -17,17 +17,12 @@ struct sort_msg {
 	struct mail_sort_keys k;    /* k.date: Date:, else INTERNALDATE */
 };
 
-enum sort_need {
-	SORT_NEED_FIELDS = 1 << 0,  /* header fields SORT compares */
-	SORT_NEED_REFS = 1 << 1,    /* References: too */
-};
-
-/* Parse [RETURN (opts) given as ret] charset search-key... from
- * args[0..nargs) and run the search. On failure the command has been
- * answered (BAD, NO [BADCHARSET], ...) and -1 is returned. */
+/* Answer a parse that failed (st != SEARCH_OK: BAD, BAD [LIMIT], NO
+ * [BADCHARSET]) and return -1; else run prog over the view: the
+ * messages found, or -1 after answering the command's failure. */
 int sort_msgs_search(struct session *s, const struct imap_cmd *cmd, const char *name,
-		     const struct imap_arg *ret, const struct imap_arg *args, size_t nargs,
-		     struct search_program *prog, uint32_t **seqs, uint32_t **uids, size_t *n);
+		     enum search_status st, const char *why, struct search_program *prog,
+		     uint32_t **seqs, uint32_t **uids, size_t *n);
 
 /* The keys of the messages found (need: enum sort_need), in *out (the
  * command's arena). 0, or -1 with err. */
