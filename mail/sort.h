@@ -45,6 +45,12 @@ void mail_sort_keys_parse(struct arena *a, const char *hdr, size_t len,
  * mail_envelope_fields (References). */
 int mail_thread_field(const char *name, size_t len);
 
+/* The fields of mail_envelope_fields and mail_thread_field in a message
+ * or header (every occurrence among the first MAIL_SEARCH_FIELDS_MAX
+ * fields, as written, each ending in CRLF), appended to out: what a store
+ * keeps for SORT and THREAD. */
+void mail_sort_fields_extract(const char *msg, size_t len, struct buf *out);
+
 /* ---- thread.c ----------------------------------------------------------- */
 
 enum mail_thread_alg {

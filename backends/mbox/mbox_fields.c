@@ -54,19 +54,7 @@ struct mbox_fcache {
 
 void mbox_fields_extract(const char *msg, size_t len, struct buf *out)
 {
-	const char *p = msg, *end = msg + len;
-	struct mail_hfield f;
-	size_t n = 0;
-
-	/* The same fields, counted the same way, as SEARCH looks at. */
-	while (n++ < MAIL_SEARCH_FIELDS_MAX && mail_hfield_next(&p, end, &f)) {
-		if (!mail_envelope_field(f.name, f.name_len) &&
-		    !mail_thread_field(f.name, f.name_len))
-			continue;
-		buf_append(out, f.name, (size_t)(f.raw_end - f.name));
-		if (f.raw_end[-1] != '\n')
-			buf_append_str(out, f.raw_end[-1] == '\r' ? "\n" : "\r\n");
-	}
+	mail_sort_fields_extract(msg, len, out);
 }
 
 static void drop_new(struct mbox_fcache *fc)

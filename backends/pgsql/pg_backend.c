@@ -168,4 +168,7 @@ const struct backend_ops pgsql_backend_ops = {
 	.sieve_activate = pg_sieve_activate,
 	.sieve_active = pg_sieve_active,
 	.sieve_reply_claim = pg_sieve_reply_claim,
+	/* SORT/THREAD */
+	.sort_fields = pg_sort_fields,
+	.sort_fields_done = pg_sort_fields_done,
 };

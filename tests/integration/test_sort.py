@@ -140,3 +140,17 @@ def test_not_selected(haven):
     s = Session(haven)
     assert s.bad(b"SORT (DATE) UTF-8 ALL")
     s.close()
+
+
+def test_long_header(haven):
+    """A header longer than what a store reads ahead for sorting (the pg
+    store's 16 KiB prefix): the fields after it still count."""
+    s = Session(haven)
+    pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 70) for i in range(400))
+    s.append(b"INBOX", b"Subject: bbb\r\nFrom: b@x\r\n\r\nx\r\n")
+    s.append(b"INBOX", pad + b"Subject: aaa\r\nFrom: z@x\r\n\r\nx\r\n")
+    s.append(b"INBOX", b"Subject: ccc\r\nFrom: a@x\r\n\r\nx\r\n")
+    s.ok(b"SELECT INBOX")
+    assert sort_line(s, b"SORT (SUBJECT) UTF-8 ALL") == b"* SORT 2 1 3\r\n"
+    assert sort_line(s, b"SORT (FROM) UTF-8 ALL") == b"* SORT 3 1 2\r\n"
+    s.close()
