@@ -22,12 +22,13 @@
  * "[fwd: ...]"), else 0. */
 int mail_base_subject(struct arena *a, const char *v, size_t len, struct buf *out);
 
-/* What one message sorts by. Strings are UTF-8, case-folded, in the
+/* What one message sorts by. Strings are UTF-8, case-folded with ASCII
+ * letters as capitals (i;unicode-casemap's titlecase order), in the
  * caller's arena, never NULL (empty when the field is missing). */
 struct mail_sort_keys {
 	int64_t date;            /* Date: as UTC seconds, INT64_MIN if none */
 	const char *subject;     /* base subject */
-	const char *from, *to, *cc;     /* first mailbox's local part */
+	const char *from, *to, *cc;     /* first mailbox's local part (a group's name) */
 	const char *dfrom, *dto; /* RFC 5957 display: name, else addr-spec */
 	const char *msgid;       /* Message-ID normalized ("local@domain"), "" */
 	const char *inreplyto;   /* In-Reply-To's first msg-id, normalized */

@@ -33,25 +33,43 @@ static const char *fa_copy(struct arena *a, const char *s, size_t len)
 static void first_addr_put(void *ctx, const struct mail_addr *ad)
 {
 	struct first_addr *fa = ctx;
-	if (fa->found || ad->kind != MAIL_ADDR_MAILBOX)
+	if (fa->found || ad->kind == MAIL_ADDR_GROUP_END)
 		return;
 	fa->ad = *ad;
 	fa->ad.name = fa_copy(fa->a, ad->name, ad->name_len);
 	fa->ad.mailbox = fa_copy(fa->a, ad->mailbox, ad->mailbox_len);
 	fa->ad.host = fa_copy(fa->a, ad->host, ad->host_len);
+	if (ad->kind == MAIL_ADDR_GROUP_START) {
+		/* As in ENVELOPE (RFC 9051 7.5.2), a group's start is an
+		 * address whose mailbox is the group's name; Dovecot sorts
+		 * by it, for FROM and DISPLAYFROM alike. */
+		fa->ad.mailbox = fa->ad.name;
+		fa->ad.mailbox_len = ad->name_len;
+		fa->ad.host = NULL;
+	}
 	fa->found = 1;
+}
+
+/* A sort key from folded text b: i;unicode-casemap compares titlecase
+ * (RFC 5051), so ASCII letters order as capitals ("[" after "Z", as in
+ * Dovecot), not as the lower case SEARCH's folding gives. */
+static const char *sk_key(struct arena *a, const struct buf *b)
+{
+	char *r = arena_alloc(a, b->len + 1);
+
+	for (size_t i = 0; i < b->len; i++)
+		r[i] = b->data[i] >= 'a' && b->data[i] <= 'z' ? (char)(b->data[i] - 32) : b->data[i];
+	r[b->len] = '\0';
+	return r;
 }
 
 static const char *sk_fold(struct arena *a, const char *s, size_t len)
 {
 	struct buf b = BUF_INIT;
-	char *r;
+	const char *r;
 
 	search_fold(s, len, &b);
-	r = arena_alloc(a, b.len + 1);
-	if (b.len)
-		memcpy(r, b.data, b.len);
-	r[b.len] = '\0';
+	r = sk_key(a, &b);
 	buf_free(&b);
 	return r;
 }
@@ -87,13 +105,10 @@ static void sk_addr(struct arena *a, const char *v, size_t len, const char **loc
 static const char *sk_subject(struct arena *a, const char *v, size_t len, int *reply)
 {
 	struct buf b = BUF_INIT;
-	char *r;
+	const char *r;
 
 	*reply = mail_base_subject(a, v, len, &b);
-	r = arena_alloc(a, b.len + 1);
-	if (b.len)
-		memcpy(r, b.data, b.len);
-	r[b.len] = '\0';
+	r = sk_key(a, &b);
 	buf_free(&b);
 	return r;
 }
