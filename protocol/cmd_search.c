@@ -101,7 +101,7 @@ int search_collect(struct session *s, struct search_program *prog, const char *n
 
 /* The highest MODSEQ of the messages a result returns (RFC 7162 3.1.5,
  * 3.1.10): with only MIN and/or MAX asked, just those; 0 if none. */
-static uint64_t results_modseq(struct mailbox *mb, unsigned ret, const uint32_t *uids, size_t n)
+uint64_t search_results_modseq(struct mailbox *mb, unsigned ret, const uint32_t *uids, size_t n)
 {
 	uint64_t hi = 0;
 	int ends_only = (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT));
@@ -222,7 +222,7 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 	if (prog.ret & SR_SAVE)
 		save_result(ws, prog.ret, uids, n);
 	write_results(s, cmd, &prog, by_uid, res, n,
-		      prog.uses_modseq ? results_modseq(ws->mb, ret_of(&prog, s), uids, n) : 0);
+		      prog.uses_modseq ? search_results_modseq(ws->mb, ret_of(&prog, s), uids, n) : 0);
 	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", name);
 }
 

@@ -70,8 +70,10 @@ static void sort_write_ordered_set(struct buf *b, const uint32_t *v, size_t n)
 	}
 }
 
+/* res: the numbers to show, in sort order; modseq: RFC 7162 3.1.5's, or 0. */
 static void sort_write(struct session *s, const struct imap_cmd *cmd, int by_uid,
-		       const struct search_program *prog, const uint32_t *res, size_t n)
+		       const struct search_program *prog, const uint32_t *res, size_t n,
+		       uint64_t modseq)
 {
 	struct buf b = BUF_INIT;
 
@@ -79,6 +81,8 @@ static void sort_write(struct session *s, const struct imap_cmd *cmd, int by_uid
 		buf_append_str(&b, "* SORT");
 		for (size_t i = 0; i < n; i++)
 			buf_printf(&b, " %u", res[i]);
+		if (modseq)
+			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)modseq);
 	} else {
 		buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", cmd->tag, by_uid ? " UID" : "");
 		if ((prog->ret & SR_MIN) && n)
@@ -91,6 +95,8 @@ static void sort_write(struct session *s, const struct imap_cmd *cmd, int by_uid
 		}
 		if (prog->ret & SR_COUNT)
 			buf_printf(&b, " COUNT %zu", n);
+		if (modseq)
+			buf_printf(&b, " MODSEQ %llu", (unsigned long long)modseq);
 	}
 	buf_append(&b, "\r\n", 2);
 	session_write(s, b.data, b.len);
@@ -116,9 +122,14 @@ void sort_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t 
 		return;
 	}
 	qsort_r(v, n, sizeof(*v), sort_cmp, &sp);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		seqs[i] = by_uid ? v[i].uid : v[i].seq;
-	sort_write(s, cmd, by_uid, &prog, seqs, n);
+		uids[i] = v[i].uid;
+	}
+	sort_write(s, cmd, by_uid, &prog, seqs, n,
+		   prog.uses_modseq ? search_results_modseq(wsession_of(s)->mb,
+							    prog.has_return ? prog.ret : SR_ALL,
+							    uids, n) : 0);
 	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", name);
 }
 

@@ -154,3 +154,21 @@ def test_long_header(haven):
     assert sort_line(s, b"SORT (SUBJECT) UTF-8 ALL") == b"* SORT 2 1 3\r\n"
     assert sort_line(s, b"SORT (FROM) UTF-8 ALL") == b"* SORT 3 1 2\r\n"
     s.close()
+
+
+def test_sort_modseq(haven):
+    """RFC 7162 3.1.5: a SORT with MODSEQ carries the highest mod-sequence
+    of what it returns (of MIN's message alone with RETURN (MIN))."""
+    from test_condstore import box as cbox, modseqs, status_hms
+    s = cbox(haven, 5)
+    mark = status_hms(s)
+    s.ok(b"STORE 2 +FLAGS.SILENT (\\Draft)")
+    s.ok(b"STORE 4 +FLAGS.SILENT (\\Flagged)")
+    hms = status_hms(s)
+    out = untagged(s.ok(b"SORT (ARRIVAL) UTF-8 MODSEQ %d" % (mark + 1)))
+    assert out == [b"* SORT 2 4 (MODSEQ %d)\r\n" % hms], out
+    ms2 = modseqs(untagged(s.ok(b"FETCH 2 (MODSEQ)")))[2]
+    out = untagged(s.ok(b"SORT RETURN (MIN) (ARRIVAL) UTF-8 MODSEQ %d" % (mark + 1), b"M1"))
+    assert out == [b'* ESEARCH (TAG "M1") MIN 2 MODSEQ %d\r\n' % ms2], out
+    assert untagged(s.ok(b"SORT (ARRIVAL) UTF-8 MODSEQ %d" % (hms + 1))) == [b"* SORT\r\n"]
+    s.close()
