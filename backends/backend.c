@@ -567,6 +567,19 @@ int mailbox_search(struct mailbox *mb, const struct search_program *p, struct se
 	return be->search(mb, p, ctx, result, err);
 }
 
+int mailbox_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
+{
+	if (be->sort_fields == NULL)
+		return 2;
+	return be->sort_fields(mb, uid, out, err);
+}
+
+void mailbox_sort_fields_done(struct mailbox *mb)
+{
+	if (be->sort_fields_done)
+		be->sort_fields_done(mb);
+}
+
 uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid)
 {
 	uint32_t lo = 1, hi = be->count(mb);

@@ -357,6 +357,15 @@ struct backend_ops {
 	 * Frees every appender whatever happens. */
 	int (*append_finish_group)(struct appender *const *aps, size_t n,
 				   uint32_t *uidvalidity, uint32_t *uids, struct error *err);
+	/* SORT and THREAD (RFC 5256), optional: message uid's header fields
+	 * of mail_envelope_fields (what SORT compares) and those
+	 * mail_thread_field names (References: for THREAD), as a header block
+	 * ("Name: value" lines, then an empty line) appended to out, from
+	 * what the store keeps rather than the message. 0, 1 if the message
+	 * is gone, -1 with err. sort_fields_done ends a run of calls (the
+	 * store may keep what it had to read). */
+	int (*sort_fields)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+	void (*sort_fields_done)(struct mailbox *mb);
 };
 
 /* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
@@ -471,6 +480,10 @@ int mailbox_search(struct mailbox *mb, const struct search_program *p, struct se
 		   uint8_t *result, struct error *err);
 /* Binary search of the view's UIDs: seq of uid, 0 if not in the view. */
 uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid);
+/* SORT/THREAD: the header fields sort_fields gives, 2 when the store
+ * keeps none (the caller reads the message's header), 0, 1 (gone), -1. */
+int mailbox_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+void mailbox_sort_fields_done(struct mailbox *mb);
 
 /* ---- Sieve scripts --------------------------------------------------------
  *

@@ -1,7 +1,8 @@
 """bench/run's bigbox phase: one user with one INBOX of BIG_N messages
 (bench/bigbox.py) on each server of its own (haven, dovecot, haven-pgsql,
 dovecot-maildir), cold and warm STATUS, SELECT, FETCH 1:* (UID FLAGS), UID
-SEARCH SUBJECT and SEARCH BODY, every answer checked. On the Haven servers
+SEARCH SUBJECT, SEARCH BODY, SORT (ARRIVAL), (SUBJECT), (DATE) and THREAD
+REFERENCES, every answer checked. On the Haven servers
 a second user with the first SMALL_N of the same messages shows how the
 user worker's memory grows with the mailbox. See bench/README.md
 ("bigbox")."""
@@ -13,9 +14,12 @@ import measure
 from servers import (DovecotMaildirSrv, DovecotSrv, Group, HavenPgsqlSrv, HavenSrv, Mail,
                      log)
 
-OPS = ["STATUS", "SELECT", "FETCH", "SEARCH_HEADER", "SEARCH_BODY"]
+OPS = ["STATUS", "SELECT", "FETCH", "SEARCH_HEADER", "SEARCH_BODY", "SORT_ARRIVAL",
+       "SORT_SUBJECT", "SORT_DATE", "THREAD_REFERENCES"]
 CMD = {"STATUS": "STATUS", "SELECT": "SELECT", "FETCH": "FETCH_ALL_UID_FLAGS",
-       "SEARCH_HEADER": "UID_SEARCH_SUBJECT", "SEARCH_BODY": "SEARCH_BODY"}
+       "SEARCH_HEADER": "UID_SEARCH_SUBJECT", "SEARCH_BODY": "SEARCH_BODY",
+       "SORT_ARRIVAL": "SORT_ARRIVAL", "SORT_SUBJECT": "SORT_SUBJECT",
+       "SORT_DATE": "SORT_DATE", "THREAD_REFERENCES": "THREAD_REFERENCES"}
 USER = ("bigbox", "pw-bigbox")
 SMALL_USER = ("smallbox", "pw-smallbox")
 SMALL_N = 1000

@@ -1,7 +1,9 @@
 /* Haven benchmark load generator, bigbox profile: one big mailbox,
  * --max-sessions sessions one after the other, each LOGIN, the --big-ops
  * commands (STATUS, SELECT, FETCH 1:* (UID FLAGS), UID SEARCH SUBJECT,
- * SEARCH BODY), LOGOUT; every answer is checked against --bigbox-expect. */
+ * SEARCH BODY, SORT by ARRIVAL, SUBJECT or DATE, THREAD REFERENCES),
+ * LOGOUT; every answer is checked against --bigbox-expect (SORT and
+ * THREAD: every message exactly once). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +12,7 @@
 #include "loadgen.h"
 
 /* bigbox: the commands a session runs, in order, and what they must return */
-#define MAX_BIG_OPS 8
+#define MAX_BIG_OPS 12
 static enum cmd big_ops[MAX_BIG_OPS];
 static int nbig_ops;
 static struct {
@@ -51,6 +53,18 @@ void big_next(struct conn *c)
 	case C_SEARCH_BODY:
 		send_cmd(c, op, "SEARCH BODY \"%s\"", expect.body);
 		break;
+	case C_SORT_ARRIVAL:
+		send_cmd(c, op, "SORT (ARRIVAL) UTF-8 ALL");
+		break;
+	case C_SORT_SUBJECT:
+		send_cmd(c, op, "SORT (SUBJECT) UTF-8 ALL");
+		break;
+	case C_SORT_DATE:
+		send_cmd(c, op, "SORT (DATE) UTF-8 ALL");
+		break;
+	case C_THREAD_REFS:
+		send_cmd(c, op, "THREAD REFERENCES UTF-8 ALL");
+		break;
 	default:
 		abort();
 	}
@@ -60,6 +74,22 @@ static int cmp_ul(const void *a, const void *b)
 {
 	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* The untagged response that lists the numbers a command returns (THREAD's
+ * parentheses are skipped: the numbers are what is checked). */
+static const char *list_prefix(enum cmd op)
+{
+	switch (op) {
+	case C_SORT_ARRIVAL:
+	case C_SORT_SUBJECT:
+	case C_SORT_DATE:
+		return "* SORT";
+	case C_THREAD_REFS:
+		return "* THREAD";
+	default:
+		return "* SEARCH";
+	}
 }
 
 /* bigbox: an untagged line while one of its commands runs */
@@ -80,12 +110,16 @@ void big_untagged(struct conn *c, const char *line)
 		return;
 	case C_SEARCH_HDR:
 	case C_SEARCH_BODY:
-		if (strncmp(line, "* SEARCH", 8) != 0)
+	case C_SORT_ARRIVAL:
+	case C_SORT_SUBJECT:
+	case C_SORT_DATE:
+	case C_THREAD_REFS:
+		if (strncmp(line, list_prefix(c->cur), strlen(list_prefix(c->cur))) != 0)
 			return;
-		p = line + 8;
+		p = line + strlen(list_prefix(c->cur));
 		for (;;) {
 			char *end;
-			while (*p == ' ')
+			while (*p == ' ' || *p == '(' || *p == ')')
 				p++;
 			if (!isdigit((unsigned char)*p))
 				break;
@@ -124,6 +158,19 @@ static int same_set(unsigned long *got, size_t n, const unsigned long *want, siz
 		return 0;
 	qsort(got, n, sizeof(*got), cmp_ul);
 	return n == 0 || !memcmp(got, want, n * sizeof(*got));
+}
+
+/* SORT/THREAD ... ALL: a permutation of 1..n (the order is the
+ * differential and integration tests' business). */
+static int all_once(unsigned long *got, size_t n, unsigned long messages)
+{
+	if (n != messages)
+		return 0;
+	qsort(got, n, sizeof(*got), cmp_ul);
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != i + 1)
+			return 0;
+	return 1;
 }
 
 /* bigbox: after a tagged OK, check what the command returned */
@@ -168,6 +215,15 @@ void big_verify(struct conn *c)
 			errmsg("conn %d: SEARCH BODY gave %zu messages, want %zu (or different ones)",
 			       c->id, c->nfound, expect.nbody_seqs);
 		break;
+	case C_SORT_ARRIVAL:
+	case C_SORT_SUBJECT:
+	case C_SORT_DATE:
+	case C_THREAD_REFS:
+		ok = all_once(c->found, c->nfound, expect.messages);
+		if (!ok)
+			errmsg("conn %d: %s gave %zu numbers, want each of 1..%lu once", c->id,
+			       cmd_names[c->cur], c->nfound, expect.messages);
+		break;
 	default:
 		return;
 	}
@@ -187,6 +243,10 @@ void big_parse_ops(const char *list)
 		else if (!strcmp(t, "FETCH")) op = C_FETCH_ALL;
 		else if (!strcmp(t, "SEARCH_HEADER")) op = C_SEARCH_HDR;
 		else if (!strcmp(t, "SEARCH_BODY")) op = C_SEARCH_BODY;
+		else if (!strcmp(t, "SORT_ARRIVAL")) op = C_SORT_ARRIVAL;
+		else if (!strcmp(t, "SORT_SUBJECT")) op = C_SORT_SUBJECT;
+		else if (!strcmp(t, "SORT_DATE")) op = C_SORT_DATE;
+		else if (!strcmp(t, "THREAD_REFERENCES")) op = C_THREAD_REFS;
 		else {
 			fprintf(stderr, "loadgen: unknown bigbox op %s\n", t);
 			exit(2);

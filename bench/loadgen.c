@@ -62,7 +62,8 @@ const char *cmd_names[C_NCMDS] = {
 	"STORE", "EXPUNGE", "LOGOUT", "NOOP", "STATUS", "IDLE",
 	"FETCH_ALL_UID_FLAGS", "UID_SEARCH_SUBJECT", "SEARCH_BODY",
 	"LIST", "FETCH_WINDOW", "STORE_FLAG", "CREATE", "DELETE",
-	"LHLO", "ENVELOPE", "DATA", "QUIT"
+	"LHLO", "ENVELOPE", "DATA", "QUIT",
+	"SORT_ARRIVAL", "SORT_SUBJECT", "SORT_DATE", "THREAD_REFERENCES"
 };
 
 #define MAX_SAMPLES 2000000
@@ -600,7 +601,8 @@ static void __attribute__((noreturn)) usage(void)
 		"       [--pass-fmt pw-bench%%02d] [--user-pick random|client] [--corpus DIR]\n"
 		"       [--max-sessions N] [--hold-interval S] [--ready-file F] [--fetch-max N]\n"
 		"       [--append-box NAME] [--timeout S] [--tls --tls-ca CERT.pem]\n"
-		"       [--big-ops STATUS,SELECT,FETCH,SEARCH_HEADER,SEARCH_BODY --bigbox-expect F]\n"
+		"       [--big-ops STATUS,SELECT,FETCH,SEARCH_HEADER,SEARCH_BODY,SORT_ARRIVAL,\n"
+		"                  SORT_SUBJECT,SORT_DATE,THREAD_REFERENCES --bigbox-expect F]\n"
 		"       [--scram] [--lmtp-detail NAME] [--lmtp-domain D] [--lmtp-rcpt2 PERCENT] [-v]\n"
 		"--scram: log in with AUTHENTICATE SCRAM-SHA-256 (the server's signature checked)\n"
 		"--user-pick client: client i is always user i mod N (100 clients on 50 users:\n"

@@ -41,10 +41,10 @@ static int read_msg(void *arg, uint32_t uid, int header_only, struct buf *out, s
 
 /* Decide every message of the view: the backend first (it may answer
  * from its own indexes or caches), then the evaluator for what it left
- * open. Matches go to res (seqs, or UIDs when by_uid) and uids. */
+ * open. Matches go to seqs and uids, ascending. */
 static int search_all(struct mailbox *mb, const struct search_program *prog,
-		      struct search_ctx *ctx, struct arena *a, int by_uid, uint32_t *res,
-		      uint32_t *uids, size_t *n, struct error *err)
+		      struct search_ctx *ctx, struct arena *a, uint32_t *seqs, uint32_t *uids,
+		      size_t *n, struct error *err)
 {
 	uint8_t *decided = arena_alloc(a, ctx->count ? ctx->count : 1);
 	int pushed = mailbox_search(mb, prog, ctx, decided, err);
@@ -61,18 +61,47 @@ static int search_all(struct mailbox *mb, const struct search_program *prog,
 				return -1;
 		}
 		if (r == BM_YES) {
-			uint32_t uid = mailbox_uid(mb, seq);
-			res[*n] = by_uid ? uid : seq;
-			uids[*n] = uid;
+			seqs[*n] = seq;
+			uids[*n] = mailbox_uid(mb, seq);
 			(*n)++;
 		}
 	}
 	return 0;
 }
 
+int search_collect(struct session *s, struct search_program *prog, const char *name,
+		   uint32_t **seqs, uint32_t **uids, size_t *n, struct error *err)
+{
+	struct wsession *ws = wsession_of(s);
+	struct search_ctx ctx;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.kwnames = NULL;
+	ctx.nkwnames = mailbox_keywords(ws->mb, &ctx.kwnames);
+	ctx.saved = ws->saved;
+	ctx.nsaved = ws->nsaved;
+	ctx.count = mailbox_count(ws->mb);
+	ctx.maxuid = ctx.count ? mailbox_uid(ws->mb, ctx.count) : 0;
+	ctx.no_recent = (s->enabled & EN_IMAP4REV2) != 0;
+	ctx.read = read_msg;
+	ctx.read_arg = ws->mb;
+	search_prepare(prog, &ctx);
+	*seqs = arena_alloc(s->arena, (ctx.count ? ctx.count : 1) * sizeof(uint32_t));
+	*uids = arena_alloc(s->arena, (ctx.count ? ctx.count : 1) * sizeof(uint32_t));
+	*n = 0;
+	rc = search_all(ws->mb, prog, &ctx, s->arena, *seqs, *uids, n, err);
+	if (rc == 0 && (ctx.messages_read || ctx.fields_read))
+		log_debug("%s: %u messages, %zu read (%llu bytes), %zu by header fields, %zu found",
+			  name, ctx.count, ctx.messages_read, (unsigned long long)ctx.bytes_read,
+			  ctx.fields_read, *n);
+	search_ctx_free(&ctx);
+	return rc;
+}
+
 /* The highest MODSEQ of the messages a result returns (RFC 7162 3.1.5,
  * 3.1.10): with only MIN and/or MAX asked, just those; 0 if none. */
-static uint64_t results_modseq(struct mailbox *mb, unsigned ret, const uint32_t *uids, size_t n)
+uint64_t search_results_modseq(struct mailbox *mb, unsigned ret, const uint32_t *uids, size_t n)
 {
 	uint64_t hi = 0;
 	int ends_only = (ret & (SR_MIN | SR_MAX)) && !(ret & (SR_ALL | SR_COUNT));
@@ -157,7 +186,8 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 {
 	struct wsession *ws = wsession_of(s);
 	struct search_program prog;
-	struct search_ctx ctx;
+	uint32_t *seqs, *uids, *res;
+	size_t n;
 	const char *errmsg = "Invalid SEARCH arguments";
 	struct error err;
 	const char *name = by_uid ? "UID SEARCH" : "SEARCH";
@@ -182,38 +212,17 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 
 	if (prog.uses_modseq && condstore_require(ws, cmd) < 0)
 		return;
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.kwnames = NULL;
-	ctx.nkwnames = mailbox_keywords(ws->mb, &ctx.kwnames);
-	ctx.saved = ws->saved;
-	ctx.nsaved = ws->nsaved;
-	ctx.count = mailbox_count(ws->mb);
-	ctx.maxuid = ctx.count ? mailbox_uid(ws->mb, ctx.count) : 0;
-	ctx.no_recent = (s->enabled & EN_IMAP4REV2) != 0;
-	ctx.read = read_msg;
-	ctx.read_arg = ws->mb;
-	search_prepare(&prog, &ctx);
-
-	uint32_t *res = arena_alloc(s->arena, (ctx.count ? ctx.count : 1) * sizeof(uint32_t));
-	uint32_t *uids = by_uid ? res : arena_alloc(s->arena, (ctx.count ? ctx.count : 1) *
-							      sizeof(uint32_t));
-	size_t n = 0;
-	if (search_all(ws->mb, &prog, &ctx, s->arena, by_uid, res, uids, &n, &err) < 0) {
-		search_ctx_free(&ctx);
+	if (search_collect(s, &prog, name, &seqs, &uids, &n, &err) < 0) {
 		if (prog.ret & SR_SAVE)
 			saved_set(ws, NULL, 0);
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
-	if (ctx.messages_read || ctx.fields_read)
-		log_debug("%s: %u messages, %zu read (%llu bytes), %zu by header fields, %zu found",
-			  name, ctx.count, ctx.messages_read, (unsigned long long)ctx.bytes_read,
-			  ctx.fields_read, n);
-	search_ctx_free(&ctx);
+	res = by_uid ? uids : seqs;
 	if (prog.ret & SR_SAVE)
 		save_result(ws, prog.ret, uids, n);
 	write_results(s, cmd, &prog, by_uid, res, n,
-		      prog.uses_modseq ? results_modseq(ws->mb, ret_of(&prog, s), uids, n) : 0);
+		      prog.uses_modseq ? search_results_modseq(ws->mb, ret_of(&prog, s), uids, n) : 0);
 	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", name);
 }
 

@@ -316,6 +316,10 @@ void cmd_uid(struct session *s, const struct imap_cmd *cmd)
 		fetch_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "SEARCH") == 0)
 		search_run(s, cmd, 1, 1);
+	else if (strcasecmp(sub->str, "SORT") == 0)
+		sort_run(s, cmd, 1, 1);
+	else if (strcasecmp(sub->str, "THREAD") == 0)
+		thread_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "STORE") == 0)
 		store_run(s, cmd, 1, 1);
 	else if (strcasecmp(sub->str, "COPY") == 0)
@@ -380,5 +384,7 @@ const struct command worker_commands[] = {
 	{ "NOTIFY", ST_AUTHED, cmd_notify, NULL },
 	/* REPLACE (RFC 8508) */
 	{ "REPLACE", ST_SELECTED, cmd_replace, replace_literal },
+	{ "SORT", ST_SELECTED, cmd_sort, NULL },
+	{ "THREAD", ST_SELECTED, cmd_thread, NULL },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

@@ -194,6 +194,22 @@ void cmd_setquota(struct session *s, const struct imap_cmd *cmd);
 void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 /* Forget the saved search result ("$" becomes empty). */
 void search_saved_reset(struct wsession *ws);
+/* Run a parsed search program over the selected view: the matching
+ * messages, ascending, as sequence numbers and UIDs (in the command's
+ * arena). 0, or -1 with err. name is for the log. */
+int search_collect(struct session *s, struct search_program *prog, const char *name,
+		   uint32_t **seqs, uint32_t **uids, size_t *n, struct error *err);
+
+/* The highest MODSEQ of the messages a result returns (RFC 7162 3.1.5;
+ * with only MIN and/or MAX asked, of uids[0] and uids[n - 1]); 0 if none. */
+uint64_t search_results_modseq(struct mailbox *mb, unsigned ret, const uint32_t *uids, size_t n);
+
+/* cmd_sort.c / cmd_thread.c: SORT, THREAD (RFC 5256, 5957) and ESORT
+ * (RFC 5267); UID SORT / UID THREAD with by_uid and args from argi. */
+void cmd_sort(struct session *s, const struct imap_cmd *cmd);
+void sort_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
+void cmd_thread(struct session *s, const struct imap_cmd *cmd);
+void thread_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int move, size_t argi);
 /* FETCH/STORE with a flag saying whether the set is UIDs. */
 void fetch_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);

@@ -217,7 +217,9 @@ static const char *capability_fixed(void)
 	       "OBJECTID SAVEDATE PREVIEW WITHIN "
 	       "QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE "
 	       "METADATA METADATA-SERVER "
-	       "NOTIFY MULTIAPPEND REPLACE";
+	       "NOTIFY MULTIAPPEND REPLACE "
+	       "SORT SORT=DISPLAY ESORT "
+	       "THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS";
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)

@@ -378,6 +378,20 @@ static int f_metadata_renamed(struct store *fs, const char *from, const char *to
 	if (fs->inner->metadata_renamed == NULL)
 		return 0;
 	return fs->inner->metadata_renamed(fs->st, from, to, copy, err);
+/* SORT/THREAD */
+static int f_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
+{
+	if (fail(mb->fs, "sort_fields", err))
+		return -1;
+	if (mb->fs->inner->sort_fields == NULL)
+		return 2;
+	return mb->fs->inner->sort_fields(mb->mb, uid, out, err);
+}
+
+static void f_sort_fields_done(struct mailbox *mb)
+{
+	if (mb->fs->inner->sort_fields_done)
+		mb->fs->inner->sort_fields_done(mb->mb);
 }
 
 const struct backend_ops fail_backend_ops = {
@@ -421,4 +435,7 @@ const struct backend_ops fail_backend_ops = {
 	.watch_changes = f_watch_changes,
 	/* MULTIAPPEND */
 	.append_finish_group = f_append_finish_group,
+	/* SORT/THREAD */
+	.sort_fields = f_sort_fields,
+	.sort_fields_done = f_sort_fields_done,
 };

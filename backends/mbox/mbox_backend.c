@@ -62,4 +62,7 @@ const struct backend_ops mbox_backend_ops = {
 	.watch_changes = mbox_watch_changes,
 	/* MULTIAPPEND */
 	.append_finish_group = mbox_append_stream_finish_group,
+	/* SORT/THREAD: the header-field cache */
+	.sort_fields = mbox_header_fields,
+	.sort_fields_done = mbox_header_fields_done,
 };

@@ -1,6 +1,7 @@
 /* The header-field cache: what a header SEARCH (FROM, TO, CC, BCC,
- * SUBJECT, SENT*, HEADER on those fields) needs of each message, kept
- * beside the index so that a search after the first reads no message.
+ * SUBJECT, SENT*, HEADER on those fields), SORT and THREAD (References:
+ * too) need of each message, kept beside the index so that a search
+ * after the first reads no message.
  *
  * Trust: entries belong to one lineage of the mailbox file (mbox_scan.
  * lineage, carried by the index): the file as an earlier scan saw it,
@@ -26,6 +27,7 @@
 #include "../../lib/xmalloc.h"
 #include "../../mail/message.h"
 #include "../../mail/search.h"
+#include "../../mail/sort.h"
 #include "mbox_private.h"
 
 #define FC_MAX_ENTRY 65536   /* fields of one message larger than this are not kept */
@@ -52,18 +54,7 @@ struct mbox_fcache {
 
 void mbox_fields_extract(const char *msg, size_t len, struct buf *out)
 {
-	const char *p = msg, *end = msg + len;
-	struct mail_hfield f;
-	size_t n = 0;
-
-	/* The same fields, counted the same way, as SEARCH looks at. */
-	while (n++ < MAIL_SEARCH_FIELDS_MAX && mail_hfield_next(&p, end, &f)) {
-		if (!mail_envelope_field(f.name, f.name_len))
-			continue;
-		buf_append(out, f.name, (size_t)(f.raw_end - f.name));
-		if (f.raw_end[-1] != '\n')
-			buf_append_str(out, f.raw_end[-1] == '\r' ? "\n" : "\r\n");
-	}
+	mail_sort_fields_extract(msg, len, out);
 }
 
 static void drop_new(struct mbox_fcache *fc)

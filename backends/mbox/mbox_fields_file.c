@@ -19,7 +19,7 @@
 #include "mbox_private.h"
 
 #define FC_MAGIC "HVNFLDC\n"
-#define FC_VERSION 1
+#define FC_VERSION 2   /* 2: References: kept too (THREAD); a 1 is rebuilt */
 
 struct fc_hdr {
 	char magic[8];

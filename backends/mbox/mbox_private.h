@@ -572,8 +572,9 @@ struct mbox_vmsg *mbox_view_find(struct mailbox *mb, uint32_t uid);
 void mbox_view_gone(struct mailbox *mb, uint32_t uid);
 void mbox_view_own_modseq(struct mailbox *mb, uint64_t modseq);
 
-/* mbox_fields.c: the header-field cache (backend_ops.header_fields) */
-/* The fields of mail_envelope_fields of message uid's top-level header,
+/* mbox_fields.c: the header-field cache (backend_ops.sort_fields) */
+/* The fields of mail_envelope_fields and mail_thread_field (References)
+ * of message uid's top-level header,
  * appended to out: every occurrence among the first MAIL_SEARCH_FIELDS_MAX
  * fields, as written, in message order, then an empty line; from the
  * header-field cache when it has the message, else extracted and
@@ -588,8 +589,8 @@ int mbox_search(struct mailbox *mb, const struct search_program *p, struct searc
 void mbox_fields_free(struct mailbox *mb);
 /* Of the last run: fields given from the cache, and messages read. */
 void mbox_fields_stats(struct mailbox *mb, size_t *hits, size_t *misses);
-/* The fields of mail_envelope_fields in a message (IMAP form), as
- * header_fields() gives them, without the final empty line. */
+/* The fields of mail_envelope_fields and References in a message (IMAP
+ * form), as mbox_header_fields() gives them, without the final empty line. */
 void mbox_fields_extract(const char *msg, size_t len, struct buf *out);
 
 /* mbox_fields_file.c: its file format */

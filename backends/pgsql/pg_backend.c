@@ -183,4 +183,7 @@ const struct backend_ops pgsql_backend_ops = {
 	.watch_changes = pg_watch_changes,
 	/* MULTIAPPEND */
 	.append_finish_group = pg_append_finish_group,
+	/* SORT/THREAD */
+	.sort_fields = pg_sort_fields,
+	.sort_fields_done = pg_sort_fields_done,
 };

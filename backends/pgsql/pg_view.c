@@ -98,6 +98,7 @@ void pg_mailbox_close(struct mailbox *mb)
 {
 	view_unlink(mb);
 	pg_ahead_drop(mb);
+	pg_sort_fields_done(mb);
 	for (size_t i = 0; i < mb->nkwnames; i++)
 		free(mb->kwnames[i]);
 	free(mb->kwnames);

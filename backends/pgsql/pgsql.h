@@ -84,6 +84,9 @@ struct mailbox {
 	uint32_t body_uid;
 	int64_t body_id;
 	uint64_t body_size;
+	/* SORT/THREAD: the batch of header prefixes being read (pg_sort.c) */
+	PGresult *sort_rows;
+	int sort_next;
 };
 
 /* pg_backend.c */
@@ -197,6 +200,10 @@ int pg_copy(struct mailbox *mb, const uint32_t *uids, size_t n, const char *dest
 int pg_notify_fd(struct mailbox *mb);
 /* The listening connection's socket (LISTEN issued first), or -1. */
 int pg_listen_fd(struct store *st);
+
+/* pg_sort.c: backend_ops.sort_fields */
+int pg_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+void pg_sort_fields_done(struct mailbox *mb);
 /* Read what the listener has (the hints themselves are not needed: every
  * sync asks the database what changed). */
 void pg_listen_drain(struct store *st);

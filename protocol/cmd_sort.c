@@ -1,0 +1,139 @@
+/* SORT and UID SORT (RFC 5256 section 3) with the DISPLAYFROM and
+ * DISPLAYTO keys (RFC 5957) and ESORT's result options (RFC 5267
+ * section 3: MIN, MAX, ALL, COUNT in sort order, as an ESEARCH response).
+ *
+ * The arguments are parsed in sort_parse.c, the messages come from
+ * SEARCH's machinery and their keys from sort_msgs.c; here they are
+ * ordered, ties broken by sequence number. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/buf.h"
+#include "sort_msgs.h"
+
+static int cmp_num(uint64_t a, uint64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int cmp_key(enum sort_key key, const struct sort_msg *a, const struct sort_msg *b)
+{
+	switch (key) {
+	case SORTK_ARRIVAL:
+		return a->arrival < b->arrival ? -1 : a->arrival > b->arrival;
+	case SORTK_CC:
+		return strcmp(a->k.cc, b->k.cc);
+	case SORTK_DATE:
+		return a->k.date < b->k.date ? -1 : a->k.date > b->k.date;
+	case SORTK_FROM:
+		return strcmp(a->k.from, b->k.from);
+	case SORTK_SIZE:
+		return cmp_num(a->size, b->size);
+	case SORTK_SUBJECT:
+		return strcmp(a->k.subject, b->k.subject);
+	case SORTK_TO:
+		return strcmp(a->k.to, b->k.to);
+	case SORTK_DISPLAYFROM:
+		return strcmp(a->k.dfrom, b->k.dfrom);
+	case SORTK_DISPLAYTO:
+		return strcmp(a->k.dto, b->k.dto);
+	}
+	return 0;
+}
+
+static int sort_cmp(const void *x, const void *y, void *arg)
+{
+	const struct sort_spec *sp = arg;
+	const struct sort_msg *a = x, *b = y;
+
+	for (size_t i = 0; i < sp->n; i++) {
+		int r = cmp_key(sp->c[i].key, a, b);
+		if (r)
+			return sp->c[i].reverse ? -r : r;
+	}
+	/* RFC 5256: the sequence number decides last, never reversed. */
+	return cmp_num(a->seq, b->seq);
+}
+
+/* A sequence-set in the given order, ranges only where numbers ascend
+ * by one (RFC 5267 section 3.2). */
+static void sort_write_ordered_set(struct buf *b, const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && v[j + 1] == v[j] + 1)
+			j++;
+		buf_printf(b, i ? ",%u" : "%u", v[i]);
+		if (j > i)
+			buf_printf(b, ":%u", v[j]);
+		i = j + 1;
+	}
+}
+
+/* res: the numbers to show, in sort order; modseq: RFC 7162 3.1.5's, or 0. */
+static void sort_write(struct session *s, const struct imap_cmd *cmd, int by_uid,
+		       const struct search_program *prog, const uint32_t *res, size_t n,
+		       uint64_t modseq)
+{
+	struct buf b = BUF_INIT;
+
+	if (!prog->has_return) {
+		buf_append_str(&b, "* SORT");
+		for (size_t i = 0; i < n; i++)
+			buf_printf(&b, " %u", res[i]);
+		if (modseq)
+			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)modseq);
+	} else {
+		buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", cmd->tag, by_uid ? " UID" : "");
+		if ((prog->ret & SR_MIN) && n)
+			buf_printf(&b, " MIN %u", res[0]);
+		if ((prog->ret & SR_MAX) && n)
+			buf_printf(&b, " MAX %u", res[n - 1]);
+		if ((prog->ret & SR_ALL) && n) {
+			buf_append_str(&b, " ALL ");
+			sort_write_ordered_set(&b, res, n);
+		}
+		if (prog->ret & SR_COUNT)
+			buf_printf(&b, " COUNT %zu", n);
+		if (modseq)
+			buf_printf(&b, " MODSEQ %llu", (unsigned long long)modseq);
+	}
+	buf_append(&b, "\r\n", 2);
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+void sort_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi)
+{
+	const char *name = by_uid ? "UID SORT" : "SORT", *why = "Invalid arguments";
+	struct search_program prog;
+	struct sort_spec sp;
+	struct sort_msg *v;
+	uint32_t *seqs, *uids;
+	size_t n;
+	struct error err;
+	enum search_status st = sort_parse(s->arena, cmd->args + argi, cmd->nargs - argi, &sp,
+					   &prog, &why);
+
+	if (sort_msgs_search(s, cmd, name, st, why, &prog, &seqs, &uids, &n) < 0)
+		return;
+	if (sort_msgs_keys(s, sp.need, seqs, n, &v, &err) < 0) {
+		session_tagged_error(s, cmd->tag, &err);
+		return;
+	}
+	qsort_r(v, n, sizeof(*v), sort_cmp, &sp);
+	for (size_t i = 0; i < n; i++) {
+		seqs[i] = by_uid ? v[i].uid : v[i].seq;
+		uids[i] = v[i].uid;
+	}
+	sort_write(s, cmd, by_uid, &prog, seqs, n,
+		   prog.uses_modseq ? search_results_modseq(wsession_of(s)->mb,
+							    prog.has_return ? prog.ret : SR_ALL,
+							    uids, n) : 0);
+	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", name);
+}
+
+void cmd_sort(struct session *s, const struct imap_cmd *cmd)
+{
+	sort_run(s, cmd, 0, 0);
+}

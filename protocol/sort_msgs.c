@@ -1,0 +1,82 @@
+/* SORT and THREAD: the messages a search finds and what they sort by.
+ *
+ * The search is SEARCH's own (backend push-down, evaluator; the parse in
+ * sort_parse.c is SEARCH's parser too).
+ * The keys come from the header fields the store keeps
+ * (mailbox_sort_fields: the mbox field cache, References: included)
+ * when it keeps them, else from the message's header. */
+#include <string.h>
+
+#include "../lib/log.h"
+#include "sort_msgs.h"
+
+int sort_msgs_search(struct session *s, const struct imap_cmd *cmd, const char *name,
+		     enum search_status st, const char *why, struct search_program *prog,
+		     uint32_t **seqs, uint32_t **uids, size_t *n)
+{
+	struct error err;
+
+	switch (st) {
+	case SEARCH_OK:
+		break;
+	case SEARCH_BAD:
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s: %s", name, why);
+		return -1;
+	case SEARCH_LIMIT:
+		session_tagged(s, cmd->tag, "BAD", "LIMIT", "%s: %s", name, why);
+		return -1;
+	case SEARCH_BADCHARSET:
+		session_tagged(s, cmd->tag, "NO", "BADCHARSET (UTF-8 US-ASCII)", "%s: %s", name,
+			       why);
+		return -1;
+	}
+	if (prog->uses_modseq && condstore_require(wsession_of(s), cmd) < 0)
+		return -1;
+	if (search_collect(s, prog, name, seqs, uids, n, &err) < 0) {
+		session_tagged_error(s, cmd->tag, &err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Message uid's header fields into hb: the store's, else its header. */
+static int sort_msgs_header(struct mailbox *mb, uint32_t uid, unsigned need, struct buf *hb,
+			    size_t *hlen, struct error *err)
+{
+	int rc = mailbox_sort_fields(mb, uid, hb, err);
+
+	if (rc == 2)
+		rc = wsession_read_message(mb, uid, 1, hb, err);
+	if (rc == 0 && hb->len > 0)
+		mail_header_block(hb->data, hb->len, hlen);
+	return rc;
+}
+
+int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_t n,
+		   struct sort_msg **out, struct error *err)
+{
+	struct mailbox *mb = wsession_of(s)->mb;
+	struct sort_msg *v = arena_alloc(s->arena, (n ? n : 1) * sizeof(*v));
+	struct buf hb = BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		const struct msg_meta *m = mailbox_meta(mb, seqs[i]);
+		size_t hlen = 0;
+		v[i].seq = seqs[i];
+		v[i].uid = m->uid;
+		v[i].arrival = m->internaldate;
+		v[i].size = m->size;
+		buf_reset(&hb);
+		rc = need ? sort_msgs_header(mb, m->uid, need, &hb, &hlen, err) : 1;
+		/* Gone meanwhile, or nothing needed: sorts as having no fields. */
+		mail_sort_keys_parse(s->arena, rc == 0 ? hb.data : "", rc == 0 ? hlen : 0, &v[i].k);
+		if (v[i].k.date == INT64_MIN)
+			v[i].k.date = m->internaldate;
+	}
+	if (need)
+		mailbox_sort_fields_done(mb);
+	buf_free(&hb);
+	*out = v;
+	return rc < 0 ? -1 : 0;
+}
