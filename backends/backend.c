@@ -723,6 +723,20 @@ int store_quota_get(struct store *st, struct store_quota *out, struct error *err
 	}
 	if (be->quota_get(st, out, err) < 0) {
 		log_warn("quota of the store: %s", err->msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* (written so that nothing overflows, whatever the client announced) */
+int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t messages)
+{
+	return (q->limit_bytes && (bytes > q->limit_bytes ||
+				   q->used_bytes > q->limit_bytes - bytes)) ||
+	       (q->limit_messages && (messages > q->limit_messages ||
+				      q->used_messages > q->limit_messages - messages));
+}
+
 /* ---- METADATA ------------------------------------------------------------------ */
 
 /* Length of the /private or /shared that entry begins with, or 0. */
@@ -769,13 +783,6 @@ int store_metadata_entry_check(const char *entry, int root, struct error *err)
 	return 0;
 }
 
-/* (written so that nothing overflows, whatever the client announced) */
-int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t messages)
-{
-	return (q->limit_bytes && (bytes > q->limit_bytes ||
-				   q->used_bytes > q->limit_bytes - bytes)) ||
-	       (q->limit_messages && (messages > q->limit_messages ||
-				      q->used_messages > q->limit_messages - messages));
 static int metadata_usable(const char *mailbox, struct error *err)
 {
 	if (be->metadata_list == NULL || be->metadata_set == NULL) {

@@ -337,6 +337,8 @@ static int f_quota_get(struct store *fs, struct store_quota *out, struct error *
 		return -1;
 	}
 	return fs->inner->quota_get(fs->st, out, err);
+}
+
 /* ---- METADATA (RFC 5464) ---- */
 
 static int f_metadata_inner(const struct store *fs, const char *op, struct error *err)
@@ -378,6 +380,8 @@ static int f_metadata_renamed(struct store *fs, const char *from, const char *to
 	if (fs->inner->metadata_renamed == NULL)
 		return 0;
 	return fs->inner->metadata_renamed(fs->st, from, to, copy, err);
+}
+
 /* SORT/THREAD */
 static int f_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
 {
