@@ -58,6 +58,8 @@ enum admin_status admin_mailbox_list(const struct admin_opts *o, int argc, char 
 enum admin_status admin_mailbox_status(const struct admin_opts *o, int argc, char **argv);
 enum admin_status admin_mailbox_create(const struct admin_opts *o, int argc, char **argv);
 enum admin_status admin_mailbox_delete(const struct admin_opts *o, int argc, char **argv);
+/* quota USER (quota.c) */
+enum admin_status admin_quota(const struct admin_opts *o, int argc, char **argv);
 /* import USER SOURCE [-m DEST] [-f] (import.c) */
 enum admin_status admin_import(const struct admin_opts *o, int argc, char **argv);
 /* reindex USER [MAILBOX] (reindex.c) */

@@ -41,6 +41,7 @@ static const struct admin_cmd commands[] = {
 	{ "mailbox create", "USER MAILBOX", admin_mailbox_create },
 	{ "mailbox delete", "USER MAILBOX", admin_mailbox_delete },
 	{ "reindex", "USER [MAILBOX]", admin_reindex },
+	{ "quota", "USER", admin_quota },
 	{ "import", "USER SOURCE [-m DEST] [-f]", admin_import },
 	{ "export", "USER DEST", admin_export },
 };

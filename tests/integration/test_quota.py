@@ -295,3 +295,56 @@ def test_mbox_limit_from_the_sql_record(mbox_sql_passdb, backend):
     d = Session(h, user="dave")
     assert getquota(d) == {"MESSAGE": (0, 50)}
     d.close()
+
+
+@only_backends("mbox")
+def test_mbox_usage_sees_what_an_mda_wrote(haven_factory):
+    """The usage remembered per mailbox follows its file: mail an MDA
+    appends to the spool directly is counted at the next look, and
+    counts toward the limit (though the MDA itself is not held to it)."""
+    import os
+
+    import mda
+    h = limited(haven_factory, "quota_messages = 3")
+    s = Session(h)
+    s.append(b"INBOX", msg(2 * KIB, 1))
+    assert getquota(s) == {"MESSAGE": (1, 3)}
+    inbox = os.path.join(h.home_root, "alice", "INBOX")
+    for i in (2, 3):
+        mda.deliver(inbox, msg(2 * KIB, i))
+    assert getquota(s) == {"MESSAGE": (3, 3)}
+    assert b"[OVERQUOTA]" in s.no(b"APPEND INBOX {100+}\r\n" + msg(100))
+    s.ok(b"SELECT INBOX")
+    s.ok(b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    s.ok(b"EXPUNGE")
+    assert getquota(s) == {"MESSAGE": (2, 3)}
+    s.append(b"INBOX", msg(100))
+    s.close()
+
+
+def test_haven_admin_quota(haven_factory):
+    """haven-admin quota USER: what GETQUOTA says, in bytes."""
+    import os
+    import subprocess
+
+    from conftest import BUILD
+    admin = os.path.join(BUILD, "haven-admin")
+    if not os.path.exists(admin):
+        pytest.skip("haven-admin not built")
+
+    def run(*args, rc=0):
+        r = subprocess.run([admin, "-c", h.conf, "quota"] + list(args), capture_output=True,
+                           text=True, timeout=120)
+        check_sanitizers(r.stderr)
+        assert r.returncode == rc, (r.stdout, r.stderr)
+        return r
+
+    h = limited(haven_factory, "quota_messages = 10")
+    s = Session(h)
+    s.append(b"INBOX", msg(3000, 1))
+    s.append(b"INBOX", msg(1500, 2))
+    assert run("alice").stdout == "storage 4500 unlimited\nmessages 2 10\n"
+    assert getquota(s) == {"MESSAGE": (2, 10)}
+    s.close()
+    assert "no such user" in run("nobody-here", rc=1).stderr
+    run(rc=2)

@@ -207,12 +207,35 @@ static void test_uid_to_seq_any_order(void **state)
 	mailbox_close(mb);
 }
 
+/* The quota test at its edges: the limit itself may be reached, not
+ * passed; a resource without a limit never refuses; a size a client
+ * announces near 2^64 does not wrap around into "fits". */
+static void test_quota_exceeded_edges(void **state)
+{
+	struct store_quota q = { .used_bytes = 900, .used_messages = 9, .limit_bytes = 1000,
+				 .limit_messages = 10 };
+	struct store_quota none = { .used_bytes = 1u << 30, .used_messages = 1u << 30 };
+
+	(void)state;
+	assert_false(store_quota_exceeded(&q, 100, 1));
+	assert_true(store_quota_exceeded(&q, 101, 1));
+	assert_true(store_quota_exceeded(&q, 0, 2));
+	assert_true(store_quota_exceeded(&q, UINT64_MAX, 1));
+	assert_true(store_quota_exceeded(&q, UINT64_MAX - 899, 0));
+	assert_false(store_quota_exceeded(&none, UINT64_MAX, UINT64_MAX));
+	q.limit_messages = 0;
+	assert_false(store_quota_exceeded(&q, 100, 1000));
+	q.used_bytes = 2000;   /* over already (a limit lowered): nothing more */
+	assert_true(store_quota_exceeded(&q, 0, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_settings_checked_where_declared),
 		cmocka_unit_test_setup_teardown(test_append_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uid_to_seq_any_order, setup, teardown),
+		cmocka_unit_test(test_quota_exceeded_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
