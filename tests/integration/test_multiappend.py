@@ -142,9 +142,9 @@ def test_a_later_literal_over_the_limit_stores_none(haven_factory):
     m = simple_msg(1)
     s.send(b"t1 APPEND INBOX " + lit(m) + b" {30000}\r\n")
     last = s.until(b"t1")[-1]
-    # RFC 7888 section 5 (what a LITERAL+ server does with a literal it
-    # will not take): skipped unread, BAD [TOOBIG], the session goes on
-    assert last.startswith(b"t1 BAD [TOOBIG] "), last
+    # Refused before a byte of it is sent: over APPENDLIMIT (max_literal),
+    # which RFC 7889 answers with NO [TOOBIG]; the session goes on
+    assert last.startswith(b"t1 NO [TOOBIG] "), last
     assert status(s) == before
 
 
