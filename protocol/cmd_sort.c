@@ -117,7 +117,7 @@ void sort_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t 
 
 	if (sort_msgs_search(s, cmd, name, st, why, &prog, &seqs, &uids, &n) < 0)
 		return;
-	if (sort_msgs_keys(s, sp.need, seqs, n, &v, &err) < 0) {
+	if (sort_msgs_keys(s, sp.need, seqs, &n, &v, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}

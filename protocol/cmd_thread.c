@@ -23,7 +23,7 @@ void thread_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 
 	if (sort_msgs_search(s, cmd, name, st, why, &prog, &seqs, &uids, &n) < 0)
 		return;
-	if (sort_msgs_keys(s, need, seqs, n, &v, &err) < 0) {
+	if (sort_msgs_keys(s, need, seqs, &n, &v, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}

@@ -52,31 +52,36 @@ static int sort_msgs_header(struct mailbox *mb, uint32_t uid, unsigned need, str
 	return rc;
 }
 
-int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_t n,
+int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_t *n,
 		   struct sort_msg **out, struct error *err)
 {
 	struct mailbox *mb = wsession_of(s)->mb;
-	struct sort_msg *v = arena_alloc(s->arena, (n ? n : 1) * sizeof(*v));
+	struct sort_msg *v = arena_alloc(s->arena, (*n ? *n : 1) * sizeof(*v));
 	struct buf hb = BUF_INIT;
+	size_t k = 0;
 	int rc = 0;
 
-	for (size_t i = 0; i < n && rc >= 0; i++) {
+	for (size_t i = 0; i < *n && rc >= 0; i++) {
 		const struct msg_meta *m = mailbox_meta(mb, seqs[i]);
 		size_t hlen = 0;
-		v[i].seq = seqs[i];
-		v[i].uid = m->uid;
-		v[i].arrival = m->internaldate;
-		v[i].size = m->size;
+		if (m == NULL)
+			continue;   /* gone: left out, as SEARCH leaves it out */
+		v[k].seq = seqs[i];
+		v[k].uid = m->uid;
+		v[k].arrival = m->internaldate;
+		v[k].size = m->size;
 		buf_reset(&hb);
 		rc = need ? sort_msgs_header(mb, m->uid, need, &hb, &hlen, err) : 1;
 		/* Gone meanwhile, or nothing needed: sorts as having no fields. */
-		mail_sort_keys_parse(s->arena, rc == 0 ? hb.data : "", rc == 0 ? hlen : 0, &v[i].k);
-		if (v[i].k.date == INT64_MIN)
-			v[i].k.date = m->internaldate;
+		mail_sort_keys_parse(s->arena, rc == 0 ? hb.data : "", rc == 0 ? hlen : 0, &v[k].k);
+		if (v[k].k.date == INT64_MIN)
+			v[k].k.date = m->internaldate;
+		k++;
 	}
 	if (need)
 		mailbox_sort_fields_done(mb);
 	buf_free(&hb);
 	*out = v;
+	*n = k;
 	return rc < 0 ? -1 : 0;
 }

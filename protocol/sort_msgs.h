@@ -25,8 +25,9 @@ int sort_msgs_search(struct session *s, const struct imap_cmd *cmd, const char *
 		     uint32_t **seqs, uint32_t **uids, size_t *n);
 
 /* The keys of the messages found (need: enum sort_need), in *out (the
- * command's arena). 0, or -1 with err. */
-int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_t n,
+ * command's arena); a message whose metadata cannot be had any more is
+ * left out (*n becomes how many remain). 0, or -1 with err. */
+int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_t *n,
 		   struct sort_msg **out, struct error *err);
 
 #endif

@@ -150,3 +150,21 @@ def test_metadata_gone_is_expunge_issued(faulty):
     failing(faulty)
     assert len(m.fetch("1:3", "(FLAGS)")[1]) == 3
     m.logout()
+
+
+def test_sort_and_thread_leave_out_what_looks_gone(faulty):
+    """SORT and THREAD on messages whose metadata cannot be had: left out,
+    as SEARCH leaves them out, and the session goes on (the worker used to
+    take a NULL for metadata)."""
+    m = seeded(faulty)
+    m.select("INBOX")
+    failing(faulty, "meta")
+    for cmd in (("SORT", "(SUBJECT)", "UTF-8", "ALL"), ("THREAD", "REFERENCES", "UTF-8", "ALL")):
+        typ, data = m._simple_command(*cmd)
+        assert typ == "OK", (cmd, data)
+        got = m.untagged_responses.pop(cmd[0], [None])
+        assert got in ([None], [b""]), (cmd, got)
+    failing(faulty)
+    typ, data = m._simple_command("SORT", "(REVERSE SUBJECT)", "UTF-8", "ALL")
+    assert typ == "OK" and m.untagged_responses.pop("SORT") == [b"3 2 1"]
+    m.logout()

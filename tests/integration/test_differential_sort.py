@@ -3,9 +3,13 @@ messages with tricky subjects (encoded words, nested Re:/Fwd:, blobs,
 "(fwd)" trailers, [fwd: ...] wrappers, case and accents), addresses (no
 display name, groups, encoded names, none at all), dates (zones, none,
 garbage) and References / In-Reply-To (chains, missing parents, loops,
-duplicate Message-IDs), sorted on every key and threaded by Haven (every
-store) and Debian's Dovecot (throwaway instance, Maildir); the untagged
-answers must be the same, byte for byte."""
+duplicate Message-IDs), sorted on every key and threaded (ORDEREDSUBJECT,
+REFERENCES, REFS) by Haven (every store) and Debian's Dovecot (throwaway
+instance, Maildir); the untagged answers must be the same, byte for byte.
+Haven folds as Dovecot does here: titlecase order ("[" after "Z"), a
+group's name as the first address, an undated message at its
+INTERNALDATE (RFC 5256 2.2 says the earliest date; Dovecot and Haven
+use the arrival time, which keeps such mail where the user expects it)."""
 import pytest
 
 from conftest import ALL_BACKENDS, Haven, check_sanitizers
@@ -62,6 +66,7 @@ COMMANDS = [b"SORT (%s) UTF-8 ALL" % k for k in (
     b"DISPLAYTO", b"REVERSE SUBJECT", b"SUBJECT REVERSE DATE", b"REVERSE FROM ARRIVAL")] + [
     b"UID SORT (DATE) UTF-8 ALL", b"SORT (SUBJECT) UTF-8 SUBJECT hello",
     b"THREAD ORDEREDSUBJECT UTF-8 ALL", b"THREAD REFERENCES UTF-8 ALL",
+    b"THREAD REFS UTF-8 ALL",
     b"UID THREAD REFERENCES UTF-8 SINCE 2-Jan-2024",
 ]
 
