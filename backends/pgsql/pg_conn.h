@@ -57,6 +57,11 @@ enum pg_stmt {
 	PS_NSTMTS
 };
 
+/* Columns of PS_SEARCH_ROWS read by number: the message's size and
+ * its first bytes (read by SEARCH's evaluator and by SORT's fields). */
+#define PG_SEARCH_ROWS_SIZE 6
+#define PG_SEARCH_ROWS_PREFIX 8
+
 /* Parameters of one call: text values, or binary for bytea. */
 #define PGP_MAX 20
 struct pgp {

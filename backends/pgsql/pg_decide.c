@@ -50,7 +50,8 @@ static int decide_row(struct mailbox *mb, const struct search_program *p,
 {
 	search_read_fn read = ctx->read;
 	void *arg = ctx->read_arg;
-	struct prefix pf = { PQgetvalue(r, i, 8), (size_t)PQgetlength(r, i, 8), 0, read, arg };
+	struct prefix pf = { PQgetvalue(r, i, PG_SEARCH_ROWS_PREFIX),
+			      (size_t)PQgetlength(r, i, PG_SEARCH_ROWS_PREFIX), 0, read, arg };
 	struct msg_meta m;
 	uint32_t seq;
 	int rc;

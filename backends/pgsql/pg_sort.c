@@ -71,9 +71,9 @@ int pg_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct err
 		if ((row = sort_row(mb, uid)) < 0)
 			return 1;   /* gone meanwhile */
 	}
-	p = PQgetvalue(mb->sort_rows, row, 7);
-	len = (size_t)PQgetlength(mb->sort_rows, row, 7);
-	if ((uint64_t)len != (uint64_t)pg_bin_int(mb->sort_rows, row, 6) &&
+	p = PQgetvalue(mb->sort_rows, row, PG_SEARCH_ROWS_PREFIX);
+	len = (size_t)PQgetlength(mb->sort_rows, row, PG_SEARCH_ROWS_PREFIX);
+	if ((uint64_t)len != (uint64_t)pg_bin_int(mb->sort_rows, row, PG_SEARCH_ROWS_SIZE) &&
 	    !memmem(p, len, "\n\r\n", 3) && !memmem(p, len, "\n\n", 2))
 		return 2;   /* the header goes on past the prefix */
 	mail_sort_fields_extract(p, len, out);
