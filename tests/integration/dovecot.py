@@ -129,3 +129,40 @@ def _has(user):
         return True
     except KeyError:
         return False
+
+
+class DovecotRaw:
+    """A running Dovecot as rfc9051_common.Session wants a server."""
+    backend = "mbox"
+
+    def __init__(self, d):
+        self.d = d
+
+    def raw(self):
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=20)
+        f = s.makefile("rb")
+        assert f.readline().startswith(b"* OK")
+        return s, f
+
+
+def dovecot_transcript(run_script, driver="maildir", extra=""):
+    """What run_script(server) returns against a throwaway Dovecot with
+    user alice (the differential tests' reference)."""
+    d = Dovecot({"alice": "pw-alice"}, driver=driver, extra=extra).start()
+    try:
+        return run_script(DovecotRaw(d))
+    finally:
+        d.stop()
+
+
+def haven_transcript(run_script, store, **kw):
+    """The same against a throwaway Haven on store, its log checked for
+    sanitizer reports."""
+    from conftest import Haven, check_sanitizers
+    h = Haven(users=("alice",), tls=False, backend=store, **kw).start()
+    try:
+        return run_script(h)
+    finally:
+        check_sanitizers(h.stop())
+        h.cleanup()
+

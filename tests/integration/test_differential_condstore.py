@@ -10,29 +10,16 @@ Mod-sequences the script needs (CHANGEDSINCE, UNCHANGEDSINCE, QRESYNC)
 are read from each server's own earlier answers, so each server is asked
 the same question in its own numbers."""
 import re
-import socket
 
 import pytest
 
-from conftest import ALL_BACKENDS, Haven, check_sanitizers
-from dovecot import Dovecot, available
+from conftest import ALL_BACKENDS
+import dovecot
+from dovecot import available
 from rfc9051_common import Session, expand_set, simple_msg
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs root and dovecot-imapd")
 
-
-class DovecotRaw:
-    """What rfc9051_common.Session needs of a server."""
-    backend = "mbox"
-
-    def __init__(self, d):
-        self.d = d
-
-    def raw(self):
-        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=20)
-        f = s.makefile("rb")
-        assert f.readline().startswith(b"* OK")
-        return s, f
 
 
 def parse_fetch(body):
@@ -152,21 +139,12 @@ def run_script(server):
 
 @pytest.fixture(scope="module")
 def dovecot_transcript():
-    d = Dovecot({"alice": "pw-alice"}, driver="maildir").start()
-    try:
-        yield run_script(DovecotRaw(d))
-    finally:
-        d.stop()
+    return dovecot.dovecot_transcript(run_script)
 
 
 @pytest.mark.parametrize("store", ALL_BACKENDS)
 def test_condstore_qresync_like_dovecot(store, dovecot_transcript):
-    h = Haven(users=("alice",), tls=False, backend=store).start()
-    try:
-        ours = run_script(h)
-    finally:
-        check_sanitizers(h.stop())
-        h.cleanup()
+    ours = dovecot.haven_transcript(run_script, store)
     diffs = [(cmd, theirs, mine) for (cmd, theirs), (_, mine) in zip(dovecot_transcript, ours)
              if theirs != mine]
     assert not diffs, "\n\n".join("%s\n dovecot: %r\n haven:   %r" % d for d in diffs)

@@ -7,29 +7,17 @@ does not offer OBJECTID (FETCH EMAILID is a BAD there), so that has no
 counterpart to compare with; every extension Dovecot advertises of the
 four, Haven must too."""
 import re
-import socket
 import time
 
 import pytest
 
-from conftest import ALL_BACKENDS, Haven, check_sanitizers
-from dovecot import Dovecot, available
+from conftest import ALL_BACKENDS
+import dovecot
+from dovecot import available
 from rfc9051_common import Session, simple_msg, untagged
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs root and dovecot-imapd")
 
-
-class DovecotRaw:
-    backend = "mbox"
-
-    def __init__(self, d):
-        self.d = d
-
-    def raw(self):
-        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=20)
-        f = s.makefile("rb")
-        assert f.readline().startswith(b"* OK")
-        return s, f
 
 
 PLAIN = [simple_msg(1), simple_msg(2, extra=b""),
@@ -68,21 +56,12 @@ def run_script(server):
 
 @pytest.fixture(scope="module")
 def dovecot_transcript():
-    d = Dovecot({"alice": "pw-alice"}, driver="maildir").start()
-    try:
-        yield run_script(DovecotRaw(d))
-    finally:
-        d.stop()
+    return dovecot.dovecot_transcript(run_script)
 
 
 @pytest.mark.parametrize("store", ALL_BACKENDS)
 def test_fetchext_like_dovecot(store, dovecot_transcript):
-    h = Haven(users=("alice",), tls=False, backend=store).start()
-    try:
-        ours = run_script(h)
-    finally:
-        check_sanitizers(h.stop())
-        h.cleanup()
+    ours = dovecot.haven_transcript(run_script, store)
     theirs = dict(dovecot_transcript)
     assert theirs.pop("caps") <= ours.pop("caps")
     diffs = {k: (v, ours[k]) for k, v in theirs.items() if ours[k] != v}

@@ -14,12 +14,11 @@ read-only; Dovecot lets a user write them), RENAME INBOX, and GETMETADATA
 with its options after the mailbox (as RFC 5464's examples send it:
 Haven takes it, Dovecot answers BAD)."""
 import re
-import socket
 
 import pytest
 
 from conftest import Haven, check_sanitizers
-from dovecot import Dovecot, available
+from dovecot import Dovecot, DovecotRaw, available
 from rfc9051_common import Session
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs root and dovecot-imapd")
@@ -67,18 +66,6 @@ SCRIPT = [
     b'GETMETADATA (DEPTH 2) INBOX /private/a',
 ]
 
-
-class DovecotRaw:
-    backend = "mbox"
-
-    def __init__(self, d):
-        self.d = d
-
-    def raw(self):
-        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=20)
-        f = s.makefile("rb")
-        assert f.readline().startswith(b"* OK")
-        return s, f
 
 
 TOKEN = re.compile(rb'\s*(NIL|"(?:[^"\\]|\\.)*"|~?\{\d+\}\r\n|[^\s()]+)')

@@ -12,10 +12,10 @@ INTERNALDATE (RFC 5256 2.2 says the earliest date; Dovecot and Haven
 use the arrival time, which keeps such mail where the user expects it)."""
 import pytest
 
-from conftest import ALL_BACKENDS, Haven, check_sanitizers
-from dovecot import Dovecot, available
+from conftest import ALL_BACKENDS
+import dovecot
+from dovecot import available
 from rfc9051_common import Session, untagged
-from test_differential_condstore import DovecotRaw
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs root and dovecot-imapd")
 
@@ -84,21 +84,12 @@ def run_script(server):
 
 @pytest.fixture(scope="module")
 def dovecot_transcript():
-    d = Dovecot({"alice": "pw-alice"}, driver="maildir").start()
-    try:
-        yield run_script(DovecotRaw(d))
-    finally:
-        d.stop()
+    return dovecot.dovecot_transcript(run_script)
 
 
 @pytest.mark.parametrize("store", ALL_BACKENDS)
 def test_sort_thread_like_dovecot(store, dovecot_transcript):
-    h = Haven(users=("alice",), tls=False, backend=store).start()
-    try:
-        ours = run_script(h)
-    finally:
-        check_sanitizers(h.stop())
-        h.cleanup()
+    ours = dovecot.haven_transcript(run_script, store)
     diffs = [(cmd, theirs, mine) for (cmd, theirs), (_, mine) in zip(dovecot_transcript, ours)
              if theirs != mine]
     assert not diffs, "\n\n".join("%s\n dovecot: %r\n haven:   %r" % d for d in diffs)
