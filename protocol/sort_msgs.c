@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../lib/log.h"
+#include "sort_cache.h"
 #include "sort_msgs.h"
 
 int sort_msgs_search(struct session *s, const struct imap_cmd *cmd, const char *name,
@@ -52,10 +53,36 @@ static int sort_msgs_header(struct mailbox *mb, uint32_t uid, unsigned need, str
 	return rc;
 }
 
+/* Message uid's keys into *k: kept from an earlier command, else made
+ * from its header fields (and kept). 0, 1 if the message is gone (it
+ * then sorts as having no fields), -1 with err. */
+static int sort_msgs_key(struct wsession *ws, uint32_t uid, unsigned need, struct buf *hb,
+			 struct arena *a, struct mail_sort_keys *k, struct error *err)
+{
+	const struct mail_sort_keys *kept = ws->sortc ? sort_cache_get(ws->sortc, uid) : NULL;
+	size_t hlen = 0;
+	int rc;
+
+	if (kept) {
+		*k = *kept;
+		return 0;
+	}
+	buf_reset(hb);
+	rc = sort_msgs_header(ws->mb, uid, need, hb, &hlen, err);
+	mail_sort_keys_parse(a, rc == 0 ? hb->data : "", rc == 0 ? hlen : 0, k);
+	if (rc == 0) {
+		if (ws->sortc == NULL)
+			ws->sortc = sort_cache_new();
+		sort_cache_put(ws->sortc, uid, k);
+	}
+	return rc;
+}
+
 int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_t *n,
 		   struct sort_msg **out, struct error *err)
 {
-	struct mailbox *mb = wsession_of(s)->mb;
+	struct wsession *ws = wsession_of(s);
+	struct mailbox *mb = ws->mb;
 	struct sort_msg *v = arena_alloc(s->arena, (*n ? *n : 1) * sizeof(*v));
 	struct buf hb = BUF_INIT;
 	size_t k = 0;
@@ -63,17 +90,16 @@ int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_
 
 	for (size_t i = 0; i < *n && rc >= 0; i++) {
 		const struct msg_meta *m = mailbox_meta(mb, seqs[i]);
-		size_t hlen = 0;
 		if (m == NULL)
 			continue;   /* gone: left out, as SEARCH leaves it out */
 		v[k].seq = seqs[i];
 		v[k].uid = m->uid;
 		v[k].arrival = m->internaldate;
 		v[k].size = m->size;
-		buf_reset(&hb);
-		rc = need ? sort_msgs_header(mb, m->uid, need, &hb, &hlen, err) : 1;
-		/* Gone meanwhile, or nothing needed: sorts as having no fields. */
-		mail_sort_keys_parse(s->arena, rc == 0 ? hb.data : "", rc == 0 ? hlen : 0, &v[k].k);
+		if (need)
+			rc = sort_msgs_key(ws, m->uid, need, &hb, s->arena, &v[k].k, err);
+		else   /* nothing needed: sorts as having no fields */
+			mail_sort_keys_parse(s->arena, "", 0, &v[k].k);
 		if (v[k].k.date == INT64_MIN)
 			v[k].k.date = m->internaldate;
 		k++;

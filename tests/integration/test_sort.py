@@ -172,3 +172,35 @@ def test_sort_modseq(haven):
     assert out == [b'* ESEARCH (TAG "M1") MIN 2 MODSEQ %d\r\n' % ms2], out
     assert untagged(s.ok(b"SORT (ARRIVAL) UTF-8 MODSEQ %d" % (hms + 1))) == [b"* SORT\r\n"]
     s.close()
+
+
+def test_kept_keys_follow_the_mailbox(haven):
+    """The worker keeps each message's keys while the mailbox is selected
+    (protocol/sort_cache.c): after appends and expunges by another session,
+    a session that has sorted before answers every SORT and THREAD as a
+    fresh session does."""
+    s = box(haven)
+    commands = [b"SORT (" + crit + b") UTF-8 ALL" for crit in EXPECTED] + \
+        [b"UID SORT (SUBJECT) UTF-8 ALL", b"THREAD REFERENCES UTF-8 ALL",
+         b"THREAD ORDEREDSUBJECT UTF-8 ALL", b"THREAD REFS UTF-8 ALL"]
+    for c in commands:
+        s.ok(c)
+    other = Session(haven)
+    other.append(b"INBOX", msg(b"aaron@x.example", b"a@y.example", None, b"Re: aardvark",
+                               b"Sat, 30 Dec 2023 08:00:00 +0000", 300),
+                 date=b"06-Jan-2024 00:00:00 +0000")
+    other.append(b"INBOX", b"Subject: Re: apple\r\nIn-Reply-To: <m1000@test>\r\n"
+                 b"References: <m1000@test>\r\n\r\nreply\r\n")
+    other.ok(b"SELECT INBOX")
+    other.ok(b"STORE 2 +FLAGS (\\Deleted)")
+    other.ok(b"EXPUNGE")
+    other.close()
+    s.ok(b"NOOP")
+    warm = [untagged(s.ok(c)) for c in commands]
+    fresh = Session(haven)
+    fresh.ok(b"SELECT INBOX")
+    assert warm == [untagged(fresh.ok(c)) for c in commands]
+    # aardvark, the three apples by sequence, banana
+    assert nums(warm[list(EXPECTED).index(b"SUBJECT")][0]) == [4, 1, 2, 5, 3]
+    fresh.close()
+    s.close()
