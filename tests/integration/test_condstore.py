@@ -120,15 +120,19 @@ def test_store_raises_modseq_and_reports_it(haven):
 
 def test_store_that_changes_nothing_keeps_modseq(haven):
     # 3.1.11: adding a flag already there SHOULD NOT change the message's
-    # mod-sequence. (The PostgreSQL store still counts the command in the
-    # mailbox's HIGHESTMODSEQ: harmless, a client refetches nothing.)
+    # mod-sequence, and so not the mailbox's HIGHESTMODSEQ either (3.1.1:
+    # the highest of its messages'), in every store.
     s = box(haven, 1)
     s.ok(b"STORE 1 +FLAGS.SILENT (\\Seen)")
     ms = modseqs(untagged(s.ok(b"FETCH 1 (MODSEQ)")))[1]
+    hms = status_hms(s)
     s.ok(b"STORE 1 +FLAGS.SILENT (\\Seen)")
     s.ok(b"STORE 1 -FLAGS.SILENT (\\Draft)")
-    assert modseqs(untagged(s.ok(b"FETCH 1 (MODSEQ)")))[1] == ms
-    assert untagged(s.ok(b"FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % ms)) == []
+    s.ok(b"STORE 1 +FLAGS.SILENT (kw1)")
+    s.ok(b"STORE 1 +FLAGS.SILENT (kw1)")
+    ms2 = modseqs(untagged(s.ok(b"FETCH 1 (MODSEQ)")))[1]
+    assert ms2 > ms and status_hms(s) == ms2 == hms + 1
+    assert untagged(s.ok(b"FETCH 1:* (FLAGS) (CHANGEDSINCE %d)" % ms2)) == []
     s.close()
 
 
