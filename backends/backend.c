@@ -580,6 +580,14 @@ void mailbox_sort_fields_done(struct mailbox *mb)
 		be->sort_fields_done(mb);
 }
 
+int mailbox_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
+			   struct error *err)
+{
+	if (be->message_sha256 == NULL)
+		return 1;
+	return be->message_sha256(mb, uid, out, err);
+}
+
 uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid)
 {
 	uint32_t lo = 1, hi = be->count(mb);

@@ -366,6 +366,12 @@ struct backend_ops {
 	 * store may keep what it had to read). */
 	int (*sort_fields)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
 	void (*sort_fields_done)(struct mailbox *mb);
+	/* OBJECTID (RFC 8474), optional: the SHA-256 of message uid's bytes
+	 * as the store keeps it, for EMAILID without reading the message. 0,
+	 * 1 when the store keeps none for it (the caller hashes the bytes),
+	 * -1 with err (ERR_EXPUNGEISSUED: the message is gone). */
+	int (*message_sha256)(struct mailbox *mb, uint32_t uid, unsigned char out[32],
+			      struct error *err);
 };
 
 /* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
@@ -480,6 +486,9 @@ int mailbox_search(struct mailbox *mb, const struct search_program *p, struct se
 		   uint8_t *result, struct error *err);
 /* Binary search of the view's UIDs: seq of uid, 0 if not in the view. */
 uint32_t mailbox_uid_to_seq(struct mailbox *mb, uint32_t uid);
+/* The ops' message_sha256; 1 when the backend lacks it. */
+int mailbox_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
+			   struct error *err);
 /* SORT/THREAD: the header fields sort_fields gives, 2 when the store
  * keeps none (the caller reads the message's header), 0, 1 (gone), -1. */
 int mailbox_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);

@@ -531,6 +531,28 @@ static void write_head(struct session *s, struct fetch_state *fs, const struct m
 	fs->cur.sep = sep;
 }
 
+/* What message uid's items need: its structure, its stream, the items
+ * made from its bytes (EMAILID not when the store keeps the digest). 0,
+ * or -1 with e. */
+static int message_load(struct wsession *ws, struct fetch_state *fs, uint32_t uid,
+			struct error *e)
+{
+	unsigned atts = fs->req.atts;
+	int known = 0;
+
+	memset(&fs->cur.ext, 0, sizeof(fs->cur.ext));
+	if ((atts & FA_EMAILID) &&
+	    (known = fetchext_stored_emailid(ws->mb, uid, &fs->cur.ext, e)) < 0)
+		return -1;
+	if (known)
+		atts &= ~FA_EMAILID;
+	if (!fs->req.nitems && !(atts & (FA_NEEDS_PARSE | FA_EXT_NEEDS_BYTES)))
+		return 0;
+	if (load_message(ws->mb, fs, uid, needs_structure(&fs->req), e) < 0)
+		return -1;
+	return fetchext_prepare(fs->msg_arena, atts, fs->cur.stream, &fs->cur.ext, e);
+}
+
 /* Start message k: 0 begun (or skipped: expunged meanwhile), -1 error. */
 static int begin_message(struct session *s, struct fetch_state *fs, size_t k)
 {
@@ -546,9 +568,7 @@ static int begin_message(struct session *s, struct fetch_state *fs, size_t k)
 	arena_reset(fs->msg_arena);
 	fs->cur.k = k;
 	fs->cur.seq = seq;
-	if ((fs->req.nitems || (fs->req.atts & (FA_NEEDS_PARSE | FA_EXT_NEEDS_BYTES))) &&
-	    (load_message(ws->mb, fs, m->uid, needs_structure(&fs->req), &e) < 0 ||
-	     fetchext_prepare(fs->msg_arena, fs->req.atts, fs->cur.stream, &fs->cur.ext, &e) < 0)) {
+	if (message_load(ws, fs, m->uid, &e) < 0) {
 		end_message(fs);
 		if (e.code == ERR_EXPUNGEISSUED) {
 			fs->vanished = 1;

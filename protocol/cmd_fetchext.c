@@ -69,6 +69,17 @@ static int read_all(struct msg_stream *stream, struct mail_emailid_state *h, str
 	return 0;
 }
 
+int fetchext_stored_emailid(struct mailbox *mb, uint32_t uid, struct fetchext_vals *v,
+			    struct error *err)
+{
+	unsigned char sha[32];
+	int rc = mailbox_message_sha256(mb, uid, sha, err);
+
+	if (rc == 0)
+		mail_emailid_from_sha256(sha, v->emailid);
+	return rc < 0 ? -1 : rc == 0;
+}
+
 int fetchext_prepare(struct arena *a, unsigned atts, struct msg_stream *stream,
 		     struct fetchext_vals *v, struct error *err)
 {
@@ -76,7 +87,6 @@ int fetchext_prepare(struct arena *a, unsigned atts, struct msg_stream *stream,
 	struct buf whole = BUF_INIT, pv = BUF_INIT;
 	int rc;
 
-	memset(v, 0, sizeof(*v));
 	if (!(atts & FA_EXT_NEEDS_BYTES))
 		return 0;
 	rc = read_all(stream, h, (atts & FA_PREVIEW) ? &whole : NULL, err);

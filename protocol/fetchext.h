@@ -30,8 +30,13 @@ struct fetchext_vals {
 int fetchext_att(const char *name, unsigned *atts);
 /* PREVIEW's modifier list (RFC 8970 4.1): NULL, or why it is BAD. */
 const char *fetchext_preview_mods(const struct imap_arg *list);
+/* EMAILID from the digest the store keeps (backend_ops.message_sha256):
+ * 1 with v->emailid set, 0 when the message's bytes must be hashed, -1
+ * with err. */
+int fetchext_stored_emailid(struct mailbox *mb, uint32_t uid, struct fetchext_vals *v,
+			    struct error *err);
 /* The byte-made items of atts, from the message's stream (read to its
- * end once). 0, or -1 with err. */
+ * end once), into v (zeroed by the caller). 0, or -1 with err. */
 int fetchext_prepare(struct arena *a, unsigned atts, struct msg_stream *stream,
 		     struct fetchext_vals *v, struct error *err);
 /* " SAVEDATE ..." etc. for the items of atts, appended to out. */

@@ -398,6 +398,17 @@ static void f_sort_fields_done(struct mailbox *mb)
 		mb->fs->inner->sort_fields_done(mb->mb);
 }
 
+/* OBJECTID */
+static int f_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
+			    struct error *err)
+{
+	if (fail(mb->fs, "message_sha256", err))
+		return -1;
+	if (mb->fs->inner->message_sha256 == NULL)
+		return 1;
+	return mb->fs->inner->message_sha256(mb->mb, uid, out, err);
+}
+
 const struct backend_ops fail_backend_ops = {
 	.name = "fail",
 	.settings = fail_settings,
@@ -442,4 +453,6 @@ const struct backend_ops fail_backend_ops = {
 	/* SORT/THREAD */
 	.sort_fields = f_sort_fields,
 	.sort_fields_done = f_sort_fields_done,
+	/* OBJECTID */
+	.message_sha256 = f_message_sha256,
 };

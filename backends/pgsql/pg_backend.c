@@ -186,4 +186,6 @@ const struct backend_ops pgsql_backend_ops = {
 	/* SORT/THREAD */
 	.sort_fields = pg_sort_fields,
 	.sort_fields_done = pg_sort_fields_done,
+	/* OBJECTID: EMAILID from the stored digest */
+	.message_sha256 = pg_message_sha256,
 };

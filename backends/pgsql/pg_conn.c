@@ -74,7 +74,8 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			   "WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) ORDER BY m.uid",
 	/* bodies and structures of the view's messages in a UID range: one,
 	 * or those a FETCH going through the view in order will ask for next */
-	[PS_MESSAGE_BODIES] = "SELECT m.uid, m.body_id, m.size, b.structure FROM haven.messages m "
+	[PS_MESSAGE_BODIES] = "SELECT m.uid, m.body_id, m.size, b.structure, b.sha256 "
+			      "FROM haven.messages m "
 			      "JOIN haven.bodies b ON b.id = m.body_id "
 			      "WHERE m.mailbox_id = $1 AND m.uid BETWEEN $2 AND $3 ORDER BY m.uid",
 	[PS_CHUNK_READ] = "SELECT substring(data FROM $3::int4 FOR $4::int4) FROM haven.body_chunks "

@@ -24,7 +24,7 @@ struct pg_stream {
  * one statement each instead of one per message. */
 #define AHEAD_BATCH 32
 
-/* Rows (uid, body_id, size, structure) of the view's messages with UIDs
+/* Rows (uid, body_id, size, structure, sha256) of the view's messages with UIDs
  * in [lo, hi), binary. */
 static int bodies_read(struct mailbox *mb, uint32_t lo, uint32_t hi, PGresult **res,
 		       struct error *err)
@@ -86,11 +86,12 @@ static uint32_t ahead_next(const struct mailbox *mb)
 
 /* The row of uid's structure in mb->ahead: read now, with the next
  * AHEAD_BATCH - 1 messages of the view when uid follows the one asked
- * for last; -1 with err. */
+ * for last (the one asked for last again: its row is there); -1 with
+ * err. */
 static int ahead_row(struct mailbox *mb, uint32_t uid, struct error *err)
 {
 	int sequential = uid == ahead_next(mb);
-	int row = sequential ? row_of(mb->ahead, uid) : -1;
+	int row = sequential || (uid && uid == mb->ahead_last) ? row_of(mb->ahead, uid) : -1;
 	uint32_t hi = uid;
 
 	if (row >= 0)
@@ -202,5 +203,21 @@ int pg_fetch_structure(struct mailbox *mb, uint32_t uid, struct arena *a,
 			  uid);
 		return -1;
 	}
+	return 0;
+}
+
+/* The digest the body was stored under (pg_append.c), from the same rows
+ * (and batches) as the structures: FETCH EMAILID reads no message. */
+int pg_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
+		      struct error *err)
+{
+	int row = ahead_row(mb, uid, err);
+
+	if (row < 0)
+		return -1;
+	mb->ahead_last = uid;
+	if (pg_null(mb->ahead, row, 4) || PQgetlength(mb->ahead, row, 4) != 32)
+		return 1;
+	memcpy(out, PQgetvalue(mb->ahead, row, 4), 32);
 	return 0;
 }

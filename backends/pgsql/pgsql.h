@@ -203,6 +203,9 @@ int pg_listen_fd(struct store *st);
 
 /* pg_sort.c: backend_ops.sort_fields */
 int pg_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+/* pg_message.c: backend_ops.message_sha256 */
+int pg_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
+		      struct error *err);
 void pg_sort_fields_done(struct mailbox *mb);
 /* Read what the listener has (the hints themselves are not needed: every
  * sync asks the database what changed). */

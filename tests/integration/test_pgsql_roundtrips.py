@@ -10,6 +10,8 @@ the machine's speed.
   and no lock on the mailbox row;
 * FETCH of the ENVELOPE and BODYSTRUCTURE of 12 messages: not one
   statement per message;
+* FETCH EMAILID of 12 messages: from the digest each body is stored
+  under, in the same batched reads, no message read;
 * a sync that finds another session's flag change (in a view that has
   read its metadata): one statement, the new flags included;
 * STORE, then FETCH FLAGS of the same message: one statement (the view's
@@ -97,6 +99,18 @@ def test_fetch_is_not_a_statement_per_message(server):
                                                           for x in r[1]))
     assert [int(s) for s in subjects] == list(range(N))
     assert len(stmts) <= 4, stmts
+    m.logout()
+
+
+def test_fetch_emailid_reads_no_message(server):
+    m = server.login("alice")
+    m.select("INBOX")
+    r, stmts = counted(server, lambda: m.fetch("1:%d" % N, "(EMAILID)"))
+    assert r[0] == "OK"
+    ids = re.findall(rb"EMAILID \((M[0-9a-f]{32})\)", b" ".join(r[1]))
+    assert len(ids) == N, r
+    assert len(stmts) <= 4, stmts
+    assert not [s for s in stmts if "body_chunks" in s], stmts
     m.logout()
 
 
