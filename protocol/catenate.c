@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "../lib/xmalloc.h"
-#include "../mail/imapurl.h"
 #include "../mail/message.h"
 #include "../mail/structure.h"
+#include "catenate_parse.h"
 #include "worker.h"
 
 #define CAT_CHUNK (64 * 1024)
@@ -175,27 +175,26 @@ static int cat_whole(struct mailbox *mb, const struct imapurl *u, struct cat_tar
 	return rc;
 }
 
-int catenate_url(struct session *s, const char *url, size_t len, struct cat_target *t,
+int catenate_url(const struct cat_part *p, struct cat_target *t, struct arena *a,
 		 struct error *err)
 {
-	struct imapurl u;
+	const struct imapurl *u = &p->url;
 	struct mailbox *mb;
 	struct mailbox_status status;
-	const char *why;
 	int rc;
 
 	memset(err, 0, sizeof(*err));
-	if (imapurl_parse(s->arena, url, len, &u, &why) < 0 || !cat_url_ours(&u))
+	if (!p->url_ok || !cat_url_ours(u))
 		return CAT_BADURL;
-	if (mailbox_select(W->store, u.mailbox, 1, &mb, &status, err) < 0)
+	if (mailbox_select(W->store, u->mailbox, 1, &mb, &status, err) < 0)
 		return CAT_BADURL;
-	if ((u.uidvalidity && u.uidvalidity != status.uidvalidity) ||
-	    mailbox_uid_to_seq(mb, u.uid) == 0)
+	if ((u->uidvalidity && u->uidvalidity != status.uidvalidity) ||
+	    mailbox_uid_to_seq(mb, u->uid) == 0)
 		rc = CAT_BADURL;
-	else if (u.section)
-		rc = cat_section(mb, &u, t, s->arena, err);
+	else if (u->section)
+		rc = cat_section(mb, u, t, a, err);
 	else
-		rc = cat_whole(mb, &u, t, err);
+		rc = cat_whole(mb, u, t, err);
 	mailbox_close(mb);
 	return rc;
 }

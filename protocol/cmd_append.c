@@ -31,6 +31,7 @@
 
 #include "../lib/xmalloc.h"
 #include "../mail/imapdate.h"
+#include "catenate_parse.h"
 #include "worker.h"
 
 struct append_state {
@@ -331,32 +332,33 @@ static enum walk_result append_at_literal(struct session *s, struct append_state
 	return WALK_STREAM;
 }
 
-/* CATENATE's parts from list[from] on into the message being built:
+/* CATENATE's parts from part from on into the message being built:
  * URLs copied now, a TEXT literal (the one announced, last) streamed. */
 static enum walk_result append_parts(struct session *s, struct append_state *st,
 				     const struct imap_cmd *cmd, const struct imap_arg *list,
 				     size_t from, const struct imap_literal *lit)
 {
-	const char *tag = st->tag;
 	struct cat_target t = { .ap = st->ap, .size = &st->msgsize,
 				.max = (uint64_t)W->cfg.max_literal };
+	struct cat_part *parts;
 	struct error err;
+	const char *why;
+	size_t n;
 	int rc;
 
-	if (list->count == 0 || list->count % 2) {
-		BAD("CATENATE expects (TEXT literal / URL url ...)");
+	if (catenate_parse(s->arena, list, &parts, &n, &why) < 0) {
+		session_tagged(s, st->tag, "BAD", NULL, "%s", why);
 		return WALK_FAILED;
 	}
-	for (size_t k = from; k < list->count; k += 2) {
-		const struct imap_arg *v = &list->list[k + 1];
-		if (imap_arg_is_atom(&list->list[k], "TEXT") && v == cmd->literal && lit)
-			return append_at_literal(s, st, lit);
-		if (!imap_arg_is_atom(&list->list[k], "URL") || !imap_arg_is_astring(v)) {
-			BAD("CATENATE expects (TEXT literal / URL url ...)");
+	for (size_t k = from; k < n; k++) {
+		if (parts[k].text && (parts[k].arg != cmd->literal || lit == NULL)) {
+			session_tagged(s, st->tag, "BAD", NULL, "CATENATE TEXT expects a literal");
 			return WALK_FAILED;
 		}
-		if ((rc = catenate_url(s, v->str, v->len, &t, &err)) != CAT_OK) {
-			catenate_reply(s, tag, rc, v->str, &err);
+		if (parts[k].text)
+			return append_at_literal(s, st, lit);
+		if ((rc = catenate_url(&parts[k], &t, s->arena, &err)) != CAT_OK) {
+			catenate_reply(s, st->tag, rc, parts[k].arg->str, &err);
 			return WALK_FAILED;
 		}
 	}
@@ -388,7 +390,7 @@ static enum walk_result append_walk(struct session *s, struct append_state *st,
 			return WALK_FAILED;
 		if (a.msg && !cont)
 			return append_at_literal(s, st, lit);
-		r = a.cat ? append_parts(s, st, cmd, a.cat, cont ? 2 : 0, lit) : WALK_DONE;
+		r = a.cat ? append_parts(s, st, cmd, a.cat, cont ? 1 : 0, lit) : WALK_DONE;
 		if (r != WALK_DONE)
 			return r;
 		if (append_push(s, st) < 0)

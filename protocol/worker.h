@@ -180,9 +180,11 @@ struct cat_target {
 	uint64_t max;
 };
 enum { CAT_OK = 0, CAT_BADURL = -1, CAT_TOOBIG = -2, CAT_STORE = -3 };
-/* Append what url (len bytes, any case of RFC 5092's message URLs of this
- * user) names: CAT_OK, or why not (CAT_STORE: the store's err). */
-int catenate_url(struct session *s, const char *url, size_t len, struct cat_target *t,
+/* Append what the URL part p names (catenate_parse.h; a message of this
+ * user), with what it needs allocated in a: CAT_OK, or why not
+ * (CAT_STORE: the store's err). */
+struct cat_part;
+int catenate_url(const struct cat_part *p, struct cat_target *t, struct arena *a,
 		 struct error *err);
 /* The tagged NO for a CAT_ result other than CAT_OK. */
 void catenate_reply(struct session *s, const char *tag, int rc, const char *url,
