@@ -314,33 +314,13 @@ static int read_range(struct msg_stream *st, uint64_t off, uint64_t len, struct 
 	return 0;
 }
 
-/* The message's structure, and a stream of its bytes: from the store when
- * it keeps structures, else from one read and parse of the message (whose
- * bytes then serve as the stream). 0, or -1 with err. */
+/* The message's stream, and its structure when an item needs it. */
 static int load_message(struct mailbox *mb, struct fetch_state *fs, uint32_t uid, int structure,
 			struct error *err)
 {
-	struct buf whole = BUF_INIT;
-	struct mail_limits lim = MAIL_LIMITS_DEFAULT;
-	int r = structure ? mailbox_fetch_structure(mb, uid, fs->msg_arena, &fs->cur.st, err) : 1;
-
-	if (r < 0)
-		return -1;
-	if (r == 0 || !structure)
+	if (!structure)
 		return mailbox_open_message(mb, uid, &fs->cur.stream, err);
-	r = wsession_read_message(mb, uid, 0, &whole, err);
-	if (r != 0) {
-		buf_free(&whole);
-		if (r > 0)
-			error_set(err, ERR_EXPUNGEISSUED, "Message was expunged");
-		return -1;
-	}
-	size_t len = whole.len;
-	char *data = buf_steal(&whole);
-	fs->cur.stream = msg_stream_from_memory(data, len);
-	fs->cur.st = mail_structure_from_message(fs->msg_arena,
-						 mail_parse(fs->msg_arena, data ? data : "", len, &lim));
-	return 0;
+	return wsession_open_structured(mb, uid, fs->msg_arena, &fs->cur.st, &fs->cur.stream, err);
 }
 
 /* Where a body item's bytes are: [*off, *off + *len) of the message, to be

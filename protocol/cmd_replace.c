@@ -9,7 +9,8 @@
  * EXPUNGE is sent until everything succeeded. The two steps are two
  * changes of the store, not one: a worker killed between them leaves the
  * new message stored and the old one still there (nothing is lost), which
- * a client that retries replaces again. */
+ * a client that retries replaces again. The new message may be a
+ * CATENATE (RFC 8508 section 4 allows it). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -98,11 +99,19 @@ enum literal_action uid_literal(struct session *s, const struct imap_cmd *cmd,
 	return replace_start(s, &rest, lit, 1);
 }
 
-/* A complete [UID] REPLACE reaches a handler only without a literal
- * where its message belongs. */
+/* A complete [UID] REPLACE (UID's sub-command name still first) reaches
+ * a handler only without a literal where its message or a TEXT part
+ * belongs: a CATENATE of URLs alone, or an error. */
 void cmd_replace(struct session *s, const struct imap_cmd *cmd)
 {
-	session_tagged(s, cmd->tag, "BAD", NULL, "REPLACE expects the message as a literal");
+	struct imap_cmd rest = *cmd;
+	int by_uid = strcmp(cmd->name, "UID") == 0;
+
+	if (by_uid) {
+		rest.args++;
+		rest.nargs--;
+	}
+	replace_start(s, &rest, NULL, by_uid);
 }
 
 void replace_finish(struct session *s, const char *tag, uint32_t uidvalidity, uint32_t newuid,

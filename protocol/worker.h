@@ -127,6 +127,11 @@ int seqset_arg(struct session *s, const struct imap_cmd *cmd, struct mailbox *mb
 	       const char *set, int by_uid, uint32_t **uids, size_t *n);
 int wsession_read_message(struct mailbox *mb, uint32_t uid, int header_only, struct buf *out,
 			  struct error *err);
+/* Message uid's structure (allocated in a) and a stream of its bytes. */
+struct mail_structure;
+int wsession_open_structured(struct mailbox *mb, uint32_t uid, struct arena *a,
+			     struct mail_structure **st, struct msg_stream **stream,
+			     struct error *err);
 void seqset_write(struct buf *b, const uint32_t *v, size_t n);
 /* Mailbox-name argument (astring, modified UTF-7 for IMAP4rev1 clients,
  * UTF-8 after ENABLE IMAP4rev2 / UTF8=ACCEPT) -> UTF-8 name with INBOX
@@ -167,6 +172,23 @@ enum literal_action append_literal(struct session *s, const struct imap_cmd *cmd
  * that the new one replaces once stored (replace_finish). */
 enum literal_action append_start(struct session *s, const struct imap_cmd *cmd,
 				 const struct imap_literal *lit, uint32_t replace_uid);
+/* catenate.c: CATENATE's URL parts (RFC 4469). The message being built:
+ * its appender, its bytes so far (*size) and the most it may have. */
+struct cat_target {
+	struct appender *ap;
+	uint64_t *size;
+	uint64_t max;
+};
+enum { CAT_OK = 0, CAT_BADURL = -1, CAT_TOOBIG = -2, CAT_STORE = -3 };
+/* Append what the URL part p names (catenate_parse.h; a message of this
+ * user), with what it needs allocated in a: CAT_OK, or why not
+ * (CAT_STORE: the store's err). */
+struct cat_part;
+int catenate_url(const struct cat_part *p, struct cat_target *t, struct arena *a,
+		 struct error *err);
+/* The tagged NO for a CAT_ result other than CAT_OK. */
+void catenate_reply(struct session *s, const char *tag, int rc, const char *url,
+		    const struct error *err);
 /* cmd_replace.c: REPLACE and UID REPLACE (RFC 8508). */
 void cmd_replace(struct session *s, const struct imap_cmd *cmd);
 enum literal_action replace_literal(struct session *s, const struct imap_cmd *cmd,

@@ -222,7 +222,8 @@ static const char *capability_fixed(void)
 	       "METADATA METADATA-SERVER "
 	       "NOTIFY MULTIAPPEND REPLACE "
 	       "SORT SORT=DISPLAY ESORT "
-	       "THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS";
+	       "THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS "
+	       "CATENATE";
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)

@@ -7,7 +7,9 @@
 #include "../lib/log.h"
 #include "../lib/buf.h"
 #include "../mail/keyword.h"
+#include "../mail/message.h"
 #include "../mail/mutf7.h"
+#include "../mail/structure.h"
 #include "worker.h"
 
 static const struct {
@@ -369,4 +371,30 @@ void seqset_write(struct buf *b, const uint32_t *v, size_t n)
 			buf_printf(b, "%u:%u", v[i], v[j]);
 		i = j + 1;
 	}
+}
+
+/* From the store when it keeps structures, else from one read and parse
+ * of the message (whose bytes then serve as the stream). */
+int wsession_open_structured(struct mailbox *mb, uint32_t uid, struct arena *a,
+			     struct mail_structure **st, struct msg_stream **stream,
+			     struct error *err)
+{
+	struct buf whole = BUF_INIT;
+	struct mail_limits lim = MAIL_LIMITS_DEFAULT;
+	int r = mailbox_fetch_structure(mb, uid, a, st, err);
+
+	if (r <= 0)
+		return r < 0 ? -1 : mailbox_open_message(mb, uid, stream, err);
+	r = wsession_read_message(mb, uid, 0, &whole, err);
+	if (r != 0) {
+		buf_free(&whole);
+		if (r > 0)
+			error_set(err, ERR_EXPUNGEISSUED, "Message was expunged");
+		return -1;
+	}
+	size_t len = whole.len;
+	char *data = buf_steal(&whole);
+	*stream = msg_stream_from_memory(data, len);
+	*st = mail_structure_from_message(a, mail_parse(a, data ? data : "", len, &lim));
+	return 0;
 }

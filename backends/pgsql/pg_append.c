@@ -262,6 +262,26 @@ static int committed(struct appender *ap, const char *token, uint32_t *uidvalidi
 	return found;
 }
 
+/* The upload row was made with the size announced; a message whose size
+ * was not known at the start (CATENATE: parts after the first literal)
+ * gets what was written, which the final call compares. */
+static int upload_resize(struct appender *ap, struct error *err)
+{
+	struct pgp p;
+	PGresult *r;
+
+	if (ap->upload == 0 || ap->size == ap->total)
+		return 0;
+	pgp_init(&p);
+	pgp_i64(&p, ap->upload);
+	pgp_i64(&p, (int64_t)ap->total);
+	if (pgc_call(&ap->st->db, PS_UPLOAD_SIZE, &p, 0, &r, err) < 0)
+		return -1;
+	PQclear(r);
+	ap->size = ap->total;
+	return 0;
+}
+
 /* What is still pending goes as chunks too, unless the message fits in
  * the final call. */
 static int flush_chunks(struct appender *ap, struct error *err)
@@ -272,7 +292,7 @@ static int flush_chunks(struct appender *ap, struct error *err)
 				       err) < 0)
 				return -1;
 	}
-	return 0;
+	return upload_resize(ap, err);
 }
 
 /* The final call: haven.append (import_uid 0), or haven.import_message

@@ -108,6 +108,7 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_METADATA_LIST] = "SELECT entry, value FROM haven.metadata_list($1, $2, $3)",
 	[PS_METADATA_SET] = "SELECT haven.metadata_set($1, $2, $3, $4, $5, $6, $7)",
 	[PS_METADATA_COPY] = "SELECT haven.metadata_copy($1, $2, $3)",
+	[PS_UPLOAD_SIZE] = "UPDATE haven.bodies SET size = $2 WHERE id = $1 AND sha256 IS NULL",
 };
 
 #define RETRIES 5

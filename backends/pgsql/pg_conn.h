@@ -54,6 +54,7 @@ enum pg_stmt {
 	PS_METADATA_LIST,
 	PS_METADATA_SET,
 	PS_METADATA_COPY,
+	PS_UPLOAD_SIZE,           /* CATENATE: the size known at the end */
 	PS_NSTMTS
 };
 
