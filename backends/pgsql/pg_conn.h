@@ -54,6 +54,9 @@ enum pg_stmt {
 	PS_METADATA_LIST,
 	PS_METADATA_SET,
 	PS_METADATA_COPY,
+	/* an administrator's GETQUOTA / SETQUOTA of another user */
+	PS_QUOTA_GET_USER,
+	PS_QUOTA_SET_USER,
 	PS_NSTMTS
 };
 
