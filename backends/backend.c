@@ -745,6 +745,46 @@ int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t m
 				      q->used_messages > q->limit_messages - messages));
 }
 
+static int quota_user_usable(int settable, struct error *err)
+{
+	if (settable)
+		return 0;
+	error_set(err, ERR_CANNOT, "This store cannot change quota limits: they come from "
+		  "the users' passdb records or the configuration");
+	return -1;
+}
+
+int store_quota_settable(const struct store *st)
+{
+	(void)st;
+	return be->quota_get_user != NULL && be->quota_set_user != NULL;
+}
+
+int store_quota_get_user(struct store *st, const char *login, struct store_quota *out,
+			 struct error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (quota_user_usable(store_quota_settable(st), err) < 0)
+		return -1;
+	return be->quota_get_user(st, login, out, err);
+}
+
+int store_quota_set_user(struct store *st, const char *login, uint64_t limit_bytes,
+			 uint64_t limit_messages, struct error *err)
+{
+	if (quota_user_usable(store_quota_settable(st), err) < 0)
+		return -1;
+	if (limit_bytes > INT64_MAX || limit_messages > INT64_MAX) {
+		error_set(err, ERR_LIMIT, "Quota limit too large");
+		return -1;
+	}
+	if (be->quota_set_user(st, login, limit_bytes, limit_messages, err) < 0) {
+		log_warn("quota of %s: %s", login, err->msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- METADATA ------------------------------------------------------------------ */
 
 /* Length of the /private or /shared that entry begins with, or 0. */

@@ -372,6 +372,16 @@ struct backend_ops {
 	 * -1 with err (ERR_EXPUNGEISSUED: the message is gone). */
 	int (*message_sha256)(struct mailbox *mb, uint32_t uid, unsigned char out[32],
 			      struct error *err);
+	/* QUOTA for an administrator (RFC 9208 SETQUOTA), optional: usage
+	 * and limits of another user of the store, by login (quota_get's
+	 * meaning; ERR_NONEXISTENT: no such user), and setting that user's
+	 * limits (0: none, then the configured default applies), both in
+	 * one atomic step. A store whose limits live where it cannot write
+	 * (the passdb record, PAM/LDAP) leaves both NULL. */
+	int (*quota_get_user)(struct store *st, const char *login, struct store_quota *out,
+			      struct error *err);
+	int (*quota_set_user)(struct store *st, const char *login, uint64_t limit_bytes,
+			      uint64_t limit_messages, struct error *err);
 };
 
 /* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
@@ -538,6 +548,13 @@ int store_sieve_reply_claim(struct store *st, const char *key, unsigned long sec
 int store_quota_get(struct store *st, struct store_quota *out, struct error *err);
 /* For the backends: would bytes and messages more pass a limit of q? */
 int store_quota_exceeded(const struct store_quota *q, uint64_t bytes, uint64_t messages);
+/* Another user's usage and limits, and setting them (an administrator's
+ * GETQUOTA and SETQUOTA); ERR_CANNOT when the store cannot. */
+int store_quota_settable(const struct store *st);
+int store_quota_get_user(struct store *st, const char *login, struct store_quota *out,
+			 struct error *err);
+int store_quota_set_user(struct store *st, const char *login, uint64_t limit_bytes,
+			 uint64_t limit_messages, struct error *err);
 /* ---- METADATA (RFC 5464) ----------------------------------------------------
  *
  * Per user: entries of the server (mailbox "") and of each mailbox, names

@@ -317,11 +317,19 @@ static int proc_assign(struct login_proc *p, struct login_conn *lc)
 	struct ipc_out o;
 	int r;
 
-	ipc_out_init(&o, MSG_LOGIN_CLIENT, 0);
-	ipc_put_str(&o, lc->sid);
-	ipc_put_str(&o, lc->remote);
-	ipc_put_u32(&o, (uint32_t)lc->implicit_tls);
-	ipc_put_u32(&o, lc->proto);
+	if (lc->back) {
+		ipc_out_init(&o, MSG_LOGIN_CLIENT_BACK, 0);
+		ipc_put_str(&o, lc->sid);
+		ipc_put_str(&o, lc->remote);
+		ipc_put_u32(&o, lc->secured);
+		ipc_put_bytes(&o, lc->leftover, lc->leftover_len);
+	} else {
+		ipc_out_init(&o, MSG_LOGIN_CLIENT, 0);
+		ipc_put_str(&o, lc->sid);
+		ipc_put_str(&o, lc->remote);
+		ipc_put_u32(&o, (uint32_t)lc->implicit_tls);
+		ipc_put_u32(&o, lc->proto);
+	}
 	r = ipc_send(p->chan, &o, lc->client_fd);
 	ipc_out_free(&o);
 	if (r < 0) {
@@ -710,13 +718,14 @@ static int accept_refused(struct login_conn *lc)
 	return 0;
 }
 
+static void conn_dispatch(struct login_conn *lc);
+
 void logins_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	int flags = (int)(intptr_t)arg;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct login_conn *lc;
-	struct login_proc *p;
 	int fd;
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
@@ -741,8 +750,58 @@ void logins_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 	lc->id = ++M->next_id;
 	snprintf(lc->sid, sizeof(lc->sid), "s%ld.%u", (long)getpid(), lc->id);
-	M->login_conns++;
+	conn_dispatch(lc);
+}
 
+/* The login worker proxying TLS for session sid (its record stays while
+ * it proxies), or NULL: the session's socket is the client's own. */
+static struct login_conn *proxied_conn(const char *sid)
+{
+	for (struct login_proc *p = M->login_procs; p; p = p->next)
+		if (p->conn && p->conn->handed_off && p->conn->tls && strcmp(p->conn->sid, sid) == 0)
+			return p->conn;
+	return NULL;
+}
+
+/* TLS or not and the remote address come from what the master knows
+ * (the proxy's record, or the socket's peer): the worker only names the
+ * session. The bytes are the client's own, parsed pre-auth again. */
+void logins_take_back(const char *sid, int fd, const unsigned char *left, size_t len)
+{
+	struct login_conn *lc = xcalloc(1, sizeof(*lc)), *proxy = proxied_conn(sid);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	lc->client_fd = fd;
+	lc->back = 1;
+	lc->proto = LOGIN_PROTO_IMAP;
+	lc->secured = proxy != NULL;
+	if (proxy)
+		snprintf(lc->remote, sizeof(lc->remote), "%s", proxy->remote);
+	else if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		net_addr_text((struct sockaddr *)&ss, lc->remote, sizeof(lc->remote));
+	snprintf(lc->sid, sizeof(lc->sid), "%s", sid);
+	lc->leftover = xmalloc(len ? len : 1);
+	memcpy(lc->leftover, left, len);
+	lc->leftover_len = len;
+	if (M->stopping)
+		close(fd);
+	if (M->stopping || accept_refused(lc)) {   /* (which closed fd) */
+		free(lc->leftover);
+		free(lc);
+		return;
+	}
+	lc->id = ++M->next_id;
+	log_info("%s: unauthenticated, back to a login worker (tls=%u)", sid, lc->secured);
+	conn_dispatch(lc);
+}
+
+/* A new pre-auth connection: to an idle login worker, or queued. */
+static void conn_dispatch(struct login_conn *lc)
+{
+	struct login_proc *p;
+
+	M->login_conns++;
 	/* Never fork here: an idle worker takes the client, or it waits for
 	 * the next one that gets READY. */
 	while ((p = idle_proc()) != NULL)

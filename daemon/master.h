@@ -46,6 +46,8 @@ struct login_conn {
 	unsigned char *leftover;
 	size_t leftover_len;
 	uint32_t tls;           /* client is on TLS: the login worker proxies */
+	int back;               /* back from a user worker (UNAUTHENTICATE) */
+	uint32_t secured;       /* ... and under a TLS proxy of another login worker */
 	char mech[24];          /* of the exchange in progress (metrics) */
 };
 
@@ -201,6 +203,10 @@ void logins_conn_uncount(struct login_conn *lc);
 void logins_kill(struct login_proc *p, const char *why);
 /* p gets no more clients (it proxies a TLS session now). */
 void logins_proc_done(struct login_proc *p);
+/* A session back from its user worker after UNAUTHENTICATE (sid, its
+ * socket fd, consumed, and the client's pipelined bytes): to a fresh
+ * login worker, as a new pre-auth connection without a greeting. */
+void logins_take_back(const char *sid, int fd, const unsigned char *left, size_t len);
 
 /* login_auth.c: exchanges between login workers and the auth helper */
 /* MSG_LOGIN_AUTH from lc's login worker. */

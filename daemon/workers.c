@@ -8,6 +8,7 @@
  * connection (Dovecot reuses its imap processes the same way). */
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +63,36 @@ static void quit_or_park(struct user_worker *w, uint32_t seen)
 	ipc_send_empty(w->chan, MSG_WORKER_QUIT_OK, 0, -1);
 }
 
+/* MSG_WORKER_UNAUTH: the session's socket goes back to a login worker.
+ * -1 when malformed (the worker is killed). */
+static int worker_unauth(struct ipc_msg *m)
+{
+	const char *sid;
+	const unsigned char *left;
+	size_t len;
+	struct stat st;
+
+	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_bytes(m, &left, &len) < 0 ||
+	    ipc_get_end(m) < 0 || fstat(m->fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    strlen(sid) >= sizeof(((struct login_conn *)0)->sid) ||
+	    sid[strspn(sid, "s0123456789.")] != '\0')
+		return -1;
+	logins_take_back(sid, m->fd, left, len);
+	m->fd = -1;
+	return 0;
+}
+
 static void worker_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct user_worker *w = arg;
 	struct ipc_msg m;
-	int r = ipc_recv(fd, &m, 0);
+	int r = ipc_recv(fd, &m, 1);
 	if (r == -2)
 		return;
+	if (r > 0 && m.fd >= 0 && m.type != MSG_WORKER_UNAUTH) {
+		ipc_msg_free(&m);
+		r = -1;   /* an fd only comes with a session handed back */
+	}
 	if (r <= 0) {
 		if (r < 0)
 			log_warn("worker for %s: bad message framing; killing it", w->user);
@@ -93,6 +117,8 @@ static void worker_read(evutil_socket_t fd, short what, void *arg)
 	} else if ((m.type == MSG_WORKER_SESSIONS || m.type == MSG_WORKER_KICKED) && m.fd < 0 &&
 		   admin_worker_answer(w, &m) == 0) {
 		/* relayed to haven-admin */
+	} else if (m.type == MSG_WORKER_UNAUTH && worker_unauth(&m) == 0) {
+		/* the connection is a login worker's again */
 	} else {
 		log_warn("worker for %s sent unexpected message %u; killing it", w->user, m.type);
 		if (w->pid > 0)

@@ -112,6 +112,7 @@ static const struct ckey keys[] = {
 	/* QUOTA (RFC 9208) and APPENDLIMIT (RFC 7889) */
 	I(quota_bytes, "0", 0, LONG_MAX, "storage quota in bytes of a user whose record (passdb, the SQL users row) sets none, summed over every mailbox as RFC822.SIZE; 0: none"),
 	I(quota_messages, "0", 0, LONG_MAX, "message quota of a user whose record sets none, over every mailbox; 0: none"),
+	S(quota_admins, "", "logins (space- or comma-separated) whose SETQUOTA and GETQUOTA reach the quota root user/LOGIN of any user of the store (RFC 9208; the PostgreSQL store only, its role needing EXECUTE on haven.set_quota and haven.set_message_quota); empty: none"),
 	/* METADATA (RFC 5464) */
 	I(metadata_max_value_size, "65536", 1024, 16777216, "largest METADATA entry value a user may set, in bytes (SETMETADATA answers NO [METADATA MAXSIZE n] above it)"),
 	I(metadata_max_entries, "1000", 10, 1000000, "METADATA entries a user may keep, on the server and all mailboxes together (NO [METADATA TOOMANY] beyond)"),

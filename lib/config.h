@@ -77,6 +77,7 @@ struct config {
 	char *submission_host;  /* SMTP relay for Sieve's outgoing mail, "" none */
 	long quota_bytes;       /* QUOTA: default storage limit in bytes, 0 none */
 	long quota_messages;    /* QUOTA: default message limit, 0 none */
+	char *quota_admins;     /* QUOTA: logins whose SETQUOTA sets others' limits */
 	char *admin_socket;     /* haven-admin's unix socket to the master, "" none */
 	/* METADATA (RFC 5464) */
 	long metadata_max_value_size; /* bytes of one entry's value */

@@ -22,8 +22,9 @@
  * 2: MSG_AUTH_CONFIG, AUTH_BLOCKED, MSG_LOGIN_FAIL's kind.
  * 3: SASL exchanges of several steps (msg_sasl.h), the user record with
  *    id and quotas, AUTH_EXPIRED.
- * 4: MSG_WORKER_WHO, _SESSIONS, _KICK, _KICKED (haven-admin who, kick). */
-#define IPC_VERSION 4
+ * 4: MSG_WORKER_WHO, _SESSIONS, _KICK, _KICKED (haven-admin who, kick).
+ * 5: MSG_WORKER_UNAUTH, MSG_LOGIN_CLIENT_BACK (UNAUTHENTICATE). */
+#define IPC_VERSION 5
 #define IPC_MAX_PAYLOAD (96 * 1024)
 
 struct ipc_hdr {

@@ -51,6 +51,13 @@ enum msg_login {
 	 * worker sends it to the client and answers with a CONTINUE (or a
 	 * CANCEL). */
 	MSG_LOGIN_CHALLENGE,
+	/* master -> login, with the session socket: a connection back from
+	 * its user worker after UNAUTHENTICATE (RFC 8437), not-authenticated
+	 * again, with no greeting. str session-id, str remote-address, u32
+	 * secured (1: another login worker is its TLS proxy, so this one
+	 * treats the socket as TLS: no STARTTLS, plaintext logins allowed),
+	 * bytes pipelined (the client's next commands). Only after READY. */
+	MSG_LOGIN_CLIENT_BACK,
 };
 
 /* The protocol a client speaks, by the listener that accepted it (the

@@ -52,6 +52,13 @@ enum msg_worker {
 	MSG_WORKER_KICK,
 	/* worker -> master, the query's id: u32 sessions ended. */
 	MSG_WORKER_KICKED,
+	/* worker -> master, with the session fd: the client said
+	 * UNAUTHENTICATE (RFC 8437) and got its OK; the session is over
+	 * here. str session-id, bytes pipelined-after-it. The master gives
+	 * the connection to a fresh login worker (MSG_LOGIN_CLIENT_BACK);
+	 * whether it runs under TLS is the master's own record, never the
+	 * worker's word, and nothing of it can grant a login. */
+	MSG_WORKER_UNAUTH,
 };
 
 #endif

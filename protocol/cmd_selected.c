@@ -386,5 +386,7 @@ const struct command worker_commands[] = {
 	{ "REPLACE", ST_SELECTED, cmd_replace, replace_literal },
 	{ "SORT", ST_SELECTED, cmd_sort, NULL },
 	{ "THREAD", ST_SELECTED, cmd_thread, NULL },
+	/* UNAUTHENTICATE (RFC 8437): cmd_unauth.c */
+	{ "UNAUTHENTICATE", ST_AUTHED, cmd_unauthenticate, NULL },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

@@ -14,6 +14,8 @@ struct login {
 	SSL_CTX *ctx;
 	int client_fd;
 	int tls;                 /* TLS is active on the client connection */
+	int secured;             /* back after UNAUTHENTICATE under another login
+				  * worker's TLS proxy: counts as TLS here */
 	int loopback;
 	uint32_t proto;          /* enum login_proto of the connection */
 	unsigned failures;

@@ -43,8 +43,8 @@ static int plaintext_allowed(void)
 {
 	switch (config_plaintext_auth(&L->cfg)) {
 	case PLAINTEXT_YES: return 1;
-	case PLAINTEXT_NO: return L->tls;
-	case PLAINTEXT_LOOPBACK: return L->tls || L->loopback;
+	case PLAINTEXT_NO: return L->tls || L->secured;
+	case PLAINTEXT_LOOPBACK: return L->tls || L->secured || L->loopback;
 	}
 	return 0;
 }
@@ -116,7 +116,7 @@ const char *login_capability(struct session *s)
 {
 	static char cap[512];
 	size_t n = (size_t)snprintf(cap, sizeof(cap), "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID "
-				    "ENABLE IDLE%s", L->ctx && !L->tls ? " STARTTLS" : "");
+				    "ENABLE IDLE%s", L->ctx && !L->tls && !L->secured ? " STARTTLS" : "");
 
 	if (!plaintext_allowed()) {
 		snprintf(cap + n, sizeof(cap) - n, " LOGINDISABLED");
@@ -150,7 +150,9 @@ static void send_step(struct session *s, enum auth_step kind, const char *mech,
 		      const struct ipc_out *step)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
-	size_t left = evbuffer_get_length(in);
+	size_t pre = s->preinput ? evbuffer_get_length(s->preinput) : 0;
+	size_t left = pre + evbuffer_get_length(in);
+	struct buf piped = BUF_INIT;
 	struct ipc_out *o;
 
 	if (left > IPC_MAX_PAYLOAD / 2) {
@@ -167,7 +169,14 @@ static void send_step(struct session *s, enum auth_step kind, const char *mech,
 	ipc_put_str(o, L->tag);
 	ipc_put_u32(o, (uint32_t)L->tls);
 	ipc_put_str(o, "");
-	ipc_put_bytes(o, evbuffer_pullup(in, -1), left);
+	/* What the client pipelined: bytes handed over with a connection
+	 * back from UNAUTHENTICATE come before the socket's. */
+	if (pre)
+		buf_append(&piped, evbuffer_pullup(s->preinput, -1), pre);
+	if (left > pre)
+		buf_append(&piped, evbuffer_pullup(in, -1), left - pre);
+	ipc_put_bytes(o, piped.data, piped.len);
+	buf_free(&piped);
 	/* The bytes stay buffered: after a failure or a challenge they are
 	 * the client's next lines; after success the user worker got a
 	 * copy and a TLS proxy drops them (L->handed_bytes) first. */

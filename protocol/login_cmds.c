@@ -31,8 +31,8 @@ void login_starttls(struct session *s, const char *tag, size_t nargs)
 		session_tagged(s, tag, "BAD", NULL, "STARTTLS takes no arguments");
 		return;
 	}
-	if (L->ctx == NULL || L->tls) {
-		session_tagged(s, tag, "NO", NULL, L->tls ? "TLS already active"
+	if (L->ctx == NULL || L->tls || L->secured) {
+		session_tagged(s, tag, "NO", NULL, L->tls || L->secured ? "TLS already active"
 							  : "TLS not configured");
 		return;
 	}

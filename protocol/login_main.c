@@ -172,7 +172,8 @@ static void send_ready(void)
 	}
 }
 
-static void start_connection(int fd, const char *sid, const char *remote, int implicit_tls)
+static void start_connection(int fd, const char *sid, const char *remote, int implicit_tls,
+			     int greeting)
 {
 	struct bufferevent *bev;
 
@@ -211,9 +212,10 @@ static void start_connection(int fd, const char *sid, const char *remote, int im
 	}
 	snprintf(L->s.sid, sizeof(L->s.sid), "%s", sid);
 	snprintf(L->s.remote, sizeof(L->s.remote), "%s", remote);
-	L->s.tls = L->tls;
+	L->s.tls = L->tls || L->secured;
 	L->s.on_free = on_session_free;
-	greet(&L->s);
+	if (greeting)
+		greet(&L->s);
 	struct timeval dl = { L->cfg.preauth_timeout, 0 };
 	evtimer_add(deadline_ev, &dl);
 }
@@ -225,7 +227,7 @@ static void start_connection(int fd, const char *sid, const char *remote, int im
 static void finish_connection(evutil_socket_t fd, short what, void *arg)
 {
 	int reuse = conn_served < (unsigned long)L->cfg.login_connections_per_process &&
-		    !L->tls && !L->auth_pending && !conn_proxying;
+		    !L->tls && !L->secured && !L->auth_pending && !conn_proxying;
 
 	evtimer_del(deadline_ev);
 	if (!reuse)
@@ -269,8 +271,34 @@ static void take_client(struct ipc_msg *m)
 	L->proto = proto;
 	if (implicit_tls && L->ctx == NULL)
 		fatal("implicit TLS client without a certificate");
-	start_connection(m->fd, sid, remote, implicit_tls != 0);
+	start_connection(m->fd, sid, remote, implicit_tls != 0, 1);
 	m->fd = -1;  /* the connection owns it now */
+}
+
+/* MSG_LOGIN_CLIENT_BACK: a client that said UNAUTHENTICATE, already
+ * answered by its user worker: no greeting; its pipelined commands are
+ * read first, as a pre-auth client's. */
+static void take_client_back(struct ipc_msg *m)
+{
+	const char *sid, *remote;
+	const unsigned char *left;
+	size_t len;
+	uint32_t secured;
+
+	if (conn_active || m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &remote) < 0 ||
+	    ipc_get_u32(m, &secured) < 0 || ipc_get_bytes(m, &left, &len) < 0 ||
+	    ipc_get_end(m) < 0 || secured > 1) {
+		log_err("unexpected or malformed client from master");
+		_exit(1);
+	}
+	L->proto = LOGIN_PROTO_IMAP;
+	L->secured = (int)secured;
+	start_connection(m->fd, sid, remote, 0, 0);
+	m->fd = -1;
+	log_debug("back after UNAUTHENTICATE, %zu bytes pipelined", len);
+	if (len)
+		session_inject(&L->s, left, len);
+	session_input(&L->s);
 }
 
 /* --- master channel --------------------------------------------------- */
@@ -290,8 +318,11 @@ static void master_read(evutil_socket_t fd, short what, void *arg)
 		log_debug("master went away");
 		_exit(0);
 	}
-	if (m.type == MSG_LOGIN_CLIENT) {
-		take_client(&m);
+	if (m.type == MSG_LOGIN_CLIENT || m.type == MSG_LOGIN_CLIENT_BACK) {
+		if (m.type == MSG_LOGIN_CLIENT)
+			take_client(&m);
+		else
+			take_client_back(&m);
 		ipc_msg_free(&m);
 		return;
 	}

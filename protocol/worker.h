@@ -215,6 +215,10 @@ void cmd_search(struct session *s, const struct imap_cmd *cmd);
 void cmd_getquota(struct session *s, const struct imap_cmd *cmd);
 void cmd_getquotaroot(struct session *s, const struct imap_cmd *cmd);
 void cmd_setquota(struct session *s, const struct imap_cmd *cmd);
+/* QUOTASET is offered to this session's user */
+int quota_set_offered(void);
+/* cmd_unauth.c: UNAUTHENTICATE (RFC 8437) */
+void cmd_unauthenticate(struct session *s, const struct imap_cmd *cmd);
 /* SEARCH / UID SEARCH with the search arguments from args[argi]. */
 void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi);
 /* Forget the saved search result ("$" becomes empty). */

@@ -233,6 +233,9 @@ const char *worker_capability(struct session *s)
 	static char cap[2048];
 
 	(void)s;
-	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%ld", capability_fixed(), W->cfg.max_literal);
+	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%ld%s"
+		 " UNAUTHENTICATE",
+		 capability_fixed(), W->cfg.max_literal,
+		 quota_set_offered() ? " QUOTASET" : "");
 	return cap;
 }

@@ -339,6 +339,30 @@ static int f_quota_get(struct store *fs, struct store_quota *out, struct error *
 	return fs->inner->quota_get(fs->st, out, err);
 }
 
+static int f_quota_get_user(struct store *fs, const char *login, struct store_quota *out,
+			    struct error *err)
+{
+	if (fail(fs, "quota_get_user", err))
+		return -1;
+	if (fs->inner->quota_get_user == NULL) {
+		error_set(err, ERR_CANNOT, "This store cannot change quota limits");
+		return -1;
+	}
+	return fs->inner->quota_get_user(fs->st, login, out, err);
+}
+
+static int f_quota_set_user(struct store *fs, const char *login, uint64_t limit_bytes,
+			    uint64_t limit_messages, struct error *err)
+{
+	if (fail(fs, "quota_set_user", err))
+		return -1;
+	if (fs->inner->quota_set_user == NULL) {
+		error_set(err, ERR_CANNOT, "This store cannot change quota limits");
+		return -1;
+	}
+	return fs->inner->quota_set_user(fs->st, login, limit_bytes, limit_messages, err);
+}
+
 /* ---- METADATA (RFC 5464) ---- */
 
 static int f_metadata_inner(const struct store *fs, const char *op, struct error *err)
@@ -455,4 +479,7 @@ const struct backend_ops fail_backend_ops = {
 	.sort_fields_done = f_sort_fields_done,
 	/* OBJECTID */
 	.message_sha256 = f_message_sha256,
+	/* QUOTA for an administrator */
+	.quota_get_user = f_quota_get_user,
+	.quota_set_user = f_quota_set_user,
 };

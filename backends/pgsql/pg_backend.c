@@ -188,4 +188,7 @@ const struct backend_ops pgsql_backend_ops = {
 	.sort_fields_done = pg_sort_fields_done,
 	/* OBJECTID: EMAILID from the stored digest */
 	.message_sha256 = pg_message_sha256,
+	/* QUOTA for an administrator */
+	.quota_get_user = pg_quota_get_user,
+	.quota_set_user = pg_quota_set_user,
 };

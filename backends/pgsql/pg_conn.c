@@ -109,6 +109,15 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_METADATA_SET] = "SELECT haven.metadata_set($1, $2, $3, $4, $5, $6, $7)",
 	[PS_METADATA_COPY] = "SELECT haven.metadata_copy($1, $2, $3)",
 	[PS_UPLOAD_SIZE] = "UPDATE haven.bodies SET size = $2 WHERE id = $1 AND sha256 IS NULL",
+	/* an administrator's quota commands: PS_QUOTA_GET by login; the two
+	 * provisioning functions in one statement, so one transaction (the
+	 * role of pgsql_dsn needs EXECUTE on them: sql/README.md) */
+	[PS_QUOTA_GET_USER] = "SELECT used_bytes, used_messages, coalesce(nullif(quota_bytes, 0), "
+			      "nullif(current_setting('haven.default_quota_bytes', true), '')::bigint, 0), "
+			      "coalesce(nullif(quota_messages, 0), "
+			      "nullif(current_setting('haven.default_quota_messages', true), '')::bigint, 0) "
+			      "FROM haven.users WHERE lower(login) = lower($1)",
+	[PS_QUOTA_SET_USER] = "SELECT haven.set_quota($1, $2), haven.set_message_quota($1, $3)",
 };
 
 #define RETRIES 5
@@ -371,6 +380,7 @@ static enum error_code haven_code(const char *state)
 		{ "HVNOX", ERR_NONEXISTENT }, { "HVTRY", ERR_TRYCREATE }, { "HVEXI", ERR_ALREADYEXISTS },
 		{ "HVCAN", ERR_CANNOT },      { "HVQUO", ERR_OVERQUOTA }, { "HVLIM", ERR_LIMIT },
 		{ "HVEXP", ERR_EXPUNGEISSUED }, { "HVUSE", ERR_INUSE },
+		{ "42501", ERR_NOPERM },   /* insufficient_privilege: a GRANT missing */
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i].state, state) == 0)

@@ -55,6 +55,9 @@ enum pg_stmt {
 	PS_METADATA_SET,
 	PS_METADATA_COPY,
 	PS_UPLOAD_SIZE,           /* CATENATE: the size known at the end */
+	/* an administrator's GETQUOTA / SETQUOTA of another user */
+	PS_QUOTA_GET_USER,
+	PS_QUOTA_SET_USER,
 	PS_NSTMTS
 };
 

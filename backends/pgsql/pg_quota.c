@@ -75,24 +75,73 @@ char *pg_quota_dsn(const char *dsn, const struct config *cfg)
 	return s;
 }
 
-int pg_quota_get(struct store *st, struct store_quota *out, struct error *err)
+/* Usage and limits of the one user a PS_QUOTA_GET* statement selects
+ * (gone: none is a user of the store). */
+static int quota_row(struct store *st, enum pg_stmt stmt, struct pgp *p,
+		     struct store_quota *out, struct error *err)
 {
-	struct pgp p;
 	PGresult *r;
 
-	pgp_init(&p);
-	pgp_i64(&p, st->user_id);
-	if (pgc_call(&st->db, PS_QUOTA_GET, &p, 0, &r, err) < 0)
+	if (pgc_call(&st->db, stmt, p, 0, &r, err) < 0)
 		return -1;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
-		error_set(err, ERR_UNAVAILABLE, "The user is gone from the mail store");
+		if (stmt == PS_QUOTA_GET)
+			error_set(err, ERR_UNAVAILABLE, "The user is gone from the mail store");
+		else
+			error_set(err, ERR_NONEXISTENT, "No such quota root");
 		return -1;
 	}
 	out->used_bytes = (uint64_t)pg_i64(r, 0, 0);
 	out->used_messages = (uint64_t)pg_i64(r, 0, 1);
 	out->limit_bytes = (uint64_t)pg_i64(r, 0, 2);
 	out->limit_messages = (uint64_t)pg_i64(r, 0, 3);
+	PQclear(r);
+	return 0;
+}
+
+int pg_quota_get(struct store *st, struct store_quota *out, struct error *err)
+{
+	struct pgp p;
+
+	pgp_init(&p);
+	pgp_i64(&p, st->user_id);
+	return quota_row(st, PS_QUOTA_GET, &p, out, err);
+}
+
+int pg_quota_get_user(struct store *st, const char *login, struct store_quota *out,
+		      struct error *err)
+{
+	struct pgp p;
+
+	pgp_init(&p);
+	pgp_str(&p, login);
+	return quota_row(st, PS_QUOTA_GET_USER, &p, out, err);
+}
+
+/* Both limits in one statement, so in one transaction. The look-up
+ * first only gives an unknown login its NONEXISTENT (the set fails
+ * then too, with a less telling error). */
+int pg_quota_set_user(struct store *st, const char *login, uint64_t limit_bytes,
+		      uint64_t limit_messages, struct error *err)
+{
+	struct store_quota q;
+	struct pgp p;
+	PGresult *r;
+
+	if (pg_quota_get_user(st, login, &q, err) < 0)
+		return -1;
+	pgp_init(&p);
+	pgp_str(&p, login);
+	pgp_i64(&p, (int64_t)limit_bytes);
+	pgp_i64(&p, (int64_t)limit_messages);
+	if (pgc_call(&st->db, PS_QUOTA_SET_USER, &p, 0, &r, err) < 0) {
+		if (err->code == ERR_NOPERM)
+			error_set(err, ERR_NOPERM, "The mail store's database role may not set "
+				  "quotas (sql/README.md: GRANT EXECUTE ON haven.set_quota and "
+				  "haven.set_message_quota)");
+		return -1;
+	}
 	PQclear(r);
 	return 0;
 }

@@ -136,6 +136,10 @@ void pg_import_abort(struct importer *im);
 
 /* pg_quota.c: QUOTA (RFC 9208) */
 int pg_quota_get(struct store *st, struct store_quota *out, struct error *err);
+int pg_quota_get_user(struct store *st, const char *login, struct store_quota *out,
+		      struct error *err);
+int pg_quota_set_user(struct store *st, const char *login, uint64_t limit_bytes,
+		      uint64_t limit_messages, struct error *err);
 /* dsn with the configured default quotas as connection settings (a
  * copy of dsn when there are none); the caller frees it. */
 char *pg_quota_dsn(const char *dsn, const struct config *cfg);

@@ -296,6 +296,54 @@ static int decode_kick(struct ipc_msg *m)
 	return 0;
 }
 
+/* daemon/workers.c worker_unauth (MSG_WORKER_UNAUTH, worker -> master):
+ * the session's fd, its name (the master's sid form only), the client's
+ * pipelined bytes. */
+static int decode_worker_unauth(struct ipc_msg *m)
+{
+	const char *sid;
+	const unsigned char *left;
+	size_t len;
+	struct ipc_out o;
+
+	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_bytes(m, &left, &len) < 0 ||
+	    ipc_get_end(m) < 0 || strlen(sid) >= 32 || sid[strspn(sid, "s0123456789.")] != '\0')
+		return -1;
+	check_str(m, sid);
+	ipc_out_init(&o, m->type, m->id);
+	ipc_put_str(&o, sid);
+	ipc_put_bytes(&o, left, len);
+	check_same(m, &o);
+	ipc_out_free(&o);
+	return 0;
+}
+
+/* protocol/login_main.c take_client_back (MSG_LOGIN_CLIENT_BACK, master
+ * -> login). */
+static int decode_login_client_back(struct ipc_msg *m)
+{
+	const char *sid, *remote;
+	const unsigned char *left;
+	size_t len;
+	uint32_t secured;
+	struct ipc_out o;
+
+	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &remote) < 0 ||
+	    ipc_get_u32(m, &secured) < 0 || ipc_get_bytes(m, &left, &len) < 0 ||
+	    ipc_get_end(m) < 0 || secured > 1)
+		return -1;
+	check_str(m, sid);
+	check_str(m, remote);
+	ipc_out_init(&o, m->type, m->id);
+	ipc_put_str(&o, sid);
+	ipc_put_str(&o, remote);
+	ipc_put_u32(&o, secured);
+	ipc_put_bytes(&o, left, len);
+	check_same(m, &o);
+	ipc_out_free(&o);
+	return 0;
+}
+
 typedef int (*decoder)(struct ipc_msg *);
 
 static const decoder decoders[] = {
@@ -303,6 +351,7 @@ static const decoder decoders[] = {
 	decode_worker_session,  decode_login_fail,  decode_login_proxy,
 	decode_auth_request,    decode_auth_config, decode_challenge,
 	decode_worker_sessions, decode_admin_sessions, decode_kick,
+	decode_worker_unauth,   decode_login_client_back,
 };
 
 /* Every decoder sees the message from the start, as its receiver would. */

@@ -348,3 +348,54 @@ def test_haven_admin_quota(haven_factory):
     s.close()
     assert "no such user" in run("nobody-here", rc=1).stderr
     run(rc=2)
+
+
+CANNOT_SET = (b"NO [CANNOT] This store cannot change quota limits: they come from "
+              b"the users' passdb records or the configuration\r\n")
+
+
+def test_admin_setquota(haven_factory, backend):
+    """quota_admins: alice's SETQUOTA and GETQUOTA reach user/LOGIN; bob's
+    do not. PostgreSQL sets the limits in bob's row (once havend's role may
+    call the provisioning functions), and bob's next APPEND meets them; the
+    mbox store's limits come from the passdb or the configuration, so it
+    cannot set them."""
+    h = haven_factory(extra_conf="quota_admins = root, alice")
+    a, b = Session(h), Session(h, user="bob")
+    caps = untagged(a.ok(b"CAPABILITY"))[0].split()
+    assert (b"QUOTASET" in caps) == (backend == "pgsql"), caps
+    assert b"QUOTASET" not in untagged(b.ok(b"CAPABILITY"))[0].split()
+    assert b.cmd(b'SETQUOTA "user/bob" (STORAGE 1)')[-1] == \
+        b"A003 NO [NOPERM] Quota limits are set by the administrator, not over IMAP\r\n"
+    assert b.no(b'GETQUOTA "user/alice"').endswith(b"NO [NONEXISTENT] No such quota root\r\n")
+    assert a.no(b'SETQUOTA "" (STORAGE 1)').endswith(
+        b"NO [NONEXISTENT] No such quota root (an administrator's are user/LOGIN)\r\n")
+    if backend == "mbox":
+        assert a.no(b'SETQUOTA "user/bob" (STORAGE 10)').endswith(CANNOT_SET)
+        assert a.no(b'GETQUOTA "user/bob"').endswith(CANNOT_SET)
+        b.append(b"INBOX", msg(300))
+        return
+    assert a.no(b'SETQUOTA "user/bob" (MESSAGE 1)').endswith(
+        b"NO [NOPERM] The mail store's database role may not set quotas (sql/README.md: "
+        b"GRANT EXECUTE ON haven.set_quota and haven.set_message_quota)\r\n")
+    h.pg.psql("GRANT EXECUTE ON FUNCTION haven.set_quota(text, bigint), "
+              "haven.set_message_quota(text, bigint) TO haven_worker", db=h.db)
+    assert a.ok(b'SETQUOTA "user/bob" (STORAGE 10 message 1)') == [
+        b'* QUOTA "user/bob" (STORAGE 0 10 MESSAGE 0 1)\r\n', b"A005 OK SETQUOTA completed\r\n"]
+    b.append(b"INBOX", msg(2 * KIB))
+    assert b.no(b"APPEND INBOX {200+}\r\n" + msg(200)).endswith(
+        b"NO [OVERQUOTA] Quota exceeded\r\n")
+    assert getquota(b) == {"STORAGE": (2, 10), "MESSAGE": (1, 1)}
+    assert a.ok(b'GETQUOTA "user/bob"') == [
+        b'* QUOTA "user/bob" (STORAGE 2 10 MESSAGE 1 1)\r\n', b"A006 OK GETQUOTA completed\r\n"]
+    assert a.no(b'SETQUOTA "user/nobody" (STORAGE 1)').endswith(
+        b"NO [NONEXISTENT] No such quota root\r\n")
+    assert a.no(b'SETQUOTA "user/bob" (FOO 1)').endswith(
+        b"NO [CANNOT] Only STORAGE and MESSAGE can be limited\r\n")
+    assert a.no(b'SETQUOTA "user/bob" (STORAGE 0)').endswith(
+        b"NO [LIMIT] A limit of 0 cannot be kept: leave the resource out for none\r\n")
+    # RFC 9208 4.1.3: the limits left out are removed
+    assert untagged(a.ok(b'SETQUOTA "user/bob" ()')) == [b'* QUOTA "user/bob" ()\r\n']
+    b.append(b"INBOX", msg(200))
+    a.close()
+    b.close()
