@@ -226,12 +226,16 @@ static const char *capability_fixed(void)
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)
- * is the largest message APPEND takes, in every mailbox. */
+ * is the largest message APPEND takes, in every mailbox. ACL and what
+ * goes with it only where the store keeps ACLs. */
 const char *worker_capability(struct session *s)
 {
 	static char cap[2048];
 
 	(void)s;
-	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%ld", capability_fixed(), W->cfg.max_literal);
+	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%ld%s", capability_fixed(), W->cfg.max_literal,
+		 store_acl_supported() ? " "
+		 "ACL RIGHTS=texk"
+		 : "");
 	return cap;
 }

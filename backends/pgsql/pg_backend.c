@@ -188,4 +188,9 @@ const struct backend_ops pgsql_backend_ops = {
 	.sort_fields_done = pg_sort_fields_done,
 	/* OBJECTID: EMAILID from the stored digest */
 	.message_sha256 = pg_message_sha256,
+	/* ACL (RFC 4314): every right checked in SQL (0016) */
+	.acl_list = pg_acl_list,
+	.acl_set = pg_acl_set,
+	.acl_delete = pg_acl_delete,
+	.acl_myrights = pg_acl_myrights,
 };

@@ -108,6 +108,11 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_METADATA_LIST] = "SELECT entry, value FROM haven.metadata_list($1, $2, $3)",
 	[PS_METADATA_SET] = "SELECT haven.metadata_set($1, $2, $3, $4, $5, $6, $7)",
 	[PS_METADATA_COPY] = "SELECT haven.metadata_copy($1, $2, $3)",
+	/* ACL (0016) */
+	[PS_ACL_LIST] = "SELECT identifier, rights FROM haven.acl_list($1, $2)",
+	[PS_ACL_SET] = "SELECT haven.acl_set($1, $2, $3, $4, $5)",
+	[PS_ACL_DELETE] = "SELECT haven.acl_delete($1, $2, $3)",
+	[PS_ACL_MYRIGHTS] = "SELECT haven.acl_myrights($1, $2)",
 };
 
 #define RETRIES 5
@@ -370,6 +375,7 @@ static enum error_code haven_code(const char *state)
 		{ "HVNOX", ERR_NONEXISTENT }, { "HVTRY", ERR_TRYCREATE }, { "HVEXI", ERR_ALREADYEXISTS },
 		{ "HVCAN", ERR_CANNOT },      { "HVQUO", ERR_OVERQUOTA }, { "HVLIM", ERR_LIMIT },
 		{ "HVEXP", ERR_EXPUNGEISSUED }, { "HVUSE", ERR_INUSE },
+		{ "HVPRM", ERR_NOPERM },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i].state, state) == 0)
