@@ -196,21 +196,34 @@ void cmd_listrights(struct session *s, const struct imap_cmd *cmd)
 	session_tagged(s, cmd->tag, "OK", NULL, "LISTRIGHTS completed");
 }
 
+int acl_myrights_write(struct session *s, const char *name, const char *wire,
+		       struct error *err)
+{
+	unsigned rights;
+
+	if (store_acl_myrights(W->store, name, &rights, err) < 0)
+		return -1;
+	session_printf(s, "* MYRIGHTS ");
+	mailbox_write(s, wire);
+	write_rights(s, rights);
+	session_printf(s, "\r\n");
+	return 0;
+}
+
 void cmd_myrights(struct session *s, const struct imap_cmd *cmd)
 {
 	const char *name = acl_args(s, cmd, 1, "MYRIGHTS expects a mailbox");
-	unsigned rights;
+	const char *wire;
 	struct error err;
 
 	if (name == NULL)
 		return;
-	if (store_acl_myrights(W->store, name, &rights, &err) < 0) {
-		session_tagged_error(s, cmd->tag, &err);
+	if ((wire = mailbox_name_out(s, name)) == NULL) {
+		session_tagged(s, cmd->tag, "NO", "CANNOT", "Mailbox name cannot be encoded");
 		return;
 	}
-	if (acl_untagged(s, cmd, name, "MYRIGHTS") < 0)
-		return;
-	write_rights(s, rights);
-	session_printf(s, "\r\n");
-	session_tagged(s, cmd->tag, "OK", NULL, "MYRIGHTS completed");
+	if (acl_myrights_write(s, name, wire, &err) < 0)
+		session_tagged_error(s, cmd->tag, &err);
+	else
+		session_tagged(s, cmd->tag, "OK", NULL, "MYRIGHTS completed");
 }

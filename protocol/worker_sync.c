@@ -235,7 +235,8 @@ const char *worker_capability(struct session *s)
 	(void)s;
 	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%ld%s", capability_fixed(), W->cfg.max_literal,
 		 store_acl_supported() ? " "
-		 "ACL RIGHTS=texk"
+		 "ACL RIGHTS=texk "
+		 "LIST-MYRIGHTS"
 		 : "");
 	return cap;
 }

@@ -49,13 +49,24 @@ def one(s, command):
 
 def test_capability_and_own_rights(pg):
     s = Session(pg)
-    assert untagged(s.ok(b"CAPABILITY"))[0].endswith(b" ACL RIGHTS=texk\r\n")
+    assert untagged(s.ok(b"CAPABILITY"))[0].endswith(b" ACL RIGHTS=texk LIST-MYRIGHTS\r\n")
     assert one(s, b"MYRIGHTS INBOX") == b'* MYRIGHTS "INBOX" ' + OWNER + b"\r\n"
     assert one(s, b"GETACL inbox") == b'* ACL "INBOX" "alice" ' + OWNER + b"\r\n"
     assert one(s, b"LISTRIGHTS INBOX Alice") == \
         b'* LISTRIGHTS "INBOX" "Alice" ' + OWNER + b"\r\n"
     assert one(s, b"LISTRIGHTS INBOX bob") == \
         b'* LISTRIGHTS "INBOX" "bob" "" l r s w i p k x t e a c d\r\n'
+
+
+def test_list_myrights(pg):
+    """RFC 8440: MYRIGHTS after each LIST line, none for a \\Noselect level."""
+    s = Session(pg)
+    s.ok(b"CREATE lvl/box")
+    assert s.ok(b'LIST "" "lvl*" RETURN (MYRIGHTS)')[:-1] == [
+        b'* LIST (\\Noselect) "/" "lvl"\r\n',
+        b'* LIST (\\NoInferiors) "/" "lvl/box"\r\n',
+        b'* MYRIGHTS "lvl/box" ' + OWNER + b"\r\n"]
+    s.ok(b"DELETE lvl/box")
 
 
 def test_setacl_modifications(pg):
@@ -140,4 +151,5 @@ def test_mbox_has_no_acl(mb):
     assert no(s, b"DELETEACL INBOX bob") == no_
     assert no(s, b"LISTRIGHTS INBOX bob") == no_
     assert bad(s, b"SETACL INBOX bob lrX") == b"BAD Uppercase rights are not allowed\r\n"
+    assert bad(s, b'LIST "" INBOX RETURN (MYRIGHTS)').startswith(b"BAD ")
     s.ok(b'CREATE "Other Users/x"')   # an ordinary name where nothing is shared
