@@ -310,8 +310,25 @@ int store_list(struct store *st, backend_list_cb cb, void *ctx, struct error *er
 	return be->list(st, cb, ctx, err);
 }
 
+/* Where a store with ACLs shows other users' mailboxes, none of the
+ * user's own may be made (it could never be reached). */
+static int own_name_check(const char *name, struct error *err)
+{
+	const char *pre = STORE_ACL_OTHER_PREFIX;
+
+	if (store_acl_supported() && strncmp(name, pre, strlen(pre) - 1) == 0 &&
+	    (name[strlen(pre) - 1] == '/' || name[strlen(pre) - 1] == '\0')) {
+		error_set(err, ERR_CANNOT, "Names below \"%.*s\" are other users' mailboxes",
+			  (int)strlen(pre) - 1, pre);
+		return -1;
+	}
+	return 0;
+}
+
 int store_create(struct store *st, const char *name, unsigned special_use, struct error *err)
 {
+	if (own_name_check(name, err) < 0)
+		return -1;
 	return be->create(st, name, special_use, err);
 }
 
@@ -333,7 +350,7 @@ int store_rename(struct store *st, const char *oldname, const char *newname, str
 	struct error e2;
 	int inbox = strcasecmp(oldname, "INBOX") == 0;
 
-	if (be->rename(st, oldname, newname, err) < 0)
+	if (own_name_check(newname, err) < 0 || be->rename(st, oldname, newname, err) < 0)
 		return -1;
 	if (be->metadata_renamed &&
 	    be->metadata_renamed(st, inbox ? "INBOX" : oldname, newname, inbox, &e2) < 0)
@@ -858,4 +875,73 @@ int store_metadata_set(struct store *st, const char *mailbox, const struct metad
 		if (store_metadata_entry_check(v[i].entry, 0, err) < 0)
 			return -1;
 	return be->metadata_set(st, mailbox, v, n, lim, err);
+}
+
+/* ---- ACL (RFC 4314) ------------------------------------------------------------ */
+
+int store_acl_supported(void)
+{
+	return be && be->acl_list && be->acl_set && be->acl_delete && be->acl_myrights;
+}
+
+static int acl_usable(struct error *err)
+{
+	if (!store_acl_supported()) {
+		error_set(err, ERR_NOTSUPPORTED, "This mail store keeps no access control lists");
+		return -1;
+	}
+	return 0;
+}
+
+int store_acl_identifier_check(const char *identifier, struct error *err)
+{
+	size_t len = strlen(identifier);
+
+	if (len == 0 || len > STORE_ACL_IDENTIFIER_MAX ||
+	    !utf8_valid((const unsigned char *)identifier, len)) {
+		error_set(err, ERR_PARSE, "Invalid identifier");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)identifier[i] <= 0x20 || identifier[i] == 0x7f) {
+			error_set(err, ERR_PARSE, "Identifiers have no blanks or control characters");
+			return -1;
+		}
+	if (identifier[0] == '-') {
+		error_set(err, ERR_CANNOT, "Negative rights are not supported");
+		return -1;
+	}
+	return 0;
+}
+
+int store_acl_list(struct store *st, const char *mailbox, backend_acl_cb cb, void *ctx,
+		   struct error *err)
+{
+	if (acl_usable(err) < 0)
+		return -1;
+	return be->acl_list(st, mailbox, cb, ctx, err);
+}
+
+int store_acl_set(struct store *st, const char *mailbox, const char *identifier,
+		  enum acl_mod mod, unsigned rights, struct error *err)
+{
+	if (acl_usable(err) < 0 || store_acl_identifier_check(identifier, err) < 0)
+		return -1;
+	return be->acl_set(st, mailbox, identifier, mod, rights & ACL_ALL, err);
+}
+
+int store_acl_delete(struct store *st, const char *mailbox, const char *identifier,
+		     struct error *err)
+{
+	if (acl_usable(err) < 0 || store_acl_identifier_check(identifier, err) < 0)
+		return -1;
+	return be->acl_delete(st, mailbox, identifier, err);
+}
+
+int store_acl_myrights(struct store *st, const char *mailbox, unsigned *rights,
+		       struct error *err)
+{
+	if (acl_usable(err) < 0)
+		return -1;
+	return be->acl_myrights(st, mailbox, rights, err);
 }

@@ -92,6 +92,8 @@ enum mbox_attr {
 };
 
 typedef void (*backend_list_cb)(void *ctx, const char *name, unsigned attrs);
+/* An entry of a mailbox's ACL: an identifier and its rights (ACL_*). */
+typedef void (*backend_acl_cb)(void *ctx, const char *identifier, unsigned rights);
 /* A Sieve script's name, and whether it is the active one. */
 typedef void (*backend_sieve_list_cb)(void *ctx, const char *name, int active);
 /* A METADATA entry and its value (len bytes, any octets). */
@@ -145,6 +147,8 @@ enum import_flag {
 };
 
 enum store_op { STORE_SET, STORE_ADD, STORE_REMOVE };
+/* SETACL's "rights", "+rights" and "-rights". */
+enum acl_mod { ACL_REPLACE, ACL_ADD, ACL_REMOVE };
 
 /* Changes discovered by sync(), reported in view order. */
 struct sync_cb {
@@ -382,6 +386,17 @@ struct backend_ops {
 			      struct error *err);
 	int (*quota_set_user)(struct store *st, const char *login, uint64_t limit_bytes,
 			      uint64_t limit_messages, struct error *err);
+	/* ACL (RFC 4314), optional as a whole: see "ACL" below for what
+	 * each does; the store checks the caller's rights itself (in SQL
+	 * for PostgreSQL), whatever the protocol layer did before. */
+	int (*acl_list)(struct store *st, const char *mailbox, backend_acl_cb cb, void *ctx,
+			struct error *err);
+	int (*acl_set)(struct store *st, const char *mailbox, const char *identifier,
+		       enum acl_mod mod, unsigned rights, struct error *err);
+	int (*acl_delete)(struct store *st, const char *mailbox, const char *identifier,
+			  struct error *err);
+	int (*acl_myrights)(struct store *st, const char *mailbox, unsigned *rights,
+			    struct error *err);
 };
 
 /* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
@@ -579,5 +594,62 @@ int store_metadata_list(struct store *st, const char *mailbox, const char *prefi
  * checked on the user's entries as they would be. */
 int store_metadata_set(struct store *st, const char *mailbox, const struct metadata_change *v,
 		       size_t n, const struct metadata_limits *lim, struct error *err);
+
+/* ---- ACL (RFC 4314) ----------------------------------------------------------
+ *
+ * Per mailbox: its owner has every right, always (an ACL cannot name the
+ * owner); other users get what the ACL gives their login, or else what
+ * it gives "anyone". Rights are the real ones of RFC 4314 with
+ * RIGHTS=texk; "c" stands for k and "d" for x t e (2.1.1). A user sees
+ * another's mailbox bob's "Name" as "Other Users/bob/Name"
+ * (STORE_ACL_OTHER_PREFIX). Every call answers ERR_NOTSUPPORTED when the
+ * store keeps no ACLs; ERR_NONEXISTENT for a mailbox that does not exist
+ * or on which the caller has no right at all (nothing is given away);
+ * ERR_NOPERM when the caller lacks the right the call needs ("a" for all
+ * but myrights). */
+#define ACL_LOOKUP (1u << 0)   /* l */
+#define ACL_READ (1u << 1)     /* r */
+#define ACL_SEEN (1u << 2)     /* s */
+#define ACL_WRITE (1u << 3)    /* w */
+#define ACL_INSERT (1u << 4)   /* i */
+#define ACL_POST (1u << 5)     /* p */
+#define ACL_CREATE (1u << 6)   /* k */
+#define ACL_DELMBOX (1u << 7)  /* x */
+#define ACL_DELMSG (1u << 8)   /* t */
+#define ACL_EXPUNGE (1u << 9)  /* e */
+#define ACL_ADMIN (1u << 10)   /* a */
+#define ACL_ALL ((1u << 11) - 1)
+#define ACL_DELETE (ACL_DELMBOX | ACL_DELMSG | ACL_EXPUNGE)   /* "d" */
+/* "lrswipkxtecda" and its NUL */
+#define ACL_RIGHTS_TEXT 14
+#define STORE_ACL_OTHER_PREFIX "Other Users/"
+#define STORE_ACL_IDENTIFIER_MAX 255
+/* Client rights letters (len bytes, no sign) -> bits; -1 with *why for
+ * a letter that is no right (RFC 4314 3.1: BAD). */
+int acl_rights_parse(const char *s, size_t len, unsigned *out, const char **why);
+/* Bits -> letters in the order "lrswipkxtecda"; with_virtual: "c" and
+ * "d" when one of their members is there (what clients read). Returns
+ * the length. */
+size_t acl_rights_format(unsigned rights, int with_virtual, char out[ACL_RIGHTS_TEXT]);
+/* Does the store keep ACLs (and so answer ACL commands, and take
+ * "Other Users/" names)? */
+int store_acl_supported(void);
+/* An identifier as the stores take it: 1..STORE_ACL_IDENTIFIER_MAX
+ * bytes of printable ASCII or UTF-8 without blanks; "-name" (a negative
+ * right) is refused with ERR_CANNOT: Haven keeps none. */
+int store_acl_identifier_check(const char *identifier, struct error *err);
+/* The ACL: the owner first (all rights), then each identifier. Needs "a". */
+int store_acl_list(struct store *st, const char *mailbox, backend_acl_cb cb, void *ctx,
+		   struct error *err);
+/* SETACL: rights replace, join or leave the identifier's; none left
+ * removes it. Needs "a"; the owner's rights cannot change (ERR_CANNOT). */
+int store_acl_set(struct store *st, const char *mailbox, const char *identifier,
+		  enum acl_mod mod, unsigned rights, struct error *err);
+/* DELETEACL: the identifier's entry goes (none: nothing changes). */
+int store_acl_delete(struct store *st, const char *mailbox, const char *identifier,
+		     struct error *err);
+/* The caller's rights on the mailbox. */
+int store_acl_myrights(struct store *st, const char *mailbox, unsigned *rights,
+		       struct error *err);
 
 #endif

@@ -4,7 +4,8 @@
  * selection options SUBSCRIBED, REMOTE (no remote mailboxes here, so a
  * no-op), RECURSIVEMATCH with the CHILDINFO extended data item, and
  * SPECIAL-USE (RFC 6154); return options SUBSCRIBED, CHILDREN, SPECIAL-USE
- * and STATUS (LIST-STATUS, RFC 5819); several patterns in parentheses.
+ * STATUS (LIST-STATUS, RFC 5819) and, where the store keeps ACLs,
+ * MYRIGHTS (LIST-MYRIGHTS, RFC 8440); several patterns in parentheses.
  * LSUB is RFC 3501's, deprecated by RFC 9051 but kept for every client.
  *
  * The backend reports every mailbox (and subscribed names that do not
@@ -50,6 +51,7 @@ struct list_opts {
 	int lsub, extended;
 	int sel_subscribed, sel_recursive, sel_specialuse;
 	int ret_subscribed, ret_children, ret_specialuse;
+	int ret_myrights;        /* LIST-MYRIGHTS (RFC 8440) */
 	unsigned status_items;   /* enum status_item bits; 0: no STATUS */
 	int empty_basic;         /* basic syntax with "" as the pattern */
 	const char **patterns;   /* canonical (reference applied), UTF-8 */
@@ -162,6 +164,8 @@ static int parse_return_opts(const struct imap_arg *l, int rev2, struct list_opt
 				return -1;
 			o->status_items |= items;
 			i++;
+		} else if (imap_arg_is_atom(a, "MYRIGHTS") && store_acl_supported()) {
+			o->ret_myrights = 1;
 		} else {
 			return -1;
 		}
@@ -292,6 +296,16 @@ static void write_attrs(struct session *s, unsigned a, unsigned show)
 	session_write(s, ")", 1);
 }
 
+/* RFC 8440: MYRIGHTS after the mailbox's LIST, or nothing when the
+ * store cannot tell. */
+static void list_myrights(struct session *s, const char *name, const char *wire)
+{
+	struct error err;
+
+	if (acl_myrights_write(s, name, wire, &err) < 0)
+		log_warn("LIST-MYRIGHTS %s: %s", name, err.msg);
+}
+
 static void write_entry(struct session *s, const struct list_opts *o, const struct lentry *e,
 			const char *wire, int childinfo)
 {
@@ -336,6 +350,8 @@ static void write_entry(struct session *s, const struct list_opts *o, const stru
 	session_write(s, "\r\n", 2);
 	if (have_status)
 		status_write(s, wire, o->status_items, &r);
+	if (o->ret_myrights && !(attrs & (MA_NOSELECT | MA_NONEXISTENT)))
+		list_myrights(s, e->name, wire);
 }
 
 /* ---- selection --------------------------------------------------------- */

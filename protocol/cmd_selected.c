@@ -388,5 +388,11 @@ const struct command worker_commands[] = {
 	{ "THREAD", ST_SELECTED, cmd_thread, NULL },
 	/* UNAUTHENTICATE (RFC 8437): cmd_unauth.c */
 	{ "UNAUTHENTICATE", ST_AUTHED, cmd_unauthenticate, NULL },
+	/* ACL (RFC 4314): cmd_acl.c */
+	{ "SETACL", ST_AUTHED, cmd_setacl, NULL },
+	{ "DELETEACL", ST_AUTHED, cmd_deleteacl, NULL },
+	{ "GETACL", ST_AUTHED, cmd_getacl, NULL },
+	{ "LISTRIGHTS", ST_AUTHED, cmd_listrights, NULL },
+	{ "MYRIGHTS", ST_AUTHED, cmd_myrights, NULL },
 };
 const size_t worker_ncommands = sizeof(worker_commands) / sizeof(worker_commands[0]);

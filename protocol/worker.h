@@ -211,6 +211,16 @@ void cmd_copy(struct session *s, const struct imap_cmd *cmd);
 void cmd_idle(struct session *s, const struct imap_cmd *cmd);
 void cmd_compress(struct session *s, const struct imap_cmd *cmd);
 void cmd_search(struct session *s, const struct imap_cmd *cmd);
+/* cmd_acl.c: ACL (RFC 4314), as the store keeps them */
+void cmd_setacl(struct session *s, const struct imap_cmd *cmd);
+void cmd_deleteacl(struct session *s, const struct imap_cmd *cmd);
+void cmd_getacl(struct session *s, const struct imap_cmd *cmd);
+void cmd_listrights(struct session *s, const struct imap_cmd *cmd);
+void cmd_myrights(struct session *s, const struct imap_cmd *cmd);
+/* "* MYRIGHTS wire rights" of mailbox name (wire: mailbox_name_out's),
+ * for MYRIGHTS and LIST RETURN (MYRIGHTS); -1 with err, nothing written. */
+int acl_myrights_write(struct session *s, const char *name, const char *wire,
+		       struct error *err);
 /* cmd_quota.c: QUOTA (RFC 9208), one root "" per user */
 void cmd_getquota(struct session *s, const struct imap_cmd *cmd);
 void cmd_getquotaroot(struct session *s, const struct imap_cmd *cmd);

@@ -227,15 +227,20 @@ static const char *capability_fixed(void)
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)
- * is the largest message APPEND takes, in every mailbox. */
+ * is the largest message APPEND takes, in every mailbox. ACL and what
+ * goes with it only where the store keeps ACLs. */
 const char *worker_capability(struct session *s)
 {
 	static char cap[2048];
 
 	(void)s;
 	snprintf(cap, sizeof(cap), "%s APPENDLIMIT=%ld%s"
-		 " UNAUTHENTICATE",
+		 " UNAUTHENTICATE%s",
 		 capability_fixed(), W->cfg.max_literal,
-		 quota_set_offered() ? " QUOTASET" : "");
+		 quota_set_offered() ? " QUOTASET" : "",
+		 store_acl_supported() ? " "
+		 "ACL RIGHTS=texk "
+		 "LIST-MYRIGHTS"
+		 : "");
 	return cap;
 }

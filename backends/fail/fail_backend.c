@@ -433,6 +433,48 @@ static int f_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[
 	return mb->fs->inner->message_sha256(mb->mb, uid, out, err);
 }
 
+/* ACL: the inner store's, or ERR_NOTSUPPORTED when it keeps none. */
+static int f_acl_inner(const struct store *fs, const char *op, struct error *err)
+{
+	if (fs->inner->acl_list == NULL) {
+		error_set(err, ERR_NOTSUPPORTED, "This mail store keeps no access control lists");
+		return -1;
+	}
+	return fail(fs, op, err) ? -1 : 0;
+}
+
+static int f_acl_list(struct store *fs, const char *mailbox, backend_acl_cb cb, void *ctx,
+		      struct error *err)
+{
+	if (f_acl_inner(fs, "acl_list", err) < 0)
+		return -1;
+	return fs->inner->acl_list(fs->st, mailbox, cb, ctx, err);
+}
+
+static int f_acl_set(struct store *fs, const char *mailbox, const char *identifier,
+		     enum acl_mod mod, unsigned rights, struct error *err)
+{
+	if (f_acl_inner(fs, "acl_set", err) < 0)
+		return -1;
+	return fs->inner->acl_set(fs->st, mailbox, identifier, mod, rights, err);
+}
+
+static int f_acl_delete(struct store *fs, const char *mailbox, const char *identifier,
+			struct error *err)
+{
+	if (f_acl_inner(fs, "acl_delete", err) < 0)
+		return -1;
+	return fs->inner->acl_delete(fs->st, mailbox, identifier, err);
+}
+
+static int f_acl_myrights(struct store *fs, const char *mailbox, unsigned *rights,
+			  struct error *err)
+{
+	if (f_acl_inner(fs, "acl_myrights", err) < 0)
+		return -1;
+	return fs->inner->acl_myrights(fs->st, mailbox, rights, err);
+}
+
 const struct backend_ops fail_backend_ops = {
 	.name = "fail",
 	.settings = fail_settings,
@@ -482,4 +524,9 @@ const struct backend_ops fail_backend_ops = {
 	/* QUOTA for an administrator */
 	.quota_get_user = f_quota_get_user,
 	.quota_set_user = f_quota_set_user,
+	/* ACL */
+	.acl_list = f_acl_list,
+	.acl_set = f_acl_set,
+	.acl_delete = f_acl_delete,
+	.acl_myrights = f_acl_myrights,
 };

@@ -191,4 +191,9 @@ const struct backend_ops pgsql_backend_ops = {
 	/* QUOTA for an administrator */
 	.quota_get_user = pg_quota_get_user,
 	.quota_set_user = pg_quota_set_user,
+	/* ACL (RFC 4314): every right checked in SQL (0016) */
+	.acl_list = pg_acl_list,
+	.acl_set = pg_acl_set,
+	.acl_delete = pg_acl_delete,
+	.acl_myrights = pg_acl_myrights,
 };

@@ -118,6 +118,11 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			      "nullif(current_setting('haven.default_quota_messages', true), '')::bigint, 0) "
 			      "FROM haven.users WHERE lower(login) = lower($1)",
 	[PS_QUOTA_SET_USER] = "SELECT haven.set_quota($1, $2), haven.set_message_quota($1, $3)",
+	/* ACL (0016) */
+	[PS_ACL_LIST] = "SELECT identifier, rights FROM haven.acl_list($1, $2)",
+	[PS_ACL_SET] = "SELECT haven.acl_set($1, $2, $3, $4, $5)",
+	[PS_ACL_DELETE] = "SELECT haven.acl_delete($1, $2, $3)",
+	[PS_ACL_MYRIGHTS] = "SELECT haven.acl_myrights($1, $2)",
 };
 
 #define RETRIES 5
@@ -381,6 +386,7 @@ static enum error_code haven_code(const char *state)
 		{ "HVCAN", ERR_CANNOT },      { "HVQUO", ERR_OVERQUOTA }, { "HVLIM", ERR_LIMIT },
 		{ "HVEXP", ERR_EXPUNGEISSUED }, { "HVUSE", ERR_INUSE },
 		{ "42501", ERR_NOPERM },   /* insufficient_privilege: a GRANT missing */
+		{ "HVPRM", ERR_NOPERM },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i].state, state) == 0)

@@ -58,6 +58,11 @@ enum pg_stmt {
 	/* an administrator's GETQUOTA / SETQUOTA of another user */
 	PS_QUOTA_GET_USER,
 	PS_QUOTA_SET_USER,
+	/* ACL (0016) */
+	PS_ACL_LIST,
+	PS_ACL_SET,
+	PS_ACL_DELETE,
+	PS_ACL_MYRIGHTS,
 	PS_NSTMTS
 };
 

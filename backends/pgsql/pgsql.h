@@ -219,6 +219,15 @@ void pg_listen_close(struct store *st);
 int pg_watch_fd(struct store *st);
 uint64_t pg_watch_changes(struct store *st);
 
+/* pg_acl.c: ACL (the store_acl_* calls of backend.h) */
+int pg_acl_list(struct store *st, const char *mailbox, backend_acl_cb cb, void *ctx,
+		struct error *err);
+int pg_acl_set(struct store *st, const char *mailbox, const char *identifier, enum acl_mod mod,
+	       unsigned rights, struct error *err);
+int pg_acl_delete(struct store *st, const char *mailbox, const char *identifier,
+		  struct error *err);
+int pg_acl_myrights(struct store *st, const char *mailbox, unsigned *rights,
+		    struct error *err);
 /* pg_metadata.c: METADATA entries (the store_metadata_* calls of backend.h) */
 int pg_metadata_list(struct store *st, const char *mailbox, const char *prefix,
 		     backend_metadata_cb cb, void *ctx, struct error *err);
