@@ -2,9 +2,10 @@
  *
  * The search is SEARCH's own (backend push-down, evaluator; the parse in
  * sort_parse.c is SEARCH's parser too).
- * The keys come from the header fields the store keeps
- * (mailbox_sort_fields: the mbox field cache, References: included)
- * when it keeps them, else from the message's header. */
+ * The keys come ready from the store when it keeps them
+ * (mailbox_sort_keys: made once per message, kept across sessions), else
+ * from the header fields the store keeps (mailbox_sort_fields: the mbox
+ * field cache, References: included), else from the message's header. */
 #include <string.h>
 
 #include "../lib/log.h"
@@ -68,14 +69,21 @@ static int sort_msgs_key(struct wsession *ws, uint32_t uid, unsigned need, struc
 		return 0;
 	}
 	buf_reset(hb);
+	rc = mailbox_sort_keys(ws->mb, uid, hb, err);
+	if (rc == 0 && mail_sort_keys_decode(a, hb->data, hb->len, k) == 0)
+		goto keep;
+	if (rc == 1 || rc < 0)
+		return rc;
+	buf_reset(hb);   /* no keys kept (2), or a record we cannot read */
 	rc = sort_msgs_header(ws->mb, uid, need, hb, &hlen, err);
 	mail_sort_keys_parse(a, rc == 0 ? hb->data : "", rc == 0 ? hlen : 0, k);
-	if (rc == 0) {
-		if (ws->sortc == NULL)
-			ws->sortc = sort_cache_new();
-		sort_cache_put(ws->sortc, uid, k);
-	}
-	return rc;
+	if (rc != 0)
+		return rc;
+keep:
+	if (ws->sortc == NULL)
+		ws->sortc = sort_cache_new();
+	sort_cache_put(ws->sortc, uid, k);
+	return 0;
 }
 
 int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_t *n,
@@ -104,8 +112,10 @@ int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_
 			v[k].k.date = m->internaldate;
 		k++;
 	}
-	if (need)
+	if (need) {
+		mailbox_sort_keys_done(mb);
 		mailbox_sort_fields_done(mb);
+	}
 	buf_free(&hb);
 	*out = v;
 	*n = k;
