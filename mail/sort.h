@@ -51,6 +51,9 @@ void mail_sort_keys_parse(struct arena *a, const char *hdr, size_t len,
 
 /* k as one record, appended to out. */
 void mail_sort_keys_encode(const struct mail_sort_keys *k, struct buf *out);
+/* The keys of the header block hdr[0..len) (mail_sort_keys_parse) as one
+ * record, appended to out: what a store keeps. */
+void mail_sort_keys_record(const char *hdr, size_t len, struct buf *out);
 /* The record data[0..len) (from a store: untrusted) into *k, strings
  * copied into a. 0, or -1 (another version, truncated, leftovers). */
 int mail_sort_keys_decode(struct arena *a, const void *data, size_t len,

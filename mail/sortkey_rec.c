@@ -80,3 +80,13 @@ int mail_sort_keys_decode(struct arena *a, const void *data, size_t len,
 	}
 	return p == end ? 0 : -1;
 }
+
+void mail_sort_keys_record(const char *hdr, size_t len, struct buf *out)
+{
+	struct arena *a = arena_new();
+	struct mail_sort_keys k;
+
+	mail_sort_keys_parse(a, hdr, len, &k);
+	mail_sort_keys_encode(&k, out);
+	arena_free(a);
+}

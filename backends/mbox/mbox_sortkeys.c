@@ -5,7 +5,6 @@
  * RFC822.SIZE; written by temp file + rename when a run ends). A session's
  * first SORT then reads ready keys instead of parsing and folding every
  * message's fields. A record of another key version is made anew. */
-#include "../../lib/arena.h"
 #include "../../lib/buf.h"
 #include "../../mail/message.h"
 #include "../../mail/sort.h"
@@ -15,8 +14,6 @@
 static int keys_make(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
 {
 	struct buf hb = BUF_INIT;
-	struct mail_sort_keys k;
-	struct arena *a;
 	size_t hlen = 0;
 	int rc = mbox_header_fields(mb, uid, &hb, err);
 
@@ -25,10 +22,7 @@ static int keys_make(struct mailbox *mb, uint32_t uid, struct buf *out, struct e
 		return rc;
 	}
 	mail_header_block(hb.data, hb.len, &hlen);
-	a = arena_new();
-	mail_sort_keys_parse(a, hb.data, hlen, &k);
-	mail_sort_keys_encode(&k, out);
-	arena_free(a);
+	mail_sort_keys_record(hb.data, hlen, out);
 	buf_free(&hb);
 	return 0;
 }

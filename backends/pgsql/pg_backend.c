@@ -188,4 +188,7 @@ const struct backend_ops pgsql_backend_ops = {
 	.sort_fields_done = pg_sort_fields_done,
 	/* OBJECTID: EMAILID from the stored digest */
 	.message_sha256 = pg_message_sha256,
+	/* SORT/THREAD keys kept per body: haven.sort_keys */
+	.sort_keys = pg_sort_keys,
+	.sort_keys_done = pg_sort_keys_done,
 };

@@ -54,6 +54,9 @@ enum pg_stmt {
 	PS_METADATA_LIST,
 	PS_METADATA_SET,
 	PS_METADATA_COPY,
+	/* SORT/THREAD keys kept per body (0017) */
+	PS_SORT_KEYS,
+	PS_SORT_KEYS_PUT,
 	PS_NSTMTS
 };
 

@@ -10,7 +10,8 @@ import os
 import re
 import time
 
-from conftest import check_sanitizers
+from conftest import check_sanitizers, only_backends
+from rfc9051_common import Session, untagged
 from test_mbox_index import indexed, run, session, write_mbox  # noqa: F401 (fixture)
 
 # About the mbox side files; the PostgreSQL table has its own test below.
@@ -143,3 +144,60 @@ def test_corrupt_keys_file_is_rebuilt(indexed):
     order, counts = sort_subject(h)
     assert counts == (0, 200)
     assert order == expected(data)
+
+
+# ---- PostgreSQL: haven.sort_keys (migration 0017) ---------------------------
+
+PG_SUBJECTS = [b"Re: pear", b"apple", b"[list] Banana", b"cherry (fwd)", b"Fwd: apple",
+               b"date", b"Elder", b"fig"]
+PG_ORDER = [2, 5, 3, 4, 6, 7, 8, 1]   # apple, apple, banana, cherry, date, elder, fig, pear
+
+
+def pg_sort(h):
+    s = Session(h)
+    s.ok(b"EXAMINE INBOX")
+    (line,) = untagged(s.ok(b"SORT (SUBJECT) UTF-8 ALL"))
+    s.ok(b"LOGOUT")
+    return [int(x) for x in line.split()[2:]]
+
+
+def pg_keys(h):
+    """body id -> first byte (key version), subject of each kept record."""
+    out = h.pg.psql("SELECT body_id, get_byte(keys, 0), "
+                    "encode(substring(keys FROM 15 FOR get_byte(keys, 10)), 'escape') "
+                    "FROM haven.sort_keys ORDER BY body_id", db=h.db)
+    return [tuple(l.split("|")) for l in out.splitlines()]
+
+
+def record(subject):
+    """A key record (mail/sortkey_rec.c) with only a subject, as bytea hex."""
+    strs = [subject] + [b""] * 8
+    rec = bytes([1, 0]) + (-2 ** 63).to_bytes(8, "little", signed=True)
+    for x in strs:
+        rec += len(x).to_bytes(4, "little") + x
+    return "\\x" + rec.hex()
+
+
+@only_backends("pgsql")
+def test_pgsql_keys_kept_per_body(haven):
+    s = Session(haven)
+    for i, subj in enumerate(PG_SUBJECTS):
+        s.append(b"INBOX", b"From: a@b\r\nSubject: " + subj + b"\r\nMessage-ID: <p%d@x>\r\n\r\nbody\r\n" % i)
+    s.ok(b"LOGOUT")
+    assert haven.pg.psql("SELECT count(*) FROM haven.sort_keys", db=haven.db) == "0"
+    assert pg_sort(haven) == PG_ORDER          # made from the messages, stored
+    kept = pg_keys(haven)
+    assert len(kept) == 8 and {k[1] for k in kept} == {"1"}
+    assert sorted(k[2] for k in kept) == ["APPLE", "APPLE", "BANANA", "CHERRY", "DATE",
+                                          "ELDER", "FIG", "PEAR"]
+    # A later session takes the kept keys as they are: the store's record
+    # for message 8 ("fig") is what it sorts by.
+    body8 = haven.pg.psql("SELECT body_id FROM haven.messages WHERE uid = 8", db=haven.db)
+    haven.pg.psql("UPDATE haven.sort_keys SET keys = '%s' WHERE body_id = %s"
+                  % (record(b"AARDVARK"), body8), db=haven.db)
+    assert pg_sort(haven) == [8, 2, 5, 3, 4, 6, 7, 1]
+    # Keys of another key version are made anew and replace the row.
+    haven.pg.psql("UPDATE haven.sort_keys SET keys = '\\x63' || substring(keys FROM 2)",
+                  db=haven.db)
+    assert pg_sort(haven) == PG_ORDER
+    assert {k[1] for k in pg_keys(haven)} == {"1"}
