@@ -12,34 +12,18 @@ import time
 
 from conftest import check_sanitizers, only_backends
 from rfc9051_common import Session, untagged
+from test_mbox_fields import cache_log, last_run
 from test_mbox_index import indexed, run, session, write_mbox  # noqa: F401 (fixture)
 
 # About the mbox side files; the PostgreSQL table has its own test below.
 BACKENDS = ["mbox"]
 
-KEYS_RE = re.compile(r"sort keys of (\d+) messages from the cache, (\d+) made")
-
-
-def keys_log(haven):
-    return [l for l in haven.log_text().splitlines() if "mbox: INBOX: sort keys of" in l]
-
-
-def last_run(haven, before):
-    """(from cache, made) of the first sort-key run logged after `before` lines."""
-    deadline = time.time() + 20
-    while True:
-        lines = keys_log(haven)[before:]
-        if lines or time.time() > deadline:
-            break
-        time.sleep(0.05)
-    assert lines, "no sort-key run logged"
-    m = KEYS_RE.search(lines[0])
-    return int(m.group(1)), int(m.group(2))
+KEYS = "sort keys"
 
 
 def sort_subject(haven):
     """UID SORT (SUBJECT) in a new session: (UIDs in order, (from cache, made))."""
-    before = len(keys_log(haven))
+    before = len(cache_log(haven, KEYS))
     s, f = session(haven)
     run(s, f, b"e", b"EXAMINE INBOX")
     lines = run(s, f, b"s", b"UID SORT (SUBJECT) UTF-8 ALL")
@@ -47,7 +31,7 @@ def sort_subject(haven):
     (line,) = [l for l in lines if l.startswith(b"* SORT")]
     run(s, f, b"z", b"LOGOUT")
     s.close()
-    return [int(x) for x in line.split()[2:]], last_run(haven, before)
+    return [int(x) for x in line.split()[2:]], last_run(haven, before, KEYS)
 
 
 def expected(data):
@@ -62,13 +46,18 @@ def restart(h):
     h.start()
 
 
+def sorted_once(indexed, n):
+    """INBOX of n messages, sorted once (its keys made and kept): its bytes."""
+    h, inbox, idxdir, owner = indexed
+    data = write_mbox(inbox, n)
+    os.chown(inbox, *owner)
+    assert sort_subject(h) == (expected(data), (0, n))
+    return data
+
+
 def test_keys_survive_restart(indexed):
     h, inbox, idxdir, owner = indexed
-    data = write_mbox(inbox, 300)
-    os.chown(inbox, *owner)
-    order, counts = sort_subject(h)
-    assert counts == (0, 300)
-    assert order == expected(data)
+    data = sorted_once(indexed, 300)
     assert any(n.endswith(".sortkeys") for n in os.listdir(idxdir))
     restart(h)
     order, counts = sort_subject(h)
@@ -78,9 +67,7 @@ def test_keys_survive_restart(indexed):
 
 def test_foreign_rewrite_same_uidvalidity_rebuilds(indexed):
     h, inbox, idxdir, owner = indexed
-    data = write_mbox(inbox, 300)
-    os.chown(inbox, *owner)
-    sort_subject(h)
+    data = sorted_once(indexed, 300)
     # Another mbox writer rewrites subjects under the same UIDVALIDITY,
     # UIDs and byte counts: only the keys' tie to the index can tell.
     time.sleep(0.02)
@@ -95,9 +82,7 @@ def test_foreign_rewrite_same_uidvalidity_rebuilds(indexed):
 
 def test_expunge_keeps_the_others(indexed):
     h, inbox, idxdir, owner = indexed
-    data = write_mbox(inbox, 200)
-    os.chown(inbox, *owner)
-    sort_subject(h)
+    data = sorted_once(indexed, 200)
     s, f = session(h)
     run(s, f, b"a", b"SELECT INBOX")
     assert run(s, f, b"b", b"UID STORE 1:50 +FLAGS (\\Deleted)")[-1].startswith(b"b OK")
@@ -116,9 +101,7 @@ def test_expunge_keeps_the_others(indexed):
 
 def test_uidvalidity_change_rebuilds(indexed):
     h, inbox, idxdir, owner = indexed
-    write_mbox(inbox, 200)
-    os.chown(inbox, *owner)
-    sort_subject(h)
+    sorted_once(indexed, 200)
     time.sleep(0.02)
     data = write_mbox(inbox, 200, uidvalidity=7654321)
     new = data.replace(b"Subject: message 1", b"Subject: aessage 1")
@@ -132,9 +115,7 @@ def test_uidvalidity_change_rebuilds(indexed):
 
 def test_corrupt_keys_file_is_rebuilt(indexed):
     h, inbox, idxdir, owner = indexed
-    data = write_mbox(inbox, 200)
-    os.chown(inbox, *owner)
-    sort_subject(h)
+    data = sorted_once(indexed, 200)
     (name,) = [n for n in os.listdir(idxdir) if n.endswith(".sortkeys")]
     path = os.path.join(idxdir, name)
     good = open(path, "rb").read()
