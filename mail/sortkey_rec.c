@@ -10,7 +10,8 @@
  * The version names the key algorithm too: keys made by another one
  * (base subject, folding) are refused and made anew, never compared with
  * fresh ones. Stored bytes come back from disk or a database, so the
- * reader checks every length and refuses leftovers. */
+ * reader checks every length, refuses leftovers and NULs inside the
+ * string keys: one spelling per content. */
 #include <string.h>
 
 #include "sort.h"
@@ -72,6 +73,9 @@ int mail_sort_keys_decode(struct arena *a, const void *data, size_t len,
 	for (int i = 0; i < SK_NSTR; i++) {
 		size_t n;
 		if (end - p < 4 || (n = (size_t)get_le(p, 4)) > (size_t)(end - p) - 4)
+			return -1;
+		/* the C-string keys cannot hold a NUL (the encoder took strlen) */
+		if (i < SK_NSTR - 1 && memchr(p + 4, '\0', n) != NULL)
 			return -1;
 		*sk_str(k, i) = arena_strndup(a, (const char *)p + 4, n);
 		if (i == SK_NSTR - 1)
