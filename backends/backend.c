@@ -597,6 +597,19 @@ void mailbox_sort_fields_done(struct mailbox *mb)
 		be->sort_fields_done(mb);
 }
 
+int mailbox_sort_keys(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
+{
+	if (be->sort_keys == NULL)
+		return 2;
+	return be->sort_keys(mb, uid, out, err);
+}
+
+void mailbox_sort_keys_done(struct mailbox *mb)
+{
+	if (be->sort_keys_done)
+		be->sort_keys_done(mb);
+}
+
 int mailbox_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
 			   struct error *err)
 {

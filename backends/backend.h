@@ -397,6 +397,15 @@ struct backend_ops {
 			  struct error *err);
 	int (*acl_myrights)(struct store *st, const char *mailbox, unsigned *rights,
 			    struct error *err);
+	/* SORT and THREAD, optional: message uid's sort keys as one record
+	 * (mail_sort_keys_encode) appended to out, made once per message and
+	 * kept by the store across sessions, so that a session's first SORT
+	 * parses no header. The store makes them from its sort_fields when
+	 * it has none, or none valid any more (another key version, the
+	 * message bytes changed). 0, 1 if the message is gone, -1 with err.
+	 * sort_keys_done ends a run of calls (the store keeps what it made). */
+	int (*sort_keys)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+	void (*sort_keys_done)(struct mailbox *mb);
 };
 
 /* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
@@ -518,6 +527,10 @@ int mailbox_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[3
  * keeps none (the caller reads the message's header), 0, 1 (gone), -1. */
 int mailbox_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
 void mailbox_sort_fields_done(struct mailbox *mb);
+/* SORT/THREAD: the key record sort_keys gives, 2 when the store keeps no
+ * keys (the caller makes them from mailbox_sort_fields), 0, 1 (gone), -1. */
+int mailbox_sort_keys(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+void mailbox_sort_keys_done(struct mailbox *mb);
 
 /* ---- Sieve scripts --------------------------------------------------------
  *

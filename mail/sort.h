@@ -42,6 +42,23 @@ struct mail_sort_keys {
 void mail_sort_keys_parse(struct arena *a, const char *hdr, size_t len,
 			  struct mail_sort_keys *k);
 
+/* ---- sortkey_rec.c: keys as a store keeps them ----------------------- */
+
+/* Bumped whenever the keys' bytes would change for the same message (the
+ * record layout, base subject, folding): older records are then refused
+ * and made anew. */
+#define MAIL_SORT_KEYS_VERSION 1
+
+/* k as one record, appended to out. */
+void mail_sort_keys_encode(const struct mail_sort_keys *k, struct buf *out);
+/* The keys of the header block hdr[0..len) (mail_sort_keys_parse) as one
+ * record, appended to out: what a store keeps. */
+void mail_sort_keys_record(const char *hdr, size_t len, struct buf *out);
+/* The record data[0..len) (from a store: untrusted) into *k, strings
+ * copied into a. 0, or -1 (another version, truncated, leftovers). */
+int mail_sort_keys_decode(struct arena *a, const void *data, size_t len,
+			  struct mail_sort_keys *k);
+
 /* 1 if the field name (len bytes, any case) is one THREAD needs beyond
  * mail_envelope_fields (References). */
 int mail_thread_field(const char *name, size_t len);

@@ -55,6 +55,71 @@ static int sort_cmp(const void *x, const void *y, void *arg)
 	return cmp_num(a->seq, b->seq);
 }
 
+/* What the sort moves and compares first: the first criterion's value as
+ * 16 bytes that order as the criterion does (a string's first 16 bytes,
+ * big-endian, as strcmp orders them; a number biased to unsigned; all
+ * bits flipped for REVERSE), so that most comparisons read this array
+ * alone instead of chasing the keys' strings through memory; only ties
+ * go on to the whole comparison. */
+struct sort_ent {
+	uint64_t hi, lo;
+	const struct sort_msg *m;
+};
+
+static const char *crit_str(enum sort_key key, const struct sort_msg *m)
+{
+	switch (key) {
+	case SORTK_CC: return m->k.cc;
+	case SORTK_FROM: return m->k.from;
+	case SORTK_SUBJECT: return m->k.subject;
+	case SORTK_TO: return m->k.to;
+	case SORTK_DISPLAYFROM: return m->k.dfrom;
+	case SORTK_DISPLAYTO: return m->k.dto;
+	default: return NULL;
+	}
+}
+
+static uint64_t load_be64(const unsigned char *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static void sort_ent_make(struct sort_ent *e, const struct sort_crit *c, const struct sort_msg *m)
+{
+	const char *s = crit_str(c->key, m);
+	unsigned char b[16] = { 0 };
+
+	e->m = m;
+	if (s) {
+		memcpy(b, s, strnlen(s, sizeof(b)));
+		e->hi = load_be64(b);
+		e->lo = load_be64(b + 8);
+	} else {
+		e->hi = c->key == SORTK_SIZE ? m->size :
+			(uint64_t)(c->key == SORTK_DATE ? m->k.date : (int64_t)m->arrival) ^ (1ull << 63);
+		e->lo = 0;
+	}
+	if (c->reverse) {
+		e->hi = ~e->hi;
+		e->lo = ~e->lo;
+	}
+}
+
+static int sort_ent_cmp(const void *x, const void *y, void *arg)
+{
+	const struct sort_ent *a = x, *b = y;
+
+	if (a->hi != b->hi)
+		return a->hi < b->hi ? -1 : 1;
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	return sort_cmp(a->m, b->m, arg);
+}
+
 /* A sequence-set in the given order, ranges only where numbers ascend
  * by one (RFC 5267 section 3.2). */
 static void sort_write_ordered_set(struct buf *b, const uint32_t *v, size_t n)
@@ -109,6 +174,7 @@ void sort_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t 
 	struct search_program prog;
 	struct sort_spec sp;
 	struct sort_msg *v;
+	struct sort_ent *e;
 	uint32_t *seqs, *uids;
 	size_t n;
 	struct error err;
@@ -121,10 +187,13 @@ void sort_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t 
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
-	qsort_r(v, n, sizeof(*v), sort_cmp, &sp);
+	e = arena_alloc(s->arena, (n ? n : 1) * sizeof(*e));
+	for (size_t i = 0; i < n; i++)
+		sort_ent_make(&e[i], &sp.c[0], &v[i]);
+	qsort_r(e, n, sizeof(*e), sort_ent_cmp, &sp);
 	for (size_t i = 0; i < n; i++) {
-		seqs[i] = by_uid ? v[i].uid : v[i].seq;
-		uids[i] = v[i].uid;
+		seqs[i] = by_uid ? e[i].m->uid : e[i].m->seq;
+		uids[i] = e[i].m->uid;
 	}
 	sort_write(s, cmd, by_uid, &prog, seqs, n,
 		   prog.uses_modseq ? search_results_modseq(wsession_of(s)->mb,

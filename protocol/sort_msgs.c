@@ -2,13 +2,13 @@
  *
  * The search is SEARCH's own (backend push-down, evaluator; the parse in
  * sort_parse.c is SEARCH's parser too).
- * The keys come from the header fields the store keeps
- * (mailbox_sort_fields: the mbox field cache, References: included)
- * when it keeps them, else from the message's header. */
+ * The keys come ready from the store when it keeps them
+ * (mailbox_sort_keys: made once per message, kept across sessions), else
+ * from the header fields the store keeps (mailbox_sort_fields: the mbox
+ * field cache, References: included), else from the message's header. */
 #include <string.h>
 
 #include "../lib/log.h"
-#include "sort_cache.h"
 #include "sort_msgs.h"
 
 int sort_msgs_search(struct session *s, const struct imap_cmd *cmd, const char *name,
@@ -53,28 +53,25 @@ static int sort_msgs_header(struct mailbox *mb, uint32_t uid, unsigned need, str
 	return rc;
 }
 
-/* Message uid's keys into *k: kept from an earlier command, else made
- * from its header fields (and kept). 0, 1 if the message is gone (it
- * then sorts as having no fields), -1 with err. */
-static int sort_msgs_key(struct wsession *ws, uint32_t uid, unsigned need, struct buf *hb,
+/* Message uid's keys into *k: the store's, else made from its header
+ * fields. (The worker keeps none between commands: the store's are read
+ * faster than a copy kept per session would be filled.) 0, 1 if the
+ * message is gone (it then sorts as having no fields), -1 with err. */
+static int sort_msgs_key(struct mailbox *mb, uint32_t uid, unsigned need, struct buf *hb,
 			 struct arena *a, struct mail_sort_keys *k, struct error *err)
 {
-	const struct mail_sort_keys *kept = ws->sortc ? sort_cache_get(ws->sortc, uid) : NULL;
 	size_t hlen = 0;
 	int rc;
 
-	if (kept) {
-		*k = *kept;
-		return 0;
-	}
 	buf_reset(hb);
-	rc = sort_msgs_header(ws->mb, uid, need, hb, &hlen, err);
+	rc = mailbox_sort_keys(mb, uid, hb, err);
+	if (rc == 0 && mail_sort_keys_decode(a, hb->data, hb->len, k) == 0)
+		return 0;
+	if (rc == 1 || rc < 0)
+		return rc;
+	buf_reset(hb);   /* no keys kept (2), or a record we cannot read */
+	rc = sort_msgs_header(mb, uid, need, hb, &hlen, err);
 	mail_sort_keys_parse(a, rc == 0 ? hb->data : "", rc == 0 ? hlen : 0, k);
-	if (rc == 0) {
-		if (ws->sortc == NULL)
-			ws->sortc = sort_cache_new();
-		sort_cache_put(ws->sortc, uid, k);
-	}
 	return rc;
 }
 
@@ -97,15 +94,17 @@ int sort_msgs_keys(struct session *s, unsigned need, const uint32_t *seqs, size_
 		v[k].arrival = m->internaldate;
 		v[k].size = m->size;
 		if (need)
-			rc = sort_msgs_key(ws, m->uid, need, &hb, s->arena, &v[k].k, err);
+			rc = sort_msgs_key(mb, m->uid, need, &hb, s->arena, &v[k].k, err);
 		else   /* nothing needed: sorts as having no fields */
 			mail_sort_keys_parse(s->arena, "", 0, &v[k].k);
 		if (v[k].k.date == INT64_MIN)
 			v[k].k.date = m->internaldate;
 		k++;
 	}
-	if (need)
+	if (need) {
+		mailbox_sort_keys_done(mb);
 		mailbox_sort_fields_done(mb);
+	}
 	buf_free(&hb);
 	*out = v;
 	*n = k;

@@ -36,9 +36,6 @@ struct wsession {
 	const char *idle_tag;      /* set while in IDLE */
 	int idle_poked;            /* woken by another session's sync */
 	char idle_tagbuf[IMAP_MAX_TAG + 1];
-	/* SORT and THREAD keys of the selected mailbox (sort_cache.h), or
-	 * NULL; freed when the mailbox is unselected. */
-	struct sort_cache *sortc;
 	/* SEARCH RETURN (SAVE) result for "$" (RFC 5182): UIDs, ascending;
 	 * emptied when the mailbox is unselected. */
 	uint32_t *saved;

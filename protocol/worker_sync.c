@@ -7,7 +7,6 @@
 #include "../lib/buf.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
-#include "sort_cache.h"
 #include "worker.h"
 
 struct sync_ctx {
@@ -197,8 +196,6 @@ void wsession_unselect(struct wsession *ws)
 	wsession_idle_stop(ws);
 	notify_unselected(ws);
 	search_saved_reset(ws);
-	sort_cache_free(ws->sortc);
-	ws->sortc = NULL;
 	if (ws->mb) {
 		mailbox_close(ws->mb);
 		worker_memory_released();

@@ -422,6 +422,21 @@ static void f_sort_fields_done(struct mailbox *mb)
 		mb->fs->inner->sort_fields_done(mb->mb);
 }
 
+static int f_sort_keys(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
+{
+	if (fail(mb->fs, "sort_keys", err))
+		return -1;
+	if (mb->fs->inner->sort_keys == NULL)
+		return 2;
+	return mb->fs->inner->sort_keys(mb->mb, uid, out, err);
+}
+
+static void f_sort_keys_done(struct mailbox *mb)
+{
+	if (mb->fs->inner->sort_keys_done)
+		mb->fs->inner->sort_keys_done(mb->mb);
+}
+
 /* OBJECTID */
 static int f_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
 			    struct error *err)
@@ -529,4 +544,7 @@ const struct backend_ops fail_backend_ops = {
 	.acl_set = f_acl_set,
 	.acl_delete = f_acl_delete,
 	.acl_myrights = f_acl_myrights,
+	/* SORT/THREAD keys kept across sessions */
+	.sort_keys = f_sort_keys,
+	.sort_keys_done = f_sort_keys_done,
 };

@@ -65,4 +65,7 @@ const struct backend_ops mbox_backend_ops = {
 	/* SORT/THREAD: the header-field cache */
 	.sort_fields = mbox_header_fields,
 	.sort_fields_done = mbox_header_fields_done,
+	/* SORT/THREAD keys kept across sessions: the sort-key cache */
+	.sort_keys = mbox_sort_keys,
+	.sort_keys_done = mbox_sort_keys_done,
 };

@@ -1,4 +1,5 @@
-/* The header-field cache: what a header SEARCH (FROM, TO, CC, BCC,
+/* The header-field cache (and the generic per-message cache under it,
+ * mbox_fcache_*, which the sort-key cache of mbox_sortkeys.c shares): what a header SEARCH (FROM, TO, CC, BCC,
  * SUBJECT, SENT*, HEADER on those fields), SORT and THREAD (References:
  * too) need of each message, kept beside the index so that a search
  * after the first reads no message.
@@ -39,6 +40,7 @@ struct fc_new {
 };
 
 struct mbox_fcache {
+	const struct mbox_fcache_kind *kind;   /* its side file and what it holds */
 	struct buf file;           /* the cache file as read or last written */
 	struct mbox_fields_file ff;/* decoded from file, when loaded */
 	uint64_t *offs;
@@ -80,12 +82,12 @@ static void load(struct mailbox *mb, struct mbox_fcache *fc)
 	drop_new(fc);
 	fc->lineage = mb->lineage;
 	fc->uidvalidity = mb->uidvalidity;
-	if (mbox_side_read(mb->st, mb->loc.name, MBOX_FIELDS_KIND, &fc->file) < 0)
+	if (mbox_side_read(mb->st, mb->loc.name, fc->kind->file, &fc->file) < 0)
 		return;
 	if (mbox_fields_decode(fc->file.data, fc->file.len, mb->loc.name, &fc->ff) < 0 ||
 	    fc->ff.lineage != mb->lineage || fc->ff.uidvalidity != mb->uidvalidity) {
-		log_debug("mbox: %s: header-field cache unusable (corrupt or for another "
-			  "version of the file)", mb->loc.name);
+		log_debug("mbox: %s: %s cache unusable (corrupt or for another "
+			  "version of the file)", mb->loc.name, fc->kind->what);
 		drop_loaded(fc);
 		return;
 	}
@@ -149,16 +151,36 @@ static int read_message(struct mailbox *mb, uint32_t uid, struct buf *msg, struc
 	return 0;
 }
 
-int mbox_header_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
+/* The fields of uid, extracted from the message (mbox_fcache_get's make). */
+static int fields_make(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
 {
-	struct mbox_fcache *fc = mb->fields;
-	struct mbox_vmsg *v;
 	struct buf msg = BUF_INIT;
+	int rc = read_message(mb, uid, &msg, err);
+
+	if (rc == 0)
+		mbox_fields_extract(msg.data, msg.len, out);
+	buf_free(&msg);
+	return rc;
+}
+
+static struct mbox_fcache *fc_of(struct mbox_fcache **slot, const struct mbox_fcache_kind *kind)
+{
+	if (*slot == NULL) {
+		*slot = xcalloc(1, sizeof(**slot));
+		(*slot)->kind = kind;
+	}
+	return *slot;
+}
+
+int mbox_fcache_get(struct mailbox *mb, struct mbox_fcache **slot,
+		    const struct mbox_fcache_kind *kind, uint32_t uid, struct buf *out,
+		    struct error *err)
+{
+	struct mbox_fcache *fc = fc_of(slot, kind);
+	struct mbox_vmsg *v;
 	size_t start;
 	int rc;
 
-	if (fc == NULL)
-		fc = mb->fields = xcalloc(1, sizeof(*fc));
 	if (!fc->in_run)
 		run_begin(mb, fc);
 	if ((v = mbox_view_find(mb, uid)) == NULL)
@@ -169,19 +191,14 @@ int mbox_header_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct
 		if (i >= 0 && mbox_fields_entry(&fc->ff, (size_t)i, fc->offs, &r) == 0 &&
 		    r.size == v->meta.size) {
 			buf_append(out, r.data, r.len);
-			buf_append(out, "\r\n", 2);
 			fc->hits++;
 			return 0;
 		}
 	}
 	fc->misses++;
-	if ((rc = read_message(mb, uid, &msg, err)) != 0) {
-		buf_free(&msg);
-		return rc;
-	}
 	start = out->len;
-	mbox_fields_extract(msg.data, msg.len, out);
-	buf_free(&msg);
+	if ((rc = fc->kind->make(mb, uid, out, err)) != 0)
+		return rc;
 	if (fc->usable && out->len - start <= FC_MAX_ENTRY && recordable(mb, uid, v)) {
 		struct fc_new *n;
 		fc->nw = xreallocarray(fc->nw, fc->nnew + 1, sizeof(*fc->nw));
@@ -192,8 +209,20 @@ int mbox_header_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct
 		n->len = out->len - start;
 		buf_append(&fc->nd, out->data + start, n->len);
 	}
-	buf_append(out, "\r\n", 2);
 	return 0;
+}
+
+static const struct mbox_fcache_kind fields_kind = {
+	.file = MBOX_FIELDS_KIND, .what = "header fields", .made = "read", .make = fields_make,
+};
+
+int mbox_header_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err)
+{
+	int rc = mbox_fcache_get(mb, &mb->fields, &fields_kind, uid, out, err);
+
+	if (rc == 0)
+		buf_append(out, "\r\n", 2);
+	return rc;
 }
 
 static int cmp_new(const void *a, const void *b)
@@ -235,8 +264,8 @@ static void save(struct mailbox *mb, struct mbox_fcache *fc)
 	}
 	mbox_fields_encode(fc->lineage, fc->uidvalidity, mb->loc.name, r, n, &enc);
 	free(r);
-	if (mbox_side_write(mb->st, mb->loc.name, MBOX_FIELDS_KIND, enc.data, enc.len) < 0)
-		log_info("mbox: cannot write the header-field cache of %s: %s", mb->loc.name,
+	if (mbox_side_write(mb->st, mb->loc.name, fc->kind->file, enc.data, enc.len) < 0)
+		log_info("mbox: cannot write the %s cache of %s: %s", fc->kind->what, mb->loc.name,
 			 strerror(errno));
 	/* What was written is what is cached now. */
 	drop_loaded(fc);
@@ -250,19 +279,23 @@ static void save(struct mailbox *mb, struct mbox_fcache *fc)
 	}
 }
 
-void mbox_header_fields_done(struct mailbox *mb)
+void mbox_fcache_done(struct mailbox *mb, struct mbox_fcache *fc)
 {
-	struct mbox_fcache *fc = mb->fields;
 	if (fc == NULL || !fc->in_run)
 		return;
 	fc->in_run = 0;
 	if (fc->hits + fc->misses)
-		log_debug("mbox: %s: header fields of %zu messages from the cache, %zu read",
-			  mb->loc.name, fc->hits, fc->misses);
+		log_debug("mbox: %s: %s of %zu messages from the cache, %zu %s",
+			  mb->loc.name, fc->kind->what, fc->hits, fc->misses, fc->kind->made);
 	if (fc->usable && fc->nnew > 0)
 		save(mb, fc);
 	else
 		drop_new(fc);
+}
+
+void mbox_header_fields_done(struct mailbox *mb)
+{
+	mbox_fcache_done(mb, mb->fields);
 }
 
 /* The search evaluator's reader of header-field blocks (mail/search.h
@@ -298,13 +331,19 @@ void mbox_fields_stats(struct mailbox *mb, size_t *hits, size_t *misses)
 	*misses = mb->fields ? mb->fields->misses : 0;
 }
 
+void mbox_fcache_free(struct mbox_fcache **slot)
+{
+	if (*slot == NULL)
+		return;
+	drop_loaded(*slot);
+	buf_free(&(*slot)->nd);
+	free((*slot)->nw);
+	free(*slot);
+	*slot = NULL;
+}
+
 void mbox_fields_free(struct mailbox *mb)
 {
-	if (mb->fields == NULL)
-		return;
-	drop_loaded(mb->fields);
-	buf_free(&mb->fields->nd);
-	free(mb->fields->nw);
-	free(mb->fields);
-	mb->fields = NULL;
+	mbox_fcache_free(&mb->fields);
+	mbox_fcache_free(&mb->sortkeys);
 }

@@ -790,6 +790,8 @@ void mbox_index_forget(struct store *st, const char *name)
 	unlinkat(dfd, fname, 0);
 	journal_name(name, MBOX_FIELDS_KIND, fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
+	journal_name(name, MBOX_SORTKEYS_KIND, fname, sizeof(fname));
+	unlinkat(dfd, fname, 0);
 	journal_name(name, "recent", fname, sizeof(fname));
 	unlinkat(dfd, fname, 0);
 }

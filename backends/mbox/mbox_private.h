@@ -228,6 +228,7 @@ struct mailbox {
 	int file_wd, dir_wd;   /* those watches, -1 none */
 	struct mbox_scan *cache; /* latest scan for open_message, or NULL */
 	struct mbox_fcache *fields; /* header-field cache (mbox_fields.c), NULL until used */
+	struct mbox_fcache *sortkeys; /* sort-key cache (mbox_sortkeys.c), NULL until used */
 };
 
 void mbox_view_apply_own(struct mailbox *mb, const struct mbox_scan *s, const uint32_t *uids,
@@ -422,6 +423,7 @@ int mbox_side_read(struct store *st, const char *name, const char *kind, struct 
  * made if missing); the caller closes it. -1 if there is no place. */
 int mbox_side_open(struct store *st, const char *name, const char *kind, int create);
 #define MBOX_FIELDS_KIND "fields"
+#define MBOX_SORTKEYS_KIND "sortkeys"
 /* The mailbox is gone or renamed: drop its index and caches. */
 void mbox_index_forget(struct store *st, const char *name);
 /* STATUS from the index alone: 0 and *sum if the index describes the file
@@ -586,7 +588,24 @@ void mbox_header_fields_done(struct mailbox *mb);
  * fields are decided here, through the header-field cache. */
 int mbox_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
 		uint8_t *result, struct error *err);
-void mbox_fields_free(struct mailbox *mb);
+void mbox_fields_free(struct mailbox *mb);   /* both caches */
+/* A per-message cache of one kind of side file, under the lineage and UID
+ * rules above (mbox_fields_file.c's format): what *slot (made on first
+ * use) has for uid appended to out, else what make() appends (0, 1 gone,
+ * -1), recorded to be saved at mbox_fcache_done. */
+struct mbox_fcache_kind {
+	const char *file;          /* side-file kind (MBOX_FIELDS_KIND ...) */
+	const char *what, *made;   /* for the log: "header fields" ... "read" */
+	int (*make)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+};
+int mbox_fcache_get(struct mailbox *mb, struct mbox_fcache **slot,
+		    const struct mbox_fcache_kind *kind, uint32_t uid, struct buf *out,
+		    struct error *err);
+void mbox_fcache_done(struct mailbox *mb, struct mbox_fcache *fc);
+void mbox_fcache_free(struct mbox_fcache **slot);
+/* mbox_sortkeys.c: backend_ops.sort_keys, kept in the sort-key cache. */
+int mbox_sort_keys(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+void mbox_sort_keys_done(struct mailbox *mb);
 /* Of the last run: fields given from the cache, and messages read. */
 void mbox_fields_stats(struct mailbox *mb, size_t *hits, size_t *misses);
 /* The fields of mail_envelope_fields and References in a message (IMAP

@@ -196,4 +196,7 @@ const struct backend_ops pgsql_backend_ops = {
 	.acl_set = pg_acl_set,
 	.acl_delete = pg_acl_delete,
 	.acl_myrights = pg_acl_myrights,
+	/* SORT/THREAD keys kept per body: haven.sort_keys */
+	.sort_keys = pg_sort_keys,
+	.sort_keys_done = pg_sort_keys_done,
 };

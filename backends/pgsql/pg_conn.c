@@ -123,6 +123,19 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_ACL_SET] = "SELECT haven.acl_set($1, $2, $3, $4, $5)",
 	[PS_ACL_DELETE] = "SELECT haven.acl_delete($1, $2, $3)",
 	[PS_ACL_MYRIGHTS] = "SELECT haven.acl_myrights($1, $2)",
+	/* the kept sort keys of a batch of the view's messages; the first
+	 * bytes of those that have none of key version $3 (pg_sort.c) */
+	[PS_SORT_KEYS] = "SELECT m.uid, m.body_id, m.size, k.keys, "
+			 "substring(c.data FROM 1 FOR $4::int4) FROM haven.messages m "
+			 "LEFT JOIN haven.sort_keys k ON k.body_id = m.body_id "
+			 "LEFT JOIN haven.body_chunks c ON c.body_id = m.body_id AND c.seq = 0 "
+			 "AND (k.keys IS NULL OR get_byte(k.keys, 0) <> $3::int4) "
+			 "WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) ORDER BY m.uid",
+	/* keys made in that batch (hex), one row per body */
+	[PS_SORT_KEYS_PUT] = "INSERT INTO haven.sort_keys (body_id, keys) "
+			     "SELECT DISTINCT ON (b) b, decode(k, 'hex') "
+			     "FROM unnest($1::bigint[], $2::text[]) AS u(b, k) "
+			     "ON CONFLICT (body_id) DO UPDATE SET keys = EXCLUDED.keys",
 };
 
 #define RETRIES 5

@@ -63,6 +63,9 @@ enum pg_stmt {
 	PS_ACL_SET,
 	PS_ACL_DELETE,
 	PS_ACL_MYRIGHTS,
+	/* SORT/THREAD keys kept per body (0017) */
+	PS_SORT_KEYS,
+	PS_SORT_KEYS_PUT,
 	PS_NSTMTS
 };
 

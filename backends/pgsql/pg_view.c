@@ -99,6 +99,9 @@ void pg_mailbox_close(struct mailbox *mb)
 	view_unlink(mb);
 	pg_ahead_drop(mb);
 	pg_sort_fields_done(mb);
+	pg_sort_keys_done(mb);
+	buf_free(&mb->keys_ids);
+	buf_free(&mb->keys_hex);
 	for (size_t i = 0; i < mb->nkwnames; i++)
 		free(mb->kwnames[i]);
 	free(mb->kwnames);

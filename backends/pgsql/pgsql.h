@@ -87,6 +87,12 @@ struct mailbox {
 	/* SORT/THREAD: the batch of header prefixes being read (pg_sort.c) */
 	PGresult *sort_rows;
 	int sort_next;
+	/* the batch of kept sort keys being read, and the keys made for it
+	 * to be stored when it is done: body ids and hex records, as
+	 * array literals being built ("{1,2", "{0a1b,..."), pg_sort.c */
+	PGresult *keys_rows;
+	int keys_next;
+	struct buf keys_ids, keys_hex;
 };
 
 /* pg_backend.c */
@@ -211,6 +217,10 @@ int pg_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct err
 int pg_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
 		      struct error *err);
 void pg_sort_fields_done(struct mailbox *mb);
+/* backend_ops.sort_keys: kept in haven.sort_keys, made from the prefix
+ * when missing (2: the header goes past it, as pg_sort_fields) */
+int pg_sort_keys(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+void pg_sort_keys_done(struct mailbox *mb);
 /* Read what the listener has (the hints themselves are not needed: every
  * sync asks the database what changed). */
 void pg_listen_drain(struct store *st);

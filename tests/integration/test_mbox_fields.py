@@ -12,24 +12,27 @@ from test_mbox_index import indexed, run, session, write_mbox  # noqa: F401 (fix
 # About mbox files or processes, not the storage interface.
 BACKENDS = ["mbox"]
 
-FIELDS_RE = re.compile(r"header fields of (\d+) messages from the cache, (\d+) read")
+# what a run of a cache logs (mbox_fields.c); "sort keys ... made" too
+RUN_RE = re.compile(r"mbox: INBOX: (header fields|sort keys) of (\d+) messages from the cache, "
+                    r"(\d+) (?:read|made)")
 
 
-def cache_log(haven):
-    return [l for l in haven.log_text().splitlines() if "mbox: INBOX: header fields of" in l]
+def cache_log(haven, what="header fields"):
+    return [l for l in haven.log_text().splitlines() if "mbox: INBOX: %s of" % what in l]
 
 
-def last_run(haven, before):
-    """(from cache, read) of the first run logged after `before` lines."""
+def last_run(haven, before, what="header fields"):
+    """(from cache, read or made) of the first run of the `what` cache
+    logged after `before` lines."""
     deadline = time.time() + 20
     while True:
-        lines = cache_log(haven)[before:]
+        lines = cache_log(haven, what)[before:]
         if lines or time.time() > deadline:
             break
         time.sleep(0.05)
-    assert lines, "no header-field run logged"
-    m = FIELDS_RE.search(lines[0])
-    return int(m.group(1)), int(m.group(2))
+    assert lines, "no %s run logged" % what
+    m = RUN_RE.search(lines[0])
+    return int(m.group(2)), int(m.group(3))
 
 
 def search(s, f, tag, criteria):

@@ -175,8 +175,8 @@ def test_sort_modseq(haven):
 
 
 def test_kept_keys_follow_the_mailbox(haven):
-    """The worker keeps each message's keys while the mailbox is selected
-    (protocol/sort_cache.c): after appends and expunges by another session,
+    """The store keeps each message's keys across commands and sessions
+    (backend op sort_keys): after appends and expunges by another session,
     a session that has sorted before answers every SORT and THREAD as a
     fresh session does."""
     s = box(haven)

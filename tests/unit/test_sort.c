@@ -242,6 +242,42 @@ static void test_thread_deep(void **state)
 	buf_free(&out);
 }
 
+/* A key record (what a store keeps) decodes to the keys it was made of,
+ * exactly; truncated, extended, or of another version it is refused. */
+static void test_key_record(void **state)
+{
+	struct arena *a = *state;
+	static const char hdr[] = "From: \"Zed\" <bob@x.example>\r\nSubject: Re: [l] apple (fwd)\r\n"
+				  "Date: Mon, 01 Jan 2024 10:00:00 +0000\r\nReferences: <a@b>\r\n <c@d>\r\n"
+				  "Message-ID: <m1@test>\r\n\r\n";
+	struct mail_sort_keys k, back;
+	struct buf rec = BUF_INIT;
+
+	mail_sort_keys_parse(a, hdr, sizeof(hdr) - 1, &k);
+	mail_sort_keys_record(hdr, sizeof(hdr) - 1, &rec);
+	assert_int_equal(mail_sort_keys_decode(a, rec.data, rec.len, &back), 0);
+	assert_int_equal(back.date, k.date);
+	assert_int_equal(back.subject_reply, 1);
+	assert_string_equal(back.subject, "APPLE");
+	assert_string_equal(back.from, "BOB");
+	assert_string_equal(back.dfrom, "ZED");
+	assert_string_equal(back.to, "");
+	assert_string_equal(back.msgid, "m1@test");
+	assert_int_equal(back.references_len, k.references_len);
+	assert_memory_equal(back.references, k.references, k.references_len);
+	assert_int_equal(mail_sort_keys_decode(a, rec.data, rec.len - 1, &back), -1);
+	buf_append(&rec, "", 1);
+	assert_int_equal(mail_sort_keys_decode(a, rec.data, rec.len, &back), -1);
+	rec.len--;
+	rec.data[0] = MAIL_SORT_KEYS_VERSION + 1;
+	assert_int_equal(mail_sort_keys_decode(a, rec.data, rec.len, &back), -1);
+	rec.data[0] = MAIL_SORT_KEYS_VERSION;
+	rec.data[1] = 2;   /* flags other than subject_reply */
+	assert_int_equal(mail_sort_keys_decode(a, rec.data, rec.len, &back), -1);
+	assert_int_equal(mail_sort_keys_decode(a, "", 0, &back), -1);
+	buf_free(&rec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +287,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_msgid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thread_deep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_record, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
