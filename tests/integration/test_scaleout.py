@@ -204,8 +204,20 @@ def mailbox_contents(c):
     return out
 
 
+def summarize(rec):
+    """What the clients were told besides OK, by phase and kind (printed:
+    the report says which fault gave which answers)."""
+    kinds = {}
+    for phase, _, _, answer, _ in rec.answers:
+        kind = re.sub(rb"^\S+ (OK|NO|BAD) (\[[A-Z-]+).*", rb"\1 \2]", answer)[:40]
+        kinds[(phase, kind)] = kinds.get((phase, kind), 0) + 1
+    for (phase, kind), n in sorted(kinds.items()):
+        print("  %-15s %5d  %s" % (phase, n, kind.decode(errors="replace")))
+
+
 def check_invariants(c, fault_phases=()):
     rec = c.rec
+    summarize(rec)
     for v in rec.violations[:20]:
         print("VIOLATION", v)
     assert not rec.violations, rec.violations[:20]
