@@ -119,7 +119,9 @@ class Haven:
     """One running havend with its own directory, users and ports."""
 
     def __init__(self, users=("alice", "bob"), extra_conf="", tls=True, backend="mbox",
-                 args=(), wrap=()):
+                 args=(), wrap=(), addr="127.0.0.1", build=None):
+        self.addr = addr  # where it listens (a test network's address)
+        self.build = build or BUILD
         self.args = list(args)  # havend options after -c (such as -o KEY=VALUE)
         self.wrap = list(wrap)  # runs havend: argv before its own (it must exec it)
         self.dir = tempfile.mkdtemp(prefix="haven-test-")
@@ -139,9 +141,9 @@ class Haven:
             for u, p in self.users.items():
                 f.write("%s:{PLAIN}%s::::%s/%s::\n" % (u, p, self.home_root, u))
         conf = [
-            "listen = 127.0.0.1:%d" % self.port,
+            "listen = %s:%d" % (addr, self.port),
             "login_chroot = %s" % self.empty,
-            "libexec_dir = %s" % BUILD,
+            "libexec_dir = %s" % self.build,
             "passdb = file:%s/passwd" % self.dir,
             "allow_plain_passwords = yes",
             "mail_home = %s/%%u" % self.home_root,
@@ -180,11 +182,11 @@ class Haven:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "havend"), "-F", "-c",
+        self.proc = subprocess.Popen(self.wrap + [os.path.join(self.build, "havend"), "-F", "-c",
                                                   self.conf] + self.args,
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)
         RUNNING.append(self)
-        wait_listening(self.port, self.proc, 15, self.log_text)
+        wait_listening(self.port, self.proc, 15, self.log_text, host=self.addr)
         # the listeners are bound one after the other: the TLS one may come
         # a moment after the plain one
         if self.tls_port:
@@ -231,7 +233,7 @@ class Haven:
 
     # --- clients -----------------------------------------------------
     def imap(self):
-        return imaplib.IMAP4("127.0.0.1", self.port, timeout=20)
+        return imaplib.IMAP4(self.addr, self.port, timeout=20)
 
     def login(self, user="alice"):
         m = self.imap()
@@ -247,7 +249,7 @@ class Haven:
 
     def raw(self):
         """A plain socket that has read the greeting."""
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=20)
+        s = socket.create_connection((self.addr, self.port), timeout=20)
         f = s.makefile("rb")
         greeting = f.readline()
         assert greeting.startswith(b"* OK"), greeting

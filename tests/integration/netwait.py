@@ -3,15 +3,15 @@ import socket
 import time
 
 
-def wait_listening(port, proc, timeout, log):
-    """Return once 127.0.0.1:port accepts; raise with log() if proc exits
+def wait_listening(port, proc, timeout, log, host="127.0.0.1"):
+    """Return once host:port accepts; raise with log() if proc exits
     first or the timeout passes."""
     deadline = time.time() + timeout
     while True:
         if proc.poll() is not None:
             raise RuntimeError("server exited before listening:\n" + log())
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             return
         except OSError:
             if time.time() >= deadline:

@@ -1,7 +1,9 @@
 """A throwaway PostgreSQL cluster for tests: initdb into a temp dir as an
 unprivileged user (PostgreSQL refuses to run as root: as root the
 `postgres` system user runs it, else the current user), listening on a unix
-socket only, with Haven's migrations applied. Debian's PostgreSQL 15."""
+socket only, with Haven's migrations applied. Debian's PostgreSQL 15.
+A multi-host test also makes it listen on TCP (tcp=), from inside a network
+namespace (netns=)."""
 import glob
 import os
 import pwd
@@ -26,7 +28,14 @@ def available():
 
 
 class PgCluster:
-    def __init__(self, dbname="haven"):
+    def __init__(self, dbname="haven", tcp=None, netns=None):
+        """tcp: (listen_addresses, client subnet): PostgreSQL also listens
+        on those addresses and trusts every connection from that subnet
+        (trust, not passwords: the subnet is the test's own veth network,
+        which nothing else reaches). netns: the network namespace the
+        postmaster runs in (pg_ctl is started there; its children stay)."""
+        self.tcp = tcp
+        self.netns = netns
         self.bin = pg_bindir()
         if self.bin is None:
             raise RuntimeError("PostgreSQL server binaries not found (scripts/install-deps)")
@@ -54,6 +63,8 @@ class PgCluster:
         if os.geteuid() == 0:
             argv = ["setpriv", "--reuid=%d" % self.uid, "--regid=%d" % self.gid,
                     "--clear-groups", "--"] + argv
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns] + argv
         return subprocess.run(argv, cwd=self.top, **kw)
 
     def start(self, settings=None):
@@ -64,12 +75,15 @@ class PgCluster:
                      "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"],
                     check=True, capture_output=True)
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
-            f.write("listen_addresses = ''\n"
-                    "unix_socket_directories = '%s'\n"
+            f.write("listen_addresses = '%s'\n" % (self.tcp[0] if self.tcp else ""))
+            f.write("unix_socket_directories = '%s'\n"
                     "fsync = on\nmax_connections = 300\n"
                     "shared_buffers = 64MB\n" % self.sock)
             for k, v in (settings or {}).items():
                 f.write("%s = %s\n" % (k, v))
+        if self.tcp:
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as f:
+                f.write("host all all %s trust\n" % self.tcp[1])
         self.pg_ctl("start", "-w", "-t", "60", "-l", self.log)
         self.psql("CREATE DATABASE %s" % self.dbname, db="postgres")
         return self
@@ -89,8 +103,10 @@ class PgCluster:
         self.stop()
         shutil.rmtree(self.top, ignore_errors=True)
 
-    def dsn(self, user=None, db=None):
-        return "host=%s port=%d dbname=%s user=%s" % (self.sock, self.port, db or self.dbname,
+    def dsn(self, user=None, db=None, host=None):
+        """host: a TCP address (tcp=) instead of the unix socket."""
+        return "host=%s port=%d dbname=%s user=%s" % (host or self.sock, self.port,
+                                                       db or self.dbname,
                                                        user or self.superuser)
 
     def psql(self, sql, db=None, user=None, check=True, vars=None):
