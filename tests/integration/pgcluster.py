@@ -74,6 +74,20 @@ class PgCluster:
         self.psql("CREATE DATABASE %s" % self.dbname, db="postgres")
         return self
 
+    def start_standby(self, primary):
+        """A streaming replica of primary: pg_basebackup -R of its data,
+        its own socket directory, no synchronous standby of its own (after
+        a promotion it is a primary whose commits must not wait for one)."""
+        self._as_pg([os.path.join(self.bin, "pg_basebackup"), "-D", self.data, "-h",
+                     primary.sock, "-p", str(primary.port), "-U", primary.superuser,
+                     "-R", "-X", "stream", "-c", "fast"], check=True, capture_output=True)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("unix_socket_directories = '%s'\nsynchronous_standby_names = ''\n"
+                    % self.sock)
+        self.dbname = primary.dbname
+        self.pg_ctl("start", "-w", "-t", "60", "-l", self.log)
+        return self
+
     def pg_ctl(self, *args, check=True):
         return self._as_pg([os.path.join(self.bin, "pg_ctl"), "-D", self.data] + list(args),
                            check=check, capture_output=True)
