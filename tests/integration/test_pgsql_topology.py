@@ -169,17 +169,17 @@ def test_transaction_pooling_prepared_statements_switch_to_unnamed(bounced):
 
 @pytest.fixture
 def replicated():
-    """A primary and its synchronous streaming replica (fresh clusters of
-    their own: this test stops one for good), Haven's schema and users
-    alice and bob, and a havend whose DSN names both hosts."""
-    primary = pgcluster.PgCluster(dbname="haven").start()
-    replica = pgcluster.PgCluster()
+    """A primary (a copy of the session's cluster: this test stops it for
+    good) and its synchronous streaming replica, a database of Haven's
+    schema with users alice and bob, and a havend whose DSN names both
+    hosts."""
+    primary = pgcluster.PgCluster(dbname="haven").start_copy(pg_cluster(), standby=False)
+    replica = pgcluster.PgCluster(dbname="haven")
     h = None
     try:
-        primary.migrate()
-        primary.psql("CREATE ROLE haven_worker LOGIN IN ROLE haven_mail", db="postgres")
+        primary.psql("CREATE DATABASE haven TEMPLATE haven_template", db="postgres")
         primary.psql("INSERT INTO haven.users (login) VALUES ('alice'), ('bob')")
-        replica.start_standby(primary)
+        replica.start_copy(primary, standby=True)
         # an acknowledged commit is on both from here on
         primary.psql("ALTER SYSTEM SET synchronous_standby_names = '*'", db="postgres")
         primary.psql("SELECT pg_reload_conf()", db="postgres")
@@ -197,8 +197,9 @@ def replicated():
         if h:
             check_sanitizers(h.stop())
             h.cleanup()
-        replica.cleanup()
-        primary.cleanup()
+        for c in (replica, primary):
+            c.pg_ctl("stop", "-m", "immediate", check=False)   # (thrown away)
+            c.cleanup()
 
 
 def wait_for(cond, timeout=30):
