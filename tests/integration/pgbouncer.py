@@ -5,10 +5,10 @@ unprivileged owner (PgBouncer refuses to run as root). Debian 12 ships
 PgBouncer 1.18: no prepared statements in transaction pooling."""
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 
+from conftest import free_port
 from netwait import wait_listening
 
 
@@ -21,7 +21,7 @@ class PgBouncer:
         self.pg = pg
         self.top = tempfile.mkdtemp(prefix="haven-pgb-")
         os.chmod(self.top, 0o755)
-        self.port = _free_port()
+        self.port = free_port()
         self.log = os.path.join(self.top, "pgbouncer.log")
         with open(os.path.join(self.top, "users.txt"), "w") as f:
             f.write("".join('"%s" ""\n' % u for u in users))
@@ -57,17 +57,7 @@ class PgBouncer:
 
     def cleanup(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            self.proc.terminate()   # (SIGTERM: PgBouncer's immediate shutdown)
+            self.proc.wait(timeout=20)
         shutil.rmtree(self.top, ignore_errors=True)
 
-
-def _free_port():
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
