@@ -18,6 +18,12 @@ static const struct backend_setting pgsql_settings[] = {
 	{ "pgsql_timeout", BS_INT, "10000", 100, 600000,
 	  "milliseconds a statement may take before it is cancelled and the command answered "
 	  "NO [UNAVAILABLE]" },
+	{ "pgsql_listen_dsn", BS_STR, "", 0, 0,
+	  "libpq connection string of the connection that LISTENs for changes (default: "
+	  "pgsql_dsn); it must reach PostgreSQL directly or through a session-pooling PgBouncer" },
+	{ "pgsql_prepare", BS_BOOL, "yes", 0, 0,
+	  "prepare each statement once per connection; no sends them unnamed, as a "
+	  "transaction-pooling PgBouncer older than 1.21 needs" },
 	{ NULL, BS_STR, NULL, 0, 0, NULL },
 };
 
@@ -85,11 +91,13 @@ static int pg_store_open(const struct backend_user *u, const struct config *cfg,
 	struct store *st = xcalloc(1, sizeof(*st));
 	long timeout = backend_setting_int(cfg, "pgsql_timeout");
 	const char *dsn = backend_setting_str(cfg, "pgsql_dsn");
+	const char *ldsn = backend_setting_str(cfg, "pgsql_listen_dsn");
 	char *qdsn = pg_quota_dsn(dsn, cfg);
 
 	pgc_init(&st->db, qdsn, timeout);
 	free(qdsn);
-	pgc_init(&st->listen, dsn, timeout);
+	st->db.unnamed = !backend_setting_bool(cfg, "pgsql_prepare");
+	pgc_init(&st->listen, *ldsn ? ldsn : dsn, timeout);
 	st->max_message = cfg->max_literal > 0 ? (uint64_t)cfg->max_literal * 2 : 100u << 20;
 	st->sieve_max_size = cfg->sieve_max_script_size;
 	st->sieve_max_scripts = cfg->sieve_max_scripts;

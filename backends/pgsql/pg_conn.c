@@ -407,6 +407,27 @@ static enum error_code haven_code(const char *state)
 	return ERR_NONE;
 }
 
+/* Our statement already prepared where this connection had not prepared
+ * it, or missing where it had (42P05, 26000): the server connection is
+ * shared with other clients, as a transaction-pooling PgBouncer shares
+ * it. Statements go unnamed from now on; the failed one ran nothing and
+ * is sent again, unless it was part of a longer transaction. (Every
+ * worker names the same statement alike: what ran was never another.) */
+static void shared_server(struct pgc *c, const char *msg, struct error *err)
+{
+	log_warn("pgsql: %s: the server connection is shared (transaction pooling?): "
+		 "statements go unnamed from now on; set pgsql_prepare = no", msg ? msg : "?");
+	c->unnamed = 1;
+	c->prepared = 0;
+	c->retry = PQtransactionStatus(c->conn) == PQTRANS_IDLE;
+	error_set(err, ERR_UNAVAILABLE, "Mail store connection shared, try again");
+}
+
+static int shared_state(const char *state)
+{
+	return state && (!strcmp(state, "42P05") || !strcmp(state, "26000"));
+}
+
 /* A failed statement: what the client is told, and whether the
  * connection is still of any use. */
 static int fail_result(struct pgc *c, PGresult *res, struct error *err)
@@ -417,6 +438,8 @@ static int fail_result(struct pgc *c, PGresult *res, struct error *err)
 
 	if (code != ERR_NONE) {
 		error_set(err, code, "%s", msg ? msg : "Failed");
+	} else if (shared_state(state) && !c->unnamed) {
+		shared_server(c, msg, err);
 	} else if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01"))) {
 		c->retry = 1;
 		error_set(err, ERR_INUSE, "Mailbox busy, try again");
@@ -484,8 +507,11 @@ static int send_stmt(struct pgc *c, enum pg_stmt s, const struct pgp *p, int bin
 {
 	char name[16];
 
-	snprintf(name, sizeof(name), "h%d", (int)s);
 	memset(sn, 0, sizeof(*sn));
+	if (c->unnamed)
+		return PQsendQueryParams(c->conn, stmt_sql[s], p->n, NULL, p->v, p->len, p->fmt,
+					 binary);
+	snprintf(name, sizeof(name), "h%d", (int)s);
 	if (c->prepared & (1ULL << s))
 		return PQsendQueryPrepared(c->conn, name, p->n, p->v, p->len, p->fmt, binary);
 	if (PQenterPipelineMode(c->conn) != 1)
@@ -533,7 +559,7 @@ int pgc_call(struct pgc *c, enum pg_stmt s, const struct pgp *p, int binary, PGr
 		rc = pgc_exec(c, s, p, binary, res, err);
 		if (rc == 0 || !c->retry)
 			break;
-		log_debug("pgsql: serialization failure or deadlock; trying again");
+		log_debug("pgsql: trying the statement again (it ran nothing)");
 	}
 	return rc;
 }

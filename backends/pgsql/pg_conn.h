@@ -97,6 +97,11 @@ struct pgc {
 	char *dsn;
 	long timeout_ms;
 	uint64_t prepared;       /* bit per enum pg_stmt */
+	/* Send every statement unnamed (parse, bind, run in one go) instead
+	 * of preparing it once: a transaction-pooling PgBouncer (before 1.21)
+	 * hands each transaction any server connection, where a statement
+	 * prepared on another is unknown (pgsql_prepare = no). */
+	int unnamed;
 	/* The last failure came after the statement went out: it may have
 	 * committed (an APPEND then checks its token). */
 	int ambiguous;

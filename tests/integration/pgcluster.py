@@ -88,6 +88,22 @@ class PgCluster:
         self.psql("CREATE DATABASE %s" % self.dbname, db="postgres")
         return self
 
+    def start_copy(self, source, standby):
+        """A cluster made by pg_basebackup of source (no initdb, no
+        migrations: the copy has source's databases and roles), with its
+        own socket directory and no synchronous standby of its own. As a
+        standby (-R) it streams from source; else it is a primary of its
+        own from the start."""
+        argv = [os.path.join(self.bin, "pg_basebackup"), "-D", self.data, "-h", source.sock,
+                "-p", str(source.port), "-U", source.superuser, "-X", "stream", "-c", "fast",
+                "--no-sync"]
+        self._as_pg(argv + (["-R"] if standby else []), check=True, capture_output=True)
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("unix_socket_directories = '%s'\nsynchronous_standby_names = ''\n"
+                    % self.sock)
+        self.pg_ctl("start", "-w", "-t", "60", "-l", self.log)
+        return self
+
     def pg_ctl(self, *args, check=True):
         return self._as_pg([os.path.join(self.bin, "pg_ctl"), "-D", self.data] + list(args),
                            check=check, capture_output=True)
