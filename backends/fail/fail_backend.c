@@ -409,6 +409,14 @@ static int f_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[
 	return mb->fs->inner->message_sha256(mb->mb, uid, out, err);
 }
 
+/* deferred work */
+static int f_tidy(struct store *fs, struct error *err)
+{
+	if (fail(fs, "tidy", err))
+		return -1;
+	return fs->inner->tidy ? fs->inner->tidy(fs->st, err) : 0;
+}
+
 const struct backend_ops fail_backend_ops = {
 	.name = "fail",
 	.settings = fail_settings,
@@ -455,4 +463,6 @@ const struct backend_ops fail_backend_ops = {
 	.sort_fields_done = f_sort_fields_done,
 	/* OBJECTID */
 	.message_sha256 = f_message_sha256,
+	/* deferred work */
+	.tidy = f_tidy,
 };

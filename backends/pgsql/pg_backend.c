@@ -188,4 +188,5 @@ const struct backend_ops pgsql_backend_ops = {
 	.sort_fields_done = pg_sort_fields_done,
 	/* OBJECTID: EMAILID from the stored digest */
 	.message_sha256 = pg_message_sha256,
+	.tidy = pg_tidy,
 };

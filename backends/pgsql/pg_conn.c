@@ -108,6 +108,7 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 	[PS_METADATA_LIST] = "SELECT entry, value FROM haven.metadata_list($1, $2, $3)",
 	[PS_METADATA_SET] = "SELECT haven.metadata_set($1, $2, $3, $4, $5, $6, $7)",
 	[PS_METADATA_COPY] = "SELECT haven.metadata_copy($1, $2, $3)",
+	[PS_INDEX_TEXTS] = "SELECT haven.index_texts($1)",
 };
 
 #define RETRIES 5

@@ -54,6 +54,7 @@ enum pg_stmt {
 	PS_METADATA_LIST,
 	PS_METADATA_SET,
 	PS_METADATA_COPY,
+	PS_INDEX_TEXTS,          /* deferred trigram index (0019) */
 	PS_NSTMTS
 };
 
