@@ -3,11 +3,12 @@ user worker once it is idle (sql/migrations/0019, pg_tidy): a body waits
 outside the index for a moment. SEARCH must stay exact meanwhile, for
 bodies indexed and bodies not yet indexed alike, and the waiting bodies
 must reach the index without anyone searching."""
+import os
 import time
 
 import pytest
 
-from conftest import Haven
+from conftest import Haven, check_sanitizers
 
 BACKENDS = ["pgsql"]
 
@@ -22,7 +23,7 @@ def server():
     h = Haven(users=("alice",), backend="pgsql")
     h.start()
     yield h
-    h.stop()
+    check_sanitizers(h.stop())
     h.cleanup()
 
 
@@ -71,3 +72,38 @@ def test_search_exact_before_and_after_indexing(server):
     assert waiting(h) == 0
     assert m.uid("SEARCH", "BODY", "zebraquartz") == ("OK", [b"2 3 5"])
     m.logout()
+
+
+def test_indexing_that_fails_changes_no_answer():
+    """The worker's idle indexing failing (the `fail` backend injects it)
+    is logged and tried again at the next idle moment; no client sees it."""
+    h = Haven(users=("alice",), backend="pgsql")
+    control = os.path.join(h.dir, "fail-ops")
+    with open(control, "w") as f:
+        f.write("tidy\n")
+    os.chmod(control, 0o644)
+    with open(h.conf, "a") as f:
+        f.write("mail_backend = fail\nfail_backend = pgsql\nfail_control = %s\n" % control)
+    h.start()
+    try:
+        m = h.login("alice")
+        assert m.append("INBOX", None, None, msg(1, "a zebraquartz here"))[0] == "OK"
+        assert m.select("INBOX") == ("OK", [b"1"])
+        deadline = time.time() + 30   # idle: the indexing runs, and fails
+        while "deferred store work" not in h.log_text() and time.time() < deadline:
+            time.sleep(0.2)
+        assert "deferred store work" in h.log_text()
+        assert waiting(h) == 1
+        assert m.uid("SEARCH", "BODY", "zebraquartz") == ("OK", [b"1"])
+        with open(control, "w") as f:
+            f.write("\n")
+        assert m.noop()[0] == "OK"
+        deadline = time.time() + 30
+        while waiting(h) and time.time() < deadline:
+            time.sleep(0.2)
+        assert waiting(h) == 0
+        assert m.uid("SEARCH", "BODY", "zebraquartz") == ("OK", [b"1"])
+        m.logout()
+    finally:
+        check_sanitizers(h.stop())
+        h.cleanup()
