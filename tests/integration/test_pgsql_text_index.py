@@ -31,6 +31,14 @@ def waiting(h):
     return int(h.pg.psql("SELECT count(*) FROM haven.bodies WHERE NOT text_indexed", db=h.db))
 
 
+def indexed_all(h):
+    """No body waits once the worker has been idle (bounded wait)."""
+    deadline = time.time() + 30
+    while waiting(h) and time.time() < deadline:
+        time.sleep(0.2)
+    assert waiting(h) == 0
+
+
 def searches(m):
     """Every text key's answer, as the client sees it."""
     return [m.uid("SEARCH", *k)[1] for k in (
@@ -50,10 +58,7 @@ def test_search_exact_before_and_after_indexing(server):
         assert m.append("INBOX", None, None, msg(i, body))[0] == "OK"
     assert m.select("INBOX") == ("OK", [b"4"])
     # the worker indexes them once idle: then no body waits
-    deadline = time.time() + 30
-    while waiting(h) and time.time() < deadline:
-        time.sleep(0.2)
-    assert waiting(h) == 0
+    indexed_all(h)
     assert searches(m) == EXPECTED
     # bodies 2 and 4 out of the index again, as right after their APPEND:
     # the answers stay the same (the waiting bodies are read exactly)
@@ -66,10 +71,7 @@ def test_search_exact_before_and_after_indexing(server):
     assert searches(m) == EXPECTED
     # the next APPEND's idle time puts every waiting body into the index
     assert m.append("INBOX", None, None, msg(5, "zebraquartz again"))[0] == "OK"
-    deadline = time.time() + 30
-    while waiting(h) and time.time() < deadline:
-        time.sleep(0.2)
-    assert waiting(h) == 0
+    indexed_all(h)
     assert m.uid("SEARCH", "BODY", "zebraquartz") == ("OK", [b"2 3 5"])
     m.logout()
 
@@ -98,10 +100,7 @@ def test_indexing_that_fails_changes_no_answer():
         with open(control, "w") as f:
             f.write("\n")
         assert m.noop()[0] == "OK"
-        deadline = time.time() + 30
-        while waiting(h) and time.time() < deadline:
-            time.sleep(0.2)
-        assert waiting(h) == 0
+        indexed_all(h)
         assert m.uid("SEARCH", "BODY", "zebraquartz") == ("OK", [b"1"])
         m.logout()
     finally:
