@@ -3,10 +3,10 @@
 --
 -- Every APPEND paid for the GIN index of haven.bodies.search_text inside
 -- its transaction: extracting each trigram of the text and writing it to
--- the index's pending list (with its WAL) took 1.0-1.3 ms of the 2.5-3.1
--- ms of database CPU an APPEND of a real-sized message costs (bench/
--- RESULTS.md, 2026-12-07 "deferred trigram index"), while the client
--- waited for its OK. Bodies are now made with text_indexed false, which
+-- the index's pending list (with its WAL) took about 1 ms of the 3.1 ms
+-- of database CPU an APPEND of a real-sized message costs (bench/
+-- RESULTS.md, "The PostgreSQL store's trigram index built after the
+-- APPEND"), while the client waited for its OK. Bodies are now made with text_indexed false, which
 -- keeps them out of the (now partial) trigram index; haven.index_texts()
 -- sets it in a later transaction of its own, which the user worker runs
 -- when it has been idle for a moment (backends/pgsql/pg_append.c: pg_tidy).
