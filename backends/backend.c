@@ -576,6 +576,11 @@ uint64_t store_watch_changes(struct store *st)
 	return be->watch_changes ? be->watch_changes(st) : 0;
 }
 
+int store_tidy(struct store *st, struct error *err)
+{
+	return be->tidy ? be->tidy(st, err) : 0;
+}
+
 int mailbox_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
 		   uint8_t *result, struct error *err)
 {

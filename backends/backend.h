@@ -406,6 +406,13 @@ struct backend_ops {
 	 * sort_keys_done ends a run of calls (the store keeps what it made). */
 	int (*sort_keys)(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
 	void (*sort_keys_done)(struct mailbox *mb);
+	/* Deferred work, optional: a little of what the store leaves for
+	 * later so that commands stay short (the PostgreSQL store: new
+	 * bodies' search texts into the trigram index), in a transaction of
+	 * its own, never changing what any command answers. The worker calls
+	 * it once no command has come for a moment. 1: more remains (call
+	 * again while still idle), 0: nothing left, -1 with err. */
+	int (*tidy)(struct store *st, struct error *err);
 };
 
 /* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
@@ -495,6 +502,8 @@ int store_can_search(void);
  * watch_changes (0 without the op). See struct backend_ops. */
 int store_watch_fd(struct store *st);
 uint64_t store_watch_changes(struct store *st);
+/* The ops' tidy; 0 (nothing left) when the backend has none. */
+int store_tidy(struct store *st, struct error *err);
 
 int mailbox_select(struct store *st, const char *name, int readonly, struct mailbox **out,
 		   struct mailbox_status *status, struct error *err);

@@ -83,6 +83,9 @@ void wsession_sync_told(struct wsession *ws, int flags);
  * after the mailbox_meta() of its message (which may add keywords). */
 void wsession_announce_flags(struct wsession *ws, int always);
 void wsession_unselect(struct wsession *ws);
+/* The store was written to: its deferred work (store_tidy) runs once
+ * the worker has been idle a moment. */
+void worker_tidy_later(void);
 /* A mailbox or session was freed: give unused heap back once idle. */
 void worker_memory_released(void);
 void wsession_idle_stop(struct wsession *ws);

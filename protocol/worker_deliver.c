@@ -124,6 +124,7 @@ int deliver_store(const struct deliver_job *j, const char *mailbox, uint32_t fla
 	}
 	if (store_append_finish(ap, &uidvalidity, &uid, err) < 0)
 		return -1;
+	worker_tidy_later();
 	log_info("delivered: user=%s mailbox=%s uid=%u", W->user.name, mailbox, uid);
 	return 0;
 }

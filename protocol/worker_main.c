@@ -30,7 +30,7 @@
 static struct worker worker_state;
 struct worker *W = &worker_state;
 static struct event_base *base;
-static struct event *master_ev, *idle_ev, *term_ev, *trim_ev;
+static struct event *master_ev, *idle_ev, *term_ev, *trim_ev, *tidy_ev;
 
 static void maybe_exit(void)
 {
@@ -92,6 +92,36 @@ static void malloc_setup(void)
 {
 	mallopt(M_MMAP_THRESHOLD, TRIM_KEEP);
 	mallopt(M_TRIM_THRESHOLD, TRIM_KEEP);
+}
+
+/* What the store leaves for later (store_tidy) runs once no command has
+ * come for this long, a batch a turn of the loop, so that a command
+ * arriving meanwhile waits for one batch at most. */
+#define TIDY_AFTER_MS 300
+
+static void on_tidy(evutil_socket_t fd, short what, void *arg)
+{
+	struct error err;
+	struct timeval now = { 0, 0 };
+	int r = store_tidy(W->store, &err);
+
+	if (r < 0)
+		log_warn("deferred store work: %s", err.msg);
+	else if (r > 0)
+		evtimer_add(tidy_ev, &now);
+}
+
+void worker_tidy_later(void)
+{
+	struct timeval tv = { 0, TIDY_AFTER_MS * 1000 };
+	if (tidy_ev)
+		evtimer_add(tidy_ev, &tv);
+}
+
+static void on_command(const char *name, uint64_t usec)
+{
+	worker_stats_command(name, usec);
+	worker_tidy_later();
 }
 
 static void on_session_free(struct session *s)
@@ -169,7 +199,7 @@ static void new_session(struct ipc_msg *m)
 	ws->since = time(NULL);
 	ws->s.state = ST_AUTH;
 	ws->s.on_free = on_session_free;
-	ws->s.on_command = worker_stats_command;
+	ws->s.on_command = on_command;
 	worker_stats_watch(ws, bev);
 	ws->next = W->sessions;
 	W->sessions = ws;
@@ -409,6 +439,7 @@ int main(int argc, char **argv)
 	event_add(master_ev, NULL);
 	idle_ev = evtimer_new(base, on_idle, NULL);
 	trim_ev = evtimer_new(base, on_trim, NULL);
+	tidy_ev = evtimer_new(base, on_tidy, NULL);
 	worker_stats_init(base);
 	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
 	event_add(term_ev, NULL);
@@ -430,6 +461,8 @@ int main(int argc, char **argv)
 	event_free(idle_ev);
 	event_free(trim_ev);
 	trim_ev = NULL;
+	event_free(tidy_ev);
+	tidy_ev = NULL;
 	event_free(term_ev);
 	store_close(W->store);
 	event_base_free(base);

@@ -490,6 +490,14 @@ static int f_acl_myrights(struct store *fs, const char *mailbox, unsigned *right
 	return fs->inner->acl_myrights(fs->st, mailbox, rights, err);
 }
 
+/* deferred work */
+static int f_tidy(struct store *fs, struct error *err)
+{
+	if (fail(fs, "tidy", err))
+		return -1;
+	return fs->inner->tidy ? fs->inner->tidy(fs->st, err) : 0;
+}
+
 const struct backend_ops fail_backend_ops = {
 	.name = "fail",
 	.settings = fail_settings,
@@ -547,4 +555,6 @@ const struct backend_ops fail_backend_ops = {
 	/* SORT/THREAD keys kept across sessions */
 	.sort_keys = f_sort_keys,
 	.sort_keys_done = f_sort_keys_done,
+	/* deferred work */
+	.tidy = f_tidy,
 };

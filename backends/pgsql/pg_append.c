@@ -12,7 +12,10 @@
  * whether it committed: every append carries a random token, and the
  * answer is looked up by it once the database is back, so an APPEND that
  * the client saw fail was not stored, and one it saw succeed is stored
- * exactly once. */
+ * exactly once.
+ *
+ * The search text goes into the trigram index later (pg_tidy, when the
+ * worker is idle: sql/migrations/0019), not inside the APPEND. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +332,7 @@ static int finish_with(struct appender *ap, uint32_t import_uid, uint32_t *uidva
 	}
 	buf_free(&pd.structure);
 	buf_free(&pd.texts.text);
+	ap->st->texts_pending |= rc == 0;
 out:
 	if (rc < 0 && ap->upload && !import_uid)
 		drop_upload(ap);
@@ -425,6 +429,7 @@ int pg_append_finish_group(struct appender *const *aps, size_t n, uint32_t *uidv
 		parse_message(aps[parsed], &g[parsed].pd);
 	}
 	rc = group_store(aps, n, g, uidvalidity, uids, err);
+	aps[0]->st->texts_pending |= rc == 0;
 out:
 	for (size_t i = 0; i < n; i++) {
 		if (i < parsed) {
@@ -437,6 +442,33 @@ out:
 	}
 	free(g);
 	return rc;
+}
+
+/* ---- the trigram index, after the APPEND ------------------------------- */
+
+/* Bodies put into the index per call: about a millisecond each, so a
+ * command that arrives meanwhile waits a few tens of ms at most. */
+#define PG_TIDY_BATCH 32
+
+int pg_tidy(struct store *st, struct error *err)
+{
+	struct pgp p;
+	PGresult *r;
+	int64_t n;
+
+	/* nothing this worker stored, or inside another operation's
+	 * transaction (an import's) */
+	if (!st->texts_pending ||
+	    (st->db.conn != NULL && PQtransactionStatus(st->db.conn) != PQTRANS_IDLE))
+		return 0;
+	pgp_init(&p);
+	pgp_i64(&p, PG_TIDY_BATCH);
+	if (pgc_call(&st->db, PS_INDEX_TEXTS, &p, 0, &r, err) < 0)
+		return -1;
+	n = pg_i64(r, 0, 0);
+	PQclear(r);
+	st->texts_pending = n == PG_TIDY_BATCH;
+	return st->texts_pending;
 }
 
 /* ---- transactions (MULTIAPPEND, import) -------------------------------- */

@@ -207,4 +207,5 @@ const struct backend_ops pgsql_backend_ops = {
 	/* SORT/THREAD keys kept per body: haven.sort_keys */
 	.sort_keys = pg_sort_keys,
 	.sort_keys_done = pg_sort_keys_done,
+	.tidy = pg_tidy,
 };

@@ -136,6 +136,7 @@ static const char *const stmt_sql[PS_NSTMTS] = {
 			     "SELECT DISTINCT ON (b) b, decode(k, 'hex') "
 			     "FROM unnest($1::bigint[], $2::text[]) AS u(b, k) "
 			     "ON CONFLICT (body_id) DO UPDATE SET keys = EXCLUDED.keys",
+	[PS_INDEX_TEXTS] = "SELECT haven.index_texts($1)",
 };
 
 #define RETRIES 5

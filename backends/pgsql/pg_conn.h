@@ -66,6 +66,7 @@ enum pg_stmt {
 	/* SORT/THREAD keys kept per body (0017) */
 	PS_SORT_KEYS,
 	PS_SORT_KEYS_PUT,
+	PS_INDEX_TEXTS,          /* deferred trigram index (0019) */
 	PS_NSTMTS
 };
 

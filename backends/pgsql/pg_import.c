@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/log.h"
 #include "../../lib/xmalloc.h"
 #include "pgsql.h"
 
@@ -83,16 +84,32 @@ int pg_import_message(struct importer *im, uint32_t uid, uint32_t flags,
 	return 0;
 }
 
+/* The imported texts into the trigram index now, as an APPEND's go there
+ * once its worker is idle (haven-admin has no idle time to wait for);
+ * what is left on an error waits for the next worker's turn. */
+static void index_imported(struct store *st)
+{
+	struct error e;
+	int r;
+
+	st->texts_pending = 1;
+	while ((r = pg_tidy(st, &e)) > 0)
+		;
+	if (r < 0)
+		log_warn("pgsql: imported texts left for later indexing: %s", e.msg);
+}
+
 int pg_import_finish(struct importer *im, struct error *err)
 {
 	int rc = in_transaction(im->st, err) < 0 ? -1 : run_text(im->st, "COMMIT", err);
 
-	if (rc < 0)
+	if (rc < 0) {
 		pg_import_abort(im);
-	else {
-		free(im->name);
-		free(im);
+		return rc;
 	}
+	index_imported(im->st);
+	free(im->name);
+	free(im);
 	return rc;
 }
 

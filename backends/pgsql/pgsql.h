@@ -28,6 +28,7 @@ struct store {
 	int quota_default;
 	int quota_limited;
 	uint64_t hints;          /* notifications the listener has read (pg_notify.c) */
+	int texts_pending;       /* stored bodies whose text pg_tidy may index */
 };
 
 /* The view's metadata window (pg_window.c): a view of at most
@@ -213,6 +214,8 @@ int pg_listen_fd(struct store *st);
 
 /* pg_sort.c: backend_ops.sort_fields */
 int pg_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
+/* pg_append.c: backend_ops.tidy (new bodies into the trigram index) */
+int pg_tidy(struct store *st, struct error *err);
 /* pg_message.c: backend_ops.message_sha256 */
 int pg_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
 		      struct error *err);
