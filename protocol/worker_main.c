@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,19 +39,26 @@ static void maybe_exit(void)
 		event_base_loopbreak(base);
 }
 
-static void on_idle(evutil_socket_t fd, short what, void *arg)
+/* MSG_WORKER_QUIT_REQ: seen is how many sessions we were handed, so
+ * that the master can tell whether one is on its way. */
+static int request_quit(uint32_t seen)
 {
 	struct ipc_out o;
 	int r;
 
+	ipc_out_init(&o, MSG_WORKER_QUIT_REQ, 0);
+	ipc_put_u32(&o, seen);
+	r = ipc_send(CHILD_FD_MASTER, &o, -1);
+	ipc_out_free(&o);
+	return r;
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
 	if (W->nsessions > 0 || W->quit_requested)
 		return;
 	W->quit_requested = 1;
-	ipc_out_init(&o, MSG_WORKER_QUIT_REQ, 0);
-	ipc_put_u32(&o, W->sessions_seen);
-	r = ipc_send(CHILD_FD_MASTER, &o, -1);
-	ipc_out_free(&o);
-	if (r < 0)
+	if (request_quit(W->sessions_seen) < 0)
 		event_base_loopbreak(base);
 }
 
@@ -222,6 +230,7 @@ static void new_session(struct ipc_msg *m)
 
 static void park(void);
 static void adopt(struct ipc_msg *m);
+static void refuse_sessions(const char *why) __attribute__((noreturn));
 
 static void master_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -375,8 +384,10 @@ static void adopt(struct ipc_msg *m)
 	parse_record(record, &u);
 	if (make_home(h) == 0 && chdir(h) < 0)
 		log_warn("chdir %s: %s", h, strerror(errno));
-	if (store_reopen(&W->store, &u, &W->cfg, &err) < 0)
-		fatal("opening mail store for %s: %s", n, err.msg);
+	if (store_reopen(&W->store, &u, &W->cfg, &err) < 0) {
+		W->user.name = n;  /* for the log: the worker ends in there */
+		refuse_sessions(err.msg);
+	}
 	free(name);
 	free(home);
 	W->user = u;
@@ -405,6 +416,63 @@ static void check_config_and_exit(void)
 	exit(0);
 }
 
+/* The store would not open (its database down or unreachable, the home
+ * not there): each login the master hands over meanwhile is answered NO
+ * [UNAVAILABLE] on its own command, not with a closed connection, and
+ * the worker ends; the user's next login starts a fresh worker, which
+ * tries the store again. */
+static void refuse_session(struct ipc_msg *m)
+{
+	const char *sid, *tag, *remote, *enabled;
+	const unsigned char *left;
+	size_t leftlen;
+	uint32_t tls, proto;
+	char line[512];
+	int n;
+
+	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &tag) < 0 ||
+	    ipc_get_str(m, &remote) < 0 || ipc_get_u32(m, &tls) < 0 ||
+	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
+	    ipc_get_u32(m, &proto) < 0 || ipc_get_end(m) < 0)
+		return;
+	if (proto == LOGIN_PROTO_MANAGESIEVE)
+		n = snprintf(line, sizeof(line), "NO (TRYLATER) \"Mail store unavailable\"\r\n");
+	else
+		n = snprintf(line, sizeof(line), "%s NO [UNAVAILABLE] Mail store unavailable, "
+			     "try again later\r\n* BYE Mail store unavailable\r\n", tag);
+	if (n > 0 && (size_t)n < sizeof(line) && write(m->fd, line, (size_t)n) < 0)
+		log_debug("refusing session %s: %s", sid, strerror(errno));
+	log_info("session refused: user=%s remote=%s: mail store unavailable", W->user.name, remote);
+}
+
+static void refuse_sessions(const char *why)
+{
+	struct pollfd p = { .fd = CHILD_FD_MASTER, .events = POLLIN };
+	struct ipc_msg m;
+	uint32_t refused = 0;
+	int done = 0;
+
+	log_err("opening mail store for %s: %s", W->user.name, why);
+	/* Ask to quit at once, as an idle worker does, so that the master
+	 * starts a fresh worker for the next login; the sessions it sent
+	 * before our request come ahead of its answer. A worker it would
+	 * keep for reuse (PARK_OK) asks again: a parked worker is let go. */
+	request_quit(refused);
+	while (!done && poll(&p, 1, 5000) > 0 && ipc_recv(CHILD_FD_MASTER, &m, 1) > 0) {
+		if (m.type == MSG_WORKER_SESSION) {
+			refuse_session(&m);
+			refused++;
+		} else if (m.type == MSG_WORKER_PARK_OK) {
+			request_quit(refused);
+		} else if (m.type == MSG_WORKER_QUIT_OK) {
+			done = 1;
+		}
+		ipc_msg_free(&m);
+	}
+	privdrop_group_forget();  /* as at a normal end: see main */
+	exit(1);
+}
+
 int main(int argc, char **argv)
 {
 	struct child_args args;
@@ -430,7 +498,7 @@ int main(int argc, char **argv)
 	if (backend_settings_check(&W->cfg, &err) < 0)
 		fatal("%s", err.msg);
 	if (store_open(W->cfg.mail_backend, &W->user, &W->cfg, &W->store, &err) < 0)
-		fatal("opening mail store for %s: %s", W->user.name, err.msg);
+		refuse_sessions(err.msg);
 
 	base = event_base_new();
 	if (base == NULL)

@@ -101,7 +101,7 @@ static int f_store_open(const struct backend_user *u, const struct config *cfg,
 		return -1;
 	}
 	fs->control = xstrdup(backend_setting_str(cfg, "fail_control"));
-	if (fs->inner->store_open(u, cfg, &fs->st, err) < 0) {
+	if (fail(fs, "store_open", err) || fs->inner->store_open(u, cfg, &fs->st, err) < 0) {
 		free(fs->control);
 		free(fs);
 		return -1;

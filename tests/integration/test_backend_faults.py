@@ -168,3 +168,21 @@ def test_sort_and_thread_leave_out_what_looks_gone(faulty):
     typ, data = m._simple_command("SORT", "(REVERSE SUBJECT)", "UTF-8", "ALL")
     assert typ == "OK" and m.untagged_responses.pop("SORT") == [b"3 2 1"]
     m.logout()
+
+
+def test_store_that_will_not_open_answers_the_login(faulty):
+    """A store that cannot be opened (its database down, the home gone)
+    gets the login a tagged NO [UNAVAILABLE] from the user worker, then a
+    BYE, rather than a connection closed without a word; the next login,
+    once the store opens again, is served by a fresh worker."""
+    failing(faulty, "store_open")
+    s, f = faulty.raw()
+    s.sendall(b"a1 LOGIN alice " + faulty.users["alice"].encode() + b"\r\n")
+    assert f.readline() == b"a1 NO [UNAVAILABLE] Mail store unavailable, try again later\r\n"
+    assert f.readline() == b"* BYE Mail store unavailable\r\n"
+    assert f.readline() == b""
+    s.close()
+    failing(faulty)
+    m = faulty.login("alice")
+    assert m.select("INBOX")[0] == "OK"
+    m.logout()
