@@ -129,6 +129,15 @@ def test_synchronizing_literals_literal8_and_urls_alone(server, src):
                url(SRC_BOX, v, u, b"/;SECTION=1") + b")")
     [uid2] = appended(s, out)
     assert uid2 == uid + 1 and body_of(s, DEST, uid2) == b"second partfirst part"
+    # UTF8 parts (RFC 6855 section 4) once enabled, and a URL as a literal
+    utf8 = b"Subject: caf\xc3\xa9\r\n"
+    ref = url(SRC_BOX, v, u, b"/;SECTION=1").strip(b'"')
+    cmd = (b"APPEND " + DEST + b" CATENATE (UTF8 (~{%d+}\r\n" % len(utf8) + utf8 +
+           b") URL " + lit(ref) + b" TEXT " + lit(b"!") + b")")
+    assert re.match(rb"A\d+ BAD ", s.cmd(cmd)[-1])
+    s.ok(b"ENABLE UTF8=ACCEPT")
+    [uid3] = appended(s, s.ok(cmd))
+    assert body_of(s, DEST, uid3) == utf8 + b"first part!"
 
 
 def test_multiappend_with_catenate(server, src):
