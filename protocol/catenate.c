@@ -7,8 +7,10 @@
  * not there), the UIDVALIDITY compared, the UID looked up, the section
  * located in the message's structure. The bytes then go from the store's
  * stream to the appender a chunk at a time, so a big referenced message
- * never sits whole in this process (HEADER.FIELDS, generated from the
- * header alone, is the one part built in memory). */
+ * never sits whole in this process on its way (HEADER.FIELDS, generated
+ * from the header alone, is the one part built here; what a store's
+ * stream holds is its business, and a store that keeps no structures has
+ * the message read and parsed for a section, as FETCH does). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#define CAT_SYNTAX "CATENATE expects (TEXT literal / URL url ...)"
+#define CAT_SYNTAX "CATENATE expects (TEXT literal / URL url / UTF8 (~{n}) ...)"
 
 /* One cat-part from kind (the atom) and v. 0, or -1 not one. */
 static int cat_part_parse(struct arena *a, const struct imap_arg *kind, const struct imap_arg *v,
@@ -13,6 +13,13 @@ static int cat_part_parse(struct arena *a, const struct imap_arg *kind, const st
 
 	memset(p, 0, sizeof(*p));
 	p->arg = v;
+	if (imap_arg_is_atom(kind, "UTF8")) {
+		if (v->type != IMAP_ARG_LIST || v->count != 1 || v->list[0].type != IMAP_ARG_LITERAL8)
+			return -1;
+		p->text = p->utf8 = 1;
+		p->arg = &v->list[0];
+		return 0;
+	}
 	if (imap_arg_is_atom(kind, "TEXT")) {
 		p->text = 1;
 		return v->type == IMAP_ARG_LITERAL || v->type == IMAP_ARG_LITERAL8 ? 0 : -1;

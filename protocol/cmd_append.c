@@ -39,7 +39,7 @@ struct append_state {
 	const char *name;        /* the mailbox */
 	struct appender *ap;     /* the message arriving; NULL once it failed */
 	int binary;              /* literal8: NUL is content */
-	int utf8;                /* UTF8 (~{n}): ")" closes it */
+	int utf8;                /* UTF8 (~{n}), a message or a part: ")" closes it */
 	int cat;                 /* the message is a CATENATE list */
 	int nul;                 /* a NUL came in a plain literal */
 	struct error err;        /* why it failed, when it did (ap NULL, !nul) */
@@ -355,6 +355,11 @@ static enum walk_result append_parts(struct session *s, struct append_state *st,
 			session_tagged(s, st->tag, "BAD", NULL, "CATENATE TEXT expects a literal");
 			return WALK_FAILED;
 		}
+		if (parts[k].utf8 && !(s->enabled & EN_UTF8)) {
+			session_tagged(s, st->tag, "BAD", NULL, "UTF8 needs ENABLE UTF8=ACCEPT first");
+			return WALK_FAILED;
+		}
+		st->utf8 = parts[k].utf8;
 		if (parts[k].text)
 			return append_at_literal(s, st, lit);
 		if ((rc = catenate_url(&parts[k], &t, s->arena, &err)) != CAT_OK) {
@@ -410,8 +415,8 @@ static int append_reparse(struct session *s, const struct append_state *st, cons
 	const char *lit = st->binary ? "~{0}\r\n" : "{0}\r\n";
 	int rc;
 
-	buf_printf(&raw, "%s APPEND INBOX %s%s", st->tag,
-		   st->cat ? "CATENATE (TEXT " : st->utf8 ? "UTF8 (" : "", lit);
+	buf_printf(&raw, "%s APPEND INBOX %s%s%s", st->tag, st->cat ? "CATENATE (" : "",
+		   st->utf8 ? "UTF8 (" : st->cat ? "TEXT " : "", lit);
 	buf_append(&raw, rest, n);
 	rc = (more ? imap_parse_prefix : imap_parse_command)(s->arena, raw.data, raw.len, cmd,
 							     &errmsg);

@@ -1,9 +1,10 @@
 /* libFuzzer target for CATENATE's arguments (RFC 4469): the input is the
  * text after "a APPEND INBOX " (literals inline), parsed by the command
  * parser, and every CATENATE list in it by catenate_parse. What parses
- * must hold together: at least one part, TEXT parts carrying a literal,
- * URL parts an astring, and a URL taken names a message (UID not 0, a
- * mailbox, no control character decoded); a list refused says why. */
+ * must hold together: at least one part, TEXT parts carrying a literal
+ * (UTF8 ones a literal8), URL parts an astring, and a URL taken names a
+ * message (UID not 0, a mailbox, no control character decoded); a list
+ * refused says why. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static void check_part(const struct cat_part *p)
 		abort();
 	if (!p->text && !imap_arg_is_astring(p->arg))
 		abort();
-	if (p->text && p->url_ok)
+	if ((p->text && p->url_ok) || (p->utf8 && (!p->text || p->arg->type != IMAP_ARG_LITERAL8)))
 		abort();
 	if (p->url_ok && (p->url.uid == 0 || p->url.mailbox == NULL || p->url.mailbox[0] == '\0'))
 		abort();
