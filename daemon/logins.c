@@ -768,10 +768,21 @@ static struct login_conn *proxied_conn(const char *sid)
  * session. The bytes are the client's own, parsed pre-auth again. */
 void logins_take_back(const char *sid, int fd, const unsigned char *left, size_t len)
 {
-	struct login_conn *lc = xcalloc(1, sizeof(*lc)), *proxy = proxied_conn(sid);
+	struct login_conn *lc, *proxy = proxied_conn(sid);
 	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	socklen_t sl = sizeof(ss), dl = sizeof(int);
+	int domain = -1;
 
+	/* A TLS session's socket leads to its proxy (AF_UNIX), a plaintext
+	 * one is the client's TCP socket: a worker naming another session
+	 * cannot make a plaintext connection count as TLS. */
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 ||
+	    (domain == AF_UNIX) != (proxy != NULL)) {
+		log_warn("%s: a worker handed back a socket that is not the session's", sid);
+		close(fd);
+		return;
+	}
+	lc = xcalloc(1, sizeof(*lc));
 	lc->client_fd = fd;
 	lc->back = 1;
 	lc->proto = LOGIN_PROTO_IMAP;
