@@ -27,18 +27,22 @@ CREATE INDEX acl_identifier ON haven.acl (identifier);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON haven.acl TO haven_mail;
 
--- A mailbox DELETE keeps as a \Noselect level shares nothing any more;
--- a user deleted or renamed takes their rows along, so that a new user
--- of that login inherits nothing.
-CREATE FUNCTION haven.acl_noselect() RETURNS trigger
+-- A mailbox DELETE keeps as a \Noselect level shares nothing any more,
+-- as it keeps no METADATA (0013): one trigger drops both now. A user
+-- deleted or renamed takes their rows along, so that a new user of that
+-- login inherits nothing.
+DROP TRIGGER mailboxes_metadata_noselect ON haven.mailboxes;
+DROP FUNCTION haven.metadata_noselect();
+CREATE FUNCTION haven.mailbox_noselect() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, haven, pg_temp AS $$
 BEGIN
+	DELETE FROM haven.metadata WHERE mailbox_id = NEW.id;
 	DELETE FROM haven.acl WHERE mailbox_id = NEW.id;
 	RETURN NULL;
 END $$;
-CREATE TRIGGER mailboxes_acl_noselect AFTER UPDATE OF noselect ON haven.mailboxes
+CREATE TRIGGER mailboxes_noselect AFTER UPDATE OF noselect ON haven.mailboxes
 	FOR EACH ROW WHEN (NEW.noselect AND NOT OLD.noselect)
-	EXECUTE FUNCTION haven.acl_noselect();
+	EXECUTE FUNCTION haven.mailbox_noselect();
 
 CREATE FUNCTION haven.acl_user_gone() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, haven, pg_temp AS $$
@@ -177,20 +181,21 @@ BEGIN
 	DELETE FROM haven.acl WHERE mailbox_id = x.mailbox AND identifier = lower(p_ident);
 END $$;
 
-REVOKE EXECUTE ON FUNCTION
-	haven.acl_noselect(), haven.acl_user_gone(), haven.acl_rights_norm(text),
-	haven.acl_resolve(bigint, text), haven.acl_need(bigint, text, text),
-	haven.acl_myrights(bigint, text), haven.acl_list(bigint, text),
-	haven.acl_not_owner(bigint, text), haven.acl_set(bigint, text, text, int, text),
-	haven.acl_delete(bigint, text, text)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION
-	haven.acl_noselect(), haven.acl_user_gone(), haven.acl_rights_norm(text),
-	haven.acl_resolve(bigint, text), haven.acl_need(bigint, text, text),
-	haven.acl_myrights(bigint, text), haven.acl_list(bigint, text),
-	haven.acl_not_owner(bigint, text), haven.acl_set(bigint, text, text, int, text),
-	haven.acl_delete(bigint, text, text)
-	TO haven_mail;
+-- PostgreSQL lets PUBLIC execute what is made; only the workers may.
+DO $$
+DECLARE
+	f text;
+BEGIN
+	FOREACH f IN ARRAY ARRAY['mailbox_noselect()', 'acl_user_gone()', 'acl_rights_norm(text)',
+				 'acl_resolve(bigint, text)', 'acl_need(bigint, text, text)',
+				 'acl_myrights(bigint, text)', 'acl_list(bigint, text)',
+				 'acl_not_owner(bigint, text)',
+				 'acl_set(bigint, text, text, int, text)',
+				 'acl_delete(bigint, text, text)'] LOOP
+		EXECUTE format('REVOKE EXECUTE ON FUNCTION haven.%s FROM PUBLIC', f);
+		EXECUTE format('GRANT EXECUTE ON FUNCTION haven.%s TO haven_mail', f);
+	END LOOP;
+END $$;
 
 INSERT INTO haven.schema_migrations (version, name) VALUES (16, 'acl');
 
