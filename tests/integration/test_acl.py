@@ -153,3 +153,16 @@ def test_mbox_has_no_acl(mb):
     assert bad(s, b"SETACL INBOX bob lrX") == b"BAD Uppercase rights are not allowed\r\n"
     assert bad(s, b'LIST "" INBOX RETURN (MYRIGHTS)').startswith(b"BAD ")
     s.ok(b'CREATE "Other Users/x"')   # an ordinary name where nothing is shared
+
+
+def test_entries_follow_the_login(pg):
+    """A renamed login keeps what it was given; a deleted one leaves
+    nothing for the next user of that login."""
+    s = Session(pg)
+    pg.pg.psql("INSERT INTO haven.users (login) VALUES ('carol')", db=pg.db)
+    s.ok(b"SETACL Archive Carol lr")
+    assert one(s, b"GETACL Archive") == b'* ACL "Archive" "alice" ' + OWNER + b' "carol" lr\r\n'
+    pg.pg.psql("UPDATE haven.users SET login = 'Dave' WHERE login = 'carol'", db=pg.db)
+    assert one(s, b"GETACL Archive") == b'* ACL "Archive" "alice" ' + OWNER + b' "dave" lr\r\n'
+    pg.pg.psql("DELETE FROM haven.users WHERE login = 'Dave'", db=pg.db)
+    assert one(s, b"GETACL Archive") == b'* ACL "Archive" "alice" ' + OWNER + b"\r\n"
