@@ -4,7 +4,7 @@
 -- Other users get the rights of the row naming their login (lower-case)
 -- joined with those of the row naming "anyone". Rights are the real
 -- letters of RFC 4314 in the order "lrswipkxtea" (the backend maps the
--- virtual "c" to k and "d" to x t e before it calls). No negative rights.
+-- virtual "c" to k x and "d" to t e before it calls). No negative rights.
 -- A user reaches another's mailbox "Name" as 'Other Users/<login>/Name'.
 --
 -- Every function below takes the calling user's id and a mailbox name as
@@ -166,8 +166,11 @@ BEGIN
 	IF new = '' THEN
 		DELETE FROM haven.acl WHERE mailbox_id = x.mailbox AND identifier = id;
 	ELSE
-		INSERT INTO haven.acl (mailbox_id, identifier, rights) VALUES (x.mailbox, id, new)
-		ON CONFLICT (mailbox_id, identifier) DO UPDATE SET rights = EXCLUDED.rights;
+		-- a row made meanwhile by another "+" keeps its rights too
+		INSERT INTO haven.acl AS a (mailbox_id, identifier, rights) VALUES (x.mailbox, id, new)
+		ON CONFLICT (mailbox_id, identifier) DO UPDATE
+		SET rights = CASE WHEN p_mode = 1 THEN haven.acl_rights_norm(a.rights || EXCLUDED.rights)
+				  ELSE EXCLUDED.rights END;
 	END IF;
 END $$;
 

@@ -74,13 +74,13 @@ def test_setacl_modifications(pg):
     s.ok(b"SETACL Drafts Bob lrs")
     assert one(s, b"GETACL Drafts") == \
         b'* ACL "Drafts" "alice" ' + OWNER + b' "bob" lrs\r\n'
-    s.ok(b"SETACL Drafts bob +kd")   # "d" is x t e; k brings "c" along
+    s.ok(b"SETACL Drafts bob +kd")   # "d" is t e; k brings "c" along
     s.ok(b"SETACL Drafts anyone l")
     assert one(s, b"GETACL Drafts") == (b'* ACL "Drafts" "alice" ' + OWNER +
-                                        b' "anyone" l "bob" lrskxtecd\r\n')
-    s.ok(b"SETACL Drafts bob -cs")
+                                        b' "anyone" l "bob" lrsktecd\r\n')
+    s.ok(b"SETACL Drafts bob -cs")   # "c" is k x
     assert one(s, b"GETACL Drafts") == (b'* ACL "Drafts" "alice" ' + OWNER +
-                                        b' "anyone" l "bob" lrxted\r\n')
+                                        b' "anyone" l "bob" lrted\r\n')
     s.ok(b'SETACL Drafts bob ""')      # nothing left: the entry goes
     s.ok(b"DELETEACL Drafts anyone")
     s.ok(b"DELETEACL Drafts nobody-there")

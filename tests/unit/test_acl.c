@@ -27,10 +27,11 @@ static void test_rights_letters(void **state)
 	(void)state;
 	roundtrip("", "");
 	roundtrip("lrswipkxtea", "lrswipkxtecda");
-	roundtrip("lrswida", "lrswixteda");         /* RFC 4314 2.1.1: d = x t e */
-	roundtrip("lrswikda", "lrswikxtecda");      /* k brings "c" */
-	roundtrip("c", "kc");
+	roundtrip("lrswida", "lrswiteda");          /* RFC 4314 2.1.1: d = t e */
+	roundtrip("lrswikda", "lrswiktecda");       /* k brings "c" */
+	roundtrip("c", "kxc");                      /* c = k x */
 	roundtrip("t", "td");                       /* one member of "d" shows it */
+	roundtrip("x", "xc");
 	roundtrip("aal", "la");
 }
 
@@ -55,7 +56,7 @@ static void test_rights_for_storage(void **state)
 	(void)state;
 	acl_rights_format(ACL_ALL, 0, out);
 	assert_string_equal(out, "lrswipkxtea");
-	acl_rights_format(ACL_DELETE | ACL_CREATE, 0, out);
+	acl_rights_format(ACL_VDELETE | ACL_VCREATE, 0, out);
 	assert_string_equal(out, "kxte");
 }
 
