@@ -16,14 +16,14 @@ static unsigned acl_bit(char c)
 	return p ? 1u << (p - acl_letters) : 0;
 }
 
-/* "c" and "d" stand for their groups (RFC 4314 2.1.1, as the servers
- * that moved DELETE to "x" read them: create = k; delete = x t e). */
+/* "c" and "d" stand for their groups (RFC 4314 2.1.1, as Dovecot and
+ * Cyrus read them: create = k x; delete = t e). */
 static unsigned acl_virtual(char c)
 {
 	if (c == 'c')
-		return ACL_CREATE;
+		return ACL_VCREATE;
 	if (c == 'd')
-		return ACL_DELETE;
+		return ACL_VDELETE;
 	return 0;
 }
 

@@ -622,7 +622,7 @@ int store_metadata_set(struct store *st, const char *mailbox, const struct metad
  * Per mailbox: its owner has every right, always (an ACL cannot name the
  * owner); other users get what the ACL gives their login, or else what
  * it gives "anyone". Rights are the real ones of RFC 4314 with
- * RIGHTS=texk; "c" stands for k and "d" for x t e (2.1.1). A user sees
+ * RIGHTS=texk; "c" stands for k x and "d" for t e (2.1.1). A user sees
  * another's mailbox bob's "Name" as "Other Users/bob/Name"
  * (STORE_ACL_OTHER_PREFIX). Every call answers ERR_NOTSUPPORTED when the
  * store keeps no ACLs; ERR_NONEXISTENT for a mailbox that does not exist
@@ -641,7 +641,10 @@ int store_metadata_set(struct store *st, const char *mailbox, const struct metad
 #define ACL_EXPUNGE (1u << 9)  /* e */
 #define ACL_ADMIN (1u << 10)   /* a */
 #define ACL_ALL ((1u << 11) - 1)
-#define ACL_DELETE (ACL_DELMBOX | ACL_DELMSG | ACL_EXPUNGE)   /* "d" */
+/* the virtual rights of RFC 4314 2.1.1, grouped as Dovecot and Cyrus
+ * group them (the servers that kept DELETE of a mailbox under "c") */
+#define ACL_VCREATE (ACL_CREATE | ACL_DELMBOX)   /* "c": k x */
+#define ACL_VDELETE (ACL_DELMSG | ACL_EXPUNGE)   /* "d": t e */
 /* "lrswipkxtecda" and its NUL */
 #define ACL_RIGHTS_TEXT 14
 #define STORE_ACL_OTHER_PREFIX "Other Users/"

@@ -19,6 +19,30 @@ static int rights_in(const char *text, size_t len, unsigned *out, struct error *
 	return 0;
 }
 
+/* The parameters every call starts with: the caller, the mailbox as the
+ * caller names it, and the identifier (NULL: none). */
+static void acl_params(struct pgp *p, const struct store *st, const char *mailbox,
+		       const char *identifier)
+{
+	pgp_init(p);
+	pgp_i64(p, st->user_id);
+	pgp_str(p, mailbox);
+	if (identifier)
+		pgp_str(p, identifier);
+}
+
+/* A call that answers nothing but success. */
+static int acl_change(struct store *st, enum pg_stmt stmt, const struct pgp *p,
+		      struct error *err)
+{
+	PGresult *r;
+
+	if (pgc_call(&st->db, stmt, p, 0, &r, err) < 0)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
 int pg_acl_list(struct store *st, const char *mailbox, backend_acl_cb cb, void *ctx,
 		struct error *err)
 {
@@ -26,9 +50,7 @@ int pg_acl_list(struct store *st, const char *mailbox, backend_acl_cb cb, void *
 	PGresult *r;
 	int rc = 0;
 
-	pgp_init(&p);
-	pgp_i64(&p, st->user_id);
-	pgp_str(&p, mailbox);
+	acl_params(&p, st, mailbox, NULL);
 	if (pgc_call(&st->db, PS_ACL_LIST, &p, 0, &r, err) < 0)
 		return -1;
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++) {
@@ -46,35 +68,21 @@ int pg_acl_set(struct store *st, const char *mailbox, const char *identifier, en
 {
 	char letters[ACL_RIGHTS_TEXT];
 	struct pgp p;
-	PGresult *r;
 
 	acl_rights_format(rights & ACL_ALL, 0, letters);
-	pgp_init(&p);
-	pgp_i64(&p, st->user_id);
-	pgp_str(&p, mailbox);
-	pgp_str(&p, identifier);
+	acl_params(&p, st, mailbox, identifier);
 	pgp_i64(&p, mod == ACL_REPLACE ? 0 : mod == ACL_ADD ? 1 : 2);
 	pgp_str(&p, letters);
-	if (pgc_call(&st->db, PS_ACL_SET, &p, 0, &r, err) < 0)
-		return -1;
-	PQclear(r);
-	return 0;
+	return acl_change(st, PS_ACL_SET, &p, err);
 }
 
 int pg_acl_delete(struct store *st, const char *mailbox, const char *identifier,
 		  struct error *err)
 {
 	struct pgp p;
-	PGresult *r;
 
-	pgp_init(&p);
-	pgp_i64(&p, st->user_id);
-	pgp_str(&p, mailbox);
-	pgp_str(&p, identifier);
-	if (pgc_call(&st->db, PS_ACL_DELETE, &p, 0, &r, err) < 0)
-		return -1;
-	PQclear(r);
-	return 0;
+	acl_params(&p, st, mailbox, identifier);
+	return acl_change(st, PS_ACL_DELETE, &p, err);
 }
 
 int pg_acl_myrights(struct store *st, const char *mailbox, unsigned *rights,
@@ -84,9 +92,7 @@ int pg_acl_myrights(struct store *st, const char *mailbox, unsigned *rights,
 	PGresult *r;
 	int rc;
 
-	pgp_init(&p);
-	pgp_i64(&p, st->user_id);
-	pgp_str(&p, mailbox);
+	acl_params(&p, st, mailbox, NULL);
 	if (pgc_call(&st->db, PS_ACL_MYRIGHTS, &p, 0, &r, err) < 0)
 		return -1;
 	rc = rights_in(pg_str(r, 0, 0), (size_t)PQgetlength(r, 0, 0), rights, err);

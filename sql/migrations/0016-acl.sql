@@ -4,7 +4,7 @@
 -- Other users get the rights of the row naming their login (lower-case)
 -- joined with those of the row naming "anyone". Rights are the real
 -- letters of RFC 4314 in the order "lrswipkxtea" (the backend maps the
--- virtual "c" to k and "d" to x t e before it calls). No negative rights.
+-- virtual "c" to k x and "d" to t e before it calls). No negative rights.
 -- A user reaches another's mailbox "Name" as 'Other Users/<login>/Name'.
 --
 -- Every function below takes the calling user's id and a mailbox name as
@@ -27,18 +27,22 @@ CREATE INDEX acl_identifier ON haven.acl (identifier);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON haven.acl TO haven_mail;
 
--- A mailbox DELETE keeps as a \Noselect level shares nothing any more;
--- a user deleted or renamed takes their rows along, so that a new user
--- of that login inherits nothing.
-CREATE FUNCTION haven.acl_noselect() RETURNS trigger
+-- A mailbox DELETE keeps as a \Noselect level shares nothing any more,
+-- as it keeps no METADATA (0013): one trigger drops both now. A user
+-- deleted or renamed takes their rows along, so that a new user of that
+-- login inherits nothing.
+DROP TRIGGER mailboxes_metadata_noselect ON haven.mailboxes;
+DROP FUNCTION haven.metadata_noselect();
+CREATE FUNCTION haven.mailbox_noselect() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, haven, pg_temp AS $$
 BEGIN
+	DELETE FROM haven.metadata WHERE mailbox_id = NEW.id;
 	DELETE FROM haven.acl WHERE mailbox_id = NEW.id;
 	RETURN NULL;
 END $$;
-CREATE TRIGGER mailboxes_acl_noselect AFTER UPDATE OF noselect ON haven.mailboxes
+CREATE TRIGGER mailboxes_noselect AFTER UPDATE OF noselect ON haven.mailboxes
 	FOR EACH ROW WHEN (NEW.noselect AND NOT OLD.noselect)
-	EXECUTE FUNCTION haven.acl_noselect();
+	EXECUTE FUNCTION haven.mailbox_noselect();
 
 CREATE FUNCTION haven.acl_user_gone() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, haven, pg_temp AS $$
@@ -162,8 +166,11 @@ BEGIN
 	IF new = '' THEN
 		DELETE FROM haven.acl WHERE mailbox_id = x.mailbox AND identifier = id;
 	ELSE
-		INSERT INTO haven.acl (mailbox_id, identifier, rights) VALUES (x.mailbox, id, new)
-		ON CONFLICT (mailbox_id, identifier) DO UPDATE SET rights = EXCLUDED.rights;
+		-- a row made meanwhile by another "+" keeps its rights too
+		INSERT INTO haven.acl AS a (mailbox_id, identifier, rights) VALUES (x.mailbox, id, new)
+		ON CONFLICT (mailbox_id, identifier) DO UPDATE
+		SET rights = CASE WHEN p_mode = 1 THEN haven.acl_rights_norm(a.rights || EXCLUDED.rights)
+				  ELSE EXCLUDED.rights END;
 	END IF;
 END $$;
 
@@ -177,20 +184,21 @@ BEGIN
 	DELETE FROM haven.acl WHERE mailbox_id = x.mailbox AND identifier = lower(p_ident);
 END $$;
 
-REVOKE EXECUTE ON FUNCTION
-	haven.acl_noselect(), haven.acl_user_gone(), haven.acl_rights_norm(text),
-	haven.acl_resolve(bigint, text), haven.acl_need(bigint, text, text),
-	haven.acl_myrights(bigint, text), haven.acl_list(bigint, text),
-	haven.acl_not_owner(bigint, text), haven.acl_set(bigint, text, text, int, text),
-	haven.acl_delete(bigint, text, text)
-	FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION
-	haven.acl_noselect(), haven.acl_user_gone(), haven.acl_rights_norm(text),
-	haven.acl_resolve(bigint, text), haven.acl_need(bigint, text, text),
-	haven.acl_myrights(bigint, text), haven.acl_list(bigint, text),
-	haven.acl_not_owner(bigint, text), haven.acl_set(bigint, text, text, int, text),
-	haven.acl_delete(bigint, text, text)
-	TO haven_mail;
+-- PostgreSQL lets PUBLIC execute what is made; only the workers may.
+DO $$
+DECLARE
+	f text;
+BEGIN
+	FOREACH f IN ARRAY ARRAY['mailbox_noselect()', 'acl_user_gone()', 'acl_rights_norm(text)',
+				 'acl_resolve(bigint, text)', 'acl_need(bigint, text, text)',
+				 'acl_myrights(bigint, text)', 'acl_list(bigint, text)',
+				 'acl_not_owner(bigint, text)',
+				 'acl_set(bigint, text, text, int, text)',
+				 'acl_delete(bigint, text, text)'] LOOP
+		EXECUTE format('REVOKE EXECUTE ON FUNCTION haven.%s FROM PUBLIC', f);
+		EXECUTE format('GRANT EXECUTE ON FUNCTION haven.%s TO haven_mail', f);
+	END LOOP;
+END $$;
 
 INSERT INTO haven.schema_migrations (version, name) VALUES (16, 'acl');
 

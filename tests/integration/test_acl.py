@@ -74,13 +74,13 @@ def test_setacl_modifications(pg):
     s.ok(b"SETACL Drafts Bob lrs")
     assert one(s, b"GETACL Drafts") == \
         b'* ACL "Drafts" "alice" ' + OWNER + b' "bob" lrs\r\n'
-    s.ok(b"SETACL Drafts bob +kd")   # "d" is x t e; k brings "c" along
+    s.ok(b"SETACL Drafts bob +kd")   # "d" is t e; k brings "c" along
     s.ok(b"SETACL Drafts anyone l")
     assert one(s, b"GETACL Drafts") == (b'* ACL "Drafts" "alice" ' + OWNER +
-                                        b' "anyone" l "bob" lrskxtecd\r\n')
-    s.ok(b"SETACL Drafts bob -cs")
+                                        b' "anyone" l "bob" lrsktecd\r\n')
+    s.ok(b"SETACL Drafts bob -cs")   # "c" is k x
     assert one(s, b"GETACL Drafts") == (b'* ACL "Drafts" "alice" ' + OWNER +
-                                        b' "anyone" l "bob" lrxted\r\n')
+                                        b' "anyone" l "bob" lrted\r\n')
     s.ok(b'SETACL Drafts bob ""')      # nothing left: the entry goes
     s.ok(b"DELETEACL Drafts anyone")
     s.ok(b"DELETEACL Drafts nobody-there")
@@ -153,3 +153,16 @@ def test_mbox_has_no_acl(mb):
     assert bad(s, b"SETACL INBOX bob lrX") == b"BAD Uppercase rights are not allowed\r\n"
     assert bad(s, b'LIST "" INBOX RETURN (MYRIGHTS)').startswith(b"BAD ")
     s.ok(b'CREATE "Other Users/x"')   # an ordinary name where nothing is shared
+
+
+def test_entries_follow_the_login(pg):
+    """A renamed login keeps what it was given; a deleted one leaves
+    nothing for the next user of that login."""
+    s = Session(pg)
+    pg.pg.psql("INSERT INTO haven.users (login) VALUES ('carol')", db=pg.db)
+    s.ok(b"SETACL Archive Carol lr")
+    assert one(s, b"GETACL Archive") == b'* ACL "Archive" "alice" ' + OWNER + b' "carol" lr\r\n'
+    pg.pg.psql("UPDATE haven.users SET login = 'Dave' WHERE login = 'carol'", db=pg.db)
+    assert one(s, b"GETACL Archive") == b'* ACL "Archive" "alice" ' + OWNER + b' "dave" lr\r\n'
+    pg.pg.psql("DELETE FROM haven.users WHERE login = 'Dave'", db=pg.db)
+    assert one(s, b"GETACL Archive") == b'* ACL "Archive" "alice" ' + OWNER + b"\r\n"
