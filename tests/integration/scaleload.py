@@ -174,6 +174,7 @@ class Client(threading.Thread):
         self.seq = 0
         self.seen_modseq = {}
         self.error = None
+        self.push_share = 0.15  # of APPENDs; 0 when a bench counts Push's EXISTS
 
     # --- connection ---------------------------------------------------
     def connect(self):
@@ -284,7 +285,7 @@ class Client(threading.Thread):
     def op_append(self):
         self.seq += 1
         doomed = self.rng.random() < 0.25
-        box = PUSH if self.rng.random() < 0.15 else self.rng.choice(LIVE)
+        box = PUSH if self.rng.random() < self.push_share else self.rng.choice(LIVE)
         mid = "%s.%d.%d%s@scaleout" % (self.run_id, self.n, self.seq, ".doomed" if doomed else "")
         with self.rec.lock:
             self.rec.attempted.add(mid)

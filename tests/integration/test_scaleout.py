@@ -25,6 +25,7 @@ import netns
 import pgcluster
 import procs
 import scaleload
+from mboxfmt import pid_alive
 from conftest import Haven, check_sanitizers, ROOT
 
 pytestmark = pytest.mark.skipif(not pgcluster.available(), reason="PostgreSQL not installed")
@@ -300,15 +301,6 @@ def report_push(c, ws, contents):
     print("acknowledged APPENDs %d, answers not OK %d" % (len(c.rec.acked), len(c.rec.answers)))
 
 
-def alive(pid):
-    """pid runs (a zombie waiting for its parent does not)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
 def test_host_killed(cluster):
     """kill -9 of host 0 (master and every child) mid-load: its clients
     log in elsewhere, nothing acknowledged is lost."""
@@ -317,8 +309,8 @@ def test_host_killed(cluster):
         cluster.rec.phase = "kill"
         tree = cluster.kill_host(0)
         assert len(tree) > 2, tree  # master, its helpers and the workers
-        left = procs.wait_for(lambda: not [p for p in tree if alive(p)], timeout=10)
-        assert left, [p for p in tree if alive(p)]
+        gone = procs.wait_for(lambda: not [p for p in tree if pid_alive(p)], timeout=10)
+        assert gone, [p for p in tree if pid_alive(p)]
     cluster.run_load(15, "before-kill", during=kill)
     check_invariants(cluster, fault_phases=("kill",))
     after = [t for host, t in cluster.rec.oks if host != 0]
