@@ -576,6 +576,25 @@ uint64_t store_watch_changes(struct store *st)
 	return be->watch_changes ? be->watch_changes(st) : 0;
 }
 
+int store_admin_fd(struct store *st)
+{
+	return be->admin_fd ? be->admin_fd(st) : -1;
+}
+
+int store_admin_take(struct store *st, char *buf, size_t size)
+{
+	return be->admin_take ? be->admin_take(st, buf, size) : 0;
+}
+
+int store_admin_answer(struct store *st, const char *nonce, const char *line,
+		       struct error *err)
+{
+	if (be->admin_answer)
+		return be->admin_answer(st, nonce, line, err);
+	error_set(err, ERR_NOTSUPPORTED, "this store cannot answer haven-admin");
+	return -1;
+}
+
 int store_tidy(struct store *st, struct error *err)
 {
 	return be->tidy ? be->tidy(st, err) : 0;

@@ -413,6 +413,17 @@ struct backend_ops {
 	 * it once no command has come for a moment. 1: more remains (call
 	 * again while still idle), 0: nothing left, -1 with err. */
 	int (*tidy)(struct store *st, struct error *err);
+	/* haven-admin who/kick across hosts (optional; lib/admin_note.h
+	 * says the text): admin_fd, a descriptor readable when a request
+	 * from haven-admin may have come, or -1 (no way now; asked again
+	 * at the next session). admin_take copies the next request read
+	 * (drain the fd first) into buf: 1, or 0 when none is waiting; with
+	 * buf NULL only whether one read already waits, reading nothing.
+	 * admin_answer sends one answer line to the asker of nonce. */
+	int (*admin_fd)(struct store *st);
+	int (*admin_take)(struct store *st, char *buf, size_t size);
+	int (*admin_answer)(struct store *st, const char *nonce, const char *line,
+			    struct error *err);
 };
 
 /* Test builds (HAVEN_TEST_HOOKS) only: when the home of the store's user
@@ -502,6 +513,12 @@ int store_can_search(void);
  * watch_changes (0 without the op). See struct backend_ops. */
 int store_watch_fd(struct store *st);
 uint64_t store_watch_changes(struct store *st);
+/* haven-admin who/kick across hosts: see struct backend_ops. -1 / 0 /
+ * ERR_UNSUPPORTED without the ops. */
+int store_admin_fd(struct store *st);
+int store_admin_take(struct store *st, char *buf, size_t size);
+int store_admin_answer(struct store *st, const char *nonce, const char *line,
+		       struct error *err);
 /* The ops' tidy; 0 (nothing left) when the backend has none. */
 int store_tidy(struct store *st, struct error *err);
 

@@ -27,7 +27,7 @@
 #define ADMIN_MAX_CLIENTS 8
 /* Room kept in an answer for one more session's entry. */
 #define ADMIN_ENTRY_MAX 2400
-#define KICK_TEXT "Disconnected by the administrator"
+
 
 struct admin_client {
 	struct admin_client *next;
@@ -141,7 +141,7 @@ static void client_query(struct admin_client *c, const char *user)
 			continue;
 		ipc_out_init(&o, user ? MSG_WORKER_KICK : MSG_WORKER_WHO, c->query);
 		if (user)
-			ipc_put_str(&o, KICK_TEXT);
+			ipc_put_str(&o, ADMIN_KICK_TEXT);
 		if (ipc_send(w->chan, &o, -1) == 0)
 			c->asked[c->nasked++] = w->pid;
 		ipc_out_free(&o);

@@ -9,6 +9,8 @@
 
 /* How long the master waits for the workers' answers. */
 #define ADMIN_WAIT_MS 2000
+/* What a kicked session's client reads after "* BYE ", from any host. */
+#define ADMIN_KICK_TEXT "Disconnected by the administrator"
 
 enum msg_admin {
 	/* admin -> master: the live IMAP sessions. Empty. */

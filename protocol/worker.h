@@ -97,6 +97,16 @@ const char *worker_capability(struct session *s);
 void worker_admin_who(struct ipc_msg *m);
 /* MSG_WORKER_KICK: every session ends with BYE; MSG_WORKER_KICKED. */
 void worker_admin_kick(struct ipc_msg *m);
+/* Every session ends with BYE text (a kick); how many did. */
+uint32_t worker_admin_end_all(const char *text);
+/* worker_admin_db.c: haven-admin's questions through the store, from
+ * any host (backend.h admin_*). init once before the sandbox; watch
+ * (again) whenever a session arrives; poke after a command (a request
+ * a sync read meanwhile waits in the store); stop before the end. */
+void worker_admin_db_init(struct event_base *base);
+void worker_admin_db_watch(void);
+void worker_admin_db_poke(void);
+void worker_admin_db_stop(void);
 /* worker_stats.c: commands and bytes for the metrics endpoint */
 void worker_stats_init(struct event_base *base);
 void worker_stats_free(void);

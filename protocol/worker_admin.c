@@ -51,15 +51,23 @@ void worker_admin_who(struct ipc_msg *m)
 
 void worker_admin_kick(struct ipc_msg *m)
 {
-	struct wsession *ws = W->sessions, *next;
 	struct ipc_out o;
 	const char *text;
-	uint32_t n = 0;
 
 	if (ipc_get_str(m, &text) < 0 || ipc_get_end(m) < 0) {
 		log_err("malformed admin query from master");
 		return;
 	}
+	ipc_out_init(&o, MSG_WORKER_KICKED, m->id);
+	ipc_put_u32(&o, worker_admin_end_all(text));
+	reply(&o);
+}
+
+uint32_t worker_admin_end_all(const char *text)
+{
+	struct wsession *ws = W->sessions, *next;
+	uint32_t n = 0;
+
 	for (; ws; ws = next) {
 		next = ws->next;
 		if (ws->s.closing)
@@ -71,7 +79,5 @@ void worker_admin_kick(struct ipc_msg *m)
 		n++;
 	}
 	log_set_session(NULL);
-	ipc_out_init(&o, MSG_WORKER_KICKED, m->id);
-	ipc_put_u32(&o, n);
-	reply(&o);
+	return n;
 }

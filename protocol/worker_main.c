@@ -130,6 +130,7 @@ static void on_command(const char *name, uint64_t usec)
 {
 	worker_stats_command(name, usec);
 	worker_tidy_later();
+	worker_admin_db_poke();
 }
 
 static void on_session_free(struct session *s)
@@ -209,6 +210,7 @@ static void new_session(struct ipc_msg *m)
 	ws->s.on_free = on_session_free;
 	ws->s.on_command = on_command;
 	worker_stats_watch(ws, bev);
+	worker_admin_db_watch();
 	ws->next = W->sessions;
 	W->sessions = ws;
 	W->nsessions++;
@@ -384,6 +386,7 @@ static void adopt(struct ipc_msg *m)
 	parse_record(record, &u);
 	if (make_home(h) == 0 && chdir(h) < 0)
 		log_warn("chdir %s: %s", h, strerror(errno));
+	worker_admin_db_stop();  /* the store's descriptors go */
 	if (store_reopen(&W->store, &u, &W->cfg, &err) < 0) {
 		W->user.name = n;  /* for the log: the worker ends in there */
 		refuse_sessions(err.msg);
@@ -511,6 +514,7 @@ int main(int argc, char **argv)
 	worker_stats_init(base);
 	term_ev = evsignal_new(base, SIGTERM, on_term, NULL);
 	event_add(term_ev, NULL);
+	worker_admin_db_init(base);
 	/* Set up: from here on the calls that serving sessions takes. */
 	sandbox_enter(SANDBOX_WORKER, W->cfg.seccomp);
 	arm_idle();
@@ -532,6 +536,7 @@ int main(int argc, char **argv)
 	event_free(tidy_ev);
 	tidy_ev = NULL;
 	event_free(term_ev);
+	worker_admin_db_stop();
 	store_close(W->store);
 	event_base_free(base);
 	config_free(&W->cfg);

@@ -317,6 +317,26 @@ static uint64_t f_watch_changes(struct store *fs)
 	return fs->inner->watch_changes ? fs->inner->watch_changes(fs->st) : 0;
 }
 
+/* haven-admin's requests pass through untouched: no failure to inject. */
+static int f_admin_fd(struct store *fs)
+{
+	return fs->inner->admin_fd ? fs->inner->admin_fd(fs->st) : -1;
+}
+
+static int f_admin_take(struct store *fs, char *buf, size_t size)
+{
+	return fs->inner->admin_take ? fs->inner->admin_take(fs->st, buf, size) : 0;
+}
+
+static int f_admin_answer(struct store *fs, const char *nonce, const char *line,
+			  struct error *err)
+{
+	if (fs->inner->admin_answer)
+		return fs->inner->admin_answer(fs->st, nonce, line, err);
+	error_set(err, ERR_NOTSUPPORTED, "this store cannot answer haven-admin");
+	return -1;
+}
+
 static int f_search(struct mailbox *mb, const struct search_program *p, struct search_ctx *ctx,
 		    uint8_t *result, struct error *err)
 {
@@ -557,4 +577,8 @@ const struct backend_ops fail_backend_ops = {
 	.sort_keys_done = f_sort_keys_done,
 	/* deferred work */
 	.tidy = f_tidy,
+	/* haven-admin who/kick across hosts */
+	.admin_fd = f_admin_fd,
+	.admin_take = f_admin_take,
+	.admin_answer = f_admin_answer,
 };

@@ -55,6 +55,7 @@ void pg_uid_array(struct buf *out, const uint32_t *v, size_t n)
 static void pg_store_close(struct store *st)
 {
 	pg_listen_close(st);
+	pg_admin_free(st);
 	pgc_close(&st->db);
 	pgc_close(&st->listen);
 	free(st->login);
@@ -208,4 +209,8 @@ const struct backend_ops pgsql_backend_ops = {
 	.sort_keys = pg_sort_keys,
 	.sort_keys_done = pg_sort_keys_done,
 	.tidy = pg_tidy,
+	/* haven-admin who/kick across hosts: NOTIFY haven_admin */
+	.admin_fd = pg_admin_fd,
+	.admin_take = pg_admin_take,
+	.admin_answer = pg_admin_answer,
 };

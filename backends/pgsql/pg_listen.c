@@ -8,6 +8,7 @@
  * then). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../lib/log.h"
 #include "pgsql.h"
@@ -29,6 +30,12 @@ static int start(struct store *st)
 	snprintf(sql, sizeof(sql), "LISTEN haven_%lld", (long long)st->user_id);
 	if (pgc_exec_text(&st->listen, sql, 0, NULL, &r, &err) < 0) {
 		log_warn("pgsql: cannot listen for changes (%s); IDLE will poll", err.msg);
+		return -1;
+	}
+	PQclear(r);
+	/* haven-admin's requests (pg_admin.c) share this connection. */
+	if (pgc_exec_text(&st->listen, "LISTEN " PG_ADMIN_CHANNEL, 0, NULL, &r, &err) < 0) {
+		log_warn("pgsql: cannot listen for haven-admin (%s)", err.msg);
 		return -1;
 	}
 	PQclear(r);
@@ -61,7 +68,10 @@ void pg_listen_drain(struct store *st)
 		return;
 	}
 	while ((n = PQnotifies(st->listen.conn)) != NULL) {
-		st->hints++;
+		if (strcmp(n->relname, PG_ADMIN_CHANNEL) == 0)
+			pg_admin_note(st, n->extra);
+		else
+			st->hints++;
 		PQfreemem(n);
 	}
 }

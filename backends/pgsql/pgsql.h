@@ -13,6 +13,12 @@
 /* Bodies are stored in chunks of this size (sql/migrations/0001). */
 #define PG_CHUNK (256 * 1024)
 
+/* haven-admin requests kept until the worker takes them: a burst of more
+ * is somebody flooding the channel (the asker retries). */
+#define PG_ADMIN_QUEUE 8
+/* The channel every user worker LISTENs on for haven-admin (lib/admin_note.h). */
+#define PG_ADMIN_CHANNEL "haven_admin"
+
 struct store {
 	struct pgc db;           /* statements */
 	struct pgc listen;       /* LISTEN haven_<user id>: the notify fd */
@@ -29,6 +35,9 @@ struct store {
 	int quota_limited;
 	uint64_t hints;          /* notifications the listener has read (pg_notify.c) */
 	int texts_pending;       /* stored bodies whose text pg_tidy may index */
+	/* haven-admin requests the listener read, oldest first (pg_admin.c) */
+	char *admin_q[PG_ADMIN_QUEUE];
+	int admin_n;
 };
 
 /* The view's metadata window (pg_window.c): a view of at most
@@ -231,6 +240,14 @@ void pg_listen_close(struct store *st);
 /* pg_notify.c: NOTIFY's store watch (backend.h watch_fd, watch_changes) */
 int pg_watch_fd(struct store *st);
 uint64_t pg_watch_changes(struct store *st);
+
+/* pg_admin.c: haven-admin who/kick across hosts (backend_ops.admin_*).
+ * pg_admin_note keeps a payload the listener read on PG_ADMIN_CHANNEL. */
+void pg_admin_note(struct store *st, const char *payload);
+int pg_admin_fd(struct store *st);
+int pg_admin_take(struct store *st, char *buf, size_t size);
+int pg_admin_answer(struct store *st, const char *nonce, const char *line, struct error *err);
+void pg_admin_free(struct store *st);
 
 /* pg_acl.c: ACL (the store_acl_* calls of backend.h) */
 int pg_acl_list(struct store *st, const char *mailbox, backend_acl_cb cb, void *ctx,
