@@ -1,7 +1,8 @@
 /* haven-admin who, kick USER: questions about live state, asked of the
  * running havend over its admin socket (admin_socket in haven.conf;
  * lib/msg_admin.h). Only root may: the socket is 0600, and the master
- * checks the caller's uid too. */
+ * checks the caller's uid too. With mail_backend = pgsql the question
+ * goes through the database to every host instead (live_db.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "../lib/ipc.h"
 #include "../lib/msg_admin.h"
 #include "admin.h"
+#include "live.h"
 
 /* How long to wait for the master's answer: it waits ADMIN_WAIT_MS for
  * the workers, then answers at once. */
@@ -86,32 +88,56 @@ static int answer_check(struct ipc_msg *m, uint32_t want)
 	return -1;
 }
 
-static void who_header(void)
+void live_header(int with_host)
 {
+	if (with_host)
+		printf("%-24s ", "HOST");
 	printf("%-24s %-40s %-20s %-3s %s\n", "USER", "CLIENT", "SINCE", "TLS", "MAILBOX");
+}
+
+void live_row(struct buf *out, const char *host, const char *user, const char *client,
+	      uint64_t since, int tls, const char *mailbox)
+{
+	time_t t = (time_t)since;
+	char when[32];
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	if (host)
+		buf_printf(out, "%-24s ", host);
+	buf_printf(out, "%-24s %-40s %-20s %-3s %s\n", user, client, when, tls ? "yes" : "no",
+		   mailbox[0] ? mailbox : "-");
+}
+
+/* One session of the master's answer, as a row of the table. */
+static int who_entry(struct ipc_msg *m, struct buf *row)
+{
+	const char *user, *remote, *mailbox;
+	uint64_t since;
+	uint32_t tls;
+
+	if (ipc_get_str(m, &user) < 0 || ipc_get_str(m, &remote) < 0 ||
+	    ipc_get_u64(m, &since) < 0 || ipc_get_u32(m, &tls) < 0 ||
+	    ipc_get_str(m, &mailbox) < 0)
+		return -1;
+	buf_reset(row);
+	live_row(row, NULL, user, remote, since, (int)tls, mailbox);
+	fwrite(row->data, 1, row->len, stdout);
+	return 0;
 }
 
 static int who_print(struct ipc_msg *m)
 {
-	uint32_t silent, omitted, n, tls;
-	const char *user, *remote, *mailbox;
-	uint64_t since;
-	char when[32];
+	uint32_t silent, omitted, n, i = 0;
+	struct buf row = BUF_INIT;
 
 	if (ipc_get_u32(m, &silent) < 0 || ipc_get_u32(m, &omitted) < 0 || ipc_get_u32(m, &n) < 0)
 		return -1;
-	who_header();
-	for (uint32_t i = 0; i < n; i++) {
-		time_t t;
-		if (ipc_get_str(m, &user) < 0 || ipc_get_str(m, &remote) < 0 ||
-		    ipc_get_u64(m, &since) < 0 || ipc_get_u32(m, &tls) < 0 ||
-		    ipc_get_str(m, &mailbox) < 0)
-			return -1;
-		t = (time_t)since;
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		printf("%-24s %-40s %-20s %-3s %s\n", user, remote, when, tls ? "yes" : "no",
-		       mailbox[0] ? mailbox : "-");
-	}
+	live_header(0);
+	while (i < n && who_entry(m, &row) == 0)
+		i++;
+	buf_free(&row);
+	if (i < n)
+		return -1;
 	if (omitted)
 		fprintf(stderr, "haven-admin: %u more sessions left out (the answer is capped)\n",
 			omitted);
@@ -119,6 +145,19 @@ static int who_print(struct ipc_msg *m)
 		fprintf(stderr, "haven-admin: %u user workers did not answer in time\n", silent);
 	return ipc_get_end(m);
 }
+
+/* With the PostgreSQL store every host's workers hear the database:
+ * the question goes there and reaches them all. */
+#if HAVE_PGSQL
+static int through_db(const struct admin_opts *o)
+{
+	struct config cfg;
+	int db = admin_config_load(o, &cfg) == 0 && strcmp(cfg.mail_backend, "pgsql") == 0;
+
+	config_free(&cfg);
+	return db;
+}
+#endif
 
 enum admin_status admin_who(const struct admin_opts *o, int argc, char **argv)
 {
@@ -129,6 +168,10 @@ enum admin_status admin_who(const struct admin_opts *o, int argc, char **argv)
 	(void)argv;
 	if (argc != 0)
 		return ADMIN_USAGE;
+#if HAVE_PGSQL
+	if (through_db(o))
+		return live_db_who(o);
+#endif
 	ipc_out_init(&req, MSG_ADMIN_WHO, 1);
 	if (live_ask(o, &req, &m) == 0) {
 		rc = answer_check(&m, MSG_ADMIN_SESSIONS);
@@ -162,6 +205,10 @@ enum admin_status admin_kick(const struct admin_opts *o, int argc, char **argv)
 
 	if (argc != 1)
 		return ADMIN_USAGE;
+#if HAVE_PGSQL
+	if (through_db(o))
+		return live_db_kick(o, argv[0]);
+#endif
 	ipc_out_init(&req, MSG_ADMIN_KICK, 1);
 	ipc_put_str(&req, argv[0]);
 	if (live_ask(o, &req, &m) == 0) {
