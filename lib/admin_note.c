@@ -53,9 +53,10 @@ static int take_number(struct cur *c, uint64_t max, uint64_t *v)
 		return -1;
 	*v = 0;
 	for (const char *d = digits; *d; d++) {
-		if (*d < '0' || *d > '9' || *v > (max - (uint64_t)(*d - '0')) / 10)
+		uint64_t digit = (uint64_t)(*d - '0');
+		if (*d < '0' || *d > '9' || digit > max || *v > (max - digit) / 10)
 			return -1;
-		*v = *v * 10 + (uint64_t)(*d - '0');
+		*v = *v * 10 + digit;
 	}
 	return 0;
 }
