@@ -18,27 +18,33 @@ static int listening(struct store *st)
 	return st->listening && st->listen.conn && PQstatus(st->listen.conn) == CONNECTION_OK;
 }
 
-static int start(struct store *st)
+static int listen_on(struct store *st, const char *channel)
 {
 	char sql[64];
 	PGresult *r;
 	struct error err;
 
+	snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+	if (pgc_exec_text(&st->listen, sql, 0, NULL, &r, &err) < 0) {
+		log_warn("pgsql: cannot listen on %s (%s); IDLE will poll", channel, err.msg);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int start(struct store *st)
+{
+	char user_channel[32];
+
 	if (listening(st))
 		return 0;
 	st->listening = 0;
-	snprintf(sql, sizeof(sql), "LISTEN haven_%lld", (long long)st->user_id);
-	if (pgc_exec_text(&st->listen, sql, 0, NULL, &r, &err) < 0) {
-		log_warn("pgsql: cannot listen for changes (%s); IDLE will poll", err.msg);
+	snprintf(user_channel, sizeof(user_channel), "haven_%lld", (long long)st->user_id);
+	/* haven-admin's requests (pg_admin.c) share this connection; the
+	 * user's channel last, the statement the connection shows. */
+	if (listen_on(st, PG_ADMIN_CHANNEL) < 0 || listen_on(st, user_channel) < 0)
 		return -1;
-	}
-	PQclear(r);
-	/* haven-admin's requests (pg_admin.c) share this connection. */
-	if (pgc_exec_text(&st->listen, "LISTEN " PG_ADMIN_CHANNEL, 0, NULL, &r, &err) < 0) {
-		log_warn("pgsql: cannot listen for haven-admin (%s)", err.msg);
-		return -1;
-	}
-	PQclear(r);
 	st->listening = 1;
 	return 0;
 }
