@@ -11,8 +11,8 @@
 
 #include "../../lib/arena.h"
 #include "../../lib/buf.h"
-#include "../../protocol/parser.h"
 #include "../../protocol/search_parse.h"
+#include "fuzz_cmd.h"
 
 #define MAX_INPUT 65536
 
@@ -147,13 +147,10 @@ static void eval_as_message(struct arena *a, const uint8_t *data, size_t size)
 		struct msg_meta m;
 		struct error err;
 		const char *e;
-		char raw[128];
-		size_t n = strlen(programs[k]);
 
 		arena_reset(a);
-		memcpy(raw, "a SEARCH ", 9);
-		memcpy(raw + 9, programs[k], n);
-		if (imap_parse_command(a, raw, n + 9, &cmd, &e) < 0 ||
+		if (fuzz_parse_cmd(a, "SEARCH", (const uint8_t *)programs[k], strlen(programs[k]),
+				   &cmd, &e) < 0 ||
 		    search_parse(a, cmd.args, cmd.nargs, &p, &e) != SEARCH_OK)
 			abort();
 		memset(&ctx, 0, sizeof(ctx));
@@ -173,23 +170,16 @@ static void eval_as_message(struct arena *a, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct arena *a;
-	static char *raw;
 	struct imap_cmd cmd;
 	struct search_program p;
 	const char *err = NULL;
 
 	if (size > MAX_INPUT)
 		return 0;
-	if (a == NULL) {
+	if (a == NULL)
 		a = arena_new();
-		raw = malloc(MAX_INPUT + 16);
-		if (raw == NULL)
-			abort();
-	}
 	arena_reset(a);
-	memcpy(raw, "a SEARCH ", 9);
-	memcpy(raw + 9, data, size);
-	if (imap_parse_command(a, raw, size + 9, &cmd, &err) == 0) {
+	if (fuzz_parse_cmd(a, "SEARCH", data, size, &cmd, &err) == 0) {
 		enum search_status st = search_parse(a, cmd.args, cmd.nargs, &p, &err);
 		if (st == SEARCH_OK) {
 			check_program(&p);
