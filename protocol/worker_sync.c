@@ -7,6 +7,7 @@
 #include "../lib/buf.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
+#include "search_update.h"
 #include "sort_cache.h"
 #include "worker.h"
 
@@ -53,6 +54,7 @@ static void on_expunged(void *arg, uint32_t seq, uint32_t uid)
 	struct sync_ctx *c = arg;
 
 	c->nexpunged++;
+	search_update_expunged(c->ws, seq, uid);
 	if (!qresync_on(c->ws)) {
 		session_printf(&c->ws->s, "* %u EXPUNGE\r\n", seq);
 		return;
@@ -190,6 +192,8 @@ void wsession_sync_told(struct wsession *ws, int flags)
 			wsession_fetch_flags(ws, seq, m);
 	}
 	free(c.changed);
+	/* ADDTO after the EXISTS and FETCH that caused it (RFC 5267 4.3.3). */
+	search_update_refresh(ws);
 }
 
 void wsession_unselect(struct wsession *ws)
@@ -197,6 +201,7 @@ void wsession_unselect(struct wsession *ws)
 	wsession_idle_stop(ws);
 	notify_unselected(ws);
 	search_saved_reset(ws);
+	search_update_free_all(ws);
 	sort_cache_free(ws->sortc);
 	ws->sortc = NULL;
 	if (ws->mb) {
@@ -222,7 +227,8 @@ static const char *capability_fixed(void)
 	       "METADATA METADATA-SERVER "
 	       "NOTIFY MULTIAPPEND REPLACE "
 	       "SORT SORT=DISPLAY ESORT "
-	       "THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS";
+	       "THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS "
+	       "CONTEXT=SEARCH CONTEXT=SORT";
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)

@@ -61,10 +61,23 @@ static int read_input(void *arg, uint32_t uid, int header_only, struct buf *out,
 }
 
 /* Structural checks on a parsed program. */
+/* RETURN as RFC 5267 allows it: one PARTIAL or ALL, a range 1 <= lo <=
+ * hi, UPDATE never with SAVE. */
+static void check_return(const struct search_program *p)
+{
+	if ((p->ret & SR_PARTIAL) && ((p->ret & SR_ALL) || p->partial_lo == 0 ||
+				      p->partial_lo > p->partial_hi))
+		abort();
+	if ((p->ret & SR_UPDATE) && (p->ret & SR_SAVE))
+		abort();
+}
+
 static void check_program(const struct search_program *p)
 {
 	uint32_t ends[SEARCH_MAX_DEPTH + 2];
 	size_t sp = 0;
+
+	check_return(p);
 
 	if (p->nnodes < 2 || p->nnodes > SEARCH_MAX_KEYS + 1)
 		abort();
