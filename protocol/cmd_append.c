@@ -253,6 +253,7 @@ static void append_store(struct session *s, struct append_state *st)
 	struct error err;
 
 	append_push(st);
+	notify_own_begin(ws);   /* the messages become visible only now */
 	if (store_append_finish_group(st->done, n, &uidvalidity, uids, &err) < 0) {
 		session_tagged_error(s, st->tag, &err);
 	} else if (st->replace_uid) {
@@ -260,6 +261,7 @@ static void append_store(struct session *s, struct append_state *st)
 	} else {
 		if (ws->mb)
 			wsession_sync(ws);
+		notify_own_end(ws);
 		session_tagged(s, st->tag, "OK", append_uid_code(s, uidvalidity, uids, n),
 			       "APPEND completed");
 	}

@@ -320,6 +320,11 @@ void notify_unselected(struct wsession *ws);
 void notify_poke(struct wsession *ws);
 /* The session ends. */
 void notify_free(struct wsession *ws);
+/* Around a command that changes the store (CREATE, DELETE, RENAME,
+ * (UN)SUBSCRIBE, APPEND, COPY, MOVE, REPLACE): others' changes are told
+ * before it, the session's own are not told after it (RFC 5465 5). */
+void notify_own_begin(struct wsession *ws);
+void notify_own_end(struct wsession *ws);
 
 /* listmatch.c: IMAP LIST wildcard match ('*' any, '%' any but '/'). */
 int list_match(const char *pattern, const char *name);
