@@ -104,7 +104,8 @@ static void check_program(const struct search_program *p)
 		    n->op != SK_KEYWORD && n->op != SK_UNKEYWORD)
 			abort();
 	}
-	if ((p->ret & ~(unsigned)(SR_MIN | SR_MAX | SR_ALL | SR_COUNT | SR_SAVE)) != 0)
+	if ((p->ret & ~(unsigned)(SR_MIN | SR_MAX | SR_ALL | SR_COUNT | SR_SAVE | SR_PARTIAL |
+				  SR_UPDATE | SR_CONTEXT)) != 0)
 		abort();
 	if (p->has_return && p->ret == 0)
 		abort();
