@@ -166,19 +166,12 @@ void esearch_write(struct session *s, const char *tag, int by_uid,
 	buf_free(&b);
 }
 
-static void write_results(struct session *s, const struct imap_cmd *cmd,
-			  const struct search_program *p, int by_uid, const uint32_t *res,
-			  size_t n, uint64_t modseq)
+void search_list_write(struct session *s, const char *name, const uint32_t *res, size_t n,
+		       uint64_t modseq)
 {
 	struct buf b = BUF_INIT;
 
-	if (p->has_return || (s->enabled & EN_IMAP4REV2)) {
-		/* SAVE alone suppresses the ESEARCH response. */
-		if (!p->has_return || (p->ret & ~(unsigned)(SR_SAVE | SR_UPDATE | SR_CONTEXT)))
-			esearch_write(s, cmd->tag, by_uid, p, res, n, modseq);
-		return;
-	}
-	buf_append_str(&b, "* SEARCH");
+	buf_printf(&b, "* %s", name);
 	for (size_t i = 0; i < n; i++)
 		buf_printf(&b, " %u", res[i]);
 	if (modseq)
@@ -186,6 +179,19 @@ static void write_results(struct session *s, const struct imap_cmd *cmd,
 	buf_append(&b, "\r\n", 2);
 	session_write(s, b.data, b.len);
 	buf_free(&b);
+}
+
+static void write_results(struct session *s, const struct imap_cmd *cmd,
+			  const struct search_program *p, int by_uid, const uint32_t *res,
+			  size_t n, uint64_t modseq)
+{
+	if (p->has_return || (s->enabled & EN_IMAP4REV2)) {
+		/* SAVE alone suppresses the ESEARCH response. */
+		if (!p->has_return || (p->ret & ~(unsigned)(SR_SAVE | SR_UPDATE | SR_CONTEXT)))
+			esearch_write(s, cmd->tag, by_uid, p, res, n, modseq);
+		return;
+	}
+	search_list_write(s, "SEARCH", res, n, modseq);
 }
 
 /* RFC 5182 2.4: with MIN and/or MAX but neither ALL nor COUNT, "$" holds

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/buf.h"
 #include "search_update.h"
 #include "sort_msgs.h"
 
@@ -62,20 +61,10 @@ static void sort_write(struct session *s, const struct imap_cmd *cmd, int by_uid
 		       const struct search_program *prog, const uint32_t *res, size_t n,
 		       uint64_t modseq)
 {
-	struct buf b = BUF_INIT;
-
-	if (prog->has_return) {
+	if (prog->has_return)
 		esearch_write(s, cmd->tag, by_uid, prog, res, n, modseq);
-		return;
-	}
-	buf_append_str(&b, "* SORT");
-	for (size_t i = 0; i < n; i++)
-		buf_printf(&b, " %u", res[i]);
-	if (modseq)
-		buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)modseq);
-	buf_append(&b, "\r\n", 2);
-	session_write(s, b.data, b.len);
-	buf_free(&b);
+	else
+		search_list_write(s, "SORT", res, n, modseq);
 }
 
 int sort_order(struct session *s, const struct sort_spec *sp, uint32_t *seqs, uint32_t *uids,

@@ -212,6 +212,10 @@ uint64_t search_results_modseq(struct mailbox *mb, unsigned ret, const uint32_t 
  * result options of p over res[0..n), in the requested order. */
 void esearch_write(struct session *s, const char *tag, int by_uid,
 		   const struct search_program *p, const uint32_t *res, size_t n, uint64_t modseq);
+/* The plain form: "* SEARCH n..." or "* SORT n..." (name), with
+ * "(MODSEQ m)" when modseq is not 0. */
+void search_list_write(struct session *s, const char *name, const uint32_t *res, size_t n,
+		       uint64_t modseq);
 
 /* cmd_sort.c / cmd_thread.c: SORT, THREAD (RFC 5256, 5957) and ESORT
  * (RFC 5267); UID SORT / UID THREAD with by_uid and args from argi. */
