@@ -131,6 +131,16 @@ PARAMS = {
     # SORT/THREAD keys kept per body (0017)
     "SORT_KEYS": ["1", "'{17,1017,2017,50017}'", "1", "16384"],
     "SORT_KEYS_PUT": ["'{1,2,3}'", "'{01000000000000000000,01010000000000000000,0100000000000000000000}'"],
+    # CATENATE: an upload's size known at its end
+    "UPLOAD_SIZE": ["1", "100"],
+    # an administrator's GETQUOTA/SETQUOTA of another user
+    "QUOTA_GET_USER": ["'other'"],
+    "QUOTA_SET_USER": ["'other'", "1000000", "1000"],
+    # ACL (0016): big's INBOX, shared with other
+    "ACL_LIST": ["1", "'INBOX'"],
+    "ACL_SET": ["1", "'INBOX'", "'other'", "0", "'lr'"],
+    "ACL_DELETE": ["1", "'INBOX'", "'other'"],
+    "ACL_MYRIGHTS": ["1", "'INBOX'"],
 }
 
 # What must be there before a statement runs (in its transaction).
@@ -140,7 +150,8 @@ SETUP = {
     "SIEVE_ACTIVATE": "SELECT haven.sieve_script_put(1, 's', 'keep;', 32);",
     "IMPORT_MESSAGE": "SELECT haven.import_begin(1, 'Imported', 77, 100, false);",
     "METADATA_COPY": "SELECT haven.metadata_set(1, 'INBOX', '{/private/comment}', "
-                     "'\\x41'::bytea, '{1}', 1000, 1048576);",
+                     "'\\x41'::bytea, '{1}', 1000, 1048576);",    "ACL_DELETE": "SELECT haven.acl_set(1, 'INBOX', 'other', 0, 'lr');",
+    "ACL_LIST": "SELECT haven.acl_set(1, 'INBOX', 'other', 0, 'lr');",
 }
 
 
