@@ -119,6 +119,8 @@ static const struct ckey keys[] = {
 	I(metadata_max_total_size, "1048576", 1024, 1073741824L, "bytes of entry names and values a user's METADATA entries may take in all (NO [OVERQUOTA] beyond)"),
 	S(metadata_server_admin, "", "the server's METADATA /shared/admin entry, a URI such as mailto:postmaster@example.org; empty: none"),
 	S(metadata_server_comment, "", "the server's METADATA /shared/comment entry; empty: none"),
+	/* CONTEXT=SEARCH / CONTEXT=SORT (RFC 5267) */
+	I(max_search_updates, "5", 1, 1000, "SEARCH and SORT results a session may have kept up to date with RETURN (UPDATE) at once (NO [NOUPDATE] beyond)"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -85,6 +85,7 @@ struct config {
 	long metadata_max_total_size; /* bytes of one user's entry names and values */
 	char *metadata_server_admin;  /* the server's /shared/admin, "" none */
 	char *metadata_server_comment; /* the server's /shared/comment, "" none */
+	long max_search_updates;      /* RETURN (UPDATE) contexts of one session */
 	/* Keys the core does not know ("<module>_<name>"): a mail backend's
 	 * or a passdb's, checked by the process that reads them. */
 	struct config_extra *extra;

@@ -100,6 +100,9 @@ enum search_return {
 	SR_ALL = 1 << 2,
 	SR_COUNT = 1 << 3,
 	SR_SAVE = 1 << 4,
+	SR_PARTIAL = 1 << 5,        /* RFC 5267 4.4: partial_lo..partial_hi of the result */
+	SR_UPDATE = 1 << 6,         /* RFC 5267 4.3: ADDTO/REMOVEFROM while selected */
+	SR_CONTEXT = 1 << 7,        /* RFC 5267 4.2: a hint, taken as none */
 };
 
 /* What a program needs beyond metadata. */
@@ -113,6 +116,7 @@ struct search_program {
 	size_t nnodes;
 	int has_return;             /* RETURN (...) was given */
 	unsigned ret;               /* enum search_return; RETURN () means SR_ALL */
+	uint32_t partial_lo, partial_hi;  /* SR_PARTIAL: 1-based positions, lo <= hi */
 	unsigned needs;             /* enum search_need */
 	int uses_saved;             /* "$" appears */
 	int uses_modseq;            /* MODSEQ appears: results carry the highest */

@@ -254,6 +254,7 @@ static void append_store(struct session *s, struct append_state *st)
 	uint32_t uidvalidity = 0, *uids = arena_alloc(s->arena, n * sizeof(*uids));
 	struct error err;
 
+	notify_own_begin(ws);   /* the messages become visible only now */
 	if (store_append_finish_group(st->done, n, &uidvalidity, uids, &err) < 0) {
 		session_tagged_error(s, st->tag, &err);
 	} else if (st->replace_uid) {
@@ -261,6 +262,7 @@ static void append_store(struct session *s, struct append_state *st)
 	} else {
 		if (ws->mb)
 			wsession_sync(ws);
+		notify_own_end(ws);
 		session_tagged(s, st->tag, "OK", append_uid_code(s, uidvalidity, uids, n),
 			       "APPEND completed");
 	}

@@ -46,12 +46,14 @@ void copy_run(struct session *s, const struct imap_cmd *cmd, int by_uid, int mov
 		return;
 	}
 	dst = arena_alloc(s->arena, n * sizeof(uint32_t));
+	notify_own_begin(ws);
 	if (mailbox_copy(ws->mb, uids, n, dest, move, &uidvalidity, dst, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
 	const char *code = arena_printf(s->arena, "COPYUID %u %s %s", uidvalidity,
 					uidset_text(s, uids, n), uidset_text(s, dst, n));
+	notify_own_end(ws);
 	if (move) {
 		/* RFC 6851: COPYUID goes in an untagged OK before the
 		 * EXPUNGEs, because the tagged OK comes after them. */

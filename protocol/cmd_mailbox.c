@@ -203,6 +203,7 @@ void cmd_create(struct session *s, const struct imap_cmd *cmd)
 	}
 	if (declared)
 		n = arena_printf(s->arena, "%s/", n);
+	notify_own_begin(wsession_of(s));
 	if (store_create(W->store, n, use, &err) < 0) {
 		if (use && err.code == ERR_NOTSUPPORTED)
 			session_tagged(s, cmd->tag, "NO", "USEATTR", "%s", err.msg);
@@ -210,6 +211,7 @@ void cmd_create(struct session *s, const struct imap_cmd *cmd)
 			session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
+	notify_own_end(wsession_of(s));
 	create_ok(s, cmd, n);
 }
 
@@ -232,10 +234,12 @@ void cmd_delete(struct session *s, const struct imap_cmd *cmd)
 		wsession_unselect(ws);
 		session_printf(s, "* OK [CLOSED] Mailbox deleted\r\n");
 	}
+	notify_own_begin(ws);
 	if (store_delete(W->store, name, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
+	notify_own_end(ws);
 	session_tagged(s, cmd->tag, "OK", NULL, "DELETE completed");
 }
 
@@ -250,10 +254,12 @@ void cmd_rename(struct session *s, const struct imap_cmd *cmd)
 	if ((from = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL ||
 	    (to = mailbox_arg_reply(s, cmd, &cmd->args[1])) == NULL)
 		return;
+	notify_own_begin(wsession_of(s));
 	if (store_rename(W->store, from, to, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
+	notify_own_end(wsession_of(s));
 	session_tagged(s, cmd->tag, "OK", NULL, "RENAME completed");
 }
 
@@ -268,10 +274,12 @@ void cmd_subscribe(struct session *s, const struct imap_cmd *cmd)
 	}
 	if ((name = mailbox_arg_reply(s, cmd, &cmd->args[0])) == NULL)
 		return;
+	notify_own_begin(wsession_of(s));
 	if (store_subscribe(W->store, name, on, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
+	notify_own_end(wsession_of(s));
 	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", cmd->name);
 }
 

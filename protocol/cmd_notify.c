@@ -210,6 +210,35 @@ void notify_unselected(struct wsession *ws)
 		ws->notify->view_ev = NULL;
 		ws->notify->view_fd = -1;
 	}
+	/* What the session did in the mailbox it leaves (STORE, EXPUNGE)
+	 * would otherwise come back as its STATUS. */
+	notify_own_begin(ws);
+	notify_own_end(ws);
+}
+
+/* ---- the session's own changes ----------------------------------------- */
+
+/* RFC 5465 section 5: the server SHOULD NOT tell the client of changes it
+ * made itself. Before such a command, what others changed is told, so it
+ * is not taken for the session's own; after it, the snapshot is taken
+ * again without telling. A change another session makes while the
+ * command runs is taken in with it: the store cannot say whose it was. */
+void notify_own_begin(struct wsession *ws)
+{
+	if (ws->notify && ws->notify->ngroups)
+		tell_store(ws, 0);
+}
+
+void notify_own_end(struct wsession *ws)
+{
+	struct notify *n = ws->notify;
+	struct snap_list now;
+
+	if (n == NULL || n->ngroups == 0)
+		return;
+	n->seen = store_watch_changes(W->store);
+	if (notify_snap_take(ws, &now) == 0)
+		notify_snap_replace(n, &now);
 }
 
 static void notify_stop(struct wsession *ws)

@@ -132,5 +132,6 @@ void replace_finish(struct session *s, const char *tag, uint32_t uidvalidity, ui
 		return;
 	}
 	wsession_sync(ws);
+	notify_own_end(ws);
 	session_tagged(s, tag, "OK", NULL, "REPLACE completed");
 }

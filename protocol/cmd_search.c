@@ -12,6 +12,7 @@
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
 #include "search_parse.h"
+#include "search_update.h"
 #include "worker.h"
 
 void search_saved_reset(struct wsession *ws)
@@ -124,45 +125,73 @@ static unsigned ret_of(const struct search_program *p, const struct session *s)
 	return p->has_return ? p->ret : SR_ALL;
 }
 
+/* PARTIAL (RFC 5267 4.4): positions lo..hi of the result, the range as
+ * asked, NIL when none of it exists. */
+static void write_partial(struct buf *b, const struct search_program *p, const uint32_t *res,
+			  size_t n)
+{
+	buf_printf(b, " PARTIAL (%u:%u ", p->partial_lo, p->partial_hi);
+	if (p->partial_lo > n) {
+		buf_append_str(b, "NIL)");
+		return;
+	}
+	size_t end = p->partial_hi < n ? p->partial_hi : n;
+	seqset_write(b, res + p->partial_lo - 1, end - (p->partial_lo - 1));
+	buf_append_str(b, ")");
+}
+
+void esearch_write(struct session *s, const char *tag, int by_uid,
+		   const struct search_program *p, const uint32_t *res, size_t n, uint64_t modseq)
+{
+	struct buf b = BUF_INIT;
+	unsigned ret = p->has_return ? p->ret : SR_ALL;
+
+	buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", tag, by_uid ? " UID" : "");
+	if ((ret & SR_MIN) && n)
+		buf_printf(&b, " MIN %u", res[0]);
+	if ((ret & SR_MAX) && n)
+		buf_printf(&b, " MAX %u", res[n - 1]);
+	if ((ret & SR_ALL) && n) {
+		buf_append_str(&b, " ALL ");
+		seqset_write(&b, res, n);
+	}
+	if (ret & SR_PARTIAL)
+		write_partial(&b, p, res, n);
+	if (ret & SR_COUNT)
+		buf_printf(&b, " COUNT %zu", n);
+	if (modseq)
+		buf_printf(&b, " MODSEQ %llu", (unsigned long long)modseq);
+	buf_append(&b, "\r\n", 2);
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
+void search_list_write(struct session *s, const char *name, const uint32_t *res, size_t n,
+		       uint64_t modseq)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "* %s", name);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, " %u", res[i]);
+	if (modseq)
+		buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)modseq);
+	buf_append(&b, "\r\n", 2);
+	session_write(s, b.data, b.len);
+	buf_free(&b);
+}
+
 static void write_results(struct session *s, const struct imap_cmd *cmd,
 			  const struct search_program *p, int by_uid, const uint32_t *res,
 			  size_t n, uint64_t modseq)
 {
-	struct buf b = BUF_INIT;
-	unsigned ret = p->ret;
-
-	if (!p->has_return && !(s->enabled & EN_IMAP4REV2)) {
-		buf_append_str(&b, "* SEARCH");
-		for (size_t i = 0; i < n; i++)
-			buf_printf(&b, " %u", res[i]);
-		if (modseq)
-			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)modseq);
-		buf_append(&b, "\r\n", 2);
-	} else {
-		if (!p->has_return)
-			ret = SR_ALL;
+	if (p->has_return || (s->enabled & EN_IMAP4REV2)) {
 		/* SAVE alone suppresses the ESEARCH response. */
-		if ((ret & (SR_MIN | SR_MAX | SR_ALL | SR_COUNT)) == 0) {
-			buf_free(&b);
-			return;
-		}
-		buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", cmd->tag, by_uid ? " UID" : "");
-		if ((ret & SR_MIN) && n)
-			buf_printf(&b, " MIN %u", res[0]);
-		if ((ret & SR_MAX) && n)
-			buf_printf(&b, " MAX %u", res[n - 1]);
-		if ((ret & SR_ALL) && n) {
-			buf_append_str(&b, " ALL ");
-			seqset_write(&b, res, n);
-		}
-		if (ret & SR_COUNT)
-			buf_printf(&b, " COUNT %zu", n);
-		if (modseq)
-			buf_printf(&b, " MODSEQ %llu", (unsigned long long)modseq);
-		buf_append(&b, "\r\n", 2);
+		if (!p->has_return || (p->ret & ~(unsigned)(SR_SAVE | SR_UPDATE | SR_CONTEXT)))
+			esearch_write(s, cmd->tag, by_uid, p, res, n, modseq);
+		return;
 	}
-	session_write(s, b.data, b.len);
-	buf_free(&b);
+	search_list_write(s, "SEARCH", res, n, modseq);
 }
 
 /* RFC 5182 2.4: with MIN and/or MAX but neither ALL nor COUNT, "$" holds
@@ -210,6 +239,10 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 		return;
 	}
 
+	if ((prog.ret & SR_UPDATE) && search_update_tag_used(ws, cmd->tag)) {
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s: tag in use by an UPDATE", name);
+		return;
+	}
 	if (prog.uses_modseq && condstore_require(ws, cmd) < 0)
 		return;
 	if (search_collect(s, &prog, name, &seqs, &uids, &n, &err) < 0) {
@@ -223,6 +256,8 @@ void search_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_
 		save_result(ws, prog.ret, uids, n);
 	write_results(s, cmd, &prog, by_uid, res, n,
 		      prog.uses_modseq ? search_results_modseq(ws->mb, ret_of(&prog, s), uids, n) : 0);
+	if (prog.ret & SR_UPDATE)
+		search_update_add(ws, cmd, by_uid, &prog, NULL, uids, n);
 	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", name);
 }
 

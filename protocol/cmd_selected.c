@@ -7,6 +7,7 @@
 #include "../lib/buf.h"
 #include "../lib/log.h"
 #include "metadata.h"
+#include "search_update.h"
 #include "worker.h"
 
 /* What STORE answers per message: its new flags (unless .SILENT) and,
@@ -232,7 +233,9 @@ void store_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t
 	}
 	reply.failed = failed;
 	reply.nfailed = nfailed;
-	store_tagged(ws, cmd->tag, by_uid, failed, nfailed, store_answer(ws, uids, n, &reply));
+	size_t gone = store_answer(ws, uids, n, &reply);
+	search_update_refresh(ws);   /* this session's own change moves results too */
+	store_tagged(ws, cmd->tag, by_uid, failed, nfailed, gone);
 	return;
 syntax:
 	session_tagged(s, cmd->tag, "BAD", NULL, "STORE expects a set, an item and flags");
@@ -364,6 +367,7 @@ const struct command worker_commands[] = {
 	{ "CHECK", ST_SELECTED, cmd_check, NULL },
 	{ "CLOSE", ST_SELECTED, cmd_close, NULL },
 	{ "UNSELECT", ST_SELECTED, cmd_close, NULL },
+	{ "CANCELUPDATE", ST_SELECTED, cmd_cancelupdate, NULL },
 	{ "EXPUNGE", ST_SELECTED, cmd_expunge, NULL },
 	{ "FETCH", ST_SELECTED, cmd_fetch, NULL },
 	{ "STORE", ST_SELECTED, cmd_store, NULL },

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/buf.h"
+#include "search_update.h"
 #include "sort_msgs.h"
 
 static int cmp_num(uint64_t a, uint64_t b)
@@ -120,85 +120,65 @@ static int sort_ent_cmp(const void *x, const void *y, void *arg)
 	return sort_cmp(a->m, b->m, arg);
 }
 
-/* A sequence-set in the given order, ranges only where numbers ascend
- * by one (RFC 5267 section 3.2). */
-static void sort_write_ordered_set(struct buf *b, const uint32_t *v, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		while (j + 1 < n && v[j + 1] == v[j] + 1)
-			j++;
-		buf_printf(b, i ? ",%u" : "%u", v[i]);
-		if (j > i)
-			buf_printf(b, ":%u", v[j]);
-		i = j + 1;
-	}
-}
-
-/* res: the numbers to show, in sort order; modseq: RFC 7162 3.1.5's, or 0. */
+/* res: the numbers to show, in sort order; modseq: RFC 7162 3.1.5's, or 0.
+ * ESORT's answer is an ESEARCH whose sets keep sort order (RFC 5267 3.2). */
 static void sort_write(struct session *s, const struct imap_cmd *cmd, int by_uid,
 		       const struct search_program *prog, const uint32_t *res, size_t n,
 		       uint64_t modseq)
 {
-	struct buf b = BUF_INIT;
+	if (prog->has_return)
+		esearch_write(s, cmd->tag, by_uid, prog, res, n, modseq);
+	else
+		search_list_write(s, "SORT", res, n, modseq);
+}
 
-	if (!prog->has_return) {
-		buf_append_str(&b, "* SORT");
-		for (size_t i = 0; i < n; i++)
-			buf_printf(&b, " %u", res[i]);
-		if (modseq)
-			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)modseq);
-	} else {
-		buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", cmd->tag, by_uid ? " UID" : "");
-		if ((prog->ret & SR_MIN) && n)
-			buf_printf(&b, " MIN %u", res[0]);
-		if ((prog->ret & SR_MAX) && n)
-			buf_printf(&b, " MAX %u", res[n - 1]);
-		if ((prog->ret & SR_ALL) && n) {
-			buf_append_str(&b, " ALL ");
-			sort_write_ordered_set(&b, res, n);
-		}
-		if (prog->ret & SR_COUNT)
-			buf_printf(&b, " COUNT %zu", n);
-		if (modseq)
-			buf_printf(&b, " MODSEQ %llu", (unsigned long long)modseq);
+int sort_order(struct session *s, const struct sort_spec *sp, uint32_t *seqs, uint32_t *uids,
+	       size_t *n, struct error *err)
+{
+	struct sort_msg *v;
+	struct sort_ent *e;
+
+	if (sort_msgs_keys(s, sp->need, seqs, n, &v, err) < 0)
+		return -1;
+	e = arena_alloc(s->arena, (*n ? *n : 1) * sizeof(*e));
+	for (size_t i = 0; i < *n; i++)
+		sort_ent_make(&e[i], &sp->c[0], &v[i]);
+	qsort_r(e, *n, sizeof(*e), sort_ent_cmp, (void *)sp);
+	for (size_t i = 0; i < *n; i++) {
+		seqs[i] = e[i].m->seq;
+		uids[i] = e[i].m->uid;
 	}
-	buf_append(&b, "\r\n", 2);
-	session_write(s, b.data, b.len);
-	buf_free(&b);
+	return 0;
 }
 
 void sort_run(struct session *s, const struct imap_cmd *cmd, int by_uid, size_t argi)
 {
 	const char *name = by_uid ? "UID SORT" : "SORT", *why = "Invalid arguments";
+	struct wsession *ws = wsession_of(s);
 	struct search_program prog;
 	struct sort_spec sp;
-	struct sort_msg *v;
-	struct sort_ent *e;
 	uint32_t *seqs, *uids;
 	size_t n;
 	struct error err;
 	enum search_status st = sort_parse(s->arena, cmd->args + argi, cmd->nargs - argi, &sp,
 					   &prog, &why);
 
+	if (st == SEARCH_OK && (prog.ret & SR_UPDATE) && search_update_tag_used(ws, cmd->tag)) {
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s: tag in use by an UPDATE", name);
+		return;
+	}
 	if (sort_msgs_search(s, cmd, name, st, why, &prog, &seqs, &uids, &n) < 0)
 		return;
-	if (sort_msgs_keys(s, sp.need, seqs, &n, &v, &err) < 0) {
+	if (sort_order(s, &sp, seqs, uids, &n, &err) < 0) {
 		session_tagged_error(s, cmd->tag, &err);
 		return;
 	}
-	e = arena_alloc(s->arena, (n ? n : 1) * sizeof(*e));
-	for (size_t i = 0; i < n; i++)
-		sort_ent_make(&e[i], &sp.c[0], &v[i]);
-	qsort_r(e, n, sizeof(*e), sort_ent_cmp, &sp);
-	for (size_t i = 0; i < n; i++) {
-		seqs[i] = by_uid ? e[i].m->uid : e[i].m->seq;
-		uids[i] = e[i].m->uid;
-	}
-	sort_write(s, cmd, by_uid, &prog, seqs, n,
-		   prog.uses_modseq ? search_results_modseq(wsession_of(s)->mb,
+	sort_write(s, cmd, by_uid, &prog, by_uid ? uids : seqs, n,
+		   prog.uses_modseq ? search_results_modseq(ws->mb,
 							    prog.has_return ? prog.ret : SR_ALL,
 							    uids, n) : 0);
+	if (prog.ret & SR_UPDATE)
+		search_update_add(ws, cmd, by_uid, &prog, &sp, uids, n);
 	session_tagged(s, cmd->tag, "OK", NULL, "%s completed", name);
 }
 

@@ -384,6 +384,74 @@ static int parse_keys(struct pstate *ps, const struct imap_arg *args, size_t nar
 	}
 }
 
+/* An nz-number of 32 bits from *s, which moves past it; 0 if none. */
+static uint32_t nz_number(const char **s)
+{
+	uint64_t v = 0;
+	const char *p = *s;
+
+	while (*p >= '0' && *p <= '9' && v <= UINT32_MAX)
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	if (p == *s || **s == '0' || v > UINT32_MAX)
+		return 0;
+	*s = p;
+	return (uint32_t)v;
+}
+
+/* PARTIAL's range (RFC 5267 4.4): two nz-numbers, either order, as a
+ * sequence range would be. */
+static int parse_partial(struct pstate *ps, const struct imap_arg *a)
+{
+	struct search_program *p = ps->p;
+	const char *c = a && a->type == IMAP_ARG_ATOM ? a->str : "";
+	uint32_t lo = nz_number(&c), hi = 0;
+
+	if (lo != 0 && *c == ':') {
+		c++;
+		hi = nz_number(&c);
+	}
+	if (hi == 0 || c != a->str + a->len)
+		return bad(ps, "PARTIAL expects a range low:high");
+	if (p->ret & (SR_PARTIAL | SR_ALL))
+		return bad(ps, "RETURN takes one PARTIAL or ALL");
+	p->ret |= SR_PARTIAL;
+	p->partial_lo = lo < hi ? lo : hi;
+	p->partial_hi = lo < hi ? hi : lo;
+	return SEARCH_OK;
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} return_opts[] = {
+	{ "MIN", SR_MIN }, { "MAX", SR_MAX }, { "ALL", SR_ALL }, { "COUNT", SR_COUNT },
+	{ "SAVE", SR_SAVE }, { "UPDATE", SR_UPDATE }, { "CONTEXT", SR_CONTEXT },
+};
+
+static unsigned return_opt(const struct imap_arg *o)
+{
+	for (size_t i = 0; i < sizeof(return_opts) / sizeof(return_opts[0]); i++)
+		if (imap_arg_is_atom(o, return_opts[i].name))
+			return return_opts[i].bit;
+	return 0;
+}
+
+/* Combinations RFC 5267 4.4 forbids (ALL with PARTIAL), and UPDATE with
+ * SAVE: "$" would have to follow the updates, which RFC 5182 never says. */
+static int check_return(struct pstate *ps)
+{
+	unsigned r = ps->p->ret;
+
+	if ((r & SR_ALL) && (r & SR_PARTIAL))
+		return bad(ps, "RETURN takes one PARTIAL or ALL");
+	if ((r & SR_UPDATE) && (r & SR_SAVE))
+		return bad(ps, "RETURN (UPDATE) cannot go with SAVE");
+	/* RETURN (), (UPDATE), (CONTEXT): the result is ALL (RFC 4731 3.1). */
+	if ((r & ~(unsigned)(SR_UPDATE | SR_CONTEXT)) == 0)
+		ps->p->ret |= SR_ALL;
+	return SEARCH_OK;
+}
+
 static int parse_return(struct pstate *ps, const struct imap_arg *a)
 {
 	struct search_program *p = ps->p;
@@ -392,22 +460,22 @@ static int parse_return(struct pstate *ps, const struct imap_arg *a)
 	p->has_return = 1;
 	for (size_t i = 0; i < a->count; i++) {
 		const struct imap_arg *o = &a->list[i];
-		if (imap_arg_is_atom(o, "MIN"))
-			p->ret |= SR_MIN;
-		else if (imap_arg_is_atom(o, "MAX"))
-			p->ret |= SR_MAX;
-		else if (imap_arg_is_atom(o, "ALL"))
-			p->ret |= SR_ALL;
-		else if (imap_arg_is_atom(o, "COUNT"))
-			p->ret |= SR_COUNT;
-		else if (imap_arg_is_atom(o, "SAVE"))
-			p->ret |= SR_SAVE;
-		else
+		unsigned bit = return_opt(o);
+		int rc;
+
+		if (imap_arg_is_atom(o, "PARTIAL")) {
+			rc = parse_partial(ps, ++i < a->count ? &a->list[i] : NULL);
+			if (rc != SEARCH_OK)
+				return rc;
+		} else if (bit == 0) {
 			return bad(ps, "Unknown RETURN option");
+		} else if ((bit & SR_ALL) && (p->ret & SR_PARTIAL)) {
+			return bad(ps, "RETURN takes one PARTIAL or ALL");
+		} else {
+			p->ret |= bit;
+		}
 	}
-	if (p->ret == 0)
-		p->ret = SR_ALL;   /* RETURN () */
-	return SEARCH_OK;
+	return check_return(ps);
 }
 
 enum search_status search_parse(struct arena *a, const struct imap_arg *args, size_t nargs,

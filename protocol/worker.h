@@ -59,6 +59,8 @@ struct wsession {
 	int compressed;                /* COMPRESS=DEFLATE is on (compress.c) */
 	time_t since;                  /* logged in (haven-admin who) */
 	struct notify *notify;         /* NOTIFY SET is in force (cmd_notify.c), or NULL */
+	/* RETURN (UPDATE) contexts of the selected mailbox (search_update.c) */
+	struct search_update *updates;
 	struct wsession *next;
 };
 
@@ -252,6 +254,14 @@ int search_collect(struct session *s, struct search_program *prog, const char *n
 /* The highest MODSEQ of the messages a result returns (RFC 7162 3.1.5;
  * with only MIN and/or MAX asked, of uids[0] and uids[n - 1]); 0 if none. */
 uint64_t search_results_modseq(struct mailbox *mb, unsigned ret, const uint32_t *uids, size_t n);
+/* An ESEARCH response (RFC 4731, 5267) for the command tagged tag: the
+ * result options of p over res[0..n), in the requested order. */
+void esearch_write(struct session *s, const char *tag, int by_uid,
+		   const struct search_program *p, const uint32_t *res, size_t n, uint64_t modseq);
+/* The plain form: "* SEARCH n..." or "* SORT n..." (name), with
+ * "(MODSEQ m)" when modseq is not 0. */
+void search_list_write(struct session *s, const char *name, const uint32_t *res, size_t n,
+		       uint64_t modseq);
 
 /* cmd_sort.c / cmd_thread.c: SORT, THREAD (RFC 5256, 5957) and ESORT
  * (RFC 5267); UID SORT / UID THREAD with by_uid and args from argi. */
@@ -360,6 +370,11 @@ void notify_unselected(struct wsession *ws);
 void notify_poke(struct wsession *ws);
 /* The session ends. */
 void notify_free(struct wsession *ws);
+/* Around a command that changes the store (CREATE, DELETE, RENAME,
+ * (UN)SUBSCRIBE, APPEND, COPY, MOVE, REPLACE): others' changes are told
+ * before it, the session's own are not told after it (RFC 5465 5). */
+void notify_own_begin(struct wsession *ws);
+void notify_own_end(struct wsession *ws);
 
 /* listmatch.c: IMAP LIST wildcard match ('*' any, '%' any but '/'). */
 int list_match(const char *pattern, const char *name);

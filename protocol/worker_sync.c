@@ -7,6 +7,7 @@
 #include "../lib/buf.h"
 #include "../lib/log.h"
 #include "../lib/xmalloc.h"
+#include "search_update.h"
 #include "worker.h"
 
 struct sync_ctx {
@@ -52,6 +53,7 @@ static void on_expunged(void *arg, uint32_t seq, uint32_t uid)
 	struct sync_ctx *c = arg;
 
 	c->nexpunged++;
+	search_update_expunged(c->ws, seq, uid);
 	if (!qresync_on(c->ws)) {
 		session_printf(&c->ws->s, "* %u EXPUNGE\r\n", seq);
 		return;
@@ -189,6 +191,8 @@ void wsession_sync_told(struct wsession *ws, int flags)
 			wsession_fetch_flags(ws, seq, m);
 	}
 	free(c.changed);
+	/* ADDTO after the EXISTS and FETCH that caused it (RFC 5267 4.3.3). */
+	search_update_refresh(ws);
 }
 
 void wsession_unselect(struct wsession *ws)
@@ -196,6 +200,7 @@ void wsession_unselect(struct wsession *ws)
 	wsession_idle_stop(ws);
 	notify_unselected(ws);
 	search_saved_reset(ws);
+	search_update_free_all(ws);
 	if (ws->mb) {
 		mailbox_close(ws->mb);
 		worker_memory_released();
@@ -220,7 +225,8 @@ static const char *capability_fixed(void)
 	       "NOTIFY MULTIAPPEND REPLACE "
 	       "SORT SORT=DISPLAY ESORT "
 	       "THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS "
-	       "CATENATE";
+	       "CATENATE "
+	       "CONTEXT=SEARCH CONTEXT=SORT";
 }
 
 /* APPENDLIMIT (RFC 7889): the largest literal after login (max_literal)

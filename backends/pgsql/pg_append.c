@@ -450,7 +450,7 @@ out:
  * command that arrives meanwhile waits a few tens of ms at most. */
 #define PG_TIDY_BATCH 32
 
-int pg_tidy(struct store *st, struct error *err)
+int pg_index_texts(struct store *st, int batch, struct error *err)
 {
 	struct pgp p;
 	PGresult *r;
@@ -462,13 +462,18 @@ int pg_tidy(struct store *st, struct error *err)
 	    (st->db.conn != NULL && PQtransactionStatus(st->db.conn) != PQTRANS_IDLE))
 		return 0;
 	pgp_init(&p);
-	pgp_i64(&p, PG_TIDY_BATCH);
+	pgp_i64(&p, batch);
 	if (pgc_call(&st->db, PS_INDEX_TEXTS, &p, 0, &r, err) < 0)
 		return -1;
 	n = pg_i64(r, 0, 0);
 	PQclear(r);
-	st->texts_pending = n == PG_TIDY_BATCH;
+	st->texts_pending = n == batch;
 	return st->texts_pending;
+}
+
+int pg_tidy(struct store *st, struct error *err)
+{
+	return pg_index_texts(st, PG_TIDY_BATCH, err);
 }
 
 /* ---- transactions (MULTIAPPEND, import) -------------------------------- */

@@ -85,15 +85,18 @@ int pg_import_message(struct importer *im, uint32_t uid, uint32_t flags,
 }
 
 /* The imported texts into the trigram index now, as an APPEND's go there
- * once its worker is idle (haven-admin has no idle time to wait for);
- * what is left on an error waits for the next worker's turn. */
+ * once its worker is idle (haven-admin has no idle time to wait for), in
+ * batches that each end well within pgsql_timeout; what is left on an
+ * error waits for the next worker's turn. */
+#define IMPORT_INDEX_BATCH 512
+
 static void index_imported(struct store *st)
 {
 	struct error e;
 	int r;
 
 	st->texts_pending = 1;
-	while ((r = pg_tidy(st, &e)) > 0)
+	while ((r = pg_index_texts(st, IMPORT_INDEX_BATCH, &e)) > 0)
 		;
 	if (r < 0)
 		log_warn("pgsql: imported texts left for later indexing: %s", e.msg);

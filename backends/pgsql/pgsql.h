@@ -225,6 +225,9 @@ int pg_listen_fd(struct store *st);
 int pg_sort_fields(struct mailbox *mb, uint32_t uid, struct buf *out, struct error *err);
 /* pg_append.c: backend_ops.tidy (new bodies into the trigram index) */
 int pg_tidy(struct store *st, struct error *err);
+/* Up to batch waiting bodies into the trigram index, when this store
+ * stored any: 1 when more may wait, 0 none, -1 with err. */
+int pg_index_texts(struct store *st, int batch, struct error *err);
 /* pg_message.c: backend_ops.message_sha256 */
 int pg_message_sha256(struct mailbox *mb, uint32_t uid, unsigned char out[32],
 		      struct error *err);

@@ -11,7 +11,7 @@
 #include "../../lib/arena.h"
 #include "../../lib/buf.h"
 #include "../../protocol/metadata.h"
-#include "../../protocol/parser.h"
+#include "fuzz_cmd.h"
 
 #define MAX_INPUT 65536
 
@@ -68,15 +68,11 @@ static void run(const char *name, const uint8_t *data, size_t size,
 		void (*fn)(struct arena *, const struct imap_cmd *))
 {
 	struct arena *a = arena_new();
-	struct buf cmd = BUF_INIT;
 	struct imap_cmd c;
 	const char *err;
 
-	buf_printf(&cmd, "a %s ", name);
-	buf_append(&cmd, data, size);
-	if (imap_parse_command(a, cmd.data, cmd.len, &c, &err) == 0)
+	if (fuzz_parse_cmd(a, name, data, size, &c, &err) == 0)
 		fn(a, &c);
-	buf_free(&cmd);
 	arena_free(a);
 }
 

@@ -9,7 +9,7 @@
 
 #include "../../lib/arena.h"
 #include "../../protocol/notify_parse.h"
-#include "../../protocol/parser.h"
+#include "fuzz_cmd.h"
 
 #define MAX_INPUT 65536
 
@@ -58,23 +58,16 @@ static void check_spec(const struct notify_spec *sp, size_t nargs)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct arena *a;
-	static char *raw;
 	struct imap_cmd cmd;
 	struct notify_spec sp;
 	const char *err = NULL;
 
 	if (size > MAX_INPUT)
 		return 0;
-	if (a == NULL) {
+	if (a == NULL)
 		a = arena_new();
-		raw = malloc(MAX_INPUT + 16);
-		if (raw == NULL)
-			abort();
-	}
 	arena_reset(a);
-	memcpy(raw, "a NOTIFY ", 9);
-	memcpy(raw + 9, data, size);
-	if (imap_parse_command(a, raw, size + 9, &cmd, &err) < 0)
+	if (fuzz_parse_cmd(a, "NOTIFY", data, size, &cmd, &err) < 0)
 		return 0;
 	switch (notify_parse(a, cmd.args, cmd.nargs, &sp, &err)) {
 	case NOTIFY_OK:

@@ -11,8 +11,8 @@
 
 #include "../../lib/arena.h"
 #include "../../lib/buf.h"
-#include "../../protocol/parser.h"
 #include "../../protocol/search_parse.h"
+#include "fuzz_cmd.h"
 
 #define MAX_INPUT 65536
 
@@ -61,10 +61,23 @@ static int read_input(void *arg, uint32_t uid, int header_only, struct buf *out,
 }
 
 /* Structural checks on a parsed program. */
+/* RETURN as RFC 5267 allows it: one PARTIAL or ALL, a range 1 <= lo <=
+ * hi, UPDATE never with SAVE. */
+static void check_return(const struct search_program *p)
+{
+	if ((p->ret & SR_PARTIAL) && ((p->ret & SR_ALL) || p->partial_lo == 0 ||
+				      p->partial_lo > p->partial_hi))
+		abort();
+	if ((p->ret & SR_UPDATE) && (p->ret & SR_SAVE))
+		abort();
+}
+
 static void check_program(const struct search_program *p)
 {
 	uint32_t ends[SEARCH_MAX_DEPTH + 2];
 	size_t sp = 0;
+
+	check_return(p);
 
 	if (p->nnodes < 2 || p->nnodes > SEARCH_MAX_KEYS + 1)
 		abort();
@@ -91,7 +104,8 @@ static void check_program(const struct search_program *p)
 		    n->op != SK_KEYWORD && n->op != SK_UNKEYWORD)
 			abort();
 	}
-	if ((p->ret & ~(unsigned)(SR_MIN | SR_MAX | SR_ALL | SR_COUNT | SR_SAVE)) != 0)
+	if ((p->ret & ~(unsigned)(SR_MIN | SR_MAX | SR_ALL | SR_COUNT | SR_SAVE | SR_PARTIAL |
+				  SR_UPDATE | SR_CONTEXT)) != 0)
 		abort();
 	if (p->has_return && p->ret == 0)
 		abort();
@@ -147,13 +161,10 @@ static void eval_as_message(struct arena *a, const uint8_t *data, size_t size)
 		struct msg_meta m;
 		struct error err;
 		const char *e;
-		char raw[128];
-		size_t n = strlen(programs[k]);
 
 		arena_reset(a);
-		memcpy(raw, "a SEARCH ", 9);
-		memcpy(raw + 9, programs[k], n);
-		if (imap_parse_command(a, raw, n + 9, &cmd, &e) < 0 ||
+		if (fuzz_parse_cmd(a, "SEARCH", (const uint8_t *)programs[k], strlen(programs[k]),
+				   &cmd, &e) < 0 ||
 		    search_parse(a, cmd.args, cmd.nargs, &p, &e) != SEARCH_OK)
 			abort();
 		memset(&ctx, 0, sizeof(ctx));
@@ -173,23 +184,16 @@ static void eval_as_message(struct arena *a, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct arena *a;
-	static char *raw;
 	struct imap_cmd cmd;
 	struct search_program p;
 	const char *err = NULL;
 
 	if (size > MAX_INPUT)
 		return 0;
-	if (a == NULL) {
+	if (a == NULL)
 		a = arena_new();
-		raw = malloc(MAX_INPUT + 16);
-		if (raw == NULL)
-			abort();
-	}
 	arena_reset(a);
-	memcpy(raw, "a SEARCH ", 9);
-	memcpy(raw + 9, data, size);
-	if (imap_parse_command(a, raw, size + 9, &cmd, &err) == 0) {
+	if (fuzz_parse_cmd(a, "SEARCH", data, size, &cmd, &err) == 0) {
 		enum search_status st = search_parse(a, cmd.args, cmd.nargs, &p, &err);
 		if (st == SEARCH_OK) {
 			check_program(&p);

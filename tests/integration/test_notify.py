@@ -178,6 +178,30 @@ def test_mailbox_names_and_subscriptions(haven):
     b.close()
 
 
+def test_own_changes_not_told(haven):
+    """RFC 5465 section 5: the session is not told of what it changed
+    itself (CREATE, SUBSCRIBE, APPEND, RENAME: no LIST, no STATUS), and
+    5.2: no MessageNew FETCH for its own APPEND to the selected mailbox
+    (the EXISTS, which the view needs, comes). Another session's change,
+    made after them, still comes, and is all that comes."""
+    a, b = Session(haven), Session(haven)
+    a.ok(b"SELECT INBOX")
+    a.ok(b"NOTIFY SET (SELECTED (MessageNew (UID BODY.PEEK[HEADER.FIELDS (Subject)]) "
+         b"MessageExpunge)) (PERSONAL (MessageNew MessageExpunge MailboxName "
+         b"SubscriptionChange))")
+    told = a.ok(b"CREATE Mine") + a.ok(b"SUBSCRIBE Mine")
+    told += a.append(b"Mine", simple_msg(1))
+    told += a.ok(b"RENAME Mine Ours")
+    told += a.append(b"INBOX", simple_msg(2))
+    b.ok(b"CREATE Theirs")
+    told += pushed(a, [rb'^\* LIST \([^)]*\) "/" "?Theirs"?\r\n'])
+    assert [l for l in told if l.startswith(b"* ")] == [
+        b"* 1 EXISTS\r\n", b"* 1 RECENT\r\n",
+        b'* LIST (\\NoInferiors \\HasNoChildren) "/" "Theirs"\r\n'], told
+    a.close()
+    b.close()
+
+
 def worker_cpu_ticks(haven):
     """CPU time (clock ticks) alice's haven-worker has used."""
     (pid,) = [p for p, argv in children_of(haven.proc.pid)

@@ -21,7 +21,7 @@ from conftest import ROOT, pg_cluster, pg_database
 
 BACKENDS = ["pgsql"]
 N = int(os.environ.get("HAVEN_EXPLAIN_MESSAGES", "100000"))
-PER_MESSAGE = {"messages", "bodies", "body_chunks", "expunged", "append_log"}
+PER_MESSAGE = {"messages", "bodies", "body_chunks", "expunged", "append_log", "sort_keys"}
 
 
 def statements():
@@ -60,6 +60,8 @@ UPDATE haven.mailboxes SET uidnext = %(n)d + 1, highestmodseq = %(n)d + 2
  WHERE user_id = 1 AND name = 'INBOX';
 INSERT INTO haven.expunged (mailbox_id, uid, modseq)
 SELECT 1, %(n)d + g, %(n)d + 1 FROM generate_series(1, 1000) g;
+INSERT INTO haven.sort_keys (body_id, keys)
+SELECT id, decode('01' || repeat('00', 45), 'hex') FROM haven.bodies;
 -- other people's mail: what a text search must not read through
 INSERT INTO haven.bodies (sha256, size, structure, search_text, body_start, addr_start)
 SELECT digest('other ' || g, 'sha256'), 100, '\\x00',
@@ -126,6 +128,19 @@ PARAMS = {
     "METADATA_COPY": ["1", "'INBOX'", "'Sent'"],
     # the trigram index after the APPEND (0019): a batch of waiting bodies
     "INDEX_TEXTS": ["32"],
+    # SORT/THREAD keys kept per body (0017)
+    "SORT_KEYS": ["1", "'{17,1017,2017,50017}'", "1", "16384"],
+    "SORT_KEYS_PUT": ["'{1,2,3}'", "'{01000000000000000000,01010000000000000000,0100000000000000000000}'"],
+    # CATENATE: an upload's size known at its end
+    "UPLOAD_SIZE": ["1", "100"],
+    # an administrator's GETQUOTA/SETQUOTA of another user
+    "QUOTA_GET_USER": ["'other'"],
+    "QUOTA_SET_USER": ["'other'", "1000000", "1000"],
+    # ACL (0016): big's INBOX, shared with other
+    "ACL_LIST": ["1", "'INBOX'"],
+    "ACL_SET": ["1", "'INBOX'", "'other'", "0", "'lr'"],
+    "ACL_DELETE": ["1", "'INBOX'", "'other'"],
+    "ACL_MYRIGHTS": ["1", "'INBOX'"],
 }
 
 # What must be there before a statement runs (in its transaction).
@@ -135,7 +150,8 @@ SETUP = {
     "SIEVE_ACTIVATE": "SELECT haven.sieve_script_put(1, 's', 'keep;', 32);",
     "IMPORT_MESSAGE": "SELECT haven.import_begin(1, 'Imported', 77, 100, false);",
     "METADATA_COPY": "SELECT haven.metadata_set(1, 'INBOX', '{/private/comment}', "
-                     "'\\x41'::bytea, '{1}', 1000, 1048576);",
+                     "'\\x41'::bytea, '{1}', 1000, 1048576);",    "ACL_DELETE": "SELECT haven.acl_set(1, 'INBOX', 'other', 0, 'lr');",
+    "ACL_LIST": "SELECT haven.acl_set(1, 'INBOX', 'other', 0, 'lr');",
 }
 
 

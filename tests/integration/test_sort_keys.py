@@ -41,6 +41,15 @@ def expected(data):
     return [int(u) for u, subj in sorted(msgs, key=lambda m: (m[1].upper(), int(m[0])))]
 
 
+def sorts_as(h, data, counts):
+    """A new session's UID SORT (SUBJECT) follows data's subjects, with
+    counts (from cache, made) of the key cache."""
+    order, got = sort_subject(h)
+    assert got == counts
+    assert order == expected(data)
+    return order
+
+
 def restart(h):
     check_sanitizers(h.stop())
     h.start()
@@ -51,7 +60,7 @@ def sorted_once(indexed, n):
     h, inbox, idxdir, owner = indexed
     data = write_mbox(inbox, n)
     os.chown(inbox, *owner)
-    assert sort_subject(h) == (expected(data), (0, n))
+    sorts_as(h, data, (0, n))
     return data
 
 
@@ -60,9 +69,7 @@ def test_keys_survive_restart(indexed):
     data = sorted_once(indexed, 300)
     assert any(n.endswith(".sortkeys") for n in os.listdir(idxdir))
     restart(h)
-    order, counts = sort_subject(h)
-    assert counts == (300, 0)
-    assert order == expected(data)
+    sorts_as(h, data, (300, 0))
 
 
 def test_foreign_rewrite_same_uidvalidity_rebuilds(indexed):
@@ -74,9 +81,8 @@ def test_foreign_rewrite_same_uidvalidity_rebuilds(indexed):
     new = data.replace(b"Subject: message 1", b"Subject: aessage 1")
     with open(inbox, "r+b") as fp:
         fp.write(new)
-    order, counts = sort_subject(h)
-    assert counts == (0, 300)
-    assert order == expected(new) and order != expected(data)
+    order = sorts_as(h, new, (0, 300))
+    assert order != expected(data)
     assert sort_subject(h) == (order, (300, 0))
 
 
@@ -108,9 +114,7 @@ def test_uidvalidity_change_rebuilds(indexed):
     with open(inbox, "wb") as fp:
         fp.write(new)
     os.chown(inbox, *owner)
-    order, counts = sort_subject(h)
-    assert counts == (0, 200)
-    assert order == expected(new)
+    sorts_as(h, new, (0, 200))
 
 
 def test_corrupt_keys_file_is_rebuilt(indexed):
@@ -122,9 +126,7 @@ def test_corrupt_keys_file_is_rebuilt(indexed):
     at = good.index(b"MESSAGE 17")
     with open(path, "wb") as fp:
         fp.write(good[:at] + b"AESSAGE 17" + good[at + 10:])
-    order, counts = sort_subject(h)
-    assert counts == (0, 200)
-    assert order == expected(data)
+    sorts_as(h, data, (0, 200))
 
 
 # ---- PostgreSQL: haven.sort_keys (migration 0017) ---------------------------
