@@ -159,22 +159,36 @@ static void on_session_free(struct session *s)
 	}
 }
 
-static void new_session(struct ipc_msg *m)
-{
+/* MSG_WORKER_SESSION: a logged-in client's socket (m->fd) and what the
+ * login worker knew of it. The strings point into m. */
+struct session_msg {
 	const char *sid, *tag, *remote, *enabled;
-	const unsigned char *left;
+	const unsigned char *left;   /* bytes pipelined after the login */
 	size_t leftlen;
 	uint32_t tls, proto;
+};
+
+static int session_msg_get(struct ipc_msg *m, struct session_msg *h)
+{
+	if (m->fd < 0 || ipc_get_str(m, &h->sid) < 0 || ipc_get_str(m, &h->tag) < 0 ||
+	    ipc_get_str(m, &h->remote) < 0 || ipc_get_u32(m, &h->tls) < 0 ||
+	    ipc_get_str(m, &h->enabled) < 0 || ipc_get_bytes(m, &h->left, &h->leftlen) < 0 ||
+	    ipc_get_u32(m, &h->proto) < 0 || ipc_get_end(m) < 0 ||
+	    h->proto > LOGIN_PROTO_MANAGESIEVE) {
+		log_err("malformed session from master");
+		return -1;
+	}
+	return 0;
+}
+
+static void new_session(struct ipc_msg *m)
+{
+	struct session_msg h;
 	struct wsession *ws;
 	struct bufferevent *bev;
 
-	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &tag) < 0 ||
-	    ipc_get_str(m, &remote) < 0 || ipc_get_u32(m, &tls) < 0 ||
-	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
-	    ipc_get_u32(m, &proto) < 0 || ipc_get_end(m) < 0 || proto > LOGIN_PROTO_MANAGESIEVE) {
-		log_err("malformed session from master");
+	if (session_msg_get(m, &h) < 0)
 		return;
-	}
 	net_set_nonblock(m->fd);
 	bev = bufferevent_socket_new(base, m->fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -190,7 +204,7 @@ static void new_session(struct ipc_msg *m)
 		.max_bad = (unsigned)W->cfg.max_bad_commands,
 		.timeout_sec = W->cfg.idle_timeout,
 	};
-	if (proto == LOGIN_PROTO_MANAGESIEVE) {
+	if (h.proto == LOGIN_PROTO_MANAGESIEVE) {
 		/* A literal is a script at most (PUTSCRIPT): a larger one is
 		 * refused before it is read (QUOTA/MAXSIZE). */
 		if (lim.max_literal > (size_t)W->cfg.sieve_max_script_size)
@@ -202,9 +216,9 @@ static void new_session(struct ipc_msg *m)
 		session_init(&ws->s, base, bev, &lim, worker_commands, worker_ncommands);
 		ws->s.capability = worker_capability;
 	}
-	snprintf(ws->s.sid, sizeof(ws->s.sid), "%s", sid);
-	snprintf(ws->s.remote, sizeof(ws->s.remote), "%s", remote);
-	ws->s.tls = tls != 0;
+	snprintf(ws->s.sid, sizeof(ws->s.sid), "%s", h.sid);
+	snprintf(ws->s.remote, sizeof(ws->s.remote), "%s", h.remote);
+	ws->s.tls = h.tls != 0;
 	ws->since = time(NULL);
 	ws->s.state = ST_AUTH;
 	ws->s.on_free = on_session_free;
@@ -216,17 +230,17 @@ static void new_session(struct ipc_msg *m)
 	W->nsessions++;
 	W->sessions_seen++;
 	evtimer_del(idle_ev);
-	log_set_session(sid);
-	log_info("session started: user=%s remote=%s", W->user.name, remote);
-	log_debug("%zu bytes pipelined after login", leftlen);
+	log_set_session(h.sid);
+	log_info("session started: user=%s remote=%s", W->user.name, h.remote);
+	log_debug("%zu bytes pipelined after login", h.leftlen);
 	/* The worker, not the login worker, completes the LOGIN. */
 	if (ws->s.dialect)
-		session_tagged(&ws->s, tag, "OK", NULL, "Logged in");
+		session_tagged(&ws->s, h.tag, "OK", NULL, "Logged in");
 	else
-		session_tagged(&ws->s, tag, "OK", NULL, "[CAPABILITY %s] Logged in",
+		session_tagged(&ws->s, h.tag, "OK", NULL, "[CAPABILITY %s] Logged in",
 			       worker_capability(&ws->s));
-	if (leftlen)
-		session_inject(&ws->s, left, leftlen);
+	if (h.leftlen)
+		session_inject(&ws->s, h.left, h.leftlen);
 	session_input(&ws->s);
 }
 
@@ -426,26 +440,20 @@ static void check_config_and_exit(void)
  * tries the store again. */
 static void refuse_session(struct ipc_msg *m)
 {
-	const char *sid, *tag, *remote, *enabled;
-	const unsigned char *left;
-	size_t leftlen;
-	uint32_t tls, proto;
+	struct session_msg h;
 	char line[512];
 	int n;
 
-	if (m->fd < 0 || ipc_get_str(m, &sid) < 0 || ipc_get_str(m, &tag) < 0 ||
-	    ipc_get_str(m, &remote) < 0 || ipc_get_u32(m, &tls) < 0 ||
-	    ipc_get_str(m, &enabled) < 0 || ipc_get_bytes(m, &left, &leftlen) < 0 ||
-	    ipc_get_u32(m, &proto) < 0 || ipc_get_end(m) < 0)
+	if (session_msg_get(m, &h) < 0)
 		return;
-	if (proto == LOGIN_PROTO_MANAGESIEVE)
+	if (h.proto == LOGIN_PROTO_MANAGESIEVE)
 		n = snprintf(line, sizeof(line), "NO (TRYLATER) \"Mail store unavailable\"\r\n");
 	else
 		n = snprintf(line, sizeof(line), "%s NO [UNAVAILABLE] Mail store unavailable, "
-			     "try again later\r\n* BYE Mail store unavailable\r\n", tag);
+			     "try again later\r\n* BYE Mail store unavailable\r\n", h.tag);
 	if (n > 0 && (size_t)n < sizeof(line) && write(m->fd, line, (size_t)n) < 0)
-		log_debug("refusing session %s: %s", sid, strerror(errno));
-	log_info("session refused: user=%s remote=%s: mail store unavailable", W->user.name, remote);
+		log_debug("refusing session %s: %s", h.sid, strerror(errno));
+	log_info("session refused: user=%s remote=%s: mail store unavailable", W->user.name, h.remote);
 }
 
 static void refuse_sessions(const char *why)
